@@ -1,0 +1,541 @@
+/*
+ * libhttpresp — decide what a libcurl client does with each HTTP response.
+ *
+ * The caller configures a libcurl easy handle as usual (TLS, proxy,
+ * timeouts, cookie engine, HTTP version) and hands it, together with a
+ * request described through this API, to httpresp_perform() or to a
+ * httpresp_multi context.  libhttpresp runs the transfer and interprets the
+ * answer: interim 1xx responses are absorbed, redirects are followed with the
+ * right method and body, Retry-After is honoured within the caller's limits
+ * and a client-side cache is revalidated with conditional requests.
+ *
+ * Ownership rules, valid for every function below:
+ *  - Objects are created by `httpresp_X_new(&out, ...)` and released by
+ *    `httpresp_X_free()`, which accepts NULL.
+ *  - Strings passed in are copied unless stated otherwise.
+ *  - Strings returned are owned by the object they come from and stay valid
+ *    until that object is freed.
+ *  - Every function that can fail returns an httpresp_code; 0 is success.
+ *
+ * Things on the easy handle that libhttpresp owns while a request runs (the
+ * options it sets anew for every hop): CURLOPT_URL, CURLOPT_CUSTOMREQUEST,
+ * CURLOPT_NOBODY, CURLOPT_HTTPGET, CURLOPT_POST*, CURLOPT_UPLOAD,
+ * CURLOPT_READFUNCTION/DATA, CURLOPT_SEEKFUNCTION/DATA, CURLOPT_HTTPHEADER,
+ * CURLOPT_HEADERFUNCTION/DATA, CURLOPT_WRITEFUNCTION/DATA,
+ * CURLOPT_FOLLOWLOCATION (always off), CURLOPT_USERNAME/PASSWORD/HTTPAUTH
+ * when credentials are given through httpresp_request_set_credentials().
+ * When a request ends they are reset to libcurl's defaults, so the handle
+ * never points into freed memory.  Everything else stays as the caller set it.
+ */
+#ifndef HTTPRESP_HTTPRESP_H
+#define HTTPRESP_HTTPRESP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(HTTPRESP_STATIC)
+#define HTTPRESP_EXTERN
+#elif defined(HTTPRESP_BUILDING)
+#define HTTPRESP_EXTERN __attribute__((visibility("default")))
+#else
+#define HTTPRESP_EXTERN
+#endif
+
+/* ---------------------------------------------------------------------- */
+/* Version                                                                */
+/* ---------------------------------------------------------------------- */
+
+#define HTTPRESP_VERSION_MAJOR 0
+#define HTTPRESP_VERSION_MINOR 1
+#define HTTPRESP_VERSION_PATCH 0
+#define HTTPRESP_VERSION_STRING "0.1.0"
+/** 0xMMmmpp, comparable with HTTPRESP_VERSION_NUM at run time. */
+#define HTTPRESP_VERSION_NUM                                                   \
+  ((HTTPRESP_VERSION_MAJOR << 16) | (HTTPRESP_VERSION_MINOR << 8) |            \
+   HTTPRESP_VERSION_PATCH)
+
+/** The version of the library actually linked, as "MAJOR.MINOR.PATCH". */
+HTTPRESP_EXTERN const char *httpresp_version(void);
+/** The version of the library actually linked, as 0xMMmmpp. */
+HTTPRESP_EXTERN uint32_t httpresp_version_num(void);
+
+/* ---------------------------------------------------------------------- */
+/* Errors                                                                 */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * One list generates the enum, the names and the messages.
+ * X(NAME, "message")
+ */
+#define HTTPRESP_ERROR_LIST(X)                                                 \
+  X(OK, "success")                                                             \
+  X(NOMEM, "out of memory")                                                    \
+  X(INVALID_ARG, "invalid argument")                                           \
+  X(CURL, "the transfer failed in libcurl")                                    \
+  X(BAD_RESPONSE, "the server sent a malformed response")                      \
+  X(HEADERS_TOO_LARGE, "the response headers exceed the configured limit")     \
+  X(BODY_TOO_LARGE, "the response body exceeds the configured limit")          \
+  X(TOO_MANY_INTERIM, "too many interim (1xx) responses")                      \
+  X(UNEXPECTED_UPGRADE, "101 Switching Protocols without an upgrade request")  \
+  X(TOO_MANY_REDIRECTS, "the redirect limit was reached")                      \
+  X(REDIRECT_LOOP, "the redirect chain loops")                                 \
+  X(BAD_LOCATION, "the Location header is not a valid URI reference")          \
+  X(SCHEME_NOT_ALLOWED, "the redirect target's scheme is not allowed")         \
+  X(DOWNGRADE_REFUSED, "a redirect from https to http was refused")            \
+  X(BODY_NOT_REWINDABLE,                                                       \
+    "the redirect needs the request body again but it cannot be rewound")      \
+  X(ORIGIN_BACKOFF,                                                            \
+    "the origin asked for quiet longer than the caller allows to wait")        \
+  X(DEADLINE, "the request's overall deadline passed")                         \
+  X(NOT_CACHED, "only-if-cached was requested and no usable entry exists")    \
+  X(CACHE_IO, "the cache store failed")                                        \
+  X(ABORTED, "a caller callback aborted the transfer")                         \
+  X(BAD_URL, "the request URL is not a valid absolute http(s) URL")            \
+  X(BUSY, "the object is in use by a running transfer")
+
+/** Error codes.  HTTPRESP_OK is 0; all others are positive. */
+typedef enum httpresp_code {
+#define HTTPRESP_X_ENUM(name, msg) HTTPRESP_E_##name,
+  HTTPRESP_ERROR_LIST(HTTPRESP_X_ENUM)
+#undef HTTPRESP_X_ENUM
+  HTTPRESP_E_COUNT_
+} httpresp_code;
+#define HTTPRESP_OK HTTPRESP_E_OK
+
+/** A one-line English description of `code`; never NULL. */
+HTTPRESP_EXTERN const char *httpresp_strerror(int code);
+/** The symbolic name of `code` ("HTTPRESP_E_REDIRECT_LOOP"); never NULL. */
+HTTPRESP_EXTERN const char *httpresp_errname(int code);
+
+/* ---------------------------------------------------------------------- */
+/* Status-code knowledge                                                   */
+/* ---------------------------------------------------------------------- */
+
+/** Properties of a status code, as bit flags. */
+enum httpresp_status_flag {
+  HTTPRESP_STATUS_STANDARD = 1u << 0,  /**< defined by an RFC/IANA registry */
+  HTTPRESP_STATUS_INTERIM = 1u << 1,   /**< 1xx */
+  HTTPRESP_STATUS_FOLLOW = 1u << 2,    /**< followed as a redirect */
+  HTTPRESP_STATUS_RETRYABLE = 1u << 3, /**< repeated when Retry-After says so */
+  HTTPRESP_STATUS_CACHEABLE = 1u << 4, /**< heuristically cacheable, RFC 9110 §15.1 */
+  HTTPRESP_STATUS_KNOWN = 1u << 5      /**< described by the library's table */
+};
+
+/**
+ * What the library knows of one meaning of a status code.  Returned by
+ * pointer into a static table; never freed, never modified.
+ */
+typedef struct httpresp_status_info {
+  uint16_t code;
+  uint16_t flags;     /**< enum httpresp_status_flag bits */
+  const char *reason; /**< reason phrase, e.g. "Not Found" */
+  const char *source; /**< defining document ("RFC 9110") or owner ("nginx") */
+} httpresp_status_info;
+
+/**
+ * Look up `code`.  For a code the library knows, the primary (standard)
+ * meaning is returned.  For an unknown code in 100..999 a generic entry for
+ * its class is returned ("Unknown Client Error", flags without
+ * HTTPRESP_STATUS_KNOWN).  For a code outside 100..999, NULL.
+ */
+HTTPRESP_EXTERN const httpresp_status_info *httpresp_status_lookup(int code);
+
+/**
+ * All meanings of `code` known to the library, primary first (103 is both
+ * "Early Hints" and "Checkpoint").  Stores up to `max` pointers in `out` and
+ * returns the number of meanings known (which may exceed `max`).
+ */
+HTTPRESP_EXTERN size_t httpresp_status_meanings(
+    int code, const httpresp_status_info **out, size_t max);
+
+/** The class digit of `code` (1..5), 0 if outside 100..599, -1 if invalid. */
+HTTPRESP_EXTERN int httpresp_status_class(int code);
+
+/** The reason phrase of `code`; "Unknown" for codes it cannot classify. */
+HTTPRESP_EXTERN const char *httpresp_status_reason(int code);
+
+/* ---------------------------------------------------------------------- */
+/* Objects                                                                */
+/* ---------------------------------------------------------------------- */
+
+/** Settings, per-origin memory and an optional cache.  Reusable, and safe to
+ *  share between threads once configured (setters are not thread-safe). */
+typedef struct httpresp_client httpresp_client;
+/** One request: method, URL, headers, body. */
+typedef struct httpresp_request httpresp_request;
+/** The outcome of running a request. */
+typedef struct httpresp_response httpresp_response;
+/** A response cache over a store. */
+typedef struct httpresp_cache httpresp_cache;
+
+/* ---------------------------------------------------------------------- */
+/* Clock                                                                  */
+/* ---------------------------------------------------------------------- */
+
+/** Current wall-clock time in milliseconds since the Unix epoch. */
+typedef int64_t (*httpresp_now_fn)(void *userdata);
+/** Sleep for `ms` milliseconds.  Return non-zero to abort the wait. */
+typedef int (*httpresp_sleep_fn)(void *userdata, int64_t ms);
+
+/* ---------------------------------------------------------------------- */
+/* Client                                                                 */
+/* ---------------------------------------------------------------------- */
+
+/** Create a client with the defaults documented on each setter. */
+HTTPRESP_EXTERN int httpresp_client_new(httpresp_client **out);
+/** Release a client.  No transfer may be using it.  NULL is accepted. */
+HTTPRESP_EXTERN void httpresp_client_free(httpresp_client *client);
+
+/** Follow redirects at all (default 1). */
+HTTPRESP_EXTERN int httpresp_client_set_follow(httpresp_client *c, int on);
+/** Maximum number of redirects followed per request (default 20). */
+HTTPRESP_EXTERN int httpresp_client_set_max_redirects(httpresp_client *c,
+                                                      unsigned n);
+/** Keep POST (and its body) on 301 and 302 instead of switching to GET
+ *  (default 0, which is what every browser does). */
+HTTPRESP_EXTERN int httpresp_client_set_keep_post(httpresp_client *c, int on);
+/** Follow 300 Multiple Choices when it carries a Location (default 0). */
+HTTPRESP_EXTERN int httpresp_client_set_follow_300(httpresp_client *c, int on);
+/** Refuse redirects from https to http with HTTPRESP_E_DOWNGRADE_REFUSED
+ *  (default 0). */
+HTTPRESP_EXTERN int httpresp_client_set_refuse_downgrade(httpresp_client *c,
+                                                         int on);
+/** Comma-separated list of schemes a redirect may go to (default
+ *  "http,https").  Case-insensitive. */
+HTTPRESP_EXTERN int httpresp_client_set_redirect_schemes(httpresp_client *c,
+                                                         const char *list);
+/** Keep request header `name` when a redirect changes origin.  By default
+ *  Authorization, Proxy-Authorization and Cookie are removed on an origin
+ *  change; naming one of them here keeps it.  May be called repeatedly. */
+HTTPRESP_EXTERN int httpresp_client_keep_header_across_origins(
+    httpresp_client *c, const char *name);
+
+/** Maximum number of repeats after 429/503/413 (default 3). */
+HTTPRESP_EXTERN int httpresp_client_set_max_retries(httpresp_client *c,
+                                                    unsigned n);
+/** Longest single wait in ms before a repeat (default 60000).  A server that
+ *  asks for more gets its response returned at once, with the asked delay in
+ *  httpresp_response_retry_after_ms(). */
+HTTPRESP_EXTERN int httpresp_client_set_max_wait_ms(httpresp_client *c,
+                                                    int64_t ms);
+/** Overall time limit for one request in ms, waits included (0 = none,
+ *  default).  Exceeding it ends the request with HTTPRESP_E_DEADLINE. */
+HTTPRESP_EXTERN int httpresp_client_set_deadline_ms(httpresp_client *c,
+                                                    int64_t ms);
+/** Opt-in exponential backoff with full jitter for 429/503 without
+ *  Retry-After: the n-th repeat waits random(0, min(cap, base * 2^n)).
+ *  base_ms 0 turns it off (default). */
+HTTPRESP_EXTERN int httpresp_client_set_backoff(httpresp_client *c,
+                                                int64_t base_ms,
+                                                int64_t cap_ms);
+/** Replace the clock and the sleep used for waits (default: the system's
+ *  realtime clock and nanosleep).  Either may be NULL to keep the default. */
+HTTPRESP_EXTERN int httpresp_client_set_clock(httpresp_client *c,
+                                              httpresp_now_fn now,
+                                              httpresp_sleep_fn sleep,
+                                              void *userdata);
+/** Use `cache` for GET/HEAD requests made through this client (default none).
+ *  The client does not take ownership; the cache must outlive it. */
+HTTPRESP_EXTERN int httpresp_client_set_cache(httpresp_client *c,
+                                              httpresp_cache *cache);
+/** Largest response body collected in memory, in bytes (default 1 GiB).
+ *  Bodies given to a sink are not limited. */
+HTTPRESP_EXTERN int httpresp_client_set_max_body(httpresp_client *c,
+                                                 size_t bytes);
+/** Largest header block accepted, in bytes, summed over one response, and
+ *  largest number of header fields (defaults 256 KiB, 1000). */
+HTTPRESP_EXTERN int httpresp_client_set_max_headers(httpresp_client *c,
+                                                    size_t bytes,
+                                                    size_t fields);
+
+/** What the per-hop callback sees and may change. */
+typedef struct httpresp_hop_view httpresp_hop_view;
+
+/** Called before a redirect is followed.  Return 0 to follow, non-zero to
+ *  veto: the 3xx then becomes the final response. */
+typedef int (*httpresp_hop_fn)(void *userdata, const httpresp_hop_view *hop,
+                               httpresp_request *next);
+/** Register the per-hop callback (NULL to remove). */
+HTTPRESP_EXTERN int httpresp_client_set_hop_callback(httpresp_client *c,
+                                                     httpresp_hop_fn fn,
+                                                     void *userdata);
+/** Status of the 3xx being followed. */
+HTTPRESP_EXTERN int httpresp_hop_status(const httpresp_hop_view *hop);
+/** URL that answered with the 3xx. */
+HTTPRESP_EXTERN const char *httpresp_hop_from(const httpresp_hop_view *hop);
+/** Resolved redirect target. */
+HTTPRESP_EXTERN const char *httpresp_hop_to(const httpresp_hop_view *hop);
+/** First value of response header `name` of the 3xx, or NULL. */
+HTTPRESP_EXTERN const char *httpresp_hop_header(const httpresp_hop_view *hop,
+                                                const char *name);
+
+/** Called for each 103 Early Hints response: `status` is 103 and `headers`
+ *  are its fields as "Name: value" strings. */
+typedef void (*httpresp_early_hints_fn)(void *userdata, int status,
+                                        const char *const *headers,
+                                        size_t count);
+HTTPRESP_EXTERN int httpresp_client_set_early_hints_callback(
+    httpresp_client *c, httpresp_early_hints_fn fn, void *userdata);
+
+/* ---------------------------------------------------------------------- */
+/* Request                                                                */
+/* ---------------------------------------------------------------------- */
+
+/** Read up to `len` bytes of the request body into `buf`.  Return the
+ *  number read, 0 at the end, or (size_t)-1 to abort. */
+typedef size_t (*httpresp_read_fn)(void *userdata, char *buf, size_t len);
+/** Rewind the streamed body to its start.  Return 0 on success. */
+typedef int (*httpresp_rewind_fn)(void *userdata);
+/** Receive `len` bytes of the final response body.  Return `len` to go on,
+ *  anything else to abort the transfer with HTTPRESP_E_ABORTED. */
+typedef size_t (*httpresp_write_fn)(void *userdata, const char *data,
+                                    size_t len);
+
+/** Create a request.  `method` is any HTTP token ("GET", "PROPFIND");
+ *  `url` an absolute http or https URL. */
+HTTPRESP_EXTERN int httpresp_request_new(httpresp_request **out,
+                                         const char *method, const char *url);
+HTTPRESP_EXTERN void httpresp_request_free(httpresp_request *req);
+/** Change the method. */
+HTTPRESP_EXTERN int httpresp_request_set_method(httpresp_request *req,
+                                                const char *method);
+/** Change the URL. */
+HTTPRESP_EXTERN int httpresp_request_set_url(httpresp_request *req,
+                                             const char *url);
+HTTPRESP_EXTERN const char *httpresp_request_method(
+    const httpresp_request *req);
+HTTPRESP_EXTERN const char *httpresp_request_url(const httpresp_request *req);
+/** Add a header field.  Either "Name: value" in `name` with `value` NULL,
+ *  or the two parts separately.  CR, LF and NUL are refused. */
+HTTPRESP_EXTERN int httpresp_request_add_header(httpresp_request *req,
+                                                const char *name,
+                                                const char *value);
+/** Remove every field named `name` (case-insensitive). */
+HTTPRESP_EXTERN int httpresp_request_remove_header(httpresp_request *req,
+                                                   const char *name);
+/** First value of request header `name`, or NULL. */
+HTTPRESP_EXTERN const char *httpresp_request_header(
+    const httpresp_request *req, const char *name);
+/** Body from memory; the bytes are copied.  Always replayable. */
+HTTPRESP_EXTERN int httpresp_request_set_body(httpresp_request *req,
+                                              const void *data, size_t len);
+/** Streamed body.  `length` is the size in bytes, or -1 if unknown (sent
+ *  chunked).  Without `rewind`, a redirect or repeat that needs the body
+ *  again ends with HTTPRESP_E_BODY_NOT_REWINDABLE. */
+HTTPRESP_EXTERN int httpresp_request_set_body_stream(httpresp_request *req,
+                                                     httpresp_read_fn read,
+                                                     httpresp_rewind_fn rewind,
+                                                     int64_t length,
+                                                     void *userdata);
+/** Send the final body to `write` instead of collecting it. */
+HTTPRESP_EXTERN int httpresp_request_set_sink(httpresp_request *req,
+                                              httpresp_write_fn write,
+                                              void *userdata);
+/** Credentials for the request's origin.  `auth` is a CURLAUTH_* mask (0
+ *  means CURLAUTH_BASIC).  They are sent on hops to the original origin only
+ *  (unless the caller keeps "Authorization" across origins). */
+HTTPRESP_EXTERN int httpresp_request_set_credentials(httpresp_request *req,
+                                                     const char *user,
+                                                     const char *password,
+                                                     unsigned long auth);
+
+/* ---------------------------------------------------------------------- */
+/* Running a request                                                      */
+/* ---------------------------------------------------------------------- */
+
+/**
+ * Run `req` over the caller's easy handle, following the client's policy.
+ * Blocks, waits included (through the client's sleep function).
+ *
+ * `*out` receives a response object whenever one could be allocated, also
+ * on failure: it holds the error message, the hop history and, where one
+ * exists, the last response (a 3xx that could not be followed, a 429 that
+ * was not repeated).  Returns the same code as httpresp_response_error().
+ * The handle may be reused afterwards; its connection pool is kept.
+ */
+HTTPRESP_EXTERN int httpresp_perform(httpresp_client *client, CURL *easy,
+                                     const httpresp_request *req,
+                                     httpresp_response **out);
+
+/* ---------------------------------------------------------------------- */
+/* Response                                                               */
+/* ---------------------------------------------------------------------- */
+
+/** What the policy did at one hop. */
+typedef enum httpresp_decision {
+  HTTPRESP_DECISION_DELIVER = 0, /**< final answer handed to the caller */
+  HTTPRESP_DECISION_FOLLOW,      /**< redirect followed */
+  HTTPRESP_DECISION_RETRY,       /**< repeated after a wait (429/503/413) */
+  HTTPRESP_DECISION_REPEAT,      /**< repeated at once (417, 304 mismatch) */
+  HTTPRESP_DECISION_CACHE_HIT,   /**< answered from the cache, no network */
+  HTTPRESP_DECISION_REVALIDATED, /**< 304 turned into the stored answer */
+  HTTPRESP_DECISION_STOP,        /**< ended with an error */
+  HTTPRESP_DECISION_VETOED       /**< redirect vetoed by the hop callback */
+} httpresp_decision;
+
+/** What the cache did for the request. */
+typedef enum httpresp_cache_status {
+  HTTPRESP_CACHE_NONE = 0,    /**< no cache configured */
+  HTTPRESP_CACHE_BYPASS,      /**< not applicable (method, caller conditionals) */
+  HTTPRESP_CACHE_HIT,         /**< served fresh from the cache */
+  HTTPRESP_CACHE_MISS,        /**< fetched, not stored */
+  HTTPRESP_CACHE_STORED,      /**< fetched and stored */
+  HTTPRESP_CACHE_REVALIDATED, /**< stored answer confirmed by a 304 */
+  HTTPRESP_CACHE_UPDATED      /**< stored answer replaced by a new 200 */
+} httpresp_cache_status;
+
+/** Why the retry logic stopped repeating. */
+typedef enum httpresp_retry_stop {
+  HTTPRESP_RETRY_NONE = 0,   /**< no repeat was called for */
+  HTTPRESP_RETRY_SUCCEEDED,  /**< a repeat got a final answer */
+  HTTPRESP_RETRY_EXHAUSTED,  /**< max retries reached */
+  HTTPRESP_RETRY_WAIT_TOO_LONG, /**< asked delay above max wait */
+  HTTPRESP_RETRY_DEADLINE,   /**< would pass the overall deadline */
+  HTTPRESP_RETRY_NOT_REPLAYABLE /**< body cannot be sent again */
+} httpresp_retry_stop;
+
+HTTPRESP_EXTERN void httpresp_response_free(httpresp_response *resp);
+/** The code the request ended with (0 on success). */
+HTTPRESP_EXTERN int httpresp_response_error(const httpresp_response *resp);
+/** A one-line message on what went wrong, "" on success. */
+HTTPRESP_EXTERN const char *httpresp_response_errmsg(
+    const httpresp_response *resp);
+/** The CURLcode of the last transfer (CURLE_OK if none failed). */
+HTTPRESP_EXTERN CURLcode httpresp_response_curl_code(
+    const httpresp_response *resp);
+/** Final status code, 0 if no response was received. */
+HTTPRESP_EXTERN int httpresp_response_status(const httpresp_response *resp);
+/** URL of the final response. */
+HTTPRESP_EXTERN const char *httpresp_response_url(
+    const httpresp_response *resp);
+/** Number of header fields of the final response (1xx fields never count). */
+HTTPRESP_EXTERN size_t httpresp_response_header_count(
+    const httpresp_response *resp);
+/** Field `i` in received order.  Returns HTTPRESP_E_INVALID_ARG past the
+ *  end. */
+HTTPRESP_EXTERN int httpresp_response_header_at(const httpresp_response *resp,
+                                                size_t i, const char **name,
+                                                const char **value);
+/** First value of header `name` (case-insensitive), or NULL. */
+HTTPRESP_EXTERN const char *httpresp_response_header(
+    const httpresp_response *resp, const char *name);
+/** The collected body (NULL with length 0 when a sink was used or none). */
+HTTPRESP_EXTERN const char *httpresp_response_body(
+    const httpresp_response *resp, size_t *len);
+/** Number of hops recorded (every response received or served). */
+HTTPRESP_EXTERN size_t httpresp_response_hop_count(
+    const httpresp_response *resp);
+/** Hop `i`: status (0 if the transfer failed), method and URL requested,
+ *  and the decision taken.  Any out pointer may be NULL. */
+HTTPRESP_EXTERN int httpresp_response_hop(const httpresp_response *resp,
+                                          size_t i, int *status,
+                                          const char **method,
+                                          const char **url,
+                                          httpresp_decision *decision);
+/** Name of a decision ("follow"). */
+HTTPRESP_EXTERN const char *httpresp_decision_name(httpresp_decision d);
+/** Attempts made at the last hop's request (1 if it was not repeated). */
+HTTPRESP_EXTERN unsigned httpresp_response_attempts(
+    const httpresp_response *resp);
+/** The last Retry-After delay parsed, in ms; -1 if none. */
+HTTPRESP_EXTERN int64_t httpresp_response_retry_after_ms(
+    const httpresp_response *resp);
+/** Why retrying stopped. */
+HTTPRESP_EXTERN httpresp_retry_stop httpresp_response_retry_stop(
+    const httpresp_response *resp);
+/** What the cache did. */
+HTTPRESP_EXTERN httpresp_cache_status httpresp_response_cache_status(
+    const httpresp_response *resp);
+/** Names of the cache statuses ("hit"). */
+HTTPRESP_EXTERN const char *httpresp_cache_status_name(httpresp_cache_status s);
+/** A short reason for the cache status ("no-store"), "" if none. */
+HTTPRESP_EXTERN const char *httpresp_response_cache_reason(
+    const httpresp_response *resp);
+
+/* ---------------------------------------------------------------------- */
+/* Cache                                                                  */
+/* ---------------------------------------------------------------------- */
+
+/**
+ * A store of opaque entries keyed by strings.  Users may plug in their own:
+ * fill a httpresp_store_ops with `version` set to HTTPRESP_STORE_VERSION.
+ * Every function must be safe to call from several threads at once.
+ */
+#define HTTPRESP_STORE_VERSION 1
+typedef struct httpresp_store_ops {
+  int version;
+  /** Fetch the entry for `key`: on a hit set `*data` (malloc'd, the caller
+   *  frees it) and `*len` and return 0; return 1 on a miss. */
+  int (*get)(void *store, const char *key, void **data, size_t *len);
+  /** Store `len` bytes under `key`, replacing any entry.  0 on success. */
+  int (*put)(void *store, const char *key, const void *data, size_t len);
+  /** Remove `key`.  0 on success or when absent. */
+  int (*del)(void *store, const char *key);
+  /** Release the store. */
+  void (*destroy)(void *store);
+} httpresp_store_ops;
+
+/** A cache over an in-memory LRU store holding at most `max_bytes`. */
+HTTPRESP_EXTERN int httpresp_cache_new_memory(httpresp_cache **out,
+                                              size_t max_bytes);
+/** A cache over a directory (created if missing) holding at most
+ *  `max_bytes` of entries.  Several processes may share it. */
+HTTPRESP_EXTERN int httpresp_cache_new_disk(httpresp_cache **out,
+                                            const char *dir,
+                                            size_t max_bytes);
+/** A cache over a caller's store; `destroy` is called on free. */
+HTTPRESP_EXTERN int httpresp_cache_new_custom(httpresp_cache **out,
+                                              const httpresp_store_ops *ops,
+                                              void *store);
+HTTPRESP_EXTERN void httpresp_cache_free(httpresp_cache *cache);
+
+/* ---------------------------------------------------------------------- */
+/* Non-blocking driver over curl_multi                                    */
+/* ---------------------------------------------------------------------- */
+
+/** A set of running requests over the caller's CURLM handle.  Use one per
+ *  thread; the client and the cache behind it may be shared. */
+typedef struct httpresp_multi httpresp_multi;
+
+HTTPRESP_EXTERN int httpresp_multi_new(httpresp_multi **out,
+                                       httpresp_client *client, CURLM *multi);
+/** Release the context; running transfers are removed and discarded. */
+HTTPRESP_EXTERN void httpresp_multi_free(httpresp_multi *m);
+/** Start `req` over `easy` (which must not be in any multi handle).
+ *  `userp` is handed back on completion.  The request is copied. */
+HTTPRESP_EXTERN int httpresp_multi_add(httpresp_multi *m, CURL *easy,
+                                       const httpresp_request *req,
+                                       void *userp);
+/** curl_multi_perform() plus the policy work for finished transfers. */
+HTTPRESP_EXTERN int httpresp_multi_perform(httpresp_multi *m, int *running);
+/** curl_multi_poll() with the timeout shortened to the next wake-up of a
+ *  parked transfer. */
+HTTPRESP_EXTERN int httpresp_multi_poll(httpresp_multi *m, int timeout_ms);
+/** curl_multi_socket_action() plus the policy work.  Call with
+ *  CURL_SOCKET_TIMEOUT when the timeout of httpresp_multi_timeout() ends. */
+HTTPRESP_EXTERN int httpresp_multi_socket_action(httpresp_multi *m,
+                                                 curl_socket_t s, int events,
+                                                 int *running);
+/** Milliseconds until the caller must call back in (-1 = no timer).  The
+ *  lesser of libcurl's timeout and the next parked wake-up. */
+HTTPRESP_EXTERN int httpresp_multi_timeout(httpresp_multi *m, long *ms);
+/** Transfers not yet handed back (running, parked or done). */
+HTTPRESP_EXTERN size_t httpresp_multi_pending(const httpresp_multi *m);
+/** Take the next completed request: returns 1 and fills the out parameters,
+ *  or 0 when none is complete.  The response is the caller's to free; the
+ *  easy handle is out of the multi handle and may be reused. */
+HTTPRESP_EXTERN int httpresp_multi_next_done(httpresp_multi *m,
+                                             httpresp_response **resp,
+                                             CURL **easy, void **userp);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HTTPRESP_HTTPRESP_H */

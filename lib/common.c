@@ -1,0 +1,134 @@
+/* Small string and buffer helpers used across the library. */
+#include "common.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void hr_buf_init(hr_buf *b) {
+  b->data = NULL;
+  b->len = 0;
+  b->cap = 0;
+}
+
+void hr_buf_free(hr_buf *b) {
+  free(b->data);
+  hr_buf_init(b);
+}
+
+void hr_buf_reset(hr_buf *b) {
+  b->len = 0;
+  if (b->data)
+    b->data[0] = '\0';
+}
+
+int hr_buf_append(hr_buf *b, const void *data, size_t len) {
+  if (len >= SIZE_MAX - b->len - 1)
+    return HTTPRESP_E_NOMEM;
+  if (b->len + len + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < b->len + len + 1)
+      cap = cap > SIZE_MAX / 2 ? b->len + len + 1 : cap * 2;
+    char *p = realloc(b->data, cap);
+    if (!p)
+      return HTTPRESP_E_NOMEM;
+    b->data = p;
+    b->cap = cap;
+  }
+  if (len)
+    memcpy(b->data + b->len, data, len);
+  b->len += len;
+  b->data[b->len] = '\0';
+  return 0;
+}
+
+int hr_buf_append_str(hr_buf *b, const char *s) {
+  return hr_buf_append(b, s, strlen(s));
+}
+
+char *hr_buf_steal(hr_buf *b) {
+  char *p = b->data;
+  if (!p)
+    p = hr_strdup("");
+  hr_buf_init(b);
+  return p;
+}
+
+char *hr_strndup(const char *s, size_t n) {
+  char *p = malloc(n + 1);
+  if (!p)
+    return NULL;
+  if (n)
+    memcpy(p, s, n);
+  p[n] = '\0';
+  return p;
+}
+
+char *hr_strdup(const char *s) { return s ? hr_strndup(s, strlen(s)) : NULL; }
+
+char hr_tolower(char c) {
+  return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+int hr_strcaseeq(const char *a, const char *b) {
+  for (; *a && *b; a++, b++)
+    if (hr_tolower(*a) != hr_tolower(*b))
+      return 0;
+  return *a == *b;
+}
+
+int hr_strncaseeq(const char *a, const char *b, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (hr_tolower(a[i]) != hr_tolower(b[i]))
+      return 0;
+    if (!a[i])
+      return 1;
+  }
+  return 1;
+}
+
+int hr_is_tchar(unsigned char c) {
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+      (c >= 'A' && c <= 'Z'))
+    return 1;
+  return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+int hr_is_token(const char *s, size_t len) {
+  if (len == 0)
+    return 0;
+  for (size_t i = 0; i < len; i++)
+    if (!hr_is_tchar((unsigned char)s[i]))
+      return 0;
+  return 1;
+}
+
+int hr_is_ows(unsigned char c) { return c == ' ' || c == '\t'; }
+
+void hr_trim_ows(const char **s, size_t *len) {
+  while (*len && hr_is_ows((unsigned char)**s)) {
+    (*s)++;
+    (*len)--;
+  }
+  while (*len && hr_is_ows((unsigned char)(*s)[*len - 1]))
+    (*len)--;
+}
+
+int64_t hr_sat_add(int64_t a, int64_t b) {
+  if (b > 0 && a > INT64_MAX - b)
+    return INT64_MAX;
+  if (b < 0 && a < INT64_MIN - b)
+    return INT64_MIN;
+  return a + b;
+}
+
+int64_t hr_sat_mul(int64_t a, int64_t b) {
+  if (a == 0 || b == 0)
+    return 0;
+  if (a > 0 && b > 0 && a > INT64_MAX / b)
+    return INT64_MAX;
+  if (a < 0 || b < 0) {
+    /* Only non-negative products are needed here; clamp the rest. */
+    return 0;
+  }
+  return a * b;
+}

@@ -1,0 +1,47 @@
+/* Internal helpers shared by every module: allocation, strings, buffers. */
+#ifndef HR_COMMON_H
+#define HR_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "httpresp/httpresp.h"
+
+#define HR_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A growable byte buffer, always NUL-terminated when data != NULL. */
+typedef struct hr_buf {
+  char *data;
+  size_t len;
+  size_t cap;
+} hr_buf;
+
+void hr_buf_init(hr_buf *b);
+void hr_buf_free(hr_buf *b);
+void hr_buf_reset(hr_buf *b);
+/* Appends; returns 0 or HTTPRESP_E_NOMEM. */
+int hr_buf_append(hr_buf *b, const void *data, size_t len);
+int hr_buf_append_str(hr_buf *b, const char *s);
+/* Takes the buffer's storage (never NULL on success: "" for empty). */
+char *hr_buf_steal(hr_buf *b);
+
+char *hr_strdup(const char *s);
+char *hr_strndup(const char *s, size_t n);
+/* ASCII-only case-insensitive comparisons (locale-independent). */
+int hr_strcaseeq(const char *a, const char *b);
+int hr_strncaseeq(const char *a, const char *b, size_t n);
+char hr_tolower(char c);
+/* Token characters of RFC 9110 §5.6.2. */
+int hr_is_tchar(unsigned char c);
+/* Whether [s, s+len) is a non-empty RFC 9110 token. */
+int hr_is_token(const char *s, size_t len);
+/* Optional whitespace (SP / HTAB). */
+int hr_is_ows(unsigned char c);
+/* Trims OWS at both ends of [*s, *s+*len). */
+void hr_trim_ows(const char **s, size_t *len);
+
+/* Saturating arithmetic for delays and times. */
+int64_t hr_sat_add(int64_t a, int64_t b);
+int64_t hr_sat_mul(int64_t a, int64_t b);
+
+#endif

@@ -1,0 +1,202 @@
+/* Header field lists and the header-line parsers. */
+#include "headers.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+void hr_headers_init(hr_headers *h) { memset(h, 0, sizeof(*h)); }
+
+void hr_headers_clear(hr_headers *h) {
+  for (size_t i = 0; i < h->n; i++) {
+    free(h->v[i].name);
+    free(h->v[i].value);
+  }
+  h->n = 0;
+  h->bytes = 0;
+}
+
+void hr_headers_free(hr_headers *h) {
+  hr_headers_clear(h);
+  free(h->v);
+  hr_headers_init(h);
+}
+
+static int has_bad_byte(const char *s, size_t len) {
+  for (size_t i = 0; i < len; i++)
+    if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0')
+      return 1;
+  return 0;
+}
+
+int hr_headers_add(hr_headers *h, const char *name, size_t nlen,
+                   const char *value, size_t vlen) {
+  if (!hr_is_token(name, nlen) || has_bad_byte(value, vlen))
+    return HTTPRESP_E_INVALID_ARG;
+  hr_trim_ows(&value, &vlen);
+  if (h->n == h->cap) {
+    size_t cap = h->cap ? h->cap * 2 : 16;
+    hr_field *v = realloc(h->v, cap * sizeof(*v));
+    if (!v)
+      return HTTPRESP_E_NOMEM;
+    h->v = v;
+    h->cap = cap;
+  }
+  char *n = hr_strndup(name, nlen);
+  char *val = hr_strndup(value, vlen);
+  if (!n || !val) {
+    free(n);
+    free(val);
+    return HTTPRESP_E_NOMEM;
+  }
+  h->v[h->n].name = n;
+  h->v[h->n].value = val;
+  h->n++;
+  h->bytes += nlen + vlen;
+  return 0;
+}
+
+int hr_headers_add_line(hr_headers *h, const char *line, size_t len) {
+  while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+    len--;
+  const char *colon = memchr(line, ':', len);
+  if (!colon)
+    return HTTPRESP_E_BAD_RESPONSE;
+  size_t nlen = (size_t)(colon - line);
+  /* RFC 9112 §5.1: no whitespace between the name and the colon. */
+  int rc = hr_headers_add(h, line, nlen, colon + 1, len - nlen - 1);
+  return rc == HTTPRESP_E_INVALID_ARG ? HTTPRESP_E_BAD_RESPONSE : rc;
+}
+
+const char *hr_headers_get(const hr_headers *h, const char *name) {
+  for (size_t i = 0; i < h->n; i++)
+    if (hr_strcaseeq(h->v[i].name, name))
+      return h->v[i].value;
+  return NULL;
+}
+
+size_t hr_headers_count(const hr_headers *h, const char *name) {
+  size_t c = 0;
+  for (size_t i = 0; i < h->n; i++)
+    c += hr_strcaseeq(h->v[i].name, name) ? 1 : 0;
+  return c;
+}
+
+size_t hr_headers_remove(hr_headers *h, const char *name) {
+  size_t out = 0, removed = 0;
+  for (size_t i = 0; i < h->n; i++) {
+    if (hr_strcaseeq(h->v[i].name, name)) {
+      h->bytes -= strlen(h->v[i].name) + strlen(h->v[i].value);
+      free(h->v[i].name);
+      free(h->v[i].value);
+      removed++;
+    } else {
+      h->v[out++] = h->v[i];
+    }
+  }
+  h->n = out;
+  return removed;
+}
+
+int hr_headers_copy(hr_headers *dst, const hr_headers *src) {
+  hr_headers_clear(dst);
+  for (size_t i = 0; i < src->n; i++) {
+    int rc = hr_headers_add(dst, src->v[i].name, strlen(src->v[i].name),
+                            src->v[i].value, strlen(src->v[i].value));
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+static int list_has_token(const char *v, const char *token) {
+  size_t tlen = strlen(token);
+  while (*v) {
+    while (*v == ',' || hr_is_ows((unsigned char)*v))
+      v++;
+    const char *start = v;
+    while (*v && *v != ',')
+      v++;
+    size_t len = (size_t)(v - start);
+    hr_trim_ows(&start, &len);
+    if (len == tlen && hr_strncaseeq(start, token, tlen))
+      return 1;
+  }
+  return 0;
+}
+
+int hr_headers_has_token(const hr_headers *h, const char *name,
+                         const char *token) {
+  for (size_t i = 0; i < h->n; i++)
+    if (hr_strcaseeq(h->v[i].name, name) && list_has_token(h->v[i].value, token))
+      return 1;
+  return 0;
+}
+
+int hr_parse_status_line(const char *line, size_t len, int *status) {
+  /* HTTP-version SP 3DIGIT [SP reason]; libcurl gives "HTTP/2" for h2. */
+  if (len < 5 || memcmp(line, "HTTP/", 5) != 0)
+    return HTTPRESP_E_BAD_RESPONSE;
+  size_t i = 5;
+  if (i >= len || line[i] < '0' || line[i] > '9')
+    return HTTPRESP_E_BAD_RESPONSE;
+  i++;
+  if (i < len && line[i] == '.') {
+    i++;
+    if (i >= len || line[i] < '0' || line[i] > '9')
+      return HTTPRESP_E_BAD_RESPONSE;
+    i++;
+  }
+  if (i >= len || line[i] != ' ')
+    return HTTPRESP_E_BAD_RESPONSE;
+  i++;
+  if (i + 3 > len)
+    return HTTPRESP_E_BAD_RESPONSE;
+  int code = 0;
+  for (size_t k = 0; k < 3; k++) {
+    char c = line[i + k];
+    if (c < '0' || c > '9')
+      return HTTPRESP_E_BAD_RESPONSE;
+    code = code * 10 + (c - '0');
+  }
+  i += 3;
+  if (i < len && line[i] != ' ' && line[i] != '\r' && line[i] != '\n')
+    return HTTPRESP_E_BAD_RESPONSE;
+  if (code < 100)
+    return HTTPRESP_E_BAD_RESPONSE;
+  *status = code;
+  return 0;
+}
+
+int hr_parse_header_block(const char *data, size_t len, int *status,
+                          hr_headers *out) {
+  size_t pos = 0;
+  int first = 1;
+  hr_headers_clear(out);
+  while (pos < len) {
+    const char *nl = memchr(data + pos, '\n', len - pos);
+    size_t end = nl ? (size_t)(nl - data) + 1 : len;
+    const char *line = data + pos;
+    size_t llen = end - pos;
+    pos = end;
+    size_t bare = llen;
+    while (bare && (line[bare - 1] == '\n' || line[bare - 1] == '\r'))
+      bare--;
+    if (first) {
+      int rc = hr_parse_status_line(line, bare, status);
+      if (rc)
+        return rc;
+      first = 0;
+      continue;
+    }
+    if (bare == 0)
+      return 0;
+    if (hr_is_ows((unsigned char)line[0]))
+      return HTTPRESP_E_BAD_RESPONSE; /* obs-fold */
+    int rc = hr_headers_add_line(out, line, bare);
+    if (rc)
+      return rc;
+  }
+  return first ? HTTPRESP_E_BAD_RESPONSE : 0;
+}

@@ -1,0 +1,53 @@
+/* An ordered list of header fields, and the parsers for header lines. */
+#ifndef HR_HEADERS_H
+#define HR_HEADERS_H
+
+#include <stddef.h>
+
+typedef struct hr_field {
+  char *name;  /* as received, NUL-terminated */
+  char *value; /* OWS trimmed, NUL-terminated */
+} hr_field;
+
+typedef struct hr_headers {
+  hr_field *v;
+  size_t n;
+  size_t cap;
+  size_t bytes; /* sum of name and value lengths, for limits */
+} hr_headers;
+
+void hr_headers_init(hr_headers *h);
+void hr_headers_clear(hr_headers *h); /* frees every field, keeps storage */
+void hr_headers_free(hr_headers *h);
+/* Appends a field; the value's surrounding OWS is trimmed.  Returns 0,
+ * HTTPRESP_E_NOMEM, or HTTPRESP_E_INVALID_ARG if the name is not a token or
+ * either part contains CR, LF or NUL. */
+int hr_headers_add(hr_headers *h, const char *name, size_t nlen,
+                   const char *value, size_t vlen);
+/* Parses one "Name: value" line (a trailing CRLF or LF is ignored).
+ * Returns 0, HTTPRESP_E_NOMEM or HTTPRESP_E_BAD_RESPONSE. */
+int hr_headers_add_line(hr_headers *h, const char *line, size_t len);
+/* First value of `name` (case-insensitive), or NULL. */
+const char *hr_headers_get(const hr_headers *h, const char *name);
+/* Number of fields named `name`. */
+size_t hr_headers_count(const hr_headers *h, const char *name);
+/* Removes every field named `name`; returns how many were removed. */
+size_t hr_headers_remove(hr_headers *h, const char *name);
+/* Replaces dst's fields by copies of src's. */
+int hr_headers_copy(hr_headers *dst, const hr_headers *src);
+/* Whether any field `name`, read as a comma-separated list, contains
+ * `token` (case-insensitive), e.g. Connection: close. */
+int hr_headers_has_token(const hr_headers *h, const char *name,
+                         const char *token);
+
+/* Parses an HTTP/1.x or HTTP/2/3 status line as libcurl hands it
+ * ("HTTP/1.1 200 OK\r\n", "HTTP/2 200").  Returns 0 and the status, or
+ * HTTPRESP_E_BAD_RESPONSE. */
+int hr_parse_status_line(const char *line, size_t len, int *status);
+
+/* Parses a whole header block: a status line, then fields, up to an empty
+ * line or the end of input.  Obsolete line folding is refused. */
+int hr_parse_header_block(const char *data, size_t len, int *status,
+                          hr_headers *out);
+
+#endif

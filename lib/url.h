@@ -1,0 +1,55 @@
+/* URL handling over uriparser: Location resolution, origins, schemes. */
+#ifndef HR_URL_H
+#define HR_URL_H
+
+#include <stddef.h>
+
+/* Longest URL accepted anywhere (request URL or resolved Location). */
+#define HR_URL_MAX (64 * 1024)
+
+/* Resolves the Location value `ref` (`reflen` bytes, not NUL-terminated)
+ * against the absolute URL `base` per RFC 3986 §5.2 (dot segments removed).
+ * If `ref` has no fragment, the fragment of `base` is kept (RFC 9110
+ * §10.2.2).  Bytes >= 0x80 and spaces inside `ref` are percent-encoded
+ * (as browsers do); existing percent-encodings are kept as they are.
+ * Refused with HTTPRESP_E_BAD_LOCATION: an empty reference, control bytes
+ * (0x00-0x1F, 0x7F), invalid syntax, a result longer than HR_URL_MAX, a
+ * result without scheme or (for http/https) without host.
+ * On success *out is a malloc'd absolute URL.  Returns 0,
+ * HTTPRESP_E_BAD_LOCATION or HTTPRESP_E_NOMEM. */
+int hr_url_resolve(const char *base, const char *ref, size_t reflen,
+                   char **out);
+
+/* An origin: lower-cased scheme and host, explicit or default port.
+ * IPv6 literal hosts are kept without brackets. */
+typedef struct hr_origin {
+  char *scheme;
+  char *host;
+  unsigned port;
+} hr_origin;
+
+/* Fills `o` from an absolute URL.  Returns 0, HTTPRESP_E_BAD_URL or
+ * HTTPRESP_E_NOMEM.  Default ports: http 80, https 443, ws 80, wss 443,
+ * ftp 21; other schemes without a port get 0. */
+int hr_origin_from_url(const char *url, hr_origin *o);
+void hr_origin_free(hr_origin *o);
+/* Same scheme, host and port. */
+int hr_origin_equal(const hr_origin *a, const hr_origin *b);
+/* 1 if same origin, 0 if not, -1 if either URL does not parse. */
+int hr_url_same_origin(const char *a, const char *b);
+/* "scheme://host:port" with the port always written; malloc'd. */
+char *hr_origin_key(const hr_origin *o);
+
+/* Copies the lower-cased scheme of `url` into buf (NUL-terminated).
+ * Returns 0, or -1 if the URL has no valid scheme or buf is too small. */
+int hr_url_scheme(const char *url, char *buf, size_t buflen);
+/* Whether `scheme` is in the comma-separated `list` (case-insensitive,
+ * spaces around items allowed). */
+int hr_scheme_in_list(const char *scheme, const char *list);
+/* Checks a request URL: absolute, http or https, has a host, no control
+ * bytes or spaces, at most HR_URL_MAX.  Returns 0 or HTTPRESP_E_BAD_URL. */
+int hr_url_check_request(const char *url);
+/* A malloc'd copy of `url` without its fragment (the cache key). */
+char *hr_url_without_fragment(const char *url);
+
+#endif
