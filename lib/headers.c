@@ -99,6 +99,16 @@ size_t hr_headers_remove(hr_headers *h, const char *name) {
   return removed;
 }
 
+void hr_headers_remove_at(hr_headers *h, size_t i) {
+  if (i >= h->n)
+    return;
+  h->bytes -= strlen(h->v[i].name) + strlen(h->v[i].value);
+  free(h->v[i].name);
+  free(h->v[i].value);
+  memmove(&h->v[i], &h->v[i + 1], (h->n - i - 1) * sizeof(h->v[0]));
+  h->n--;
+}
+
 int hr_headers_copy(hr_headers *dst, const hr_headers *src) {
   hr_headers_clear(dst);
   for (size_t i = 0; i < src->n; i++) {

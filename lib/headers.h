@@ -33,6 +33,8 @@ const char *hr_headers_get(const hr_headers *h, const char *name);
 size_t hr_headers_count(const hr_headers *h, const char *name);
 /* Removes every field named `name`; returns how many were removed. */
 size_t hr_headers_remove(hr_headers *h, const char *name);
+/* Removes field `i`, keeping the order of the others. */
+void hr_headers_remove_at(hr_headers *h, size_t i);
 /* Replaces dst's fields by copies of src's. */
 int hr_headers_copy(hr_headers *dst, const hr_headers *src);
 /* Whether any field `name`, read as a comma-separated list, contains

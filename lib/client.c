@@ -1,0 +1,213 @@
+/* The client: settings, clock, callbacks and per-origin quiet times. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "objects.h"
+#include "quiet.h"
+
+static int64_t system_now(void *ud) {
+  (void)ud;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int system_sleep(void *ud, int64_t ms) {
+  (void)ud;
+  if (ms <= 0)
+    return 0;
+  struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+  return 0;
+}
+
+int httpresp_client_new(httpresp_client **out) {
+  if (!out)
+    return HTTPRESP_E_INVALID_ARG;
+  *out = NULL;
+  httpresp_client *c = calloc(1, sizeof(*c));
+  if (!c)
+    return HTTPRESP_E_NOMEM;
+  hr_policy *p = &c->policy;
+  p->follow = 1;
+  p->max_redirects = 20;
+  p->max_retries = 3;
+  p->max_wait_ms = 60000;
+  p->max_body = (size_t)1 << 30;
+  p->max_header_bytes = 256 * 1024;
+  p->max_header_fields = 1000;
+  p->schemes = hr_strdup("http,https");
+  c->now = system_now;
+  c->sleep = system_sleep;
+  c->rng = (uint64_t)system_now(NULL) ^ (uint64_t)(uintptr_t)c;
+  if (!p->schemes || pthread_mutex_init(&c->quiet_lock, NULL) != 0) {
+    free(p->schemes);
+    free(c);
+    return HTTPRESP_E_NOMEM;
+  }
+  *out = c;
+  return 0;
+}
+
+void httpresp_client_free(httpresp_client *c) {
+  if (!c)
+    return;
+  free(c->policy.schemes);
+  for (size_t i = 0; i < c->policy.nkeep; i++)
+    free(c->policy.keep_headers[i]);
+  free(c->policy.keep_headers);
+  for (size_t i = 0; i < c->nquiet; i++)
+    free(c->quiet[i].origin);
+  free(c->quiet);
+  pthread_mutex_destroy(&c->quiet_lock);
+  free(c);
+}
+
+int64_t hr_client_now(const httpresp_client *c) { return c->now(c->clock_ud); }
+
+#define CHECK_CLIENT(c)                                                        \
+  do {                                                                         \
+    if (!(c))                                                                  \
+      return HTTPRESP_E_INVALID_ARG;                                           \
+  } while (0)
+
+int httpresp_client_set_follow(httpresp_client *c, int on) {
+  CHECK_CLIENT(c);
+  c->policy.follow = !!on;
+  return 0;
+}
+
+int httpresp_client_set_max_redirects(httpresp_client *c, unsigned n) {
+  CHECK_CLIENT(c);
+  c->policy.max_redirects = n;
+  return 0;
+}
+
+int httpresp_client_set_keep_post(httpresp_client *c, int on) {
+  CHECK_CLIENT(c);
+  c->policy.keep_post = !!on;
+  return 0;
+}
+
+int httpresp_client_set_follow_300(httpresp_client *c, int on) {
+  CHECK_CLIENT(c);
+  c->policy.follow_300 = !!on;
+  return 0;
+}
+
+int httpresp_client_set_refuse_downgrade(httpresp_client *c, int on) {
+  CHECK_CLIENT(c);
+  c->policy.refuse_downgrade = !!on;
+  return 0;
+}
+
+int httpresp_client_set_redirect_schemes(httpresp_client *c, const char *list) {
+  CHECK_CLIENT(c);
+  if (!list)
+    return HTTPRESP_E_INVALID_ARG;
+  char *p = hr_strdup(list);
+  if (!p)
+    return HTTPRESP_E_NOMEM;
+  free(c->policy.schemes);
+  c->policy.schemes = p;
+  return 0;
+}
+
+int httpresp_client_keep_header_across_origins(httpresp_client *c,
+                                               const char *name) {
+  CHECK_CLIENT(c);
+  if (!name || !hr_is_token(name, strlen(name)))
+    return HTTPRESP_E_INVALID_ARG;
+  char **v = realloc(c->policy.keep_headers,
+                     (c->policy.nkeep + 1) * sizeof(*v));
+  if (!v)
+    return HTTPRESP_E_NOMEM;
+  c->policy.keep_headers = v;
+  if (!(v[c->policy.nkeep] = hr_strdup(name)))
+    return HTTPRESP_E_NOMEM;
+  c->policy.nkeep++;
+  return 0;
+}
+
+int httpresp_client_set_max_retries(httpresp_client *c, unsigned n) {
+  CHECK_CLIENT(c);
+  c->policy.max_retries = n;
+  return 0;
+}
+
+int httpresp_client_set_max_wait_ms(httpresp_client *c, int64_t ms) {
+  CHECK_CLIENT(c);
+  if (ms < 0)
+    return HTTPRESP_E_INVALID_ARG;
+  c->policy.max_wait_ms = ms;
+  return 0;
+}
+
+int httpresp_client_set_deadline_ms(httpresp_client *c, int64_t ms) {
+  CHECK_CLIENT(c);
+  if (ms < 0)
+    return HTTPRESP_E_INVALID_ARG;
+  c->policy.deadline_ms = ms;
+  return 0;
+}
+
+int httpresp_client_set_backoff(httpresp_client *c, int64_t base_ms,
+                                int64_t cap_ms) {
+  CHECK_CLIENT(c);
+  if (base_ms < 0 || cap_ms < 0 || (base_ms && cap_ms < base_ms))
+    return HTTPRESP_E_INVALID_ARG;
+  c->policy.backoff_base_ms = base_ms;
+  c->policy.backoff_cap_ms = cap_ms;
+  return 0;
+}
+
+int httpresp_client_set_clock(httpresp_client *c, httpresp_now_fn now,
+                              httpresp_sleep_fn sleep, void *userdata) {
+  CHECK_CLIENT(c);
+  c->now = now ? now : system_now;
+  c->sleep = sleep ? sleep : system_sleep;
+  c->clock_ud = userdata;
+  return 0;
+}
+
+int httpresp_client_set_cache(httpresp_client *c, httpresp_cache *cache) {
+  CHECK_CLIENT(c);
+  c->cache = cache;
+  return 0;
+}
+
+int httpresp_client_set_max_body(httpresp_client *c, size_t bytes) {
+  CHECK_CLIENT(c);
+  c->policy.max_body = bytes;
+  return 0;
+}
+
+int httpresp_client_set_max_headers(httpresp_client *c, size_t bytes,
+                                    size_t fields) {
+  CHECK_CLIENT(c);
+  if (!bytes || !fields)
+    return HTTPRESP_E_INVALID_ARG;
+  c->policy.max_header_bytes = bytes;
+  c->policy.max_header_fields = fields;
+  return 0;
+}
+
+int httpresp_client_set_hop_callback(httpresp_client *c, httpresp_hop_fn fn,
+                                     void *userdata) {
+  CHECK_CLIENT(c);
+  c->hop_fn = fn;
+  c->hop_ud = userdata;
+  return 0;
+}
+
+int httpresp_client_set_early_hints_callback(httpresp_client *c,
+                                             httpresp_early_hints_fn fn,
+                                             void *userdata) {
+  CHECK_CLIENT(c);
+  c->hints_fn = fn;
+  c->hints_ud = userdata;
+  return 0;
+}

@@ -1,0 +1,121 @@
+/* The layouts of the public opaque objects, shared by the modules that
+ * build them: request and response (pure data) and the client settings. */
+#ifndef HR_OBJECTS_H
+#define HR_OBJECTS_H
+
+#include <pthread.h>
+
+#include "common.h"
+#include "headers.h"
+
+typedef enum hr_body_kind {
+  HR_BODY_NONE = 0,
+  HR_BODY_MEMORY,
+  HR_BODY_STREAM
+} hr_body_kind;
+
+struct httpresp_request {
+  char *method;
+  char *url;
+  hr_headers headers;
+  hr_body_kind body_kind;
+  char *body;      /* HR_BODY_MEMORY */
+  size_t body_len; /* HR_BODY_MEMORY */
+  httpresp_read_fn read;
+  httpresp_rewind_fn rewind;
+  int64_t stream_len; /* -1 unknown */
+  void *stream_ud;
+  httpresp_write_fn sink;
+  void *sink_ud;
+  char *user;
+  char *password;
+  unsigned long auth;
+};
+
+/* Deep copy (the streamed body's callbacks are shared, not copied). */
+int hr_request_copy(httpresp_request **out, const httpresp_request *src);
+/* Whether the body can be sent again from its start. */
+int hr_request_body_replayable(const httpresp_request *r);
+/* Drops the body and the headers that describe it (RFC 9110 §8). */
+void hr_request_drop_body(httpresp_request *r);
+
+typedef struct hr_hop {
+  int status;
+  char *method;
+  char *url;
+  httpresp_decision decision;
+} hr_hop;
+
+struct httpresp_response {
+  int error;
+  char *errmsg;
+  CURLcode curl_code;
+  int status;
+  char *url;
+  hr_headers headers;
+  hr_buf body;
+  hr_hop *hops;
+  size_t nhops;
+  size_t hops_cap;
+  unsigned attempts;
+  int64_t retry_after_ms;
+  httpresp_retry_stop retry_stop;
+  httpresp_cache_status cache_status;
+  const char *cache_reason; /* static string */
+};
+
+int hr_response_new(httpresp_response **out);
+/* Records a hop; returns 0 or HTTPRESP_E_NOMEM. */
+int hr_response_add_hop(httpresp_response *r, int status, const char *method,
+                        const char *url, httpresp_decision d);
+/* Sets error and message (printf-style); keeps the first message given
+ * unless `code` differs from the recorded one. */
+void hr_response_fail(httpresp_response *r, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Settings the pure policy core reads.  Plain data, no callbacks. */
+typedef struct hr_policy {
+  int follow;
+  unsigned max_redirects;
+  int keep_post;
+  int follow_300;
+  int refuse_downgrade;
+  char *schemes;       /* comma-separated */
+  char **keep_headers; /* kept across origins */
+  size_t nkeep;
+  unsigned max_retries;
+  int64_t max_wait_ms;
+  int64_t deadline_ms;
+  int64_t backoff_base_ms;
+  int64_t backoff_cap_ms;
+  size_t max_body;
+  size_t max_header_bytes;
+  size_t max_header_fields;
+} hr_policy;
+
+/* Per-origin "not before" times, shared by every request of a client. */
+typedef struct hr_quiet_entry {
+  char *origin;
+  int64_t not_before_ms;
+} hr_quiet_entry;
+
+struct httpresp_client {
+  hr_policy policy;
+  httpresp_now_fn now;
+  httpresp_sleep_fn sleep;
+  void *clock_ud;
+  httpresp_hop_fn hop_fn;
+  void *hop_ud;
+  httpresp_early_hints_fn hints_fn;
+  void *hints_ud;
+  httpresp_cache *cache;
+  pthread_mutex_t quiet_lock;
+  hr_quiet_entry *quiet;
+  size_t nquiet;
+  size_t quiet_cap;
+  uint64_t rng; /* jitter state, under quiet_lock */
+};
+
+int64_t hr_client_now(const httpresp_client *c);
+
+#endif

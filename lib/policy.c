@@ -1,0 +1,82 @@
+/* The policy core's entry point: one decision per final response. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy.h"
+#include "url.h"
+
+void hr_history_init(hr_history *h) { memset(h, 0, sizeof(*h)); }
+
+void hr_history_free(hr_history *h) {
+  for (size_t i = 0; i < h->n; i++) {
+    free(h->v[i].method);
+    free(h->v[i].url);
+  }
+  free(h->v);
+  hr_history_init(h);
+}
+
+int hr_history_visit(hr_history *h, const char *method, const char *url) {
+  if (h->n == h->cap) {
+    size_t cap = h->cap ? h->cap * 2 : 8;
+    hr_visit *v = realloc(h->v, cap * sizeof(*v));
+    if (!v)
+      return HTTPRESP_E_NOMEM;
+    h->v = v;
+    h->cap = cap;
+  }
+  char *m = hr_strdup(method);
+  char *u = hr_url_without_fragment(url);
+  if (!m || !u) {
+    free(m);
+    free(u);
+    return HTTPRESP_E_NOMEM;
+  }
+  h->v[h->n].method = m;
+  h->v[h->n].url = u;
+  h->v[h->n].cookie_epoch = h->cookie_epoch;
+  h->n++;
+  return 0;
+}
+
+void hr_decision_init(hr_decision *d) {
+  memset(d, 0, sizeof(*d));
+  d->retry_after_ms = -1;
+}
+
+void hr_decision_free(hr_decision *d) {
+  httpresp_request_free(d->next_req);
+  d->next_req = NULL;
+}
+
+/* RFC 9110 §10.1.1: a client that gets 417 after sending Expect ought to
+ * repeat the request without it.  libcurl adds "Expect: 100-continue" by
+ * itself to large and chunked bodies, so any request with a body counts. */
+static int expect_repeat(const hr_policy_input *in, hr_decision *d) {
+  if (in->status != 417 || in->history->expect_repeated)
+    return 0;
+  if (!hr_headers_get(&in->cur->headers, "Expect") &&
+      in->cur->body_kind == HR_BODY_NONE)
+    return 0;
+  if (!hr_request_body_replayable(in->cur))
+    return 0;
+  int rc = hr_request_copy(&d->next_req, in->cur);
+  if (rc)
+    return rc;
+  hr_headers_remove(&d->next_req->headers, "Expect");
+  d->next = HR_NEXT_REPEAT;
+  d->suppress_expect = 1;
+  d->cross_origin = hr_url_same_origin(in->orig->url, in->cur->url) != 1;
+  strcpy(d->msg, "417: repeat without Expect");
+  return 0;
+}
+
+int hr_policy_decide(const hr_policy_input *in, hr_decision *d) {
+  int rc = expect_repeat(in, d);
+  if (rc || d->next != HR_NEXT_DELIVER)
+    return rc;
+  rc = hr_retry_decide(in, d);
+  if (rc || d->next != HR_NEXT_DELIVER)
+    return rc;
+  return hr_redirect_decide(in, d);
+}

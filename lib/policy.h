@@ -1,0 +1,88 @@
+/* The pure policy core: given the request as it stands, the response status
+ * and headers and the history, decide what happens next.  No curl calls, no
+ * clock reads, no I/O: time and randomness are inputs. */
+#ifndef HR_POLICY_H
+#define HR_POLICY_H
+
+#include <stdint.h>
+
+#include "headers.h"
+#include "objects.h"
+
+/* One (method, URL) visited in a redirect chain.  `cookie_epoch` is the
+ * number of Set-Cookie responses seen before the visit. */
+typedef struct hr_visit {
+  char *method;
+  char *url; /* without fragment */
+  unsigned cookie_epoch;
+} hr_visit;
+
+typedef struct hr_history {
+  hr_visit *v;
+  size_t n;
+  size_t cap;
+  unsigned redirects;    /* redirects followed so far */
+  unsigned retries;      /* repeats of the current hop after 429/503/413 */
+  unsigned cookie_epoch; /* responses with Set-Cookie so far */
+  int expect_repeated;   /* the 417 repeat has been used */
+} hr_history;
+
+void hr_history_init(hr_history *h);
+void hr_history_free(hr_history *h);
+/* Records a visit of (method, url) at the current cookie epoch. */
+int hr_history_visit(hr_history *h, const char *method, const char *url);
+
+typedef struct hr_policy_input {
+  const hr_policy *policy;
+  const httpresp_request *orig; /* as the caller gave it */
+  const httpresp_request *cur;  /* the request of this hop */
+  const hr_history *history;
+  int status;
+  const hr_headers *resp;
+  int64_t now_ms;
+  int64_t start_ms;  /* when the caller's request started */
+  int64_t random_ms; /* uniform in [0, backoff bound], for jitter */
+} hr_policy_input;
+
+typedef enum hr_next {
+  HR_NEXT_DELIVER = 0, /* hand the response to the caller */
+  HR_NEXT_FOLLOW,      /* send `next` (a redirect) */
+  HR_NEXT_RETRY,       /* send the same request again after wait_ms */
+  HR_NEXT_REPEAT,      /* send `next` at once (417 without Expect) */
+  HR_NEXT_STOP         /* end with `error`; the response stays available */
+} hr_next;
+
+typedef struct hr_decision {
+  hr_next next;
+  int error;          /* httpresp_code for HR_NEXT_STOP */
+  char msg[256];      /* why, for errors and traces */
+  httpresp_request *next_req; /* FOLLOW / REPEAT: owned by the decision */
+  int64_t wait_ms;    /* RETRY */
+  int64_t retry_after_ms;    /* parsed delay, -1 if none */
+  httpresp_retry_stop retry_stop;
+  int64_t quiet_until_ms;    /* origin asked for quiet until then, 0 if not */
+  int cross_origin;          /* next_req's origin differs from orig's */
+  int suppress_expect;       /* send the repeat without Expect */
+} hr_decision;
+
+void hr_decision_init(hr_decision *d);
+void hr_decision_free(hr_decision *d);
+
+/* The whole decision for one final (non-1xx) response. */
+int hr_policy_decide(const hr_policy_input *in, hr_decision *d);
+
+/* The redirect rules alone (RFC 9110 §15.4, Fetch).  Sets d->next to
+ * FOLLOW, STOP or DELIVER (not a followed status, no Location, ...). */
+int hr_redirect_decide(const hr_policy_input *in, hr_decision *d);
+/* The Retry-After rules alone (RFC 9110 §10.2.3).  Sets RETRY or DELIVER
+ * and fills the retry fields. */
+int hr_retry_decide(const hr_policy_input *in, hr_decision *d);
+
+/* Whether request header `name` is removed when a redirect changes origin
+ * under `p` (Authorization, Proxy-Authorization, Cookie unless kept). */
+int hr_policy_header_is_sensitive(const hr_policy *p, const char *name);
+/* The Retry-After delay of a response in ms, or -1 if absent or invalid
+ * (several fields that disagree count as invalid). */
+int64_t hr_policy_retry_after(const hr_headers *resp, int64_t now_ms);
+
+#endif

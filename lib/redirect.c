@@ -1,0 +1,211 @@
+/* Redirect rules: which 3xx are followed, with which method and body, to
+ * which targets, with which credentials (RFC 9110 §15.4, WHATWG Fetch
+ * "HTTP-redirect fetch"). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy.h"
+#include "url.h"
+
+static int is_followed_status(const hr_policy *p, int status) {
+  switch (status) {
+  case 301:
+  case 302:
+  case 303:
+  case 307:
+  case 308:
+    return 1;
+  case 300:
+    return p->follow_300;
+  default:
+    return 0;
+  }
+}
+
+int hr_policy_header_is_sensitive(const hr_policy *p, const char *name) {
+  if (!hr_strcaseeq(name, "Authorization") &&
+      !hr_strcaseeq(name, "Proxy-Authorization") &&
+      !hr_strcaseeq(name, "Cookie"))
+    return 0;
+  for (size_t i = 0; i < p->nkeep; i++)
+    if (hr_strcaseeq(p->keep_headers[i], name))
+      return 0;
+  return 1;
+}
+
+/* The method of the next hop, and whether the body goes with it. */
+static const char *next_method(const hr_policy *p, int status,
+                               const char *method, int *keep_body) {
+  int safe = hr_strcaseeq(method, "GET") || hr_strcaseeq(method, "HEAD");
+  *keep_body = 1;
+  if (safe)
+    return method;
+  if (status == 303 ||
+      ((status == 301 || status == 302 || status == 300) &&
+       strcmp(method, "POST") == 0 && !p->keep_post)) {
+    *keep_body = 0;
+    return "GET";
+  }
+  return method;
+}
+
+#define STOP(d, code, ...)                                                     \
+  do {                                                                         \
+    (d)->next = HR_NEXT_STOP;                                                  \
+    (d)->error = (code);                                                       \
+    snprintf((d)->msg, sizeof((d)->msg), __VA_ARGS__);                         \
+  } while (0)
+
+/* Location, or NULL if absent or empty; *conflict if several disagree. */
+static const char *location_of(const hr_headers *h, int *conflict) {
+  const char *loc = NULL;
+  *conflict = 0;
+  for (size_t i = 0; i < h->n; i++) {
+    if (!hr_strcaseeq(h->v[i].name, "Location"))
+      continue;
+    if (!loc)
+      loc = h->v[i].value;
+    else if (strcmp(loc, h->v[i].value) != 0)
+      *conflict = 1;
+  }
+  return loc && *loc ? loc : NULL;
+}
+
+static int was_visited(const hr_history *h, const char *method,
+                       const char *url) {
+  for (size_t i = 0; i < h->n; i++)
+    if (h->v[i].cookie_epoch == h->cookie_epoch &&
+        strcmp(h->v[i].method, method) == 0 && strcmp(h->v[i].url, url) == 0)
+      return 1;
+  return 0;
+}
+
+/* Sensitive headers travel only to the origin the caller addressed. */
+static int apply_origin_rules(const hr_policy *p, const httpresp_request *orig,
+                              httpresp_request *next, int *cross_origin) {
+  int same = hr_url_same_origin(orig->url, next->url);
+  *cross_origin = same != 1;
+  for (size_t i = 0; i < next->headers.n;) {
+    if (hr_policy_header_is_sensitive(p, next->headers.v[i].name))
+      hr_headers_remove_at(&next->headers, i);
+    else
+      i++;
+  }
+  if (*cross_origin)
+    return 0;
+  for (size_t i = 0; i < orig->headers.n; i++) {
+    const hr_field *f = &orig->headers.v[i];
+    if (!hr_policy_header_is_sensitive(p, f->name))
+      continue;
+    int rc = hr_headers_add(&next->headers, f->name, strlen(f->name), f->value,
+                            strlen(f->value));
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+int hr_redirect_decide(const hr_policy_input *in, hr_decision *d) {
+  const hr_policy *p = in->policy;
+  const httpresp_request *cur = in->cur;
+  if (!p->follow || !is_followed_status(p, in->status)) {
+    d->next = HR_NEXT_DELIVER;
+    return 0;
+  }
+  int conflict;
+  const char *loc = location_of(in->resp, &conflict);
+  if (!loc) {
+    d->next = HR_NEXT_DELIVER; /* a 3xx without Location is the answer */
+    return 0;
+  }
+  if (conflict) {
+    STOP(d, HTTPRESP_E_BAD_LOCATION,
+         "redirect refused: several different Location fields");
+    return 0;
+  }
+  char *target = NULL;
+  int rc = hr_url_resolve(cur->url, loc, strlen(loc), &target);
+  if (rc == HTTPRESP_E_NOMEM)
+    return rc;
+  if (rc) {
+    STOP(d, HTTPRESP_E_BAD_LOCATION, "Location \"%.120s\" is not a valid URI "
+         "reference", loc);
+    return 0;
+  }
+  char scheme[32], cur_scheme[32];
+  if (hr_url_scheme(target, scheme, sizeof(scheme)) != 0 ||
+      !hr_scheme_in_list(scheme, p->schemes)) {
+    STOP(d, HTTPRESP_E_SCHEME_NOT_ALLOWED,
+         "redirect to \"%.120s\": scheme not allowed", target);
+    free(target);
+    return 0;
+  }
+  if (p->refuse_downgrade &&
+      hr_url_scheme(cur->url, cur_scheme, sizeof(cur_scheme)) == 0 &&
+      strcmp(cur_scheme, "https") == 0 && strcmp(scheme, "http") == 0) {
+    STOP(d, HTTPRESP_E_DOWNGRADE_REFUSED,
+         "redirect from https to \"%.120s\" refused", target);
+    free(target);
+    return 0;
+  }
+  if (in->history->redirects >= p->max_redirects) {
+    STOP(d, HTTPRESP_E_TOO_MANY_REDIRECTS, "redirect limit of %u reached",
+         p->max_redirects);
+    free(target);
+    return 0;
+  }
+  int keep_body;
+  const char *method = next_method(p, in->status, cur->method, &keep_body);
+  char *key = hr_url_without_fragment(target);
+  if (!key) {
+    free(target);
+    return HTTPRESP_E_NOMEM;
+  }
+  int loop = was_visited(in->history, method, key);
+  free(key);
+  if (loop) {
+    STOP(d, HTTPRESP_E_REDIRECT_LOOP, "redirect loop: \"%.120s\" was already "
+         "requested in this chain", target);
+    free(target);
+    return 0;
+  }
+  if (keep_body && cur->body_kind != HR_BODY_NONE &&
+      !hr_request_body_replayable(cur)) {
+    STOP(d, HTTPRESP_E_BODY_NOT_REWINDABLE,
+         "redirect to \"%.120s\" needs the streamed body again and no rewind "
+         "callback was given", target);
+    free(target);
+    return 0;
+  }
+  httpresp_request *next = NULL;
+  rc = hr_request_copy(&next, cur);
+  if (!rc) {
+    free(next->url);
+    next->url = target;
+    target = NULL;
+    if (strcmp(next->method, method) != 0) {
+      char *m = hr_strdup(method);
+      if (!m)
+        rc = HTTPRESP_E_NOMEM;
+      else {
+        free(next->method);
+        next->method = m;
+      }
+    }
+  }
+  if (!rc && !keep_body)
+    hr_request_drop_body(next);
+  if (!rc)
+    rc = apply_origin_rules(p, in->orig, next, &d->cross_origin);
+  free(target);
+  if (rc) {
+    httpresp_request_free(next);
+    return rc;
+  }
+  d->next = HR_NEXT_FOLLOW;
+  d->next_req = next;
+  snprintf(d->msg, sizeof(d->msg), "%d: %s %.200s", in->status, next->method,
+           next->url);
+  return 0;
+}

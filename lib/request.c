@@ -1,0 +1,215 @@
+/* The request description: method, URL, headers, body and credentials. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "objects.h"
+#include "url.h"
+
+int httpresp_request_new(httpresp_request **out, const char *method,
+                         const char *url) {
+  if (!out)
+    return HTTPRESP_E_INVALID_ARG;
+  *out = NULL;
+  if (!method || !url || !hr_is_token(method, strlen(method)))
+    return HTTPRESP_E_INVALID_ARG;
+  int rc = hr_url_check_request(url);
+  if (rc)
+    return rc;
+  httpresp_request *r = calloc(1, sizeof(*r));
+  if (!r)
+    return HTTPRESP_E_NOMEM;
+  hr_headers_init(&r->headers);
+  r->stream_len = -1;
+  r->method = hr_strdup(method);
+  r->url = hr_strdup(url);
+  if (!r->method || !r->url) {
+    httpresp_request_free(r);
+    return HTTPRESP_E_NOMEM;
+  }
+  *out = r;
+  return 0;
+}
+
+void httpresp_request_free(httpresp_request *r) {
+  if (!r)
+    return;
+  free(r->method);
+  free(r->url);
+  hr_headers_free(&r->headers);
+  free(r->body);
+  free(r->user);
+  if (r->password) {
+    /* Credentials should not linger in freed heap memory. */
+    volatile char *p = r->password;
+    while (*p)
+      *p++ = 0;
+  }
+  free(r->password);
+  free(r);
+}
+
+static int replace_str(char **dst, const char *src) {
+  char *p = hr_strdup(src);
+  if (!p)
+    return HTTPRESP_E_NOMEM;
+  free(*dst);
+  *dst = p;
+  return 0;
+}
+
+int httpresp_request_set_method(httpresp_request *r, const char *method) {
+  if (!r || !method || !hr_is_token(method, strlen(method)))
+    return HTTPRESP_E_INVALID_ARG;
+  return replace_str(&r->method, method);
+}
+
+int httpresp_request_set_url(httpresp_request *r, const char *url) {
+  if (!r || !url)
+    return HTTPRESP_E_INVALID_ARG;
+  int rc = hr_url_check_request(url);
+  return rc ? rc : replace_str(&r->url, url);
+}
+
+const char *httpresp_request_method(const httpresp_request *r) {
+  return r ? r->method : NULL;
+}
+
+const char *httpresp_request_url(const httpresp_request *r) {
+  return r ? r->url : NULL;
+}
+
+int httpresp_request_add_header(httpresp_request *r, const char *name,
+                                const char *value) {
+  if (!r || !name)
+    return HTTPRESP_E_INVALID_ARG;
+  if (value)
+    return hr_headers_add(&r->headers, name, strlen(name), value,
+                          strlen(value));
+  /* hr_headers_add_line tolerates a trailing CRLF; input must not have one. */
+  if (strpbrk(name, "\r\n"))
+    return HTTPRESP_E_INVALID_ARG;
+  int rc = hr_headers_add_line(&r->headers, name, strlen(name));
+  return rc == HTTPRESP_E_BAD_RESPONSE ? HTTPRESP_E_INVALID_ARG : rc;
+}
+
+int httpresp_request_remove_header(httpresp_request *r, const char *name) {
+  if (!r || !name)
+    return HTTPRESP_E_INVALID_ARG;
+  hr_headers_remove(&r->headers, name);
+  return 0;
+}
+
+const char *httpresp_request_header(const httpresp_request *r,
+                                    const char *name) {
+  return (r && name) ? hr_headers_get(&r->headers, name) : NULL;
+}
+
+static void clear_body(httpresp_request *r) {
+  free(r->body);
+  r->body = NULL;
+  r->body_len = 0;
+  r->read = NULL;
+  r->rewind = NULL;
+  r->stream_len = -1;
+  r->stream_ud = NULL;
+  r->body_kind = HR_BODY_NONE;
+}
+
+int httpresp_request_set_body(httpresp_request *r, const void *data,
+                              size_t len) {
+  if (!r || (!data && len))
+    return HTTPRESP_E_INVALID_ARG;
+  char *copy = malloc(len ? len : 1);
+  if (!copy)
+    return HTTPRESP_E_NOMEM;
+  if (len)
+    memcpy(copy, data, len);
+  clear_body(r);
+  r->body = copy;
+  r->body_len = len;
+  r->body_kind = HR_BODY_MEMORY;
+  return 0;
+}
+
+int httpresp_request_set_body_stream(httpresp_request *r, httpresp_read_fn read,
+                                     httpresp_rewind_fn rewind, int64_t length,
+                                     void *userdata) {
+  if (!r || !read || length < -1)
+    return HTTPRESP_E_INVALID_ARG;
+  clear_body(r);
+  r->body_kind = HR_BODY_STREAM;
+  r->read = read;
+  r->rewind = rewind;
+  r->stream_len = length;
+  r->stream_ud = userdata;
+  return 0;
+}
+
+int httpresp_request_set_sink(httpresp_request *r, httpresp_write_fn write,
+                              void *userdata) {
+  if (!r)
+    return HTTPRESP_E_INVALID_ARG;
+  r->sink = write;
+  r->sink_ud = userdata;
+  return 0;
+}
+
+int httpresp_request_set_credentials(httpresp_request *r, const char *user,
+                                     const char *password, unsigned long auth) {
+  if (!r || !user)
+    return HTTPRESP_E_INVALID_ARG;
+  char *u = hr_strdup(user);
+  char *p = hr_strdup(password ? password : "");
+  if (!u || !p) {
+    free(u);
+    free(p);
+    return HTTPRESP_E_NOMEM;
+  }
+  free(r->user);
+  free(r->password);
+  r->user = u;
+  r->password = p;
+  r->auth = auth ? auth : CURLAUTH_BASIC;
+  return 0;
+}
+
+int hr_request_copy(httpresp_request **out, const httpresp_request *src) {
+  httpresp_request *r = NULL;
+  int rc = httpresp_request_new(&r, src->method, src->url);
+  if (rc)
+    return rc;
+  rc = hr_headers_copy(&r->headers, &src->headers);
+  if (!rc && src->body_kind == HR_BODY_MEMORY)
+    rc = httpresp_request_set_body(r, src->body, src->body_len);
+  if (!rc && src->user)
+    rc = httpresp_request_set_credentials(r, src->user, src->password,
+                                          src->auth);
+  if (rc) {
+    httpresp_request_free(r);
+    return rc;
+  }
+  if (src->body_kind == HR_BODY_STREAM) {
+    r->body_kind = HR_BODY_STREAM;
+    r->read = src->read;
+    r->rewind = src->rewind;
+    r->stream_len = src->stream_len;
+    r->stream_ud = src->stream_ud;
+  }
+  r->sink = src->sink;
+  r->sink_ud = src->sink_ud;
+  *out = r;
+  return 0;
+}
+
+int hr_request_body_replayable(const httpresp_request *r) {
+  return r->body_kind != HR_BODY_STREAM || r->rewind != NULL;
+}
+
+void hr_request_drop_body(httpresp_request *r) {
+  static const char *const body_headers[] = {
+      "Content-Type",     "Content-Length",   "Content-Encoding",
+      "Content-Language", "Content-Location", "Transfer-Encoding"};
+  clear_body(r);
+  for (size_t i = 0; i < HR_ARRAY_LEN(body_headers); i++)
+    hr_headers_remove(&r->headers, body_headers[i]);
+}

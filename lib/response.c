@@ -1,0 +1,176 @@
+/* The response object: final answer, hop history and outcome. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "objects.h"
+
+int hr_response_new(httpresp_response **out) {
+  httpresp_response *r = calloc(1, sizeof(*r));
+  if (!r)
+    return HTTPRESP_E_NOMEM;
+  hr_headers_init(&r->headers);
+  hr_buf_init(&r->body);
+  r->retry_after_ms = -1;
+  r->cache_reason = "";
+  *out = r;
+  return 0;
+}
+
+void httpresp_response_free(httpresp_response *r) {
+  if (!r)
+    return;
+  free(r->errmsg);
+  free(r->url);
+  hr_headers_free(&r->headers);
+  hr_buf_free(&r->body);
+  for (size_t i = 0; i < r->nhops; i++) {
+    free(r->hops[i].method);
+    free(r->hops[i].url);
+  }
+  free(r->hops);
+  free(r);
+}
+
+int hr_response_add_hop(httpresp_response *r, int status, const char *method,
+                        const char *url, httpresp_decision d) {
+  if (r->nhops == r->hops_cap) {
+    size_t cap = r->hops_cap ? r->hops_cap * 2 : 4;
+    hr_hop *v = realloc(r->hops, cap * sizeof(*v));
+    if (!v)
+      return HTTPRESP_E_NOMEM;
+    r->hops = v;
+    r->hops_cap = cap;
+  }
+  hr_hop *h = &r->hops[r->nhops];
+  h->status = status;
+  h->decision = d;
+  h->method = hr_strdup(method);
+  h->url = hr_strdup(url);
+  if (!h->method || !h->url) {
+    free(h->method);
+    free(h->url);
+    return HTTPRESP_E_NOMEM;
+  }
+  r->nhops++;
+  return 0;
+}
+
+void hr_response_fail(httpresp_response *r, int code, const char *fmt, ...) {
+  if (r->error && r->error == code && r->errmsg)
+    return;
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof(buf), fmt, ap);
+  va_end(ap);
+  r->error = code;
+  free(r->errmsg);
+  r->errmsg = hr_strdup(buf);
+}
+
+int httpresp_response_error(const httpresp_response *r) {
+  return r ? r->error : HTTPRESP_E_INVALID_ARG;
+}
+
+const char *httpresp_response_errmsg(const httpresp_response *r) {
+  if (!r)
+    return "";
+  if (r->errmsg)
+    return r->errmsg;
+  return r->error ? httpresp_strerror(r->error) : "";
+}
+
+CURLcode httpresp_response_curl_code(const httpresp_response *r) {
+  return r ? r->curl_code : CURLE_OK;
+}
+
+int httpresp_response_status(const httpresp_response *r) {
+  return r ? r->status : 0;
+}
+
+const char *httpresp_response_url(const httpresp_response *r) {
+  return r && r->url ? r->url : "";
+}
+
+size_t httpresp_response_header_count(const httpresp_response *r) {
+  return r ? r->headers.n : 0;
+}
+
+int httpresp_response_header_at(const httpresp_response *r, size_t i,
+                                const char **name, const char **value) {
+  if (!r || i >= r->headers.n)
+    return HTTPRESP_E_INVALID_ARG;
+  if (name)
+    *name = r->headers.v[i].name;
+  if (value)
+    *value = r->headers.v[i].value;
+  return 0;
+}
+
+const char *httpresp_response_header(const httpresp_response *r,
+                                     const char *name) {
+  return (r && name) ? hr_headers_get(&r->headers, name) : NULL;
+}
+
+const char *httpresp_response_body(const httpresp_response *r, size_t *len) {
+  if (len)
+    *len = r ? r->body.len : 0;
+  return r ? r->body.data : NULL;
+}
+
+size_t httpresp_response_hop_count(const httpresp_response *r) {
+  return r ? r->nhops : 0;
+}
+
+int httpresp_response_hop(const httpresp_response *r, size_t i, int *status,
+                          const char **method, const char **url,
+                          httpresp_decision *decision) {
+  if (!r || i >= r->nhops)
+    return HTTPRESP_E_INVALID_ARG;
+  if (status)
+    *status = r->hops[i].status;
+  if (method)
+    *method = r->hops[i].method;
+  if (url)
+    *url = r->hops[i].url;
+  if (decision)
+    *decision = r->hops[i].decision;
+  return 0;
+}
+
+const char *httpresp_decision_name(httpresp_decision d) {
+  static const char *const names[] = {"deliver",   "follow",      "retry",
+                                      "repeat",    "cache-hit",   "revalidated",
+                                      "stop",      "vetoed"};
+  return (unsigned)d < HR_ARRAY_LEN(names) ? names[d] : "unknown";
+}
+
+unsigned httpresp_response_attempts(const httpresp_response *r) {
+  return r ? r->attempts : 0;
+}
+
+int64_t httpresp_response_retry_after_ms(const httpresp_response *r) {
+  return r ? r->retry_after_ms : -1;
+}
+
+httpresp_retry_stop httpresp_response_retry_stop(const httpresp_response *r) {
+  return r ? r->retry_stop : HTTPRESP_RETRY_NONE;
+}
+
+httpresp_cache_status httpresp_response_cache_status(
+    const httpresp_response *r) {
+  return r ? r->cache_status : HTTPRESP_CACHE_NONE;
+}
+
+const char *httpresp_cache_status_name(httpresp_cache_status s) {
+  static const char *const names[] = {"none",  "bypass",      "hit",
+                                      "miss",  "stored",      "revalidated",
+                                      "updated"};
+  return (unsigned)s < HR_ARRAY_LEN(names) ? names[s] : "unknown";
+}
+
+const char *httpresp_response_cache_reason(const httpresp_response *r) {
+  return r && r->cache_reason ? r->cache_reason : "";
+}

@@ -1,0 +1,650 @@
+/* The per-request state machine shared by the blocking and multi drivers:
+ * it arms the easy handle for each hop, collects each response, asks the
+ * policy core what to do and applies the answer. */
+#include "xfer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quiet.h"
+#include "url.h"
+
+/* A 1xx flood is an attack or a broken server, not a conversation. */
+#define HR_MAX_INTERIM 100
+/* Bodies of redirects and repeats are drained to keep the connection, up
+ * to this size; past it the connection is dropped instead. */
+#define HR_MAX_DISCARD (1024 * 1024)
+
+struct httpresp_hop_view {
+  int status;
+  const char *from;
+  const char *to;
+  const hr_headers *headers;
+};
+
+int httpresp_hop_status(const httpresp_hop_view *h) { return h ? h->status : 0; }
+const char *httpresp_hop_from(const httpresp_hop_view *h) {
+  return h ? h->from : NULL;
+}
+const char *httpresp_hop_to(const httpresp_hop_view *h) {
+  return h ? h->to : NULL;
+}
+const char *httpresp_hop_header(const httpresp_hop_view *h, const char *name) {
+  return (h && name) ? hr_headers_get(h->headers, name) : NULL;
+}
+
+static void abort_with(hr_xfer *x, int code, const char *msg) {
+  if (x->abort_code)
+    return;
+  x->abort_code = code;
+  snprintf(x->abort_msg, sizeof(x->abort_msg), "%s", msg);
+}
+
+/* ---- receiving ---------------------------------------------------------- */
+
+static void early_hints(hr_xfer *x) {
+  httpresp_client *c = x->client;
+  if (!c->hints_fn)
+    return;
+  const char **lines = calloc(x->hdrs.n + 1, sizeof(*lines));
+  hr_buf all;
+  hr_buf_init(&all);
+  size_t *offs = calloc(x->hdrs.n + 1, sizeof(*offs));
+  int ok = lines && offs;
+  for (size_t i = 0; ok && i < x->hdrs.n; i++) {
+    offs[i] = all.len;
+    ok = hr_buf_append_str(&all, x->hdrs.v[i].name) == 0 &&
+         hr_buf_append(&all, ": ", 2) == 0 &&
+         hr_buf_append(&all, x->hdrs.v[i].value,
+                       strlen(x->hdrs.v[i].value) + 1) == 0;
+  }
+  if (ok) {
+    for (size_t i = 0; i < x->hdrs.n; i++)
+      lines[i] = all.data + offs[i];
+    c->hints_fn(c->hints_ud, x->status, lines, x->hdrs.n);
+  } else {
+    abort_with(x, HTTPRESP_E_NOMEM, "out of memory for 103 headers");
+  }
+  free(lines);
+  free(offs);
+  hr_buf_free(&all);
+}
+
+static void decide_at_headers(hr_xfer *x) {
+  httpresp_client *c = x->client;
+  if (hr_headers_get(&x->hdrs, "Set-Cookie"))
+    x->hist.cookie_epoch++;
+  hr_policy_input in;
+  memset(&in, 0, sizeof(in));
+  in.policy = &c->policy;
+  in.orig = x->orig;
+  in.cur = x->cur;
+  in.history = &x->hist;
+  in.status = x->status;
+  in.resp = &x->hdrs;
+  in.now_ms = hr_client_now(c);
+  in.start_ms = x->start_ms;
+  if (c->policy.backoff_base_ms > 0)
+    in.random_ms = hr_client_random(c, c->policy.backoff_cap_ms);
+  hr_decision_free(&x->dec);
+  hr_decision_init(&x->dec);
+  int rc = hr_policy_decide(&in, &x->dec);
+  if (rc) {
+    abort_with(x, rc, httpresp_strerror(rc));
+    return;
+  }
+  x->decided = 1;
+  /* Bodies of redirects, repeats and stopped hops never reach the caller. */
+  x->deliver_body = x->dec.next == HR_NEXT_DELIVER;
+}
+
+static void end_of_block(hr_xfer *x) {
+  if (x->status >= 100 && x->status < 200) {
+    if (++x->interim > HR_MAX_INTERIM) {
+      abort_with(x, HTTPRESP_E_TOO_MANY_INTERIM,
+                 "more than 100 interim (1xx) responses");
+      return;
+    }
+    if (x->status == 101) {
+      abort_with(x, HTTPRESP_E_UNEXPECTED_UPGRADE,
+                 "server answered 101 Switching Protocols to a request that "
+                 "asked for no upgrade");
+      return;
+    }
+    if (x->status == 103)
+      early_hints(x);
+    hr_headers_clear(&x->hdrs);
+    return;
+  }
+  x->final_seen = 1;
+  decide_at_headers(x);
+}
+
+static size_t header_cb(char *buf, size_t size, size_t n, void *ud) {
+  hr_xfer *x = ud;
+  size_t len = size * n;
+  const hr_policy *p = &x->client->policy;
+  if (x->abort_code)
+    return 0;
+  x->header_bytes += len;
+  if (x->header_bytes > p->max_header_bytes) {
+    abort_with(x, HTTPRESP_E_HEADERS_TOO_LARGE,
+               "response headers exceed the size limit");
+    return 0;
+  }
+  /* No field name can start with "HTTP/" ('/' is not a token char). */
+  if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
+    int status;
+    if (hr_parse_status_line(buf, len, &status) != 0) {
+      abort_with(x, HTTPRESP_E_BAD_RESPONSE, "malformed status line");
+      return 0;
+    }
+    /* Every status line starts a fresh header set: 1xx fields and those of
+     * a response libcurl itself answered (auth) never reach the final. */
+    x->status = status;
+    x->final_seen = 0;
+    x->decided = 0;
+    hr_headers_clear(&x->hdrs);
+    hr_buf_reset(&x->resp->body);
+    return len;
+  }
+  if (x->status == 0) {
+    abort_with(x, HTTPRESP_E_BAD_RESPONSE, "response without a status line");
+    return 0;
+  }
+  if (len <= 2 && (buf[0] == '\r' || buf[0] == '\n')) {
+    if (!x->final_seen)
+      end_of_block(x);
+    return x->abort_code ? 0 : len;
+  }
+  if (x->final_seen)
+    return len; /* trailer fields after the body: not part of the header */
+  if ((buf[0] == ' ' || buf[0] == '\t') && x->hdrs.n > 0) {
+    /* obs-fold: RFC 9112 §5.2 says replace it with SP. */
+    hr_field *f = &x->hdrs.v[x->hdrs.n - 1];
+    const char *v = buf;
+    size_t vlen = len;
+    while (vlen && (v[vlen - 1] == '\n' || v[vlen - 1] == '\r'))
+      vlen--;
+    hr_trim_ows(&v, &vlen);
+    size_t old = strlen(f->value);
+    char *nv = realloc(f->value, old + vlen + 2);
+    if (!nv) {
+      abort_with(x, HTTPRESP_E_NOMEM, "out of memory for headers");
+      return 0;
+    }
+    nv[old] = ' ';
+    memcpy(nv + old + 1, v, vlen);
+    nv[old + 1 + vlen] = '\0';
+    f->value = nv;
+    return len;
+  }
+  if (x->hdrs.n >= p->max_header_fields) {
+    abort_with(x, HTTPRESP_E_HEADERS_TOO_LARGE,
+               "response has more header fields than the limit");
+    return 0;
+  }
+  int rc = hr_headers_add_line(&x->hdrs, buf, len);
+  if (rc == HTTPRESP_E_NOMEM) {
+    abort_with(x, rc, "out of memory for headers");
+    return 0;
+  }
+  /* A malformed field line is not interpreted (RFC 9112 §5). */
+  return len;
+}
+
+static size_t write_cb(char *data, size_t size, size_t n, void *ud) {
+  hr_xfer *x = ud;
+  size_t len = size * n;
+  if (x->abort_code)
+    return 0;
+  if (!x->deliver_body) {
+    x->discarded += len;
+    if (x->discarded > HR_MAX_DISCARD) {
+      x->discard_abort = 1;
+      return 0;
+    }
+    return len;
+  }
+  if (x->cur->sink) {
+    if (x->cur->sink(x->cur->sink_ud, data, len) != len) {
+      abort_with(x, HTTPRESP_E_ABORTED, "the body sink refused the data");
+      return 0;
+    }
+    return len;
+  }
+  if (len > x->client->policy.max_body ||
+      x->resp->body.len > x->client->policy.max_body - len) {
+    abort_with(x, HTTPRESP_E_BODY_TOO_LARGE,
+               "response body exceeds the size limit");
+    return 0;
+  }
+  if (hr_buf_append(&x->resp->body, data, len) != 0) {
+    abort_with(x, HTTPRESP_E_NOMEM, "out of memory for the body");
+    return 0;
+  }
+  return len;
+}
+
+/* ---- sending ------------------------------------------------------------ */
+
+static size_t read_cb(char *buf, size_t size, size_t n, void *ud) {
+  hr_xfer *x = ud;
+  x->stream_used = 1;
+  size_t got = x->cur->read(x->cur->stream_ud, buf, size * n);
+  if (got == (size_t)-1) {
+    abort_with(x, HTTPRESP_E_ABORTED, "the body read callback aborted");
+    return CURL_READFUNC_ABORT;
+  }
+  return got > size * n ? CURL_READFUNC_ABORT : got;
+}
+
+static int seek_cb(void *ud, curl_off_t offset, int origin) {
+  hr_xfer *x = ud;
+  if (offset != 0 || origin != SEEK_SET || !x->cur->rewind)
+    return CURL_SEEKFUNC_CANTSEEK;
+  return x->cur->rewind(x->cur->stream_ud) == 0 ? CURL_SEEKFUNC_OK
+                                                 : CURL_SEEKFUNC_FAIL;
+}
+
+static int build_header_list(hr_xfer *x) {
+  curl_slist_free_all(x->slist);
+  x->slist = NULL;
+  hr_buf line;
+  hr_buf_init(&line);
+  int rc = 0;
+  for (size_t i = 0; !rc && i < x->cur->headers.n; i++) {
+    const hr_field *f = &x->cur->headers.v[i];
+    hr_buf_reset(&line);
+    /* libcurl reads "Name:" as "remove", "Name;" as "send empty". */
+    rc = hr_buf_append_str(&line, f->name) ||
+         hr_buf_append_str(&line, *f->value ? ": " : ";") ||
+         hr_buf_append_str(&line, f->value);
+    if (rc)
+      break;
+    struct curl_slist *s = curl_slist_append(x->slist, line.data);
+    if (!s)
+      rc = HTTPRESP_E_NOMEM;
+    else
+      x->slist = s;
+  }
+  if (!rc && x->suppress_expect) {
+    struct curl_slist *s = curl_slist_append(x->slist, "Expect:");
+    if (!s)
+      rc = HTTPRESP_E_NOMEM;
+    else
+      x->slist = s;
+  }
+  hr_buf_free(&line);
+  return rc ? HTTPRESP_E_NOMEM : 0;
+}
+
+static int set_method_and_body(hr_xfer *x) {
+  CURL *e = x->easy;
+  const httpresp_request *r = x->cur;
+  CURLcode cc = CURLE_OK;
+  /* Start from a plain GET so nothing of the previous hop survives. */
+  curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+  curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
+  curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
+  curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, NULL);
+  curl_easy_setopt(e, CURLOPT_SEEKDATA, NULL);
+  if (strcmp(r->method, "HEAD") == 0) {
+    cc = curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+  } else if (r->body_kind == HR_BODY_MEMORY) {
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+    cc = curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+  } else if (r->body_kind == HR_BODY_STREAM) {
+    if (x->stream_used) {
+      if (!r->rewind || r->rewind(r->stream_ud) != 0) {
+        abort_with(x, HTTPRESP_E_BODY_NOT_REWINDABLE,
+                   "the streamed body could not be rewound");
+        return HTTPRESP_E_BODY_NOT_REWINDABLE;
+      }
+      x->stream_used = 0;
+    }
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_READFUNCTION, read_cb);
+    curl_easy_setopt(e, CURLOPT_READDATA, x);
+    if (r->rewind) {
+      curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, seek_cb);
+      curl_easy_setopt(e, CURLOPT_SEEKDATA, x);
+    }
+    cc = curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                          (curl_off_t)r->stream_len);
+  }
+  int is_get = strcmp(r->method, "GET") == 0;
+  int is_post = strcmp(r->method, "POST") == 0 && r->body_kind != HR_BODY_NONE;
+  if (!cc && !is_get && !is_post && strcmp(r->method, "HEAD") != 0)
+    cc = curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
+  return cc == CURLE_OK ? 0 : HTTPRESP_E_CURL;
+}
+
+static void set_credentials(hr_xfer *x) {
+  CURL *e = x->easy;
+  const httpresp_request *o = x->orig;
+  int keep_auth = !hr_policy_header_is_sensitive(&x->client->policy,
+                                                 "Authorization");
+  if (x->cross_origin && !keep_auth) {
+    /* libcurl cannot report what the caller set on the handle, so clear
+     * every credential option that would otherwise reach the new origin. */
+    curl_easy_setopt(e, CURLOPT_USERPWD, NULL);
+    curl_easy_setopt(e, CURLOPT_USERNAME, NULL);
+    curl_easy_setopt(e, CURLOPT_PASSWORD, NULL);
+    curl_easy_setopt(e, CURLOPT_XOAUTH2_BEARER, NULL);
+    curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+    if (hr_policy_header_is_sensitive(&x->client->policy, "Cookie"))
+      curl_easy_setopt(e, CURLOPT_COOKIE, NULL);
+    x->set_creds = 1;
+  } else if (o->user) {
+    curl_easy_setopt(e, CURLOPT_USERNAME, o->user);
+    curl_easy_setopt(e, CURLOPT_PASSWORD, o->password);
+    curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)o->auth);
+    x->set_creds = 1;
+  }
+}
+
+static void reset_receive_state(hr_xfer *x) {
+  x->status = 0;
+  x->final_seen = 0;
+  hr_headers_clear(&x->hdrs);
+  x->interim = 0;
+  x->header_bytes = 0;
+  x->decided = 0;
+  x->deliver_body = 0;
+  x->discarded = 0;
+  x->discard_abort = 0;
+  x->errbuf[0] = '\0';
+  hr_buf_reset(&x->resp->body);
+}
+
+static hr_step fail(hr_xfer *x, int code, const char *msg) {
+  hr_response_fail(x->resp, code, "%s", msg);
+  return HR_STEP_DONE;
+}
+
+/* Arms the handle for the current hop, or says why it must wait. */
+static hr_step arm(hr_xfer *x) {
+  httpresp_client *c = x->client;
+  const hr_policy *p = &c->policy;
+  int64_t now = hr_client_now(c);
+  if (p->deadline_ms > 0 && now >= hr_sat_add(x->start_ms, p->deadline_ms))
+    return fail(x, HTTPRESP_E_DEADLINE, "the request's deadline passed");
+
+  hr_origin o;
+  int rc = hr_origin_from_url(x->cur->url, &o);
+  if (rc)
+    return fail(x, rc, "the URL has no valid origin");
+  char *key = hr_origin_key(&o);
+  hr_origin_free(&o);
+  if (!key)
+    return fail(x, HTTPRESP_E_NOMEM, "out of memory");
+  int64_t nb = hr_quiet_get(c, key, now);
+  free(key);
+  if (nb > now) {
+    int64_t wait = nb - now;
+    x->resp->retry_after_ms = wait;
+    if (wait > p->max_wait_ms) {
+      hr_response_fail(x->resp, HTTPRESP_E_ORIGIN_BACKOFF,
+                       "the origin asked for quiet for %lld ms more, above the "
+                       "maximum wait of %lld ms",
+                       (long long)wait, (long long)p->max_wait_ms);
+      return HR_STEP_DONE;
+    }
+    if (p->deadline_ms > 0 && nb > hr_sat_add(x->start_ms, p->deadline_ms))
+      return fail(x, HTTPRESP_E_DEADLINE,
+                  "the origin's quiet time ends after the deadline");
+    x->wake_ms = nb;
+    return HR_STEP_WAIT;
+  }
+
+  reset_receive_state(x);
+  CURL *e = x->easy;
+  if (build_header_list(x) != 0)
+    return fail(x, HTTPRESP_E_NOMEM, "out of memory");
+  if (set_method_and_body(x) != 0)
+    return fail(x, x->abort_code ? x->abort_code : HTTPRESP_E_CURL,
+                x->abort_code ? x->abort_msg : "libcurl refused an option");
+  curl_easy_setopt(e, CURLOPT_URL, x->cur->url);
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->slist);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+  set_credentials(x);
+  if (p->deadline_ms > 0) {
+    int64_t left = hr_sat_add(x->start_ms, p->deadline_ms) - now;
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(left > 0 ? left : 1));
+    x->set_timeout = 1;
+  }
+  x->attempts++;
+  x->resp->attempts = x->attempts;
+  return HR_STEP_PERFORM;
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+int hr_xfer_init(hr_xfer *x, httpresp_client *c, CURL *easy,
+                 const httpresp_request *req) {
+  memset(x, 0, sizeof(*x));
+  x->client = c;
+  x->easy = easy;
+  hr_headers_init(&x->hdrs);
+  hr_history_init(&x->hist);
+  hr_decision_init(&x->dec);
+  int rc = hr_response_new(&x->resp);
+  if (!rc)
+    rc = hr_request_copy(&x->orig, req);
+  if (!rc)
+    rc = hr_request_copy(&x->cur, req);
+  if (rc) {
+    hr_xfer_cleanup(x);
+    return rc;
+  }
+  return 0;
+}
+
+static void reset_easy(hr_xfer *x) {
+  CURL *e = x->easy;
+  if (!e)
+    return;
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, NULL);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, NULL);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, NULL);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, stdout);
+  curl_easy_setopt(e, CURLOPT_READFUNCTION, NULL);
+  curl_easy_setopt(e, CURLOPT_READDATA, stdin);
+  curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, NULL);
+  curl_easy_setopt(e, CURLOPT_SEEKDATA, NULL);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
+  curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+  curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
+  if (x->set_creds) {
+    curl_easy_setopt(e, CURLOPT_USERNAME, NULL);
+    curl_easy_setopt(e, CURLOPT_PASSWORD, NULL);
+    curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+  }
+  if (x->set_timeout)
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 0L);
+}
+
+void hr_xfer_cleanup(hr_xfer *x) {
+  reset_easy(x);
+  x->easy = NULL;
+  curl_slist_free_all(x->slist);
+  x->slist = NULL;
+  httpresp_request_free(x->orig);
+  httpresp_request_free(x->cur);
+  x->orig = x->cur = NULL;
+  httpresp_response_free(x->resp);
+  x->resp = NULL;
+  hr_headers_free(&x->hdrs);
+  hr_history_free(&x->hist);
+  hr_decision_free(&x->dec);
+}
+
+hr_step hr_xfer_begin(hr_xfer *x) {
+  x->start_ms = hr_client_now(x->client);
+  if (hr_history_visit(&x->hist, x->cur->method, x->cur->url) != 0)
+    return fail(x, HTTPRESP_E_NOMEM, "out of memory");
+  return arm(x);
+}
+
+hr_step hr_xfer_resume(hr_xfer *x) { return arm(x); }
+
+/* The response of this hop becomes the caller's answer. */
+static void keep_final(hr_xfer *x) {
+  httpresp_response *r = x->resp;
+  r->status = x->status;
+  hr_headers tmp = r->headers;
+  r->headers = x->hdrs;
+  x->hdrs = tmp;
+  hr_headers_clear(&x->hdrs);
+  char *u = hr_strdup(x->cur->url);
+  if (u) {
+    free(r->url);
+    r->url = u;
+  }
+  if (x->dec.retry_after_ms >= 0)
+    r->retry_after_ms = x->dec.retry_after_ms;
+  if (x->dec.retry_stop != HTTPRESP_RETRY_NONE)
+    r->retry_stop = x->dec.retry_stop;
+  else if (x->hist.retries > 0)
+    r->retry_stop = HTTPRESP_RETRY_SUCCEEDED;
+}
+
+static hr_step record(hr_xfer *x, httpresp_decision d) {
+  if (hr_response_add_hop(x->resp, x->status, x->cur->method, x->cur->url, d))
+    return fail(x, HTTPRESP_E_NOMEM, "out of memory");
+  return HR_STEP_PERFORM;
+}
+
+static hr_step follow(hr_xfer *x) {
+  httpresp_client *c = x->client;
+  httpresp_request *next = x->dec.next_req;
+  if (c->hop_fn) {
+    struct httpresp_hop_view view = {x->status, x->cur->url, next->url,
+                                     &x->hdrs};
+    if (c->hop_fn(c->hop_ud, &view, next) != 0) {
+      if (record(x, HTTPRESP_DECISION_VETOED) != HR_STEP_PERFORM)
+        return HR_STEP_DONE;
+      keep_final(x);
+      return HR_STEP_DONE;
+    }
+  }
+  if (record(x, HTTPRESP_DECISION_FOLLOW) != HR_STEP_PERFORM)
+    return HR_STEP_DONE;
+  x->dec.next_req = NULL;
+  /* A streamed body that went out is consumed; the next hop rewinds it. */
+  int used = x->stream_used;
+  httpresp_request_free(x->cur);
+  x->cur = next;
+  x->stream_used = used && next->body_kind == HR_BODY_STREAM;
+  x->cross_origin = x->dec.cross_origin;
+  x->hist.redirects++;
+  x->hist.retries = 0;
+  x->attempts = 0;
+  if (hr_history_visit(&x->hist, next->method, next->url) != 0)
+    return fail(x, HTTPRESP_E_NOMEM, "out of memory");
+  return arm(x);
+}
+
+/* A server that asked for quiet gets it from every request of the client,
+ * whether or not this one is repeated. */
+static void remember_quiet(hr_xfer *x) {
+  if (x->dec.quiet_until_ms <= 0)
+    return;
+  hr_origin o;
+  if (hr_origin_from_url(x->cur->url, &o) != 0)
+    return;
+  char *key = hr_origin_key(&o);
+  if (key)
+    hr_quiet_set(x->client, key, hr_client_now(x->client),
+                 x->dec.quiet_until_ms);
+  free(key);
+  hr_origin_free(&o);
+}
+
+hr_step hr_xfer_complete(hr_xfer *x, CURLcode rc) {
+  httpresp_response *r = x->resp;
+  httpresp_client *c = x->client;
+  r->curl_code = rc;
+  if (x->abort_code) {
+    record(x, HTTPRESP_DECISION_STOP);
+    if (x->final_seen)
+      keep_final(x);
+    return fail(x, x->abort_code, x->abort_msg);
+  }
+  if (rc == CURLE_WRITE_ERROR && x->discard_abort)
+    rc = CURLE_OK; /* we dropped an unwanted body on purpose */
+  r->curl_code = rc;
+  if (rc != CURLE_OK) {
+    const hr_policy *p = &c->policy;
+    int deadline = p->deadline_ms > 0 && rc == CURLE_OPERATION_TIMEDOUT &&
+                   hr_client_now(c) >= hr_sat_add(x->start_ms, p->deadline_ms);
+    if (x->status)
+      record(x, HTTPRESP_DECISION_STOP);
+    if (x->final_seen)
+      keep_final(x);
+    hr_response_fail(r, deadline ? HTTPRESP_E_DEADLINE : HTTPRESP_E_CURL,
+                     "%s", x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
+    return HR_STEP_DONE;
+  }
+  if (!x->final_seen || !x->decided) {
+    record(x, HTTPRESP_DECISION_STOP);
+    return fail(x, HTTPRESP_E_BAD_RESPONSE, "no complete response received");
+  }
+  remember_quiet(x);
+  switch (x->dec.next) {
+  case HR_NEXT_DELIVER:
+    if (record(x, HTTPRESP_DECISION_DELIVER) != HR_STEP_PERFORM)
+      return HR_STEP_DONE;
+    keep_final(x);
+    return HR_STEP_DONE;
+  case HR_NEXT_STOP:
+    record(x, HTTPRESP_DECISION_STOP);
+    keep_final(x);
+    return fail(x, x->dec.error, x->dec.msg);
+  case HR_NEXT_FOLLOW:
+    return follow(x);
+  case HR_NEXT_REPEAT: {
+    if (record(x, HTTPRESP_DECISION_REPEAT) != HR_STEP_PERFORM)
+      return HR_STEP_DONE;
+    int used = x->stream_used;
+    httpresp_request_free(x->cur);
+    x->cur = x->dec.next_req;
+    x->dec.next_req = NULL;
+    x->stream_used = used;
+    x->suppress_expect = x->suppress_expect || x->dec.suppress_expect;
+    x->hist.expect_repeated = 1;
+    return arm(x);
+  }
+  case HR_NEXT_RETRY: {
+    if (record(x, HTTPRESP_DECISION_RETRY) != HR_STEP_PERFORM)
+      return HR_STEP_DONE;
+    r->retry_after_ms = x->dec.retry_after_ms;
+    x->hist.retries++;
+    int64_t now = hr_client_now(c);
+    if (x->dec.wait_ms > 0) {
+      x->wake_ms = hr_sat_add(now, x->dec.wait_ms);
+      return HR_STEP_WAIT;
+    }
+    return arm(x);
+  }
+  }
+  return fail(x, HTTPRESP_E_INVALID_ARG, "unknown decision");
+}
+
+httpresp_response *hr_xfer_take_response(hr_xfer *x) {
+  httpresp_response *r = x->resp;
+  x->resp = NULL;
+  reset_easy(x);
+  return r;
+}

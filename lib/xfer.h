@@ -1,0 +1,71 @@
+/* One request's journey through hops and attempts: the state machine both
+ * drivers share.  It applies the policy core's decisions to a curl easy
+ * handle; the drivers only run transfers and wait. */
+#ifndef HR_XFER_H
+#define HR_XFER_H
+
+#include <curl/curl.h>
+
+#include "objects.h"
+#include "policy.h"
+
+typedef enum hr_step {
+  HR_STEP_PERFORM, /* the easy handle is armed: run it */
+  HR_STEP_WAIT,    /* nothing to send before wake_ms */
+  HR_STEP_DONE     /* the response is complete */
+} hr_step;
+
+struct hr_cache_ctx;
+
+typedef struct hr_xfer {
+  httpresp_client *client;
+  CURL *easy;
+  httpresp_request *orig;      /* owned copy of the caller's request */
+  httpresp_request *cur;       /* the request of this hop */
+  httpresp_response *resp;
+  hr_history hist;
+  int64_t start_ms;
+  int64_t wake_ms;
+  unsigned attempts;
+
+  /* receive state of the running transfer */
+  int status;
+  int final_seen;
+  hr_headers hdrs;
+  unsigned interim;
+  size_t header_bytes;
+  int abort_code;
+  char abort_msg[200];
+  hr_decision dec;
+  int decided;
+  int deliver_body;
+  size_t discarded;
+  int discard_abort;
+  char errbuf[CURL_ERROR_SIZE];
+
+  /* send state */
+  struct curl_slist *slist;
+  int stream_used;
+  int suppress_expect;
+  int cross_origin;
+  int set_creds;
+  int set_timeout;
+  struct hr_cache_ctx *cache;
+} hr_xfer;
+
+/* Prepares `x` for `req` over `easy`.  The request is copied. */
+int hr_xfer_init(hr_xfer *x, httpresp_client *c, CURL *easy,
+                 const httpresp_request *req);
+/* Releases everything `x` still owns, the response included. */
+void hr_xfer_cleanup(hr_xfer *x);
+/* First step: cache lookup, origin quiet time, then arming. */
+hr_step hr_xfer_begin(hr_xfer *x);
+/* The transfer the handle ran ended with `rc`: apply the decision. */
+hr_step hr_xfer_complete(hr_xfer *x, CURLcode rc);
+/* The wait is over: arm the handle again. */
+hr_step hr_xfer_resume(hr_xfer *x);
+/* Takes the finished response and resets the options the library owns on
+ * the easy handle. */
+httpresp_response *hr_xfer_take_response(hr_xfer *x);
+
+#endif

@@ -1,0 +1,501 @@
+/* The pure policy core, without a network: redirect, 417 and retry rules. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "objects.h"
+#include "policy.h"
+
+static hr_policy default_policy(void) {
+  hr_policy p;
+  memset(&p, 0, sizeof(p));
+  p.follow = 1;
+  p.max_redirects = 20;
+  p.max_retries = 3;
+  p.max_wait_ms = 60000;
+  p.schemes = "http,https";
+  return p;
+}
+
+typedef struct fixture {
+  hr_policy policy;
+  httpresp_request *orig;
+  httpresp_request *cur;
+  hr_history hist;
+  hr_headers resp;
+  hr_policy_input in;
+  hr_decision d;
+} fixture;
+
+static void fx_init(fixture *f, const char *method, const char *url) {
+  memset(f, 0, sizeof(*f));
+  f->policy = default_policy();
+  cr_assert_eq(httpresp_request_new(&f->orig, method, url), 0);
+  cr_assert_eq(httpresp_request_new(&f->cur, method, url), 0);
+  hr_history_init(&f->hist);
+  hr_headers_init(&f->resp);
+  hr_decision_init(&f->d);
+  cr_assert_eq(hr_history_visit(&f->hist, method, url), 0);
+  f->in.policy = &f->policy;
+  f->in.orig = f->orig;
+  f->in.cur = f->cur;
+  f->in.history = &f->hist;
+  f->in.resp = &f->resp;
+  f->in.now_ms = 1000000;
+  f->in.start_ms = 1000000;
+}
+
+static void fx_free(fixture *f) {
+  httpresp_request_free(f->orig);
+  httpresp_request_free(f->cur);
+  hr_history_free(&f->hist);
+  hr_headers_free(&f->resp);
+  hr_decision_free(&f->d);
+}
+
+static void add(hr_headers *h, const char *name, const char *value) {
+  cr_assert_eq(hr_headers_add(h, name, strlen(name), value, strlen(value)), 0);
+}
+
+static void both_header(fixture *f, const char *name, const char *value) {
+  cr_assert_eq(httpresp_request_add_header(f->orig, name, value), 0);
+  cr_assert_eq(httpresp_request_add_header(f->cur, name, value), 0);
+}
+
+static void both_body(fixture *f, const char *body) {
+  cr_assert_eq(httpresp_request_set_body(f->orig, body, strlen(body)), 0);
+  cr_assert_eq(httpresp_request_set_body(f->cur, body, strlen(body)), 0);
+}
+
+static void decide(fixture *f, int status, const char *location) {
+  f->in.status = status;
+  if (location)
+    add(&f->resp, "Location", location);
+  hr_decision_free(&f->d);
+  hr_decision_init(&f->d);
+  cr_assert_eq(hr_policy_decide(&f->in, &f->d), 0);
+}
+
+/* DESIGN.md's method and body table, row by row. */
+typedef struct method_row {
+  int status;
+  const char *method;
+  int keep_post;
+  const char *next_method;
+  int body_kept;
+} method_row;
+
+static const method_row method_table[] = {
+    {301, "GET", 0, "GET", 0},        {301, "HEAD", 0, "HEAD", 0},
+    {301, "POST", 0, "GET", 0},       {301, "POST", 1, "POST", 1},
+    {301, "PUT", 0, "PUT", 1},        {301, "DELETE", 0, "DELETE", 1},
+    {301, "PATCH", 0, "PATCH", 1},    {302, "GET", 0, "GET", 0},
+    {302, "HEAD", 0, "HEAD", 0},      {302, "POST", 0, "GET", 0},
+    {302, "POST", 1, "POST", 1},      {302, "PUT", 0, "PUT", 1},
+    {302, "DELETE", 0, "DELETE", 1},  {302, "PROPFIND", 0, "PROPFIND", 1},
+    {303, "GET", 0, "GET", 0},        {303, "HEAD", 0, "HEAD", 0},
+    {303, "POST", 0, "GET", 0},       {303, "POST", 1, "GET", 0},
+    {303, "PUT", 0, "GET", 0},        {303, "DELETE", 0, "GET", 0},
+    {303, "PATCH", 0, "GET", 0},      {307, "GET", 0, "GET", 0},
+    {307, "HEAD", 0, "HEAD", 0},      {307, "POST", 0, "POST", 1},
+    {307, "PUT", 0, "PUT", 1},        {307, "DELETE", 0, "DELETE", 1},
+    {308, "GET", 0, "GET", 0},        {308, "HEAD", 0, "HEAD", 0},
+    {308, "POST", 0, "POST", 1},      {308, "PUT", 0, "PUT", 1},
+    {308, "PATCH", 0, "PATCH", 1},
+};
+
+Test(policy, method_and_body_table) {
+  for (size_t i = 0; i < sizeof(method_table) / sizeof(method_table[0]); i++) {
+    const method_row *row = &method_table[i];
+    fixture f;
+    fx_init(&f, row->method, "http://a.test/start");
+    f.policy.keep_post = row->keep_post;
+    int has_body = strcmp(row->method, "GET") && strcmp(row->method, "HEAD");
+    if (has_body) {
+      both_body(&f, "payload");
+      both_header(&f, "Content-Type", "text/plain");
+      both_header(&f, "Content-Encoding", "identity");
+      both_header(&f, "Content-Language", "en");
+      both_header(&f, "Content-Location", "/x");
+    }
+    both_header(&f, "X-Custom", "kept");
+    decide(&f, row->status, "/next");
+    cr_assert_eq(f.d.next, HR_NEXT_FOLLOW, "row %zu: %d %s", i, row->status,
+                 row->method);
+    httpresp_request *n = f.d.next_req;
+    cr_expect_str_eq(n->method, row->next_method, "row %zu: %d %s", i,
+                     row->status, row->method);
+    cr_expect_str_eq(n->url, "http://a.test/next");
+    cr_expect_str_eq(httpresp_request_header(n, "X-Custom"), "kept");
+    if (has_body && row->body_kept) {
+      cr_expect_eq(n->body_kind, HR_BODY_MEMORY, "row %zu", i);
+      cr_expect_eq(n->body_len, 7);
+      cr_expect_eq(memcmp(n->body, "payload", 7), 0);
+      cr_expect_str_eq(httpresp_request_header(n, "Content-Type"),
+                       "text/plain", "row %zu", i);
+    } else if (has_body) {
+      cr_expect_eq(n->body_kind, HR_BODY_NONE, "row %zu", i);
+      cr_expect_null(httpresp_request_header(n, "Content-Type"), "row %zu", i);
+      cr_expect_null(httpresp_request_header(n, "Content-Encoding"));
+      cr_expect_null(httpresp_request_header(n, "Content-Language"));
+      cr_expect_null(httpresp_request_header(n, "Content-Location"));
+    }
+    fx_free(&f);
+  }
+}
+
+Test(policy, statuses_not_followed) {
+  static const int statuses[] = {300, 304, 305, 306, 309, 399, 200, 404};
+  for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+    fixture f;
+    fx_init(&f, "GET", "http://a.test/");
+    decide(&f, statuses[i], "/elsewhere");
+    cr_expect_eq(f.d.next, HR_NEXT_DELIVER, "status %d", statuses[i]);
+    fx_free(&f);
+  }
+}
+
+Test(policy, follow_300_opt_in) {
+  fixture f;
+  fx_init(&f, "GET", "http://a.test/");
+  f.policy.follow_300 = 1;
+  decide(&f, 300, "/choice");
+  cr_expect_eq(f.d.next, HR_NEXT_FOLLOW);
+  fx_free(&f);
+}
+
+Test(policy, missing_or_empty_location_is_final) {
+  fixture f;
+  fx_init(&f, "GET", "http://a.test/");
+  decide(&f, 302, NULL);
+  cr_expect_eq(f.d.next, HR_NEXT_DELIVER);
+  decide(&f, 302, "");
+  cr_expect_eq(f.d.next, HR_NEXT_DELIVER);
+  fx_free(&f);
+}
+
+Test(policy, follow_off) {
+  fixture f;
+  fx_init(&f, "GET", "http://a.test/");
+  f.policy.follow = 0;
+  decide(&f, 301, "/b");
+  cr_expect_eq(f.d.next, HR_NEXT_DELIVER);
+  fx_free(&f);
+}
+
+Test(policy, bad_location_stops) {
+  fixture f;
+  fx_init(&f, "GET", "http://a.test/");
+  decide(&f, 302, "http://[::1");
+  cr_expect_eq(f.d.next, HR_NEXT_STOP);
+  cr_expect_eq(f.d.error, HTTPRESP_E_BAD_LOCATION);
+  fx_free(&f);
+}
+
+Test(policy, conflicting_locations_stop) {
+  fixture f;
+  fx_init(&f, "GET", "http://a.test/");
+  add(&f.resp, "Location", "/one");
+  decide(&f, 302, "/two");
+  cr_expect_eq(f.d.error, HTTPRESP_E_BAD_LOCATION);
+  fx_free(&f);
+}
+
+Test(policy, schemes) {
+  static const struct {
+    const char *loc;
+    const char *allowed;
+    int expect;
+  } rows[] = {
+      {"ftp://a.test/f", "http,https", HR_NEXT_STOP},
+      {"javascript:alert(1)", "http,https", HR_NEXT_STOP},
+      {"data:text/plain,x", "http,https", HR_NEXT_STOP},
+      {"file:///etc/passwd", "http,https", HR_NEXT_STOP},
+      {"HTTPS://a.test/s", "http,https", HR_NEXT_FOLLOW},
+      {"ftp://a.test/f", "http, https, ftp", HR_NEXT_FOLLOW},
+  };
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+    fixture f;
+    fx_init(&f, "GET", "http://a.test/");
+    f.policy.schemes = (char *)rows[i].allowed;
+    decide(&f, 302, rows[i].loc);
+    cr_expect_eq(f.d.next, rows[i].expect, "row %zu (%s)", i, rows[i].loc);
+    if (rows[i].expect == HR_NEXT_STOP)
+      cr_expect_eq(f.d.error, HTTPRESP_E_SCHEME_NOT_ALLOWED, "row %zu", i);
+    fx_free(&f);
+  }
+}
+
+Test(policy, downgrade_refusal) {
+  fixture f;
+  fx_init(&f, "GET", "https://a.test/");
+  decide(&f, 302, "http://a.test/plain");
+  cr_expect_eq(f.d.next, HR_NEXT_FOLLOW, "allowed by default");
+  f.policy.refuse_downgrade = 1;
+  hr_headers_clear(&f.resp);
+  decide(&f, 302, "http://a.test/plain");
+  cr_expect_eq(f.d.error, HTTPRESP_E_DOWNGRADE_REFUSED);
+  fx_free(&f);
+}
+
+Test(policy, redirect_limit) {
+  fixture f;
+  fx_init(&f, "GET", "http://a.test/");
+  f.hist.redirects = 20;
+  decide(&f, 302, "/n21");
+  cr_expect_eq(f.d.error, HTTPRESP_E_TOO_MANY_REDIRECTS);
+  f.policy.max_redirects = 21;
+  hr_headers_clear(&f.resp);
+  decide(&f, 302, "/n21");
+  cr_expect_eq(f.d.next, HR_NEXT_FOLLOW);
+  fx_free(&f);
+}
+
+Test(policy, self_redirect_is_a_loop) {
+  fixture f;
+  fx_init(&f, "GET", "http://a.test/self#frag");
+  decide(&f, 302, "/self");
+  cr_expect_eq(f.d.error, HTTPRESP_E_REDIRECT_LOOP);
+  fx_free(&f);
+}
+
+Test(policy, loop_unless_cookie_set_since) {
+  fixture f;
+  fx_init(&f, "GET", "http://a.test/A");
+  cr_assert_eq(hr_history_visit(&f.hist, "GET", "http://a.test/B"), 0);
+  decide(&f, 302, "/A");
+  cr_expect_eq(f.d.error, HTTPRESP_E_REDIRECT_LOOP, "A->B->A loops");
+  /* A response since the visit set a cookie: a login bounce, followed. */
+  f.hist.cookie_epoch++;
+  hr_headers_clear(&f.resp);
+  decide(&f, 302, "/A");
+  cr_expect_eq(f.d.next, HR_NEXT_FOLLOW);
+  fx_free(&f);
+}
+
+Test(policy, same_url_other_method_is_no_loop) {
+  fixture f;
+  fx_init(&f, "POST", "http://a.test/form");
+  both_body(&f, "x=1");
+  decide(&f, 303, "/form");
+  cr_expect_eq(f.d.next, HR_NEXT_FOLLOW);
+  cr_expect_str_eq(f.d.next_req->method, "GET");
+  fx_free(&f);
+}
+
+typedef struct origin_row {
+  const char *from;
+  const char *to;
+  int cross;
+} origin_row;
+
+Test(policy, credentials_follow_the_origin) {
+  static const origin_row rows[] = {
+      {"http://a.test/", "/same", 0},
+      {"http://a.test/", "http://a.test:80/explicit-port", 0},
+      {"http://a.test/", "http://b.test/", 1},
+      {"http://a.test/", "http://a.test:8080/", 1},
+      {"http://a.test/", "https://a.test/", 1},
+      {"https://a.test/", "http://a.test/", 1},
+      {"http://a.test/", "//evil.test/", 1},
+  };
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+    fixture f;
+    fx_init(&f, "GET", rows[i].from);
+    both_header(&f, "Authorization", "Bearer secret");
+    both_header(&f, "Proxy-Authorization", "Basic cHJveHk=");
+    both_header(&f, "Cookie", "sid=1");
+    both_header(&f, "X-Api-Version", "3");
+    decide(&f, 302, rows[i].to);
+    cr_assert_eq(f.d.next, HR_NEXT_FOLLOW, "row %zu", i);
+    const httpresp_request *n = f.d.next_req;
+    cr_expect_eq(f.d.cross_origin, rows[i].cross, "row %zu", i);
+    if (rows[i].cross) {
+      cr_expect_null(httpresp_request_header(n, "Authorization"), "row %zu", i);
+      cr_expect_null(httpresp_request_header(n, "Proxy-Authorization"));
+      cr_expect_null(httpresp_request_header(n, "Cookie"));
+    } else {
+      cr_expect_str_eq(httpresp_request_header(n, "Authorization"),
+                       "Bearer secret", "row %zu", i);
+      cr_expect_str_eq(httpresp_request_header(n, "Cookie"), "sid=1");
+    }
+    cr_expect_str_eq(httpresp_request_header(n, "X-Api-Version"), "3");
+    fx_free(&f);
+  }
+}
+
+Test(policy, keep_list_and_return_to_origin) {
+  fixture f;
+  fx_init(&f, "GET", "http://a.test/");
+  char *keep[] = {"Cookie"};
+  f.policy.keep_headers = keep;
+  f.policy.nkeep = 1;
+  both_header(&f, "Authorization", "Bearer secret");
+  both_header(&f, "Cookie", "sid=1");
+  decide(&f, 302, "http://b.test/");
+  cr_expect_null(httpresp_request_header(f.d.next_req, "Authorization"));
+  cr_expect_str_eq(httpresp_request_header(f.d.next_req, "Cookie"), "sid=1");
+  /* Back at the original origin the caller's credentials apply again. */
+  httpresp_request *b = f.d.next_req;
+  f.d.next_req = NULL;
+  f.in.cur = b;
+  hr_headers_clear(&f.resp);
+  decide(&f, 302, "http://a.test/back");
+  cr_expect_str_eq(httpresp_request_header(f.d.next_req, "Authorization"),
+                   "Bearer secret");
+  cr_expect_eq(f.d.cross_origin, 0);
+  httpresp_request_free(b);
+  fx_free(&f);
+}
+
+static size_t no_read(void *ud, char *buf, size_t len) {
+  (void)ud;
+  (void)buf;
+  (void)len;
+  return 0;
+}
+
+static int ok_rewind(void *ud) {
+  (void)ud;
+  return 0;
+}
+
+Test(policy, streamed_body_needs_rewind) {
+  fixture f;
+  fx_init(&f, "POST", "http://a.test/up");
+  cr_assert_eq(httpresp_request_set_body_stream(f.cur, no_read, NULL, 5, NULL),
+               0);
+  decide(&f, 307, "/again");
+  cr_expect_eq(f.d.error, HTTPRESP_E_BODY_NOT_REWINDABLE);
+  /* 303 drops the body, so no rewind is needed. */
+  hr_headers_clear(&f.resp);
+  decide(&f, 303, "/result");
+  cr_expect_eq(f.d.next, HR_NEXT_FOLLOW);
+  cr_assert_eq(
+      httpresp_request_set_body_stream(f.cur, no_read, ok_rewind, 5, NULL), 0);
+  hr_headers_clear(&f.resp);
+  decide(&f, 307, "/again");
+  cr_expect_eq(f.d.next, HR_NEXT_FOLLOW);
+  cr_expect_eq(f.d.next_req->body_kind, HR_BODY_STREAM);
+  fx_free(&f);
+}
+
+Test(policy, expectation_failed_repeats_once) {
+  fixture f;
+  fx_init(&f, "POST", "http://a.test/up");
+  both_body(&f, "data");
+  both_header(&f, "Expect", "100-continue");
+  decide(&f, 417, NULL);
+  cr_expect_eq(f.d.next, HR_NEXT_REPEAT);
+  cr_expect(f.d.suppress_expect);
+  cr_expect_null(httpresp_request_header(f.d.next_req, "Expect"));
+  f.hist.expect_repeated = 1;
+  decide(&f, 417, NULL);
+  cr_expect_eq(f.d.next, HR_NEXT_DELIVER);
+  fx_free(&f);
+}
+
+Test(policy, expectation_failed_without_body_is_final) {
+  fixture f;
+  fx_init(&f, "GET", "http://a.test/");
+  decide(&f, 417, NULL);
+  cr_expect_eq(f.d.next, HR_NEXT_DELIVER);
+  fx_free(&f);
+}
+
+typedef struct retry_row {
+  int status;
+  const char *retry_after; /* NULL: absent */
+  unsigned retries_done;
+  int64_t max_wait;
+  int64_t deadline;
+  int expect_next;
+  int64_t expect_wait;
+  httpresp_retry_stop expect_stop;
+} retry_row;
+
+Test(policy, retry_table) {
+  static const retry_row rows[] = {
+      {429, "2", 0, 60000, 0, HR_NEXT_RETRY, 2000, HTTPRESP_RETRY_NONE},
+      {503, "0", 0, 60000, 0, HR_NEXT_RETRY, 0, HTTPRESP_RETRY_NONE},
+      {413, "1", 0, 60000, 0, HR_NEXT_RETRY, 1000, HTTPRESP_RETRY_NONE},
+      {429, NULL, 0, 60000, 0, HR_NEXT_DELIVER, 0, HTTPRESP_RETRY_NONE},
+      {413, NULL, 0, 60000, 0, HR_NEXT_DELIVER, 0, HTTPRESP_RETRY_NONE},
+      {500, "1", 0, 60000, 0, HR_NEXT_DELIVER, 0, HTTPRESP_RETRY_NONE},
+      {429, "garbage", 0, 60000, 0, HR_NEXT_DELIVER, 0, HTTPRESP_RETRY_NONE},
+      {429, "3", 3, 60000, 0, HR_NEXT_DELIVER, 0, HTTPRESP_RETRY_EXHAUSTED},
+      {429, "61", 0, 60000, 0, HR_NEXT_DELIVER, 0,
+       HTTPRESP_RETRY_WAIT_TOO_LONG},
+      {503, "1000000000000000000000000", 0, 60000, 0, HR_NEXT_DELIVER, 0,
+       HTTPRESP_RETRY_WAIT_TOO_LONG},
+      {429, "5", 0, 60000, 3000, HR_NEXT_DELIVER, 0, HTTPRESP_RETRY_DEADLINE},
+      {429, "2", 0, 60000, 3000, HR_NEXT_RETRY, 2000, HTTPRESP_RETRY_NONE},
+  };
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+    fixture f;
+    fx_init(&f, "GET", "http://a.test/");
+    f.policy.max_wait_ms = rows[i].max_wait;
+    f.policy.deadline_ms = rows[i].deadline;
+    f.hist.retries = rows[i].retries_done;
+    if (rows[i].retry_after)
+      add(&f.resp, "Retry-After", rows[i].retry_after);
+    decide(&f, rows[i].status, NULL);
+    cr_expect_eq(f.d.next, rows[i].expect_next, "row %zu", i);
+    if (rows[i].expect_next == HR_NEXT_RETRY)
+      cr_expect_eq(f.d.wait_ms, rows[i].expect_wait, "row %zu", i);
+    cr_expect_eq(f.d.retry_stop, rows[i].expect_stop, "row %zu", i);
+    fx_free(&f);
+  }
+}
+
+Test(policy, retry_after_date_against_date_header) {
+  fixture f;
+  fx_init(&f, "GET", "http://a.test/");
+  add(&f.resp, "Date", "Sun, 06 Nov 1994 08:49:37 GMT");
+  add(&f.resp, "Retry-After", "Sun, 06 Nov 1994 08:49:40 GMT");
+  /* The local clock is far off; the Date header anchors the delay. */
+  f.in.now_ms = 1700000000000;
+  decide(&f, 503, NULL);
+  cr_expect_eq(f.d.next, HR_NEXT_RETRY);
+  cr_expect_eq(f.d.wait_ms, 3000);
+  cr_expect_eq(f.d.quiet_until_ms, 1700000003000);
+  fx_free(&f);
+}
+
+Test(policy, disagreeing_retry_after_fields_are_ignored) {
+  fixture f;
+  fx_init(&f, "GET", "http://a.test/");
+  add(&f.resp, "Retry-After", "1");
+  add(&f.resp, "Retry-After", "2");
+  decide(&f, 429, NULL);
+  cr_expect_eq(f.d.next, HR_NEXT_DELIVER);
+  cr_expect_eq(f.d.retry_after_ms, -1);
+  fx_free(&f);
+}
+
+Test(policy, backoff_with_jitter_when_opted_in) {
+  fixture f;
+  fx_init(&f, "GET", "http://a.test/");
+  f.policy.backoff_base_ms = 100;
+  f.policy.backoff_cap_ms = 1000;
+  f.hist.retries = 2; /* bound = min(1000, 100 * 4) = 400 */
+  f.in.random_ms = 999;
+  decide(&f, 503, NULL);
+  cr_expect_eq(f.d.next, HR_NEXT_RETRY);
+  cr_expect_eq(f.d.wait_ms, 400);
+  f.in.random_ms = 123;
+  decide(&f, 429, NULL);
+  cr_expect_eq(f.d.wait_ms, 123);
+  fx_free(&f);
+}
+
+Test(policy, retry_needs_replayable_body) {
+  fixture f;
+  fx_init(&f, "POST", "http://a.test/");
+  cr_assert_eq(httpresp_request_set_body_stream(f.cur, no_read, NULL, -1, NULL),
+               0);
+  add(&f.resp, "Retry-After", "1");
+  decide(&f, 429, NULL);
+  cr_expect_eq(f.d.next, HR_NEXT_DELIVER);
+  cr_expect_eq(f.d.retry_stop, HTTPRESP_RETRY_NOT_REPLAYABLE);
+  fx_free(&f);
+}
