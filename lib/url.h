@@ -12,9 +12,14 @@
  * If `ref` has no fragment, the fragment of `base` is kept (RFC 9110
  * §10.2.2).  Bytes >= 0x80 and spaces inside `ref` are percent-encoded
  * (as browsers do); existing percent-encodings are kept as they are.
+ * Also encoded, in `ref` and `base`: " < > ` { } | \ ^, a '%' not followed
+ * by two hex digits ("%25"), any '#' after the first, '[' ']' outside the
+ * authority.  Surrounding spaces of `ref` are trimmed; dot segments of the
+ * base path are removed too.
  * Refused with HTTPRESP_E_BAD_LOCATION: an empty reference, control bytes
  * (0x00-0x1F, 0x7F), invalid syntax, a result longer than HR_URL_MAX, a
- * result without scheme or (for http/https) without host.
+ * result without scheme or (for http/https) without host, a host holding a
+ * '%' (encoded garbage, non-ASCII names: use punycode), a port > 65535.
  * On success *out is a malloc'd absolute URL.  Returns 0,
  * HTTPRESP_E_BAD_LOCATION or HTTPRESP_E_NOMEM. */
 int hr_url_resolve(const char *base, const char *ref, size_t reflen,
@@ -35,9 +40,11 @@ int hr_origin_from_url(const char *url, hr_origin *o);
 void hr_origin_free(hr_origin *o);
 /* Same scheme, host and port. */
 int hr_origin_equal(const hr_origin *a, const hr_origin *b);
-/* 1 if same origin, 0 if not, -1 if either URL does not parse. */
+/* 1 if same origin, 0 if not, -1 if either URL does not parse, has no
+ * host, or memory ran out. */
 int hr_url_same_origin(const char *a, const char *b);
-/* "scheme://host:port" with the port always written; malloc'd. */
+/* "scheme://host:port" with the port always written (IPv6 hosts in
+ * brackets); malloc'd, NULL when memory runs out. */
 char *hr_origin_key(const hr_origin *o);
 
 /* Copies the lower-cased scheme of `url` into buf (NUL-terminated).
@@ -47,7 +54,8 @@ int hr_url_scheme(const char *url, char *buf, size_t buflen);
  * spaces around items allowed). */
 int hr_scheme_in_list(const char *scheme, const char *list);
 /* Checks a request URL: absolute, http or https, has a host, no control
- * bytes or spaces, at most HR_URL_MAX.  Returns 0 or HTTPRESP_E_BAD_URL. */
+ * bytes or spaces, at most HR_URL_MAX.  Returns 0, HTTPRESP_E_BAD_URL or
+ * HTTPRESP_E_NOMEM. */
 int hr_url_check_request(const char *url);
 /* A malloc'd copy of `url` without its fragment (the cache key). */
 char *hr_url_without_fragment(const char *url);
