@@ -18,14 +18,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* abort() is what libFuzzer and the replay driver both report as a crash;
  * the message says which invariant broke. */
+static _Noreturn inline void fuzz_fail(const char *expr, const char *file,
+                                       int line) {
+  fprintf(stderr, "%s:%d: invariant failed: %s\n", file, line, expr);
+  abort();
+}
 #define FUZZ_CHECK(cond)                                                       \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__,     \
-              #cond);                                                          \
-      abort();                                                                 \
-    }                                                                          \
-  } while (0)
+  ((cond) ? (void)0 : fuzz_fail(#cond, __FILE__, __LINE__))
 
 /* A cursor over the input. */
 typedef struct fz {
@@ -73,6 +72,7 @@ static inline const char *fz_until(fz *f, uint8_t sep, size_t *len) {
 /* A malloc'd NUL-terminated copy of [s, s+len); aborts when memory runs out
  * (the fuzzers bound their inputs, so that is a real leak somewhere). */
 static inline char *fz_strndup(const char *s, size_t len) {
+  FUZZ_CHECK(len < SIZE_MAX);
   char *c = malloc(len + 1);
   FUZZ_CHECK(c != NULL);
   if (len)

@@ -168,7 +168,8 @@ static void structured(fz *f, int fix) {
     e.url = fz_strndup("http://example.com/", 19);
   }
   e.status = 100 + fz_u16(f) % 900;
-  e.response_ms = (int64_t)fz_u8(f) * INT64_C(86400000) + INT64_C(1600000000000);
+  e.response_ms =
+      (int64_t)fz_u8(f) * INT64_C(86400000) + INT64_C(1600000000000);
   e.request_ms = e.response_ms - fz_u8(f);
   add_fields(f, &e.vary);
   add_fields(f, &e.headers);
@@ -195,7 +196,8 @@ static void structured(fz *f, int fix) {
       hr_cache_entry_free(&x);
     }
     /* A flipped byte: refused, or (after the fix-up) sane. */
-    enc.data[pick % enc.len] ^= (char)(1u << (pick >> 13));
+    ((unsigned char *)enc.data)[pick % enc.len] ^=
+        (unsigned char)(1u << (pick >> 13));
     decode_damaged((const unsigned char *)enc.data, enc.len, fix);
   }
   hr_buf_free(&enc);
@@ -203,7 +205,7 @@ static void structured(fz *f, int fix) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (size > 256 * 1024)
+  if (size > (size_t)256 * 1024)
     return 0;
   fz f = fz_make(data, size);
   uint8_t mode = fz_u8(&f);

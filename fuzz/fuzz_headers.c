@@ -64,7 +64,7 @@ static void check_roundtrip(int status, const hr_headers *h) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (size > 64 * 1024)
+  if (size > (size_t)64 * 1024)
     return 0;
   const char *s = (const char *)data;
 

@@ -72,8 +72,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   /* Delay-seconds do not depend on any clock. */
   int64_t a, b;
-  if (hr_retry_after_parse(value, NULL, now_ms, &a) == 0 &&
-      vlen > 0 && value[strspn(value, " \t")] >= '0' &&
+  if (hr_retry_after_parse(value, NULL, now_ms, &a) == 0 && vlen > 0 &&
+      value[strspn(value, " \t")] >= '0' &&
       value[strspn(value, " \t")] <= '9') {
     FUZZ_CHECK(hr_retry_after_parse(value, date, 0, &b) == 0);
     FUZZ_CHECK(a == b);
