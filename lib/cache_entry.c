@@ -1,0 +1,267 @@
+/* A stored response and its byte encoding.
+ *
+ * Whatever a store hands back may have been damaged on disk, truncated by a
+ * crash, written by another program or crafted: the decoder verifies the
+ * length and the checksum before reading anything else, then still checks
+ * every count and length against the bytes that remain, so no value read
+ * from the input ever sizes an allocation beyond the input itself.
+ *
+ * Layout (integers little-endian):
+ *   0  "HRCE"        4  u32 version     8  u64 total length
+ *  16  u32 status   20  u32 url length  24  i64 request_ms
+ *  32  i64 response_ms                  40  u32 vary fields
+ *  44  u32 header fields                48  u64 body length
+ *  56  url, then per field: u32 name length, u32 value length, name, value
+ *      (vary fields first), then the body, then u64 checksum of all before.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
+
+#define MAGIC "HRCE"
+#define FORMAT_VERSION 1u
+#define FIXED_LEN 56u
+#define TRAILER_LEN 8u
+#define FIELD_LEN 8u /* the two lengths before each field */
+
+static void put32(unsigned char *p, uint32_t v) {
+  for (int i = 0; i < 4; i++)
+    p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put64(unsigned char *p, uint64_t v) {
+  for (int i = 0; i < 8; i++)
+    p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get32(const unsigned char *p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; i--)
+    v = (v << 8) | p[i];
+  return v;
+}
+
+static uint64_t get64(const unsigned char *p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--)
+    v = (v << 8) | p[i];
+  return v;
+}
+
+uint64_t hr_cache_checksum(const void *data, size_t len) {
+  const unsigned char *p = data;
+  uint64_t h = UINT64_C(0xcbf29ce484222325) ^ (uint64_t)len;
+  /* xor, multiply by an odd constant, xorshift: each is invertible, so a
+   * change in one word survives every later step. */
+  while (len >= 8) {
+    h ^= get64(p);
+    h *= UINT64_C(0x9e3779b97f4a7c15);
+    h ^= h >> 29;
+    p += 8;
+    len -= 8;
+  }
+  uint64_t w = 0;
+  for (size_t i = 0; i < len; i++)
+    w |= (uint64_t)p[i] << (8 * i);
+  h ^= w;
+  h *= UINT64_C(0x9e3779b97f4a7c15);
+  h ^= h >> 32;
+  h *= UINT64_C(0xd6e8feb86659fd93);
+  h ^= h >> 32;
+  return h;
+}
+
+void hr_cache_entry_init(hr_cache_entry *e) {
+  memset(e, 0, sizeof(*e));
+  hr_headers_init(&e->vary);
+  hr_headers_init(&e->headers);
+}
+
+void hr_cache_entry_free(hr_cache_entry *e) {
+  if (!e)
+    return;
+  free(e->url);
+  free(e->body);
+  hr_headers_free(&e->vary);
+  hr_headers_free(&e->headers);
+  hr_cache_entry_init(e);
+}
+
+/* What the decoder accepts as a field value: no CR, LF or NUL, and no
+ * surrounding OWS (hr_headers_add trims it, so a stored value never has
+ * any).  The encoder checks the same, so whatever encodes decodes. */
+static int value_ok(const char *v, size_t len) {
+  if (len &&
+      (hr_is_ows((unsigned char)v[0]) || hr_is_ows((unsigned char)v[len - 1])))
+    return 0;
+  return !memchr(v, '\r', len) && !memchr(v, '\n', len);
+}
+
+/* Adds the encoded size of a field list to *total; 0 on a field the
+ * decoder would refuse or on overflow past the entry bound. */
+static int fields_size(const hr_headers *h, size_t *total) {
+  if (h->n > UINT32_MAX)
+    return 0;
+  for (size_t i = 0; i < h->n; i++) {
+    size_t nl = strlen(h->v[i].name), vl = strlen(h->v[i].value);
+    if (nl > HR_CACHE_MAX_ENTRY || vl > HR_CACHE_MAX_ENTRY ||
+        !hr_is_token(h->v[i].name, nl) || !value_ok(h->v[i].value, vl))
+      return 0;
+    *total += FIELD_LEN + nl + vl;
+    if (*total > HR_CACHE_MAX_ENTRY)
+      return 0;
+  }
+  return 1;
+}
+
+static unsigned char *put_fields(unsigned char *p, const hr_headers *h) {
+  for (size_t i = 0; i < h->n; i++) {
+    size_t nl = strlen(h->v[i].name), vl = strlen(h->v[i].value);
+    put32(p, (uint32_t)nl);
+    put32(p + 4, (uint32_t)vl);
+    p += FIELD_LEN;
+    memcpy(p, h->v[i].name, nl);
+    p += nl;
+    memcpy(p, h->v[i].value, vl);
+    p += vl;
+  }
+  return p;
+}
+
+int hr_cache_entry_encode(const hr_cache_entry *e, hr_buf *out) {
+  if (!e || !out || !e->url || (e->body_len && !e->body))
+    return HTTPRESP_E_INVALID_ARG;
+  size_t url_len = strlen(e->url);
+  if (url_len == 0 || url_len > HR_CACHE_MAX_ENTRY ||
+      e->body_len > HR_CACHE_MAX_ENTRY || e->status < 100 || e->status > 999)
+    return HTTPRESP_E_INVALID_ARG;
+  size_t total = FIXED_LEN + TRAILER_LEN + url_len + e->body_len;
+  if (total > HR_CACHE_MAX_ENTRY || !fields_size(&e->vary, &total) ||
+      !fields_size(&e->headers, &total))
+    return HTTPRESP_E_INVALID_ARG;
+
+  if (out->len > SIZE_MAX - total - 1)
+    return HTTPRESP_E_NOMEM;
+  size_t need = out->len + total + 1;
+  if (need > out->cap) {
+    char *d = realloc(out->data, need);
+    if (!d)
+      return HTTPRESP_E_NOMEM;
+    out->data = d;
+    out->cap = need;
+  }
+  unsigned char *start = (unsigned char *)out->data + out->len;
+  unsigned char *p = start;
+  memcpy(p, MAGIC, 4);
+  put32(p + 4, FORMAT_VERSION);
+  put64(p + 8, (uint64_t)total);
+  put32(p + 16, (uint32_t)e->status);
+  put32(p + 20, (uint32_t)url_len);
+  put64(p + 24, (uint64_t)e->request_ms);
+  put64(p + 32, (uint64_t)e->response_ms);
+  put32(p + 40, (uint32_t)e->vary.n);
+  put32(p + 44, (uint32_t)e->headers.n);
+  put64(p + 48, (uint64_t)e->body_len);
+  p += FIXED_LEN;
+  memcpy(p, e->url, url_len);
+  p += url_len;
+  p = put_fields(p, &e->vary);
+  p = put_fields(p, &e->headers);
+  if (e->body_len)
+    memcpy(p, e->body, e->body_len);
+  p += e->body_len;
+  put64(p, hr_cache_checksum(start, total - TRAILER_LEN));
+  out->len += total;
+  out->data[out->len] = '\0';
+  return 0;
+}
+
+/* A read cursor that can only move forward within [p, end). */
+typedef struct cursor {
+  const unsigned char *p;
+  const unsigned char *end;
+} cursor;
+
+static size_t left(const cursor *c) { return (size_t)(c->end - c->p); }
+
+static int take(cursor *c, size_t n, const unsigned char **out) {
+  if (n > left(c))
+    return 0;
+  *out = c->p;
+  c->p += n;
+  return 1;
+}
+
+static int decode_fields(cursor *c, uint32_t count, hr_headers *h) {
+  /* Each field takes at least FIELD_LEN bytes: a count the remaining bytes
+   * cannot hold fails before anything is allocated for it. */
+  if (count > left(c) / FIELD_LEN)
+    return HTTPRESP_E_CACHE_IO;
+  for (uint32_t i = 0; i < count; i++) {
+    const unsigned char *lens, *name, *value;
+    if (!take(c, FIELD_LEN, &lens))
+      return HTTPRESP_E_CACHE_IO;
+    uint32_t nl = get32(lens), vl = get32(lens + 4);
+    if (!take(c, nl, &name) || !take(c, vl, &value))
+      return HTTPRESP_E_CACHE_IO;
+    if (memchr(value, '\0', vl) || !value_ok((const char *)value, vl))
+      return HTTPRESP_E_CACHE_IO; /* not something we ever encode */
+    int rc = hr_headers_add(h, (const char *)name, nl, (const char *)value, vl);
+    if (rc)
+      return rc == HTTPRESP_E_NOMEM ? rc : HTTPRESP_E_CACHE_IO;
+  }
+  return 0;
+}
+
+static int decode(const unsigned char *d, size_t len, hr_cache_entry *e) {
+  if (len < FIXED_LEN + TRAILER_LEN || len > HR_CACHE_MAX_ENTRY ||
+      memcmp(d, MAGIC, 4) != 0 || get32(d + 4) != FORMAT_VERSION ||
+      get64(d + 8) != (uint64_t)len)
+    return HTTPRESP_E_CACHE_IO;
+  if (get64(d + len - TRAILER_LEN) != hr_cache_checksum(d, len - TRAILER_LEN))
+    return HTTPRESP_E_CACHE_IO;
+
+  uint32_t status = get32(d + 16);
+  if (status < 100 || status > 999)
+    return HTTPRESP_E_CACHE_IO;
+  e->status = (int)status;
+  e->request_ms = (int64_t)get64(d + 24);
+  e->response_ms = (int64_t)get64(d + 32);
+  uint64_t body_len = get64(d + 48);
+
+  cursor c = {d + FIXED_LEN, d + len - TRAILER_LEN};
+  const unsigned char *url, *body;
+  uint32_t url_len = get32(d + 20);
+  if (url_len == 0 || !take(&c, url_len, &url) || memchr(url, '\0', url_len))
+    return HTTPRESP_E_CACHE_IO;
+  if (!(e->url = hr_strndup((const char *)url, url_len)))
+    return HTTPRESP_E_NOMEM;
+  int rc = decode_fields(&c, get32(d + 40), &e->vary);
+  if (!rc)
+    rc = decode_fields(&c, get32(d + 44), &e->headers);
+  if (rc)
+    return rc;
+  /* The body must be exactly what is left. */
+  if (body_len != left(&c) || !take(&c, (size_t)body_len, &body))
+    return HTTPRESP_E_CACHE_IO;
+  if (!(e->body = malloc((size_t)body_len + 1)))
+    return HTTPRESP_E_NOMEM;
+  if (body_len)
+    memcpy(e->body, body, (size_t)body_len);
+  e->body[body_len] = '\0';
+  e->body_len = (size_t)body_len;
+  return 0;
+}
+
+int hr_cache_entry_decode(const void *data, size_t len, hr_cache_entry *e) {
+  if (!e)
+    return HTTPRESP_E_INVALID_ARG;
+  hr_cache_entry_init(e);
+  if (!data)
+    return HTTPRESP_E_CACHE_IO;
+  int rc = decode(data, len, e);
+  if (rc)
+    hr_cache_entry_free(e);
+  return rc;
+}

@@ -1,0 +1,769 @@
+/* RFC 9111 rules for a private cache: what may be stored, how old and how
+ * fresh it is, whether it serves a request, how a 304 updates it, what an
+ * unsafe request invalidates.
+ *
+ * Pure: the time is an argument, nothing here reads a clock or a store.
+ * Directives come from hr_cc (which already resolves duplicates and invalid
+ * values towards "stale"), dates from hr_httpdate_parse.  Times are kept in
+ * milliseconds and every sum saturates: Age and Date are server input. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
+#include "cachecontrol.h"
+#include "httpdate.h"
+#include "url.h"
+
+#define DELTA_MAX INT64_C(2147483648) /* RFC 9111 §1.2.2 */
+#define HEURISTIC_CAP_SEC INT64_C(86400)
+
+static int is_method(const httpresp_request *req, const char *m) {
+  return req && req->method && strcmp(req->method, m) == 0;
+}
+
+char *hr_cache_key(const char *url) { return hr_url_without_fragment(url); }
+
+/* ---- list helpers ----------------------------------------------------- */
+
+/* Walks the comma-separated elements of every field `name` of `h`, in
+ * order, with OWS trimmed and empty elements skipped. */
+typedef struct list_iter {
+  const hr_headers *h;
+  const char *name;
+  size_t i;
+  const char *p; /* inside h->v[i].value, NULL before the first field */
+} list_iter;
+
+static void list_init(list_iter *it, const hr_headers *h, const char *name) {
+  it->h = h;
+  it->name = name;
+  it->i = 0;
+  it->p = NULL;
+}
+
+static int list_next(list_iter *it, const char **s, size_t *len) {
+  for (;;) {
+    if (!it->p) {
+      while (it->i < it->h->n && !hr_strcaseeq(it->h->v[it->i].name, it->name))
+        it->i++;
+      if (it->i >= it->h->n)
+        return 0;
+      it->p = it->h->v[it->i].value;
+    }
+    if (!*it->p) {
+      it->p = NULL;
+      it->i++;
+      continue;
+    }
+    const char *start = it->p;
+    const char *comma = strchr(start, ',');
+    size_t n = comma ? (size_t)(comma - start) : strlen(start);
+    it->p = comma ? comma + 1 : start + n;
+    hr_trim_ows(&start, &n);
+    if (n) {
+      *s = start;
+      *len = n;
+      return 1;
+    }
+  }
+}
+
+/* Whether the fields `name` of `a` and of `b` carry the same list (OWS
+ * around commas and empty elements do not count; absent equals absent). */
+static int same_list(const hr_headers *a, const hr_headers *b,
+                     const char *name) {
+  list_iter ia, ib;
+  list_init(&ia, a, name);
+  list_init(&ib, b, name);
+  for (;;) {
+    const char *sa, *sb;
+    size_t la, lb;
+    int ha = list_next(&ia, &sa, &la), hb = list_next(&ib, &sb, &lb);
+    if (!ha || !hb)
+      return ha == hb;
+    if (la != lb || memcmp(sa, sb, la) != 0)
+      return 0;
+  }
+}
+
+static int vary_has_star(const hr_headers *h) {
+  list_iter it;
+  const char *s;
+  size_t n;
+  list_init(&it, h, "Vary");
+  while (list_next(&it, &s, &n))
+    if (n == 1 && s[0] == '*')
+      return 1;
+  return 0;
+}
+
+/* ---- small parsers ---------------------------------------------------- */
+
+/* The first field `name` as an HTTP-date; 0 on success. */
+static int header_date(const hr_headers *h, const char *name, int64_t now_sec,
+                       int64_t *sec) {
+  const char *v = hr_headers_get(h, name);
+  return v && hr_httpdate_parse(v, strlen(v), now_sec, sec) == 0 ? 0 : -1;
+}
+
+/* Age (RFC 9111 §5.1) in seconds; -1 when absent or invalid.  Several
+ * values (repeated fields or a list) are not valid delta-seconds; rather
+ * than pick one, the largest valid one is used, which only ever makes the
+ * response older. */
+static int64_t age_value(const hr_headers *h) {
+  list_iter it;
+  const char *s;
+  size_t n;
+  int64_t best = -1;
+  list_init(&it, h, "Age");
+  while (list_next(&it, &s, &n)) {
+    int64_t v = 0;
+    size_t i = 0;
+    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+      if (v < DELTA_MAX)
+        v = v * 10 + (s[i] - '0');
+    if (i != n)
+      continue;
+    if (v > DELTA_MAX)
+      v = DELTA_MAX;
+    if (v > best)
+      best = v;
+  }
+  return best;
+}
+
+static int has_authorization(const httpresp_request *req) {
+  /* Credentials given to libcurl turn into an Authorization field. */
+  return hr_headers_get(&req->headers, "Authorization") != NULL ||
+         (req->user && *req->user);
+}
+
+/* Heuristically cacheable (RFC 9110 §15.1), from the status table, minus
+ * 206: stored ranges are never combined, so a partial response is of no
+ * use to a later request. */
+static int status_heuristic(int status) {
+  if (status == 206)
+    return 0;
+  const httpresp_status_info *si = httpresp_status_lookup(status);
+  return si && (si->flags & HTTPRESP_STATUS_CACHEABLE);
+}
+
+/* Whether we know the caching requirements of the status (must-understand,
+ * RFC 9111 §5.2.2.3). */
+static int status_understood(int status) {
+  if (status == 206 || status == 304 || status < 200)
+    return 0;
+  const httpresp_status_info *si = httpresp_status_lookup(status);
+  return si && (si->flags & HTTPRESP_STATUS_STANDARD);
+}
+
+/* ---- storing ---------------------------------------------------------- */
+
+int hr_cache_request_applies(const httpresp_request *req, const char **why) {
+  static const char *const conditionals[] = {"If-None-Match",
+                                             "If-Modified-Since", "If-Match",
+                                             "If-Unmodified-Since", "If-Range"};
+  const char *dummy;
+  if (!why)
+    why = &dummy;
+  *why = "";
+  if (!req || !(is_method(req, "GET") || is_method(req, "HEAD"))) {
+    *why = "method";
+    return 0;
+  }
+  for (size_t i = 0; i < HR_ARRAY_LEN(conditionals); i++) {
+    if (hr_headers_get(&req->headers, conditionals[i])) {
+      *why = "conditional";
+      return 0;
+    }
+  }
+  if (hr_headers_get(&req->headers, "Range")) {
+    *why = "range";
+    return 0;
+  }
+  return 1;
+}
+
+int hr_cache_storable(const httpresp_request *req, int status,
+                      const hr_headers *resp, size_t body_len,
+                      const char **why) {
+  const char *dummy;
+  if (!why)
+    why = &dummy;
+  *why = "";
+  if (!req || !resp || !is_method(req, "GET")) {
+    *why = "method";
+    return 0;
+  }
+  if (status == 206) {
+    *why = "partial";
+    return 0;
+  }
+  if (status < 200 || status > 599 || status == 304) {
+    *why = "status";
+    return 0;
+  }
+  hr_cc rq, rs;
+  hr_cc_from_headers(&rq, &req->headers);
+  hr_cc_from_headers(&rs, resp);
+  if (rq.flags & HR_CC_NO_STORE) {
+    *why = "request-no-store";
+    return 0;
+  }
+  if (rs.flags & HR_CC_MUST_UNDERSTAND) {
+    /* §5.2.2.3: no-store gives way when the status is understood. */
+    if (!status_understood(status)) {
+      *why = "must-understand";
+      return 0;
+    }
+  } else if (rs.flags & HR_CC_NO_STORE) {
+    *why = "no-store";
+    return 0;
+  }
+  if (vary_has_star(resp)) {
+    *why = "vary-star";
+    return 0;
+  }
+  if (has_authorization(req) &&
+      !(rs.flags & (HR_CC_PUBLIC | HR_CC_MUST_REVALIDATE)) && rs.s_maxage < 0) {
+    *why = "authorization";
+    return 0;
+  }
+  /* §3: for a private cache `private` counts, s-maxage does not. */
+  if (!status_heuristic(status) && rs.max_age < 0 &&
+      !(rs.flags & (HR_CC_PUBLIC | HR_CC_PRIVATE)) &&
+      !hr_headers_get(resp, "Expires")) {
+    *why = "status";
+    return 0;
+  }
+  if (body_len > HR_CACHE_MAX_ENTRY ||
+      resp->bytes > HR_CACHE_MAX_ENTRY - body_len) {
+    *why = "too-large";
+    return 0;
+  }
+  return 1;
+}
+
+/* Fields a cache never stores (RFC 9111 §3.1): connection-specific ones
+ * (RFC 9110 §7.6.1) and those of the proxy it talks through. */
+static int never_stored(const char *name) {
+  static const char *const names[] = {
+      "Connection",          "Keep-Alive",
+      "Proxy-Connection",    "TE",
+      "Transfer-Encoding",   "Upgrade",
+      "Proxy-Authenticate",  "Proxy-Authentication-Info",
+      "Proxy-Authorization", "Trailer"};
+  for (size_t i = 0; i < HR_ARRAY_LEN(names); i++)
+    if (hr_strcaseeq(name, names[i]))
+      return 1;
+  return 0;
+}
+
+/* Named by a Connection field of `h`. */
+static int connection_named(const hr_headers *h, const char *name) {
+  list_iter it;
+  const char *s;
+  size_t n;
+  list_init(&it, h, "Connection");
+  while (list_next(&it, &s, &n))
+    if (strlen(name) == n && hr_strncaseeq(s, name, n))
+      return 1;
+  return 0;
+}
+
+static int add_field(hr_headers *h, const hr_field *f) {
+  return hr_headers_add(h, f->name, strlen(f->name), f->value,
+                        strlen(f->value));
+}
+
+static int add_str(hr_headers *h, const char *name, const char *value) {
+  return hr_headers_add(h, name, strlen(name), value, strlen(value));
+}
+
+/* Records the request's fields named by the response's Vary. */
+static int record_vary(hr_headers *out, const hr_headers *resp,
+                       const hr_headers *req) {
+  list_iter it;
+  const char *s;
+  size_t n;
+  list_init(&it, resp, "Vary");
+  while (list_next(&it, &s, &n)) {
+    int seen = 0;
+    for (size_t k = 0; k < out->n && !seen; k++)
+      seen = strlen(out->v[k].name) == n && hr_strncaseeq(out->v[k].name, s, n);
+    if (seen)
+      continue;
+    for (size_t k = 0; k < req->n; k++) {
+      const hr_field *f = &req->v[k];
+      if (strlen(f->name) == n && hr_strncaseeq(f->name, s, n)) {
+        int rc = add_field(out, f);
+        if (rc)
+          return rc;
+      }
+    }
+  }
+  return 0;
+}
+
+static int set_date(hr_headers *h, int64_t ms) {
+  char buf[40];
+  if (ms < 0 || hr_httpdate_format(ms / 1000, buf, sizeof(buf)) != 0)
+    return 0;
+  return add_str(h, "Date", buf);
+}
+
+int hr_cache_entry_from_response(hr_cache_entry *e, const httpresp_request *req,
+                                 int status, const hr_headers *resp,
+                                 const char *body, size_t body_len,
+                                 int64_t request_ms, int64_t response_ms) {
+  if (!e)
+    return HTTPRESP_E_INVALID_ARG;
+  hr_cache_entry_init(e);
+  if (!req || !req->url || !resp || (body_len && !body))
+    return HTTPRESP_E_INVALID_ARG;
+  int rc = HTTPRESP_E_NOMEM;
+  e->status = status;
+  e->request_ms = request_ms;
+  e->response_ms = response_ms;
+  if (!(e->url = hr_cache_key(req->url)) || !(e->body = malloc(body_len + 1)))
+    goto fail;
+  if (body_len)
+    memcpy(e->body, body, body_len);
+  e->body[body_len] = '\0';
+  e->body_len = body_len;
+  for (size_t i = 0; i < resp->n; i++) {
+    const hr_field *f = &resp->v[i];
+    if (never_stored(f->name) || connection_named(resp, f->name))
+      continue;
+    if ((rc = add_field(&e->headers, f)))
+      goto fail;
+  }
+  /* RFC 9110 §6.6.1: a recipient with a clock adds the Date it lacked. */
+  if (!hr_headers_get(&e->headers, "Date") &&
+      (rc = set_date(&e->headers, response_ms)))
+    goto fail;
+  if ((rc = record_vary(&e->vary, resp, &req->headers)))
+    goto fail;
+  return 0;
+fail:
+  hr_cache_entry_free(e);
+  return rc ? rc : HTTPRESP_E_NOMEM;
+}
+
+/* ---- age and freshness ------------------------------------------------ */
+
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+/* a - b, saturating (times come from servers and callers' clocks). */
+static int64_t sat_sub(int64_t a, int64_t b) {
+  if (b < 0 && a > INT64_MAX + b)
+    return INT64_MAX;
+  if (b > 0 && a < INT64_MIN + b)
+    return INT64_MIN;
+  return a - b;
+}
+
+/* The response's Date in ms, or its receipt time when Date is absent or
+ * invalid. */
+static int64_t date_ms(const hr_cache_entry *e) {
+  int64_t sec;
+  if (header_date(&e->headers, "Date", e->response_ms / 1000, &sec) == 0)
+    return sec * 1000; /* parsed years end at 9999: no overflow */
+  return e->response_ms;
+}
+
+/* §4.2.3 in milliseconds. */
+static int64_t current_age_ms(const hr_cache_entry *e, int64_t now_ms) {
+  int64_t age = age_value(&e->headers);
+  int64_t apparent = max64(0, sat_sub(e->response_ms, date_ms(e)));
+  int64_t delay = max64(0, sat_sub(e->response_ms, e->request_ms));
+  int64_t corrected = hr_sat_add(age < 0 ? 0 : age * 1000, delay);
+  int64_t initial = max64(apparent, corrected);
+  int64_t resident = max64(0, sat_sub(now_ms, e->response_ms));
+  return hr_sat_add(initial, resident);
+}
+
+int64_t hr_cache_current_age(const hr_cache_entry *e, int64_t now_ms) {
+  return e ? current_age_ms(e, now_ms) / 1000 : 0;
+}
+
+int64_t hr_cache_freshness_lifetime(const hr_cache_entry *e) {
+  if (!e)
+    return 0;
+  hr_cc cc;
+  hr_cc_from_headers(&cc, &e->headers);
+  if (cc.max_age >= 0) /* s-maxage is for shared caches only */
+    return cc.max_age;
+
+  int64_t now_sec = e->response_ms / 1000;
+  int64_t date = date_ms(e) / 1000;
+  if (hr_headers_get(&e->headers, "Expires")) {
+    /* Invalid ("0") means already expired (§5.3); repeated different
+     * values are treated the same way (§4.2.1). */
+    int64_t exp, other;
+    if (header_date(&e->headers, "Expires", now_sec, &exp) != 0)
+      return 0;
+    for (size_t i = 0; i < e->headers.n; i++) {
+      const hr_field *f = &e->headers.v[i];
+      if (hr_strcaseeq(f->name, "Expires") &&
+          (hr_httpdate_parse(f->value, strlen(f->value), now_sec, &other) ||
+           other != exp))
+        return 0;
+    }
+    return exp > date ? exp - date : 0;
+  }
+
+  /* §4.2.2.  301 and 308 get no heuristic: "permanent" is not a lifetime,
+   * and a wrongly cached redirect is hard for the user to escape. */
+  if (e->status == 301 || e->status == 308)
+    return 0;
+  if (!status_heuristic(e->status) && !(cc.flags & HR_CC_PUBLIC))
+    return 0;
+  int64_t lm;
+  if (header_date(&e->headers, "Last-Modified", now_sec, &lm) != 0 || lm > date)
+    return 0;
+  int64_t h = (date - lm) / 10;
+  return h > HEURISTIC_CAP_SEC ? HEURISTIC_CAP_SEC : h;
+}
+
+/* ---- selection -------------------------------------------------------- */
+
+int hr_cache_has_validator(const hr_cache_entry *e) {
+  int64_t lm;
+  if (!e)
+    return 0;
+  const char *etag = hr_headers_get(&e->headers, "ETag");
+  if (etag && *etag)
+    return 1;
+  return header_date(&e->headers, "Last-Modified", e->response_ms / 1000,
+                     &lm) == 0;
+}
+
+/* Every field the stored response's Vary names matches the request. */
+static int vary_matches(const hr_cache_entry *e, const httpresp_request *req) {
+  list_iter it;
+  const char *s;
+  size_t n;
+  char name[256];
+  list_init(&it, &e->headers, "Vary");
+  while (list_next(&it, &s, &n)) {
+    if (n == 1 && s[0] == '*')
+      return 0;
+    if (n >= sizeof(name) || !hr_is_token(s, n))
+      return 0; /* no sane request field has this name: do not guess */
+    memcpy(name, s, n);
+    name[n] = '\0';
+    if (!same_list(&e->vary, &req->headers, name))
+      return 0;
+  }
+  return 1;
+}
+
+hr_cache_use hr_cache_select(const hr_cache_entry *e,
+                             const httpresp_request *req, int64_t now_ms,
+                             const char **why) {
+  const char *dummy;
+  if (!why)
+    why = &dummy;
+  *why = "";
+  if (!req) {
+    *why = "miss";
+    return HR_CACHE_USE_NONE;
+  }
+  hr_cc rq;
+  hr_cc_from_headers(&rq, &req->headers);
+  /* only-if-cached: whatever cannot be served as it is fails (§5.2.1.7). */
+  hr_cache_use cannot = (rq.flags & HR_CC_ONLY_IF_CACHED)
+                            ? HR_CACHE_USE_NOT_CACHED
+                            : HR_CACHE_USE_NONE;
+  if (!e) {
+    *why = cannot == HR_CACHE_USE_NONE ? "miss" : "only-if-cached";
+    return cannot;
+  }
+  if (!vary_matches(e, req)) {
+    *why = "vary";
+    return cannot;
+  }
+  if (rq.flags & HR_CC_NO_STORE) {
+    *why = "request-no-store";
+    return cannot;
+  }
+  int validator = hr_cache_has_validator(e);
+  hr_cache_use revalidate =
+      cannot == HR_CACHE_USE_NOT_CACHED
+          ? cannot
+          : (validator ? HR_CACHE_USE_REVALIDATE : HR_CACHE_USE_NONE);
+  if (rq.flags & HR_CC_NO_CACHE) {
+    *why = "request-no-cache";
+    return revalidate;
+  }
+  hr_cc rs;
+  hr_cc_from_headers(&rs, &e->headers);
+  if (rs.flags & HR_CC_NO_CACHE) {
+    *why = "no-cache";
+    return revalidate;
+  }
+
+  int64_t age = current_age_ms(e, now_ms);
+  int64_t life = hr_sat_mul(hr_cache_freshness_lifetime(e), 1000);
+  int fresh = life > age;
+  if (rq.max_age >= 0 && age > hr_sat_mul(rq.max_age, 1000)) {
+    *why = "request-max-age";
+    return revalidate;
+  }
+  if (fresh) {
+    if (rq.min_fresh >= 0 && life - age < hr_sat_mul(rq.min_fresh, 1000)) {
+      *why = "min-fresh";
+      return revalidate;
+    }
+    *why = "fresh";
+    return HR_CACHE_USE_FRESH;
+  }
+  /* Stale.  The client may accept that (§5.2.1.2) unless the server said
+   * it must not be served stale (§5.2.2.2). */
+  int64_t staleness = age - life;
+  if (!(rs.flags & HR_CC_MUST_REVALIDATE) && rq.min_fresh < 0 &&
+      ((rq.flags & HR_CC_MAX_STALE_ANY) ||
+       (rq.max_stale >= 0 && staleness <= hr_sat_mul(rq.max_stale, 1000)))) {
+    *why = "max-stale";
+    return HR_CACHE_USE_FRESH;
+  }
+  *why = "stale";
+  return revalidate;
+}
+
+/* ---- validation ------------------------------------------------------- */
+
+static const char *const conditional_names[] = {
+    "If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since",
+    "If-Range"};
+
+void hr_cache_remove_conditionals(httpresp_request *req) {
+  if (!req)
+    return;
+  for (size_t i = 0; i < HR_ARRAY_LEN(conditional_names); i++)
+    hr_headers_remove(&req->headers, conditional_names[i]);
+}
+
+int hr_cache_add_conditionals(const hr_cache_entry *e, httpresp_request *req) {
+  if (!e || !req)
+    return HTTPRESP_E_INVALID_ARG;
+  hr_cache_remove_conditionals(req);
+  const char *etag = hr_headers_get(&e->headers, "ETag");
+  int rc = 0;
+  if (etag && *etag)
+    rc = add_str(&req->headers, "If-None-Match", etag);
+  int64_t lm;
+  const char *lmv = hr_headers_get(&e->headers, "Last-Modified");
+  if (!rc && lmv &&
+      header_date(&e->headers, "Last-Modified", e->response_ms / 1000, &lm) ==
+          0)
+    rc = add_str(&req->headers, "If-Modified-Since", lmv);
+  if (rc)
+    hr_cache_remove_conditionals(req);
+  return rc;
+}
+
+/* Splits an entity-tag into weakness and opaque-tag; 0 if malformed. */
+static int parse_etag(const char *v, int *weak, const char **tag, size_t *len) {
+  size_t n = strlen(v);
+  *weak = 0;
+  if (n >= 2 && v[0] == 'W' && v[1] == '/') {
+    *weak = 1;
+    v += 2;
+    n -= 2;
+  }
+  if (n < 2 || v[0] != '"' || v[n - 1] != '"' || memchr(v + 1, '"', n - 2))
+    return 0;
+  *tag = v;
+  *len = n;
+  return 1;
+}
+
+int hr_cache_304_selects(const hr_cache_entry *e, const hr_headers *h304) {
+  if (!e || !h304)
+    return 0;
+  const char *new_tag = hr_headers_get(h304, "ETag");
+  const char *old_tag = hr_headers_get(&e->headers, "ETag");
+  if (new_tag) {
+    int nw, ow;
+    const char *nt, *ot;
+    size_t nl, ol;
+    if (!old_tag)
+      return 0;
+    if (!parse_etag(new_tag, &nw, &nt, &nl) ||
+        !parse_etag(old_tag, &ow, &ot, &ol))
+      return strcmp(new_tag, old_tag) == 0; /* unquoted: only itself */
+    if (nl != ol || memcmp(nt, ot, nl) != 0)
+      return 0;
+    /* A strong validator selects only an entry holding the same strong
+     * validator; a weak one by weak comparison (RFC 9110 §8.8.3.2). */
+    return nw || !ow;
+  }
+  const char *new_lm = hr_headers_get(h304, "Last-Modified");
+  if (new_lm) {
+    const char *old_lm = hr_headers_get(&e->headers, "Last-Modified");
+    int64_t a, b;
+    if (!old_lm)
+      return 0;
+    if (hr_httpdate_parse(new_lm, strlen(new_lm), 0, &a) == 0 &&
+        hr_httpdate_parse(old_lm, strlen(old_lm), 0, &b) == 0)
+      return a == b;
+    return strcmp(new_lm, old_lm) == 0;
+  }
+  /* No validator at all: the answer to the conditional we sent for e. */
+  return 1;
+}
+
+/* Fields a 304 never changes in the stored response (RFC 9111 §3.2):
+ * Content-Length, those never stored, and those the stored body depends
+ * on (its coding and its range). */
+static int never_updated(const hr_headers *h304, const char *name) {
+  return hr_strcaseeq(name, "Content-Length") ||
+         hr_strcaseeq(name, "Content-Encoding") ||
+         hr_strcaseeq(name, "Content-Range") || never_stored(name) ||
+         connection_named(h304, name);
+}
+
+static int name_in(const hr_headers *h, size_t before, const char *name) {
+  for (size_t i = 0; i < before; i++)
+    if (hr_strcaseeq(h->v[i].name, name))
+      return 1;
+  return 0;
+}
+
+/* Appends every updatable field of the 304 named `name`, in order. */
+static int add_group(hr_headers *out, const hr_headers *h304,
+                     const char *name) {
+  for (size_t i = 0; i < h304->n; i++) {
+    if (hr_strcaseeq(h304->v[i].name, name)) {
+      int rc = add_field(out, &h304->v[i]);
+      if (rc)
+        return rc;
+    }
+  }
+  return 0;
+}
+
+static int update_headers(hr_headers *out, const hr_headers *old,
+                          const hr_headers *h304, int64_t response_ms) {
+  int rc;
+  for (size_t i = 0; i < old->n; i++) {
+    const hr_field *f = &old->v[i];
+    int replaced =
+        !never_updated(h304, f->name) && hr_headers_get(h304, f->name) != NULL;
+    if (!replaced) {
+      /* The Age it had was measured for the old exchange. */
+      if (hr_strcaseeq(f->name, "Age"))
+        continue;
+      if (hr_strcaseeq(f->name, "Date") && !name_in(old, i, "Date")) {
+        if ((rc = set_date(out, response_ms)))
+          return rc;
+        continue;
+      }
+      if (hr_strcaseeq(f->name, "Date"))
+        continue;
+      if ((rc = add_field(out, f)))
+        return rc;
+    } else if (!name_in(old, i, f->name) &&
+               (rc = add_group(out, h304, f->name))) {
+      return rc;
+    }
+  }
+  for (size_t i = 0; i < h304->n; i++) {
+    const char *name = h304->v[i].name;
+    if (never_updated(h304, name) || name_in(h304, i, name) ||
+        hr_headers_get(old, name))
+      continue;
+    if ((rc = add_group(out, h304, name)))
+      return rc;
+  }
+  if (!hr_headers_get(out, "Date"))
+    return set_date(out, response_ms);
+  return 0;
+}
+
+int hr_cache_update_from_304(hr_cache_entry *e, const hr_headers *h304,
+                             int64_t request_ms, int64_t response_ms) {
+  if (!e || !h304)
+    return HTTPRESP_E_INVALID_ARG;
+  hr_headers next;
+  hr_headers_init(&next);
+  int rc = update_headers(&next, &e->headers, h304, response_ms);
+  if (rc) {
+    hr_headers_free(&next);
+    return rc;
+  }
+  hr_headers_free(&e->headers);
+  e->headers = next;
+  e->request_ms = request_ms;
+  e->response_ms = response_ms;
+  return 0;
+}
+
+int hr_cache_served_headers(const hr_cache_entry *e, int64_t now_ms,
+                            hr_headers *out) {
+  if (!e || !out)
+    return HTTPRESP_E_INVALID_ARG;
+  hr_headers_clear(out);
+  int64_t age = hr_cache_current_age(e, now_ms);
+  if (age > DELTA_MAX)
+    age = DELTA_MAX;
+  char buf[24];
+  snprintf(buf, sizeof(buf), "%lld", (long long)age);
+  int rc = 0, placed = 0;
+  for (size_t i = 0; i < e->headers.n && !rc; i++) {
+    const hr_field *f = &e->headers.v[i];
+    if (!hr_strcaseeq(f->name, "Age"))
+      rc = add_field(out, f);
+    else if (!placed++)
+      rc = add_str(out, f->name, buf);
+  }
+  if (!rc && !placed)
+    rc = add_str(out, "Age", buf);
+  if (rc)
+    hr_headers_clear(out);
+  return rc;
+}
+
+/* ---- invalidation ----------------------------------------------------- */
+
+int hr_cache_method_unsafe(const char *method) {
+  if (!method)
+    return 1;
+  return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
+         strcmp(method, "OPTIONS") != 0 && strcmp(method, "TRACE") != 0;
+}
+
+static size_t add_key(char *keys[3], size_t n, char *key) {
+  if (!key)
+    return n;
+  for (size_t i = 0; i < n; i++) {
+    if (strcmp(keys[i], key) == 0) {
+      free(key);
+      return n;
+    }
+  }
+  keys[n] = key;
+  return n + 1;
+}
+
+size_t hr_cache_invalidation_keys(const char *req_url, int status,
+                                  const hr_headers *resp, char *keys[3]) {
+  static const char *const targets[] = {"Location", "Content-Location"};
+  if (!req_url || !keys || status < 200 || status > 399)
+    return 0;
+  size_t n = add_key(keys, 0, hr_cache_key(req_url));
+  for (size_t i = 0; resp && i < HR_ARRAY_LEN(targets); i++) {
+    const char *v = hr_headers_get(resp, targets[i]);
+    char *abs = NULL;
+    if (!v || hr_url_resolve(req_url, v, strlen(v), &abs) != 0)
+      continue;
+    /* §4.4: only the same origin, or a server could evict others' data. */
+    if (hr_url_same_origin(req_url, abs) == 1)
+      n = add_key(keys, n, hr_cache_key(abs));
+    free(abs);
+  }
+  return n;
+}

@@ -1,0 +1,863 @@
+/* RFC 9111 rules of the private cache: storable, freshness, age, selection,
+ * conditionals, 304 selection and update, stored fields, invalidation. */
+#include <criterion/criterion.h>
+
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
+#include "httpdate.h"
+#include "objects.h"
+
+/* Every table's response arrives at T0; header specs may name dates
+ * relative to it: "{+60}" is T0 + 60 s as an IMF-fixdate, "{-10}" 10 s
+ * before. */
+#define T0S INT64_C(1700000000)
+#define T0 (T0S * 1000)
+#define URL "http://a.example/p"
+
+/* Expands "{±N}" placeholders. */
+static void expand(const char *in, char *out, size_t cap) {
+  size_t o = 0;
+  while (*in && o + 1 < cap) {
+    if (*in == '{') {
+      char *end;
+      long long off = strtoll(in + 1, &end, 10);
+      cr_assert(*end == '}', "bad placeholder in %s", in);
+      char date[40];
+      cr_assert(hr_httpdate_format(T0S + off, date, sizeof(date)) == 0);
+      size_t n = strlen(date);
+      cr_assert(o + n < cap);
+      memcpy(out + o, date, n);
+      o += n;
+      in = end + 1;
+    } else {
+      out[o++] = *in++;
+    }
+  }
+  out[o] = '\0';
+}
+
+/* "Name: value\nName: value" (after expansion) into `h`. */
+static void fill(hr_headers *h, const char *spec) {
+  char buf[4096];
+  hr_headers_init(h);
+  if (!spec)
+    return;
+  expand(spec, buf, sizeof(buf));
+  char *p = buf;
+  while (*p) {
+    char *nl = strchr(p, '\n');
+    size_t n = nl ? (size_t)(nl - p) : strlen(p);
+    if (n)
+      cr_assert(hr_headers_add_line(h, p, n) == 0, "bad line in %s", spec);
+    p += n + (nl ? 1 : 0);
+  }
+}
+
+static httpresp_request *mkreq(const char *method, const char *url,
+                               const char *spec) {
+  httpresp_request *r;
+  cr_assert(httpresp_request_new(&r, method, url) == 0);
+  hr_headers h;
+  fill(&h, spec);
+  cr_assert(hr_headers_copy(&r->headers, &h) == 0);
+  hr_headers_free(&h);
+  return r;
+}
+
+/* A stored GET response received at T0 (sent at T0 + req_off_ms). */
+static void mkentry(hr_cache_entry *e, int status, const char *resp,
+                    const char *stored_req, int64_t req_off_ms) {
+  httpresp_request *r = mkreq("GET", URL, stored_req);
+  hr_headers h;
+  fill(&h, resp);
+  cr_assert(hr_cache_entry_from_response(e, r, status, &h, "body", 4,
+                                         T0 + req_off_ms, T0) == 0);
+  hr_headers_free(&h);
+  httpresp_request_free(r);
+}
+
+/* Fields as "Name: value\n..." for whole-list comparisons. */
+static void dump(const hr_headers *h, char *out, size_t cap) {
+  size_t o = 0;
+  out[0] = '\0';
+  for (size_t i = 0; i < h->n; i++)
+    o += (size_t)snprintf(out + o, cap - o, "%s: %s\n", h->v[i].name,
+                          h->v[i].value);
+}
+
+static void expect_fields(const hr_headers *h, const char *spec) {
+  char want[4096], got[4096];
+  expand(spec, want, sizeof(want));
+  dump(h, got, sizeof(got));
+  cr_expect_str_eq(got, want);
+}
+
+/* ---- request_applies -------------------------------------------------- */
+
+typedef struct applies_row {
+  const char *method;
+  const char *req;
+  int want;
+  const char *why;
+} applies_row;
+
+static const applies_row applies_rows[] = {
+    {"GET", NULL, 1, ""},
+    {"HEAD", NULL, 1, ""},
+    {"POST", NULL, 0, "method"},
+    {"get", NULL, 0, "method"}, /* methods are case-sensitive */
+    {"OPTIONS", NULL, 0, "method"},
+    {"GET", "If-None-Match: \"x\"", 0, "conditional"},
+    {"GET", "If-Modified-Since: {0}", 0, "conditional"},
+    {"GET", "If-Match: *", 0, "conditional"},
+    {"GET", "If-Unmodified-Since: {0}", 0, "conditional"},
+    {"GET", "If-Range: \"x\"", 0, "conditional"},
+    {"GET", "Range: bytes=0-10", 0, "range"},
+    {"GET", "Accept: */*", 1, ""},
+};
+
+Test(cache_rules, request_applies_table) {
+  for (size_t i = 0; i < sizeof(applies_rows) / sizeof(applies_rows[0]); i++) {
+    const applies_row *r = &applies_rows[i];
+    httpresp_request *q = mkreq(r->method, URL, r->req);
+    const char *why = NULL;
+    cr_expect_eq(hr_cache_request_applies(q, &why), r->want, "row %zu", i);
+    cr_expect_str_eq(why, r->why, "row %zu", i);
+    httpresp_request_free(q);
+  }
+}
+
+/* ---- storable --------------------------------------------------------- */
+
+typedef struct storable_row {
+  const char *method;
+  int status;
+  const char *req;
+  const char *resp;
+  int creds; /* credentials given to libcurl */
+  int want;
+  const char *why;
+} storable_row;
+
+static const storable_row storable_rows[] = {
+    /* Heuristically cacheable statuses need nothing. */
+    {"GET", 200, NULL, NULL, 0, 1, ""},
+    {"GET", 203, NULL, NULL, 0, 1, ""},
+    {"GET", 204, NULL, NULL, 0, 1, ""},
+    {"GET", 300, NULL, NULL, 0, 1, ""},
+    {"GET", 301, NULL, NULL, 0, 1, ""},
+    {"GET", 308, NULL, NULL, 0, 1, ""},
+    {"GET", 404, NULL, NULL, 0, 1, ""},
+    {"GET", 405, NULL, NULL, 0, 1, ""},
+    {"GET", 410, NULL, NULL, 0, 1, ""},
+    {"GET", 414, NULL, NULL, 0, 1, ""},
+    {"GET", 501, NULL, NULL, 0, 1, ""},
+    /* 206 never: ranges are not combined. */
+    {"GET", 206, NULL, "Cache-Control: max-age=60", 0, 0, "partial"},
+    /* Others only with explicit freshness or public/private. */
+    {"GET", 201, NULL, NULL, 0, 0, "status"},
+    {"GET", 302, NULL, NULL, 0, 0, "status"},
+    {"GET", 307, NULL, NULL, 0, 0, "status"},
+    {"GET", 500, NULL, NULL, 0, 0, "status"},
+    {"GET", 302, NULL, "Cache-Control: max-age=60", 0, 1, ""},
+    {"GET", 302, NULL, "Expires: {+60}", 0, 1, ""},
+    {"GET", 302, NULL, "Expires: 0", 0, 1, ""},
+    {"GET", 500, NULL, "Cache-Control: public", 0, 1, ""},
+    {"GET", 500, NULL, "Cache-Control: private", 0, 1, ""},
+    {"GET", 302, NULL, "Cache-Control: s-maxage=60", 0, 0, "status"},
+    /* Not final, or a 304. */
+    {"GET", 100, NULL, "Cache-Control: max-age=60", 0, 0, "status"},
+    {"GET", 304, NULL, "Cache-Control: max-age=60", 0, 0, "status"},
+    /* Methods: GET only. */
+    {"HEAD", 200, NULL, "Cache-Control: max-age=60", 0, 0, "method"},
+    {"POST", 200, NULL, "Cache-Control: max-age=60", 0, 0, "method"},
+    /* no-store either way. */
+    {"GET", 200, NULL, "Cache-Control: no-store", 0, 0, "no-store"},
+    {"GET", 200, NULL, "Cache-Control: max-age=60, no-store", 0, 0, "no-store"},
+    {"GET", 200, NULL, "Cache-Control: max-age=60\nCache-Control: no-store", 0,
+     0, "no-store"},
+    {"GET", 200, "Cache-Control: no-store", NULL, 0, 0, "request-no-store"},
+    /* private, no-cache: a private cache stores them. */
+    {"GET", 200, NULL, "Cache-Control: private", 0, 1, ""},
+    {"GET", 200, NULL, "Cache-Control: no-cache", 0, 1, ""},
+    /* must-understand overrides no-store for an understood status. */
+    {"GET", 200, NULL, "Cache-Control: must-understand, no-store", 0, 1, ""},
+    {"GET", 299, NULL, "Cache-Control: must-understand, no-store, max-age=9", 0,
+     0, "must-understand"},
+    /* Vary: * */
+    {"GET", 200, NULL, "Vary: *", 0, 0, "vary-star"},
+    {"GET", 200, NULL, "Vary: Accept, *", 0, 0, "vary-star"},
+    {"GET", 200, NULL, "Vary: Accept\nVary: *", 0, 0, "vary-star"},
+    {"GET", 200, NULL, "Vary: Accept", 0, 1, ""},
+    /* Authorization (§3.5). */
+    {"GET", 200, "Authorization: Basic eDp5", NULL, 0, 0, "authorization"},
+    {"GET", 200, "Authorization: Basic eDp5", "Cache-Control: max-age=60", 0, 0,
+     "authorization"},
+    {"GET", 200, "Authorization: Basic eDp5", "Cache-Control: private", 0, 0,
+     "authorization"},
+    {"GET", 200, "Authorization: Basic eDp5", "Cache-Control: public", 0, 1,
+     ""},
+    {"GET", 200, "Authorization: Basic eDp5", "Cache-Control: must-revalidate",
+     0, 1, ""},
+    {"GET", 200, "Authorization: Basic eDp5", "Cache-Control: s-maxage=60", 0,
+     1, ""},
+    {"GET", 200, NULL, NULL, 1, 0, "authorization"},
+    {"GET", 200, NULL, "Cache-Control: public", 1, 1, ""},
+};
+
+Test(cache_rules, storable_table) {
+  for (size_t i = 0; i < sizeof(storable_rows) / sizeof(storable_rows[0]);
+       i++) {
+    const storable_row *r = &storable_rows[i];
+    httpresp_request *q = mkreq(r->method, URL, r->req);
+    if (r->creds)
+      cr_assert(httpresp_request_set_credentials(q, "u", "p", 0) == 0);
+    hr_headers h;
+    fill(&h, r->resp);
+    const char *why = NULL;
+    cr_expect_eq(hr_cache_storable(q, r->status, &h, 10, &why), r->want,
+                 "row %zu (%d %s)", i, r->status, r->resp ? r->resp : "");
+    cr_expect_str_eq(why, r->why, "row %zu", i);
+    hr_headers_free(&h);
+    httpresp_request_free(q);
+  }
+}
+
+Test(cache_rules, storable_size_bound) {
+  httpresp_request *q = mkreq("GET", URL, NULL);
+  hr_headers h;
+  fill(&h, "Cache-Control: max-age=60\nX-Pad: 0123456789");
+  const char *why = NULL;
+  cr_expect(hr_cache_storable(q, 200, &h, HR_CACHE_MAX_ENTRY - 100, &why));
+  cr_expect_not(hr_cache_storable(q, 200, &h, HR_CACHE_MAX_ENTRY, &why));
+  cr_expect_str_eq(why, "too-large");
+  cr_expect_not(hr_cache_storable(q, 200, &h, SIZE_MAX, &why));
+  hr_headers_free(&h);
+  httpresp_request_free(q);
+}
+
+/* ---- freshness lifetime ------------------------------------------------ */
+
+typedef struct life_row {
+  int status;
+  const char *resp;
+  int64_t want;
+} life_row;
+
+static const life_row life_rows[] = {
+    {200, "Cache-Control: max-age=100", 100},
+    {200, "Cache-Control: max-age=0", 0},
+    /* max-age wins over Expires. */
+    {200, "Cache-Control: max-age=100\nDate: {0}\nExpires: {+1000}", 100},
+    {200, "Cache-Control: max-age=100\nExpires: 0", 100},
+    /* s-maxage is for shared caches. */
+    {200, "Cache-Control: s-maxage=50, max-age=100", 100},
+    {200, "Cache-Control: s-maxage=50\nDate: {0}\nLast-Modified: {-3000}", 300},
+    {200, "Cache-Control: s-maxage=50", 0},
+    /* Conflicting, invalid and saturating max-age. */
+    {200, "Cache-Control: max-age=100, max-age=200", 0},
+    {200, "Cache-Control: max-age=100\nCache-Control: max-age=200", 0},
+    {200, "Cache-Control: max-age=100, max-age=100", 100},
+    {200, "Cache-Control: max-age=abc\nExpires: {+600}", 0},
+    {200, "Cache-Control: max-age=99999999999999999999", 2147483647},
+    /* Expires - Date. */
+    {200, "Date: {0}\nExpires: {+600}", 600},
+    {200, "Date: {-100}\nExpires: {+600}", 700},
+    {200, "Date: {0}\nExpires: {-10}", 0},
+    {200, "Date: {0}\nExpires: {0}", 0},
+    {200, "Expires: {+600}", 600},                /* no Date: received */
+    {200, "Date: garbage\nExpires: {+600}", 600}, /* invalid Date too */
+    {200, "Date: {0}\nExpires: 0", 0},            /* invalid: expired */
+    {200, "Date: {0}\nExpires: tomorrow", 0},
+    {200, "Date: {0}\nExpires: 0\nLast-Modified: {-100000}", 0}, /* no heur. */
+    {302, "Date: {0}\nExpires: {+60}", 60},
+    {200, "Date: {0}\nExpires: {+600}\nExpires: {+600}", 600},
+    {200, "Date: {0}\nExpires: {+600}\nExpires: {+60}", 0},
+    /* Heuristic: 10% of Date - Last-Modified, at most a day. */
+    {200, "Date: {0}\nLast-Modified: {-1000}", 100},
+    {200, "Date: {0}\nLast-Modified: {-1009}", 100},
+    {200, "Last-Modified: {-1000}", 100},
+    {200, "Date: {0}\nLast-Modified: {-10000000}", 86400},
+    {200, "Date: {0}\nLast-Modified: {+100}", 0},
+    {200, "Date: {0}\nLast-Modified: junk", 0},
+    {200, "Date: {0}", 0},
+    {404, "Date: {0}\nLast-Modified: {-1000}", 100},
+    {410, "Date: {0}\nLast-Modified: {-1000}", 100},
+    {204, "Date: {0}\nLast-Modified: {-1000}", 100},
+    /* Not for 301/308 (only explicit freshness), nor for other statuses. */
+    {301, "Date: {0}\nLast-Modified: {-1000}", 0},
+    {308, "Date: {0}\nLast-Modified: {-1000}", 0},
+    {301, "Cache-Control: max-age=10", 10},
+    {500, "Date: {0}\nLast-Modified: {-1000}", 0},
+    {302, "Date: {0}\nLast-Modified: {-1000}", 0},
+    /* public makes a status heuristically cacheable. */
+    {500, "Cache-Control: public\nDate: {0}\nLast-Modified: {-1000}", 100},
+};
+
+Test(cache_rules, freshness_lifetime_table) {
+  for (size_t i = 0; i < sizeof(life_rows) / sizeof(life_rows[0]); i++) {
+    hr_cache_entry e;
+    mkentry(&e, life_rows[i].status, life_rows[i].resp, NULL, 0);
+    cr_expect_eq(hr_cache_freshness_lifetime(&e), life_rows[i].want,
+                 "row %zu (%d, %s): got %" PRId64, i, life_rows[i].status,
+                 life_rows[i].resp, hr_cache_freshness_lifetime(&e));
+    hr_cache_entry_free(&e);
+  }
+}
+
+/* ---- current age ------------------------------------------------------- */
+
+typedef struct age_row {
+  const char *resp;
+  int64_t req_off_ms; /* request sent at T0 + this (<= 0) */
+  int64_t now_off_ms;
+  int64_t want;
+} age_row;
+
+static const age_row age_rows[] = {
+    {"Date: {0}", 0, 10000, 10},
+    {"Date: {0}", 0, 0, 0},
+    {"Date: {0}", 0, 999, 0},
+    {"Date: {0}\nAge: 30", 0, 10000, 40},
+    /* Date behind our clock: apparent age counts. */
+    {"Date: {-100}", 0, 10000, 110},
+    {"Date: {-100}\nAge: 10", 0, 10000, 110},
+    {"Date: {-100}\nAge: 500", 0, 10000, 510},
+    /* Date ahead of our clock: apparent age is 0, not negative. */
+    {"Date: {+100}", 0, 10000, 10},
+    {"Date: {+100}\nAge: 20", 0, 10000, 30},
+    /* Response delay is added to Age (corrected_age_value). */
+    {"Date: {0}", -5000, 10000, 15},
+    {"Date: {0}\nAge: 10", -5000, 10000, 25},
+    {"Date: {-100}\nAge: 10", -5000, 10000, 110},
+    /* No Date: the receipt time stands in (and is stored as Date). */
+    {NULL, 0, 10000, 10},
+    {"Date: garbage", 0, 10000, 10},
+    /* Invalid Age counts as absent; huge Age saturates. */
+    {"Date: {0}\nAge: abc", 0, 10000, 10},
+    {"Date: {0}\nAge: -5", 0, 10000, 10},
+    {"Date: {0}\nAge: 1.5", 0, 10000, 10},
+    {"Date: {0}\nAge: 99999999999999999999", 0, 10000, INT64_C(2147483658)},
+    {"Date: {0}\nAge: 2147483648", 0, 0, INT64_C(2147483648)},
+    /* Several values: the largest (oldest) one. */
+    {"Date: {0}\nAge: 5, 50", 0, 0, 50},
+    {"Date: {0}\nAge: 50\nAge: 5", 0, 0, 50},
+    /* Our clock went back: resident time is never negative. */
+    {"Date: {0}\nAge: 7", 0, -60000, 7},
+};
+
+Test(cache_rules, current_age_table) {
+  for (size_t i = 0; i < sizeof(age_rows) / sizeof(age_rows[0]); i++) {
+    const age_row *r = &age_rows[i];
+    hr_cache_entry e;
+    mkentry(&e, 200, r->resp, NULL, r->req_off_ms);
+    int64_t got = hr_cache_current_age(&e, T0 + r->now_off_ms);
+    cr_expect_eq(got, r->want, "row %zu (%s): got %" PRId64, i,
+                 r->resp ? r->resp : "", got);
+    hr_cache_entry_free(&e);
+  }
+}
+
+Test(cache_rules, age_saturates_with_extreme_times) {
+  hr_cache_entry e;
+  mkentry(&e, 200, "Date: {0}\nAge: 99999999999", NULL, 0);
+  e.request_ms = INT64_MIN;
+  cr_expect_eq(hr_cache_current_age(&e, INT64_MAX), INT64_MAX / 1000);
+  e.response_ms = INT64_MIN;
+  cr_expect_geq(hr_cache_current_age(&e, INT64_MAX), 0);
+  hr_cache_entry_free(&e);
+}
+
+/* ---- select ------------------------------------------------------------ */
+
+#define FRESH HR_CACHE_USE_FRESH
+#define REVAL HR_CACHE_USE_REVALIDATE
+#define NONE HR_CACHE_USE_NONE
+#define NOTC HR_CACHE_USE_NOT_CACHED
+
+typedef struct select_row {
+  const char *resp;       /* stored response (received T0) */
+  const char *stored_req; /* the request that got it */
+  const char *method;
+  const char *req; /* the new request */
+  int64_t now_s;   /* seconds after T0 */
+  hr_cache_use want;
+  const char *why;
+} select_row;
+
+#define MA100 "Date: {0}\nCache-Control: max-age=100"
+#define MA100_ETAG MA100 "\nETag: \"v1\""
+
+static const select_row select_rows[] = {
+    /* Freshness. */
+    {MA100, NULL, "GET", NULL, 10, FRESH, "fresh"},
+    {MA100, NULL, "GET", NULL, 99, FRESH, "fresh"},
+    {MA100_ETAG, NULL, "GET", NULL, 100, REVAL, "stale"},
+    {MA100_ETAG, NULL, "GET", NULL, 200, REVAL, "stale"},
+    {MA100 "\nLast-Modified: {-1000}", NULL, "GET", NULL, 200, REVAL, "stale"},
+    {MA100, NULL, "GET", NULL, 200, NONE, "stale"},
+    {MA100 "\nLast-Modified: junk", NULL, "GET", NULL, 200, NONE, "stale"},
+    {"Date: {0}\nExpires: 0\nETag: \"a\"", NULL, "GET", NULL, 0, REVAL,
+     "stale"},
+    {"Date: {0}\nLast-Modified: {-1000}", NULL, "GET", NULL, 50, FRESH,
+     "fresh"},
+    {"Date: {0}\nLast-Modified: {-1000}", NULL, "GET", NULL, 150, REVAL,
+     "stale"},
+    /* HEAD is served from the stored GET. */
+    {MA100, NULL, "HEAD", NULL, 10, FRESH, "fresh"},
+    /* Request no-cache and Pragma. */
+    {MA100_ETAG, NULL, "GET", "Cache-Control: no-cache", 10, REVAL,
+     "request-no-cache"},
+    {MA100, NULL, "GET", "Cache-Control: no-cache", 10, NONE,
+     "request-no-cache"},
+    {MA100_ETAG, NULL, "GET", "Pragma: no-cache", 10, REVAL,
+     "request-no-cache"},
+    {MA100_ETAG, NULL, "GET", "Pragma: no-cache\nCache-Control: max-age=50", 10,
+     FRESH, "fresh"},
+    {MA100, NULL, "GET", "Cache-Control: no-store", 10, NONE,
+     "request-no-store"},
+    /* Request max-age. */
+    {MA100_ETAG, NULL, "GET", "Cache-Control: max-age=0", 10, REVAL,
+     "request-max-age"},
+    {MA100_ETAG, NULL, "GET", "Cache-Control: max-age=5", 10, REVAL,
+     "request-max-age"},
+    {MA100_ETAG, NULL, "GET", "Cache-Control: max-age=10", 10, FRESH, "fresh"},
+    {MA100_ETAG, NULL, "GET", "Cache-Control: max-age=20", 10, FRESH, "fresh"},
+    {MA100, NULL, "GET", "Cache-Control: max-age=0", 10, NONE,
+     "request-max-age"},
+    /* min-fresh: at least that much freshness left. */
+    {MA100_ETAG, NULL, "GET", "Cache-Control: min-fresh=50", 10, FRESH,
+     "fresh"},
+    {MA100_ETAG, NULL, "GET", "Cache-Control: min-fresh=90", 10, FRESH,
+     "fresh"},
+    {MA100_ETAG, NULL, "GET", "Cache-Control: min-fresh=91", 10, REVAL,
+     "min-fresh"},
+    /* max-stale. */
+    {MA100_ETAG, NULL, "GET", "Cache-Control: max-stale", 5000, FRESH,
+     "max-stale"},
+    {MA100, NULL, "GET", "Cache-Control: max-stale", 5000, FRESH, "max-stale"},
+    {MA100_ETAG, NULL, "GET", "Cache-Control: max-stale=50", 200, REVAL,
+     "stale"},
+    {MA100_ETAG, NULL, "GET", "Cache-Control: max-stale=100", 200, FRESH,
+     "max-stale"},
+    {MA100_ETAG, NULL, "GET", "Cache-Control: max-stale=150", 200, FRESH,
+     "max-stale"},
+    {MA100_ETAG "\nCache-Control: must-revalidate", NULL, "GET",
+     "Cache-Control: max-stale", 200, REVAL, "stale"},
+    {MA100_ETAG "\nCache-Control: no-cache", NULL, "GET",
+     "Cache-Control: max-stale", 200, REVAL, "no-cache"},
+    {MA100_ETAG, NULL, "GET", "Cache-Control: max-stale, max-age=10", 200,
+     REVAL, "request-max-age"},
+    /* only-if-cached. */
+    {MA100_ETAG, NULL, "GET", "Cache-Control: only-if-cached", 10, FRESH,
+     "fresh"},
+    {MA100_ETAG, NULL, "GET", "Cache-Control: only-if-cached", 200, NOTC,
+     "stale"},
+    {MA100, NULL, "GET", "Cache-Control: only-if-cached", 200, NOTC, "stale"},
+    {MA100_ETAG, NULL, "GET", "Cache-Control: only-if-cached, max-stale", 200,
+     FRESH, "max-stale"},
+    {MA100_ETAG, NULL, "GET", "Cache-Control: only-if-cached, no-cache", 10,
+     NOTC, "request-no-cache"},
+    /* Response no-cache and must-revalidate. */
+    {MA100_ETAG "\nCache-Control: no-cache", NULL, "GET", NULL, 10, REVAL,
+     "no-cache"},
+    {MA100 "\nCache-Control: no-cache", NULL, "GET", NULL, 10, NONE,
+     "no-cache"},
+    {"Date: {0}\nPragma: no-cache\nETag: \"x\"", NULL, "GET", NULL, 0, REVAL,
+     "no-cache"},
+    {MA100_ETAG "\nCache-Control: must-revalidate", NULL, "GET", NULL, 10,
+     FRESH, "fresh"},
+    {MA100_ETAG "\nCache-Control: must-revalidate", NULL, "GET", NULL, 200,
+     REVAL, "stale"},
+    /* Vary. */
+    {MA100 "\nVary: Accept-Language", "Accept-Language: en", "GET",
+     "Accept-Language: en", 10, FRESH, "fresh"},
+    {MA100 "\nVary: Accept-Language", "Accept-Language: en", "GET",
+     "accept-language: en", 10, FRESH, "fresh"},
+    {MA100 "\nVary: accept-language", "Accept-Language: en", "GET",
+     "ACCEPT-LANGUAGE: en", 10, FRESH, "fresh"},
+    {MA100 "\nVary: Accept-Language", "Accept-Language: en", "GET",
+     "Accept-Language: fr", 10, NONE, "vary"},
+    {MA100 "\nVary: Accept-Language", "Accept-Language: en", "GET",
+     "Accept-Language: EN", 10, NONE, "vary"},
+    {MA100 "\nVary: Accept-Language", "Accept-Language: en", "GET", NULL, 10,
+     NONE, "vary"},
+    {MA100 "\nVary: Accept-Language", NULL, "GET", NULL, 10, FRESH, "fresh"},
+    {MA100 "\nVary: Accept-Language", NULL, "GET", "Accept-Language: en", 10,
+     NONE, "vary"},
+    {MA100 "\nVary: Accept-Language", "Accept-Language: en, fr", "GET",
+     "Accept-Language: en,fr", 10, FRESH, "fresh"},
+    {MA100 "\nVary: Accept-Language", "Accept-Language: en, fr", "GET",
+     "Accept-Language: en\nAccept-Language: fr", 10, FRESH, "fresh"},
+    {MA100 "\nVary: Accept-Language", "Accept-Language: en, fr", "GET",
+     "Accept-Language: fr, en", 10, NONE, "vary"},
+    {MA100 "\nVary: Accept, Accept-Encoding",
+     "Accept: text/html\nAccept-Encoding: gzip", "GET",
+     "Accept-Encoding: gzip\nAccept: text/html", 10, FRESH, "fresh"},
+    {MA100 "\nVary: Accept\nVary: Accept-Encoding",
+     "Accept: text/html\nAccept-Encoding: gzip", "GET",
+     "Accept: text/html\nAccept-Encoding: br", 10, NONE, "vary"},
+    {MA100 "\nVary: Accept-Language", "Accept-Language: en", "GET",
+     "Accept-Language: fr\nCache-Control: only-if-cached", 10, NOTC, "vary"},
+    {MA100 "\nVary: X-Unrelated", "Accept: a", "GET", "Accept: b", 10, FRESH,
+     "fresh"},
+};
+
+Test(cache_rules, select_table) {
+  for (size_t i = 0; i < sizeof(select_rows) / sizeof(select_rows[0]); i++) {
+    const select_row *r = &select_rows[i];
+    hr_cache_entry e;
+    mkentry(&e, 200, r->resp, r->stored_req, 0);
+    httpresp_request *q = mkreq(r->method, URL, r->req);
+    const char *why = NULL;
+    hr_cache_use got = hr_cache_select(&e, q, T0 + r->now_s * 1000, &why);
+    cr_expect_eq(got, r->want, "row %zu (%s | %s): got %d (%s)", i, r->resp,
+                 r->req ? r->req : "", (int)got, why);
+    cr_expect_str_eq(why, r->why, "row %zu", i);
+    httpresp_request_free(q);
+    hr_cache_entry_free(&e);
+  }
+}
+
+Test(cache_rules, select_without_entry) {
+  httpresp_request *q = mkreq("GET", URL, NULL);
+  const char *why = NULL;
+  cr_expect_eq(hr_cache_select(NULL, q, T0, &why), NONE);
+  cr_expect_str_eq(why, "miss");
+  httpresp_request_free(q);
+  q = mkreq("GET", URL, "Cache-Control: only-if-cached");
+  cr_expect_eq(hr_cache_select(NULL, q, T0, &why), NOTC);
+  cr_expect_str_eq(why, "only-if-cached");
+  httpresp_request_free(q);
+}
+
+/* ---- conditionals ----------------------------------------------------- */
+
+typedef struct cond_row {
+  const char *resp;
+  const char *req; /* already on the request */
+  const char *want_inm;
+  const char *want_ims;
+} cond_row;
+
+static const cond_row cond_rows[] = {
+    {"ETag: \"v1\"", NULL, "\"v1\"", NULL},
+    {"ETag: W/\"v1\"", NULL, "W/\"v1\"", NULL},
+    {"Date: {0}\nLast-Modified: {-1000}", NULL, NULL,
+     "Tue, 14 Nov 2023 21:56:40 GMT"},
+    {"Date: {0}\nETag: \"v1\"\nLast-Modified: {-1000}", NULL, "\"v1\"",
+     "Tue, 14 Nov 2023 21:56:40 GMT"},
+    {"Date: {0}", NULL, NULL, NULL},           /* never the Date */
+    {"Last-Modified: junk", NULL, NULL, NULL}, /* not a validator */
+    {"ETag: \"v2\"", "If-None-Match: \"old\"\nIf-Match: *\nIf-Range: \"x\"",
+     "\"v2\"", NULL},
+};
+
+Test(cache_rules, conditionals_table) {
+  for (size_t i = 0; i < sizeof(cond_rows) / sizeof(cond_rows[0]); i++) {
+    const cond_row *r = &cond_rows[i];
+    hr_cache_entry e;
+    mkentry(&e, 200, r->resp, NULL, 0);
+    httpresp_request *q = mkreq("GET", URL, r->req);
+    cr_assert(hr_cache_add_conditionals(&e, q) == 0);
+    const char *inm = hr_headers_get(&q->headers, "If-None-Match");
+    const char *ims = hr_headers_get(&q->headers, "If-Modified-Since");
+    if (r->want_inm)
+      cr_expect(inm && strcmp(inm, r->want_inm) == 0, "row %zu: %s", i,
+                inm ? inm : "(none)");
+    else
+      cr_expect_null(inm, "row %zu", i);
+    if (r->want_ims)
+      cr_expect(ims && strcmp(ims, r->want_ims) == 0, "row %zu: %s", i,
+                ims ? ims : "(none)");
+    else
+      cr_expect_null(ims, "row %zu", i);
+    cr_expect_eq(hr_headers_count(&q->headers, "If-None-Match"),
+                 r->want_inm ? 1u : 0u, "row %zu", i);
+    cr_expect_null(hr_headers_get(&q->headers, "If-Match"));
+    cr_expect_null(hr_headers_get(&q->headers, "If-Range"));
+    cr_expect_eq(hr_cache_has_validator(&e), r->want_inm || r->want_ims,
+                 "row %zu", i);
+    hr_cache_remove_conditionals(q);
+    cr_expect_null(hr_headers_get(&q->headers, "If-None-Match"));
+    cr_expect_null(hr_headers_get(&q->headers, "If-Modified-Since"));
+    httpresp_request_free(q);
+    hr_cache_entry_free(&e);
+  }
+}
+
+/* ---- 304 selection ----------------------------------------------------- */
+
+typedef struct sel304_row {
+  const char *stored;
+  const char *h304;
+  int want;
+} sel304_row;
+
+static const sel304_row sel304_rows[] = {
+    {"ETag: \"a\"", "ETag: \"a\"", 1},
+    {"ETag: \"a\"", "ETag: \"b\"", 0},
+    {"ETag: \"a\"", "ETag: \"A\"", 0},
+    /* A strong validator never selects a weak one. */
+    {"ETag: W/\"a\"", "ETag: \"a\"", 0},
+    /* A weak validator selects by weak comparison. */
+    {"ETag: \"a\"", "ETag: W/\"a\"", 1},
+    {"ETag: W/\"a\"", "ETag: W/\"a\"", 1},
+    {"ETag: W/\"a\"", "ETag: W/\"b\"", 0},
+    /* An ETag in the 304 needs one in the entry. */
+    {"Last-Modified: {-100}", "ETag: \"a\"", 0},
+    /* ETag decides before Last-Modified. */
+    {"ETag: \"a\"\nLast-Modified: {-100}", "ETag: \"a\"\nLast-Modified: {-5}",
+     1},
+    /* Last-Modified only. */
+    {"Last-Modified: {-100}", "Last-Modified: {-100}", 1},
+    {"Last-Modified: {-100}", "Last-Modified: {-99}", 0},
+    {"ETag: \"a\"", "Last-Modified: {-100}", 0},
+    /* Bare 304: the answer to the conditional sent for this entry. */
+    {"ETag: \"a\"", "Date: {0}", 1},
+    {NULL, NULL, 1},
+    /* Unquoted (invalid) tags match only themselves. */
+    {"ETag: abc", "ETag: abc", 1},
+    {"ETag: abc", "ETag: \"abc\"", 0},
+};
+
+Test(cache_rules, select_304_table) {
+  for (size_t i = 0; i < sizeof(sel304_rows) / sizeof(sel304_rows[0]); i++) {
+    hr_cache_entry e;
+    mkentry(&e, 200, sel304_rows[i].stored, NULL, 0);
+    hr_headers h;
+    fill(&h, sel304_rows[i].h304);
+    cr_expect_eq(hr_cache_304_selects(&e, &h), sel304_rows[i].want, "row %zu",
+                 i);
+    hr_headers_free(&h);
+    hr_cache_entry_free(&e);
+  }
+}
+
+/* ---- 304 update -------------------------------------------------------- */
+
+Test(cache_rules, update_from_304) {
+  hr_cache_entry e;
+  mkentry(&e, 200,
+          "Date: {-100}\nContent-Type: text/html\nX-A: 1\n"
+          "Set-Cookie: a=1\nSet-Cookie: b=2\nContent-Length: 4\n"
+          "Content-Encoding: gzip\nETag: \"v1\"\nAge: 50\n"
+          "Cache-Control: max-age=10\nX-Kept: yes",
+          NULL, 0);
+  hr_headers h;
+  fill(&h, "Date: {0}\nContent-Length: 0\nContent-Encoding: br\n"
+           "Set-Cookie: c=3\nX-New: 1\nSet-Cookie: d=4\n"
+           "Cache-Control: max-age=100\nConnection: close, X-Hop\nX-Hop: 1\n"
+           "Keep-Alive: timeout=5\nTransfer-Encoding: chunked\n"
+           "ETag: \"v1\"\nX-New: 2");
+  cr_assert(hr_cache_update_from_304(&e, &h, T0 + 500000, T0 + 600000) == 0);
+  /* Groups replaced in place, Content-* kept, old Age dropped, new fields
+   * appended in their order, hop-by-hop ignored. */
+  expect_fields(&e.headers, "Date: {0}\nContent-Type: text/html\nX-A: 1\n"
+                            "Set-Cookie: c=3\nSet-Cookie: d=4\n"
+                            "Content-Length: 4\nContent-Encoding: gzip\n"
+                            "ETag: \"v1\"\nCache-Control: max-age=100\n"
+                            "X-Kept: yes\nX-New: 1\nX-New: 2\n");
+  cr_expect_eq(e.request_ms, T0 + 500000);
+  cr_expect_eq(e.response_ms, T0 + 600000);
+  cr_expect_eq(e.body_len, 4u);
+  cr_expect_eq(hr_cache_freshness_lifetime(&e), 100);
+  hr_headers_free(&h);
+  hr_cache_entry_free(&e);
+}
+
+Test(cache_rules, update_from_bare_304_renews_date) {
+  hr_cache_entry e;
+  mkentry(&e, 200, "Date: {0}\nAge: 40\nCache-Control: max-age=60\nETag: \"x\"",
+          NULL, 0);
+  /* Stale at T0 + 100 s... */
+  cr_expect_eq(hr_cache_current_age(&e, T0 + 100000), 140);
+  hr_headers h;
+  fill(&h, NULL);
+  cr_assert(hr_cache_update_from_304(&e, &h, T0 + 100000, T0 + 100000) == 0);
+  /* ...fresh again after the 304: its receipt time is the new Date and the
+   * old Age no longer applies. */
+  expect_fields(&e.headers, "Date: {100}\nCache-Control: max-age=60\n"
+                            "ETag: \"x\"\n");
+  cr_expect_eq(hr_cache_current_age(&e, T0 + 110000), 10);
+  hr_headers_free(&h);
+  hr_cache_entry_free(&e);
+}
+
+Test(cache_rules, update_from_304_with_age) {
+  hr_cache_entry e;
+  mkentry(&e, 200, "Date: {0}\nAge: 40\nX: 1", NULL, 0);
+  hr_headers h;
+  fill(&h, "Age: 3\nDate: {100}");
+  cr_assert(hr_cache_update_from_304(&e, &h, T0 + 100000, T0 + 100000) == 0);
+  expect_fields(&e.headers, "Date: {100}\nAge: 3\nX: 1\n");
+  hr_headers_free(&h);
+  hr_cache_entry_free(&e);
+}
+
+/* ---- what is stored --------------------------------------------------- */
+
+Test(cache_rules, stored_fields_and_vary) {
+  httpresp_request *q =
+      mkreq("GET", "http://a.example/p?q=1#frag",
+            "Accept: a\nAccept-Encoding: gzip\nUser-Agent: t\n"
+            "accept-encoding: br");
+  hr_headers h;
+  fill(&h, "Date: {0}\nConnection: keep-alive, X-Conn\nX-Conn: 1\n"
+           "Keep-Alive: timeout=5\nTransfer-Encoding: chunked\nUpgrade: h2c\n"
+           "TE: trailers\nProxy-Connection: keep-alive\n"
+           "Proxy-Authenticate: Basic\nProxy-Authentication-Info: x\n"
+           "Set-Cookie: a=1\nContent-Type: text/plain\nSet-Cookie: b=2\n"
+           "connection: X-Other\nX-Other: 2\n"
+           "Vary: Accept, accept-encoding\nVary: X-Missing, Accept");
+  hr_cache_entry e;
+  cr_assert(
+      hr_cache_entry_from_response(&e, q, 200, &h, "a\0b", 3, T0 - 5, T0) == 0);
+  cr_expect_str_eq(e.url, "http://a.example/p?q=1");
+  cr_expect_eq(e.status, 200);
+  cr_expect_eq(e.body_len, 3u);
+  cr_expect(memcmp(e.body, "a\0b", 3) == 0);
+  cr_expect_eq(e.request_ms, T0 - 5);
+  cr_expect_eq(e.response_ms, T0);
+  expect_fields(&e.headers, "Date: {0}\nSet-Cookie: a=1\n"
+                            "Content-Type: text/plain\nSet-Cookie: b=2\n"
+                            "Vary: Accept, accept-encoding\n"
+                            "Vary: X-Missing, Accept\n");
+  expect_fields(&e.vary, "Accept: a\nAccept-Encoding: gzip\n"
+                         "accept-encoding: br\n");
+  hr_cache_entry_free(&e);
+  hr_headers_free(&h);
+
+  /* Without Date, the receipt time is recorded as Date (RFC 9110 §6.6.1). */
+  fill(&h, "X: 1");
+  cr_assert(hr_cache_entry_from_response(&e, q, 200, &h, NULL, 0, T0, T0) == 0);
+  expect_fields(&e.headers, "X: 1\nDate: {0}\n");
+  cr_expect_eq(e.body_len, 0u);
+  hr_cache_entry_free(&e);
+  hr_headers_free(&h);
+  httpresp_request_free(q);
+}
+
+Test(cache_rules, served_headers_carry_age) {
+  hr_cache_entry e;
+  hr_headers out;
+  hr_headers_init(&out);
+  mkentry(&e, 200, "Date: {0}\nAge: 5\nX: 1\nAge: 6", NULL, 0);
+  cr_assert(hr_cache_served_headers(&e, T0 + 10000, &out) == 0);
+  expect_fields(&out, "Date: {0}\nAge: 16\nX: 1\n");
+  hr_cache_entry_free(&e);
+
+  mkentry(&e, 200, "Date: {0}\nX: 1", NULL, 0);
+  cr_assert(hr_cache_served_headers(&e, T0, &out) == 0);
+  expect_fields(&out, "Date: {0}\nX: 1\nAge: 0\n");
+  hr_cache_entry_free(&e);
+
+  mkentry(&e, 200, "Date: {0}\nAge: 2147483647", NULL, 0);
+  cr_assert(hr_cache_served_headers(&e, T0 + 1000000, &out) == 0);
+  expect_fields(&out, "Date: {0}\nAge: 2147483648\n");
+  hr_cache_entry_free(&e);
+  hr_headers_free(&out);
+}
+
+/* ---- invalidation ----------------------------------------------------- */
+
+typedef struct inval_row {
+  const char *url;
+  int status;
+  const char *resp;
+  const char *want[3];
+} inval_row;
+
+static const inval_row inval_rows[] = {
+    {"http://a.example/x", 200, NULL, {"http://a.example/x"}},
+    {"http://a.example/x#f", 204, NULL, {"http://a.example/x"}},
+    {"http://a.example/x",
+     201,
+     "Location: /y",
+     {"http://a.example/x", "http://a.example/y"}},
+    {"http://a.example/x",
+     303,
+     "Location: y?z=1#frag",
+     {"http://a.example/x", "http://a.example/y?z=1"}},
+    {"http://a.example/x",
+     200,
+     "Content-Location: http://a.example:80/c",
+     {"http://a.example/x", "http://a.example:80/c"}},
+    {"http://a.example/x",
+     200,
+     "Location: /y\nContent-Location: /c",
+     {"http://a.example/x", "http://a.example/y", "http://a.example/c"}},
+    /* Same target twice: one key. */
+    {"http://a.example/x",
+     200,
+     "Location: /x\nContent-Location: /x#f",
+     {"http://a.example/x"}},
+    /* Other origins are never touched. */
+    {"http://a.example/x",
+     201,
+     "Location: http://b.example/y",
+     {"http://a.example/x"}},
+    {"http://a.example/x",
+     201,
+     "Location: https://a.example/y",
+     {"http://a.example/x"}},
+    {"http://a.example/x",
+     201,
+     "Location: http://a.example:8080/y",
+     {"http://a.example/x"}},
+    {"http://a.example/x",
+     201,
+     "Location: //evil.example/y",
+     {"http://a.example/x"}},
+    /* Unusable Location ignored. */
+    {"http://a.example/x",
+     201,
+     "Location: http://[bad",
+     {"http://a.example/x"}},
+    /* Errors invalidate nothing. */
+    {"http://a.example/x", 404, "Location: /y", {NULL}},
+    {"http://a.example/x", 500, NULL, {NULL}},
+    {"http://a.example/x", 100, NULL, {NULL}},
+};
+
+Test(cache_rules, invalidation_keys_table) {
+  for (size_t i = 0; i < sizeof(inval_rows) / sizeof(inval_rows[0]); i++) {
+    const inval_row *r = &inval_rows[i];
+    hr_headers h;
+    fill(&h, r->resp);
+    char *keys[3] = {NULL, NULL, NULL};
+    size_t n = hr_cache_invalidation_keys(r->url, r->status, &h, keys);
+    size_t want = 0;
+    while (want < 3 && r->want[want])
+      want++;
+    cr_expect_eq(n, want, "row %zu: %zu keys", i, n);
+    for (size_t k = 0; k < n && k < want; k++)
+      cr_expect_str_eq(keys[k], r->want[k], "row %zu key %zu", i, k);
+    for (size_t k = 0; k < n; k++)
+      free(keys[k]);
+    hr_headers_free(&h);
+  }
+}
+
+Test(cache_rules, unsafe_methods) {
+  static const struct {
+    const char *m;
+    int unsafe;
+  } rows[] = {{"GET", 0},  {"HEAD", 0},  {"OPTIONS", 0}, {"TRACE", 0},
+              {"POST", 1}, {"PUT", 1},   {"DELETE", 1},  {"PATCH", 1},
+              {"get", 1},  {"PURGE", 1}, {NULL, 1}};
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+    cr_expect_eq(hr_cache_method_unsafe(rows[i].m), rows[i].unsafe, "row %zu",
+                 i);
+}
+
+Test(cache_rules, key_drops_fragment) {
+  char *k = hr_cache_key("http://a.example/p?x#y");
+  cr_expect_str_eq(k, "http://a.example/p?x");
+  free(k);
+}
