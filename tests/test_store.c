@@ -1,0 +1,1022 @@
+/* The stores behind the cache (memory LRU, disk directory), a caller's
+ * store through httpresp_cache_new_custom, and the cache object over
+ * them: load/save/remove, lookup and store_response. */
+#include <criterion/criterion.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "cache_store.h"
+#include "httpdate.h"
+#include "objects.h"
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static int get(const httpresp_store_ops *ops, void *s, const char *key,
+               char **data, size_t *len) {
+  void *d = NULL;
+  int rc = ops->get(s, key, &d, len);
+  *data = d;
+  return rc;
+}
+
+/* Expects a hit holding exactly `want`. */
+static void expect_hit(const httpresp_store_ops *ops, void *s, const char *key,
+                       const char *want) {
+  char *d;
+  size_t len;
+  cr_assert_eq(get(ops, s, key, &d, &len), 0, "miss for %s", key);
+  cr_expect_eq(len, strlen(want), "length for %s", key);
+  cr_expect(len == strlen(want) && memcmp(d, want, len) == 0, "data for %s",
+            key);
+  free(d);
+}
+
+static void expect_miss(const httpresp_store_ops *ops, void *s,
+                        const char *key) {
+  char *d = (char *)"sentinel";
+  size_t len;
+  cr_expect_eq(get(ops, s, key, &d, &len), 1, "hit for %s", key);
+  cr_expect_null(d);
+}
+
+static char *make_tmpdir(void) {
+  char tmpl[] = "/tmp/hrstore-XXXXXX";
+  cr_assert_not_null(mkdtemp(tmpl));
+  return strdup(tmpl);
+}
+
+static void rm_rf(const char *path) {
+  DIR *d = opendir(path);
+  if (d) {
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+      if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+        continue;
+      char p[4096];
+      snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
+      struct stat st;
+      if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+        rm_rf(p);
+      else
+        unlink(p);
+    }
+    closedir(d);
+  }
+  rmdir(path);
+}
+
+/* Names of entry files ("*.hrc") in `dir`, up to `max`. */
+static size_t entry_files(const char *dir, char names[][64], size_t max) {
+  DIR *d = opendir(dir);
+  cr_assert_not_null(d);
+  size_t n = 0;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    size_t l = strlen(de->d_name);
+    if (l > 4 && strcmp(de->d_name + l - 4, ".hrc") == 0) {
+      if (n < max) {
+        size_t c = l < 63 ? l : 63;
+        memcpy(names[n], de->d_name, c);
+        names[n][c] = '\0';
+      }
+      n++;
+    }
+  }
+  closedir(d);
+  return n;
+}
+
+static size_t dir_entry_bytes(const char *dir) {
+  char names[512][64];
+  size_t n = entry_files(dir, names, 512), total = 0;
+  cr_assert_leq(n, 512u);
+  for (size_t i = 0; i < n; i++) {
+    char p[4096];
+    struct stat st;
+    snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+    if (stat(p, &st) == 0)
+      total += (size_t)st.st_size;
+  }
+  return total;
+}
+
+/* The only entry file of `dir`, as a path. */
+static void only_entry(const char *dir, char *path, size_t cap) {
+  char names[4][64];
+  cr_assert_eq(entry_files(dir, names, 4), 1u);
+  snprintf(path, cap, "%s/%s", dir, names[0]);
+}
+
+static int exists(const char *path) {
+  struct stat st;
+  return lstat(path, &st) == 0;
+}
+
+static void write_file(const char *path, const void *data, size_t len) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  cr_assert(fd >= 0, "open %s: %s", path, strerror(errno));
+  cr_assert_eq(write(fd, data, len), (ssize_t)len);
+  close(fd);
+}
+
+static void set_mtime(const char *path, time_t when) {
+  struct timespec ts[2] = {{when, 0}, {when, 0}};
+  cr_assert(utimensat(AT_FDCWD, path, ts, 0) == 0);
+}
+
+static uint64_t rng_next(uint64_t *x) {
+  *x ^= *x << 13;
+  *x ^= *x >> 7;
+  *x ^= *x << 17;
+  return *x;
+}
+
+/* Self-describing data: "key|seed|len|" then bytes derived from seed, so a
+ * reader can tell a whole entry for its key from anything else. */
+static char *make_data(const char *key, uint64_t seed, size_t len,
+                       size_t *out_len) {
+  char head[256];
+  int h = snprintf(head, sizeof(head), "%s|%llu|%zu|", key,
+                   (unsigned long long)seed, len);
+  char *d = malloc((size_t)h + len);
+  memcpy(d, head, (size_t)h);
+  uint64_t x = seed | 1;
+  for (size_t i = 0; i < len; i++)
+    d[h + i] = (char)rng_next(&x);
+  *out_len = (size_t)h + len;
+  return d;
+}
+
+/* 1 if `d` is a whole make_data() value for `key`. */
+static int check_data(const char *key, const char *d, size_t n) {
+  char k[128];
+  unsigned long long seed;
+  size_t len;
+  int consumed = 0;
+  char head[256];
+  size_t hn = n < sizeof(head) - 1 ? n : sizeof(head) - 1;
+  memcpy(head, d, hn);
+  head[hn] = '\0';
+  if (sscanf(head, "%127[^|]|%llu|%zu|%n", k, &seed, &len, &consumed) != 3 ||
+      consumed == 0 || strcmp(k, key) != 0 || (size_t)consumed + len != n)
+    return 0;
+  uint64_t x = seed | 1;
+  for (size_t i = 0; i < len; i++)
+    if (d[consumed + i] != (char)rng_next(&x))
+      return 0;
+  return 1;
+}
+
+/* ---- memory store ----------------------------------------------------- */
+
+#define MEM (&hr_store_memory_ops)
+
+Test(store_memory, put_get_replace_delete) {
+  void *s;
+  cr_assert(hr_store_memory_new(&s, 1 << 20) == 0);
+  expect_miss(MEM, s, "k");
+  cr_assert(MEM->put(s, "k", "one", 3) == 0);
+  expect_hit(MEM, s, "k", "one");
+  cr_assert(MEM->put(s, "k", "second", 6) == 0);
+  expect_hit(MEM, s, "k", "second");
+  cr_expect_eq(hr_store_memory_count(s), 1u);
+  cr_expect_eq(hr_store_memory_bytes(s), hr_store_memory_charge(1, 6));
+  cr_assert(MEM->put(s, "empty", "", 0) == 0);
+  expect_hit(MEM, s, "empty", "");
+  cr_expect_eq(MEM->del(s, "k"), 0);
+  expect_miss(MEM, s, "k");
+  cr_expect_eq(MEM->del(s, "k"), 0);
+  cr_expect_eq(hr_store_memory_count(s), 1u);
+  cr_assert(MEM->put(s, "bin", "a\0b\0", 4) == 0);
+  char *d;
+  size_t len;
+  cr_assert(get(MEM, s, "bin", &d, &len) == 0);
+  cr_expect(len == 4 && memcmp(d, "a\0b\0", 4) == 0);
+  free(d);
+  MEM->destroy(s);
+}
+
+Test(store_memory, lru_eviction_order) {
+  size_t one = hr_store_memory_charge(1, 10);
+  void *s;
+  cr_assert(hr_store_memory_new(&s, 3 * one) == 0);
+  cr_assert(MEM->put(s, "a", "0123456789", 10) == 0);
+  cr_assert(MEM->put(s, "b", "0123456789", 10) == 0);
+  cr_assert(MEM->put(s, "c", "0123456789", 10) == 0);
+  cr_expect_eq(hr_store_memory_bytes(s), 3 * one);
+  expect_hit(MEM, s, "a", "0123456789"); /* a is now the most recent */
+  cr_assert(MEM->put(s, "d", "0123456789", 10) == 0);
+  expect_miss(MEM, s, "b");
+  expect_hit(MEM, s, "c", "0123456789");
+  cr_assert(MEM->put(s, "e", "0123456789", 10) == 0);
+  expect_miss(MEM, s, "a"); /* order now: a (oldest), d, c */
+  expect_hit(MEM, s, "c", "0123456789");
+  expect_hit(MEM, s, "d", "0123456789");
+  expect_hit(MEM, s, "e", "0123456789");
+  /* A larger entry pushes out as many as it needs, oldest first. */
+  char big[40];
+  memset(big, 'x', sizeof(big));
+  cr_assert(MEM->put(s, "f", big, 10 + one - hr_store_memory_charge(1, 0)) ==
+            0);
+  expect_miss(MEM, s, "c");
+  expect_miss(MEM, s, "d");
+  expect_hit(MEM, s, "e", "0123456789");
+  cr_expect_leq(hr_store_memory_bytes(s), 3 * one);
+  MEM->destroy(s);
+}
+
+Test(store_memory, oversize_refused_and_replaces) {
+  void *s;
+  size_t max = hr_store_memory_charge(1, 100);
+  cr_assert(hr_store_memory_new(&s, max) == 0);
+  char buf[200];
+  memset(buf, 'z', sizeof(buf));
+  cr_assert(MEM->put(s, "k", buf, 100) == 0); /* exactly the bound */
+  cr_expect_eq(hr_store_memory_bytes(s), max);
+  cr_expect_neq(MEM->put(s, "k", buf, 101), 0);
+  expect_miss(MEM, s, "k"); /* the old one is superseded, not kept */
+  cr_expect_neq(MEM->put(s, "j", buf, 200), 0);
+  cr_expect_eq(hr_store_memory_count(s), 0u);
+  cr_expect_eq(hr_store_memory_bytes(s), 0u);
+  MEM->destroy(s);
+  cr_expect_eq(hr_store_memory_new(&s, 0), HTTPRESP_E_INVALID_ARG);
+}
+
+Test(store_memory, byte_bound_never_exceeded) {
+  void *s;
+  const size_t max = 20000;
+  cr_assert(hr_store_memory_new(&s, max) == 0);
+  uint64_t x = 42;
+  char key[32];
+  static char buf[4000];
+  for (int i = 0; i < 5000; i++) {
+    snprintf(key, sizeof(key), "k%llu",
+             (unsigned long long)(rng_next(&x) % 300));
+    size_t len = (size_t)(rng_next(&x) % sizeof(buf));
+    MEM->put(s, key, buf, len);
+    cr_assert_leq(hr_store_memory_bytes(s), max, "after put %d", i);
+    if (i % 7 == 0)
+      MEM->del(s, key);
+  }
+  cr_expect_gt(hr_store_memory_count(s), 0u);
+  MEM->destroy(s);
+}
+
+Test(store_memory, many_entries_grow_table) {
+  void *s;
+  cr_assert(hr_store_memory_new(&s, 64u << 20) == 0);
+  char key[32];
+  for (int i = 0; i < 20000; i++) {
+    snprintf(key, sizeof(key), "http://h/%d", i);
+    cr_assert(MEM->put(s, key, key, strlen(key)) == 0);
+  }
+  cr_expect_eq(hr_store_memory_count(s), 20000u);
+  for (int i = 0; i < 20000; i += 997) {
+    snprintf(key, sizeof(key), "http://h/%d", i);
+    expect_hit(MEM, s, key, key);
+  }
+  MEM->destroy(s);
+}
+
+typedef struct hammer_arg {
+  void *s;
+  int id;
+  int bad;
+} hammer_arg;
+
+static void *hammer(void *p) {
+  hammer_arg *a = p;
+  uint64_t x = (uint64_t)a->id * 7919 + 1;
+  char key[32];
+  for (int i = 0; i < 4000; i++) {
+    uint64_t r = rng_next(&x);
+    if (r % 3 == 0)
+      snprintf(key, sizeof(key), "shared-%d", (int)(r % 17));
+    else
+      snprintf(key, sizeof(key), "t%d-%d", a->id, (int)(r % 50));
+    if (r % 5 < 2) {
+      size_t len;
+      char *d = make_data(key, r, (size_t)(r % 700), &len);
+      hr_store_memory_ops.put(a->s, key, d, len);
+      free(d);
+    } else if (r % 5 < 4) {
+      void *d = NULL;
+      size_t len = 0;
+      int rc = hr_store_memory_ops.get(a->s, key, &d, &len);
+      if (rc == 0 && !check_data(key, d, len))
+        a->bad++;
+      if (rc != 0 && rc != 1)
+        a->bad++;
+      free(d);
+    } else {
+      hr_store_memory_ops.del(a->s, key);
+    }
+  }
+  return NULL;
+}
+
+Test(store_memory, thread_hammering) {
+  void *s;
+  const size_t max = 64 * 1024;
+  cr_assert(hr_store_memory_new(&s, max) == 0);
+  pthread_t t[8];
+  hammer_arg args[8];
+  for (int i = 0; i < 8; i++) {
+    args[i] = (hammer_arg){s, i, 0};
+    cr_assert(pthread_create(&t[i], NULL, hammer, &args[i]) == 0);
+  }
+  for (int i = 0; i < 8; i++) {
+    pthread_join(t[i], NULL);
+    cr_expect_eq(args[i].bad, 0, "thread %d read a wrong entry", i);
+  }
+  cr_expect_leq(hr_store_memory_bytes(s), max);
+  MEM->destroy(s);
+}
+
+Test(store_memory, overhead_is_small) {
+  /* Bookkeeping charged beyond key and data: node + bucket + NUL. */
+  cr_expect_leq(hr_store_memory_charge(0, 0), 96u);
+}
+
+/* ---- disk store ------------------------------------------------------- */
+
+#define DISK (&hr_store_disk_ops)
+
+Test(store_disk, put_get_del_and_restart) {
+  char *dir = make_tmpdir();
+  void *s;
+  cr_assert(hr_store_disk_new(&s, dir, 1 << 20, 0) == 0);
+  expect_miss(DISK, s, "http://a/1");
+  cr_assert(DISK->put(s, "http://a/1", "hello\0world", 11) == 0);
+  cr_assert(DISK->put(s, "http://a/2", "", 0) == 0);
+  char *d;
+  size_t len;
+  cr_assert(get(DISK, s, "http://a/1", &d, &len) == 0);
+  cr_expect(len == 11 && memcmp(d, "hello\0world", 11) == 0);
+  free(d);
+  expect_hit(DISK, s, "http://a/2", "");
+  cr_assert(DISK->put(s, "http://a/1", "v2", 2) == 0);
+  expect_hit(DISK, s, "http://a/1", "v2");
+  size_t on_disk = dir_entry_bytes(dir);
+  cr_expect_eq(hr_store_disk_bytes(s), on_disk);
+  DISK->destroy(s);
+
+  /* A new store object (another run of the program) sees the same. */
+  cr_assert(hr_store_disk_new(&s, dir, 1 << 20, HR_STORE_DISK_FSYNC) == 0);
+  cr_expect_eq(hr_store_disk_bytes(s), on_disk);
+  expect_hit(DISK, s, "http://a/1", "v2");
+  expect_hit(DISK, s, "http://a/2", "");
+  cr_expect_eq(DISK->del(s, "http://a/1"), 0);
+  expect_miss(DISK, s, "http://a/1");
+  cr_expect_eq(DISK->del(s, "http://a/1"), 0);
+  cr_assert(DISK->put(s, "http://a/3", "x", 1) == 0); /* with fsync */
+  expect_hit(DISK, s, "http://a/3", "x");
+  DISK->destroy(s);
+  rm_rf(dir);
+  free(dir);
+}
+
+Test(store_disk, creates_directories) {
+  char *base = make_tmpdir();
+  char dir[4096];
+  snprintf(dir, sizeof(dir), "%s/a/b/c/", base);
+  void *s;
+  cr_assert(hr_store_disk_new(&s, dir, 4096, 0) == 0);
+  struct stat st;
+  snprintf(dir, sizeof(dir), "%s/a/b/c", base);
+  cr_assert(stat(dir, &st) == 0 && S_ISDIR(st.st_mode));
+  cr_expect_eq(st.st_mode & 0777, 0700);
+  cr_assert(DISK->put(s, "k", "v", 1) == 0);
+  expect_hit(DISK, s, "k", "v");
+  DISK->destroy(s);
+
+  /* A file where the directory should be: an error, not a crash. */
+  char file[4096];
+  snprintf(file, sizeof(file), "%s/file", base);
+  write_file(file, "x", 1);
+  cr_expect_eq(hr_store_disk_new(&s, file, 4096, 0), HTTPRESP_E_CACHE_IO);
+  cr_expect_null(s);
+  cr_expect_eq(hr_store_disk_new(&s, "", 4096, 0), HTTPRESP_E_INVALID_ARG);
+  cr_expect_eq(hr_store_disk_new(&s, NULL, 4096, 0), HTTPRESP_E_INVALID_ARG);
+  cr_expect_eq(hr_store_disk_new(&s, base, 0, 0), HTTPRESP_E_INVALID_ARG);
+  rm_rf(base);
+  free(base);
+}
+
+static char *read_whole(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  cr_assert_not_null(f);
+  static char buf[1 << 16];
+  *len = fread(buf, 1, sizeof(buf), f);
+  fclose(f);
+  char *d = malloc(*len);
+  memcpy(d, buf, *len);
+  return d;
+}
+
+Test(store_disk, corrupted_bytes_are_a_miss_and_removed) {
+  char *dir = make_tmpdir();
+  void *s;
+  cr_assert(hr_store_disk_new(&s, dir, 1 << 20, 0) == 0);
+  const char *key = "http://a/corrupt";
+  char data[300];
+  for (size_t i = 0; i < sizeof(data); i++)
+    data[i] = (char)i;
+  cr_assert(DISK->put(s, key, data, sizeof(data)) == 0);
+  char path[4096];
+  only_entry(dir, path, sizeof(path));
+  size_t flen;
+  char *good = read_whole(path, &flen);
+  /* Every position: header, key and data. */
+  for (size_t pos = 0; pos < flen; pos++) {
+    good[pos] ^= 0x10;
+    write_file(path, good, flen);
+    good[pos] ^= 0x10;
+    char *d;
+    size_t len;
+    int rc = get(DISK, s, key, &d, &len);
+    if (rc == 0)
+      free(d);
+    cr_assert_eq(rc, 1, "flipped byte %zu read as %d", pos, rc);
+    cr_assert_not(exists(path), "damaged file kept (byte %zu)", pos);
+  }
+  /* The store still works afterwards. */
+  cr_assert(DISK->put(s, key, data, sizeof(data)) == 0);
+  char *d;
+  size_t len;
+  cr_assert(get(DISK, s, key, &d, &len) == 0);
+  cr_expect(len == sizeof(data) && memcmp(d, data, len) == 0);
+  free(d);
+  free(good);
+  DISK->destroy(s);
+  rm_rf(dir);
+  free(dir);
+}
+
+Test(store_disk, truncated_and_foreign_files_are_a_miss) {
+  char *dir = make_tmpdir();
+  void *s;
+  cr_assert(hr_store_disk_new(&s, dir, 1 << 20, 0) == 0);
+  const char *key = "http://a/t";
+  cr_assert(DISK->put(s, key, "0123456789abcdef", 16) == 0);
+  char path[4096];
+  only_entry(dir, path, sizeof(path));
+  size_t flen;
+  char *good = read_whole(path, &flen);
+  for (size_t len = 0; len < flen; len++) {
+    write_file(path, good, len);
+    expect_miss(DISK, s, key);
+    cr_assert_not(exists(path), "truncated file kept (%zu)", len);
+  }
+  /* Extended by a byte. */
+  char *longer = malloc(flen + 1);
+  memcpy(longer, good, flen);
+  longer[flen] = 'x';
+  write_file(path, longer, flen + 1);
+  expect_miss(DISK, s, key);
+  cr_expect_not(exists(path));
+  /* Something else entirely under the entry's name. */
+  write_file(path, "GIF89a\0\0\0\0", 10);
+  expect_miss(DISK, s, key);
+  cr_expect_not(exists(path));
+  /* A directory or a symlink under the name: a miss, never followed. */
+  cr_assert(symlink("/etc/passwd", path) == 0);
+  expect_miss(DISK, s, key);
+  unlink(path);
+  cr_assert(mkdir(path, 0700) == 0);
+  expect_miss(DISK, s, key);
+  rmdir(path);
+  /* A sound file under this name for another key (a hash collision): a
+   * miss, and the other key's entry is left alone. */
+  cr_assert(DISK->put(s, "http://other", "zz", 2) == 0);
+  char other[4096];
+  only_entry(dir, other, sizeof(other));
+  cr_assert(rename(other, path) == 0);
+  expect_miss(DISK, s, key);
+  cr_expect(exists(path));
+  free(longer);
+  free(good);
+  DISK->destroy(s);
+  rm_rf(dir);
+  free(dir);
+}
+
+Test(store_disk, garbage_files_ignored) {
+  char *dir = make_tmpdir();
+  char p[4096];
+  snprintf(p, sizeof(p), "%s/README", dir);
+  write_file(p, "not ours", 8);
+  snprintf(p, sizeof(p), "%s/0123456789abcdef.hrc", dir);
+  write_file(p, "junk with an entry-like name", 28);
+  snprintf(p, sizeof(p), "%s/0123456789ABCDEF.hrc", dir);
+  write_file(p, "junk", 4);
+  snprintf(p, sizeof(p), "%s/subdir.hrc", dir);
+  mkdir(p, 0700);
+  void *s;
+  cr_assert(hr_store_disk_new(&s, dir, 1 << 20, 0) == 0);
+  cr_assert(DISK->put(s, "k", "v", 1) == 0);
+  expect_hit(DISK, s, "k", "v");
+  expect_miss(DISK, s, "other");
+  cr_assert(hr_store_disk_scan(s, 60) == 0);
+  snprintf(p, sizeof(p), "%s/README", dir);
+  cr_expect(exists(p)); /* not ours: never touched */
+  DISK->destroy(s);
+  rm_rf(dir);
+  free(dir);
+}
+
+Test(store_disk, temp_files_of_killed_writers) {
+  char *dir = make_tmpdir();
+  void *s;
+  cr_assert(hr_store_disk_new(&s, dir, 1 << 20, 0) == 0);
+  cr_assert(DISK->put(s, "k", "complete", 8) == 0);
+  char path[4096];
+  only_entry(dir, path, sizeof(path));
+  size_t flen;
+  char *good = read_whole(path, &flen);
+  /* A half-written temp file beside it, old and new. */
+  char old_tmp[4096], new_tmp[4096];
+  snprintf(old_tmp, sizeof(old_tmp), "%s/.hrtmp-AAAAAA", dir);
+  snprintf(new_tmp, sizeof(new_tmp), "%s/.hrtmp-BBBBBB", dir);
+  write_file(old_tmp, good, flen / 2);
+  write_file(new_tmp, good, flen / 2);
+  set_mtime(old_tmp, time(NULL) - 120);
+  expect_hit(DISK, s, "k", "complete");
+  DISK->destroy(s);
+  /* Reopening cleans the orphan older than a minute, keeps the young one
+   * (its writer may still be running). */
+  cr_assert(hr_store_disk_new(&s, dir, 1 << 20, 0) == 0);
+  cr_expect_not(exists(old_tmp));
+  cr_expect(exists(new_tmp));
+  expect_hit(DISK, s, "k", "complete");
+  cr_expect_eq(hr_store_disk_bytes(s), flen); /* temp files not counted */
+  free(good);
+  DISK->destroy(s);
+  rm_rf(dir);
+  free(dir);
+}
+
+/* No .timeout here or below: BoxFort leaks a timeout request in the runner
+ * when two tests with timeouts overlap (bxfi_cancel_timeout), which fails
+ * the sanitizer build.  ctest's TIMEOUT guards against hangs. */
+Test(store_disk, writer_killed_mid_write) {
+  char *dir = make_tmpdir();
+  const size_t big = 2u << 20;
+  for (int round = 0; round < 5; round++) {
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+      void *cs;
+      if (hr_store_disk_new(&cs, dir, 64u << 20, 0) != 0)
+        _exit(2);
+      for (uint64_t i = 1;; i++) {
+        size_t len;
+        char *d = make_data("k", i, big, &len);
+        DISK->put(cs, "k", d, len);
+        free(d);
+      }
+    }
+    struct timespec ts = {0, (20 + round * 15) * 1000000L};
+    nanosleep(&ts, NULL);
+    kill(pid, SIGKILL);
+    int st;
+    waitpid(pid, &st, 0);
+    cr_assert(WIFSIGNALED(st));
+    void *s;
+    cr_assert(hr_store_disk_new(&s, dir, 64u << 20, 0) == 0);
+    char *d;
+    size_t len;
+    int rc = get(DISK, s, "k", &d, &len);
+    cr_assert(rc == 0 || rc == 1);
+    if (rc == 0) {
+      cr_expect(check_data("k", d, len), "round %d read a broken entry", round);
+      free(d);
+    }
+    /* Orphans are cleaned once old enough (here: at once). */
+    cr_assert(hr_store_disk_scan(s, -1) == 0);
+    DISK->destroy(s);
+  }
+  DIR *dd = opendir(dir);
+  struct dirent *de;
+  while ((de = readdir(dd)) != NULL)
+    cr_expect(strncmp(de->d_name, ".hrtmp-", 7) != 0, "left: %s", de->d_name);
+  closedir(dd);
+  rm_rf(dir);
+  free(dir);
+}
+
+/* Two processes on one directory: shared and private keys, puts, gets
+ * and deletes interleaved; nobody may ever read a wrong or mixed entry. */
+static int process_worker(const char *dir, int id, size_t max) {
+  void *s;
+  if (hr_store_disk_new(&s, dir, max, 0) != 0)
+    return 10;
+  uint64_t x = (uint64_t)id * 104729 + 17;
+  int bad = 0;
+  char key[64];
+  for (int i = 0; i < 600 && !bad; i++) {
+    uint64_t r = rng_next(&x);
+    if (r % 2)
+      snprintf(key, sizeof(key), "http://shared/%d", (int)(r % 5));
+    else
+      snprintf(key, sizeof(key), "http://p%d/%d", id, (int)(r % 5));
+    int op = (int)((r >> 8) % 10);
+    if (op < 4) {
+      size_t len;
+      char *d = make_data(key, r, (size_t)((r >> 16) % 20000), &len);
+      if (DISK->put(s, key, d, len) != 0)
+        bad = 11;
+      free(d);
+    } else if (op < 9) {
+      void *d = NULL;
+      size_t len;
+      int rc = DISK->get(s, key, &d, &len);
+      if (rc == 0 && !check_data(key, d, len))
+        bad = 12;
+      else if (rc != 0 && rc != 1)
+        bad = 13;
+      free(d);
+    } else {
+      DISK->del(s, key);
+    }
+  }
+  DISK->destroy(s);
+  return bad;
+}
+
+Test(store_disk, two_processes_share_a_directory) {
+  char *dir = make_tmpdir();
+  /* Small enough that eviction runs in both processes too. */
+  const size_t max = 120000;
+  pid_t pids[2];
+  for (int i = 0; i < 2; i++) {
+    pids[i] = fork();
+    cr_assert(pids[i] >= 0);
+    if (pids[i] == 0)
+      _exit(process_worker(dir, i, max));
+  }
+  for (int i = 0; i < 2; i++) {
+    int st;
+    cr_assert_eq(waitpid(pids[i], &st, 0), pids[i]);
+    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "worker %d: status %d", i,
+              WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+  }
+  rm_rf(dir);
+  free(dir);
+}
+
+Test(store_disk, byte_bound_and_eviction_order) {
+  char *dir = make_tmpdir();
+  const size_t max = 20000;
+  void *s;
+  cr_assert(hr_store_disk_new(&s, dir, max, 0) == 0);
+  char data[1800];
+  memset(data, 'd', sizeof(data));
+  time_t base = time(NULL) - 1000;
+  char key[32], names[64][64];
+  char seen[64][64];
+  size_t nseen = 0;
+  /* Ten entries (~1.8 KB each), mtimes pinned to a known order. */
+  for (int i = 0; i < 10; i++) {
+    snprintf(key, sizeof(key), "k%d", i);
+    cr_assert(DISK->put(s, key, data, sizeof(data)) == 0);
+    size_t n = entry_files(dir, names, 64);
+    for (size_t j = 0; j < n; j++) {
+      int known = 0;
+      for (size_t k = 0; k < nseen; k++)
+        known |= strcmp(seen[k], names[j]) == 0;
+      if (!known) {
+        char p[4096];
+        snprintf(p, sizeof(p), "%s/%s", dir, names[j]);
+        set_mtime(p, base + i);
+        snprintf(seen[nseen++], 64, "%s", names[j]);
+      }
+    }
+  }
+  cr_assert_eq(nseen, 10u);
+  cr_expect_leq(hr_store_disk_bytes(s), max);
+  /* k0 is read, so it becomes the most recently used. */
+  char *d;
+  size_t len;
+  cr_assert(get(DISK, s, "k0", &d, &len) == 0);
+  free(d);
+  /* Going over the bound evicts the oldest: k1, k2... never k0. */
+  cr_assert(DISK->put(s, "k10", data, sizeof(data)) == 0);
+  cr_assert(DISK->put(s, "k11", data, sizeof(data)) == 0);
+  cr_expect_leq(hr_store_disk_bytes(s), max);
+  cr_expect_leq(dir_entry_bytes(dir), max);
+  expect_miss(DISK, s, "k1");
+  cr_assert(get(DISK, s, "k0", &d, &len) == 0);
+  free(d);
+  cr_assert(get(DISK, s, "k11", &d, &len) == 0);
+  free(d);
+  /* Many more: the bound holds throughout. */
+  for (int i = 0; i < 100; i++) {
+    snprintf(key, sizeof(key), "more%d", i);
+    cr_assert(DISK->put(s, key, data, (size_t)(i * 37) % sizeof(data)) == 0);
+    cr_assert_leq(hr_store_disk_bytes(s), max);
+    cr_assert_leq(dir_entry_bytes(dir), max);
+  }
+  /* Larger than the whole bound: refused, and the old value goes. */
+  static char huge[30000];
+  cr_assert(DISK->put(s, "more99", "x", 1) == 0);
+  cr_expect_neq(DISK->put(s, "more99", huge, sizeof(huge)), 0);
+  expect_miss(DISK, s, "more99");
+  DISK->destroy(s);
+  rm_rf(dir);
+  free(dir);
+}
+
+/* ---- caller's store and the cache object ------------------------------- */
+
+typedef struct fake_store {
+  char *key;
+  void *data;
+  size_t len;
+  int gets, puts, dels, destroyed;
+  int corrupt; /* flip a byte of what get returns */
+} fake_store;
+
+static int fake_get(void *p, const char *key, void **data, size_t *len) {
+  fake_store *f = p;
+  f->gets++;
+  if (!f->key || strcmp(f->key, key) != 0)
+    return 1;
+  *data = malloc(f->len ? f->len : 1);
+  memcpy(*data, f->data, f->len);
+  if (f->corrupt && f->len)
+    ((char *)*data)[f->len / 2] ^= 1;
+  *len = f->len;
+  return 0;
+}
+
+static int fake_put(void *p, const char *key, const void *data, size_t len) {
+  fake_store *f = p;
+  f->puts++;
+  free(f->key);
+  free(f->data);
+  f->key = strdup(key);
+  f->data = malloc(len ? len : 1);
+  memcpy(f->data, data, len);
+  f->len = len;
+  return 0;
+}
+
+static int fake_del(void *p, const char *key) {
+  fake_store *f = p;
+  f->dels++;
+  if (f->key && strcmp(f->key, key) == 0) {
+    free(f->key);
+    free(f->data);
+    f->key = NULL;
+    f->data = NULL;
+  }
+  return 0;
+}
+
+static void fake_destroy(void *p) {
+  fake_store *f = p;
+  f->destroyed++;
+  free(f->key);
+  free(f->data);
+  f->key = NULL;
+  f->data = NULL;
+}
+
+static const httpresp_store_ops fake_ops = {HTTPRESP_STORE_VERSION, fake_get,
+                                            fake_put, fake_del, fake_destroy};
+
+Test(cache, custom_store_version_and_arguments) {
+  fake_store f = {0};
+  httpresp_cache *c = (httpresp_cache *)&f;
+  httpresp_store_ops ops = fake_ops;
+  ops.version = HTTPRESP_STORE_VERSION + 1;
+  cr_expect_eq(httpresp_cache_new_custom(&c, &ops, &f), HTTPRESP_E_INVALID_ARG);
+  cr_expect_null(c);
+  ops.version = 0;
+  cr_expect_eq(httpresp_cache_new_custom(&c, &ops, &f), HTTPRESP_E_INVALID_ARG);
+  ops = fake_ops;
+  ops.get = NULL;
+  cr_expect_eq(httpresp_cache_new_custom(&c, &ops, &f), HTTPRESP_E_INVALID_ARG);
+  cr_expect_eq(httpresp_cache_new_custom(&c, NULL, &f), HTTPRESP_E_INVALID_ARG);
+  cr_expect_eq(httpresp_cache_new_custom(NULL, &fake_ops, &f),
+               HTTPRESP_E_INVALID_ARG);
+  cr_expect_eq(f.destroyed, 0); /* refused: the store stays the caller's */
+  cr_assert(httpresp_cache_new_custom(&c, &fake_ops, &f) == 0);
+  httpresp_cache_free(c);
+  cr_expect_eq(f.destroyed, 1);
+  httpresp_cache_free(NULL);
+}
+
+static void sample_entry(hr_cache_entry *e, const char *url) {
+  httpresp_request *q;
+  cr_assert(httpresp_request_new(&q, "GET", url) == 0);
+  hr_headers h;
+  hr_headers_init(&h);
+  cr_assert(hr_headers_add_line(&h, "Cache-Control: max-age=60", 25) == 0);
+  cr_assert(
+      hr_cache_entry_from_response(e, q, 200, &h, "body", 4, 1000, 2000) == 0);
+  hr_headers_free(&h);
+  httpresp_request_free(q);
+}
+
+Test(cache, load_save_through_custom_store) {
+  fake_store f = {0};
+  httpresp_cache *c;
+  cr_assert(httpresp_cache_new_custom(&c, &fake_ops, &f) == 0);
+  hr_cache_entry e, d;
+  sample_entry(&e, "http://a.example/x");
+  cr_assert(hr_cache_save(c, &e) == 0);
+  cr_expect_str_eq(f.key, "http://a.example/x");
+  cr_assert_eq(hr_cache_load(c, "http://a.example/x", &d), 0);
+  cr_expect_eq(d.body_len, 4u);
+  cr_expect_str_eq(d.body, "body");
+  hr_cache_entry_free(&d);
+  cr_expect_eq(hr_cache_load(c, "http://a.example/other", &d), 1);
+
+  /* Damaged bytes from the store: a miss, and the entry is removed. */
+  f.corrupt = 1;
+  int dels = f.dels;
+  cr_expect_eq(hr_cache_load(c, "http://a.example/x", &d), 1);
+  cr_expect_eq(f.dels, dels + 1);
+  cr_expect_null(f.key);
+  f.corrupt = 0;
+
+  /* A sound entry stored under the wrong key: a miss too. */
+  cr_assert(hr_cache_save(c, &e) == 0);
+  free(f.key);
+  f.key = strdup("http://a.example/y");
+  cr_expect_eq(hr_cache_load(c, "http://a.example/y", &d), 1);
+  cr_expect_null(f.key);
+
+  cr_assert(hr_cache_save(c, &e) == 0);
+  cr_expect_eq(hr_cache_remove(c, "http://a.example/x"), 0);
+  cr_expect_eq(hr_cache_load(c, "http://a.example/x", &d), 1);
+  hr_cache_entry_free(&e);
+  httpresp_cache_free(c);
+}
+
+static httpresp_request *req(const char *method, const char *url,
+                             const char *line) {
+  httpresp_request *q;
+  cr_assert(httpresp_request_new(&q, method, url) == 0);
+  if (line)
+    cr_assert(httpresp_request_add_header(q, line, NULL) == 0);
+  return q;
+}
+
+static void resp(hr_headers *h, const char *line1, const char *line2) {
+  hr_headers_init(h);
+  if (line1)
+    cr_assert(hr_headers_add_line(h, line1, strlen(line1)) == 0);
+  if (line2)
+    cr_assert(hr_headers_add_line(h, line2, strlen(line2)) == 0);
+}
+
+/* The whole flow the transfer code runs, over both bundled stores. */
+static void flow(httpresp_cache *c) {
+  const int64_t t0 = INT64_C(1700000000000);
+  char date[40];
+  cr_assert(hr_httpdate_format(t0 / 1000, date, sizeof(date)) == 0);
+  char dline[64];
+  snprintf(dline, sizeof(dline), "Date: %s", date);
+  httpresp_request *q = req("GET", "http://a.example/r#frag", NULL);
+  hr_cache_entry e;
+  const char *why;
+
+  cr_expect_eq(hr_cache_lookup(c, q, t0, &e, &why), HR_CACHE_USE_NONE);
+  cr_expect_str_eq(why, "miss");
+  hr_headers h;
+  resp(&h, "Cache-Control: max-age=60", dline);
+  cr_expect_eq(hr_cache_store_response(c, q, 200, &h, "hello", 5, t0, t0, &why),
+               1);
+  hr_headers_free(&h);
+
+  cr_assert_eq(hr_cache_lookup(c, q, t0 + 10000, &e, &why), HR_CACHE_USE_FRESH);
+  cr_expect_str_eq(e.body, "hello");
+  hr_headers served;
+  hr_headers_init(&served);
+  cr_assert(hr_cache_served_headers(&e, t0 + 10000, &served) == 0);
+  cr_expect_str_eq(hr_headers_get(&served, "Age"), "10");
+  hr_headers_free(&served);
+  hr_cache_entry_free(&e);
+
+  /* HEAD is served from the GET entry; a HEAD answer never stores. */
+  httpresp_request *hq = req("HEAD", "http://a.example/r", NULL);
+  cr_expect_eq(hr_cache_lookup(c, hq, t0 + 10000, &e, &why),
+               HR_CACHE_USE_FRESH);
+  hr_cache_entry_free(&e);
+  resp(&h, "Cache-Control: no-store", NULL);
+  cr_expect_eq(hr_cache_store_response(c, hq, 200, &h, NULL, 0, t0, t0, &why),
+               0);
+  hr_headers_free(&h);
+  httpresp_request_free(hq);
+  cr_expect_eq(hr_cache_lookup(c, q, t0 + 10000, &e, &why), HR_CACHE_USE_FRESH);
+  hr_cache_entry_free(&e);
+
+  /* A 5xx does not wipe the stored answer; a no-store 200 does. */
+  resp(&h, NULL, NULL);
+  cr_expect_eq(hr_cache_store_response(c, q, 503, &h, "", 0, t0, t0, &why), 0);
+  cr_expect_eq(hr_cache_lookup(c, q, t0 + 10000, &e, &why), HR_CACHE_USE_FRESH);
+  hr_cache_entry_free(&e);
+  hr_headers_free(&h);
+  resp(&h, "Cache-Control: no-store", NULL);
+  cr_expect_eq(hr_cache_store_response(c, q, 200, &h, "x", 1, t0, t0, &why), 0);
+  cr_expect_str_eq(why, "no-store");
+  hr_headers_free(&h);
+  cr_expect_eq(hr_cache_lookup(c, q, t0 + 10000, &e, &why), HR_CACHE_USE_NONE);
+
+  /* only-if-cached with nothing stored. */
+  httpresp_request *oq =
+      req("GET", "http://a.example/r", "Cache-Control: only-if-cached");
+  cr_expect_eq(hr_cache_lookup(c, oq, t0, &e, &why), HR_CACHE_USE_NOT_CACHED);
+  httpresp_request_free(oq);
+
+  /* Stale with a validator: revalidate, then a 304 refreshes it. */
+  resp(&h, "Cache-Control: max-age=1", "ETag: \"v1\"");
+  cr_expect_eq(
+      hr_cache_store_response(c, q, 200, &h, "etagged", 7, t0, t0, &why), 1);
+  hr_headers_free(&h);
+  cr_assert_eq(hr_cache_lookup(c, q, t0 + 5000, &e, &why),
+               HR_CACHE_USE_REVALIDATE);
+  httpresp_request *cq = req("GET", "http://a.example/r", NULL);
+  cr_assert(hr_cache_add_conditionals(&e, cq) == 0);
+  cr_expect_str_eq(httpresp_request_header(cq, "If-None-Match"), "\"v1\"");
+  resp(&h, "ETag: \"v1\"", "Cache-Control: max-age=100");
+  cr_assert(hr_cache_304_selects(&e, &h));
+  cr_assert(hr_cache_update_from_304(&e, &h, t0 + 5000, t0 + 5000) == 0);
+  cr_assert(hr_cache_save(c, &e) == 0);
+  hr_headers_free(&h);
+  hr_cache_entry_free(&e);
+  httpresp_request_free(cq);
+  cr_assert_eq(hr_cache_lookup(c, q, t0 + 50000, &e, &why), HR_CACHE_USE_FRESH);
+  cr_expect_str_eq(e.body, "etagged");
+  hr_cache_entry_free(&e);
+
+  /* Unsafe method invalidation. */
+  char *keys[3];
+  resp(&h, "Location: /r", NULL);
+  size_t n = hr_cache_invalidation_keys("http://a.example/post", 201, &h, keys);
+  cr_expect_eq(n, 2u);
+  for (size_t i = 0; i < n; i++) {
+    cr_expect_eq(hr_cache_remove(c, keys[i]), 0);
+    free(keys[i]);
+  }
+  hr_headers_free(&h);
+  cr_expect_eq(hr_cache_lookup(c, q, t0 + 50000, &e, &why), HR_CACHE_USE_NONE);
+  httpresp_request_free(q);
+}
+
+Test(cache, flow_over_memory) {
+  httpresp_cache *c;
+  cr_assert(httpresp_cache_new_memory(&c, 1 << 20) == 0);
+  flow(c);
+  httpresp_cache_free(c);
+  cr_expect_eq(httpresp_cache_new_memory(&c, 0), HTTPRESP_E_INVALID_ARG);
+  cr_expect_eq(httpresp_cache_new_memory(NULL, 10), HTTPRESP_E_INVALID_ARG);
+}
+
+Test(cache, flow_over_disk) {
+  char *dir = make_tmpdir();
+  httpresp_cache *c;
+  cr_assert(httpresp_cache_new_disk(&c, dir, 1 << 20) == 0);
+  flow(c);
+  httpresp_cache_free(c);
+  cr_expect_eq(httpresp_cache_new_disk(&c, NULL, 10), HTTPRESP_E_INVALID_ARG);
+  rm_rf(dir);
+  free(dir);
+}
+
+Test(cache, too_large_for_store_is_not_stored) {
+  httpresp_cache *c;
+  cr_assert(httpresp_cache_new_memory(&c, 4096) == 0);
+  httpresp_request *q = req("GET", "http://a.example/big", NULL);
+  hr_headers h;
+  resp(&h, "Cache-Control: max-age=60", NULL);
+  static char body[8192];
+  const char *why;
+  cr_expect_eq(hr_cache_store_response(c, q, 200, &h, "small", 5, 0, 0, &why),
+               1);
+  cr_expect_eq(
+      hr_cache_store_response(c, q, 200, &h, body, sizeof(body), 0, 0, &why),
+      0);
+  cr_expect_str_eq(why, "too-large");
+  hr_cache_entry e;
+  cr_expect_eq(hr_cache_lookup(c, q, 0, &e, &why), HR_CACHE_USE_NONE);
+  hr_headers_free(&h);
+  httpresp_request_free(q);
+  httpresp_cache_free(c);
+}
