@@ -1,0 +1,471 @@
+/* The -v trace: one line per request sent and per response received, each
+ * response annotated with what the library decided and why.
+ *
+ * What went over the wire comes from libcurl's debug callback (the request
+ * heads out, the status lines and a few fields in).  A response's line is
+ * held back until the decision about it is known: the next request of the
+ * same transfer (follow, repeat), the library's sleep (a wait), or the end
+ * of the request (the hop history and the response say what happened). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "httpresp_tool.h"
+
+typedef struct trace_slot {
+  tool_trace *t;
+  const tool_job *job;
+  /* The last response received, waiting for its annotation. */
+  int pending;        /* its status, 0 if none */
+  int64_t pending_ms; /* when it arrived */
+  char retry_after[64];
+  int has_location;
+  /* The last request sent. */
+  char method[32];
+  char url[2048];
+  long long body_len; /* -1: chunked */
+  int had_auth;
+  unsigned attempt;
+  unsigned requests;
+  const char *conn_note;
+  int64_t begin_ms;
+} trace_slot;
+
+/* A pause longer than this before a request is the library waiting for
+ * the origin's quiet time, not the network. */
+#define QUIET_NOTE_MS 250
+
+struct tool_trace {
+  FILE *out;
+  int prefix;
+  const tool_opts *o;
+  trace_slot *slots;
+  size_t nslots;
+  size_t cur; /* the slot of the latest event: callbacks without a handle */
+};
+
+static void emit(trace_slot *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void emit(trace_slot *s, const char *fmt, ...) {
+  FILE *f = s->t->out;
+  if (s->t->prefix && s->job)
+    fprintf(f, "[%zu] ", s->job->index + 1);
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(f, fmt, ap);
+  va_end(ap);
+  fputc('\n', f);
+  fflush(f);
+}
+
+void trace_note(tool_trace *t, const char *fmt, ...) {
+  fputs("* ", t->out);
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(t->out, fmt, ap);
+  va_end(ap);
+  fputc('\n', t->out);
+  fflush(t->out);
+}
+
+/* Appends to a fixed buffer, silently truncating. */
+static void cat(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void cat(char *buf, size_t len, const char *fmt, ...) {
+  size_t used = strlen(buf);
+  if (used + 1 >= len)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf + used, len - used, fmt, ap);
+  va_end(ap);
+}
+
+static int retryable(int status) {
+  return status == 429 || status == 503 || status == 413;
+}
+
+static int is_redirect(int status) {
+  return status >= 300 && status < 400 && status != 304;
+}
+
+/* Prints the held-back response line with `note` after it. */
+static void flush(trace_slot *s, const char *note) {
+  if (!s->pending)
+    return;
+  emit(s, "< %d %s%s%s", s->pending, httpresp_status_reason(s->pending),
+       note && *note ? "  " : "", note ? note : "");
+  s->pending = 0;
+}
+
+/* Length of the origin part of a URL ("http://host:port"). */
+static size_t origin_len(const char *url) {
+  const char *p = strstr(url, "://");
+  if (!p)
+    return strlen(url);
+  p += 3;
+  p += strcspn(p, "/?#");
+  return (size_t)(p - url);
+}
+
+static int same_origin(const char *a, const char *b) {
+  size_t la = origin_len(a), lb = origin_len(b);
+  return la == lb && strncasecmp(a, b, la) == 0;
+}
+
+static const char *field(const char *head, size_t len, const char *name,
+                         char *val, size_t vlen) {
+  size_t nlen = strlen(name);
+  const char *p = head, *end = head + len;
+  while (p < end) {
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    size_t l = eol ? (size_t)(eol - p) : (size_t)(end - p);
+    if (l > nlen && p[nlen] == ':' && strncasecmp(p, name, nlen) == 0) {
+      const char *v = p + nlen + 1;
+      size_t vl = l - nlen - 1;
+      while (vl && (*v == ' ' || *v == '\t'))
+        v++, vl--;
+      while (vl && (v[vl - 1] == '\r' || v[vl - 1] == ' '))
+        vl--;
+      if (vl >= vlen)
+        vl = vlen - 1;
+      memcpy(val, v, vl);
+      val[vl] = '\0';
+      return val;
+    }
+    p += l + 1;
+  }
+  return NULL;
+}
+
+/* A request head went out. */
+static void request_out(trace_slot *s, CURL *easy, const char *head,
+                        size_t len) {
+  const char *sp = memchr(head, ' ', len);
+  if (!sp || sp == head || (size_t)(sp - head) >= sizeof(s->method))
+    return; /* not a request line (a continuation of one) */
+  char method[32];
+  memcpy(method, head, (size_t)(sp - head));
+  method[sp - head] = '\0';
+  char *url = NULL;
+  curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &url);
+  if (!url)
+    url = "";
+  char v[256];
+  long long body = 0;
+  if (field(head, len, "Content-Length", v, sizeof(v)))
+    body = strtoll(v, NULL, 10);
+  else if (field(head, len, "Transfer-Encoding", v, sizeof(v)))
+    body = -1;
+  int auth = field(head, len, "Authorization", v, sizeof(v)) != NULL;
+  int same = s->requests && strcmp(method, s->method) == 0 &&
+             strcmp(url, s->url) == 0;
+
+  char note[512] = "";
+  int followed = 0;
+  if (s->pending) {
+    int st = s->pending;
+    if (is_redirect(st) && !same) {
+      followed = 1;
+      cat(note, sizeof(note), "-> follow to %s (", url);
+      if (strcmp(method, s->method) != 0)
+        cat(note, sizeof(note), "%s becomes %s", s->method, method);
+      else
+        cat(note, sizeof(note), "%s", method);
+      if (s->body_len != 0 && body == 0)
+        cat(note, sizeof(note), ", body dropped");
+      else if (body > 0)
+        cat(note, sizeof(note), ", body kept: %lld bytes", body);
+      else if (body < 0)
+        cat(note, sizeof(note), ", body kept");
+      if (!same_origin(url, s->url)) {
+        cat(note, sizeof(note), ", other origin");
+        if (s->had_auth && !auth)
+          cat(note, sizeof(note), ": credentials not sent");
+      }
+      int64_t waited = tool_mono_ms() - s->pending_ms;
+      if (waited >= QUIET_NOTE_MS)
+        cat(note, sizeof(note), ", after %.1f s: the origin asked for quiet",
+            (double)waited / 1000.0);
+      cat(note, sizeof(note), ")");
+    } else if (retryable(st)) {
+      double secs = (double)(tool_mono_ms() - s->pending_ms) / 1000.0;
+      cat(note, sizeof(note), "-> repeated after %.1f s", secs);
+      if (*s->retry_after)
+        cat(note, sizeof(note), " (Retry-After: %s)", s->retry_after);
+    } else if (st == 417) {
+      cat(note, sizeof(note), "-> repeat without Expect: 100-continue");
+    } else if (st == 304) {
+      cat(note, sizeof(note),
+          "-> the stored response is gone: repeat without conditionals");
+    } else {
+      cat(note, sizeof(note), "-> repeat");
+    }
+    flush(s, note);
+  }
+
+  s->attempt = same && !followed ? s->attempt + 1 : 1;
+  if (!followed) {
+    char extra[512] = "";
+    if (s->attempt > 1)
+      cat(extra, sizeof(extra), ", attempt %u", s->attempt);
+    int64_t waited = tool_mono_ms() - s->begin_ms;
+    if (!s->requests && waited >= QUIET_NOTE_MS)
+      cat(extra, sizeof(extra), ", after %.1f s: the origin asked for quiet",
+          (double)waited / 1000.0);
+    if (body > 0)
+      cat(extra, sizeof(extra), ", %lld body bytes", body);
+    else if (body < 0)
+      cat(extra, sizeof(extra), ", chunked body");
+    if (field(head, len, "If-None-Match", v, sizeof(v)))
+      cat(extra, sizeof(extra), ", If-None-Match: %s", v);
+    else if (field(head, len, "If-Modified-Since", v, sizeof(v)))
+      cat(extra, sizeof(extra), ", If-Modified-Since: %s", v);
+    if (auth)
+      cat(extra, sizeof(extra), ", with credentials");
+    if (s->conn_note)
+      cat(extra, sizeof(extra), ", %s", s->conn_note);
+    emit(s, "> %s %s%s%s%s", method, url, *extra ? "  (" : "",
+         *extra ? extra + 2 : "", *extra ? ")" : "");
+  }
+  s->conn_note = NULL;
+  snprintf(s->method, sizeof(s->method), "%s", method);
+  snprintf(s->url, sizeof(s->url), "%s", url);
+  s->body_len = body;
+  s->had_auth = auth;
+  s->requests++;
+}
+
+static void header_in(trace_slot *s, const char *line, size_t len) {
+  if (len >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+    const char *sp = memchr(line, ' ', len);
+    int status = sp ? atoi(sp + 1) : 0;
+    /* libcurl does not always show the blank line that ends a 1xx. */
+    if (s->pending >= 100 && s->pending < 200)
+      flush(s, "(interim, absorbed)");
+    else if (s->pending) /* a response we could not account for */
+      flush(s, NULL);
+    s->pending = status;
+    s->pending_ms = tool_mono_ms();
+    s->retry_after[0] = '\0';
+    s->has_location = 0;
+    return;
+  }
+  if (len <= 2 && (line[0] == '\r' || line[0] == '\n')) {
+    if (s->pending >= 100 && s->pending < 200)
+      flush(s, "(interim, absorbed)");
+    return;
+  }
+  char v[64];
+  if (field(line, len, "Retry-After", v, sizeof(v)))
+    snprintf(s->retry_after, sizeof(s->retry_after), "%s", v);
+  else if (field(line, len, "Location", v, sizeof(v)))
+    s->has_location = 1;
+}
+
+static int debug_cb(CURL *easy, curl_infotype type, char *data, size_t size,
+                    void *ud) {
+  trace_slot *s = ud;
+  if (!s->job)
+    return 0;
+  s->t->cur = (size_t)(s - s->t->slots);
+  switch (type) {
+  case CURLINFO_HEADER_OUT:
+    request_out(s, easy, data, size);
+    break;
+  case CURLINFO_HEADER_IN:
+    header_in(s, data, size);
+    break;
+  case CURLINFO_TEXT:
+    /* Wording differs between libcurl versions; the prefixes do not. */
+    if (size > 28 && memcmp(data, "Re-using existing connection", 28) == 0)
+      s->conn_note = "reused connection";
+    else if (size > 13 && memcmp(data, "Connected to ", 13) == 0)
+      s->conn_note = "new connection";
+    break;
+  default:
+    break;
+  }
+  return 0;
+}
+
+static void hints_cb(void *ud, int status, const char *const *headers,
+                     size_t count) {
+  tool_trace *t = ud;
+  trace_slot *s = &t->slots[t->cur];
+  if (s->pending == status)
+    flush(s, "(interim, absorbed)");
+  for (size_t i = 0; i < count; i++)
+    emit(s, "    early hint: %s", headers[i]);
+}
+
+/* The blocking driver's sleep: says why it waits, then waits. */
+static int sleep_cb(void *ud, int64_t ms) {
+  tool_trace *t = ud;
+  trace_slot *s = &t->slots[t->cur];
+  char note[256] = "";
+  if (is_redirect(s->pending)) {
+    /* Waiting for the origin's quiet time before following: the follow
+     * line will say so. */
+  } else if (s->pending) {
+    cat(note, sizeof(note), "-> wait %.1f s", (double)ms / 1000.0);
+    if (*s->retry_after)
+      cat(note, sizeof(note), " (Retry-After: %s)", s->retry_after);
+    cat(note, sizeof(note), ", then repeat");
+    flush(s, note);
+  } else {
+    emit(s, "* waiting %.1f s: the origin asked for quiet earlier",
+         (double)ms / 1000.0);
+    s->begin_ms += ms; /* said here: the request line need not repeat it */
+  }
+  struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+  return 0;
+}
+
+tool_trace *trace_new(FILE *out, size_t nslots, int prefix,
+                      const tool_opts *o) {
+  tool_trace *t = calloc(1, sizeof(*t));
+  if (!t)
+    return NULL;
+  t->slots = calloc(nslots ? nslots : 1, sizeof(*t->slots));
+  if (!t->slots) {
+    free(t);
+    return NULL;
+  }
+  t->out = out;
+  t->prefix = prefix;
+  t->o = o;
+  t->nslots = nslots;
+  for (size_t i = 0; i < nslots; i++)
+    t->slots[i].t = t;
+  return t;
+}
+
+void trace_free(tool_trace *t) {
+  if (!t)
+    return;
+  free(t->slots);
+  free(t);
+}
+
+void trace_attach(tool_trace *t, size_t slot, CURL *easy) {
+  curl_easy_setopt(easy, CURLOPT_DEBUGFUNCTION, debug_cb);
+  curl_easy_setopt(easy, CURLOPT_DEBUGDATA, &t->slots[slot]);
+  curl_easy_setopt(easy, CURLOPT_VERBOSE, 1L);
+}
+
+int trace_install(tool_trace *t, httpresp_client *c, int blocking) {
+  int rc = httpresp_client_set_early_hints_callback(c, hints_cb, t);
+  if (!rc && blocking)
+    rc = httpresp_client_set_clock(c, NULL, sleep_cb, t);
+  return rc;
+}
+
+void trace_begin(tool_trace *t, size_t slot, const tool_job *j) {
+  trace_slot *s = &t->slots[slot];
+  tool_trace *keep = s->t;
+  memset(s, 0, sizeof(*s));
+  s->t = keep;
+  s->job = j;
+  s->begin_ms = tool_mono_ms();
+  t->cur = slot;
+}
+
+/* The annotation of the last response when the request is over. */
+static void final_note(trace_slot *s, const tool_job *j, char *note,
+                       size_t len) {
+  const tool_opts *o = s->t->o;
+  const httpresp_response *r = j->resp;
+  int st = s->pending;
+  httpresp_cache_status cs = httpresp_response_cache_status(r);
+  if (j->rc) {
+    cat(note, len, "-> stop: %s", tool_error_label(j->rc));
+    return;
+  }
+  if (st == 304 && cs == HTTPRESP_CACHE_REVALIDATED) {
+    cat(note, len, "-> the stored response is still valid: served from the "
+                   "cache");
+    return;
+  }
+  if (is_redirect(st)) {
+    if (!o->follow)
+      cat(note, len, "-> not followed (--no-follow)");
+    else if (!s->has_location)
+      cat(note, len, "(no Location: this is the final answer)");
+    else
+      cat(note, len, "(not a redirect the client follows)");
+  } else if (retryable(st)) {
+    switch (httpresp_response_retry_stop(r)) {
+    case HTTPRESP_RETRY_EXHAUSTED:
+      cat(note, len, "-> not repeated: the retry limit is reached");
+      break;
+    case HTTPRESP_RETRY_WAIT_TOO_LONG:
+      cat(note, len, "-> not repeated: Retry-After: %s is longer than the "
+                     "maximum wait (--max-wait)",
+          s->retry_after);
+      break;
+    case HTTPRESP_RETRY_DEADLINE:
+      cat(note, len, "-> not repeated: the wait would pass the -m limit");
+      break;
+    case HTTPRESP_RETRY_NOT_REPLAYABLE:
+      cat(note, len, "-> not repeated: the body cannot be sent again");
+      break;
+    default:
+      if (!*s->retry_after)
+        cat(note, len, "(no Retry-After: not repeated)");
+      break;
+    }
+  }
+  if (cs == HTTPRESP_CACHE_NONE)
+    return;
+  const char *why = httpresp_response_cache_reason(r);
+  cat(note, len, "%s(cache: %s%s%s)", *note ? "  " : "",
+      httpresp_cache_status_name(cs), *why ? ", " : "", why);
+}
+
+void trace_end(tool_trace *t, size_t slot, const tool_job *j) {
+  trace_slot *s = &t->slots[slot];
+  const httpresp_response *r = j->resp;
+  char note[512] = "";
+  if (s->pending) {
+    final_note(s, j, note, sizeof(note));
+    flush(s, note);
+  } else if (!s->requests) {
+    httpresp_cache_status cs = httpresp_response_cache_status(r);
+    if (!j->rc && cs == HTTPRESP_CACHE_HIT)
+      emit(s, "* %s %s: fresh in the cache, no request sent", j->method,
+           j->url);
+    else
+      emit(s, "* %s %s", j->method, j->url);
+  }
+  if (!j->rc) { /* errors get their own line from the caller */
+    int st = httpresp_response_status(r);
+    size_t blen = 0;
+    httpresp_response_body(r, &blen);
+    unsigned redirects = 0;
+    for (size_t i = 0; i < httpresp_response_hop_count(r); i++) {
+      httpresp_decision d;
+      if (httpresp_response_hop(r, i, NULL, NULL, NULL, &d) == 0 &&
+          d == HTTPRESP_DECISION_FOLLOW)
+        redirects++;
+    }
+    char sum[512] = "";
+    if (redirects)
+      cat(sum, sizeof(sum), ", %u redirect%s", redirects,
+          redirects == 1 ? "" : "s");
+    if (httpresp_response_attempts(r) > 1)
+      cat(sum, sizeof(sum), ", %u attempts", httpresp_response_attempts(r));
+    httpresp_cache_status cs = httpresp_response_cache_status(r);
+    if (cs != HTTPRESP_CACHE_NONE)
+      cat(sum, sizeof(sum), ", cache %s", httpresp_cache_status_name(cs));
+    emit(s, "= %d %s from %s  (%zu bytes%s, %.2f s)", st,
+         httpresp_status_reason(st), httpresp_response_url(r), blen, sum,
+         (double)(j->end_ms - j->start_ms) / 1000.0);
+  }
+  s->job = NULL;
+}
