@@ -566,7 +566,7 @@ static void log_request(const conn *c, const request *q) {
 static void process(conn *c) {
   while (c->in_len > 0 && !c->close_after) {
     const char *end = find(c->in, c->in_len, "\r\n\r\n");
-    if (!end) {
+    if (!end || (size_t)(end - c->in) > MAX_HEAD) {
       if (c->in_len > MAX_HEAD) {
         request q = {.method = "GET"};
         c->close_after = 1;
