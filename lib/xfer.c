@@ -284,11 +284,13 @@ static int set_method_and_body(hr_xfer *x) {
   CURL *e = x->easy;
   const httpresp_request *r = x->cur;
   CURLcode cc = CURLE_OK;
-  /* Start from a plain GET so nothing of the previous hop survives. */
+  /* Start from a plain GET so nothing of the previous hop survives.
+   * Setting CURLOPT_POSTFIELDS (even to NULL) switches libcurl to POST, so
+   * it must come before CURLOPT_HTTPGET. */
+  curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
   curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
   curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
   curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
-  curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
   curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, NULL);
   curl_easy_setopt(e, CURLOPT_SEEKDATA, NULL);
   if (strcmp(r->method, "HEAD") == 0) {
@@ -462,6 +464,7 @@ static void reset_easy(hr_xfer *x) {
   curl_easy_setopt(e, CURLOPT_READDATA, stdin);
   curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, NULL);
   curl_easy_setopt(e, CURLOPT_SEEKDATA, NULL);
+  /* POSTFIELDS switches libcurl to POST: HTTPGET must come after it. */
   curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
   curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
   curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);

@@ -499,8 +499,19 @@ HTTPRESP_EXTERN void httpresp_cache_free(httpresp_cache *cache);
 /* Non-blocking driver over curl_multi                                    */
 /* ---------------------------------------------------------------------- */
 
-/** A set of running requests over the caller's CURLM handle.  Use one per
- *  thread; the client and the cache behind it may be shared. */
+/** A set of running requests over the caller's CURLM handle.
+ *
+ *  Threads: one httpresp_multi (and its CURLM) per thread; the client and
+ *  the cache behind it may be shared by several threads and contexts.
+ *
+ *  The caller keeps driving the CURLM handle, but through these calls:
+ *  either httpresp_multi_perform() + httpresp_multi_poll() in a loop, or its
+ *  own event library with CURLMOPT_SOCKETFUNCTION/TIMERFUNCTION and
+ *  httpresp_multi_socket_action(), using httpresp_multi_timeout() (not
+ *  libcurl's timer alone) to know when to call with CURL_SOCKET_TIMEOUT,
+ *  since a transfer waiting for Retry-After has no socket.  The caller must
+ *  not call curl_multi_info_read() itself.  While a request runs the library
+ *  owns CURLOPT_PRIVATE of its easy handle.  No call ever sleeps. */
 typedef struct httpresp_multi httpresp_multi;
 
 HTTPRESP_EXTERN int httpresp_multi_new(httpresp_multi **out,

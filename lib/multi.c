@@ -1,0 +1,274 @@
+/* The non-blocking driver: the shared state machine over the caller's
+ * curl_multi handle.  It never sleeps: a transfer that must wait is parked
+ * and its wake-up time shortens the caller's poll or timer. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "xfer.h"
+
+typedef enum mx_state { MX_RUNNING, MX_PARKED, MX_DONE } mx_state;
+
+typedef struct mxfer {
+  hr_xfer x;
+  CURL *easy;
+  void *userp;
+  mx_state state;
+  httpresp_response *resp; /* when done */
+  struct mxfer *prev, *next;
+} mxfer;
+
+typedef struct mx_list {
+  mxfer *head, *tail;
+  size_t n;
+} mx_list;
+
+struct httpresp_multi {
+  httpresp_client *client;
+  CURLM *multi;
+  mx_list running;
+  mx_list parked;
+  mx_list done;
+};
+
+static void list_push(mx_list *l, mxfer *m) {
+  m->next = NULL;
+  m->prev = l->tail;
+  if (l->tail)
+    l->tail->next = m;
+  else
+    l->head = m;
+  l->tail = m;
+  l->n++;
+}
+
+static void list_unlink(mx_list *l, mxfer *m) {
+  if (m->prev)
+    m->prev->next = m->next;
+  else
+    l->head = m->next;
+  if (m->next)
+    m->next->prev = m->prev;
+  else
+    l->tail = m->prev;
+  m->prev = m->next = NULL;
+  l->n--;
+}
+
+static mx_list *list_of(httpresp_multi *m, mxfer *t) {
+  switch (t->state) {
+  case MX_RUNNING:
+    return &m->running;
+  case MX_PARKED:
+    return &m->parked;
+  default:
+    return &m->done;
+  }
+}
+
+static void finish(httpresp_multi *m, mxfer *t) {
+  curl_easy_setopt(t->easy, CURLOPT_PRIVATE, NULL);
+  t->resp = hr_xfer_take_response(&t->x);
+  hr_xfer_cleanup(&t->x);
+  t->state = MX_DONE;
+  list_push(&m->done, t);
+}
+
+/* Puts a transfer where its step says it belongs. */
+static void apply_step(httpresp_multi *m, mxfer *t, hr_step step) {
+  if (step == HR_STEP_PERFORM) {
+    curl_easy_setopt(t->easy, CURLOPT_PRIVATE, (void *)t);
+    CURLMcode mc = curl_multi_add_handle(m->multi, t->easy);
+    if (mc == CURLM_OK) {
+      t->state = MX_RUNNING;
+      list_push(&m->running, t);
+      return;
+    }
+    hr_response_fail(t->x.resp, HTTPRESP_E_CURL, "curl_multi_add_handle: %s",
+                     curl_multi_strerror(mc));
+    finish(m, t);
+  } else if (step == HR_STEP_WAIT) {
+    t->state = MX_PARKED;
+    list_push(&m->parked, t);
+  } else {
+    finish(m, t);
+  }
+}
+
+int httpresp_multi_new(httpresp_multi **out, httpresp_client *client,
+                       CURLM *multi) {
+  if (!out)
+    return HTTPRESP_E_INVALID_ARG;
+  *out = NULL;
+  if (!client || !multi)
+    return HTTPRESP_E_INVALID_ARG;
+  httpresp_multi *m = calloc(1, sizeof(*m));
+  if (!m)
+    return HTTPRESP_E_NOMEM;
+  m->client = client;
+  m->multi = multi;
+  *out = m;
+  return 0;
+}
+
+static void drop_list(httpresp_multi *m, mx_list *l) {
+  while (l->head) {
+    mxfer *t = l->head;
+    list_unlink(l, t);
+    if (t->state == MX_RUNNING)
+      curl_multi_remove_handle(m->multi, t->easy);
+    if (t->state == MX_DONE)
+      httpresp_response_free(t->resp);
+    else
+      hr_xfer_cleanup(&t->x);
+    free(t);
+  }
+}
+
+void httpresp_multi_free(httpresp_multi *m) {
+  if (!m)
+    return;
+  drop_list(m, &m->running);
+  drop_list(m, &m->parked);
+  drop_list(m, &m->done);
+  free(m);
+}
+
+int httpresp_multi_add(httpresp_multi *m, CURL *easy,
+                       const httpresp_request *req, void *userp) {
+  if (!m || !easy || !req)
+    return HTTPRESP_E_INVALID_ARG;
+  mxfer *t = calloc(1, sizeof(*t));
+  if (!t)
+    return HTTPRESP_E_NOMEM;
+  int rc = hr_xfer_init(&t->x, m->client, easy, req);
+  if (rc) {
+    free(t);
+    return rc;
+  }
+  t->easy = easy;
+  t->userp = userp;
+  apply_step(m, t, hr_xfer_begin(&t->x));
+  return 0;
+}
+
+/* Finished transfers get their decision; parked ones whose time came are
+ * armed again.  Handles are re-added only after libcurl reported them done
+ * and they were removed: libcurl refuses re-adding from its callbacks. */
+static void process(httpresp_multi *m) {
+  CURLMsg *msg;
+  int left;
+  while ((msg = curl_multi_info_read(m->multi, &left)) != NULL) {
+    if (msg->msg != CURLMSG_DONE)
+      continue;
+    CURL *easy = msg->easy_handle;
+    CURLcode result = msg->data.result;
+    void *priv = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
+    mxfer *t = priv;
+    if (!t || t->easy != easy || t->state != MX_RUNNING)
+      continue; /* not one of ours */
+    curl_multi_remove_handle(m->multi, easy);
+    list_unlink(&m->running, t);
+    apply_step(m, t, hr_xfer_complete(&t->x, result));
+  }
+  if (!m->parked.head)
+    return;
+  int64_t now = hr_client_now(m->client);
+  mxfer *t = m->parked.head;
+  while (t) {
+    mxfer *next = t->next;
+    if (t->x.wake_ms <= now) {
+      list_unlink(&m->parked, t);
+      apply_step(m, t, hr_xfer_resume(&t->x));
+    }
+    t = next;
+  }
+}
+
+/* Milliseconds until the earliest parked transfer wakes, -1 if none. */
+static long next_wake(httpresp_multi *m) {
+  if (!m->parked.head)
+    return -1;
+  int64_t now = hr_client_now(m->client);
+  int64_t soonest = INT64_MAX;
+  for (mxfer *t = m->parked.head; t; t = t->next)
+    if (t->x.wake_ms < soonest)
+      soonest = t->x.wake_ms;
+  int64_t d = soonest - now;
+  if (d < 0)
+    d = 0;
+  return d > 86400000 ? 86400000L : (long)d;
+}
+
+static int pending_count(const httpresp_multi *m) {
+  size_t n = m->running.n + m->parked.n;
+  return n > 0x7fffffff ? 0x7fffffff : (int)n;
+}
+
+int httpresp_multi_perform(httpresp_multi *m, int *running) {
+  if (!m)
+    return HTTPRESP_E_INVALID_ARG;
+  int r = 0;
+  CURLMcode mc = curl_multi_perform(m->multi, &r);
+  process(m);
+  if (running)
+    *running = pending_count(m);
+  return mc == CURLM_OK ? 0 : HTTPRESP_E_CURL;
+}
+
+int httpresp_multi_poll(httpresp_multi *m, int timeout_ms) {
+  if (!m || timeout_ms < 0)
+    return HTTPRESP_E_INVALID_ARG;
+  long wake = next_wake(m);
+  if (wake >= 0 && wake < timeout_ms)
+    timeout_ms = (int)wake;
+  CURLMcode mc = curl_multi_poll(m->multi, NULL, 0, timeout_ms, NULL);
+  return mc == CURLM_OK ? 0 : HTTPRESP_E_CURL;
+}
+
+int httpresp_multi_socket_action(httpresp_multi *m, curl_socket_t s,
+                                 int events, int *running) {
+  if (!m)
+    return HTTPRESP_E_INVALID_ARG;
+  int r = 0;
+  CURLMcode mc = curl_multi_socket_action(m->multi, s, events, &r);
+  process(m);
+  if (running)
+    *running = pending_count(m);
+  return mc == CURLM_OK ? 0 : HTTPRESP_E_CURL;
+}
+
+int httpresp_multi_timeout(httpresp_multi *m, long *ms) {
+  if (!m || !ms)
+    return HTTPRESP_E_INVALID_ARG;
+  long t = -1;
+  if (curl_multi_timeout(m->multi, &t) != CURLM_OK)
+    return HTTPRESP_E_CURL;
+  long wake = next_wake(m);
+  if (wake >= 0 && (t < 0 || wake < t))
+    t = wake;
+  *ms = t;
+  return 0;
+}
+
+size_t httpresp_multi_pending(const httpresp_multi *m) {
+  return m ? m->running.n + m->parked.n + m->done.n : 0;
+}
+
+int httpresp_multi_next_done(httpresp_multi *m, httpresp_response **resp,
+                             CURL **easy, void **userp) {
+  if (!m || !m->done.head)
+    return 0;
+  mxfer *t = m->done.head;
+  list_unlink(list_of(m, t), t);
+  if (resp)
+    *resp = t->resp;
+  else
+    httpresp_response_free(t->resp);
+  if (easy)
+    *easy = t->easy;
+  if (userp)
+    *userp = t->userp;
+  free(t);
+  return 1;
+}

@@ -1,0 +1,56 @@
+#include "fixtures.h"
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+int64_t fake_now(void *ud) { return ((fake_clock *)ud)->now_ms; }
+
+int fake_sleep(void *ud, int64_t ms) {
+  fake_clock *c = ud;
+  c->now_ms += ms;
+  c->slept_ms += ms;
+  c->sleeps++;
+  return 0;
+}
+
+httpresp_client *fixture_client(fake_clock *clock) {
+  httpresp_client *c = NULL;
+  cr_assert_eq(httpresp_client_new(&c), 0);
+  if (clock) {
+    if (!clock->now_ms)
+      clock->now_ms = INT64_C(1767225600000); /* 2026-01-01T00:00:00Z */
+    cr_assert_eq(httpresp_client_set_clock(c, fake_now, fake_sleep, clock), 0);
+  }
+  return c;
+}
+
+CURL *fixture_easy(void) {
+  CURL *e = curl_easy_init();
+  cr_assert_not_null(e);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
+  curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+  return e;
+}
+
+httpresp_response *fixture_run(httpresp_client *c, CURL *easy,
+                               const char *method, const char *url,
+                               const char *body, const char *const *headers) {
+  httpresp_request *req = NULL;
+  cr_assert_eq(httpresp_request_new(&req, method, url), 0, "request %s %s",
+               method, url);
+  if (body)
+    cr_assert_eq(httpresp_request_set_body(req, body, strlen(body)), 0);
+  for (size_t i = 0; headers && headers[i]; i++)
+    cr_assert_eq(httpresp_request_add_header(req, headers[i], NULL), 0);
+  httpresp_response *resp = NULL;
+  httpresp_perform(c, easy, req, &resp);
+  cr_assert_not_null(resp);
+  httpresp_request_free(req);
+  return resp;
+}
+
+const char *fixture_body(const httpresp_response *r) {
+  size_t len;
+  const char *b = httpresp_response_body(r, &len);
+  return b ? b : "";
+}

@@ -1,0 +1,32 @@
+/* Shared helpers for the integration suites: a fake clock and a one-call
+ * way to run a request through the blocking driver. */
+#ifndef HTTPRESP_TEST_FIXTURES_H
+#define HTTPRESP_TEST_FIXTURES_H
+
+#include <stdint.h>
+
+#include <curl/curl.h>
+#include <httpresp/httpresp.h>
+
+/* A clock tests move by hand; sleeping advances it instantly. */
+typedef struct fake_clock {
+  int64_t now_ms;
+  int64_t slept_ms; /* total asked to sleep */
+  int sleeps;       /* number of sleeps */
+} fake_clock;
+
+int64_t fake_now(void *ud);
+int fake_sleep(void *ud, int64_t ms);
+/* A client on a fake clock starting at a fixed date (2026-01-01). */
+httpresp_client *fixture_client(fake_clock *clock);
+/* An easy handle with a short timeout, quiet, on loopback only. */
+CURL *fixture_easy(void);
+/* Runs `method url` with an optional body (NUL-terminated, may be NULL)
+ * and NULL-terminated "Name: value" headers (may be NULL). */
+httpresp_response *fixture_run(httpresp_client *c, CURL *easy,
+                               const char *method, const char *url,
+                               const char *body, const char *const *headers);
+/* The body of a response as a NUL-terminated string ("" if none). */
+const char *fixture_body(const httpresp_response *r);
+
+#endif
