@@ -66,7 +66,7 @@ typedef struct conn {
   size_t in_len, in_cap;
   char *out;
   size_t out_len, out_off, out_cap;
-  int close_after;  /* close once `out` is written */
+  int close_after; /* close once `out` is written */
   int continue_sent;
 } conn;
 
@@ -80,6 +80,7 @@ typedef struct request {
   size_t nheaders;
   char *head; /* copy of the request head, for /echo */
   size_t head_len;
+  char *fields; /* tokenised copy: target and header names point here */
   char *body;
   size_t body_len;
   int http10;
@@ -150,6 +151,8 @@ static unsigned long peek(const char *kind, const char *id) {
 /* ---- output ------------------------------------------------------------- */
 
 static void out_append(conn *c, const void *data, size_t len) {
+  if (!len)
+    return;
   if (c->out_len + len > c->out_cap) {
     size_t cap = c->out_cap ? c->out_cap : 4096;
     while (cap < c->out_len + len)
@@ -181,28 +184,50 @@ static void http_date(time_t t, char *buf, size_t len) {
 
 static const char *reason(int status) {
   switch (status) {
-  case 100: return "Continue";
-  case 102: return "Processing";
-  case 103: return "Early Hints";
-  case 200: return "OK";
-  case 201: return "Created";
-  case 204: return "No Content";
-  case 301: return "Moved Permanently";
-  case 302: return "Found";
-  case 303: return "See Other";
-  case 304: return "Not Modified";
-  case 307: return "Temporary Redirect";
-  case 308: return "Permanent Redirect";
-  case 400: return "Bad Request";
-  case 404: return "Not Found";
-  case 405: return "Method Not Allowed";
-  case 413: return "Content Too Large";
-  case 418: return "I'm a teapot";
-  case 429: return "Too Many Requests";
-  case 431: return "Request Header Fields Too Large";
-  case 500: return "Internal Server Error";
-  case 503: return "Service Unavailable";
-  default: return "Status";
+  case 100:
+    return "Continue";
+  case 102:
+    return "Processing";
+  case 103:
+    return "Early Hints";
+  case 200:
+    return "OK";
+  case 201:
+    return "Created";
+  case 204:
+    return "No Content";
+  case 301:
+    return "Moved Permanently";
+  case 302:
+    return "Found";
+  case 303:
+    return "See Other";
+  case 304:
+    return "Not Modified";
+  case 307:
+    return "Temporary Redirect";
+  case 308:
+    return "Permanent Redirect";
+  case 400:
+    return "Bad Request";
+  case 404:
+    return "Not Found";
+  case 405:
+    return "Method Not Allowed";
+  case 413:
+    return "Content Too Large";
+  case 418:
+    return "I'm a teapot";
+  case 429:
+    return "Too Many Requests";
+  case 431:
+    return "Request Header Fields Too Large";
+  case 500:
+    return "Internal Server Error";
+  case 503:
+    return "Service Unavailable";
+  default:
+    return "Status";
   }
 }
 
@@ -278,7 +303,7 @@ static int query_param(const request *q, const char *name, char *out,
           out[o++] = (char)(hexval(s[1]) * 16 + hexval(s[2]));
           s += 2;
         } else {
-          out[o++] = *s == '+' ? ' ' : *s;
+          out[o++] = (char)(*s == '+' ? ' ' : *s);
         }
       }
       out[o] = '\0';
@@ -395,8 +420,8 @@ static void route_stats(conn *c, const request *q) {
     if (strncmp(state[i].key, "path|", 5) != 0)
       continue;
     char line[1200];
-    int n = snprintf(line, sizeof(line), "%lu %s\n", state[i].n,
-                     state[i].key + 5);
+    int n =
+        snprintf(line, sizeof(line), "%lu %s\n", state[i].n, state[i].key + 5);
     if (n < 0)
       continue;
     buf = xrealloc(buf, len + (size_t)n + 1);
@@ -407,89 +432,140 @@ static void route_stats(conn *c, const request *q) {
   free(buf);
 }
 
+static void route_index(conn *c, const request *q) {
+  respond_text(c, q, 200, NULL, routes_text);
+}
+
+static void route_old(conn *c, const request *q) {
+  redirect(c, q, 301, "/moved");
+}
+static void route_moved(conn *c, const request *q) {
+  redirect(c, q, 302, "/new");
+}
+static void route_keep(conn *c, const request *q) {
+  redirect(c, q, 307, "/echo");
+}
+static void route_perm(conn *c, const request *q) {
+  redirect(c, q, 308, "/echo");
+}
+static void route_loop_a(conn *c, const request *q) {
+  redirect(c, q, 302, "/loop/b");
+}
+static void route_loop_b(conn *c, const request *q) {
+  redirect(c, q, 302, "/loop/a");
+}
+static void route_limited(conn *c, const request *q) {
+  route_retry(c, q, 429, 0);
+}
+static void route_busy(conn *c, const request *q) { route_retry(c, q, 503, 1); }
+
+static void route_new(conn *c, const request *q) {
+  char buf[128];
+  snprintf(buf, sizeof(buf), "the new place (reached with %s)\n", q->method);
+  respond_text(c, q, 200, NULL, buf);
+}
+
+static void route_form(conn *c, const request *q) {
+  if (strcmp(q->method, "POST") == 0)
+    redirect(c, q, 303, "/result");
+  else
+    respond_text(c, q, 200, NULL, "POST name=value here\n");
+}
+
+static void route_result(conn *c, const request *q) {
+  char buf[128];
+  snprintf(buf, sizeof(buf), "result page (reached with %s, %zu body bytes)\n",
+           q->method, q->body_len);
+  respond_text(c, q, 200, NULL, buf);
+}
+
+static void route_slow_down(conn *c, const request *q) {
+  respond_text(c, q, 429, "Retry-After: 3600\r\n", "come back in an hour\n");
+}
+
+static void route_many(conn *c, const request *q) {
+  char *end;
+  long n = strtol(q->path + 6, &end, 10);
+  char buf[64];
+  if (*end || end == q->path + 6 || n < 0 || n > 1000) {
+    respond_text(c, q, 404, NULL, "/many/N takes N in 0..1000\n");
+  } else if (n == 0) {
+    respond_text(c, q, 200, NULL, "end of the chain\n");
+  } else {
+    snprintf(buf, sizeof(buf), "/many/%ld", n - 1);
+    redirect(c, q, 302, buf);
+  }
+}
+
+static void route_cross(conn *c, const request *q) {
+  char buf[64];
+  snprintf(buf, sizeof(buf), "http://127.0.0.1:%d/echo", ports[1]);
+  redirect(c, q, 302, buf);
+}
+
+static void route_bad_location(conn *c, const request *q) {
+  redirect(c, q, 302, "http://[::1/broken");
+}
+
+static void route_ftp(conn *c, const request *q) {
+  redirect(c, q, 302, "ftp://127.0.0.1/file.txt");
+}
+
+static void route_status_nnn(conn *c, const request *q) {
+  route_status(c, q, q->path + 8);
+}
+
+static void route_redirect(conn *c, const request *q) {
+  char status[16], to[1024];
+  if (!query_param(q, "to", to, sizeof(to)) || !*to)
+    snprintf(to, sizeof(to), "/echo");
+  long st = query_param(q, "status", status, sizeof(status))
+                ? strtol(status, NULL, 10)
+                : 302;
+  redirect(c, q, st >= 300 && st <= 399 ? (int)st : 302, to);
+}
+
+static void route_reset(conn *c, const request *q) {
+  state_reset();
+  respond_text(c, q, 200, "Cache-Control: no-store\r\n", "reset\n");
+}
+
+typedef void (*route_fn)(conn *c, const request *q);
+
+/* Exact paths, then prefixes (those ending in '/'). */
+static const struct {
+  const char *path;
+  route_fn fn;
+} routes[] = {
+    {"/", route_index},          {"/echo", route_echo},
+    {"/old", route_old},         {"/moved", route_moved},
+    {"/new", route_new},         {"/form", route_form},
+    {"/result", route_result},   {"/keep", route_keep},
+    {"/perm", route_perm},       {"/limited", route_limited},
+    {"/busy", route_busy},       {"/slow-down", route_slow_down},
+    {"/interim", route_interim}, {"/cached", route_cached},
+    {"/loop/a", route_loop_a},   {"/loop/b", route_loop_b},
+    {"/cross", route_cross},     {"/bad-location", route_bad_location},
+    {"/ftp", route_ftp},         {"/redirect", route_redirect},
+    {"/stats", route_stats},     {"/reset", route_reset},
+    {"/many/", route_many},      {"/status/", route_status_nnn},
+};
+
 static void handle(conn *c, const request *q) {
   const char *p = q->path;
-  char buf[2048];
-  int is_post = strcmp(q->method, "POST") == 0;
   if (strcmp(p, "/stats") != 0)
     bump("path", p);
-
-  if (strcmp(p, "/") == 0) {
-    respond_text(c, q, 200, NULL, routes_text);
-  } else if (strcmp(p, "/echo") == 0) {
-    route_echo(c, q);
-  } else if (strcmp(p, "/old") == 0) {
-    redirect(c, q, 301, "/moved");
-  } else if (strcmp(p, "/moved") == 0) {
-    redirect(c, q, 302, "/new");
-  } else if (strcmp(p, "/new") == 0) {
-    snprintf(buf, sizeof(buf), "the new place (reached with %s)\n", q->method);
-    respond_text(c, q, 200, NULL, buf);
-  } else if (strcmp(p, "/form") == 0) {
-    if (is_post)
-      redirect(c, q, 303, "/result");
-    else
-      respond_text(c, q, 200, NULL, "POST name=value here\n");
-  } else if (strcmp(p, "/result") == 0) {
-    snprintf(buf, sizeof(buf), "result page (reached with %s, %zu body "
-             "bytes)\n", q->method, q->body_len);
-    respond_text(c, q, 200, NULL, buf);
-  } else if (strcmp(p, "/keep") == 0) {
-    redirect(c, q, 307, "/echo");
-  } else if (strcmp(p, "/perm") == 0) {
-    redirect(c, q, 308, "/echo");
-  } else if (strcmp(p, "/limited") == 0) {
-    route_retry(c, q, 429, 0);
-  } else if (strcmp(p, "/busy") == 0) {
-    route_retry(c, q, 503, 1);
-  } else if (strcmp(p, "/slow-down") == 0) {
-    respond_text(c, q, 429, "Retry-After: 3600\r\n", "come back in an hour\n");
-  } else if (strcmp(p, "/interim") == 0) {
-    route_interim(c, q);
-  } else if (strcmp(p, "/cached") == 0) {
-    route_cached(c, q);
-  } else if (strcmp(p, "/loop/a") == 0) {
-    redirect(c, q, 302, "/loop/b");
-  } else if (strcmp(p, "/loop/b") == 0) {
-    redirect(c, q, 302, "/loop/a");
-  } else if (strncmp(p, "/many/", 6) == 0) {
-    char *end;
-    long n = strtol(p + 6, &end, 10);
-    if (*end || n < 0 || n > 1000)
-      respond_text(c, q, 404, NULL, "/many/N takes N in 0..1000\n");
-    else if (n == 0)
-      respond_text(c, q, 200, NULL, "end of the chain\n");
-    else {
-      snprintf(buf, sizeof(buf), "/many/%ld", n - 1);
-      redirect(c, q, 302, buf);
+  size_t n = sizeof(routes) / sizeof(routes[0]);
+  for (size_t i = 0; i < n; i++) {
+    const char *r = routes[i].path;
+    size_t len = strlen(r);
+    int prefix = len > 1 && r[len - 1] == '/';
+    if (prefix ? strncmp(p, r, len) == 0 : strcmp(p, r) == 0) {
+      routes[i].fn(c, q);
+      return;
     }
-  } else if (strcmp(p, "/cross") == 0) {
-    snprintf(buf, sizeof(buf), "http://127.0.0.1:%d/echo", ports[1]);
-    redirect(c, q, 302, buf);
-  } else if (strcmp(p, "/bad-location") == 0) {
-    redirect(c, q, 302, "http://[::1/broken");
-  } else if (strcmp(p, "/ftp") == 0) {
-    redirect(c, q, 302, "ftp://127.0.0.1/file.txt");
-  } else if (strncmp(p, "/status/", 8) == 0) {
-    route_status(c, q, p + 8);
-  } else if (strcmp(p, "/redirect") == 0) {
-    char status[16], to[1024];
-    if (!query_param(q, "to", to, sizeof(to)) || !*to)
-      snprintf(to, sizeof(to), "/echo");
-    long s = query_param(q, "status", status, sizeof(status))
-                 ? strtol(status, NULL, 10)
-                 : 302;
-    if (s < 300 || s > 399)
-      s = 302;
-    redirect(c, q, (int)s, to);
-  } else if (strcmp(p, "/stats") == 0) {
-    route_stats(c, q);
-  } else if (strcmp(p, "/reset") == 0) {
-    state_reset();
-    respond_text(c, q, 200, "Cache-Control: no-store\r\n", "reset\n");
-  } else {
-    respond_text(c, q, 404, NULL, "no such route; GET / lists them\n");
   }
+  respond_text(c, q, 404, NULL, "no such route; GET / lists them\n");
 }
 
 /* ---- parsing ------------------------------------------------------------ */
@@ -562,105 +638,130 @@ static void log_request(const conn *c, const request *q) {
           q->path, *q->query ? "?" : "", q->query);
 }
 
+static void request_free(request *q) {
+  free(q->head);
+  free(q->fields);
+  free(q->body);
+}
+
+/* Splits the request line ("GET /p?q HTTP/1.1") into `q`; 0 if sane. */
+static int parse_request_line(request *q, char *line) {
+  char *sp1 = line ? strchr(line, ' ') : NULL;
+  char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
+  if (!sp1 || !sp2 || (size_t)(sp1 - line) >= sizeof(q->method))
+    return -1;
+  memcpy(q->method, line, (size_t)(sp1 - line));
+  q->target = sp1 + 1;
+  *sp2 = '\0';
+  q->http10 = strcmp(sp2 + 1, "HTTP/1.0") == 0;
+  char *qm = strchr(q->target, '?');
+  size_t plen = qm ? (size_t)(qm - q->target) : strlen(q->target);
+  if (plen >= sizeof(q->path) || (qm && strlen(qm + 1) >= sizeof(q->query)))
+    return -1;
+  memcpy(q->path, q->target, plen);
+  if (qm)
+    snprintf(q->query, sizeof(q->query), "%s", qm + 1);
+  return 0;
+}
+
+/* Parses the request head at the start of the input.  Returns its length,
+ * 0 if it is not complete yet, or -1 with `*status` the error to answer. */
+static long parse_head(conn *c, request *q, int *status) {
+  memset(q, 0, sizeof(*q));
+  const char *end = find(c->in, c->in_len, "\r\n\r\n");
+  if (!end || (size_t)(end - c->in) > MAX_HEAD) {
+    *status = 431;
+    return c->in_len > MAX_HEAD ? -1 : 0;
+  }
+  size_t len = (size_t)(end - c->in) + 4;
+  q->head = xrealloc(NULL, len);
+  memcpy(q->head, c->in, len);
+  q->head_len = len;
+  q->fields = xrealloc(NULL, len + 1);
+  memcpy(q->fields, c->in, len);
+  q->fields[len] = '\0';
+  *status = 400;
+  char *save = NULL;
+  char *line = strtok_r(q->fields, "\r\n", &save);
+  if (parse_request_line(q, line) != 0)
+    return -1;
+  while ((line = strtok_r(NULL, "\r\n", &save)) != NULL) {
+    char *colon = strchr(line, ':');
+    if (!colon || q->nheaders == MAX_HEADERS)
+      return -1;
+    *colon = '\0';
+    char *v = colon + 1;
+    while (*v == ' ' || *v == '\t')
+      v++;
+    size_t vl = strlen(v);
+    while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+      v[--vl] = '\0';
+    q->hname[q->nheaders] = line;
+    q->hvalue[q->nheaders++] = v;
+  }
+  return (long)len;
+}
+
+/* Reads the body after a head of `head_len` bytes (Content-Length or
+ * chunked).  Returns the bytes of the whole request, 0 if the body is not
+ * all here yet, or -1 with `*status` the error to answer. */
+static long read_body(conn *c, request *q, size_t head_len, int *status) {
+  const char *te = req_header(q, "Transfer-Encoding");
+  const char *cl = req_header(q, "Content-Length");
+  const char *rest = c->in + head_len;
+  size_t avail = c->in_len - head_len;
+  if (te && strcasecmp(te, "chunked") == 0) {
+    size_t n = dechunk(rest, avail, &q->body, &q->body_len);
+    *status = 400;
+    if (n == (size_t)-1)
+      return -1;
+    return n ? (long)(head_len + n) : 0;
+  }
+  char *e = NULL;
+  unsigned long long n = cl ? strtoull(cl, &e, 10) : 0;
+  if (cl && (e == cl || *e || n > MAX_BODY)) {
+    *status = 413;
+    return -1;
+  }
+  if (avail < n)
+    return 0;
+  q->body = xrealloc(NULL, (size_t)n + 1);
+  memcpy(q->body, rest, (size_t)n);
+  q->body_len = (size_t)n;
+  return (long)(head_len + n);
+}
+
+/* Answers a request the server could not read, and closes. */
+static void refuse(conn *c, int status) {
+  request q = {.method = "GET"};
+  c->close_after = 1;
+  respond_text(c, &q, status, NULL,
+               status == 431   ? "request head too large\n"
+               : status == 413 ? "body too large or bad length\n"
+                               : "malformed request\n");
+}
+
 /* Parses and answers every complete request in the input buffer. */
 static void process(conn *c) {
   while (c->in_len > 0 && !c->close_after) {
-    const char *end = find(c->in, c->in_len, "\r\n\r\n");
-    if (!end || (size_t)(end - c->in) > MAX_HEAD) {
-      if (c->in_len > MAX_HEAD) {
-        request q = {.method = "GET"};
-        c->close_after = 1;
-        respond_text(c, &q, 431, NULL, "request head too large\n");
-      }
-      return;
-    }
-    size_t head_len = (size_t)(end - c->in) + 4;
-    char *head = xrealloc(NULL, head_len + 1);
-    memcpy(head, c->in, head_len);
-    head[head_len] = '\0';
-
     request q;
-    memset(&q, 0, sizeof(q));
-    q.head = xrealloc(NULL, head_len);
-    memcpy(q.head, head, head_len);
-    q.head_len = head_len;
-    char *save = NULL;
-    char *line = strtok_r(head, "\r\n", &save);
-    char *sp1 = line ? strchr(line, ' ') : NULL;
-    char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
-    int bad = !sp1 || !sp2 || (size_t)(sp1 - line) >= sizeof(q.method);
-    if (!bad) {
-      memcpy(q.method, line, (size_t)(sp1 - line));
-      q.target = sp1 + 1;
-      *sp2 = '\0';
-      q.http10 = strcmp(sp2 + 1, "HTTP/1.0") == 0;
-      char *qm = strchr(q.target, '?');
-      size_t plen = qm ? (size_t)(qm - q.target) : strlen(q.target);
-      bad = plen >= sizeof(q.path) || (qm && strlen(qm + 1) >= sizeof(q.query));
-      if (!bad) {
-        memcpy(q.path, q.target, plen);
-        if (qm)
-          snprintf(q.query, sizeof(q.query), "%s", qm + 1);
+    int status = 0;
+    long head = parse_head(c, &q, &status);
+    long total = head > 0 ? read_body(c, &q, (size_t)head, &status) : head;
+    if (total < 0)
+      refuse(c, status);
+    if (total == 0 && head > 0) {
+      /* The body is still to come: a client that asked waits for this. */
+      const char *expect = req_header(&q, "Expect");
+      if (expect && strcasecmp(expect, "100-continue") == 0 &&
+          !c->continue_sent) {
+        out_printf(c, "HTTP/1.1 100 Continue\r\n\r\n");
+        c->continue_sent = 1;
       }
     }
-    while (!bad && (line = strtok_r(NULL, "\r\n", &save)) != NULL) {
-      char *colon = strchr(line, ':');
-      if (!colon || q.nheaders == MAX_HEADERS) {
-        bad = 1;
-        break;
-      }
-      *colon = '\0';
-      char *v = colon + 1;
-      while (*v == ' ' || *v == '\t')
-        v++;
-      size_t vl = strlen(v);
-      while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
-        v[--vl] = '\0';
-      q.hname[q.nheaders] = line;
-      q.hvalue[q.nheaders++] = v;
-    }
-    if (bad) {
-      c->close_after = 1;
-      strcpy(q.method, "GET");
-      respond_text(c, &q, 400, NULL, "malformed request\n");
-      free(head);
-      free(q.head);
+    if (total <= 0) {
+      request_free(&q);
       return;
-    }
-
-    /* The body: Content-Length or chunked. */
-    const char *te = req_header(&q, "Transfer-Encoding");
-    const char *cl = req_header(&q, "Content-Length");
-    size_t consumed;
-    if (te && strcasecmp(te, "chunked") == 0) {
-      size_t n = dechunk(c->in + head_len, c->in_len - head_len, &q.body,
-                         &q.body_len);
-      if (n == (size_t)-1) {
-        c->close_after = 1;
-        respond_text(c, &q, 400, NULL, "bad chunked body\n");
-        free(head);
-        free(q.head);
-        return;
-      }
-      if (n == 0)
-        goto wait_body;
-      consumed = head_len + n;
-    } else {
-      char *e = NULL;
-      unsigned long long n = cl ? strtoull(cl, &e, 10) : 0;
-      if (cl && (e == cl || *e || n > MAX_BODY)) {
-        c->close_after = 1;
-        respond_text(c, &q, 413, NULL, "body too large or bad length\n");
-        free(head);
-        free(q.head);
-        return;
-      }
-      if (c->in_len - head_len < n)
-        goto wait_body;
-      q.body = xrealloc(NULL, (size_t)n + 1);
-      memcpy(q.body, c->in + head_len, (size_t)n);
-      q.body_len = (size_t)n;
-      consumed = head_len + (size_t)n;
     }
     const char *conn_hdr = req_header(&q, "Connection");
     if ((conn_hdr && strcasecmp(conn_hdr, "close") == 0) ||
@@ -668,25 +769,10 @@ static void process(conn *c) {
       c->close_after = 1;
     log_request(c, &q);
     handle(c, &q);
-    free(q.body);
-    free(q.head);
-    free(head);
-    memmove(c->in, c->in + consumed, c->in_len - consumed);
-    c->in_len -= consumed;
+    request_free(&q);
+    memmove(c->in, c->in + total, c->in_len - (size_t)total);
+    c->in_len -= (size_t)total;
     c->continue_sent = 0;
-    continue;
-
-  wait_body : {
-    const char *expect = req_header(&q, "Expect");
-    if (expect && strcasecmp(expect, "100-continue") == 0 &&
-        !c->continue_sent) {
-      out_printf(c, "HTTP/1.1 100 Continue\r\n\r\n");
-      c->continue_sent = 1;
-    }
-    free(head);
-    free(q.head);
-    return;
-  }
   }
 }
 
@@ -742,26 +828,88 @@ static long parse_num(const char *opt, const char *v, long lo, long hi) {
   return n;
 }
 
-int main(int argc, char **argv) {
-  long want[2] = {0, 0};
-  long idle_s = 600;
+static conn conns[MAX_CONNS];
+
+static void accept_conn(int lfd, int port_idx) {
+  int fd = accept(lfd, NULL, NULL);
+  if (fd < 0)
+    return;
+  for (int i = 0; i < MAX_CONNS; i++) {
+    if (conns[i].fd >= 0)
+      continue;
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    memset(&conns[i], 0, sizeof(conn));
+    conns[i].fd = fd;
+    conns[i].port_idx = port_idx;
+    return;
+  }
+  close(fd); /* full: the client sees a reset */
+}
+
+static void on_writable(conn *c) {
+  ssize_t w =
+      send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+  if (w < 0 && errno != EAGAIN && errno != EINTR) {
+    conn_free(c);
+    return;
+  }
+  if (w > 0)
+    c->out_off += (size_t)w;
+  if (c->out_off < c->out_len)
+    return;
+  c->out_off = c->out_len = 0;
+  if (c->close_after)
+    conn_free(c);
+  else
+    process(c); /* requests that arrived while we were writing */
+}
+
+/* Returns 1 if bytes arrived. */
+static int on_readable(conn *c) {
+  if (c->in_cap - c->in_len < 16384) {
+    c->in_cap = c->in_cap ? c->in_cap * 2 : 32768;
+    c->in = xrealloc(c->in, c->in_cap);
+  }
+  ssize_t r = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+  if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+    conn_free(c);
+    return 0;
+  }
+  if (r < 0)
+    return 0;
+  c->in_len += (size_t)r;
+  if (c->in_len > MAX_HEAD + MAX_BODY + 65536)
+    conn_free(c);
+  else
+    process(c);
+  return 1;
+}
+
+static void parse_options(int argc, char **argv, long want[2], long *idle_s) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(a, "--port") == 0)
-      want[0] = parse_num(a, argv[++i < argc ? i : argc - 1], 0, 65535);
+      want[0] = parse_num(a, v, 0, 65535), i++;
     else if (strcmp(a, "--port2") == 0)
-      want[1] = parse_num(a, argv[++i < argc ? i : argc - 1], 0, 65535);
+      want[1] = parse_num(a, v, 0, 65535), i++;
     else if (strcmp(a, "--idle") == 0)
-      idle_s = parse_num(a, argv[++i < argc ? i : argc - 1], 1, 86400);
+      *idle_s = parse_num(a, v, 1, 86400), i++;
     else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0)
       quiet = 1;
     else {
-      fprintf(stderr,
-              "usage: httpresp-demo-server [--port N] [--port2 N] "
-              "[--idle SECONDS] [-q]\n");
-      return strcmp(a, "--help") == 0 ? 0 : 2;
+      fprintf(stderr, "usage: httpresp-demo-server [--port N] [--port2 N] "
+                      "[--idle SECONDS] [-q]\n");
+      exit(strcmp(a, "--help") == 0 ? 0 : 2);
     }
   }
+}
+
+int main(int argc, char **argv) {
+  long want[2] = {0, 0};
+  long idle_s = 600;
+  parse_options(argc, argv, want, &idle_s);
 
   struct sigaction sa;
   memset(&sa, 0, sizeof(sa));
@@ -778,7 +926,6 @@ int main(int argc, char **argv) {
   printf("second origin on http://127.0.0.1:%d\n", ports[1]);
   fflush(stdout);
 
-  static conn conns[MAX_CONNS];
   for (int i = 0; i < MAX_CONNS; i++)
     conns[i].fd = -1;
   struct pollfd pfd[MAX_CONNS + 2];
@@ -794,88 +941,31 @@ int main(int argc, char **argv) {
     }
     nfds_t n = 0;
     for (int i = 0; i < 2; i++) {
-      pfd[n].fd = lfd[i];
-      pfd[n].events = POLLIN;
+      pfd[n] = (struct pollfd){lfd[i], POLLIN, 0};
       map[n++] = -1 - i;
     }
     for (int i = 0; i < MAX_CONNS; i++) {
-      conn *c = &conns[i];
-      if (c->fd < 0)
+      if (conns[i].fd < 0)
         continue;
-      pfd[n].fd = c->fd;
-      pfd[n].events = c->out_off < c->out_len ? POLLOUT : POLLIN;
+      short ev = conns[i].out_off < conns[i].out_len ? POLLOUT : POLLIN;
+      pfd[n] = (struct pollfd){conns[i].fd, ev, 0};
       map[n++] = i;
     }
-    int pr = poll(pfd, n, 1000);
-    if (pr < 0) {
+    if (poll(pfd, n, 1000) < 0) {
       if (errno == EINTR)
         continue;
       die("poll");
     }
-    for (nfds_t k = 0; k < n && pr > 0; k++) {
+    for (nfds_t k = 0; k < n; k++) {
       if (!pfd[k].revents)
         continue;
       if (map[k] < 0) {
-        int idx = -1 - map[k];
-        int fd = accept(lfd[idx], NULL, NULL);
-        if (fd < 0)
-          continue;
-        int slot = -1;
-        for (int i = 0; i < MAX_CONNS && slot < 0; i++)
-          if (conns[i].fd < 0)
-            slot = i;
-        if (slot < 0) {
-          close(fd); /* full: the client will see a reset and retry */
-          continue;
-        }
-        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-        fcntl(fd, F_SETFD, FD_CLOEXEC);
-        memset(&conns[slot], 0, sizeof(conn));
-        conns[slot].fd = fd;
-        conns[slot].port_idx = idx;
+        accept_conn(lfd[-1 - map[k]], -1 - map[k]);
         last_activity = mono_ms();
-        continue;
-      }
-      conn *c = &conns[map[k]];
-      if (pfd[k].revents & POLLOUT) {
-        ssize_t w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
-                         MSG_NOSIGNAL);
-        if (w < 0 && errno != EAGAIN && errno != EINTR) {
-          conn_free(c);
-          continue;
-        }
-        if (w > 0)
-          c->out_off += (size_t)w;
-        if (c->out_off == c->out_len) {
-          c->out_off = c->out_len = 0;
-          if (c->close_after) {
-            conn_free(c);
-            continue;
-          }
-          /* Requests that arrived while we were writing. */
-          process(c);
-        }
-        continue;
-      }
-      if (pfd[k].revents & (POLLIN | POLLHUP | POLLERR)) {
-        if (c->in_cap - c->in_len < 16384) {
-          c->in_cap = c->in_cap ? c->in_cap * 2 : 32768;
-          c->in = xrealloc(c->in, c->in_cap);
-        }
-        ssize_t r = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
-        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
-          conn_free(c);
-          continue;
-        }
-        if (r > 0) {
-          c->in_len += (size_t)r;
-          last_activity = mono_ms();
-          if (c->in_len > MAX_HEAD + MAX_BODY + 65536) {
-            conn_free(c);
-            continue;
-          }
-          process(c);
-        }
+      } else if (pfd[k].revents & POLLOUT) {
+        on_writable(&conns[map[k]]);
+      } else if (on_readable(&conns[map[k]])) {
+        last_activity = mono_ms();
       }
     }
   }
