@@ -2,8 +2,8 @@
  * does with each response — redirects, interim 1xx, Retry-After and cache
  * revalidation.  Built on the public API alone.
  *
- * This file: the command line, the driver (one URL after the other over
- * one easy handle), output and
+ * This file: the command line, the two drivers (one URL after the other
+ * over one easy handle, or --parallel over the multi driver), output and
  * exit codes.  The -v trace is in httpresp_trace.c, --json in
  * httpresp_json.c. */
 #include <errno.h>
@@ -78,6 +78,7 @@ static const char usage_text[] =
     "Transfer:\n"
     "      --connect-timeout SECONDS   limit for connecting\n"
     "  -m, --max-time SECONDS    limit per URL, redirects and waits included\n"
+    "  -Z, --parallel N          run up to N URLs at once (-Z alone: 50)\n"
     "  -h, --help                this text\n"
     "  -V, --version             tool, library and libcurl versions\n"
     "\n"
@@ -177,12 +178,18 @@ const char *tool_error_label(int code) {
 
 const char *tool_retry_stop_name(httpresp_retry_stop s) {
   switch (s) {
-  case HTTPRESP_RETRY_NONE: return "none";
-  case HTTPRESP_RETRY_SUCCEEDED: return "succeeded";
-  case HTTPRESP_RETRY_EXHAUSTED: return "exhausted";
-  case HTTPRESP_RETRY_WAIT_TOO_LONG: return "wait-too-long";
-  case HTTPRESP_RETRY_DEADLINE: return "deadline";
-  case HTTPRESP_RETRY_NOT_REPLAYABLE: return "not-replayable";
+  case HTTPRESP_RETRY_NONE:
+    return "none";
+  case HTTPRESP_RETRY_SUCCEEDED:
+    return "succeeded";
+  case HTTPRESP_RETRY_EXHAUSTED:
+    return "exhausted";
+  case HTTPRESP_RETRY_WAIT_TOO_LONG:
+    return "wait-too-long";
+  case HTTPRESP_RETRY_DEADLINE:
+    return "deadline";
+  case HTTPRESP_RETRY_NOT_REPLAYABLE:
+    return "not-replayable";
   }
   return "unknown";
 }
@@ -191,8 +198,8 @@ const char *tool_retry_stop_name(httpresp_retry_stop s) {
 static int gave_up_waiting(const httpresp_response *r) {
   int st = httpresp_response_status(r);
   httpresp_retry_stop s = httpresp_response_retry_stop(r);
-  return (st == 429 || st == 503 || st == 413) &&
-         s != HTTPRESP_RETRY_NONE && s != HTTPRESP_RETRY_SUCCEEDED;
+  return (st == 429 || st == 503 || st == 413) && s != HTTPRESP_RETRY_NONE &&
+         s != HTTPRESP_RETRY_SUCCEEDED;
 }
 
 int tool_exit_code(const tool_job *j, const tool_opts *o) {
@@ -326,15 +333,15 @@ static const struct {
   char letter;
   int takes_value;
 } options[] = {
-    {"request", 'X', 1},     {"data", 'd', 1},        {"data-binary", 0, 1},
-    {"data-raw", 0, 1},      {"header", 'H', 1},      {"user", 'u', 1},
-    {"user-agent", 'A', 1},  {"output", 'o', 1},      {"include", 'i', 0},
-    {"head", 'I', 0},        {"json", 0, 0},          {"verbose", 'v', 0},
-    {"silent", 's', 0},      {"show-error", 'S', 0},  {"fail", 'f', 0},
-    {"no-follow", 0, 0},     {"location", 'L', 0},    {"max-redirs", 0, 1},
-    {"keep-post", 0, 0},     {"max-retries", 0, 1},   {"max-wait", 0, 1},
-    {"cache", 0, 1},         {"no-cache", 0, 0},      {"connect-timeout", 0, 1},
-    {"max-time", 'm', 1},    {"help", 'h', 0},
+    {"request", 'X', 1},    {"data", 'd', 1},       {"data-binary", 0, 1},
+    {"data-raw", 0, 1},     {"header", 'H', 1},     {"user", 'u', 1},
+    {"user-agent", 'A', 1}, {"output", 'o', 1},     {"include", 'i', 0},
+    {"head", 'I', 0},       {"json", 0, 0},         {"verbose", 'v', 0},
+    {"silent", 's', 0},     {"show-error", 'S', 0}, {"fail", 'f', 0},
+    {"no-follow", 0, 0},    {"location", 'L', 0},   {"max-redirs", 0, 1},
+    {"keep-post", 0, 0},    {"max-retries", 0, 1},  {"max-wait", 0, 1},
+    {"cache", 0, 1},        {"no-cache", 0, 0},     {"connect-timeout", 0, 1},
+    {"max-time", 'm', 1},   {"parallel", 'Z', 1},   {"help", 'h', 0},
     {"version", 'V', 0},
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
@@ -392,6 +399,8 @@ static int apply(tool_opts *o, const char *name, const char *val) {
     return parse_seconds("--connect-timeout", val, &o->connect_timeout_ms);
   else if (!strcmp(name, "max-time"))
     return parse_seconds("--max-time", val, &o->max_time_ms);
+  else if (!strcmp(name, "parallel"))
+    return parse_long("--parallel", val, 1, &o->parallel);
   else if (!strcmp(name, "help")) {
     fputs(usage_text, stdout);
     return -1;
@@ -404,66 +413,76 @@ static int apply(tool_opts *o, const char *name, const char *val) {
   return 0;
 }
 
+/* "--name [value]" at argv[*i]. */
+static int parse_long_opt(tool_opts *o, int argc, char **argv, int *i) {
+  const char *a = argv[*i];
+  size_t k = 0;
+  while (k < NOPTIONS && strcmp(options[k].name, a + 2) != 0)
+    k++;
+  if (k == NOPTIONS) {
+    say(NULL, "unknown option '%s' (try --help)", a);
+    return EXIT_USAGE;
+  }
+  const char *val = "";
+  if (options[k].takes_value) {
+    if (*i + 1 >= argc) {
+      say(NULL, "option '%s' needs a value", a);
+      return EXIT_USAGE;
+    }
+    val = argv[++*i];
+  }
+  return apply(o, options[k].name, val);
+}
+
+/* Short options at argv[*i]: they may be bundled ("-sSf"), and a value may
+ * be attached ("-XPOST") or follow ("-X POST"). */
+static int parse_short_opts(tool_opts *o, int argc, char **argv, int *i) {
+  for (const char *p = argv[*i] + 1; *p; p++) {
+    size_t k = 0;
+    while (k < NOPTIONS && options[k].letter != *p)
+      k++;
+    if (k == NOPTIONS) {
+      say(NULL, "unknown option '-%c' (try --help)", *p);
+      return EXIT_USAGE;
+    }
+    const char *next = *i + 1 < argc ? argv[*i + 1] : NULL;
+    if (*p == 'Z' && (p[1] || !next || next[0] < '0' || next[0] > '9')) {
+      o->parallel = 50; /* curl's -Z is a switch; a count may follow */
+      continue;
+    }
+    if (!options[k].takes_value) {
+      int rc = apply(o, options[k].name, "");
+      if (rc)
+        return rc;
+      continue;
+    }
+    const char *val = p[1] ? p + 1 : next;
+    if (!val) {
+      say(NULL, "option '-%c' needs a value", *p);
+      return EXIT_USAGE;
+    }
+    if (!p[1])
+      ++*i;
+    return apply(o, options[k].name, val); /* the value ends the bundle */
+  }
+  return 0;
+}
+
 static int parse_args(tool_opts *o, int argc, char **argv) {
   int only_urls = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
-    if (only_urls || a[0] != '-' || !a[1]) {
+    int rc = 0;
+    if (only_urls || a[0] != '-' || !a[1])
       push(&o->urls, &o->nurls, a);
-      continue;
-    }
-    if (!strcmp(a, "--")) {
+    else if (!strcmp(a, "--"))
       only_urls = 1;
-      continue;
-    }
-    if (a[1] == '-') {
-      size_t k = 0;
-      while (k < NOPTIONS && strcmp(options[k].name, a + 2) != 0)
-        k++;
-      if (k == NOPTIONS) {
-        say(NULL, "unknown option '%s' (try --help)", a);
-        return EXIT_USAGE;
-      }
-      const char *val = NULL;
-      if (options[k].takes_value) {
-        if (i + 1 >= argc) {
-          say(NULL, "option '%s' needs a value", a);
-          return EXIT_USAGE;
-        }
-        val = argv[++i];
-      }
-      int rc = apply(o, options[k].name, val);
-      if (rc)
-        return rc;
-      continue;
-    }
-    /* Short options may be bundled ("-sSf"); a value may be attached
-     * ("-XPOST") or follow. */
-    for (const char *p = a + 1; *p; p++) {
-      size_t k = 0;
-      while (k < NOPTIONS && options[k].letter != *p)
-        k++;
-      if (k == NOPTIONS) {
-        say(NULL, "unknown option '-%c' (try --help)", *p);
-        return EXIT_USAGE;
-      }
-      const char *val = NULL;
-      if (options[k].takes_value) {
-        if (p[1])
-          val = p + 1;
-        else if (i + 1 < argc)
-          val = argv[++i];
-        else {
-          say(NULL, "option '-%c' needs a value", *p);
-          return EXIT_USAGE;
-        }
-      }
-      int rc = apply(o, options[k].name, val);
-      if (rc)
-        return rc;
-      if (val)
-        break;
-    }
+    else if (a[1] == '-')
+      rc = parse_long_opt(o, argc, argv, &i);
+    else
+      rc = parse_short_opts(o, argc, argv, &i);
+    if (rc)
+      return rc;
   }
   if (!o->nurls) {
     say(NULL, "no URL given (try --help)");
@@ -480,8 +499,9 @@ static int parse_args(tool_opts *o, int argc, char **argv) {
 
 /* mkdir -p, private to the user. */
 static int make_dirs(const char *path) {
-  char *p = xrealloc(NULL, strlen(path) + 1);
-  strcpy(p, path);
+  size_t len = strlen(path) + 1;
+  char *p = xrealloc(NULL, len);
+  memcpy(p, path, len);
   int rc = 0;
   for (char *s = p + 1; !rc; s++) {
     if (*s == '/' || !*s) {
@@ -510,9 +530,9 @@ static char *default_cache_dir(void) {
     base = home, sub = "/.cache/httpresp";
   else
     return NULL;
-  char *dir = xrealloc(NULL, strlen(base) + strlen(sub) + 1);
-  strcpy(dir, base);
-  strcat(dir, sub);
+  size_t len = strlen(base) + strlen(sub) + 1;
+  char *dir = xrealloc(NULL, len);
+  snprintf(dir, len, "%s%s", base, sub);
   return dir;
 }
 
@@ -540,9 +560,9 @@ static int has_header(const tool_opts *o, const char *name) {
 static int build_request(tool_job *j, const tool_opts *o) {
   j->method = job_method(o);
   if (!strstr(j->url, "://")) { /* like curl: a bare host means http */
-    j->url_owned = xrealloc(NULL, strlen(j->url) + 8);
-    strcpy(j->url_owned, "http://");
-    strcat(j->url_owned, j->url);
+    size_t len = strlen(j->url) + 8;
+    j->url_owned = xrealloc(NULL, len);
+    snprintf(j->url_owned, len, "http://%s", j->url);
     j->url = j->url_owned;
   }
   int rc = httpresp_request_new(&j->req, j->method, j->url);
@@ -618,8 +638,8 @@ static void finish_job(tool_job *j, const tool_opts *o) {
   int st = httpresp_response_status(j->resp);
   if (j->rc) {
     const char *label = tool_error_label(j->rc);
-    const char *msg = j->resp ? httpresp_response_errmsg(j->resp)
-                              : httpresp_strerror(j->rc);
+    const char *msg =
+        j->resp ? httpresp_response_errmsg(j->resp) : httpresp_strerror(j->rc);
     size_t ll = strlen(label);
     if (!strncasecmp(msg, label, ll) && msg[ll] == ':')
       say(o, "%s: %s", j->url, msg); /* the message names it already */
@@ -643,9 +663,7 @@ static void finish_job(tool_job *j, const tool_opts *o) {
       bad = write_head(f, j) != 0;
     if (!bad && !o->head)
       bad = write_all(f, body, blen) != 0;
-    if (f && f != stdout && fclose(f) != 0)
-      bad = 1;
-    else if (f == stdout && fflush(stdout) != 0)
+    if (f && (f == stdout ? fflush(f) : fclose(f)) != 0)
       bad = 1;
     if (bad) {
       say(o, "%s: cannot write: %s", path ? path : "stdout", strerror(errno));
@@ -725,6 +743,159 @@ static int run_serial(httpresp_client *client, tool_job *jobs, size_t n,
   return status;
 }
 
+/* The state of a --parallel run. */
+typedef struct par {
+  httpresp_multi *m;
+  CURL **easy; /* one per slot */
+  int *busy;
+  size_t nslots;
+  tool_job *jobs;
+  size_t n, next;
+  tool_trace *trace;
+} par;
+
+/* Puts the next jobs on the free slots. */
+static void start_jobs(par *p) {
+  for (size_t s = 0; s < p->nslots && p->next < p->n; s++) {
+    if (p->busy[s])
+      continue;
+    tool_job *j = &p->jobs[p->next++];
+    j->slot = s;
+    j->start_ms = tool_mono_ms();
+    if (p->trace)
+      trace_begin(p->trace, s, j);
+    if (j->req &&
+        (j->rc = httpresp_multi_add(p->m, p->easy[s], j->req, j)) == 0) {
+      p->busy[s] = 1;
+      continue;
+    }
+    j->end_ms = tool_mono_ms(); /* never started: a bad URL */
+    j->done = 1;
+    if (p->trace)
+      trace_end(p->trace, s, j);
+  }
+}
+
+/* Takes the finished transfers; returns how many. */
+static size_t collect_done(par *p) {
+  httpresp_response *resp;
+  CURL *e;
+  void *ud;
+  size_t got = 0;
+  while (httpresp_multi_next_done(p->m, &resp, &e, &ud)) {
+    tool_job *j = ud;
+    j->resp = resp;
+    j->rc = httpresp_response_error(resp);
+    j->end_ms = tool_mono_ms();
+    curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &j->http_version);
+    j->done = 1;
+    p->busy[j->slot] = 0;
+    got++;
+    if (p->trace)
+      trace_end(p->trace, j->slot, j);
+  }
+  return got;
+}
+
+/* Up to `nslots` URLs at once over the multi driver; one CURLM, so one
+ * connection pool.  Results are written in command-line order, each as
+ * soon as those before it are done. */
+static int run_parallel(httpresp_client *client, tool_job *jobs, size_t n,
+                        size_t nslots, const tool_opts *o, tool_trace *trace) {
+  par p = {NULL,
+           calloc(nslots, sizeof(CURL *)),
+           calloc(nslots, sizeof(int)),
+           nslots,
+           jobs,
+           n,
+           0,
+           trace};
+  CURLM *multi = curl_multi_init();
+  int status = 0;
+  int rc = multi && p.easy && p.busy ? httpresp_multi_new(&p.m, client, multi)
+                                     : HTTPRESP_E_NOMEM;
+  for (size_t s = 0; !rc && s < nslots; s++)
+    if (!(p.easy[s] = new_easy(o, trace, s)))
+      rc = HTTPRESP_E_NOMEM;
+  size_t written = 0;
+  while (!rc && written < n) {
+    start_jobs(&p);
+    int running = 0;
+    rc = httpresp_multi_perform(p.m, &running);
+    size_t got = rc ? 0 : collect_done(&p);
+    while (written < n && jobs[written].done)
+      settle(&jobs[written++], o, &status);
+    if (!rc && !got && httpresp_multi_pending(p.m) > 0)
+      rc = httpresp_multi_poll(p.m, 1000);
+  }
+  if (rc) {
+    say(o, "the multi driver failed: %s", httpresp_strerror(rc));
+    status = 1;
+  }
+  httpresp_multi_free(p.m);
+  for (size_t s = 0; p.easy && s < nslots; s++)
+    if (p.easy[s])
+      curl_easy_cleanup(p.easy[s]);
+  if (multi)
+    curl_multi_cleanup(multi);
+  free(p.easy);
+  free(p.busy);
+  return status;
+}
+
+/* The library's policy as the options say. */
+static int configure_client(httpresp_client *c, const tool_opts *o) {
+  int rc = httpresp_client_set_follow(c, o->follow);
+  if (!rc)
+    rc = httpresp_client_set_keep_post(c, o->keep_post);
+  if (!rc && o->max_redirs != -2)
+    rc = httpresp_client_set_max_redirects(
+        c, o->max_redirs < 0 ? UINT_MAX : (unsigned)o->max_redirs);
+  if (!rc && o->max_retries >= 0)
+    rc = httpresp_client_set_max_retries(
+        c, o->max_retries > UINT_MAX ? UINT_MAX : (unsigned)o->max_retries);
+  if (!rc && o->max_wait_ms >= 0)
+    rc = httpresp_client_set_max_wait_ms(c, o->max_wait_ms);
+  if (!rc && o->max_time_ms > 0)
+    rc = httpresp_client_set_deadline_ms(c, o->max_time_ms);
+  return rc;
+}
+
+/* The disk cache at --cache DIR or the default place.  Returns 0, or 86
+ * when an explicit --cache DIR cannot be used; without --cache a failure
+ * only means no cache. */
+static int open_cache(httpresp_client *client, const tool_opts *o,
+                      tool_trace *trace, httpresp_cache **cache, char **owned) {
+  const char *dir = o->cache_dir;
+  if (!dir)
+    dir = *owned = default_cache_dir();
+  int rc = HTTPRESP_E_CACHE_IO;
+  const char *why = "neither XDG_CACHE_HOME nor HOME is set";
+  if (dir && make_dirs(dir) != 0)
+    why = strerror(errno);
+  else if (dir &&
+           (rc = httpresp_cache_new_disk(cache, dir, TOOL_CACHE_BYTES)) != 0)
+    why = httpresp_strerror(rc);
+  if (!rc)
+    rc = httpresp_client_set_cache(client, *cache);
+  if (rc && o->cache_dir) {
+    say(o, "%s: cannot use as a cache: %s", dir, why);
+    return 86;
+  }
+  if (trace && rc)
+    trace_note(trace, "no cache: %s", why);
+  else if (trace)
+    trace_note(trace, "cache: %s", dir);
+  return 0;
+}
+
+static void free_opts(tool_opts *o) {
+  free(o->data);
+  free(o->urls);
+  free(o->headers);
+  free(o->outputs);
+}
+
 int main(int argc, char **argv) {
   tool_opts o;
   memset(&o, 0, sizeof(o));
@@ -734,14 +905,12 @@ int main(int argc, char **argv) {
   o.max_wait_ms = -1;
   int rc = parse_args(&o, argc, argv);
   if (rc) {
-    free(o.data);
-    free(o.urls);
-    free(o.headers);
-    free(o.outputs);
+    free_opts(&o);
     return rc < 0 ? 0 : rc;
   }
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
     say(&o, "libcurl failed to initialise");
+    free_opts(&o);
     return 1;
   }
 
@@ -753,70 +922,30 @@ int main(int argc, char **argv) {
   int status = 0;
   rc = jobs ? httpresp_client_new(&client) : HTTPRESP_E_NOMEM;
   if (!rc)
-    rc = httpresp_client_set_follow(client, o.follow);
-  if (!rc)
-    rc = httpresp_client_set_keep_post(client, o.keep_post);
-  if (!rc && o.max_redirs != -2)
-    rc = httpresp_client_set_max_redirects(
-        client, o.max_redirs < 0 ? UINT_MAX : (unsigned)o.max_redirs);
-  if (!rc && o.max_retries >= 0)
-    rc = httpresp_client_set_max_retries(
-        client, o.max_retries > UINT_MAX ? UINT_MAX : (unsigned)o.max_retries);
-  if (!rc && o.max_wait_ms >= 0)
-    rc = httpresp_client_set_max_wait_ms(client, o.max_wait_ms);
-  if (!rc && o.max_time_ms > 0)
-    rc = httpresp_client_set_deadline_ms(client, o.max_time_ms);
+    rc = configure_client(client, &o);
+  size_t nslots = o.parallel > 1 ? (size_t)o.parallel : 1;
+  if (nslots > o.nurls)
+    nslots = o.nurls;
+  if (!rc && o.verbose) {
+    trace = trace_new(stderr, nslots, nslots > 1, &o);
+    rc = trace ? trace_install(trace, client, nslots == 1) : HTTPRESP_E_NOMEM;
+  }
   if (rc) {
     say(&o, "cannot set up the client: %s", httpresp_strerror(rc));
     status = 1;
-    goto out;
   }
-  size_t nslots = 1;
-  if (o.verbose) {
-    trace = trace_new(stderr, nslots, nslots > 1, &o);
-    if (!trace || trace_install(trace, client, nslots == 1) != 0) {
-      say(&o, "out of memory");
-      status = 1;
-      goto out;
-    }
-  }
-
-  if (!o.no_cache) {
-    const char *dir = o.cache_dir;
-    if (!dir)
-      dir = cache_dir = default_cache_dir();
-    int crc = HTTPRESP_E_CACHE_IO;
-    const char *why = "neither XDG_CACHE_HOME nor HOME is set";
-    if (dir && make_dirs(dir) != 0)
-      why = strerror(errno);
-    else if (dir && (crc = httpresp_cache_new_disk(&cache, dir,
-                                                   TOOL_CACHE_BYTES)) != 0)
-      why = httpresp_strerror(crc);
-    if (!crc)
-      crc = httpresp_client_set_cache(client, cache);
-    if (crc && o.cache_dir) {
-      say(&o, "%s: cannot use as a cache: %s", dir, why);
-      status = 86;
-      goto out;
-    }
-    if (trace && crc)
-      trace_note(trace, "no cache: %s", why);
-    else if (trace)
-      trace_note(trace, "cache: %s", dir);
-  }
-
-  for (size_t i = 0; i < o.nurls; i++) {
+  if (!status && !o.no_cache)
+    status = open_cache(client, &o, trace, &cache, &cache_dir);
+  for (size_t i = 0; !status && i < o.nurls; i++) {
     jobs[i].index = i;
     jobs[i].url = o.urls[i];
-    int brc = build_request(&jobs[i], &o);
-    if (brc) {
-      status = brc;
-      goto out;
-    }
+    status = build_request(&jobs[i], &o);
   }
-  status = run_serial(client, jobs, o.nurls, &o, trace);
+  if (!status && nslots > 1)
+    status = run_parallel(client, jobs, o.nurls, nslots, &o, trace);
+  else if (!status)
+    status = run_serial(client, jobs, o.nurls, &o, trace);
 
-out:
   for (size_t i = 0; jobs && i < o.nurls; i++) {
     release(&jobs[i]);
     free(jobs[i].url_owned);
@@ -827,9 +956,6 @@ out:
   free(cache_dir);
   trace_free(trace);
   curl_global_cleanup();
-  free(o.data);
-  free(o.urls);
-  free(o.headers);
-  free(o.outputs);
+  free_opts(&o);
   return status;
 }

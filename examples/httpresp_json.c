@@ -47,14 +47,36 @@ void json_string(FILE *f, const char *str, size_t len) {
   for (size_t i = 0; s && i < len;) {
     unsigned char c = s[i];
     switch (c) {
-    case '"': fputs("\\\"", f); i++; continue;
-    case '\\': fputs("\\\\", f); i++; continue;
-    case '\b': fputs("\\b", f); i++; continue;
-    case '\f': fputs("\\f", f); i++; continue;
-    case '\n': fputs("\\n", f); i++; continue;
-    case '\r': fputs("\\r", f); i++; continue;
-    case '\t': fputs("\\t", f); i++; continue;
-    default: break;
+    case '"':
+      fputs("\\\"", f);
+      i++;
+      continue;
+    case '\\':
+      fputs("\\\\", f);
+      i++;
+      continue;
+    case '\b':
+      fputs("\\b", f);
+      i++;
+      continue;
+    case '\f':
+      fputs("\\f", f);
+      i++;
+      continue;
+    case '\n':
+      fputs("\\n", f);
+      i++;
+      continue;
+    case '\r':
+      fputs("\\r", f);
+      i++;
+      continue;
+    case '\t':
+      fputs("\\t", f);
+      i++;
+      continue;
+    default:
+      break;
     }
     if (c < 0x20 || c == 0x7F) {
       fprintf(f, "\\u%04x", c);

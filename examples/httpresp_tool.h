@@ -25,13 +25,14 @@ typedef struct tool_opts {
   const char **urls;
   size_t nurls;
   int silent, show_error, verbose, fail, json;
-  int follow;              /* 0 with --no-follow */
-  long max_redirs;         /* -2: library default; -1: unlimited */
-  int keep_post;           /* --keep-post */
-  long max_retries;        /* -1: library default */
-  int64_t max_wait_ms;     /* -1: library default */
-  const char *cache_dir;   /* --cache DIR, or the default location */
-  int no_cache;            /* --no-cache */
+  int follow;                 /* 0 with --no-follow */
+  long max_redirs;            /* -2: library default; -1: unlimited */
+  int keep_post;              /* --keep-post */
+  long max_retries;           /* -1: library default */
+  int64_t max_wait_ms;        /* -1: library default */
+  const char *cache_dir;      /* --cache DIR, or the default location */
+  int no_cache;               /* --no-cache */
+  long parallel;              /* --parallel N; 0: one URL after the other */
   int64_t connect_timeout_ms; /* 0: libcurl's default */
   int64_t max_time_ms;        /* -m: overall limit per URL, waits included */
   const char *user;           /* -u user:password */
@@ -41,7 +42,7 @@ typedef struct tool_opts {
 /* One URL of the run and what became of it. */
 typedef struct tool_job {
   size_t index;
-  const char *url;  /* as requested (http:// added when missing) */
+  const char *url; /* as requested (http:// added when missing) */
   char *url_owned;
   const char *method;
   httpresp_request *req;
@@ -72,8 +73,7 @@ typedef struct tool_trace tool_trace;
 /* A trace for `nslots` easy handles, written to `out`.  With `prefix`,
  * every line starts with the URL's number ("[2] "), for parallel runs.
  * Returns NULL on allocation failure. */
-tool_trace *trace_new(FILE *out, size_t nslots, int prefix,
-                      const tool_opts *o);
+tool_trace *trace_new(FILE *out, size_t nslots, int prefix, const tool_opts *o);
 void trace_free(tool_trace *t);
 /* Turns libcurl's debug output of `easy` into trace events for `slot`. */
 void trace_attach(tool_trace *t, size_t slot, CURL *easy);

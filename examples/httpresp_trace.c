@@ -141,108 +141,133 @@ static const char *field(const char *head, size_t len, const char *name,
   return NULL;
 }
 
+/* What the trace needs of one request head. */
+typedef struct sent {
+  char method[32];
+  const char *url;
+  long long body; /* bytes; -1 chunked */
+  int auth;
+  const char *head;
+  size_t len;
+} sent;
+
+/* The note on a 3xx whose redirect has just gone out as `r`. */
+static void follow_note(const trace_slot *s, const sent *r, char *note,
+                        size_t len) {
+  cat(note, len, "-> follow to %s (", r->url);
+  if (strcmp(r->method, s->method) != 0)
+    cat(note, len, "%s becomes %s", s->method, r->method);
+  else
+    cat(note, len, "%s", r->method);
+  if (s->body_len != 0 && r->body == 0)
+    cat(note, len, ", body dropped");
+  else if (r->body > 0)
+    cat(note, len, ", body kept: %lld bytes", r->body);
+  else if (r->body < 0)
+    cat(note, len, ", body kept");
+  if (!same_origin(r->url, s->url)) {
+    cat(note, len, ", other origin");
+    if (s->had_auth && !r->auth)
+      cat(note, len, ": credentials not sent");
+  }
+  int64_t waited = tool_mono_ms() - s->pending_ms;
+  if (waited >= QUIET_NOTE_MS)
+    cat(note, len, ", after %.1f s: the origin asked for quiet",
+        (double)waited / 1000.0);
+  cat(note, len, ")");
+}
+
+/* The note on a response whose request is sent again as is. */
+static void repeat_note(const trace_slot *s, char *note, size_t len) {
+  int st = s->pending;
+  if (retryable(st)) {
+    double secs = (double)(tool_mono_ms() - s->pending_ms) / 1000.0;
+    cat(note, len, "-> repeated after %.1f s", secs);
+    if (*s->retry_after)
+      cat(note, len, " (Retry-After: %s)", s->retry_after);
+  } else if (st == 417) {
+    cat(note, len, "-> repeat without Expect: 100-continue");
+  } else if (st == 304) {
+    cat(note, len,
+        "-> the stored response is gone: repeat without conditionals");
+  } else {
+    cat(note, len, "-> repeat");
+  }
+}
+
+/* The "> METHOD URL  (...)" line. */
+static void request_line(trace_slot *s, const sent *r) {
+  char extra[512] = "", v[256];
+  if (s->attempt > 1)
+    cat(extra, sizeof(extra), ", attempt %u", s->attempt);
+  int64_t waited = tool_mono_ms() - s->begin_ms;
+  if (!s->requests && waited >= QUIET_NOTE_MS)
+    cat(extra, sizeof(extra), ", after %.1f s: the origin asked for quiet",
+        (double)waited / 1000.0);
+  if (r->body > 0)
+    cat(extra, sizeof(extra), ", %lld body bytes", r->body);
+  else if (r->body < 0)
+    cat(extra, sizeof(extra), ", chunked body");
+  if (field(r->head, r->len, "If-None-Match", v, sizeof(v)))
+    cat(extra, sizeof(extra), ", If-None-Match: %s", v);
+  else if (field(r->head, r->len, "If-Modified-Since", v, sizeof(v)))
+    cat(extra, sizeof(extra), ", If-Modified-Since: %s", v);
+  if (r->auth)
+    cat(extra, sizeof(extra), ", with credentials");
+  if (s->conn_note)
+    cat(extra, sizeof(extra), ", %s", s->conn_note);
+  emit(s, "> %s %s%s%s%s", r->method, r->url, *extra ? "  (" : "",
+       *extra ? extra + 2 : "", *extra ? ")" : "");
+}
+
 /* A request head went out. */
 static void request_out(trace_slot *s, CURL *easy, const char *head,
                         size_t len) {
   const char *sp = memchr(head, ' ', len);
-  if (!sp || sp == head || (size_t)(sp - head) >= sizeof(s->method))
+  sent r;
+  if (!sp || sp == head || (size_t)(sp - head) >= sizeof(r.method))
     return; /* not a request line (a continuation of one) */
-  char method[32];
-  memcpy(method, head, (size_t)(sp - head));
-  method[sp - head] = '\0';
+  memcpy(r.method, head, (size_t)(sp - head));
+  r.method[sp - head] = '\0';
   char *url = NULL;
   curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &url);
-  if (!url)
-    url = "";
+  r.url = url ? url : "";
+  r.head = head;
+  r.len = len;
   char v[256];
-  long long body = 0;
+  r.body = 0;
   if (field(head, len, "Content-Length", v, sizeof(v)))
-    body = strtoll(v, NULL, 10);
+    r.body = strtoll(v, NULL, 10);
   else if (field(head, len, "Transfer-Encoding", v, sizeof(v)))
-    body = -1;
-  int auth = field(head, len, "Authorization", v, sizeof(v)) != NULL;
-  int same = s->requests && strcmp(method, s->method) == 0 &&
-             strcmp(url, s->url) == 0;
+    r.body = -1;
+  r.auth = field(head, len, "Authorization", v, sizeof(v)) != NULL;
+  int same = s->requests && strcmp(r.method, s->method) == 0 &&
+             strcmp(r.url, s->url) == 0;
 
-  char note[512] = "";
-  int followed = 0;
+  int followed = s->pending && is_redirect(s->pending) && !same;
   if (s->pending) {
-    int st = s->pending;
-    if (is_redirect(st) && !same) {
-      followed = 1;
-      cat(note, sizeof(note), "-> follow to %s (", url);
-      if (strcmp(method, s->method) != 0)
-        cat(note, sizeof(note), "%s becomes %s", s->method, method);
-      else
-        cat(note, sizeof(note), "%s", method);
-      if (s->body_len != 0 && body == 0)
-        cat(note, sizeof(note), ", body dropped");
-      else if (body > 0)
-        cat(note, sizeof(note), ", body kept: %lld bytes", body);
-      else if (body < 0)
-        cat(note, sizeof(note), ", body kept");
-      if (!same_origin(url, s->url)) {
-        cat(note, sizeof(note), ", other origin");
-        if (s->had_auth && !auth)
-          cat(note, sizeof(note), ": credentials not sent");
-      }
-      int64_t waited = tool_mono_ms() - s->pending_ms;
-      if (waited >= QUIET_NOTE_MS)
-        cat(note, sizeof(note), ", after %.1f s: the origin asked for quiet",
-            (double)waited / 1000.0);
-      cat(note, sizeof(note), ")");
-    } else if (retryable(st)) {
-      double secs = (double)(tool_mono_ms() - s->pending_ms) / 1000.0;
-      cat(note, sizeof(note), "-> repeated after %.1f s", secs);
-      if (*s->retry_after)
-        cat(note, sizeof(note), " (Retry-After: %s)", s->retry_after);
-    } else if (st == 417) {
-      cat(note, sizeof(note), "-> repeat without Expect: 100-continue");
-    } else if (st == 304) {
-      cat(note, sizeof(note),
-          "-> the stored response is gone: repeat without conditionals");
-    } else {
-      cat(note, sizeof(note), "-> repeat");
-    }
+    char note[512] = "";
+    if (followed)
+      follow_note(s, &r, note, sizeof(note));
+    else
+      repeat_note(s, note, sizeof(note));
     flush(s, note);
   }
-
   s->attempt = same && !followed ? s->attempt + 1 : 1;
-  if (!followed) {
-    char extra[512] = "";
-    if (s->attempt > 1)
-      cat(extra, sizeof(extra), ", attempt %u", s->attempt);
-    int64_t waited = tool_mono_ms() - s->begin_ms;
-    if (!s->requests && waited >= QUIET_NOTE_MS)
-      cat(extra, sizeof(extra), ", after %.1f s: the origin asked for quiet",
-          (double)waited / 1000.0);
-    if (body > 0)
-      cat(extra, sizeof(extra), ", %lld body bytes", body);
-    else if (body < 0)
-      cat(extra, sizeof(extra), ", chunked body");
-    if (field(head, len, "If-None-Match", v, sizeof(v)))
-      cat(extra, sizeof(extra), ", If-None-Match: %s", v);
-    else if (field(head, len, "If-Modified-Since", v, sizeof(v)))
-      cat(extra, sizeof(extra), ", If-Modified-Since: %s", v);
-    if (auth)
-      cat(extra, sizeof(extra), ", with credentials");
-    if (s->conn_note)
-      cat(extra, sizeof(extra), ", %s", s->conn_note);
-    emit(s, "> %s %s%s%s%s", method, url, *extra ? "  (" : "",
-         *extra ? extra + 2 : "", *extra ? ")" : "");
-  }
+  if (!followed) /* the follow line named the request already */
+    request_line(s, &r);
   s->conn_note = NULL;
-  snprintf(s->method, sizeof(s->method), "%s", method);
-  snprintf(s->url, sizeof(s->url), "%s", url);
-  s->body_len = body;
-  s->had_auth = auth;
+  snprintf(s->method, sizeof(s->method), "%s", r.method);
+  snprintf(s->url, sizeof(s->url), "%s", r.url);
+  s->body_len = r.body;
+  s->had_auth = r.auth;
   s->requests++;
 }
 
 static void header_in(trace_slot *s, const char *line, size_t len) {
   if (len >= 5 && memcmp(line, "HTTP/", 5) == 0) {
     const char *sp = memchr(line, ' ', len);
-    int status = sp ? atoi(sp + 1) : 0;
+    int status = sp ? (int)strtol(sp + 1, NULL, 10) : 0;
     /* libcurl does not always show the blank line that ends a 1xx. */
     if (s->pending >= 100 && s->pending < 200)
       flush(s, "(interim, absorbed)");
@@ -388,8 +413,9 @@ static void final_note(trace_slot *s, const tool_job *j, char *note,
     return;
   }
   if (st == 304 && cs == HTTPRESP_CACHE_REVALIDATED) {
-    cat(note, len, "-> the stored response is still valid: served from the "
-                   "cache");
+    cat(note, len,
+        "-> the stored response is still valid: served from the "
+        "cache");
     return;
   }
   if (is_redirect(st)) {
@@ -405,8 +431,9 @@ static void final_note(trace_slot *s, const tool_job *j, char *note,
       cat(note, len, "-> not repeated: the retry limit is reached");
       break;
     case HTTPRESP_RETRY_WAIT_TOO_LONG:
-      cat(note, len, "-> not repeated: Retry-After: %s is longer than the "
-                     "maximum wait (--max-wait)",
+      cat(note, len,
+          "-> not repeated: Retry-After: %s is longer than the "
+          "maximum wait (--max-wait)",
           s->retry_after);
       break;
     case HTTPRESP_RETRY_DEADLINE:

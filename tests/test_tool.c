@@ -6,9 +6,9 @@
  * No test waits more than about a second. */
 #include <criterion/criterion.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <dirent.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -104,8 +104,8 @@ static run run_tool_in(const char *in, size_t in_len, const char *const *args) {
   }
   signal(SIGPIPE, SIG_IGN);
   while (fout >= 0 || ferr >= 0) {
-    struct pollfd p[3] = {{fout, POLLIN, 0}, {ferr, POLLIN, 0},
-                          {fin, POLLOUT, 0}};
+    struct pollfd p[3] = {
+        {fout, POLLIN, 0}, {ferr, POLLIN, 0}, {fin, POLLOUT, 0}};
     int64_t left = start + RUN_LIMIT_MS - now_ms();
     if (left <= 0) {
       kill(pid, SIGKILL);
@@ -159,7 +159,8 @@ static void run_free(run *r) {
   free(r->err);
 }
 
-/* ---- the demo server ------------------------------------------------------ */
+/* ---- the demo server ------------------------------------------------------
+ */
 
 typedef struct demo {
   pid_t pid;
@@ -224,7 +225,8 @@ static void demo_stop(demo *d) {
             "the demo server did not stop cleanly on SIGTERM");
 }
 
-/* ---- fixtures --------------------------------------------------------------- */
+/* ---- fixtures ---------------------------------------------------------------
+ */
 
 /* rm -rf, for the temporary directory (caches nest a level or two). */
 static void remove_tree(const char *path) {
@@ -303,7 +305,8 @@ static char *line_of(const char *s, int n) {
   return r;
 }
 
-/* ---- the command line -------------------------------------------------------- */
+/* ---- the command line
+ * -------------------------------------------------------- */
 
 Test(tool, version_help_and_usage_errors) {
   run r = RUN("--version");
@@ -467,13 +470,13 @@ Test(tool, output_file_and_silent) {
   cr_expect_str_eq(r.err, "", "-s hides the error line");
   run_free(&r);
   r = RUN("--no-cache", "-sS", "http://127.0.0.1:1/");
-  cr_expect(strstr(r.err, "httpresp: http://127.0.0.1:1/: "), "err: %s",
-            r.err);
+  cr_expect(strstr(r.err, "httpresp: http://127.0.0.1:1/: "), "err: %s", r.err);
   run_free(&r);
   free(u);
 }
 
-/* ---- redirects ----------------------------------------------------------------- */
+/* ---- redirects
+ * ----------------------------------------------------------------- */
 
 Test(tool, redirect_limit_and_no_follow) {
   ts_simple(ts, 0, "/r1", 302, "Location: /r2", "hop1");
@@ -603,7 +606,8 @@ Test(tool, exit_codes_of_redirect_errors) {
   run_free(&r);
 }
 
-/* ---- Retry-After ---------------------------------------------------------------- */
+/* ---- Retry-After
+ * ---------------------------------------------------------------- */
 
 Test(tool, max_retries_and_max_wait) {
   ts_simple(ts, 0, "/busy", 429, "Retry-After: 0", "later");
@@ -661,7 +665,8 @@ Test(tool, max_time_ends_a_stalled_transfer) {
   free(u);
 }
 
-/* ---- --json ------------------------------------------------------------------------ */
+/* ---- --json
+ * ------------------------------------------------------------------------ */
 
 Test(tool, json_summary) {
   ts_simple(ts, 0, "/j1", 301, "Location: /j2", NULL);
@@ -715,7 +720,8 @@ Test(tool, json_summary) {
   free(l);
 }
 
-/* ---- several URLs --------------------------------------------------------------------- */
+/* ---- several URLs
+ * --------------------------------------------------------------------- */
 
 Test(tool, several_urls_share_one_connection) {
   ts_simple(ts, 0, "/a", 200, NULL, "A");
@@ -784,7 +790,43 @@ Test(tool, several_urls_share_one_cache) {
   free(u);
 }
 
-/* ---- the -v trace ---------------------------------------------------------------------- */
+Test(tool, parallel_runs_at_once_and_writes_in_order) {
+  ts_resp *slow = ts_route(ts, 0, "/slow");
+  ts_resp_str(slow, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n");
+  ts_resp_delay(slow, 300);
+  ts_resp_str(slow, "slow");
+  ts_simple(ts, 0, "/f1", 200, NULL, "f1");
+  ts_simple(ts, 0, "/f2", 302, "Location: /f1", NULL);
+  char *s = url("/slow"), *f1 = url("/f1"), *f2 = url("/f2");
+  run r = RUN("--no-cache", "--json", "--parallel", "3", s, f1, f2);
+  cr_expect_eq(r.code, 0, "err: %s", r.err);
+  cr_expect_lt(r.ms, 2000);
+  char *l0 = line_of(r.out, 0), *l1 = line_of(r.out, 1),
+       *l2 = line_of(r.out, 2);
+  cr_expect(strstr(l0, "{\"index\":0,") && strstr(l0, "\"body\":\"slow\""),
+            "first line: %s", l0);
+  cr_expect(strstr(l1, "{\"index\":1,") && strstr(l1, "\"body\":\"f1\""));
+  cr_expect(strstr(l2, "{\"index\":2,") && strstr(l2, "\"redirects\":1"));
+  /* The fast ones did not wait for the slow one: the server saw them
+   * while the slow answer was still under way, on other connections. */
+  cr_expect_eq(ts_request_count(ts), 4);
+  cr_expect_geq(ts_connection_count(ts), 2, "they ran at the same time");
+  free(l0);
+  free(l1);
+  free(l2);
+  run_free(&r);
+
+  r = RUN("--no-cache", "-Z", "2", s, f1);
+  cr_expect_eq(r.code, 0);
+  cr_expect_str_eq(r.out, "slowf1", "bodies in command-line order");
+  run_free(&r);
+  free(s);
+  free(f1);
+  free(f2);
+}
+
+/* ---- the -v trace
+ * ---------------------------------------------------------------------- */
 
 Test(tool, verbose_trace_explains_each_hop) {
   ts_simple(ts, 0, "/v1", 303, "Location: /v2", NULL);
@@ -813,7 +855,8 @@ Test(tool, verbose_trace_explains_each_hop) {
   free(u2);
 }
 
-/* ---- against the demo server ---------------------------------------------------------- */
+/* ---- against the demo server
+ * ---------------------------------------------------------- */
 
 Test(tool, demo_server_routes) {
   demo d = demo_start();
