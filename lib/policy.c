@@ -71,7 +71,30 @@ static int expect_repeat(const hr_policy_input *in, hr_decision *d) {
   return 0;
 }
 
+/* RFC 9111 §4.3.3-4: a 304 to our conditional request turns the stored
+ * response it selects back into the answer; one that selects nothing is
+ * never served: the request is repeated once without conditionals. */
+static int revalidation(const hr_policy_input *in, hr_decision *d) {
+  if (hr_cache_304_selects(in->revalidating, in->resp)) {
+    d->next = HR_NEXT_DELIVER;
+    d->revalidated = 1;
+    strcpy(d->msg, "304: stored response revalidated");
+    return 0;
+  }
+  int rc = hr_request_copy(&d->next_req, in->cur);
+  if (rc)
+    return rc;
+  hr_cache_remove_conditionals(d->next_req);
+  d->next = HR_NEXT_REPEAT;
+  d->skip_cache = 1;
+  d->cross_origin = hr_url_same_origin(in->orig->url, in->cur->url) != 1;
+  strcpy(d->msg, "304 selects no stored response: repeat unconditionally");
+  return 0;
+}
+
 int hr_policy_decide(const hr_policy_input *in, hr_decision *d) {
+  if (in->revalidating && in->status == 304)
+    return revalidation(in, d);
   int rc = expect_repeat(in, d);
   if (rc || d->next != HR_NEXT_DELIVER)
     return rc;

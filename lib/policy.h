@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "cache.h"
 #include "headers.h"
 #include "objects.h"
 
@@ -42,6 +43,9 @@ typedef struct hr_policy_input {
   int64_t now_ms;
   int64_t start_ms;  /* when the caller's request started */
   int64_t random_ms; /* uniform in [0, backoff bound], for jitter */
+  /* The stored entry this hop revalidates (our conditionals were sent),
+   * or NULL. */
+  const hr_cache_entry *revalidating;
 } hr_policy_input;
 
 typedef enum hr_next {
@@ -63,6 +67,8 @@ typedef struct hr_decision {
   int64_t quiet_until_ms;    /* origin asked for quiet until then, 0 if not */
   int cross_origin;          /* next_req's origin differs from orig's */
   int suppress_expect;       /* send the repeat without Expect */
+  int revalidated;           /* DELIVER the stored entry the 304 selected */
+  int skip_cache;            /* REPEAT without consulting the cache */
 } hr_decision;
 
 void hr_decision_init(hr_decision *d);

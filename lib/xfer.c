@@ -85,6 +85,9 @@ static void decide_at_headers(hr_xfer *x) {
   in.resp = &x->hdrs;
   in.now_ms = hr_client_now(c);
   in.start_ms = x->start_ms;
+  in.revalidating = x->revalidating && x->have_entry ? &x->entry : NULL;
+  if (!x->from_cache)
+    x->response_ms = in.now_ms;
   if (c->policy.backoff_base_ms > 0)
     in.random_ms = hr_client_random(c, c->policy.backoff_cap_ms);
   hr_decision_free(&x->dec);
@@ -194,6 +197,17 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *ud) {
   return len;
 }
 
+/* With a sink the body is not collected, but the cache needs a copy. */
+static void keep_for_cache(hr_xfer *x, const char *data, size_t len) {
+  if (!x->cache || x->sink_copy_full || strcmp(x->cur->method, "GET") != 0)
+    return;
+  if (x->sink_copy.len + len > HR_CACHE_MAX_ENTRY ||
+      hr_buf_append(&x->sink_copy, data, len) != 0) {
+    x->sink_copy_full = 1;
+    hr_buf_free(&x->sink_copy);
+  }
+}
+
 static size_t write_cb(char *data, size_t size, size_t n, void *ud) {
   hr_xfer *x = ud;
   size_t len = size * n;
@@ -208,6 +222,7 @@ static size_t write_cb(char *data, size_t size, size_t n, void *ud) {
     return len;
   }
   if (x->cur->sink) {
+    keep_for_cache(x, data, len);
     if (x->cur->sink(x->cur->sink_ud, data, len) != len) {
       abort_with(x, HTTPRESP_E_ABORTED, "the body sink refused the data");
       return 0;
@@ -361,11 +376,77 @@ static void reset_receive_state(hr_xfer *x) {
   x->discard_abort = 0;
   x->errbuf[0] = '\0';
   hr_buf_reset(&x->resp->body);
+  hr_buf_reset(&x->sink_copy);
+  x->sink_copy_full = 0;
 }
 
 static hr_step fail(hr_xfer *x, int code, const char *msg) {
   hr_response_fail(x->resp, code, "%s", msg);
   return HR_STEP_DONE;
+}
+
+/* Loads a stored answer into the receive state as if it had just arrived,
+ * so the policy treats it like any response (a stored 301 is followed). */
+static hr_step serve_stored(hr_xfer *x, int64_t now) {
+  reset_receive_state(x);
+  if (hr_cache_served_headers(&x->entry, now, &x->hdrs) != 0)
+    return fail(x, HTTPRESP_E_NOMEM, "out of memory");
+  x->status = x->entry.status;
+  x->from_cache = 1;
+  x->final_seen = 1;
+  decide_at_headers(x);
+  if (x->abort_code)
+    return fail(x, x->abort_code, x->abort_msg);
+  return HR_STEP_CACHED;
+}
+
+/* Asks the cache about the current hop before any network: returns
+ * HR_STEP_PERFORM to go on to the network (possibly with conditionals
+ * added), HR_STEP_CACHED when the store answers, HR_STEP_DONE on error. */
+static hr_step consult_cache(hr_xfer *x, int64_t now) {
+  const char *why = "";
+  x->from_cache = 0;
+  if (!x->client->cache || x->revalidating)
+    return HR_STEP_PERFORM;
+  if (!hr_cache_request_applies(x->cur, &why)) {
+    x->cache = NULL;
+    x->resp->cache_status = HTTPRESP_CACHE_BYPASS;
+    x->resp->cache_reason = why;
+    return HR_STEP_PERFORM;
+  }
+  x->cache = x->client->cache;
+  if (x->skip_cache) {
+    /* The unconditional repeat after a 304 that selected nothing: its
+     * answer is stored, nothing stored is consulted. */
+    x->resp->cache_status = HTTPRESP_CACHE_MISS;
+    x->resp->cache_reason = "304-mismatch";
+    return HR_STEP_PERFORM;
+  }
+  if (x->have_entry) {
+    hr_cache_entry_free(&x->entry);
+    x->have_entry = 0;
+  }
+  hr_cache_use use = hr_cache_lookup(x->cache, x->cur, now, &x->entry, &why);
+  x->resp->cache_reason = why;
+  switch (use) {
+  case HR_CACHE_USE_FRESH:
+    x->have_entry = 1;
+    x->resp->cache_status = HTTPRESP_CACHE_HIT;
+    return serve_stored(x, now);
+  case HR_CACHE_USE_REVALIDATE:
+    x->have_entry = 1;
+    if (hr_cache_add_conditionals(&x->entry, x->cur) != 0)
+      return fail(x, HTTPRESP_E_NOMEM, "out of memory");
+    x->revalidating = 1;
+    return HR_STEP_PERFORM;
+  case HR_CACHE_USE_NOT_CACHED:
+    return fail(x, HTTPRESP_E_NOT_CACHED,
+                "only-if-cached: no usable stored response");
+  case HR_CACHE_USE_NONE:
+    break;
+  }
+  x->resp->cache_status = HTTPRESP_CACHE_MISS;
+  return HR_STEP_PERFORM;
 }
 
 /* Arms the handle for the current hop, or says why it must wait. */
@@ -375,6 +456,9 @@ static hr_step arm(hr_xfer *x) {
   int64_t now = hr_client_now(c);
   if (p->deadline_ms > 0 && now >= hr_sat_add(x->start_ms, p->deadline_ms))
     return fail(x, HTTPRESP_E_DEADLINE, "the request's deadline passed");
+  hr_step cached = consult_cache(x, now);
+  if (cached != HR_STEP_PERFORM)
+    return cached;
 
   hr_origin o;
   int rc = hr_origin_from_url(x->cur->url, &o);
@@ -426,6 +510,7 @@ static hr_step arm(hr_xfer *x) {
   }
   x->attempts++;
   x->resp->attempts = x->attempts;
+  x->request_ms = now;
   return HR_STEP_PERFORM;
 }
 
@@ -439,6 +524,8 @@ int hr_xfer_init(hr_xfer *x, httpresp_client *c, CURL *easy,
   hr_headers_init(&x->hdrs);
   hr_history_init(&x->hist);
   hr_decision_init(&x->dec);
+  hr_cache_entry_init(&x->entry);
+  hr_buf_init(&x->sink_copy);
   int rc = hr_response_new(&x->resp);
   if (!rc)
     rc = hr_request_copy(&x->orig, req);
@@ -491,16 +578,30 @@ void hr_xfer_cleanup(hr_xfer *x) {
   hr_headers_free(&x->hdrs);
   hr_history_free(&x->hist);
   hr_decision_free(&x->dec);
+  hr_cache_entry_free(&x->entry);
+  x->have_entry = 0;
+  hr_buf_free(&x->sink_copy);
+}
+
+static hr_step complete_hop(hr_xfer *x);
+
+/* Hops answered by the cache are completed here, without a driver. */
+static hr_step settle(hr_xfer *x, hr_step step) {
+  while (step == HR_STEP_CACHED)
+    step = complete_hop(x);
+  return step;
 }
 
 hr_step hr_xfer_begin(hr_xfer *x) {
   x->start_ms = hr_client_now(x->client);
   if (hr_history_visit(&x->hist, x->cur->method, x->cur->url) != 0)
     return fail(x, HTTPRESP_E_NOMEM, "out of memory");
-  return arm(x);
+  if (!x->client->cache)
+    x->resp->cache_status = HTTPRESP_CACHE_NONE;
+  return settle(x, arm(x));
 }
 
-hr_step hr_xfer_resume(hr_xfer *x) { return arm(x); }
+hr_step hr_xfer_resume(hr_xfer *x) { return settle(x, arm(x)); }
 
 /* The response of this hop becomes the caller's answer. */
 static void keep_final(hr_xfer *x) {
@@ -529,6 +630,18 @@ static hr_step record(hr_xfer *x, httpresp_decision d) {
   return HR_STEP_PERFORM;
 }
 
+/* A new hop starts: whatever the cache did for the last one is over. */
+static void leave_hop(hr_xfer *x) {
+  if (x->revalidating)
+    hr_cache_remove_conditionals(x->cur);
+  x->revalidating = 0;
+  x->from_cache = 0;
+  if (x->have_entry) {
+    hr_cache_entry_free(&x->entry);
+    x->have_entry = 0;
+  }
+}
+
 static hr_step follow(hr_xfer *x) {
   httpresp_client *c = x->client;
   httpresp_request *next = x->dec.next_req;
@@ -547,8 +660,12 @@ static hr_step follow(hr_xfer *x) {
   x->dec.next_req = NULL;
   /* A streamed body that went out is consumed; the next hop rewinds it. */
   int used = x->stream_used;
+  int revalidating = x->revalidating;
   httpresp_request_free(x->cur);
   x->cur = next;
+  x->revalidating = revalidating; /* so leave_hop drops our conditionals */
+  leave_hop(x);
+  x->skip_cache = 0;
   x->stream_used = used && next->body_kind == HR_BODY_STREAM;
   x->cross_origin = x->dec.cross_origin;
   x->hist.redirects++;
@@ -573,6 +690,143 @@ static void remember_quiet(hr_xfer *x) {
                  x->dec.quiet_until_ms);
   free(key);
   hr_origin_free(&o);
+}
+
+/* What a response from the network does to the cache: unsafe methods
+ * invalidate (RFC 9111 §4.4), storable answers are stored (§3). */
+static void update_cache(hr_xfer *x) {
+  httpresp_cache *cache = x->client->cache;
+  if (!cache || x->from_cache)
+    return;
+  if (hr_cache_method_unsafe(x->cur->method)) {
+    char *keys[3] = {NULL, NULL, NULL};
+    size_t n = hr_cache_invalidation_keys(x->cur->url, x->status, &x->hdrs,
+                                          keys);
+    for (size_t i = 0; i < n; i++) {
+      hr_cache_remove(cache, keys[i]);
+      free(keys[i]);
+    }
+  }
+  if (!x->cache || x->dec.revalidated || x->dec.next == HR_NEXT_STOP)
+    return;
+  const char *body = "";
+  size_t len = 0;
+  if (x->deliver_body && x->cur->sink) {
+    if (x->sink_copy_full) {
+      x->resp->cache_status = HTTPRESP_CACHE_MISS;
+      x->resp->cache_reason = "too-large";
+      return;
+    }
+    body = x->sink_copy.data ? x->sink_copy.data : "";
+    len = x->sink_copy.len;
+  } else if (x->deliver_body) {
+    body = x->resp->body.data ? x->resp->body.data : "";
+    len = x->resp->body.len;
+  }
+  const char *why = "";
+  int stored = hr_cache_store_response(cache, x->cur, x->status, &x->hdrs,
+                                       body, len, x->request_ms,
+                                       x->response_ms, &why);
+  x->resp->cache_status = stored ? (x->revalidating ? HTTPRESP_CACHE_UPDATED
+                                                    : HTTPRESP_CACHE_STORED)
+                                 : HTTPRESP_CACHE_MISS;
+  x->resp->cache_reason = stored ? "" : why;
+}
+
+/* Hands the stored body over as the final body (a HEAD gets none). */
+static hr_step deliver_stored_body(hr_xfer *x) {
+  if (strcmp(x->cur->method, "HEAD") == 0 || !x->entry.body_len)
+    return HR_STEP_DONE;
+  if (x->cur->sink) {
+    if (x->cur->sink(x->cur->sink_ud, x->entry.body, x->entry.body_len) !=
+        x->entry.body_len)
+      return fail(x, HTTPRESP_E_ABORTED, "the body sink refused the data");
+    return HR_STEP_DONE;
+  }
+  hr_buf_reset(&x->resp->body);
+  if (hr_buf_append(&x->resp->body, x->entry.body, x->entry.body_len) != 0)
+    return fail(x, HTTPRESP_E_NOMEM, "out of memory");
+  return HR_STEP_DONE;
+}
+
+/* The 304 selected the stored response: refresh it (RFC 9111 §3.2) and
+ * make it the answer, flagged as revalidated. */
+static hr_step deliver_revalidated(hr_xfer *x) {
+  int64_t now = hr_client_now(x->client);
+  if (record(x, HTTPRESP_DECISION_REVALIDATED) != HR_STEP_PERFORM)
+    return HR_STEP_DONE;
+  if (hr_cache_update_from_304(&x->entry, &x->hdrs, x->request_ms,
+                               x->response_ms) != 0)
+    return fail(x, HTTPRESP_E_NOMEM, "out of memory");
+  hr_cache_save(x->cache, &x->entry); /* a failed refresh is only a miss */
+  hr_headers_clear(&x->hdrs);
+  if (hr_cache_served_headers(&x->entry, now, &x->hdrs) != 0)
+    return fail(x, HTTPRESP_E_NOMEM, "out of memory");
+  x->status = x->entry.status;
+  keep_final(x);
+  x->resp->cache_status = HTTPRESP_CACHE_REVALIDATED;
+  x->resp->cache_reason = "";
+  return deliver_stored_body(x);
+}
+
+/* Applies the decision taken at the end of this hop's headers. */
+static hr_step complete_hop(hr_xfer *x) {
+  httpresp_response *r = x->resp;
+  httpresp_client *c = x->client;
+  if (!x->from_cache)
+    remember_quiet(x);
+  update_cache(x);
+  switch (x->dec.next) {
+  case HR_NEXT_DELIVER:
+    if (x->dec.revalidated)
+      return deliver_revalidated(x);
+    if (record(x, x->from_cache ? HTTPRESP_DECISION_CACHE_HIT
+                                : HTTPRESP_DECISION_DELIVER) != HR_STEP_PERFORM)
+      return HR_STEP_DONE;
+    keep_final(x);
+    return x->from_cache ? deliver_stored_body(x) : HR_STEP_DONE;
+  case HR_NEXT_STOP:
+    record(x, HTTPRESP_DECISION_STOP);
+    keep_final(x);
+    return fail(x, x->dec.error, x->dec.msg);
+  case HR_NEXT_FOLLOW:
+    return follow(x);
+  case HR_NEXT_REPEAT: {
+    if (record(x, HTTPRESP_DECISION_REPEAT) != HR_STEP_PERFORM)
+      return HR_STEP_DONE;
+    if (x->dec.skip_cache && x->cache) {
+      char *key = hr_cache_key(x->cur->url);
+      if (key)
+        hr_cache_remove(x->cache, key); /* it no longer matches the origin */
+      free(key);
+    }
+    int used = x->stream_used;
+    httpresp_request_free(x->cur);
+    x->cur = x->dec.next_req;
+    x->dec.next_req = NULL;
+    x->revalidating = 0; /* the repeat carries no conditionals of ours */
+    leave_hop(x);
+    x->skip_cache = x->dec.skip_cache;
+    x->stream_used = used;
+    x->suppress_expect = x->suppress_expect || x->dec.suppress_expect;
+    if (x->dec.suppress_expect)
+      x->hist.expect_repeated = 1;
+    return arm(x);
+  }
+  case HR_NEXT_RETRY: {
+    if (record(x, HTTPRESP_DECISION_RETRY) != HR_STEP_PERFORM)
+      return HR_STEP_DONE;
+    r->retry_after_ms = x->dec.retry_after_ms;
+    x->hist.retries++;
+    int64_t now = hr_client_now(c);
+    if (x->dec.wait_ms > 0) {
+      x->wake_ms = hr_sat_add(now, x->dec.wait_ms);
+      return HR_STEP_WAIT;
+    }
+    return arm(x);
+  }
+  }
+  return fail(x, HTTPRESP_E_INVALID_ARG, "unknown decision");
 }
 
 hr_step hr_xfer_complete(hr_xfer *x, CURLcode rc) {
@@ -604,45 +858,7 @@ hr_step hr_xfer_complete(hr_xfer *x, CURLcode rc) {
     record(x, HTTPRESP_DECISION_STOP);
     return fail(x, HTTPRESP_E_BAD_RESPONSE, "no complete response received");
   }
-  remember_quiet(x);
-  switch (x->dec.next) {
-  case HR_NEXT_DELIVER:
-    if (record(x, HTTPRESP_DECISION_DELIVER) != HR_STEP_PERFORM)
-      return HR_STEP_DONE;
-    keep_final(x);
-    return HR_STEP_DONE;
-  case HR_NEXT_STOP:
-    record(x, HTTPRESP_DECISION_STOP);
-    keep_final(x);
-    return fail(x, x->dec.error, x->dec.msg);
-  case HR_NEXT_FOLLOW:
-    return follow(x);
-  case HR_NEXT_REPEAT: {
-    if (record(x, HTTPRESP_DECISION_REPEAT) != HR_STEP_PERFORM)
-      return HR_STEP_DONE;
-    int used = x->stream_used;
-    httpresp_request_free(x->cur);
-    x->cur = x->dec.next_req;
-    x->dec.next_req = NULL;
-    x->stream_used = used;
-    x->suppress_expect = x->suppress_expect || x->dec.suppress_expect;
-    x->hist.expect_repeated = 1;
-    return arm(x);
-  }
-  case HR_NEXT_RETRY: {
-    if (record(x, HTTPRESP_DECISION_RETRY) != HR_STEP_PERFORM)
-      return HR_STEP_DONE;
-    r->retry_after_ms = x->dec.retry_after_ms;
-    x->hist.retries++;
-    int64_t now = hr_client_now(c);
-    if (x->dec.wait_ms > 0) {
-      x->wake_ms = hr_sat_add(now, x->dec.wait_ms);
-      return HR_STEP_WAIT;
-    }
-    return arm(x);
-  }
-  }
-  return fail(x, HTTPRESP_E_INVALID_ARG, "unknown decision");
+  return settle(x, complete_hop(x));
 }
 
 httpresp_response *hr_xfer_take_response(hr_xfer *x) {

@@ -6,16 +6,16 @@
 
 #include <curl/curl.h>
 
+#include "cache.h"
 #include "objects.h"
 #include "policy.h"
 
 typedef enum hr_step {
   HR_STEP_PERFORM, /* the easy handle is armed: run it */
   HR_STEP_WAIT,    /* nothing to send before wake_ms */
-  HR_STEP_DONE     /* the response is complete */
+  HR_STEP_DONE,    /* the response is complete */
+  HR_STEP_CACHED   /* internal: this hop was answered from the cache */
 } hr_step;
-
-struct hr_cache_ctx;
 
 typedef struct hr_xfer {
   httpresp_client *client;
@@ -50,7 +50,18 @@ typedef struct hr_xfer {
   int cross_origin;
   int set_creds;
   int set_timeout;
-  struct hr_cache_ctx *cache;
+
+  /* cache state of the current hop */
+  httpresp_cache *cache;     /* the client's cache, if the request uses it */
+  hr_cache_entry entry;      /* stored response served or revalidated */
+  int have_entry;
+  int revalidating;          /* our conditionals went out with this hop */
+  int from_cache;            /* this hop's response came from the cache */
+  int skip_cache;            /* the next hop bypasses the cache */
+  int64_t request_ms;
+  int64_t response_ms;
+  hr_buf sink_copy;          /* body kept for the cache when a sink is used */
+  int sink_copy_full;
 } hr_xfer;
 
 /* Prepares `x` for `req` over `easy`.  The request is copied. */
