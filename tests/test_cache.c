@@ -1,0 +1,441 @@
+/* The client cache end to end: what the server receives (or does not) for
+ * hits, revalidations and invalidations, through the blocking driver. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fixtures.h"
+#include "testsrv.h"
+
+static ts_server *ts;
+static httpresp_client *client;
+static httpresp_cache *cache;
+static CURL *easy;
+static fake_clock clk;
+
+static void setup(void) {
+  ts = ts_start(2);
+  cr_assert_not_null(ts);
+  memset(&clk, 0, sizeof(clk));
+  client = fixture_client(&clk);
+  cr_assert_eq(httpresp_cache_new_memory(&cache, 16 * 1024 * 1024), 0);
+  cr_assert_eq(httpresp_client_set_cache(client, cache), 0);
+  easy = fixture_easy();
+}
+
+static void teardown(void) {
+  curl_easy_cleanup(easy);
+  httpresp_client_free(client);
+  httpresp_cache_free(cache);
+  ts_stop(ts);
+}
+
+TestSuite(cache, .init = setup, .fini = teardown);
+
+/* A Date header matching the fake clock, so ages are what the test says. */
+static const char *now_date(void) {
+  static char buf[64];
+  static const char *const days[] = {"Thu", "Fri", "Sat", "Sun",
+                                     "Mon", "Tue", "Wed"};
+  static const char *const months[] = {"Jan", "Feb", "Mar", "Apr",
+                                       "May", "Jun", "Jul", "Aug",
+                                       "Sep", "Oct", "Nov", "Dec"};
+  int64_t t = clk.now_ms / 1000;
+  int64_t days_since = t / 86400, rem = t % 86400;
+  /* civil_from_days (Howard Hinnant) */
+  int64_t z = days_since + 719468, era = z / 146097;
+  int64_t doe = z - era * 146097;
+  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t y = yoe + era * 400, doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  int64_t mp = (5 * doy + 2) / 153, d = doy - (153 * mp + 2) / 5 + 1;
+  int64_t m = mp < 10 ? mp + 3 : mp - 9;
+  y += m <= 2;
+  snprintf(buf, sizeof(buf), "%s, %02d %s %04d %02d:%02d:%02d GMT",
+           days[days_since % 7], (int)d, months[m - 1], (int)y,
+           (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
+  return buf;
+}
+
+static httpresp_response *get(const char *path, const char *const *headers) {
+  char *u = ts_url(ts, 0, path);
+  httpresp_response *r = fixture_run(client, easy, "GET", u, NULL, headers);
+  free(u);
+  return r;
+}
+
+static httpresp_response *req(const char *method, const char *path,
+                              const char *body) {
+  char *u = ts_url(ts, 0, path);
+  httpresp_response *r = fixture_run(client, easy, method, u, body, NULL);
+  free(u);
+  return r;
+}
+
+static void serve(const char *path, int status, const char *headers,
+                  const char *body) {
+  char h[512];
+  snprintf(h, sizeof(h), "Date: %s\r\n%s", now_date(), headers ? headers : "");
+  ts_simple(ts, 0, path, status, h, body);
+}
+
+Test(cache, fresh_hit_sends_no_request) {
+  serve("/r", 200, "Cache-Control: max-age=60\r\nETag: \"v1\"\r\n", "hello");
+  httpresp_response *r = get("/r", NULL);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_STORED);
+  httpresp_response_free(r);
+  clk.now_ms += 10000;
+  r = get("/r", NULL);
+  cr_expect_eq(httpresp_response_error(r), 0);
+  cr_expect_eq(httpresp_response_status(r), 200);
+  cr_expect_str_eq(fixture_body(r), "hello");
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_HIT);
+  cr_expect_str_eq(httpresp_response_header(r, "Age"), "10");
+  cr_expect_str_eq(httpresp_response_header(r, "ETag"), "\"v1\"");
+  int st;
+  httpresp_decision d;
+  httpresp_response_hop(r, 0, &st, NULL, NULL, &d);
+  cr_expect_eq(d, HTTPRESP_DECISION_CACHE_HIT);
+  cr_expect_eq(ts_request_count(ts), 1, "the hit never reached the server");
+  httpresp_response_free(r);
+}
+
+static void revalidate(const char *validators, const char *expect_inm,
+                       const char *expect_ims) {
+  char h[256];
+  snprintf(h, sizeof(h), "Cache-Control: max-age=5\r\nX-Version: 1\r\n%s",
+           validators);
+  serve("/v", 200, h, "stored body");
+  char h304[256];
+  snprintf(h304, sizeof(h304), "Cache-Control: max-age=100\r\nX-Version: 2\r\n"
+           "%s", strstr(validators, "ETag") ? "ETag: \"e1\"\r\n" : "");
+  serve("/v", 304, h304, NULL);
+  httpresp_response *r = get("/v", NULL);
+  httpresp_response_free(r);
+  clk.now_ms += 6000;
+  r = get("/v", NULL);
+  cr_assert_eq(ts_request_count(ts), 2);
+  const ts_request *q = ts_request_get(ts, 1);
+  if (expect_inm)
+    cr_expect_str_eq(ts_req_header(q, "If-None-Match"), expect_inm);
+  else
+    cr_expect_null(ts_req_header(q, "If-None-Match"));
+  if (expect_ims)
+    cr_expect_str_eq(ts_req_header(q, "If-Modified-Since"), expect_ims);
+  else
+    cr_expect_null(ts_req_header(q, "If-Modified-Since"));
+  cr_expect_eq(httpresp_response_error(r), 0, "%s",
+               httpresp_response_errmsg(r));
+  cr_expect_eq(httpresp_response_status(r), 200, "the 304 became the 200");
+  cr_expect_str_eq(fixture_body(r), "stored body");
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_REVALIDATED);
+  cr_expect_str_eq(httpresp_response_header(r, "X-Version"), "2",
+                   "headers updated from the 304");
+  cr_expect_str_eq(httpresp_response_header(r, "Content-Length"), "11",
+                   "Content-Length never from a 304");
+  int st;
+  httpresp_decision d;
+  httpresp_response_hop(r, 0, &st, NULL, NULL, &d);
+  cr_expect_eq(st, 304);
+  cr_expect_eq(d, HTTPRESP_DECISION_REVALIDATED);
+  httpresp_response_free(r);
+  /* The refreshed entry is fresh for 100 s more. */
+  clk.now_ms += 50000;
+  r = get("/v", NULL);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_HIT);
+  cr_expect_eq(ts_request_count(ts), 2);
+  httpresp_response_free(r);
+}
+
+Test(cache, stale_etag_revalidates_with_304) {
+  revalidate("ETag: \"e1\"\r\n", "\"e1\"", NULL);
+}
+
+Test(cache, stale_last_modified_only_revalidates) {
+  revalidate("Last-Modified: Tue, 01 Jan 2019 00:00:00 GMT\r\n", NULL,
+             "Tue, 01 Jan 2019 00:00:00 GMT");
+}
+
+Test(cache, stale_with_both_validators) {
+  revalidate("ETag: \"e1\"\r\nLast-Modified: Tue, 01 Jan 2019 00:00:00 GMT\r\n",
+             "\"e1\"", "Tue, 01 Jan 2019 00:00:00 GMT");
+}
+
+Test(cache, weak_etag_revalidates) {
+  serve("/w", 200, "Cache-Control: max-age=1\r\nETag: W/\"weak\"\r\n", "w");
+  serve("/w", 304, "ETag: W/\"weak\"\r\n", NULL);
+  httpresp_response_free(get("/w", NULL));
+  clk.now_ms += 2000;
+  httpresp_response *r = get("/w", NULL);
+  cr_expect_str_eq(ts_req_header(ts_request_get(ts, 1), "If-None-Match"),
+                   "W/\"weak\"");
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_REVALIDATED);
+  cr_expect_str_eq(fixture_body(r), "w");
+  httpresp_response_free(r);
+}
+
+Test(cache, changed_resource_replaces_the_entry) {
+  serve("/c", 200, "Cache-Control: max-age=1\r\nETag: \"old\"\r\n", "old");
+  serve("/c", 200, "Cache-Control: max-age=60\r\nETag: \"new\"\r\n", "new");
+  httpresp_response_free(get("/c", NULL));
+  clk.now_ms += 2000;
+  httpresp_response *r = get("/c", NULL);
+  cr_expect_str_eq(fixture_body(r), "new");
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_UPDATED);
+  httpresp_response_free(r);
+  r = get("/c", NULL);
+  cr_expect_str_eq(fixture_body(r), "new");
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_HIT);
+  cr_expect_eq(ts_request_count(ts), 2);
+  httpresp_response_free(r);
+}
+
+Test(cache, no_store_is_never_stored) {
+  serve("/ns", 200, "Cache-Control: no-store, max-age=60\r\n", "secret");
+  httpresp_response *r = get("/ns", NULL);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_MISS);
+  cr_expect_str_neq(httpresp_response_cache_reason(r), "");
+  httpresp_response_free(r);
+  r = get("/ns", NULL);
+  cr_expect_eq(ts_request_count(ts), 2);
+  httpresp_response_free(r);
+}
+
+Test(cache, no_cache_always_revalidates) {
+  serve("/nc", 200, "Cache-Control: no-cache, max-age=600\r\nETag: \"n\"\r\n",
+        "body");
+  serve("/nc", 304, "ETag: \"n\"\r\n", NULL);
+  httpresp_response_free(get("/nc", NULL));
+  httpresp_response *r = get("/nc", NULL);
+  cr_expect_eq(ts_request_count(ts), 2, "fresh but no-cache: asked again");
+  cr_expect_str_eq(ts_req_header(ts_request_get(ts, 1), "If-None-Match"),
+                   "\"n\"");
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_REVALIDATED);
+  httpresp_response_free(r);
+}
+
+Test(cache, max_age_zero_revalidates) {
+  serve("/z", 200, "Cache-Control: max-age=0\r\nETag: \"z\"\r\n", "zero");
+  serve("/z", 304, "ETag: \"z\"\r\n", NULL);
+  httpresp_response_free(get("/z", NULL));
+  httpresp_response *r = get("/z", NULL);
+  cr_expect_eq(ts_request_count(ts), 2);
+  cr_expect_str_eq(fixture_body(r), "zero");
+  httpresp_response_free(r);
+}
+
+Test(cache, request_no_cache_revalidates_fresh_entry) {
+  serve("/rq", 200, "Cache-Control: max-age=600\r\nETag: \"q\"\r\n", "q");
+  serve("/rq", 304, "ETag: \"q\"\r\n", NULL);
+  httpresp_response_free(get("/rq", NULL));
+  const char *h[] = {"Cache-Control: no-cache", NULL};
+  httpresp_response *r = get("/rq", h);
+  cr_expect_eq(ts_request_count(ts), 2);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_REVALIDATED);
+  httpresp_response_free(r);
+}
+
+Test(cache, vary_mismatch_goes_to_the_network) {
+  serve("/vary", 200,
+        "Cache-Control: max-age=600\r\nVary: Accept-Language\r\n", "en");
+  serve("/vary", 200,
+        "Cache-Control: max-age=600\r\nVary: Accept-Language\r\n", "fr");
+  const char *en[] = {"Accept-Language: en", NULL};
+  const char *fr[] = {"Accept-Language: fr", NULL};
+  httpresp_response_free(get("/vary", en));
+  httpresp_response *r = get("/vary", en);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_HIT);
+  httpresp_response_free(r);
+  r = get("/vary", fr);
+  cr_expect_str_eq(fixture_body(r), "fr");
+  cr_expect_eq(ts_request_count(ts), 2);
+  httpresp_response_free(r);
+}
+
+Test(cache, unsafe_method_invalidates) {
+  serve("/item", 200, "Cache-Control: max-age=600\r\n", "v1");
+  serve("/item", 200, "Cache-Control: max-age=600\r\n", "v2");
+  serve("/other", 200, "Cache-Control: max-age=600\r\n", "other");
+  ts_simple(ts, 0, "/edit", 201, "Location: /other\r\n", "created");
+  httpresp_response_free(get("/item", NULL));
+  httpresp_response_free(get("/other", NULL));
+  httpresp_response_free(req("POST", "/item", "x=1"));
+  httpresp_response *r = get("/item", NULL);
+  cr_expect_str_eq(fixture_body(r), "v2", "POST invalidated /item");
+  httpresp_response_free(r);
+  /* POST /edit answers with Location /other: same origin, invalidated. */
+  httpresp_response_free(req("POST", "/edit", "y=2"));
+  size_t before = ts_request_count(ts);
+  r = get("/other", NULL);
+  cr_expect_eq(ts_request_count(ts), before + 1, "Location target dropped");
+  httpresp_response_free(r);
+}
+
+Test(cache, mismatched_304_repeats_unconditionally) {
+  serve("/m", 200, "Cache-Control: max-age=1\r\nETag: \"a\"\r\n", "A");
+  serve("/m", 304, "ETag: \"b\"\r\n", NULL);
+  serve("/m", 200, "Cache-Control: max-age=60\r\nETag: \"b\"\r\n", "B");
+  httpresp_response_free(get("/m", NULL));
+  clk.now_ms += 2000;
+  httpresp_response *r = get("/m", NULL);
+  cr_assert_eq(ts_request_count(ts), 3);
+  cr_expect_not_null(ts_req_header(ts_request_get(ts, 1), "If-None-Match"));
+  cr_expect_null(ts_req_header(ts_request_get(ts, 2), "If-None-Match"));
+  cr_expect_null(ts_req_header(ts_request_get(ts, 2), "If-Modified-Since"));
+  cr_expect_eq(httpresp_response_status(r), 200);
+  cr_expect_str_eq(fixture_body(r), "B", "the non-matching 304 is not served");
+  int st;
+  httpresp_decision d;
+  httpresp_response_hop(r, 0, &st, NULL, NULL, &d);
+  cr_expect_eq(d, HTTPRESP_DECISION_REPEAT);
+  httpresp_response_free(r);
+}
+
+Test(cache, caller_conditionals_pass_through) {
+  serve("/cc", 200, "Cache-Control: max-age=1\r\nETag: \"x\"\r\n", "x");
+  serve("/cc", 304, "ETag: \"x\"\r\n", NULL);
+  httpresp_response_free(get("/cc", NULL));
+  const char *h[] = {"If-None-Match: \"x\"", NULL};
+  httpresp_response *r = get("/cc", h);
+  cr_expect_eq(ts_request_count(ts), 2);
+  cr_expect_eq(httpresp_response_status(r), 304, "the caller gets its 304");
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_BYPASS);
+  httpresp_response_free(r);
+}
+
+Test(cache, permanent_redirect_from_the_cache) {
+  serve("/old", 301, "Cache-Control: max-age=3600\r\nLocation: /new\r\n", NULL);
+  serve("/new", 200, "Cache-Control: max-age=3600\r\n", "moved here");
+  httpresp_response_free(get("/old", NULL));
+  cr_expect_eq(ts_request_count(ts), 2);
+  httpresp_response *r = get("/old", NULL);
+  cr_expect_eq(ts_request_count(ts), 2, "both hops came from the cache");
+  cr_expect_str_eq(fixture_body(r), "moved here");
+  cr_assert_eq(httpresp_response_hop_count(r), 2);
+  int st;
+  httpresp_decision d;
+  httpresp_response_hop(r, 0, &st, NULL, NULL, &d);
+  cr_expect_eq(st, 301);
+  cr_expect_eq(d, HTTPRESP_DECISION_FOLLOW);
+  httpresp_response_hop(r, 1, &st, NULL, NULL, &d);
+  cr_expect_eq(d, HTTPRESP_DECISION_CACHE_HIT);
+  httpresp_response_free(r);
+}
+
+Test(cache, head_is_answered_from_a_stored_get) {
+  serve("/h", 200, "Cache-Control: max-age=60\r\nX-Kind: doc\r\n", "payload");
+  httpresp_response_free(get("/h", NULL));
+  httpresp_response *r = req("HEAD", "/h", NULL);
+  cr_expect_eq(ts_request_count(ts), 1);
+  cr_expect_eq(httpresp_response_status(r), 200);
+  cr_expect_str_eq(httpresp_response_header(r, "X-Kind"), "doc");
+  size_t len = 1;
+  httpresp_response_body(r, &len);
+  cr_expect_eq(len, 0, "a HEAD gets no body");
+  httpresp_response_free(r);
+}
+
+Test(cache, only_if_cached_without_entry) {
+  const char *h[] = {"Cache-Control: only-if-cached", NULL};
+  httpresp_response *r = get("/none", h);
+  cr_expect_eq(httpresp_response_error(r), HTTPRESP_E_NOT_CACHED);
+  cr_expect_eq(ts_request_count(ts), 0);
+  httpresp_response_free(r);
+}
+
+static size_t sink(void *ud, const char *data, size_t len) {
+  strncat(ud, data, len);
+  return len;
+}
+
+Test(cache, sink_receives_stored_body) {
+  serve("/s", 200, "Cache-Control: max-age=60\r\n", "sunk");
+  char *u = ts_url(ts, 0, "/s");
+  for (int i = 0; i < 2; i++) {
+    char got[64] = "";
+    httpresp_request *rq;
+    cr_assert_eq(httpresp_request_new(&rq, "GET", u), 0);
+    httpresp_request_set_sink(rq, sink, got);
+    httpresp_response *r;
+    cr_expect_eq(httpresp_perform(client, easy, rq, &r), 0);
+    cr_expect_str_eq(got, "sunk", "round %d", i);
+    cr_expect_eq(httpresp_response_cache_status(r),
+                 i ? HTTPRESP_CACHE_HIT : HTTPRESP_CACHE_STORED);
+    httpresp_response_free(r);
+    httpresp_request_free(rq);
+  }
+  cr_expect_eq(ts_request_count(ts), 1);
+  free(u);
+}
+
+Test(cache, disk_store_survives_a_restart) {
+  char dir[] = "/tmp/httpresp-cache-XXXXXX";
+  cr_assert_not_null(mkdtemp(dir));
+  httpresp_cache *disk;
+  cr_assert_eq(httpresp_cache_new_disk(&disk, dir, 1 << 20), 0);
+  httpresp_client_set_cache(client, disk);
+  serve("/d", 200, "Cache-Control: max-age=600\r\n", "on disk");
+  httpresp_response_free(get("/d", NULL));
+  httpresp_cache_free(disk);
+  cr_assert_eq(httpresp_cache_new_disk(&disk, dir, 1 << 20), 0);
+  httpresp_client_set_cache(client, disk);
+  httpresp_response *r = get("/d", NULL);
+  cr_expect_str_eq(fixture_body(r), "on disk");
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_HIT);
+  cr_expect_eq(ts_request_count(ts), 1);
+  httpresp_response_free(r);
+  httpresp_client_set_cache(client, cache);
+  httpresp_cache_free(disk);
+  char cmd[128];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  cr_expect_eq(system(cmd), 0);
+}
+
+typedef struct thread_arg {
+  httpresp_client *client;
+  char *url;
+  int ok;
+} thread_arg;
+
+static void *hammer(void *p) {
+  thread_arg *a = p;
+  CURL *e = curl_easy_init();
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
+  for (int i = 0; i < 50; i++) {
+    httpresp_request *rq;
+    if (httpresp_request_new(&rq, "GET", a->url) != 0)
+      break;
+    httpresp_response *r;
+    int rc = httpresp_perform(a->client, e, rq, &r);
+    size_t len;
+    const char *b = httpresp_response_body(r, &len);
+    if (rc == 0 && len == 6 && memcmp(b, "shared", 6) == 0)
+      a->ok++;
+    httpresp_response_free(r);
+    httpresp_request_free(rq);
+  }
+  curl_easy_cleanup(e);
+  return NULL;
+}
+
+Test(cache, threads_share_one_client_and_cache) {
+  /* Real clock: the fake one is not meant for threads. */
+  httpresp_client *shared = fixture_client(NULL);
+  httpresp_client_set_cache(shared, cache);
+  ts_simple(ts, 0, "/t", 200, "Cache-Control: max-age=600\r\n", "shared");
+  char *u = ts_url(ts, 0, "/t");
+  pthread_t th[4];
+  thread_arg args[4];
+  for (int i = 0; i < 4; i++) {
+    args[i] = (thread_arg){shared, u, 0};
+    cr_assert_eq(pthread_create(&th[i], NULL, hammer, &args[i]), 0);
+  }
+  for (int i = 0; i < 4; i++) {
+    pthread_join(th[i], NULL);
+    cr_expect_eq(args[i].ok, 50, "thread %d", i);
+  }
+  cr_expect_leq(ts_request_count(ts), 4, "at most one miss per thread");
+  free(u);
+  httpresp_client_free(shared);
+}
