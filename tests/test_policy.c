@@ -499,3 +499,55 @@ Test(policy, retry_needs_replayable_body) {
   cr_expect_eq(f.d.retry_stop, HTTPRESP_RETRY_NOT_REPLAYABLE);
   fx_free(&f);
 }
+
+static void stored_entry(hr_cache_entry *e, const char *etag) {
+  hr_cache_entry_init(e);
+  e->url = strdup("http://a.test/r");
+  e->status = 200;
+  if (etag)
+    add(&e->headers, "ETag", etag);
+}
+
+Test(policy, revalidation_304_rules) {
+  static const struct {
+    const char *stored_etag;
+    const char *etag_304; /* NULL: the 304 carries no validator */
+    hr_next expect;
+  } rows[] = {
+      {"\"a\"", "\"a\"", HR_NEXT_DELIVER},
+      {"\"a\"", "\"b\"", HR_NEXT_REPEAT},
+      {"W/\"a\"", "W/\"a\"", HR_NEXT_DELIVER},
+      {"\"a\"", NULL, HR_NEXT_DELIVER},
+  };
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+    fixture f;
+    fx_init(&f, "GET", "http://a.test/r");
+    cr_assert_eq(httpresp_request_add_header(f.cur, "If-None-Match",
+                                             rows[i].stored_etag), 0);
+    hr_cache_entry e;
+    stored_entry(&e, rows[i].stored_etag);
+    f.in.revalidating = &e;
+    if (rows[i].etag_304)
+      add(&f.resp, "ETag", rows[i].etag_304);
+    decide(&f, 304, NULL);
+    cr_expect_eq(f.d.next, rows[i].expect, "row %zu", i);
+    if (rows[i].expect == HR_NEXT_DELIVER) {
+      cr_expect(f.d.revalidated, "row %zu", i);
+    } else {
+      cr_expect(f.d.skip_cache, "row %zu", i);
+      cr_expect_null(httpresp_request_header(f.d.next_req, "If-None-Match"),
+                     "row %zu: the repeat carries no conditionals", i);
+    }
+    hr_cache_entry_free(&e);
+    fx_free(&f);
+  }
+}
+
+Test(policy, a_304_without_revalidation_is_the_answer) {
+  fixture f;
+  fx_init(&f, "GET", "http://a.test/r");
+  decide(&f, 304, NULL);
+  cr_expect_eq(f.d.next, HR_NEXT_DELIVER);
+  cr_expect_not(f.d.revalidated);
+  fx_free(&f);
+}
