@@ -25,37 +25,13 @@
 #define TRAILER_LEN 8u
 #define FIELD_LEN 8u /* the two lengths before each field */
 
-static void put32(unsigned char *p, uint32_t v) {
-  for (int i = 0; i < 4; i++)
-    p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void put64(unsigned char *p, uint64_t v) {
-  for (int i = 0; i < 8; i++)
-    p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t get32(const unsigned char *p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; i--)
-    v = (v << 8) | p[i];
-  return v;
-}
-
-static uint64_t get64(const unsigned char *p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--)
-    v = (v << 8) | p[i];
-  return v;
-}
-
 uint64_t hr_cache_checksum(const void *data, size_t len) {
   const unsigned char *p = data;
   uint64_t h = UINT64_C(0xcbf29ce484222325) ^ (uint64_t)len;
   /* xor, multiply by an odd constant, xorshift: each is invertible, so a
    * change in one word survives every later step. */
   while (len >= 8) {
-    h ^= get64(p);
+    h ^= hr_get_le64(p);
     h *= UINT64_C(0x9e3779b97f4a7c15);
     h ^= h >> 29;
     p += 8;
@@ -118,8 +94,8 @@ static int fields_size(const hr_headers *h, size_t *total) {
 static unsigned char *put_fields(unsigned char *p, const hr_headers *h) {
   for (size_t i = 0; i < h->n; i++) {
     size_t nl = strlen(h->v[i].name), vl = strlen(h->v[i].value);
-    put32(p, (uint32_t)nl);
-    put32(p + 4, (uint32_t)vl);
+    hr_put_le32(p, (uint32_t)nl);
+    hr_put_le32(p + 4, (uint32_t)vl);
     p += FIELD_LEN;
     memcpy(p, h->v[i].name, nl);
     p += nl;
@@ -154,15 +130,15 @@ int hr_cache_entry_encode(const hr_cache_entry *e, hr_buf *out) {
   unsigned char *start = (unsigned char *)out->data + out->len;
   unsigned char *p = start;
   memcpy(p, MAGIC, 4);
-  put32(p + 4, FORMAT_VERSION);
-  put64(p + 8, (uint64_t)total);
-  put32(p + 16, (uint32_t)e->status);
-  put32(p + 20, (uint32_t)url_len);
-  put64(p + 24, (uint64_t)e->request_ms);
-  put64(p + 32, (uint64_t)e->response_ms);
-  put32(p + 40, (uint32_t)e->vary.n);
-  put32(p + 44, (uint32_t)e->headers.n);
-  put64(p + 48, (uint64_t)e->body_len);
+  hr_put_le32(p + 4, FORMAT_VERSION);
+  hr_put_le64(p + 8, (uint64_t)total);
+  hr_put_le32(p + 16, (uint32_t)e->status);
+  hr_put_le32(p + 20, (uint32_t)url_len);
+  hr_put_le64(p + 24, (uint64_t)e->request_ms);
+  hr_put_le64(p + 32, (uint64_t)e->response_ms);
+  hr_put_le32(p + 40, (uint32_t)e->vary.n);
+  hr_put_le32(p + 44, (uint32_t)e->headers.n);
+  hr_put_le64(p + 48, (uint64_t)e->body_len);
   p += FIXED_LEN;
   memcpy(p, e->url, url_len);
   p += url_len;
@@ -171,7 +147,7 @@ int hr_cache_entry_encode(const hr_cache_entry *e, hr_buf *out) {
   if (e->body_len)
     memcpy(p, e->body, e->body_len);
   p += e->body_len;
-  put64(p, hr_cache_checksum(start, total - TRAILER_LEN));
+  hr_put_le64(p, hr_cache_checksum(start, total - TRAILER_LEN));
   out->len += total;
   out->data[out->len] = '\0';
   return 0;
@@ -202,7 +178,7 @@ static int decode_fields(cursor *c, uint32_t count, hr_headers *h) {
     const unsigned char *lens, *name, *value;
     if (!take(c, FIELD_LEN, &lens))
       return HTTPRESP_E_CACHE_IO;
-    uint32_t nl = get32(lens), vl = get32(lens + 4);
+    uint32_t nl = hr_get_le32(lens), vl = hr_get_le32(lens + 4);
     if (!take(c, nl, &name) || !take(c, vl, &value))
       return HTTPRESP_E_CACHE_IO;
     if (memchr(value, '\0', vl) || !value_ok((const char *)value, vl))
@@ -216,30 +192,30 @@ static int decode_fields(cursor *c, uint32_t count, hr_headers *h) {
 
 static int decode(const unsigned char *d, size_t len, hr_cache_entry *e) {
   if (len < FIXED_LEN + TRAILER_LEN || len > HR_CACHE_MAX_ENTRY ||
-      memcmp(d, MAGIC, 4) != 0 || get32(d + 4) != FORMAT_VERSION ||
-      get64(d + 8) != (uint64_t)len)
+      memcmp(d, MAGIC, 4) != 0 || hr_get_le32(d + 4) != FORMAT_VERSION ||
+      hr_get_le64(d + 8) != (uint64_t)len)
     return HTTPRESP_E_CACHE_IO;
-  if (get64(d + len - TRAILER_LEN) != hr_cache_checksum(d, len - TRAILER_LEN))
+  if (hr_get_le64(d + len - TRAILER_LEN) != hr_cache_checksum(d, len - TRAILER_LEN))
     return HTTPRESP_E_CACHE_IO;
 
-  uint32_t status = get32(d + 16);
+  uint32_t status = hr_get_le32(d + 16);
   if (status < 100 || status > 999)
     return HTTPRESP_E_CACHE_IO;
   e->status = (int)status;
-  e->request_ms = (int64_t)get64(d + 24);
-  e->response_ms = (int64_t)get64(d + 32);
-  uint64_t body_len = get64(d + 48);
+  e->request_ms = (int64_t)hr_get_le64(d + 24);
+  e->response_ms = (int64_t)hr_get_le64(d + 32);
+  uint64_t body_len = hr_get_le64(d + 48);
 
   cursor c = {d + FIXED_LEN, d + len - TRAILER_LEN};
   const unsigned char *url, *body;
-  uint32_t url_len = get32(d + 20);
+  uint32_t url_len = hr_get_le32(d + 20);
   if (url_len == 0 || !take(&c, url_len, &url) || memchr(url, '\0', url_len))
     return HTTPRESP_E_CACHE_IO;
   if (!(e->url = hr_strndup((const char *)url, url_len)))
     return HTTPRESP_E_NOMEM;
-  int rc = decode_fields(&c, get32(d + 40), &e->vary);
+  int rc = decode_fields(&c, hr_get_le32(d + 40), &e->vary);
   if (!rc)
-    rc = decode_fields(&c, get32(d + 44), &e->headers);
+    rc = decode_fields(&c, hr_get_le32(d + 44), &e->headers);
   if (rc)
     return rc;
   /* The body must be exactly what is left. */

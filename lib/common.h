@@ -40,6 +40,12 @@ int hr_is_ows(unsigned char c);
 /* Trims OWS at both ends of [*s, *s+*len). */
 void hr_trim_ows(const char **s, size_t *len);
 
+/* Little-endian fixed-width integers, for the cache's byte formats. */
+void hr_put_le32(unsigned char *p, uint32_t v);
+void hr_put_le64(unsigned char *p, uint64_t v);
+uint32_t hr_get_le32(const unsigned char *p);
+uint64_t hr_get_le64(const unsigned char *p);
+
 /* Saturating arithmetic for delays and times. */
 int64_t hr_sat_add(int64_t a, int64_t b);
 int64_t hr_sat_mul(int64_t a, int64_t b);

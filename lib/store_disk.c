@@ -50,30 +50,6 @@ typedef struct dstore {
   unsigned flags;
 } dstore;
 
-static void put32(unsigned char *p, uint32_t v) {
-  for (int i = 0; i < 4; i++)
-    p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void put64(unsigned char *p, uint64_t v) {
-  for (int i = 0; i < 8; i++)
-    p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t get32(const unsigned char *p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; i--)
-    v = (v << 8) | p[i];
-  return v;
-}
-
-static uint64_t get64(const unsigned char *p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--)
-    v = (v << 8) | p[i];
-  return v;
-}
-
 /* Covers key and data; a change in either changes its own term, and the
  * multiplication by an odd constant keeps that visible in the sum. */
 static uint64_t file_checksum(const char *key, size_t klen, const void *data,
@@ -174,10 +150,10 @@ static read_result read_entry(dstore *s, int fd, const char *key, void **data,
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
     return READ_BAD;
   if ((uint64_t)st.st_size < HEADER_LEN || read_all(fd, h, HEADER_LEN) != 0 ||
-      memcmp(h, MAGIC, 4) != 0 || get32(h + 4) != FORMAT_VERSION)
+      memcmp(h, MAGIC, 4) != 0 || hr_get_le32(h + 4) != FORMAT_VERSION)
     return READ_BAD;
-  uint64_t klen = get32(h + 8), dlen = get64(h + 16);
-  if (klen == 0 || klen > KEY_MAX || get32(h + 12) != 0 ||
+  uint64_t klen = hr_get_le32(h + 8), dlen = hr_get_le64(h + 16);
+  if (klen == 0 || klen > KEY_MAX || hr_get_le32(h + 12) != 0 ||
       dlen > (uint64_t)st.st_size ||
       (uint64_t)st.st_size != HEADER_LEN + klen + dlen)
     return READ_BAD;
@@ -190,7 +166,7 @@ static read_result read_entry(dstore *s, int fd, const char *key, void **data,
     rr = READ_BAD;
     if (read_all(fd, k, (size_t)klen) == 0 &&
         read_all(fd, d, (size_t)dlen) == 0 &&
-        get64(h + 24) == file_checksum(k, (size_t)klen, d, (size_t)dlen)) {
+        hr_get_le64(h + 24) == file_checksum(k, (size_t)klen, d, (size_t)dlen)) {
       /* A sound file under our name for another key: a hash collision. */
       rr = (strlen(key) == klen && memcmp(k, key, (size_t)klen) == 0)
                ? READ_OK
@@ -276,11 +252,11 @@ static int d_put(void *store, const char *key, const void *data, size_t len) {
   size_t fsize = HEADER_LEN + klen + len;
   unsigned char h[HEADER_LEN];
   memcpy(h, MAGIC, 4);
-  put32(h + 4, FORMAT_VERSION);
-  put32(h + 8, (uint32_t)klen);
-  put32(h + 12, 0);
-  put64(h + 16, (uint64_t)len);
-  put64(h + 24, file_checksum(key, klen, data, len));
+  hr_put_le32(h + 4, FORMAT_VERSION);
+  hr_put_le32(h + 8, (uint32_t)klen);
+  hr_put_le32(h + 12, 0);
+  hr_put_le64(h + 16, (uint64_t)len);
+  hr_put_le64(h + 24, file_checksum(key, klen, data, len));
 
   char *tmp = path_of(s, TEMP_PREFIX "XXXXXX");
   char *path = entry_path(s, key);
