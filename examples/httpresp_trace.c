@@ -451,8 +451,12 @@ static void final_note(trace_slot *s, const tool_job *j, char *note,
   if (cs == HTTPRESP_CACHE_NONE)
     return;
   const char *why = httpresp_response_cache_reason(r);
-  cat(note, len, "%s(cache: %s%s%s)", *note ? "  " : "",
-      httpresp_cache_status_name(cs), *why ? ", " : "", why);
+  const char *what = cs == HTTPRESP_CACHE_MISS ? "not stored"
+                     : cs == HTTPRESP_CACHE_BYPASS
+                         ? "not used"
+                         : httpresp_cache_status_name(cs);
+  cat(note, len, "%s(cache: %s%s%s)", *note ? "  " : "", what, *why ? ": " : "",
+      why);
 }
 
 void trace_end(tool_trace *t, size_t slot, const tool_job *j) {
