@@ -816,6 +816,9 @@ static hr_step complete_hop(hr_xfer *x) {
   case HR_NEXT_RETRY: {
     if (record(x, HTTPRESP_DECISION_RETRY) != HR_STEP_PERFORM)
       return HR_STEP_DONE;
+    /* Kept as the answer in case the wait is aborted; the next hop's
+     * response replaces it. */
+    keep_final(x);
     r->retry_after_ms = x->dec.retry_after_ms;
     x->hist.retries++;
     int64_t now = hr_client_now(c);

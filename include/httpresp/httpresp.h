@@ -326,8 +326,10 @@ HTTPRESP_EXTERN const char *httpresp_request_header(
 HTTPRESP_EXTERN int httpresp_request_set_body(httpresp_request *req,
                                               const void *data, size_t len);
 /** Streamed body.  `length` is the size in bytes, or -1 if unknown (sent
- *  chunked).  Without `rewind`, a redirect or repeat that needs the body
- *  again ends with HTTPRESP_E_BODY_NOT_REWINDABLE. */
+ *  chunked).  Without `rewind`, a redirect that needs the body again ends
+ *  with HTTPRESP_E_BODY_NOT_REWINDABLE (the 3xx is kept), and a 429/503 is
+ *  not repeated (httpresp_response_retry_stop() says
+ *  HTTPRESP_RETRY_NOT_REPLAYABLE). */
 HTTPRESP_EXTERN int httpresp_request_set_body_stream(httpresp_request *req,
                                                      httpresp_read_fn read,
                                                      httpresp_rewind_fn rewind,
@@ -443,7 +445,9 @@ HTTPRESP_EXTERN const char *httpresp_decision_name(httpresp_decision d);
 /** Attempts made at the last hop's request (1 if it was not repeated). */
 HTTPRESP_EXTERN unsigned httpresp_response_attempts(
     const httpresp_response *resp);
-/** The last Retry-After delay parsed, in ms; -1 if none. */
+/** The last delay the server asked for, in ms: a parsed Retry-After, or
+ *  the quiet time the origin still asked for when this request had to wait
+ *  for it (or gave up: HTTPRESP_E_ORIGIN_BACKOFF); -1 if none. */
 HTTPRESP_EXTERN int64_t httpresp_response_retry_after_ms(
     const httpresp_response *resp);
 /** Why retrying stopped. */
