@@ -177,24 +177,6 @@ const char *tool_error_label(int code) {
   return httpresp_strerror(code);
 }
 
-const char *tool_retry_stop_name(httpresp_retry_stop s) {
-  switch (s) {
-  case HTTPRESP_RETRY_NONE:
-    return "none";
-  case HTTPRESP_RETRY_SUCCEEDED:
-    return "succeeded";
-  case HTTPRESP_RETRY_EXHAUSTED:
-    return "exhausted";
-  case HTTPRESP_RETRY_WAIT_TOO_LONG:
-    return "wait-too-long";
-  case HTTPRESP_RETRY_DEADLINE:
-    return "deadline";
-  case HTTPRESP_RETRY_NOT_REPLAYABLE:
-    return "not-replayable";
-  }
-  return "unknown";
-}
-
 /* Whether the server's last word was "later" and we stopped listening. */
 static int gave_up_waiting(const httpresp_response *r) {
   int st = httpresp_response_status(r);
@@ -650,7 +632,7 @@ static void finish_job(tool_job *j, const tool_opts *o) {
     if (code == 85)
       say(o, "%s: the server still answers %d %s (retries: %s)", j->url, st,
           httpresp_status_reason(st),
-          tool_retry_stop_name(httpresp_response_retry_stop(j->resp)));
+          httpresp_retry_stop_name(httpresp_response_retry_stop(j->resp)));
     else
       say(o, "%s: the server answered %d %s", j->url, st,
           httpresp_status_reason(st));

@@ -182,7 +182,7 @@ void json_job(FILE *f, const tool_job *j, const tool_opts *o, int with_body) {
   else
     fputs("null", f);
   json_key(f, "retry_stop", 0);
-  json_cstr(f, tool_retry_stop_name(httpresp_response_retry_stop(r)));
+  json_cstr(f, httpresp_retry_stop_name(httpresp_response_retry_stop(r)));
 
   json_key(f, "cache", 0);
   fputc('{', f);

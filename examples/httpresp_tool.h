@@ -64,7 +64,6 @@ int64_t tool_mono_ms(void);
 int tool_exit_code(const tool_job *j, const tool_opts *o);
 const char *tool_error_label(int code);
 /* Name of a httpresp_retry_stop value ("wait-too-long"). */
-const char *tool_retry_stop_name(httpresp_retry_stop s);
 
 /* ---- the -v trace (httpresp_trace.c) --------------------------------- */
 

@@ -159,6 +159,13 @@ httpresp_retry_stop httpresp_response_retry_stop(const httpresp_response *r) {
   return r ? r->retry_stop : HTTPRESP_RETRY_NONE;
 }
 
+const char *httpresp_retry_stop_name(httpresp_retry_stop s) {
+  static const char *const names[] = {"none",          "succeeded",
+                                      "exhausted",     "wait-too-long",
+                                      "deadline",      "not-replayable"};
+  return (unsigned)s < HR_ARRAY_LEN(names) ? names[s] : "unknown";
+}
+
 httpresp_cache_status httpresp_response_cache_status(
     const httpresp_response *r) {
   return r ? r->cache_status : HTTPRESP_CACHE_NONE;

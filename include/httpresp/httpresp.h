@@ -453,6 +453,8 @@ HTTPRESP_EXTERN int64_t httpresp_response_retry_after_ms(
 /** Why retrying stopped. */
 HTTPRESP_EXTERN httpresp_retry_stop httpresp_response_retry_stop(
     const httpresp_response *resp);
+/** Name of a retry stop reason ("exhausted"). */
+HTTPRESP_EXTERN const char *httpresp_retry_stop_name(httpresp_retry_stop s);
 /** What the cache did. */
 HTTPRESP_EXTERN httpresp_cache_status httpresp_response_cache_status(
     const httpresp_response *resp);
