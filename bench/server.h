@@ -1,0 +1,50 @@
+/* The benchmark's loopback HTTP/1.1 server.
+ *
+ * It runs in a child process of its own, so that its work and its memory
+ * never show in the figures of the process being measured; one epoll loop
+ * serves every connection with canned keep-alive responses chosen by path.
+ * The counters live in a shared mapping and are read by the parent around
+ * each measured run: new TCP connections tell whether the client reused its
+ * connection, requests tell whether a cache hit really stayed off the
+ * network.
+ *
+ * Routes (query strings are ignored, so "/cached?i=7" is "/cached"):
+ *   /plain       200, BENCH_PLAIN_BODY bytes
+ *   /r1 /r2 /r3  302 to /r2, /r3, /final (relative Location, same origin)
+ *   /final       200, BENCH_PLAIN_BODY bytes
+ *   /cached      200, Cache-Control: max-age=3600, ETag, BENCH_CACHED_BODY
+ *   /reval       200, Cache-Control: no-cache, ETag, BENCH_REVAL_BODY bytes;
+ *                304 when If-None-Match carries its ETag
+ *   /redir-once  302 to /plain
+ *   anything else 404 */
+#ifndef BENCH_SERVER_H
+#define BENCH_SERVER_H
+
+#include <stdatomic.h>
+#include <sys/types.h>
+
+#define BENCH_PLAIN_BODY 128
+#define BENCH_CACHED_BODY 1024
+#define BENCH_REVAL_BODY 4096
+#define BENCH_REVAL_ETAG "\"reval-v1\""
+
+typedef struct bench_counters {
+  atomic_ulong conns;    /* TCP connections accepted */
+  atomic_ulong requests; /* requests answered */
+  atomic_ulong not_modified; /* of which 304 */
+} bench_counters;
+
+typedef struct bench_server {
+  pid_t pid;
+  int port;
+  int stop_fd; /* the server exits when this pipe's write end closes */
+  bench_counters *counters; /* shared with the server process */
+} bench_server;
+
+/* Binds 127.0.0.1 on an ephemeral port and forks the server.  Call before
+ * anything starts threads.  Returns 0 or -1 (errno set). */
+int bench_server_start(bench_server *s);
+/* Stops the server process and waits for it. */
+void bench_server_stop(bench_server *s);
+
+#endif
