@@ -116,6 +116,8 @@ static void drop_list(httpresp_multi *m, mx_list *l) {
     list_unlink(l, t);
     if (t->state == MX_RUNNING)
       curl_multi_remove_handle(m->multi, t->easy);
+    if (t->state != MX_DONE)
+      curl_easy_setopt(t->easy, CURLOPT_PRIVATE, NULL);
     if (t->state == MX_DONE)
       httpresp_response_free(t->resp);
     else

@@ -516,8 +516,11 @@ HTTPRESP_EXTERN void httpresp_cache_free(httpresp_cache *cache);
  *  httpresp_multi_socket_action(), using httpresp_multi_timeout() (not
  *  libcurl's timer alone) to know when to call with CURL_SOCKET_TIMEOUT,
  *  since a transfer waiting for Retry-After has no socket.  The caller must
- *  not call curl_multi_info_read() itself.  While a request runs the library
- *  owns CURLOPT_PRIVATE of its easy handle.  No call ever sleeps. */
+ *  not call curl_multi_info_read() itself, so the CURLM handle must hold
+ *  only easy handles added through httpresp_multi_add().  While a request
+ *  runs the library owns CURLOPT_PRIVATE of its easy handle (reset to NULL
+ *  when the request completes or the context is freed).  No call ever
+ *  sleeps. */
 typedef struct httpresp_multi httpresp_multi;
 
 HTTPRESP_EXTERN int httpresp_multi_new(httpresp_multi **out,
