@@ -174,11 +174,20 @@ int httpresp_request_set_credentials(httpresp_request *r, const char *user,
 }
 
 int hr_request_copy(httpresp_request **out, const httpresp_request *src) {
-  httpresp_request *r = NULL;
-  int rc = httpresp_request_new(&r, src->method, src->url);
-  if (rc)
-    return rc;
-  rc = hr_headers_copy(&r->headers, &src->headers);
+  /* `src` was checked when its method and URL were set (or its URL is a
+   * resolved redirect target), so the copy does not parse the URL again:
+   * a transfer copies its request twice and once more per hop, and that
+   * parse was the largest part of what the library costs per request. */
+  httpresp_request *r = calloc(1, sizeof(*r));
+  if (!r)
+    return HTTPRESP_E_NOMEM;
+  hr_headers_init(&r->headers);
+  r->stream_len = -1;
+  r->method = hr_strdup(src->method);
+  r->url = hr_strdup(src->url);
+  int rc = r->method && r->url ? 0 : HTTPRESP_E_NOMEM;
+  if (!rc)
+    rc = hr_headers_copy(&r->headers, &src->headers);
   if (!rc && src->body_kind == HR_BODY_MEMORY)
     rc = httpresp_request_set_body(r, src->body, src->body_len);
   if (!rc && src->user)
