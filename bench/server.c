@@ -118,9 +118,10 @@ static enum route route_of(const char *path, size_t len) {
   static const struct {
     const char *path;
     enum route r;
-  } table[] = {{"/plain", R_PLAIN},   {"/r1", R_R1},         {"/r2", R_R2},
-               {"/r3", R_R3},         {"/final", R_FINAL},   {"/cached", R_CACHED},
-               {"/reval", R_REVAL},   {"/redir-once", R_REDIR_ONCE}};
+  } table[] = {{"/plain", R_PLAIN}, {"/r1", R_R1},
+               {"/r2", R_R2},       {"/r3", R_R3},
+               {"/final", R_FINAL}, {"/cached", R_CACHED},
+               {"/reval", R_REVAL}, {"/redir-once", R_REDIR_ONCE}};
   for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
     if (path_is(path, len, table[i].path))
       return table[i].r;

@@ -29,8 +29,8 @@
 #define BENCH_REVAL_ETAG "\"reval-v1\""
 
 typedef struct bench_counters {
-  atomic_ulong conns;    /* TCP connections accepted */
-  atomic_ulong requests; /* requests answered */
+  atomic_ulong conns;        /* TCP connections accepted */
+  atomic_ulong requests;     /* requests answered */
   atomic_ulong not_modified; /* of which 304 */
 } bench_counters;
 

@@ -1,0 +1,128 @@
+/* Shared parts of the benchmark: settings, measuring, rounds, verdicts.
+ *
+ * bench.c holds the harness (measuring, rounds, statistics, verdicts and
+ * main), cases.c the six cases and their sides, server.c the loopback
+ * server. */
+#ifndef BENCH_BENCH_H
+#define BENCH_BENCH_H
+
+#include <stddef.h>
+
+#include "server.h"
+
+#define MAX_ROUNDS 64
+#define INFLIGHT 64 /* case 5: transfers in flight */
+
+/* ---- settings ------------------------------------------------------------ */
+
+typedef struct settings {
+  int quick;
+  int check;
+  int verbose;
+  unsigned cases; /* bit n: case n */
+  int rounds;     /* 0: the mode's default */
+} settings;
+
+/* Operations per side and round. */
+typedef struct sizes {
+  int rounds, rounds_multi;
+  size_t plain, chains, roundtrip, mem_hits, disk_hits, reval, multi, entries;
+} sizes;
+
+extern settings opt;
+extern sizes sz;
+
+/* ---- the server and its URLs ----------------------------------------------
+ */
+
+extern bench_server srv;
+extern char url_plain[80], url_r1[80], url_cached[80], url_reval[80],
+    url_redir_once[80];
+void make_urls(int port);
+
+/* ---- measuring -------------------------------------------------------------
+ */
+
+typedef struct meas {
+  size_t ops;
+  double wall;                     /* seconds */
+  double cpu;                      /* seconds of this process, user + system */
+  unsigned long conns, reqs, n304; /* counted by the server */
+  unsigned long errors;            /* operations with a wrong outcome */
+  long rss_start_kb, rss_peak_kb;  /* case 5 children only */
+  /* values at the start */
+  double wall0, cpu0;
+  unsigned long conns0, reqs0, n3040;
+} meas;
+
+double wall_now(void);
+void meas_begin(meas *m);
+void meas_end(meas *m, size_t ops);
+/* The server's counters since meas_begin (meas_end does this itself). */
+void server_deltas(meas *m);
+
+double median(const double *v, size_t n);
+
+/* ---- rounds and summaries
+ * ---------------------------------------------------- */
+
+typedef int (*side_fn)(size_t n, meas *m);
+
+typedef struct side {
+  const char *name;
+  side_fn run;
+  size_t n;
+  meas res[MAX_ROUNDS];
+} side;
+
+/* A brief warm-up run of every side, then `rounds` rounds, the order of
+ * the sides reversed every other round. */
+void run_rounds(side *s, size_t nsides, int rounds);
+
+typedef struct summary {
+  double rate[MAX_ROUNDS];   /* ops/s per round */
+  double us[MAX_ROUNDS];     /* wall µs per op per round */
+  double cpu_us[MAX_ROUNDS]; /* client CPU µs per op per round */
+  double rate_med, us_med, cpu_med;
+  unsigned long conns, reqs, n304, errors, ops;
+} summary;
+
+void summarize(const side *s, int rounds, summary *out);
+/* The median over rounds of b's rate / a's rate (or, with `use_cpu`, of
+ * a's CPU per op / b's), each round's two figures taken together. */
+double round_ratio(const summary *a, const summary *b, int rounds, int use_cpu);
+void print_side(const char *name, const summary *s, int rounds,
+                const char *unit);
+
+/* ---- verdicts
+ * ----------------------------------------------------------------- */
+
+/* Records and prints a target of the issue (`is_target`) or a sanity
+ * check; the summary and --check look at both. */
+void judge(int is_target, int pass, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Every operation of the given sides got the expected answer. */
+void errors_check(const summary *s, size_t n);
+/* One connection per round: every request of a round reused it. */
+void conn_check(const char *name, const summary *s, int rounds);
+/* Prints the ratio of b to a and judges it against 0.97. */
+void throughput_target(int ncase, const char *what, const summary *a,
+                       const summary *b, int rounds);
+
+/* ---- cases (cases.c)
+ * ------------------------------------------------------------ */
+
+void case1(void);
+void case2(void);
+void case3(void);
+void case4(void);
+void case5(void);
+void case6(void);
+/* `--profile SIDE N`: one side alone; returns the exit status. */
+int profile(const char *name, size_t n);
+/* `--child-multi SIDE N PORT`: one side of case 5 in a fresh process. */
+int child_main(const char *which, size_t n);
+/* This program, for case 5 to run itself. */
+extern char self_exe[4096];
+
+#endif
