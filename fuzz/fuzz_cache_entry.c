@@ -162,8 +162,8 @@ static void structured(fz *f, int fix) {
   const char *url = fz_until(f, '\n', &len);
   e.url = fz_strndup(url, len);
   if (e.url[0] == '\0') {
-    /* Entries always have a key; the decoder refuses an empty one (and
-     * the encoder accepts it: reported, not this target's concern). */
+    /* Entries always have a key: both codec directions refuse an empty
+     * one. */
     free(e.url);
     e.url = fz_strndup("http://example.com/", 19);
   }

@@ -102,7 +102,7 @@ for t in "${targets[@]}"; do
     done
     summary+=("$t: FAILED (rc $rc), ${execs:-?} execs; see $log")
   else
-    "$bin" -merge=1 "$merged" "$new" >>"$log" 2>&1 || true
+    "$bin" -merge=1 "$merged" "$new" >"$log.merge" 2>&1 || true
     summary+=("$t: ok, ${execs:-?} execs, ${stats#*DONE}")
   fi
 done
