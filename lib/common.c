@@ -66,7 +66,9 @@ char *hr_strndup(const char *s, size_t n) {
 char *hr_strdup(const char *s) { return s ? hr_strndup(s, strlen(s)) : NULL; }
 
 char hr_tolower(char c) {
-  return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+  if (c >= 'A' && c <= 'Z')
+    return (char)(c + ('a' - 'A'));
+  return c;
 }
 
 int hr_strcaseeq(const char *a, const char *b) {
@@ -131,28 +133,4 @@ int64_t hr_sat_mul(int64_t a, int64_t b) {
     return 0;
   }
   return a * b;
-}
-
-void hr_put_le32(unsigned char *p, uint32_t v) {
-  for (int i = 0; i < 4; i++)
-    p[i] = (unsigned char)(v >> (8 * i));
-}
-
-void hr_put_le64(unsigned char *p, uint64_t v) {
-  for (int i = 0; i < 8; i++)
-    p[i] = (unsigned char)(v >> (8 * i));
-}
-
-uint32_t hr_get_le32(const unsigned char *p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; i--)
-    v = (v << 8) | p[i];
-  return v;
-}
-
-uint64_t hr_get_le64(const unsigned char *p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--)
-    v = (v << 8) | p[i];
-  return v;
 }

@@ -40,11 +40,31 @@ int hr_is_ows(unsigned char c);
 /* Trims OWS at both ends of [*s, *s+*len). */
 void hr_trim_ows(const char **s, size_t *len);
 
-/* Little-endian fixed-width integers, for the cache's byte formats. */
-void hr_put_le32(unsigned char *p, uint32_t v);
-void hr_put_le64(unsigned char *p, uint64_t v);
-uint32_t hr_get_le32(const unsigned char *p);
-uint64_t hr_get_le64(const unsigned char *p);
+/* Little-endian fixed-width integers, for the cache's byte formats.
+ * Inline and written out byte by byte, which compilers turn into one load
+ * or store: the entry checksum reads every 8 bytes of an entry through
+ * hr_get_le64, and as a call with a loop that was a sixth of the
+ * instructions of a cache hit. */
+static inline void hr_put_le32(unsigned char *p, uint32_t v) {
+  p[0] = (unsigned char)v;
+  p[1] = (unsigned char)(v >> 8);
+  p[2] = (unsigned char)(v >> 16);
+  p[3] = (unsigned char)(v >> 24);
+}
+
+static inline void hr_put_le64(unsigned char *p, uint64_t v) {
+  hr_put_le32(p, (uint32_t)v);
+  hr_put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+static inline uint32_t hr_get_le32(const unsigned char *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+         (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t hr_get_le64(const unsigned char *p) {
+  return (uint64_t)hr_get_le32(p) | (uint64_t)hr_get_le32(p + 4) << 32;
+}
 
 /* Saturating arithmetic for delays and times. */
 int64_t hr_sat_add(int64_t a, int64_t b);
