@@ -37,7 +37,7 @@ int httpresp_client_new(httpresp_client **out) {
   p->max_retries = 3;
   p->max_wait_ms = 60000;
   p->max_body = (size_t)1 << 30;
-  p->max_header_bytes = 256 * 1024;
+  p->max_header_bytes = (size_t)256 * 1024;
   p->max_header_fields = 1000;
   p->schemes = hr_strdup("http,https");
   c->now = system_now;

@@ -124,7 +124,7 @@ static int time_of_day(cursor *c, int64_t *secs) {
   /* Second 60 is a leap second; it lands on the next minute's :00. */
   if (h > 23 || m > 59 || s > 60)
     return 0;
-  *secs = (int64_t)h * 3600 + m * 60 + s;
+  *secs = (int64_t)h * 3600 + (int64_t)m * 60 + s;
   return 1;
 }
 

@@ -111,9 +111,9 @@ int httpresp_multi_new(httpresp_multi **out, httpresp_client *client,
 }
 
 static void drop_list(httpresp_multi *m, mx_list *l) {
-  while (l->head) {
-    mxfer *t = l->head;
-    list_unlink(l, t);
+  mxfer *t = l->head;
+  while (t) {
+    mxfer *next = t->next;
     if (t->state == MX_RUNNING)
       curl_multi_remove_handle(m->multi, t->easy);
     if (t->state != MX_DONE)
@@ -123,7 +123,10 @@ static void drop_list(httpresp_multi *m, mx_list *l) {
     else
       hr_xfer_cleanup(&t->x);
     free(t);
+    t = next;
   }
+  l->head = l->tail = NULL;
+  l->n = 0;
 }
 
 void httpresp_multi_free(httpresp_multi *m) {

@@ -153,13 +153,13 @@ static const httpresp_status_info table[] = {
  */
 #define G1(c, r, f) {(uint16_t)(c), (uint16_t)(f), (r), ""}
 #define G10(c, r, f)                                                           \
-  G1(c, r, f), G1(c + 1, r, f), G1(c + 2, r, f), G1(c + 3, r, f),              \
-      G1(c + 4, r, f), G1(c + 5, r, f), G1(c + 6, r, f), G1(c + 7, r, f),      \
-      G1(c + 8, r, f), G1(c + 9, r, f)
+  G1(c, r, f), G1((c) + 1, r, f), G1((c) + 2, r, f), G1((c) + 3, r, f),              \
+      G1((c) + 4, r, f), G1((c) + 5, r, f), G1((c) + 6, r, f), G1((c) + 7, r, f),      \
+      G1((c) + 8, r, f), G1((c) + 9, r, f)
 #define G100(c, r, f)                                                          \
-  G10(c, r, f), G10(c + 10, r, f), G10(c + 20, r, f), G10(c + 30, r, f),       \
-      G10(c + 40, r, f), G10(c + 50, r, f), G10(c + 60, r, f),                 \
-      G10(c + 70, r, f), G10(c + 80, r, f), G10(c + 90, r, f)
+  G10(c, r, f), G10((c) + 10, r, f), G10((c) + 20, r, f), G10((c) + 30, r, f),       \
+      G10((c) + 40, r, f), G10((c) + 50, r, f), G10((c) + 60, r, f),                 \
+      G10((c) + 70, r, f), G10((c) + 80, r, f), G10((c) + 90, r, f)
 
 static const httpresp_status_info generic[] = {
     G100(100, "Unknown Informational", INTERIM_),

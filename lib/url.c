@@ -161,7 +161,7 @@ static int parse_lenient(const char *s, size_t len, parsed_url *p) {
 /* Length of a NUL-terminated input, or SIZE_MAX when beyond HR_URL_MAX (the
  * scan itself stays bounded). */
 static size_t bounded_len(const char *s) {
-  size_t n = strnlen(s, (size_t)HR_URL_MAX + 1);
+  size_t n = strnlen(s, HR_URL_MAX + 1);
   return n > HR_URL_MAX ? SIZE_MAX : n;
 }
 

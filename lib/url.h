@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 /* Longest URL accepted anywhere (request URL or resolved Location). */
-#define HR_URL_MAX (64 * 1024)
+#define HR_URL_MAX ((size_t)64 * 1024)
 
 /* Resolves the Location value `ref` (`reflen` bytes, not NUL-terminated)
  * against the absolute URL `base` per RFC 3986 §5.2 (dot segments removed).

@@ -14,7 +14,7 @@
 #define HR_MAX_INTERIM 100
 /* Bodies of redirects and repeats are drained to keep the connection, up
  * to this size; past it the connection is dropped instead. */
-#define HR_MAX_DISCARD (1024 * 1024)
+#define HR_MAX_DISCARD ((size_t)1024 * 1024)
 
 struct httpresp_hop_view {
   int status;
