@@ -6,7 +6,11 @@
 #ifndef BENCH_BENCH_H
 #define BENCH_BENCH_H
 
+#include <curl/curl.h>
+
 #include <stddef.h>
+#include <stdio.h>
+#include <sys/types.h>
 
 #include "server.h"
 
@@ -32,16 +36,14 @@ typedef struct sizes {
 extern settings opt;
 extern sizes sz;
 
-/* ---- the server and its URLs ----------------------------------------------
- */
+/* ---- the server and its URLs --------------------------------------------- */
 
 extern bench_server srv;
 extern char url_plain[80], url_r1[80], url_cached[80], url_reval[80],
     url_redir_once[80];
 void make_urls(int port);
 
-/* ---- measuring -------------------------------------------------------------
- */
+/* ---- measuring ----------------------------------------------------------- */
 
 typedef struct meas {
   size_t ops;
@@ -63,21 +65,33 @@ void server_deltas(meas *m);
 
 double median(const double *v, size_t n);
 
-/* ---- rounds and summaries
- * ---------------------------------------------------- */
+/* ---- rounds and summaries ------------------------------------------------ */
 
-typedef int (*side_fn)(size_t n, meas *m);
+typedef struct side side;
+/* Runs `n` operations of one side and measures them into *m. */
+typedef void (*side_fn)(side *s, size_t n, meas *m);
 
-typedef struct side {
+struct side {
   const char *name;
   side_fn run;
-  size_t n;
-  meas res[MAX_ROUNDS];
-} side;
+  size_t n; /* operations per round */
+  /* State living as long as the case.  Without `open`, the harness gives
+   * the side an easy handle of its own; case 5 opens a child process. */
+  void (*open)(side *s);
+  void (*close)(side *s);
+  CURL *easy;
+  const char *which; /* case 5: "curl" or "httpresp" */
+  pid_t child;
+  FILE *to_child, *from_child;
+  long rss_start_kb, rss_peak_kb; /* the child's, at its start and peak */
+  meas res[MAX_ROUNDS];           /* per round */
+};
 
-/* A brief warm-up run of every side, then `rounds` rounds, the order of
- * the sides reversed every other round. */
-void run_rounds(side *s, size_t nsides, int rounds);
+/* Opens every side, runs each once for a warm-up slice, then `rounds`
+ * rounds.  A round runs each side's `n` operations in `slices` slices,
+ * the sides taking turns slice by slice (A B, B A, A B, ...), so that a
+ * disturbance of the machine falls on all sides alike. */
+void run_rounds(side *s, size_t nsides, int rounds, int slices);
 
 typedef struct summary {
   double rate[MAX_ROUNDS];   /* ops/s per round */
@@ -94,8 +108,7 @@ double round_ratio(const summary *a, const summary *b, int rounds, int use_cpu);
 void print_side(const char *name, const summary *s, int rounds,
                 const char *unit);
 
-/* ---- verdicts
- * ----------------------------------------------------------------- */
+/* ---- verdicts ------------------------------------------------------------ */
 
 /* Records and prints a target of the issue (`is_target`) or a sanity
  * check; the summary and --check look at both. */
@@ -103,14 +116,14 @@ void judge(int is_target, int pass, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Every operation of the given sides got the expected answer. */
 void errors_check(const summary *s, size_t n);
-/* One connection per round: every request of a round reused it. */
-void conn_check(const char *name, const summary *s, int rounds);
+/* No new connection during the rounds: every request reused the
+ * connection(s) opened in the warm-up. */
+void conn_check(const char *name, const summary *s);
 /* Prints the ratio of b to a and judges it against 0.97. */
 void throughput_target(int ncase, const char *what, const summary *a,
                        const summary *b, int rounds);
 
-/* ---- cases (cases.c)
- * ------------------------------------------------------------ */
+/* ---- cases (cases.c) ----------------------------------------------------- */
 
 void case1(void);
 void case2(void);
@@ -120,8 +133,8 @@ void case5(void);
 void case6(void);
 /* `--profile SIDE N`: one side alone; returns the exit status. */
 int profile(const char *name, size_t n);
-/* `--child-multi SIDE N PORT`: one side of case 5 in a fresh process. */
-int child_main(const char *which, size_t n);
+/* `--child-multi SIDE PORT`: one side of case 5 in a fresh process. */
+int child_main(const char *which);
 /* This program, for case 5 to run itself. */
 extern char self_exe[4096];
 
