@@ -15,6 +15,13 @@ static void prune(httpresp_client *c, int64_t now) {
   c->nquiet = out;
 }
 
+int hr_quiet_any(httpresp_client *c) {
+  pthread_mutex_lock(&c->quiet_lock);
+  int any = c->nquiet > 0;
+  pthread_mutex_unlock(&c->quiet_lock);
+  return any;
+}
+
 int64_t hr_quiet_get(httpresp_client *c, const char *origin_key, int64_t now) {
   int64_t nb = 0;
   pthread_mutex_lock(&c->quiet_lock);

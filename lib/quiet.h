@@ -11,6 +11,9 @@
  * that ends soonest. */
 #define HR_QUIET_MAX 1024
 
+/* Whether any origin is remembered at all (expired ones included until
+ * they are pruned); when not, no lookup is needed. */
+int hr_quiet_any(httpresp_client *c);
 /* The time before which `origin_key` should not be contacted, 0 if none. */
 int64_t hr_quiet_get(httpresp_client *c, const char *origin_key, int64_t now);
 /* Remembers `not_before` for `origin_key` (keeps the later of two). */

@@ -449,17 +449,19 @@ static hr_step consult_cache(hr_xfer *x, int64_t now) {
   return HR_STEP_PERFORM;
 }
 
-/* Arms the handle for the current hop, or says why it must wait. */
-static hr_step arm(hr_xfer *x) {
+/* Whether the origin of the current hop asked for quiet (Retry-After):
+ * HR_STEP_PERFORM to go on, HR_STEP_WAIT or HR_STEP_DONE otherwise. */
+static hr_step keep_quiet(hr_xfer *x, int64_t now) {
   httpresp_client *c = x->client;
   const hr_policy *p = &c->policy;
-  int64_t now = hr_client_now(c);
-  if (p->deadline_ms > 0 && now >= hr_sat_add(x->start_ms, p->deadline_ms))
-    return fail(x, HTTPRESP_E_DEADLINE, "the request's deadline passed");
-  hr_step cached = consult_cache(x, now);
-  if (cached != HR_STEP_PERFORM)
-    return cached;
-
+  /* With nothing remembered (the usual case) an http(s) URL, whose origin
+   * always parses, needs no lookup: parsing it for the key was the largest
+   * part of arming a hop. */
+  char scheme[8];
+  if (!hr_quiet_any(c) &&
+      hr_url_scheme(x->cur->url, scheme, sizeof(scheme)) == 0 &&
+      (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0))
+    return HR_STEP_PERFORM;
   hr_origin o;
   int rc = hr_origin_from_url(x->cur->url, &o);
   if (rc)
@@ -470,22 +472,37 @@ static hr_step arm(hr_xfer *x) {
     return fail(x, HTTPRESP_E_NOMEM, "out of memory");
   int64_t nb = hr_quiet_get(c, key, now);
   free(key);
-  if (nb > now) {
-    int64_t wait = nb - now;
-    x->resp->retry_after_ms = wait;
-    if (wait > p->max_wait_ms) {
-      hr_response_fail(x->resp, HTTPRESP_E_ORIGIN_BACKOFF,
-                       "the origin asked for quiet for %lld ms more, above the "
-                       "maximum wait of %lld ms",
-                       (long long)wait, (long long)p->max_wait_ms);
-      return HR_STEP_DONE;
-    }
-    if (p->deadline_ms > 0 && nb > hr_sat_add(x->start_ms, p->deadline_ms))
-      return fail(x, HTTPRESP_E_DEADLINE,
-                  "the origin's quiet time ends after the deadline");
-    x->wake_ms = nb;
-    return HR_STEP_WAIT;
+  if (nb <= now)
+    return HR_STEP_PERFORM;
+  int64_t wait = nb - now;
+  x->resp->retry_after_ms = wait;
+  if (wait > p->max_wait_ms) {
+    hr_response_fail(x->resp, HTTPRESP_E_ORIGIN_BACKOFF,
+                     "the origin asked for quiet for %lld ms more, above the "
+                     "maximum wait of %lld ms",
+                     (long long)wait, (long long)p->max_wait_ms);
+    return HR_STEP_DONE;
   }
+  if (p->deadline_ms > 0 && nb > hr_sat_add(x->start_ms, p->deadline_ms))
+    return fail(x, HTTPRESP_E_DEADLINE,
+                "the origin's quiet time ends after the deadline");
+  x->wake_ms = nb;
+  return HR_STEP_WAIT;
+}
+
+/* Arms the handle for the current hop, or says why it must wait. */
+static hr_step arm(hr_xfer *x) {
+  httpresp_client *c = x->client;
+  const hr_policy *p = &c->policy;
+  int64_t now = hr_client_now(c);
+  if (p->deadline_ms > 0 && now >= hr_sat_add(x->start_ms, p->deadline_ms))
+    return fail(x, HTTPRESP_E_DEADLINE, "the request's deadline passed");
+  hr_step cached = consult_cache(x, now);
+  if (cached != HR_STEP_PERFORM)
+    return cached;
+  hr_step quiet = keep_quiet(x, now);
+  if (quiet != HR_STEP_PERFORM)
+    return quiet;
 
   reset_receive_state(x);
   CURL *e = x->easy;
