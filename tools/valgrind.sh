@@ -70,7 +70,8 @@ run() { # name, command...
   "${vg[@]}" --log-file="$logs/$name.%p.log" "$@" >"$logs/$name.out" 2>&1 ||
     rc=$?
   ran=$((ran + 1))
-  printf '%-34s exit %-3d %5ds\n' "$name" "$rc" $((SECONDS - start))
+  printf '%-28s exit %-3d %5ds  %s\n' "$name" "$rc" $((SECONDS - start)) \
+    "$(grep -ao 'Tested: .*' "$logs/$name.out" | tail -1)"
   [ "$rc" -eq 0 ] || failed_tests+=("$name (exit $rc, see $logs/$name.out)")
 }
 
@@ -78,7 +79,7 @@ for exe in "$build"/tests/test_*; do
   [ -f "$exe" ] && [ -x "$exe" ] || continue
   name=$(basename "$exe")
   wanted "$name" "$@" || continue
-  run "$name" "$exe" --jobs 1 --ascii
+  run "$name" "$exe" --jobs 1
 done
 for exe in "$build"/tests/fuzz_replay_*; do
   [ -f "$exe" ] && [ -x "$exe" ] || continue
