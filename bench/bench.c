@@ -26,16 +26,16 @@
 
 settings opt;
 
-/* Operations per side and round.  Full: about a minute on an idle
- * 2-core machine; quick: about a quarter of that. */
+/* Operations per side and round.  Full: about half a minute on an idle
+ * 2-core machine, two minutes on a busy one; quick: a quarter of that. */
 static const sizes full_sizes = {.rounds = 11,
-                                 .rounds_multi = 7,
-                                 .plain = 3000,
-                                 .chains = 800,
-                                 .roundtrip = 2000,
-                                 .mem_hits = 20000,
-                                 .disk_hits = 5000,
-                                 .reval = 2000,
+                                 .rounds_multi = 9,
+                                 .plain = 6000,
+                                 .chains = 1600,
+                                 .roundtrip = 4000,
+                                 .mem_hits = 40000,
+                                 .disk_hits = 10000,
+                                 .reval = 3000,
                                  .multi = 10000,
                                  .entries = 5000};
 static const sizes quick_sizes = {.rounds = 5,
@@ -289,11 +289,11 @@ static void usage(FILE *f) {
   fprintf(f, "usage: httpresp-bench [--quick] [--check] [--verbose] "
              "[--rounds N] [--case LIST]\n"
              "       httpresp-bench --profile SIDE N\n"
-             "  --quick      fewer rounds and operations (about a third of the "
-             "time)\n"
+             "  --quick      fewer rounds and operations (about a quarter of "
+             "the time)\n"
              "  --check      exit 1 when a target or check is missed\n"
              "  --verbose    print every round's figures\n"
-             "  --rounds N   rounds per case (default 11, case 5: 7; quick 5 "
+             "  --rounds N   rounds per case (default 11, case 5: 9; quick 5 "
              "and 3)\n"
              "  --case LIST  run only these cases, e.g. 1,2,5 (default all: "
              "1-6)\n"
