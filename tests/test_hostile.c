@@ -1772,6 +1772,121 @@ Test(hostile, caller_store_returning_garbage) {
   httpresp_cache_free(cache);
 }
 
+/* ---- the non-blocking driver ---------------------------------------------- */
+
+typedef struct multi_case {
+  const char *path;
+  int port;
+  int code;
+  CURLcode curl; /* when code is HTTPRESP_E_CURL */
+  int status;    /* expected final status, -1: not checked */
+  CURL *easy;
+  httpresp_response *resp;
+  int done;
+} multi_case;
+
+Test(hostile, multi_driver_meets_them_all_at_once) {
+  /* The same state machine behind curl_multi: several hostile answers in
+   * flight together, each ending with its own code, none holding up the
+   * others, and nothing sleeping. */
+  static const char interim[] = "HTTP/1.1 102 Processing\r\n\r\n";
+  ts_resp *rr = ts_route(ts, 0, "/flood");
+  for (int i = 0; i < 1000; i++)
+    ts_resp_raw(rr, interim, sizeof(interim) - 1);
+  ts_resp_stall(rr);
+  stall_mid_body("/stall");
+  ts_simple(ts, 0, "/badloc", 302, "Location: http://[::1\r\n", NULL);
+  ts_simple(ts, 0, "/scheme", 302, "Location: file:///etc/passwd\r\n", NULL);
+  char *many = many_headers(10000, "X-Flood-", ": v\r\n",
+                            "Content-Length: 2\r\n\r\nok");
+  raw_route("/many", many, strlen(many));
+  static const char shorter[] = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
+                                "only twenty bytes...";
+  raw_route("/short", shorter, sizeof(shorter) - 1);
+  static const char notttp[] = "FOO 200 OK\r\n\r\n";
+  raw_route("/nothttp", notttp, sizeof(notttp) - 1);
+  /* On its own origin: the quiet it asks for must not touch the others. */
+  ts_simple(ts, 1, "/busy", 503,
+            "Retry-After: 1000000000000000000000000000000\r\n", NULL);
+  ts_simple(ts, 0, "/fine", 200, NULL, "fine");
+
+  multi_case cases[] = {
+      {"/flood", 0, HTTPRESP_E_TOO_MANY_INTERIM, CURLE_OK, -1, NULL, NULL, 0},
+      {"/stall", 0, HTTPRESP_E_CURL, CURLE_OPERATION_TIMEDOUT, 200, NULL, NULL,
+       0},
+      {"/badloc", 0, HTTPRESP_E_BAD_LOCATION, CURLE_OK, 302, NULL, NULL, 0},
+      {"/scheme", 0, HTTPRESP_E_SCHEME_NOT_ALLOWED, CURLE_OK, 302, NULL, NULL,
+       0},
+      {"/many", 0, HTTPRESP_E_HEADERS_TOO_LARGE, CURLE_OK, -1, NULL, NULL, 0},
+      {"/short", 0, HTTPRESP_E_CURL, CURLE_PARTIAL_FILE, 200, NULL, NULL, 0},
+      {"/nothttp", 0, HTTPRESP_E_CURL, CURLE_UNSUPPORTED_PROTOCOL, -1, NULL,
+       NULL, 0},
+      {"/busy", 1, 0, CURLE_OK, 503, NULL, NULL, 0},
+      {"/fine", 0, 0, CURLE_OK, 200, NULL, NULL, 0},
+  };
+  size_t n = sizeof(cases) / sizeof(cases[0]);
+  CURLM *cm = curl_multi_init();
+  cr_assert_not_null(cm);
+  httpresp_multi *hm;
+  cr_assert_eq(httpresp_multi_new(&hm, client, cm), 0);
+  for (size_t i = 0; i < n; i++) {
+    cases[i].easy = fixture_easy();
+    curl_easy_setopt(cases[i].easy, CURLOPT_TIMEOUT_MS, 500L);
+    char *u = ts_url(ts, cases[i].port, cases[i].path);
+    httpresp_request *req;
+    cr_assert_eq(httpresp_request_new(&req, "GET", u), 0);
+    cr_assert_eq(httpresp_multi_add(hm, cases[i].easy, req, &cases[i]), 0);
+    httpresp_request_free(req);
+    free(u);
+  }
+  double t0 = mono_s(), end = t0 + bound_s(5.0);
+  size_t done = 0;
+  while (done < n && mono_s() < end) {
+    httpresp_response *r;
+    CURL *e;
+    void *ud;
+    while (httpresp_multi_next_done(hm, &r, &e, &ud)) {
+      multi_case *mc = ud;
+      cr_assert_not_null(mc);
+      cr_expect_eq(mc->done, 0, "%s handed back twice", mc->path);
+      cr_expect_eq(e, mc->easy);
+      mc->resp = r;
+      mc->done = 1;
+      done++;
+    }
+    if (done == n)
+      break;
+    int running;
+    cr_assert_eq(httpresp_multi_perform(hm, &running), 0);
+    cr_assert_eq(httpresp_multi_poll(hm, 50), 0);
+  }
+  double secs = mono_s() - t0;
+  cr_expect_eq(done, n, "%zu of %zu handed back in %.2f s", done, n, secs);
+  expect_fast(secs, "multi driver");
+  for (size_t i = 0; i < n; i++) {
+    multi_case *mc = &cases[i];
+    if (!mc->done)
+      continue;
+    if (mc->code == HTTPRESP_E_CURL)
+      expect_curl(mc->resp, mc->curl, mc->path);
+    else
+      expect_code(mc->resp, mc->code, mc->path);
+    if (mc->status >= 0)
+      cr_expect_eq(httpresp_response_status(mc->resp), mc->status, "%s",
+                   mc->path);
+    if (strcmp(mc->path, "/busy") == 0)
+      cr_expect_eq(httpresp_response_retry_stop(mc->resp),
+                   HTTPRESP_RETRY_WAIT_TOO_LONG);
+    httpresp_response_free(mc->resp);
+  }
+  cr_expect_eq(clk.sleeps, 0, "the multi driver never sleeps");
+  httpresp_multi_free(hm);
+  for (size_t i = 0; i < n; i++)
+    curl_easy_cleanup(cases[i].easy);
+  curl_multi_cleanup(cm);
+  free(many);
+}
+
 /* ---- hostile input from the caller's side ---------------------------------- */
 
 Test(hostile, request_urls_that_are_refused) {
