@@ -46,6 +46,9 @@ typedef struct hr_policy_input {
   /* The stored entry this hop revalidates (our conditionals were sent),
    * or NULL. */
   const hr_cache_entry *revalidating;
+  /* The response had a Location field that could not be read (control
+   * bytes): a redirect status then stops with HTTPRESP_E_BAD_LOCATION. */
+  int location_malformed;
 } hr_policy_input;
 
 typedef enum hr_next {

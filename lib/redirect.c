@@ -130,6 +130,11 @@ int hr_redirect_decide(const hr_policy_input *in, hr_decision *d) {
     d->next = HR_NEXT_DELIVER;
     return 0;
   }
+  if (in->location_malformed) {
+    STOP(d, HTTPRESP_E_BAD_LOCATION,
+         "the Location field contains control characters");
+    return 0;
+  }
   int conflict;
   const char *loc = location_of(in->resp, &conflict);
   if (!loc) {

@@ -192,7 +192,9 @@ static int d_get(void *store, const char *key, void **data, size_t *len) {
   char *path = entry_path(s, key);
   if (!path)
     return HTTPRESP_E_NOMEM;
-  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  /* O_NONBLOCK: a FIFO under an entry name must not block the open; the
+   * regular-file check below then refuses it. */
+  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     int e = errno;
     if (e == ELOOP)

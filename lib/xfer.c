@@ -86,6 +86,7 @@ static void decide_at_headers(hr_xfer *x) {
   in.now_ms = hr_client_now(c);
   in.start_ms = x->start_ms;
   in.revalidating = x->revalidating && x->have_entry ? &x->entry : NULL;
+  in.location_malformed = x->bad_location;
   if (!x->from_cache)
     x->response_ms = in.now_ms;
   if (c->policy.backoff_base_ms > 0)
@@ -118,10 +119,46 @@ static void end_of_block(hr_xfer *x) {
     if (x->status == 103)
       early_hints(x);
     hr_headers_clear(&x->hdrs);
+    x->folds = 0;
+    x->await_status = 1;
     return;
   }
   x->final_seen = 1;
+  x->await_status = x->status == 401 || x->status == 407;
   decide_at_headers(x);
+}
+
+/* obs-fold: RFC 9112 §5.2 says replace it with SP.  The value grows
+ * geometrically so a flood of continuation lines stays linear. */
+static size_t unfold(hr_xfer *x, const char *buf, size_t len) {
+  size_t last = x->hdrs.n - 1;
+  hr_field *f = &x->hdrs.v[last];
+  if (x->fold_index != last) {
+    x->fold_index = last;
+    x->fold_len = strlen(f->value);
+    x->fold_cap = x->fold_len + 1;
+  }
+  const char *v = buf;
+  size_t vlen = len;
+  while (vlen && (v[vlen - 1] == '\n' || v[vlen - 1] == '\r'))
+    vlen--;
+  hr_trim_ows(&v, &vlen);
+  if (x->fold_len + vlen + 2 > x->fold_cap) {
+    size_t cap = (x->fold_len + vlen + 2) * 2;
+    char *nv = realloc(f->value, cap);
+    if (!nv) {
+      abort_with(x, HTTPRESP_E_NOMEM, "out of memory for headers");
+      return 0;
+    }
+    f->value = nv;
+    x->fold_cap = cap;
+  }
+  f->value[x->fold_len] = ' ';
+  memcpy(f->value + x->fold_len + 1, v, vlen);
+  x->fold_len += vlen + 1;
+  f->value[x->fold_len] = '\0';
+  x->hdrs.bytes += vlen + 1;
+  return len;
 }
 
 static size_t header_cb(char *buf, size_t size, size_t n, void *ud) {
@@ -136,8 +173,11 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *ud) {
                "response headers exceed the size limit");
     return 0;
   }
-  /* No field name can start with "HTTP/" ('/' is not a token char). */
-  if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
+  /* A status line is only one where a response can start: first, after a
+   * 1xx block, or after a 401/407 that libcurl answers itself (auth).
+   * Elsewhere "HTTP/..." is a malformed field or a trailer, never a new
+   * response ('/' is not a token char, so no field name starts so). */
+  if (x->await_status && len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
     int status;
     if (hr_parse_status_line(buf, len, &status) != 0) {
       abort_with(x, HTTPRESP_E_BAD_RESPONSE, "malformed status line");
@@ -146,8 +186,11 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *ud) {
     /* Every status line starts a fresh header set: 1xx fields and those of
      * a response libcurl itself answered (auth) never reach the final. */
     x->status = status;
+    x->await_status = 0;
     x->final_seen = 0;
     x->decided = 0;
+    x->bad_location = 0;
+    x->fold_index = SIZE_MAX;
     hr_headers_clear(&x->hdrs);
     hr_buf_reset(&x->resp->body);
     return len;
@@ -163,37 +206,24 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *ud) {
   }
   if (x->final_seen)
     return len; /* trailer fields after the body: not part of the header */
-  if ((buf[0] == ' ' || buf[0] == '\t') && x->hdrs.n > 0) {
-    /* obs-fold: RFC 9112 §5.2 says replace it with SP. */
-    hr_field *f = &x->hdrs.v[x->hdrs.n - 1];
-    const char *v = buf;
-    size_t vlen = len;
-    while (vlen && (v[vlen - 1] == '\n' || v[vlen - 1] == '\r'))
-      vlen--;
-    hr_trim_ows(&v, &vlen);
-    size_t old = strlen(f->value);
-    char *nv = realloc(f->value, old + vlen + 2);
-    if (!nv) {
-      abort_with(x, HTTPRESP_E_NOMEM, "out of memory for headers");
-      return 0;
-    }
-    nv[old] = ' ';
-    memcpy(nv + old + 1, v, vlen);
-    nv[old + 1 + vlen] = '\0';
-    f->value = nv;
-    return len;
-  }
-  if (x->hdrs.n >= p->max_header_fields) {
+  if (x->hdrs.n + x->folds >= p->max_header_fields) {
     abort_with(x, HTTPRESP_E_HEADERS_TOO_LARGE,
                "response has more header fields than the limit");
     return 0;
+  }
+  if ((buf[0] == ' ' || buf[0] == '\t') && x->hdrs.n > 0) {
+    x->folds++;
+    return unfold(x, buf, len);
   }
   int rc = hr_headers_add_line(&x->hdrs, buf, len);
   if (rc == HTTPRESP_E_NOMEM) {
     abort_with(x, rc, "out of memory for headers");
     return 0;
   }
-  /* A malformed field line is not interpreted (RFC 9112 §5). */
+  /* A malformed field line is not interpreted (RFC 9112 §5); but a Location
+   * the server meant and we cannot read must not pass for "no Location". */
+  if (rc && len > 9 && hr_strncaseeq(buf, "Location:", 9))
+    x->bad_location = 1;
   return len;
 }
 
@@ -340,6 +370,21 @@ static int set_method_and_body(hr_xfer *x) {
   return cc == CURLE_OK ? 0 : HTTPRESP_E_CURL;
 }
 
+/* libcurl calls this at least once a second while a transfer runs. */
+static int deadline_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow,
+                       curl_off_t ultotal, curl_off_t ulnow) {
+  (void)dltotal;
+  (void)dlnow;
+  (void)ultotal;
+  (void)ulnow;
+  hr_xfer *x = ud;
+  const hr_policy *p = &x->client->policy;
+  if (hr_client_now(x->client) < hr_sat_add(x->start_ms, p->deadline_ms))
+    return 0;
+  abort_with(x, HTTPRESP_E_DEADLINE, "the request's deadline passed");
+  return 1;
+}
+
 static void set_credentials(hr_xfer *x) {
   CURL *e = x->easy;
   const httpresp_request *o = x->orig;
@@ -366,6 +411,10 @@ static void set_credentials(hr_xfer *x) {
 
 static void reset_receive_state(hr_xfer *x) {
   x->status = 0;
+  x->await_status = 1;
+  x->bad_location = 0;
+  x->folds = 0;
+  x->fold_index = SIZE_MAX;
   x->final_seen = 0;
   hr_headers_clear(&x->hdrs);
   x->interim = 0;
@@ -521,9 +570,13 @@ static hr_step arm(hr_xfer *x) {
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
   set_credentials(x);
   if (p->deadline_ms > 0) {
-    int64_t left = hr_sat_add(x->start_ms, p->deadline_ms) - now;
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(left > 0 ? left : 1));
-    x->set_timeout = 1;
+    /* The caller's CURLOPT_TIMEOUT_MS stays theirs (libcurl cannot report
+     * it, so it could not be restored): the deadline is watched from the
+     * progress callback instead. */
+    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, deadline_cb);
+    curl_easy_setopt(e, CURLOPT_XFERINFODATA, x);
+    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+    x->set_progress = 1;
   }
   x->attempts++;
   x->resp->attempts = x->attempts;
@@ -578,8 +631,11 @@ static void reset_easy(hr_xfer *x) {
     curl_easy_setopt(e, CURLOPT_PASSWORD, NULL);
     curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
   }
-  if (x->set_timeout)
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 0L);
+  if (x->set_progress) {
+    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 1L);
+    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, NULL);
+    curl_easy_setopt(e, CURLOPT_XFERINFODATA, NULL);
+  }
 }
 
 void hr_xfer_cleanup(hr_xfer *x) {
@@ -851,7 +907,6 @@ static hr_step complete_hop(hr_xfer *x) {
 
 hr_step hr_xfer_complete(hr_xfer *x, CURLcode rc) {
   httpresp_response *r = x->resp;
-  httpresp_client *c = x->client;
   r->curl_code = rc;
   if (x->abort_code) {
     record(x, HTTPRESP_DECISION_STOP);
@@ -863,15 +918,12 @@ hr_step hr_xfer_complete(hr_xfer *x, CURLcode rc) {
     rc = CURLE_OK; /* we dropped an unwanted body on purpose */
   r->curl_code = rc;
   if (rc != CURLE_OK) {
-    const hr_policy *p = &c->policy;
-    int deadline = p->deadline_ms > 0 && rc == CURLE_OPERATION_TIMEDOUT &&
-                   hr_client_now(c) >= hr_sat_add(x->start_ms, p->deadline_ms);
     if (x->status)
       record(x, HTTPRESP_DECISION_STOP);
     if (x->final_seen)
       keep_final(x);
-    hr_response_fail(r, deadline ? HTTPRESP_E_DEADLINE : HTTPRESP_E_CURL,
-                     "%s", x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
+    hr_response_fail(r, HTTPRESP_E_CURL, "%s",
+                     x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
     return HR_STEP_DONE;
   }
   if (!x->final_seen || !x->decided) {

@@ -30,7 +30,11 @@ typedef struct hr_xfer {
 
   /* receive state of the running transfer */
   int status;
+  int await_status; /* the next line may start a response */
   int final_seen;
+  int bad_location; /* a Location field we could not read */
+  size_t folds;     /* obs-fold continuation lines, counted as fields */
+  size_t fold_index, fold_len, fold_cap;
   hr_headers hdrs;
   unsigned interim;
   size_t header_bytes;
@@ -49,7 +53,7 @@ typedef struct hr_xfer {
   int suppress_expect;
   int cross_origin;
   int set_creds;
-  int set_timeout;
+  int set_progress;
 
   /* cache state of the current hop */
   httpresp_cache *cache;     /* the client's cache, if the request uses it */

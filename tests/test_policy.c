@@ -551,3 +551,16 @@ Test(policy, a_304_without_revalidation_is_the_answer) {
   cr_expect_not(f.d.revalidated);
   fx_free(&f);
 }
+
+Test(policy, unreadable_location_stops) {
+  fixture f;
+  fx_init(&f, "GET", "http://a.test/");
+  f.in.location_malformed = 1;
+  decide(&f, 302, NULL);
+  cr_expect_eq(f.d.next, HR_NEXT_STOP);
+  cr_expect_eq(f.d.error, HTTPRESP_E_BAD_LOCATION);
+  f.in.location_malformed = 1;
+  decide(&f, 200, NULL);
+  cr_expect_eq(f.d.next, HR_NEXT_DELIVER, "only redirect statuses care");
+  fx_free(&f);
+}

@@ -225,9 +225,10 @@ HTTPRESP_EXTERN int httpresp_client_set_max_retries(httpresp_client *c,
 HTTPRESP_EXTERN int httpresp_client_set_max_wait_ms(httpresp_client *c,
                                                     int64_t ms);
 /** Overall time limit for one request in ms, waits included (0 = none,
- *  default).  Exceeding it ends the request with HTTPRESP_E_DEADLINE.
- *  When set, the library owns CURLOPT_TIMEOUT_MS of the handle (the time
- *  left, per hop) and resets it to 0 afterwards. */
+ *  default).  Exceeding it ends the request with HTTPRESP_E_DEADLINE; a
+ *  running transfer notices within about a second.  The handle's own
+ *  timeouts stay the caller's; when a deadline is set the library owns
+ *  CURLOPT_XFERINFOFUNCTION/XFERINFODATA/NOPROGRESS while a request runs. */
 HTTPRESP_EXTERN int httpresp_client_set_deadline_ms(httpresp_client *c,
                                                     int64_t ms);
 /** Opt-in exponential backoff with full jitter for 429/503 without
