@@ -149,7 +149,9 @@ HTTPRESP_EXTERN const httpresp_status_info *httpresp_status_lookup(int code);
 /**
  * All meanings of `code` known to the library, primary first (103 is both
  * "Early Hints" and "Checkpoint").  Stores up to `max` pointers in `out` and
- * returns the number of meanings known (which may exceed `max`).
+ * returns the number of meanings known (which may exceed `max`).  An
+ * unknown code in 100..999 has one meaning, its class-generic entry (whose
+ * `source` is ""); a code outside 100..999 has none.
  */
 HTTPRESP_EXTERN size_t httpresp_status_meanings(
     int code, const httpresp_status_info **out, size_t max);
@@ -490,7 +492,8 @@ typedef struct httpresp_store_ops {
   void (*destroy)(void *store);
 } httpresp_store_ops;
 
-/** A cache over an in-memory LRU store holding at most `max_bytes`. */
+/** A cache over an in-memory LRU store holding at most `max_bytes` (keys,
+ *  entries and bookkeeping counted; 0 is HTTPRESP_E_INVALID_ARG). */
 HTTPRESP_EXTERN int httpresp_cache_new_memory(httpresp_cache **out,
                                               size_t max_bytes);
 /** A cache over a directory (created if missing) holding at most
@@ -498,7 +501,8 @@ HTTPRESP_EXTERN int httpresp_cache_new_memory(httpresp_cache **out,
 HTTPRESP_EXTERN int httpresp_cache_new_disk(httpresp_cache **out,
                                             const char *dir,
                                             size_t max_bytes);
-/** A cache over a caller's store; `destroy` is called on free. */
+/** A cache over a caller's store; `destroy` is called on free.  If this
+ *  call fails, `destroy` is not called: the store is still the caller's. */
 HTTPRESP_EXTERN int httpresp_cache_new_custom(httpresp_cache **out,
                                               const httpresp_store_ops *ops,
                                               void *store);
