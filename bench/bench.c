@@ -1,12 +1,12 @@
 /* libhttpresp benchmark: the policy layer next to raw libcurl, on loopback.
  *
- * Every case runs its sides in alternating rounds (A,B then B,A, ...) so
- * that drift of a shared, busy machine falls on both sides alike, and the
- * judged figure is the median over rounds of the per-round ratio.  The
- * server runs in its own process (server.c); the client's CPU time per
- * operation is printed beside the wall-clock rate because it shows the
- * library's own cost without the server's share.  Case 5 runs each side in
- * a freshly exec'd copy of this program, so that its peak RSS is its own.
+ * The harness.  Every case runs its sides (raw libcurl, libhttpresp, ...)
+ * in rounds, and each round in slices that the sides take in turn (A B,
+ * B A, ...), so that whatever else a shared machine does falls on all
+ * sides alike; the judged figure is the median over rounds of the
+ * per-round ratio.  The server runs in its own process (server.c), and
+ * the client's CPU time per operation is printed beside the wall-clock
+ * rate because it shows the library's own cost without the server's.
  *
  * See bench/README.md for what each case means and how to read the output. */
 #include <curl/curl.h>
