@@ -499,7 +499,78 @@ int hr_scheme_in_list(const char *scheme, const char *list) {
   }
 }
 
+/* RFC 3986 characters allowed anywhere after the authority (pchar, '/',
+ * '?'; '#' is handled by the caller). */
+static int is_tail_char(unsigned char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+      (c >= '0' && c <= '9'))
+    return 1;
+  return c && strchr("-._~!$&'()*+,;=:@/?", c) != NULL;
+}
+
+/* The common shape of a request URL, checked in one pass without a parser:
+ * "http[s]://" reg-name [":" port] then only RFC 3986 characters with
+ * valid percent-encodings and at most one '#'.  Everything it accepts the
+ * full parse accepts too; anything else (IP literals, userinfo, odd
+ * bytes) is left to the full parse.  Returns 1 if it vouches for `url`. */
+static int plainly_valid(const char *url, size_t n) {
+  size_t i;
+  if (n > 7 && hr_strncaseeq(url, "http://", 7))
+    i = 7;
+  else if (n > 8 && hr_strncaseeq(url, "https://", 8))
+    i = 8;
+  else
+    return 0;
+  size_t host = i;
+  while (i < n && ((url[i] >= 'a' && url[i] <= 'z') ||
+                   (url[i] >= 'A' && url[i] <= 'Z') ||
+                   (url[i] >= '0' && url[i] <= '9') || url[i] == '.' ||
+                   url[i] == '-'))
+    i++;
+  if (i == host)
+    return 0;
+  if (i < n && url[i] == ':') {
+    unsigned port = 0;
+    size_t digits = 0;
+    for (i++; i < n && url[i] >= '0' && url[i] <= '9' && digits < 6; i++) {
+      port = port * 10 + (unsigned)(url[i] - '0');
+      digits++;
+    }
+    if (digits == 0 || digits > 5 || port > 65535)
+      return 0;
+  }
+  if (i < n && url[i] != '/' && url[i] != '?' && url[i] != '#')
+    return 0;
+  int hashes = 0;
+  for (; i < n; i++) {
+    unsigned char c = (unsigned char)url[i];
+    if (c == '%') {
+      if (i + 2 >= n || !is_hex((unsigned char)url[i + 1]) ||
+          !is_hex((unsigned char)url[i + 2]))
+        return 0;
+      i += 2;
+    } else if (c == '#') {
+      if (++hashes > 1)
+        return 0;
+    } else if (!is_tail_char(c)) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
 int hr_url_check_request(const char *url) {
+  if (!url)
+    return HTTPRESP_E_BAD_URL;
+  size_t n = bounded_len(url);
+  if (n == SIZE_MAX || n == 0)
+    return HTTPRESP_E_BAD_URL;
+  if (plainly_valid(url, n))
+    return 0;
+  return hr_url_check_request_parsed(url);
+}
+
+int hr_url_check_request_parsed(const char *url) {
   if (!url)
     return HTTPRESP_E_BAD_URL;
   size_t n = bounded_len(url);

@@ -57,6 +57,9 @@ int hr_scheme_in_list(const char *scheme, const char *list);
  * bytes or spaces, at most HR_URL_MAX.  Returns 0, HTTPRESP_E_BAD_URL or
  * HTTPRESP_E_NOMEM. */
 int hr_url_check_request(const char *url);
+/* The same check always through the full parse (hr_url_check_request
+ * first tries a one-pass scan of the common shape); for tests. */
+int hr_url_check_request_parsed(const char *url);
 /* A malloc'd copy of `url` without its fragment (the cache key). */
 char *hr_url_without_fragment(const char *url);
 

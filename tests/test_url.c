@@ -732,3 +732,33 @@ Test(url_fragment, without_fragment) {
   }
   cr_expect_null(hr_url_without_fragment(NULL));
 }
+
+/* The one-pass scan in hr_url_check_request must never accept what the
+ * full parse refuses: random URLs over an alphabet rich in edge bytes. */
+Test(url, request_check_fast_path_agrees_with_the_parser) {
+  static const char alphabet[] = "aZ09.-_~:/?#[]@%!$&'()*+,;= \"<>\\^`{|}Fh";
+  static const char *const prefixes[] = {"http://", "https://", "HTTP://",
+                                         "http:/",  "http://:", "https:"};
+  uint64_t seed = 0x9E3779B97F4A7C15ull;
+  char buf[96];
+  for (int round = 0; round < 200000; round++) {
+    seed ^= seed << 13;
+    seed ^= seed >> 7;
+    seed ^= seed << 17;
+    const char *pre = prefixes[seed % 6];
+    size_t plen = strlen(pre);
+    memcpy(buf, pre, plen);
+    size_t len = plen + (size_t)((seed >> 8) % 40);
+    uint64_t r = seed;
+    for (size_t i = plen; i < len; i++) {
+      r = r * 6364136223846793005ull + 1442695040888963407ull;
+      buf[i] = alphabet[(r >> 33) % (sizeof(alphabet) - 1)];
+    }
+    buf[len] = '\0';
+    int fast = hr_url_check_request(buf);
+    int full = hr_url_check_request_parsed(buf);
+    if ((fast == 0) != (full == 0))
+      cr_assert_fail("disagree on \"%s\": fast %d, parser %d", buf, fast,
+                     full);
+  }
+}
