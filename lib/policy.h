@@ -87,6 +87,15 @@ int hr_redirect_decide(const hr_policy_input *in, hr_decision *d);
  * and fills the retry fields. */
 int hr_retry_decide(const hr_policy_input *in, hr_decision *d);
 
+/* Before a request goes to an origin that asked for quiet until
+ * `not_before_ms` (RFC 9110 §10.2.3 applied to the whole client): go on
+ * (HR_NEXT_DELIVER here means "send now"), HR_NEXT_RETRY with d->wait_ms,
+ * or HR_NEXT_STOP with HTTPRESP_E_ORIGIN_BACKOFF when the wait is above the
+ * maximum, HTTPRESP_E_DEADLINE when it ends after the deadline.
+ * d->retry_after_ms gets the time left. */
+void hr_quiet_decide(const hr_policy *p, int64_t not_before_ms, int64_t now_ms,
+                     int64_t start_ms, hr_decision *d);
+
 /* Whether request header `name` is removed when a redirect changes origin
  * under `p` (Authorization, Proxy-Authorization, Cookie unless kept). */
 int hr_policy_header_is_sensitive(const hr_policy *p, const char *name);

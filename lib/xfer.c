@@ -521,21 +521,15 @@ static hr_step keep_quiet(hr_xfer *x, int64_t now) {
     return fail(x, HTTPRESP_E_NOMEM, "out of memory");
   int64_t nb = hr_quiet_get(c, key, now);
   free(key);
-  if (nb <= now)
+  hr_decision d;
+  hr_decision_init(&d);
+  hr_quiet_decide(p, nb, now, x->start_ms, &d);
+  if (d.next == HR_NEXT_DELIVER)
     return HR_STEP_PERFORM;
-  int64_t wait = nb - now;
-  x->resp->retry_after_ms = wait;
-  if (wait > p->max_wait_ms) {
-    hr_response_fail(x->resp, HTTPRESP_E_ORIGIN_BACKOFF,
-                     "the origin asked for quiet for %lld ms more, above the "
-                     "maximum wait of %lld ms",
-                     (long long)wait, (long long)p->max_wait_ms);
-    return HR_STEP_DONE;
-  }
-  if (p->deadline_ms > 0 && nb > hr_sat_add(x->start_ms, p->deadline_ms))
-    return fail(x, HTTPRESP_E_DEADLINE,
-                "the origin's quiet time ends after the deadline");
-  x->wake_ms = nb;
+  x->resp->retry_after_ms = d.retry_after_ms;
+  if (d.next == HR_NEXT_STOP)
+    return fail(x, d.error, d.msg);
+  x->wake_ms = hr_sat_add(now, d.wait_ms);
   return HR_STEP_WAIT;
 }
 

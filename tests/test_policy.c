@@ -564,3 +564,35 @@ Test(policy, unreadable_location_stops) {
   cr_expect_eq(f.d.next, HR_NEXT_DELIVER, "only redirect statuses care");
   fx_free(&f);
 }
+
+Test(policy, origin_quiet_table) {
+  static const struct {
+    int64_t not_before; /* relative to now */
+    int64_t max_wait, deadline, started_ago;
+    hr_next expect;
+    int error;
+  } rows[] = {
+      {0, 60000, 0, 0, HR_NEXT_DELIVER, 0},
+      {-5, 60000, 0, 0, HR_NEXT_DELIVER, 0},
+      {3000, 60000, 0, 0, HR_NEXT_RETRY, 0},
+      {60001, 60000, 0, 0, HR_NEXT_STOP, HTTPRESP_E_ORIGIN_BACKOFF},
+      {3000, 60000, 2000, 0, HR_NEXT_STOP, HTTPRESP_E_DEADLINE},
+      {3000, 60000, 5000, 1000, HR_NEXT_RETRY, 0},
+      {3000, 60000, 5000, 2500, HR_NEXT_STOP, HTTPRESP_E_DEADLINE},
+  };
+  const int64_t now = 1000000;
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+    hr_policy p = default_policy();
+    p.max_wait_ms = rows[i].max_wait;
+    p.deadline_ms = rows[i].deadline;
+    hr_decision d;
+    hr_decision_init(&d);
+    hr_quiet_decide(&p, rows[i].not_before ? now + rows[i].not_before : 0,
+                    now, now - rows[i].started_ago, &d);
+    cr_expect_eq(d.next, rows[i].expect, "row %zu", i);
+    if (rows[i].expect == HR_NEXT_RETRY)
+      cr_expect_eq(d.wait_ms, rows[i].not_before, "row %zu", i);
+    if (rows[i].expect == HR_NEXT_STOP)
+      cr_expect_eq(d.error, rows[i].error, "row %zu", i);
+  }
+}
