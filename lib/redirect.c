@@ -123,13 +123,13 @@ static int apply_origin_rules(const hr_policy *p, const httpresp_request *orig,
   return 0;
 }
 
-int hr_redirect_decide(const hr_policy_input *in, hr_decision *d) {
+/* Where the Location points, if it may be followed at all: returns 0 with
+ * *target set (malloc'd), 0 with *target NULL when the 3xx is the answer or
+ * `d` says STOP, or HTTPRESP_E_NOMEM. */
+static int redirect_target(const hr_policy_input *in, hr_decision *d,
+                           char **target) {
   const hr_policy *p = in->policy;
-  const httpresp_request *cur = in->cur;
-  if (!p->follow || !is_followed_status(p, in->status)) {
-    d->next = HR_NEXT_DELIVER;
-    return 0;
-  }
+  *target = NULL;
   if (in->location_malformed) {
     STOP(d, HTTPRESP_E_BAD_LOCATION,
          "the Location field contains control characters");
@@ -146,8 +146,8 @@ int hr_redirect_decide(const hr_policy_input *in, hr_decision *d) {
          "redirect refused: several different Location fields");
     return 0;
   }
-  char *target = NULL;
-  int rc = hr_url_resolve(cur->url, loc, strlen(loc), &target);
+  char *t = NULL;
+  int rc = hr_url_resolve(in->cur->url, loc, strlen(loc), &t);
   if (rc == HTTPRESP_E_NOMEM)
     return rc;
   if (rc) {
@@ -156,21 +156,36 @@ int hr_redirect_decide(const hr_policy_input *in, hr_decision *d) {
     return 0;
   }
   char scheme[32], cur_scheme[32];
-  if (hr_url_scheme(target, scheme, sizeof(scheme)) != 0 ||
+  if (hr_url_scheme(t, scheme, sizeof(scheme)) != 0 ||
       !hr_scheme_in_list(scheme, p->schemes)) {
     STOP(d, HTTPRESP_E_SCHEME_NOT_ALLOWED,
-         "redirect to \"%.120s\": scheme not allowed", target);
-    free(target);
+         "redirect to \"%.120s\": scheme not allowed", t);
+    free(t);
     return 0;
   }
   if (p->refuse_downgrade &&
-      hr_url_scheme(cur->url, cur_scheme, sizeof(cur_scheme)) == 0 &&
+      hr_url_scheme(in->cur->url, cur_scheme, sizeof(cur_scheme)) == 0 &&
       strcmp(cur_scheme, "https") == 0 && strcmp(scheme, "http") == 0) {
     STOP(d, HTTPRESP_E_DOWNGRADE_REFUSED,
-         "redirect from https to \"%.120s\" refused", target);
-    free(target);
+         "redirect from https to \"%.120s\" refused", t);
+    free(t);
     return 0;
   }
+  *target = t;
+  return 0;
+}
+
+int hr_redirect_decide(const hr_policy_input *in, hr_decision *d) {
+  const hr_policy *p = in->policy;
+  const httpresp_request *cur = in->cur;
+  if (!p->follow || !is_followed_status(p, in->status)) {
+    d->next = HR_NEXT_DELIVER;
+    return 0;
+  }
+  char *target = NULL;
+  int rc = redirect_target(in, d, &target);
+  if (rc || !target)
+    return rc;
   if (in->history->redirects >= p->max_redirects) {
     STOP(d, HTTPRESP_E_TOO_MANY_REDIRECTS, "redirect limit of %u reached",
          p->max_redirects);
