@@ -467,6 +467,17 @@ char *hr_origin_key(const hr_origin *o) {
   return hr_buf_steal(&b);
 }
 
+int hr_url_origin_key(const char *url, char **out) {
+  *out = NULL;
+  hr_origin o;
+  int rc = hr_origin_from_url(url, &o);
+  if (rc)
+    return rc;
+  *out = hr_origin_key(&o);
+  hr_origin_free(&o);
+  return *out ? 0 : HTTPRESP_E_NOMEM;
+}
+
 int hr_url_scheme(const char *url, char *buf, size_t buflen) {
   if (!url || !buf || buflen == 0)
     return -1;

@@ -47,6 +47,10 @@ int hr_url_same_origin(const char *a, const char *b);
  * brackets); malloc'd, NULL when memory runs out. */
 char *hr_origin_key(const hr_origin *o);
 
+/* hr_origin_key of the origin of `url`: 0 and *out (malloc'd),
+ * HTTPRESP_E_BAD_URL or HTTPRESP_E_NOMEM. */
+int hr_url_origin_key(const char *url, char **out);
+
 /* Copies the lower-cased scheme of `url` into buf (NUL-terminated).
  * Returns 0, or -1 if the URL has no valid scheme or buf is too small. */
 int hr_url_scheme(const char *url, char *buf, size_t buflen);

@@ -325,19 +325,25 @@ static int build_header_list(hr_xfer *x) {
   return rc ? HTTPRESP_E_NOMEM : 0;
 }
 
-static int set_method_and_body(hr_xfer *x) {
-  CURL *e = x->easy;
-  const httpresp_request *r = x->cur;
-  CURLcode cc = CURLE_OK;
-  /* Start from a plain GET so nothing of the previous hop survives.
-   * Setting CURLOPT_POSTFIELDS (even to NULL) switches libcurl to POST, so
-   * it must come before CURLOPT_HTTPGET. */
+/* Back to a plain GET without a body, as libcurl starts.  Setting
+ * CURLOPT_POSTFIELDS (even to NULL) switches libcurl to POST, so it must
+ * come before CURLOPT_HTTPGET. */
+static void plain_get(CURL *e) {
   curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
   curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
   curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
   curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
+  curl_easy_setopt(e, CURLOPT_READFUNCTION, NULL);
+  curl_easy_setopt(e, CURLOPT_READDATA, stdin);
   curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, NULL);
   curl_easy_setopt(e, CURLOPT_SEEKDATA, NULL);
+}
+
+static int set_method_and_body(hr_xfer *x) {
+  CURL *e = x->easy;
+  const httpresp_request *r = x->cur;
+  CURLcode cc = CURLE_OK;
+  plain_get(e); /* nothing of the previous hop survives */
   if (strcmp(r->method, "HEAD") == 0) {
     cc = curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
   } else if (r->body_kind == HR_BODY_MEMORY) {
@@ -511,14 +517,11 @@ static hr_step keep_quiet(hr_xfer *x, int64_t now) {
       hr_url_scheme(x->cur->url, scheme, sizeof(scheme)) == 0 &&
       (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0))
     return HR_STEP_PERFORM;
-  hr_origin o;
-  int rc = hr_origin_from_url(x->cur->url, &o);
+  char *key;
+  int rc = hr_url_origin_key(x->cur->url, &key);
   if (rc)
-    return fail(x, rc, "the URL has no valid origin");
-  char *key = hr_origin_key(&o);
-  hr_origin_free(&o);
-  if (!key)
-    return fail(x, HTTPRESP_E_NOMEM, "out of memory");
+    return fail(x, rc, rc == HTTPRESP_E_NOMEM ? "out of memory"
+                                              : "the URL has no valid origin");
   int64_t nb = hr_quiet_get(c, key, now);
   free(key);
   hr_decision d;
@@ -611,14 +614,7 @@ static void reset_easy(hr_xfer *x) {
   curl_easy_setopt(e, CURLOPT_HEADERDATA, NULL);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, NULL);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, stdout);
-  curl_easy_setopt(e, CURLOPT_READFUNCTION, NULL);
-  curl_easy_setopt(e, CURLOPT_READDATA, stdin);
-  curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, NULL);
-  curl_easy_setopt(e, CURLOPT_SEEKDATA, NULL);
-  /* POSTFIELDS switches libcurl to POST: HTTPGET must come after it. */
-  curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
-  curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-  curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
+  plain_get(e);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
   if (x->set_creds) {
     curl_easy_setopt(e, CURLOPT_USERNAME, NULL);
@@ -748,15 +744,11 @@ static hr_step follow(hr_xfer *x) {
 static void remember_quiet(hr_xfer *x) {
   if (x->dec.quiet_until_ms <= 0)
     return;
-  hr_origin o;
-  if (hr_origin_from_url(x->cur->url, &o) != 0)
+  char *key;
+  if (hr_url_origin_key(x->cur->url, &key) != 0)
     return;
-  char *key = hr_origin_key(&o);
-  if (key)
-    hr_quiet_set(x->client, key, hr_client_now(x->client),
-                 x->dec.quiet_until_ms);
+  hr_quiet_set(x->client, key, hr_client_now(x->client), x->dec.quiet_until_ms);
   free(key);
-  hr_origin_free(&o);
 }
 
 /* What a response from the network does to the cache: unsafe methods

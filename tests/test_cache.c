@@ -16,20 +16,14 @@ static CURL *easy;
 static fake_clock clk;
 
 static void setup(void) {
-  ts = ts_start(2);
-  cr_assert_not_null(ts);
-  memset(&clk, 0, sizeof(clk));
-  client = fixture_client(&clk);
+  fixture_suite_start(2, &ts, &clk, &client, &easy);
   cr_assert_eq(httpresp_cache_new_memory(&cache, 16 * 1024 * 1024), 0);
   cr_assert_eq(httpresp_client_set_cache(client, cache), 0);
-  easy = fixture_easy();
 }
 
 static void teardown(void) {
-  curl_easy_cleanup(easy);
-  httpresp_client_free(client);
+  fixture_suite_stop(ts, client, easy);
   httpresp_cache_free(cache);
-  ts_stop(ts);
 }
 
 TestSuite(cache, .init = setup, .fini = teardown);

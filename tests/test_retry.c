@@ -17,19 +17,9 @@ static httpresp_client *client;
 static CURL *easy;
 static fake_clock clk;
 
-static void setup(void) {
-  ts = ts_start(2);
-  cr_assert_not_null(ts);
-  memset(&clk, 0, sizeof(clk));
-  client = fixture_client(&clk);
-  easy = fixture_easy();
-}
+static void setup(void) { fixture_suite_start(2, &ts, &clk, &client, &easy); }
 
-static void teardown(void) {
-  curl_easy_cleanup(easy);
-  httpresp_client_free(client);
-  ts_stop(ts);
-}
+static void teardown(void) { fixture_suite_stop(ts, client, easy); }
 
 TestSuite(retry, .init = setup, .fini = teardown);
 

@@ -32,6 +32,21 @@ CURL *fixture_easy(void) {
   return e;
 }
 
+void fixture_suite_start(int nports, ts_server **ts, fake_clock *clk,
+                         httpresp_client **client, CURL **easy) {
+  *ts = ts_start(nports);
+  cr_assert_not_null(*ts);
+  memset(clk, 0, sizeof(*clk));
+  *client = fixture_client(clk);
+  *easy = fixture_easy();
+}
+
+void fixture_suite_stop(ts_server *ts, httpresp_client *client, CURL *easy) {
+  curl_easy_cleanup(easy);
+  httpresp_client_free(client);
+  ts_stop(ts);
+}
+
 httpresp_response *fixture_run(httpresp_client *c, CURL *easy,
                                const char *method, const char *url,
                                const char *body, const char *const *headers) {

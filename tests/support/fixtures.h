@@ -8,6 +8,8 @@
 #include <curl/curl.h>
 #include <httpresp/httpresp.h>
 
+#include "testsrv.h"
+
 /* A clock tests move by hand; sleeping advances it instantly. */
 typedef struct fake_clock {
   int64_t now_ms;
@@ -26,6 +28,12 @@ CURL *fixture_easy(void);
 httpresp_response *fixture_run(httpresp_client *c, CURL *easy,
                                const char *method, const char *url,
                                const char *body, const char *const *headers);
+/* The usual suite set-up: a loopback server on `nports` ports, a client on
+ * the fake clock `clk` (reset to its start) and an easy handle. */
+void fixture_suite_start(int nports, ts_server **ts, fake_clock *clk,
+                         httpresp_client **client, CURL **easy);
+/* Releases what fixture_suite_start made. */
+void fixture_suite_stop(ts_server *ts, httpresp_client *client, CURL *easy);
 /* The body of a response as a NUL-terminated string ("" if none). */
 const char *fixture_body(const httpresp_response *r);
 
