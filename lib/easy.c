@@ -10,7 +10,7 @@ int httpresp_perform(httpresp_client *client, CURL *easy,
   if (!client || !easy || !req)
     return HTTPRESP_E_INVALID_ARG;
   hr_xfer x;
-  int rc = hr_xfer_init(&x, client, easy, req);
+  int rc = hr_xfer_init(&x, client, easy, req, 0);
   if (rc)
     return rc;
   hr_step step = hr_xfer_begin(&x);

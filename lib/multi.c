@@ -145,7 +145,7 @@ int httpresp_multi_add(httpresp_multi *m, CURL *easy,
   mxfer *t = calloc(1, sizeof(*t));
   if (!t)
     return HTTPRESP_E_NOMEM;
-  int rc = hr_xfer_init(&t->x, m->client, easy, req);
+  int rc = hr_xfer_init(&t->x, m->client, easy, req, 1);
   if (rc) {
     free(t);
     return rc;

@@ -339,11 +339,26 @@ static void plain_get(CURL *e) {
   curl_easy_setopt(e, CURLOPT_SEEKDATA, NULL);
 }
 
+/* A GET needs two options whatever the caller left on the handle: HTTPGET
+ * also clears NOBODY and UPLOAD, and without POST the POSTFIELDS and read
+ * callbacks are not used.  Anything else starts from a full reset, and is
+ * undone when the hop or the request ends (set_body). */
 static int set_method_and_body(hr_xfer *x) {
   CURL *e = x->easy;
   const httpresp_request *r = x->cur;
   CURLcode cc = CURLE_OK;
-  plain_get(e); /* nothing of the previous hop survives */
+  int is_get = strcmp(r->method, "GET") == 0;
+  if (is_get && r->body_kind == HR_BODY_NONE) {
+    if (x->set_body)
+      plain_get(e); /* nothing of the previous hop survives */
+    else
+      curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    x->set_body = 0;
+    cc = curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
+    return cc == CURLE_OK ? 0 : HTTPRESP_E_CURL;
+  }
+  plain_get(e);
+  x->set_body = 1;
   if (strcmp(r->method, "HEAD") == 0) {
     cc = curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
   } else if (r->body_kind == HR_BODY_MEMORY) {
@@ -369,7 +384,6 @@ static int set_method_and_body(hr_xfer *x) {
     cc = curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
                           (curl_off_t)r->stream_len);
   }
-  int is_get = strcmp(r->method, "GET") == 0;
   int is_post = strcmp(r->method, "POST") == 0 && r->body_kind != HR_BODY_NONE;
   if (!cc && !is_get && !is_post && strcmp(r->method, "HEAD") != 0)
     cc = curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
@@ -440,6 +454,21 @@ static hr_step fail(hr_xfer *x, int code, const char *msg) {
   return HR_STEP_DONE;
 }
 
+/* The current hop's request, made ours to change (NULL without memory). */
+static httpresp_request *own_cur(hr_xfer *x) {
+  if (!x->cur_own && hr_request_copy(&x->cur_own, x->cur) != 0)
+    return NULL;
+  x->cur = x->cur_own;
+  return x->cur_own;
+}
+
+/* The next hop sends `next` (owned from now on). */
+static void set_cur(hr_xfer *x, httpresp_request *next) {
+  httpresp_request_free(x->cur_own);
+  x->cur_own = next;
+  x->cur = next;
+}
+
 /* Loads a stored answer into the receive state as if it had just arrived,
  * so the policy treats it like any response (a stored 301 is followed). */
 static hr_step serve_stored(hr_xfer *x, int64_t now) {
@@ -490,7 +519,8 @@ static hr_step consult_cache(hr_xfer *x, int64_t now) {
     return serve_stored(x, now);
   case HR_CACHE_USE_REVALIDATE:
     x->have_entry = 1;
-    if (hr_cache_add_conditionals(&x->entry, x->cur) != 0)
+    httpresp_request *r = own_cur(x);
+    if (!r || hr_cache_add_conditionals(&x->entry, r) != 0)
       return fail(x, HTTPRESP_E_NOMEM, "out of memory");
     x->revalidating = 1;
     return HR_STEP_PERFORM;
@@ -552,21 +582,27 @@ static hr_step arm(hr_xfer *x) {
 
   reset_receive_state(x);
   CURL *e = x->easy;
+  int had_list = x->slist != NULL;
   if (build_header_list(x) != 0)
     return fail(x, HTTPRESP_E_NOMEM, "out of memory");
   if (set_method_and_body(x) != 0)
     return fail(x, x->abort_code ? x->abort_code : HTTPRESP_E_CURL,
                 x->abort_code ? x->abort_msg : "libcurl refused an option");
   curl_easy_setopt(e, CURLOPT_URL, x->cur->url);
-  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->slist);
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+  if (had_list || x->slist || !x->set_hooks)
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->slist);
+  if (!x->set_hooks) {
+    /* The same for every hop of the request; reset_easy undoes them. */
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+    x->set_hooks = 1;
+  }
   set_credentials(x);
-  if (p->deadline_ms > 0) {
+  if (p->deadline_ms > 0 && !x->set_progress) {
     /* The caller's CURLOPT_TIMEOUT_MS stays theirs (libcurl cannot report
      * it, so it could not be restored): the deadline is watched from the
      * progress callback instead. */
@@ -584,7 +620,7 @@ static hr_step arm(hr_xfer *x) {
 /* ---- lifecycle ---------------------------------------------------------- */
 
 int hr_xfer_init(hr_xfer *x, httpresp_client *c, CURL *easy,
-                 const httpresp_request *req) {
+                 const httpresp_request *req, int copy) {
   memset(x, 0, sizeof(*x));
   x->client = c;
   x->easy = easy;
@@ -594,10 +630,12 @@ int hr_xfer_init(hr_xfer *x, httpresp_client *c, CURL *easy,
   hr_cache_entry_init(&x->entry);
   hr_buf_init(&x->sink_copy);
   int rc = hr_response_new(&x->resp);
-  if (!rc)
-    rc = hr_request_copy(&x->orig, req);
-  if (!rc)
-    rc = hr_request_copy(&x->cur, req);
+  x->orig = req;
+  if (!rc && copy) {
+    rc = hr_request_copy(&x->orig_own, req);
+    x->orig = x->orig_own;
+  }
+  x->cur = x->orig;
   if (rc) {
     hr_xfer_cleanup(x);
     return rc;
@@ -605,17 +643,25 @@ int hr_xfer_init(hr_xfer *x, httpresp_client *c, CURL *easy,
   return 0;
 }
 
+/* Undoes what the hops set, so that no option points into memory of ours;
+ * a request answered from the cache set nothing. */
 static void reset_easy(hr_xfer *x) {
   CURL *e = x->easy;
   if (!e)
     return;
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, NULL);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, NULL);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, NULL);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, stdout);
-  plain_get(e);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
+  if (x->set_hooks) {
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, NULL);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, NULL);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, NULL);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, stdout);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
+    x->set_hooks = 0;
+  }
+  if (x->set_body) {
+    plain_get(e);
+    x->set_body = 0;
+  }
   if (x->set_creds) {
     curl_easy_setopt(e, CURLOPT_USERNAME, NULL);
     curl_easy_setopt(e, CURLOPT_PASSWORD, NULL);
@@ -625,6 +671,7 @@ static void reset_easy(hr_xfer *x) {
     curl_easy_setopt(e, CURLOPT_NOPROGRESS, 1L);
     curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, NULL);
     curl_easy_setopt(e, CURLOPT_XFERINFODATA, NULL);
+    x->set_progress = 0;
   }
 }
 
@@ -633,8 +680,9 @@ void hr_xfer_cleanup(hr_xfer *x) {
   x->easy = NULL;
   curl_slist_free_all(x->slist);
   x->slist = NULL;
-  httpresp_request_free(x->orig);
-  httpresp_request_free(x->cur);
+  httpresp_request_free(x->orig_own);
+  httpresp_request_free(x->cur_own);
+  x->orig_own = x->cur_own = NULL;
   x->orig = x->cur = NULL;
   httpresp_response_free(x->resp);
   x->resp = NULL;
@@ -696,7 +744,7 @@ static hr_step record(hr_xfer *x, httpresp_decision d) {
 /* A new hop starts: whatever the cache did for the last one is over. */
 static void leave_hop(hr_xfer *x) {
   if (x->revalidating)
-    hr_cache_remove_conditionals(x->cur);
+    hr_cache_remove_conditionals(x->cur_own); /* own_cur made it ours */
   x->revalidating = 0;
   x->from_cache = 0;
   if (x->have_entry) {
@@ -724,8 +772,7 @@ static hr_step follow(hr_xfer *x) {
   /* A streamed body that went out is consumed; the next hop rewinds it. */
   int used = x->stream_used;
   int revalidating = x->revalidating;
-  httpresp_request_free(x->cur);
-  x->cur = next;
+  set_cur(x, next);
   x->revalidating = revalidating; /* so leave_hop drops our conditionals */
   leave_hop(x);
   x->skip_cache = 0;
@@ -860,8 +907,7 @@ static hr_step complete_hop(hr_xfer *x) {
       free(key);
     }
     int used = x->stream_used;
-    httpresp_request_free(x->cur);
-    x->cur = x->dec.next_req;
+    set_cur(x, x->dec.next_req);
     x->dec.next_req = NULL;
     x->revalidating = 0; /* the repeat carries no conditionals of ours */
     leave_hop(x);

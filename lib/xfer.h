@@ -20,8 +20,14 @@ typedef enum hr_step {
 typedef struct hr_xfer {
   httpresp_client *client;
   CURL *easy;
-  httpresp_request *orig;      /* owned copy of the caller's request */
-  httpresp_request *cur;       /* the request of this hop */
+  /* The caller's request: borrowed by the blocking driver (it outlives the
+   * call), a copy owned in orig_own for the multi driver. */
+  const httpresp_request *orig;
+  httpresp_request *orig_own;
+  /* The request of this hop: orig itself until something changes it (a
+   * redirect, a repeat, our conditionals); then an owned copy in cur_own. */
+  const httpresp_request *cur;
+  httpresp_request *cur_own;
   httpresp_response *resp;
   hr_history hist;
   int64_t start_ms;
@@ -54,6 +60,8 @@ typedef struct hr_xfer {
   int cross_origin;
   int set_creds;
   int set_progress;
+  int set_hooks;    /* callbacks, error buffer, header list are ours */
+  int set_body;     /* method/body options differ from a plain GET */
 
   /* cache state of the current hop */
   httpresp_cache *cache;     /* the client's cache, if the request uses it */
@@ -68,9 +76,10 @@ typedef struct hr_xfer {
   int sink_copy_full;
 } hr_xfer;
 
-/* Prepares `x` for `req` over `easy`.  The request is copied. */
+/* Prepares `x` for `req` over `easy`.  With `copy` the request is copied
+ * (the caller may free it at once); without, it must outlive `x`. */
 int hr_xfer_init(hr_xfer *x, httpresp_client *c, CURL *easy,
-                 const httpresp_request *req);
+                 const httpresp_request *req, int copy);
 /* Releases everything `x` still owns, the response included. */
 void hr_xfer_cleanup(hr_xfer *x);
 /* First step: cache lookup, origin quiet time, then arming. */
