@@ -6,21 +6,94 @@
 
 #include "common.h"
 
+struct hr_chunk {
+  hr_chunk *next;
+  size_t used, cap;
+  char data[];
+};
+
+#define HR_CHUNK_MIN 512u
+
 void hr_headers_init(hr_headers *h) { memset(h, 0, sizeof(*h)); }
 
+static void free_chunks(hr_chunk *c) {
+  while (c) {
+    hr_chunk *next = c->next;
+    free(c);
+    c = next;
+  }
+}
+
 void hr_headers_clear(hr_headers *h) {
-  for (size_t i = 0; i < h->n; i++) {
-    free(h->v[i].name);
-    free(h->v[i].value);
+  /* The newest chunk is the largest: keep it for the next use. */
+  if (h->chunks) {
+    free_chunks(h->chunks->next);
+    h->chunks->next = NULL;
+    h->chunks->used = 0;
   }
   h->n = 0;
   h->bytes = 0;
+  h->dead = 0;
 }
 
 void hr_headers_free(hr_headers *h) {
-  hr_headers_clear(h);
+  free_chunks(h->chunks);
   free(h->v);
   hr_headers_init(h);
+}
+
+/* `len` bytes of string space; a new chunk at least doubles the last. */
+static char *space(hr_headers *h, size_t len) {
+  hr_chunk *c = h->chunks;
+  if (c && c->cap - c->used >= len) {
+    char *p = c->data + c->used;
+    c->used += len;
+    return p;
+  }
+  size_t cap = c ? c->cap * 2 : HR_CHUNK_MIN;
+  if (cap < len)
+    cap = len;
+  if (cap > SIZE_MAX - sizeof(hr_chunk))
+    return NULL;
+  hr_chunk *n = malloc(sizeof(hr_chunk) + cap);
+  if (!n)
+    return NULL;
+  n->next = c;
+  n->cap = cap;
+  n->used = len;
+  h->chunks = n;
+  return n->data;
+}
+
+static int grow_fields(hr_headers *h) {
+  if (h->n < h->cap)
+    return 0;
+  size_t cap = h->cap ? h->cap * 2 : 16;
+  hr_field *v = realloc(h->v, cap * sizeof(*v));
+  if (!v)
+    return HTTPRESP_E_NOMEM;
+  h->v = v;
+  h->cap = cap;
+  return 0;
+}
+
+/* Appends a field whose parts are known to be valid. */
+static int append(hr_headers *h, const char *name, size_t nlen,
+                  const char *value, size_t vlen) {
+  if (grow_fields(h) != 0 || nlen > SIZE_MAX / 4 || vlen > SIZE_MAX / 4)
+    return HTTPRESP_E_NOMEM;
+  char *p = space(h, nlen + vlen + 2);
+  if (!p)
+    return HTTPRESP_E_NOMEM;
+  memcpy(p, name, nlen);
+  p[nlen] = '\0';
+  memcpy(p + nlen + 1, value, vlen);
+  p[nlen + 1 + vlen] = '\0';
+  h->v[h->n].name = p;
+  h->v[h->n].value = p + nlen + 1;
+  h->n++;
+  h->bytes += nlen + vlen;
+  return 0;
 }
 
 static int has_bad_byte(const char *s, size_t len) {
@@ -35,26 +108,16 @@ int hr_headers_add(hr_headers *h, const char *name, size_t nlen,
   if (!hr_is_token(name, nlen) || has_bad_byte(value, vlen))
     return HTTPRESP_E_INVALID_ARG;
   hr_trim_ows(&value, &vlen);
-  if (h->n == h->cap) {
-    size_t cap = h->cap ? h->cap * 2 : 16;
-    hr_field *v = realloc(h->v, cap * sizeof(*v));
-    if (!v)
-      return HTTPRESP_E_NOMEM;
-    h->v = v;
-    h->cap = cap;
-  }
-  char *n = hr_strndup(name, nlen);
-  char *val = hr_strndup(value, vlen);
-  if (!n || !val) {
-    free(n);
-    free(val);
-    return HTTPRESP_E_NOMEM;
-  }
-  h->v[h->n].name = n;
-  h->v[h->n].value = val;
-  h->n++;
-  h->bytes += nlen + vlen;
-  return 0;
+  return append(h, name, nlen, value, vlen);
+}
+
+char *hr_headers_value_space(hr_headers *h, size_t i, size_t len) {
+  if (i >= h->n || len == SIZE_MAX)
+    return NULL;
+  char *p = space(h, len + 1);
+  if (p)
+    h->dead += strlen(h->v[i].value) + 1;
+  return p;
 }
 
 int hr_headers_add_line(hr_headers *h, const char *line, size_t len) {
@@ -83,37 +146,89 @@ size_t hr_headers_count(const hr_headers *h, const char *name) {
   return c;
 }
 
+/* A list edited again and again (a request reused with changing headers)
+ * would keep every removed string: once the dead part outweighs the live
+ * one, the strings move to one fresh chunk. */
+static void compact(hr_headers *h) {
+  if (h->dead < 4096 || h->dead < h->bytes)
+    return;
+  hr_headers fresh;
+  hr_headers_init(&fresh);
+  fresh.v = h->v; /* the field array stays; only strings move */
+  fresh.cap = h->cap;
+  size_t need = h->bytes + 2 * h->n;
+  if (need && !space(&fresh, need))
+    return; /* no memory: keep the garbage, lose nothing */
+  fresh.chunks->used = 0;
+  for (size_t i = 0; i < h->n; i++) {
+    size_t nl = strlen(h->v[i].name), vl = strlen(h->v[i].value);
+    char *p = space(&fresh, nl + vl + 2);
+    memcpy(p, h->v[i].name, nl + 1);
+    memcpy(p + nl + 1, h->v[i].value, vl + 1);
+    h->v[i].name = p;
+    h->v[i].value = p + nl + 1;
+  }
+  free_chunks(h->chunks);
+  h->chunks = fresh.chunks;
+  h->dead = 0;
+}
+
+static void drop(hr_headers *h, size_t i) {
+  size_t nl = strlen(h->v[i].name), vl = strlen(h->v[i].value);
+  h->bytes -= nl + vl;
+  h->dead += nl + vl + 2;
+}
+
 size_t hr_headers_remove(hr_headers *h, const char *name) {
   size_t out = 0, removed = 0;
   for (size_t i = 0; i < h->n; i++) {
     if (hr_strcaseeq(h->v[i].name, name)) {
-      h->bytes -= strlen(h->v[i].name) + strlen(h->v[i].value);
-      free(h->v[i].name);
-      free(h->v[i].value);
+      drop(h, i);
       removed++;
     } else {
       h->v[out++] = h->v[i];
     }
   }
   h->n = out;
+  if (removed)
+    compact(h);
   return removed;
 }
 
 void hr_headers_remove_at(hr_headers *h, size_t i) {
   if (i >= h->n)
     return;
-  h->bytes -= strlen(h->v[i].name) + strlen(h->v[i].value);
-  free(h->v[i].name);
-  free(h->v[i].value);
+  drop(h, i);
   memmove(&h->v[i], &h->v[i + 1], (h->n - i - 1) * sizeof(h->v[0]));
   h->n--;
+  compact(h);
 }
 
 int hr_headers_copy(hr_headers *dst, const hr_headers *src) {
   hr_headers_clear(dst);
+  if (src->n == 0)
+    return 0;
+  /* One chunk for all the strings, one array for the fields. */
+  size_t need = src->bytes + 2 * src->n;
+  if (dst->chunks && dst->chunks->cap < need) {
+    free_chunks(dst->chunks);
+    dst->chunks = NULL;
+  }
+  if (!dst->chunks) {
+    if (!space(dst, need))
+      return HTTPRESP_E_NOMEM;
+    dst->chunks->used = 0;
+  }
+  if (dst->cap < src->n) {
+    hr_field *v = realloc(dst->v, src->n * sizeof(*v));
+    if (!v)
+      return HTTPRESP_E_NOMEM;
+    dst->v = v;
+    dst->cap = src->n;
+  }
   for (size_t i = 0; i < src->n; i++) {
-    int rc = hr_headers_add(dst, src->v[i].name, strlen(src->v[i].name),
-                            src->v[i].value, strlen(src->v[i].value));
+    int rc = append(dst, src->v[i].name, strlen(src->v[i].name),
+                    src->v[i].value, strlen(src->v[i].value));
     if (rc)
       return rc;
   }

@@ -9,15 +9,22 @@ typedef struct hr_field {
   char *value; /* OWS trimmed, NUL-terminated */
 } hr_field;
 
+/* The fields' strings live in chunks owned by the list (name and value of
+ * a field side by side), so adding a field rarely allocates and clearing
+ * a list keeps its memory for the next response. */
+typedef struct hr_chunk hr_chunk;
+
 typedef struct hr_headers {
   hr_field *v;
   size_t n;
   size_t cap;
-  size_t bytes; /* sum of name and value lengths, for limits */
+  size_t bytes;     /* sum of name and value lengths, for limits */
+  hr_chunk *chunks; /* newest first */
+  size_t dead;      /* chunk bytes of removed or replaced strings */
 } hr_headers;
 
 void hr_headers_init(hr_headers *h);
-void hr_headers_clear(hr_headers *h); /* frees every field, keeps storage */
+void hr_headers_clear(hr_headers *h); /* drops every field, keeps storage */
 void hr_headers_free(hr_headers *h);
 /* Appends a field; the value's surrounding OWS is trimmed.  Returns 0,
  * HTTPRESP_E_NOMEM, or HTTPRESP_E_INVALID_ARG if the name is not a token or
@@ -35,6 +42,10 @@ size_t hr_headers_count(const hr_headers *h, const char *name);
 size_t hr_headers_remove(hr_headers *h, const char *name);
 /* Removes field `i`, keeping the order of the others. */
 void hr_headers_remove_at(hr_headers *h, size_t i);
+/* Room for a value of `len` bytes (and its NUL) for field `i`, which keeps
+ * its name; the caller fills it and sets v[i].value.  The old value stays
+ * readable until the list is cleared.  NULL without memory. */
+char *hr_headers_value_space(hr_headers *h, size_t i, size_t len);
 /* Replaces dst's fields by copies of src's. */
 int hr_headers_copy(hr_headers *dst, const hr_headers *src);
 /* Whether any field `name`, read as a comma-separated list, contains

@@ -145,11 +145,12 @@ static size_t unfold(hr_xfer *x, const char *buf, size_t len) {
   hr_trim_ows(&v, &vlen);
   if (x->fold_len + vlen + 2 > x->fold_cap) {
     size_t cap = (x->fold_len + vlen + 2) * 2;
-    char *nv = realloc(f->value, cap);
+    char *nv = hr_headers_value_space(&x->hdrs, last, cap - 1);
     if (!nv) {
       abort_with(x, HTTPRESP_E_NOMEM, "out of memory for headers");
       return 0;
     }
+    memcpy(nv, f->value, x->fold_len + 1);
     f->value = nv;
     x->fold_cap = cap;
   }
