@@ -65,11 +65,6 @@ char *hr_strndup(const char *s, size_t n) {
 
 char *hr_strdup(const char *s) { return s ? hr_strndup(s, strlen(s)) : NULL; }
 
-char hr_tolower(char c) {
-  if (c >= 'A' && c <= 'Z')
-    return (char)(c + ('a' - 'A'));
-  return c;
-}
 
 int hr_strcaseeq(const char *a, const char *b) {
   for (; *a && *b; a++, b++)
@@ -88,12 +83,16 @@ int hr_strncaseeq(const char *a, const char *b, size_t n) {
   return 1;
 }
 
-int hr_is_tchar(unsigned char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-      (c >= 'A' && c <= 'Z'))
-    return 1;
-  return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
+/* tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
+ *         "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA */
+#define T10 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
+#define T26 T10, T10, 1, 1, 1, 1, 1, 1
+const unsigned char hr_tchar_table[256] = {
+    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
+    ['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1,
+    ['`'] = 1, ['|'] = 1, ['~'] = 1, ['0'] = T10, ['A'] = T26, ['a'] = T26};
+#undef T26
+#undef T10
 
 int hr_is_token(const char *s, size_t len) {
   if (len == 0)
@@ -104,7 +103,6 @@ int hr_is_token(const char *s, size_t len) {
   return 1;
 }
 
-int hr_is_ows(unsigned char c) { return c == ' ' || c == '\t'; }
 
 void hr_trim_ows(const char **s, size_t *len) {
   while (*len && hr_is_ows((unsigned char)**s)) {

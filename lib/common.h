@@ -30,13 +30,18 @@ char *hr_strndup(const char *s, size_t n);
 /* ASCII-only case-insensitive comparisons (locale-independent). */
 int hr_strcaseeq(const char *a, const char *b);
 int hr_strncaseeq(const char *a, const char *b, size_t n);
-char hr_tolower(char c);
-/* Token characters of RFC 9110 §5.6.2. */
-int hr_is_tchar(unsigned char c);
+/* The character classes below are inline: header parsing asks them once
+ * per byte received. */
+static inline char hr_tolower(char c) {
+  return (c >= 'A' && c <= 'Z') ? (char)(c + ('a' - 'A')) : c;
+}
+/* 1 for the token characters of RFC 9110 §5.6.2. */
+extern const unsigned char hr_tchar_table[256];
+static inline int hr_is_tchar(unsigned char c) { return hr_tchar_table[c]; }
 /* Whether [s, s+len) is a non-empty RFC 9110 token. */
 int hr_is_token(const char *s, size_t len);
 /* Optional whitespace (SP / HTAB). */
-int hr_is_ows(unsigned char c);
+static inline int hr_is_ows(unsigned char c) { return c == ' ' || c == '\t'; }
 /* Trims OWS at both ends of [*s, *s+*len). */
 void hr_trim_ows(const char **s, size_t *len);
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common.h"
 #include "headers.h"
 #include "httpresp/httpresp.h"
 
@@ -119,4 +120,13 @@ Test(headers, value_space_replaces_a_value) {
   cr_expect_str_eq(hr_headers_get(&h, "B"), "b");
   cr_expect_null(hr_headers_value_space(&h, 2, 1));
   hr_headers_free(&h);
+}
+
+Test(headers, tchar_table_is_rfc9110) {
+  static const char extra[] = "!#$%&'*+-.^_`|~";
+  for (int c = 0; c < 256; c++) {
+    int want = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+               (c >= 'A' && c <= 'Z') || (c && strchr(extra, c));
+    cr_expect_eq(hr_is_tchar((unsigned char)c), want, "byte %d", c);
+  }
 }
