@@ -62,7 +62,8 @@ typedef enum hr_next {
 typedef struct hr_decision {
   hr_next next;
   int error;          /* httpresp_code for HR_NEXT_STOP */
-  char msg[256];      /* why, for errors and traces */
+  char msg[256];      /* why: set for STOP (the error message), and for
+                         RETRY and REPEAT */
   httpresp_request *next_req; /* FOLLOW / REPEAT: owned by the decision */
   int64_t wait_ms;    /* RETRY */
   int64_t retry_after_ms;    /* parsed delay, -1 if none */

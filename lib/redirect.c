@@ -240,9 +240,7 @@ int hr_redirect_decide(const hr_policy_input *in, hr_decision *d) {
     httpresp_request_free(next);
     return rc;
   }
-  d->next = HR_NEXT_FOLLOW;
+  d->next = HR_NEXT_FOLLOW; /* no message: the hop record says it all */
   d->next_req = next;
-  snprintf(d->msg, sizeof(d->msg), "%d: %s %.200s", in->status, next->method,
-           next->url);
   return 0;
 }

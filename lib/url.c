@@ -282,21 +282,25 @@ static int resolve_parsed(const UriUriA *ref, const UriUriA *base,
   return rc;
 }
 
-int hr_url_resolve(const char *base, const char *ref, size_t reflen,
-                   char **out) {
+/* Surrounding spaces are dropped as browsers do; inner ones are encoded.
+ * Returns 0 when nothing usable is left. */
+static int trim_reference(const char **ref, size_t *reflen) {
+  while (*reflen && (*ref)[0] == ' ') {
+    (*ref)++;
+    (*reflen)--;
+  }
+  while (*reflen && (*ref)[*reflen - 1] == ' ')
+    (*reflen)--;
+  return *reflen != 0;
+}
+
+int hr_url_resolve_parsed(const char *base, const char *ref, size_t reflen,
+                          char **out) {
   if (!out)
     return HTTPRESP_E_BAD_LOCATION;
   *out = NULL;
-  if (!base || !ref || reflen == 0 || reflen > HR_URL_MAX)
-    return HTTPRESP_E_BAD_LOCATION;
-  /* Surrounding spaces are dropped as browsers do; inner ones are encoded. */
-  while (reflen && ref[0] == ' ') {
-    ref++;
-    reflen--;
-  }
-  while (reflen && ref[reflen - 1] == ' ')
-    reflen--;
-  if (reflen == 0)
+  if (!base || !ref || reflen == 0 || reflen > HR_URL_MAX ||
+      !trim_reference(&ref, &reflen))
     return HTTPRESP_E_BAD_LOCATION;
   size_t baselen = bounded_len(base);
   if (baselen == SIZE_MAX)
@@ -358,6 +362,110 @@ done_nothing:
   if (rc == URL_BAD)
     return HTTPRESP_E_BAD_LOCATION;
   return rc;
+}
+
+static int plainly_valid(const char *url, size_t n);
+static int is_tail_char(unsigned char c);
+
+/* Whether [s, s+n) is RFC 3986 tail characters and valid %XX escapes with
+ * at most one '#', and whether its path part (up to '?' or '#') holds
+ * nothing dot-segment-like ("/." or an escaped dot), which the resolver
+ * would rewrite. */
+static int plain_tail(const char *s, size_t n) {
+  int hashes = 0, in_path = 1;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '%') {
+      if (i + 2 >= n || !is_hex((unsigned char)s[i + 1]) ||
+          !is_hex((unsigned char)s[i + 2]) ||
+          (in_path && s[i + 1] == '2' && (s[i + 2] == 'e' || s[i + 2] == 'E')))
+        return 0;
+      i += 2;
+      continue;
+    }
+    if (c == '#') {
+      if (++hashes > 1)
+        return 0;
+      in_path = 0;
+    } else if (c == '?') {
+      in_path = 0;
+    } else if (!is_tail_char(c)) {
+      return 0;
+    } else if (in_path && c == '.' && i > 0 && s[i - 1] == '/') {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/* End of "scheme://authority" in a URL of the plainly_valid shape. */
+static size_t authority_end(const char *url, size_t n) {
+  size_t i = (size_t)(strstr(url, "://") - url) + 3;
+  while (i < n && url[i] != '/' && url[i] != '?' && url[i] != '#')
+    i++;
+  return i;
+}
+
+/* The redirects nearly every server sends: an absolute path ("/next?x")
+ * or an absolute http(s) URL, of plain characters and without dot
+ * segments, against a base of the plainly_valid shape.  The result is the
+ * base's scheme and authority (for a path) and the reference, plus the
+ * base's fragment when the reference has none: what the full resolution
+ * gives, as the differential test checks.  Returns 1 with *out set, 0 to
+ * leave it to the full resolution, or HTTPRESP_E_NOMEM. */
+static int resolve_plain(const char *base, size_t blen, const char *ref,
+                         size_t rlen, char **out) {
+  size_t keep; /* bytes of the base that lead the result */
+  if (rlen >= 2 && ref[0] == '/' && ref[1] != '/') {
+    if (!plainly_valid(base, blen))
+      return 0;
+    keep = authority_end(base, blen);
+    if (!plain_tail(ref, rlen))
+      return 0;
+  } else if (plainly_valid(ref, rlen)) {
+    if (!plainly_valid(base, blen))
+      return 0;
+    size_t a = authority_end(ref, rlen);
+    if (a == rlen || ref[a] != '/' || !plain_tail(ref + a, rlen - a))
+      return 0;
+    keep = 0;
+  } else {
+    return 0;
+  }
+  const char *bfrag = memchr(base, '#', blen);
+  size_t flen =
+      bfrag && !memchr(ref, '#', rlen) ? blen - (size_t)(bfrag - base) : 0;
+  if (keep + rlen + flen > HR_URL_MAX)
+    return 0;
+  char *r = malloc(keep + rlen + flen + 1);
+  if (!r)
+    return HTTPRESP_E_NOMEM;
+  memcpy(r, base, keep);
+  memcpy(r + keep, ref, rlen);
+  if (flen)
+    memcpy(r + keep + rlen, bfrag, flen);
+  r[keep + rlen + flen] = '\0';
+  *out = r;
+  return 1;
+}
+
+int hr_url_resolve(const char *base, const char *ref, size_t reflen,
+                   char **out) {
+  if (!out)
+    return HTTPRESP_E_BAD_LOCATION;
+  *out = NULL;
+  if (!base || !ref || reflen == 0 || reflen > HR_URL_MAX ||
+      !trim_reference(&ref, &reflen))
+    return HTTPRESP_E_BAD_LOCATION;
+  size_t baselen = bounded_len(base);
+  if (baselen == SIZE_MAX)
+    return HTTPRESP_E_BAD_LOCATION;
+  int rc = resolve_plain(base, baselen, ref, reflen, out);
+  if (rc == 1)
+    return 0;
+  if (rc)
+    return rc;
+  return hr_url_resolve_parsed(base, ref, reflen, out);
 }
 
 /* Parses a NUL-terminated absolute URL leniently and checks it. */

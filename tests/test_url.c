@@ -762,3 +762,77 @@ Test(url, request_check_fast_path_agrees_with_the_parser) {
                      full);
   }
 }
+
+/* hr_url_resolve answers common references without the parser; whatever
+ * it answers must be exactly the parser's answer.  Random bases and
+ * references over an alphabet rich in dots, escapes and edge bytes, with
+ * shapes that hit the shortcut (absolute paths, absolute URLs) and that
+ * miss it (network paths, relative paths, dot segments). */
+static uint64_t xorshift(uint64_t *s) {
+  *s ^= *s << 13;
+  *s ^= *s >> 7;
+  *s ^= *s << 17;
+  return *s;
+}
+
+static void random_text(uint64_t *seed, char *out, size_t len) {
+  static const char alphabet[] = "aZ09./..%2e%2E%41%g?#/:@~!$&'()*+,;=[] \\^";
+  for (size_t i = 0; i < len; i++)
+    out[i] = alphabet[xorshift(seed) % (sizeof(alphabet) - 1)];
+  out[len] = '\0';
+}
+
+Test(url, resolve_shortcut_agrees_with_the_parser) {
+  static const char *const bases[] = {"http://h", "http://h.example:8080",
+                                      "HTTPS://H.Example", "https://h:1"};
+  static const char *const ref_starts[] = {"/", "//", "http://o", "https://o",
+                                           "HTTP://O:99", "", "?", "#",
+                                           "./", "../", "/./", "/a/.."};
+  uint64_t seed = 0xD1B54A32D192ED03ull;
+  char tail[48], base[128], ref[128];
+  size_t shortcut = 0;
+  for (int round = 0; round < 100000; round++) {
+    uint64_t r = xorshift(&seed);
+    random_text(&seed, tail, r % 24);
+    snprintf(base, sizeof(base), "%s%s", bases[(r >> 8) % 4], tail);
+    random_text(&seed, tail, (r >> 16) % 24);
+    snprintf(ref, sizeof(ref), "%s%s",
+             ref_starts[(r >> 24) % HR_ARRAY_LEN(ref_starts)], tail);
+    if (hr_url_check_request(base) != 0)
+      continue; /* bases are request URLs or earlier results */
+    char *fast = NULL, *full = NULL;
+    int rf = hr_url_resolve(base, ref, strlen(ref), &fast);
+    int rp = hr_url_resolve_parsed(base, ref, strlen(ref), &full);
+    if (rf != rp || (fast && strcmp(fast, full) != 0))
+      cr_assert_fail("\"%s\" against \"%s\": shortcut %d \"%s\", parser %d "
+                     "\"%s\"", ref, base, rf, fast ? fast : "", rp,
+                     full ? full : "");
+    shortcut += rf == 0 && ref[0] == '/' && ref[1] != '/';
+    free(fast);
+    free(full);
+  }
+  cr_expect_gt(shortcut, 1000u, "the shortcut was hardly exercised");
+}
+
+Test(url, resolve_shortcut_table) {
+  static const struct {
+    const char *base, *ref, *want;
+  } rows[] = {
+      {"http://h/a/b?q#f", "/c?d", "http://h/c?d#f"},
+      {"http://h/a#f", "/c#g", "http://h/c#g"},
+      {"http://h:8080", "/x", "http://h:8080/x"},
+      {"https://h/a", "http://o/p?q", "http://o/p?q"},
+      {"https://h/a#keep", "https://o/p", "https://o/p#keep"},
+      {"http://h/a", "/b/../c", "http://h/c"},
+      {"http://h/a/b", "c", "http://h/a/c"},
+      {"http://h/a", "//o/p", "http://o/p"},
+  };
+  for (size_t i = 0; i < HR_ARRAY_LEN(rows); i++) {
+    char *out = NULL;
+    cr_assert_eq(hr_url_resolve(rows[i].base, rows[i].ref,
+                                strlen(rows[i].ref), &out),
+                 0, "row %zu", i);
+    cr_expect_str_eq(out, rows[i].want, "row %zu", i);
+    free(out);
+  }
+}
