@@ -34,6 +34,10 @@ struct httpresp_request {
 
 /* Deep copy (the streamed body's callbacks are shared, not copied). */
 int hr_request_copy(httpresp_request **out, const httpresp_request *src);
+/* The same with another method and URL; `url` (malloc'd) is taken, also
+ * on failure. */
+int hr_request_derive(httpresp_request **out, const httpresp_request *src,
+                      const char *method, char *url);
 /* Whether the body can be sent again from its start. */
 int hr_request_body_replayable(const httpresp_request *r);
 /* Drops the body and the headers that describe it (RFC 9110 §8). */
@@ -41,7 +45,7 @@ void hr_request_drop_body(httpresp_request *r);
 
 typedef struct hr_hop {
   int status;
-  char *method;
+  char *method; /* one allocation holds both strings */
   char *url;
   httpresp_decision decision;
 } hr_hop;

@@ -8,10 +8,8 @@
 void hr_history_init(hr_history *h) { memset(h, 0, sizeof(*h)); }
 
 void hr_history_free(hr_history *h) {
-  for (size_t i = 0; i < h->n; i++) {
-    free(h->v[i].method);
-    free(h->v[i].url);
-  }
+  for (size_t i = 0; i < h->n; i++)
+    free(h->v[i].method); /* the URL shares its allocation */
   free(h->v);
   hr_history_init(h);
 }
@@ -25,15 +23,15 @@ int hr_history_visit(hr_history *h, const char *method, const char *url) {
     h->v = v;
     h->cap = cap;
   }
-  char *m = hr_strdup(method);
-  char *u = hr_url_without_fragment(url);
-  if (!m || !u) {
-    free(m);
-    free(u);
+  size_t mlen = strlen(method), ulen = strcspn(url, "#");
+  char *m = malloc(mlen + ulen + 2);
+  if (!m)
     return HTTPRESP_E_NOMEM;
-  }
+  memcpy(m, method, mlen + 1);
+  memcpy(m + mlen + 1, url, ulen);
+  m[mlen + 1 + ulen] = '\0';
   h->v[h->n].method = m;
-  h->v[h->n].url = u;
+  h->v[h->n].url = m + mlen + 1;
   h->v[h->n].cookie_epoch = h->cookie_epoch;
   h->n++;
   return 0;

@@ -13,8 +13,8 @@
 /* One (method, URL) visited in a redirect chain.  `cookie_epoch` is the
  * number of Set-Cookie responses seen before the visit. */
 typedef struct hr_visit {
-  char *method;
-  char *url; /* without fragment */
+  char *method; /* one allocation holds both strings */
+  char *url;    /* without fragment */
   unsigned cookie_epoch;
 } hr_visit;
 

@@ -72,11 +72,15 @@ static const char *location_of(const hr_headers *h, int *conflict) {
   return loc && *loc ? loc : NULL;
 }
 
+/* Whether (method, url up to its fragment) was requested at this cookie
+ * epoch. */
 static int was_visited(const hr_history *h, const char *method,
                        const char *url) {
+  size_t n = strcspn(url, "#");
   for (size_t i = 0; i < h->n; i++)
     if (h->v[i].cookie_epoch == h->cookie_epoch &&
-        strcmp(h->v[i].method, method) == 0 && strcmp(h->v[i].url, url) == 0)
+        strcmp(h->v[i].method, method) == 0 &&
+        strncmp(h->v[i].url, url, n) == 0 && h->v[i].url[n] == '\0')
       return 1;
   return 0;
 }
@@ -194,14 +198,7 @@ int hr_redirect_decide(const hr_policy_input *in, hr_decision *d) {
   }
   int keep_body;
   const char *method = next_method(p, in->status, cur->method, &keep_body);
-  char *key = hr_url_without_fragment(target);
-  if (!key) {
-    free(target);
-    return HTTPRESP_E_NOMEM;
-  }
-  int loop = was_visited(in->history, method, key);
-  free(key);
-  if (loop) {
+  if (was_visited(in->history, method, target)) {
     STOP(d, HTTPRESP_E_REDIRECT_LOOP, "redirect loop: \"%.120s\" was already "
          "requested in this chain", target);
     free(target);
@@ -216,26 +213,11 @@ int hr_redirect_decide(const hr_policy_input *in, hr_decision *d) {
     return 0;
   }
   httpresp_request *next = NULL;
-  rc = hr_request_copy(&next, cur);
-  if (!rc) {
-    free(next->url);
-    next->url = target;
-    target = NULL;
-    if (strcmp(next->method, method) != 0) {
-      char *m = hr_strdup(method);
-      if (!m)
-        rc = HTTPRESP_E_NOMEM;
-      else {
-        free(next->method);
-        next->method = m;
-      }
-    }
-  }
+  rc = hr_request_derive(&next, cur, method, target);
   if (!rc && !keep_body)
     hr_request_drop_body(next);
   if (!rc)
     rc = apply_origin_rules(p, in->orig, next, &d->cross_origin);
-  free(target);
   if (rc) {
     httpresp_request_free(next);
     return rc;

@@ -174,18 +174,28 @@ int httpresp_request_set_credentials(httpresp_request *r, const char *user,
 }
 
 int hr_request_copy(httpresp_request **out, const httpresp_request *src) {
-  /* `src` was checked when its method and URL were set (or its URL is a
-   * resolved redirect target), so the copy does not parse the URL again:
-   * a transfer copies its request twice and once more per hop, and that
-   * parse was the largest part of what the library costs per request. */
-  httpresp_request *r = calloc(1, sizeof(*r));
-  if (!r)
+  char *url = hr_strdup(src->url);
+  if (!url)
     return HTTPRESP_E_NOMEM;
+  return hr_request_derive(out, src, src->method, url);
+}
+
+int hr_request_derive(httpresp_request **out, const httpresp_request *src,
+                      const char *method, char *url) {
+  /* `src` was checked when its method and URL were set, and `url` is one
+   * of those or a resolved redirect target, so nothing is parsed again:
+   * that parse was once the largest part of what a request cost. */
+  *out = NULL;
+  httpresp_request *r = calloc(1, sizeof(*r));
+  if (!r) {
+    free(url);
+    return HTTPRESP_E_NOMEM;
+  }
   hr_headers_init(&r->headers);
   r->stream_len = -1;
-  r->method = hr_strdup(src->method);
-  r->url = hr_strdup(src->url);
-  int rc = r->method && r->url ? 0 : HTTPRESP_E_NOMEM;
+  r->method = hr_strdup(method);
+  r->url = url;
+  int rc = r->method ? 0 : HTTPRESP_E_NOMEM;
   if (!rc)
     rc = hr_headers_copy(&r->headers, &src->headers);
   if (!rc && src->body_kind == HR_BODY_MEMORY)

@@ -25,10 +25,8 @@ void httpresp_response_free(httpresp_response *r) {
   free(r->url);
   hr_headers_free(&r->headers);
   hr_buf_free(&r->body);
-  for (size_t i = 0; i < r->nhops; i++) {
-    free(r->hops[i].method);
-    free(r->hops[i].url);
-  }
+  for (size_t i = 0; i < r->nhops; i++)
+    free(r->hops[i].method); /* the URL shares its allocation */
   free(r->hops);
   free(r);
 }
@@ -46,13 +44,13 @@ int hr_response_add_hop(httpresp_response *r, int status, const char *method,
   hr_hop *h = &r->hops[r->nhops];
   h->status = status;
   h->decision = d;
-  h->method = hr_strdup(method);
-  h->url = hr_strdup(url);
-  if (!h->method || !h->url) {
-    free(h->method);
-    free(h->url);
+  size_t mlen = strlen(method), ulen = strlen(url);
+  h->method = malloc(mlen + ulen + 2);
+  if (!h->method)
     return HTTPRESP_E_NOMEM;
-  }
+  memcpy(h->method, method, mlen + 1);
+  h->url = h->method + mlen + 1;
+  memcpy(h->url, url, ulen + 1);
   r->nhops++;
   return 0;
 }

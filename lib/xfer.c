@@ -73,7 +73,7 @@ static void early_hints(hr_xfer *x) {
 
 static void decide_at_headers(hr_xfer *x) {
   httpresp_client *c = x->client;
-  if (hr_headers_get(&x->hdrs, "Set-Cookie"))
+  if (x->set_cookie)
     x->hist.cookie_epoch++;
   hr_policy_input in;
   memset(&in, 0, sizeof(in));
@@ -120,6 +120,7 @@ static void end_of_block(hr_xfer *x) {
       early_hints(x);
     hr_headers_clear(&x->hdrs);
     x->folds = 0;
+    x->set_cookie = 0;
     x->await_status = 1;
     return;
   }
@@ -191,6 +192,7 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *ud) {
     x->final_seen = 0;
     x->decided = 0;
     x->bad_location = 0;
+    x->set_cookie = 0;
     x->fold_index = SIZE_MAX;
     hr_headers_clear(&x->hdrs);
     hr_buf_reset(&x->resp->body);
@@ -225,6 +227,10 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *ud) {
    * the server meant and we cannot read must not pass for "no Location". */
   if (rc && len > 9 && hr_strncaseeq(buf, "Location:", 9))
     x->bad_location = 1;
+  /* Cookies set by a hop make a revisit legitimate (redirect loops). */
+  if (!rc && len > 11 && (buf[0] == 'S' || buf[0] == 's') &&
+      hr_strncaseeq(buf, "Set-Cookie:", 11))
+    x->set_cookie = 1;
   return len;
 }
 
@@ -409,9 +415,8 @@ static int deadline_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow,
 static void set_credentials(hr_xfer *x) {
   CURL *e = x->easy;
   const httpresp_request *o = x->orig;
-  int keep_auth = !hr_policy_header_is_sensitive(&x->client->policy,
-                                                 "Authorization");
-  if (x->cross_origin && !keep_auth) {
+  if (x->cross_origin &&
+      hr_policy_header_is_sensitive(&x->client->policy, "Authorization")) {
     /* libcurl cannot report what the caller set on the handle, so clear
      * every credential option that would otherwise reach the new origin. */
     curl_easy_setopt(e, CURLOPT_USERPWD, NULL);
@@ -434,6 +439,7 @@ static void reset_receive_state(hr_xfer *x) {
   x->status = 0;
   x->await_status = 1;
   x->bad_location = 0;
+  x->set_cookie = 0;
   x->folds = 0;
   x->fold_index = SIZE_MAX;
   x->final_seen = 0;
@@ -477,6 +483,7 @@ static hr_step serve_stored(hr_xfer *x, int64_t now) {
   if (hr_cache_served_headers(&x->entry, now, &x->hdrs) != 0)
     return fail(x, HTTPRESP_E_NOMEM, "out of memory");
   x->status = x->entry.status;
+  x->set_cookie = hr_headers_get(&x->hdrs, "Set-Cookie") != NULL;
   x->from_cache = 1;
   x->final_seen = 1;
   decide_at_headers(x);
@@ -543,10 +550,9 @@ static hr_step keep_quiet(hr_xfer *x, int64_t now) {
   /* With nothing remembered (the usual case) an http(s) URL, whose origin
    * always parses, needs no lookup: parsing it for the key was the largest
    * part of arming a hop. */
-  char scheme[8];
+  const char *u = x->cur->url;
   if (!hr_quiet_any(c) &&
-      hr_url_scheme(x->cur->url, scheme, sizeof(scheme)) == 0 &&
-      (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0))
+      (hr_strncaseeq(u, "http://", 7) || hr_strncaseeq(u, "https://", 8)))
     return HR_STEP_PERFORM;
   char *key;
   int rc = hr_url_origin_key(x->cur->url, &key);

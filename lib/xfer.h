@@ -39,6 +39,7 @@ typedef struct hr_xfer {
   int await_status; /* the next line may start a response */
   int final_seen;
   int bad_location; /* a Location field we could not read */
+  int set_cookie;   /* the response has Set-Cookie */
   size_t folds;     /* obs-fold continuation lines, counted as fields */
   size_t fold_index, fold_len, fold_cap;
   hr_headers hdrs;
