@@ -683,7 +683,7 @@ void case6(void) {
   double stored = (double)payload / (double)n;
   double over = per - stored;
   printf("    heap per entry %.0f B = header fields + body %.0f B + overhead "
-         "%.0f B (which includes the %.0f-byte URL, held twice)\n",
+         "%.0f B (which includes the %.0f-byte URL, the cache key)\n",
          per, stored, over, (double)urls / (double)n);
   printf("    control: the same requests without a cache leave %.1f B per "
          "request\n",

@@ -1,9 +1,12 @@
-/* The cache object: entries encoded into a store of opaque bytes.
+/* The cache object over a store.
  *
- * Stores are untrusted in the same way the network is: a custom store may
- * return anything, a disk store what another process or a crash left.  So
- * every load decodes with verification, checks that the entry is the one
- * asked for, and turns anything else into a miss after removing it. */
+ * The bundled memory store holds frozen entries and is used directly: a
+ * hit takes a reference and decodes nothing.  Every other store holds
+ * encoded bytes, and those are untrusted in the same way the network is: a
+ * custom store may return anything, a disk store what another process or a
+ * crash left.  So every load from them decodes with verification, checks
+ * that the entry is the one asked for, and turns anything else into a miss
+ * after removing it. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,13 +28,17 @@ int httpresp_cache_new_memory(httpresp_cache **out, size_t max_bytes) {
   if (!out)
     return HTTPRESP_E_INVALID_ARG;
   *out = NULL;
-  void *store;
+  hr_mstore *store;
   int rc = hr_store_memory_new(&store, max_bytes);
   if (rc)
     return rc;
-  rc = cache_new(out, &hr_store_memory_ops, store);
+  static const httpresp_store_ops none = {HTTPRESP_STORE_VERSION, NULL, NULL,
+                                          NULL, NULL};
+  rc = cache_new(out, &none, NULL);
   if (rc)
-    hr_store_memory_ops.destroy(store);
+    hr_store_memory_free(store);
+  else
+    (*out)->mem = store;
   return rc;
 }
 
@@ -66,41 +73,62 @@ int httpresp_cache_new_custom(httpresp_cache **out,
 void httpresp_cache_free(httpresp_cache *c) {
   if (!c)
     return;
+  hr_store_memory_free(c->mem);
   if (c->ops.destroy)
     c->ops.destroy(c->store);
   free(c);
 }
 
-int hr_cache_load(httpresp_cache *c, const char *key, hr_cache_entry *e) {
-  if (!e)
+int hr_cache_load(httpresp_cache *c, const char *key, size_t klen,
+                  hr_stored **out) {
+  if (!out)
     return HTTPRESP_E_INVALID_ARG;
-  hr_cache_entry_init(e);
+  *out = NULL;
   if (!c || !key)
     return HTTPRESP_E_INVALID_ARG;
+  if (c->mem)
+    return hr_store_memory_get(c->mem, key, klen, out);
+  char *k = hr_strndup(key, klen); /* the store API takes C strings */
+  if (!k)
+    return HTTPRESP_E_NOMEM;
   void *data = NULL;
   size_t len = 0;
-  int rc = c->ops.get(c->store, key, &data, &len);
-  if (rc == 1)
-    return 1;
+  int rc = c->ops.get(c->store, k, &data, &len);
   if (rc != 0) {
     free(data);
-    return HTTPRESP_E_CACHE_IO;
+    free(k);
+    return rc == 1 ? 1 : HTTPRESP_E_CACHE_IO;
   }
-  rc = hr_cache_entry_decode(data, len, e);
+  hr_cache_entry e;
+  rc = hr_cache_entry_decode(data, len, &e);
   free(data);
-  if (rc == HTTPRESP_E_NOMEM)
-    return rc;
-  if (rc || strcmp(e->url, key) != 0) {
-    hr_cache_entry_free(e);
-    c->ops.del(c->store, key);
-    return 1;
+  if (rc != HTTPRESP_E_NOMEM && (rc || strcmp(e.url, k) != 0)) {
+    hr_cache_entry_free(&e);
+    c->ops.del(c->store, k);
+    rc = 1;
   }
-  return 0;
+  free(k);
+  if (rc)
+    return rc;
+  rc = hr_stored_freeze(&e, out);
+  hr_cache_entry_free(&e);
+  return rc == HTTPRESP_E_NOMEM ? rc : (rc ? 1 : 0);
 }
 
 int hr_cache_save(httpresp_cache *c, const hr_cache_entry *e) {
   if (!c || !e || !e->url)
     return HTTPRESP_E_INVALID_ARG;
+  if (c->mem) {
+    hr_stored *s;
+    int rc = hr_stored_freeze(e, &s);
+    if (rc == 0) {
+      rc = hr_store_memory_put(c->mem, s);
+      hr_stored_unref(s);
+    } else if (rc == HTTPRESP_E_INVALID_ARG) {
+      hr_store_memory_del(c->mem, e->url, strlen(e->url));
+    }
+    return rc;
+  }
   hr_buf b;
   hr_buf_init(&b);
   int rc = hr_cache_entry_encode(e, &b);
@@ -123,22 +151,29 @@ int hr_cache_save(httpresp_cache *c, const hr_cache_entry *e) {
 int hr_cache_remove(httpresp_cache *c, const char *key) {
   if (!c || !key)
     return HTTPRESP_E_INVALID_ARG;
+  if (c->mem) {
+    hr_store_memory_del(c->mem, key, strlen(key));
+    return 0;
+  }
   return c->ops.del(c->store, key) == 0 ? 0 : HTTPRESP_E_CACHE_IO;
 }
 
 hr_cache_use hr_cache_lookup(httpresp_cache *c, const httpresp_request *req,
-                             int64_t now_ms, hr_cache_entry *e,
+                             int64_t now_ms, hr_stored **out,
                              const char **why) {
   const char *dummy;
   if (!why)
     why = &dummy;
-  hr_cache_entry_init(e);
-  char *key = req ? hr_cache_key(req->url) : NULL;
-  int rc = key && c ? hr_cache_load(c, key, e) : 1;
-  free(key);
-  hr_cache_use use = hr_cache_select(rc == 0 ? e : NULL, req, now_ms, why);
-  if (use != HR_CACHE_USE_FRESH && use != HR_CACHE_USE_REVALIDATE)
-    hr_cache_entry_free(e);
+  *out = NULL;
+  /* The key is the URL without its fragment: no copy needed to find it. */
+  int rc = req && c ? hr_cache_load(c, req->url, strcspn(req->url, "#"), out)
+                    : 1;
+  hr_cache_use use = hr_cache_select(rc == 0 ? &(*out)->e : NULL, req, now_ms,
+                                     why);
+  if (use != HR_CACHE_USE_FRESH && use != HR_CACHE_USE_REVALIDATE) {
+    hr_stored_unref(*out);
+    *out = NULL;
+  }
   return use;
 }
 

@@ -13,6 +13,7 @@
 #ifndef HR_CACHE_H
 #define HR_CACHE_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "common.h"
@@ -22,6 +23,20 @@
 /* Largest encoded entry (URL, headers, body, framing) a cache stores;
  * larger responses pass through uncached.  Also the decoder's bound. */
 #define HR_CACHE_MAX_ENTRY ((size_t)64 * 1024 * 1024)
+
+/* What the selection needs of a stored response on every lookup, worked
+ * out once when the entry is frozen (hr_stored): each is a pure function
+ * of the entry, so using them gives the same answers as recomputing. */
+typedef struct hr_cache_facts {
+  int64_t age_value;       /* Age in seconds, -1 when absent or invalid */
+  int64_t date_ms;         /* Date, or the receipt time without a valid one */
+  int64_t lifetime;        /* hr_cache_freshness_lifetime, seconds */
+  unsigned rs_flags;       /* the response's Cache-Control flags */
+  uint32_t age_index;      /* first Age field, or headers.n when none */
+  uint32_t age_count;      /* how many Age fields */
+  unsigned char validator; /* hr_cache_has_validator */
+  unsigned char varies;    /* Vary names at least one element */
+} hr_cache_facts;
 
 typedef struct hr_cache_entry {
   char *url; /* the cache key: request URL without fragment */
@@ -33,7 +48,30 @@ typedef struct hr_cache_entry {
   size_t body_len;
   int64_t request_ms;  /* when the request that got it was sent */
   int64_t response_ms; /* when the response was received */
+  const hr_cache_facts *facts; /* frozen entries only, else NULL */
 } hr_cache_entry;
+
+/* A frozen entry: one allocation holding the entry, its facts, and every
+ * string, field array and the body it points to.  Immutable and reference
+ * counted, so a memory store hands the same object to any number of
+ * requests and threads, and a cache hit copies nothing.  Never pass its
+ * `e` to anything that frees or edits an entry. */
+typedef struct hr_stored {
+  hr_cache_entry e;
+  hr_cache_facts facts;
+  size_t size; /* bytes of the allocation */
+  _Atomic size_t refs;
+} hr_stored;
+
+/* Freezes a copy of `src` (refcount 1).  Returns 0, HTTPRESP_E_NOMEM, or
+ * HTTPRESP_E_INVALID_ARG when it is larger than HR_CACHE_MAX_ENTRY. */
+int hr_stored_freeze(const hr_cache_entry *src, hr_stored **out);
+hr_stored *hr_stored_ref(hr_stored *s);
+void hr_stored_unref(hr_stored *s); /* NULL is fine */
+/* A mutable deep copy of the frozen entry (free with hr_cache_entry_free). */
+int hr_stored_thaw(const hr_stored *s, hr_cache_entry *out);
+/* Computes the facts of `e` (which must not be frozen yet). */
+void hr_cache_facts_compute(const hr_cache_entry *e, hr_cache_facts *f);
 
 void hr_cache_entry_init(hr_cache_entry *e);
 /* Frees what `e` owns and leaves it initialised (empty). */
@@ -151,10 +189,12 @@ int hr_cache_method_unsafe(const char *method);
 
 /* ---- the cache object -------------------------------------------------- */
 
-/* Loads the entry for `key`: 0 and *e filled on a hit, 1 on a miss (a
- * damaged entry, or one stored under another URL, is removed and read as a
- * miss), or HTTPRESP_E_NOMEM / HTTPRESP_E_CACHE_IO.  `e` is overwritten. */
-int hr_cache_load(httpresp_cache *c, const char *key, hr_cache_entry *e);
+/* Loads the entry for `key` (its first `klen` bytes): 0 and *out (a
+ * reference) on a hit, 1 on a miss (a damaged entry, or one stored under
+ * another URL, is removed and read as a miss), or HTTPRESP_E_NOMEM /
+ * HTTPRESP_E_CACHE_IO. */
+int hr_cache_load(httpresp_cache *c, const char *key, size_t klen,
+                  hr_stored **out);
 /* Stores `e` under e->url, replacing what was there.  Returns 0,
  * HTTPRESP_E_NOMEM, HTTPRESP_E_INVALID_ARG (too large: any older entry for
  * the key is removed) or HTTPRESP_E_CACHE_IO. */
@@ -164,10 +204,11 @@ int hr_cache_remove(httpresp_cache *c, const char *key);
 
 /* Lookup for a request the cache applies to (hr_cache_request_applies):
  * loads the entry for req->url and runs hr_cache_select.  On FRESH and
- * REVALIDATE `*e` holds the entry (free it with hr_cache_entry_free); on
- * NONE and NOT_CACHED it is empty.  A store error reads as a miss. */
+ * REVALIDATE `*out` holds a reference to the entry (drop it with
+ * hr_stored_unref); on NONE and NOT_CACHED it is NULL.  A store error
+ * reads as a miss. */
 hr_cache_use hr_cache_lookup(httpresp_cache *c, const httpresp_request *req,
-                             int64_t now_ms, hr_cache_entry *e,
+                             int64_t now_ms, hr_stored **out,
                              const char **why);
 
 /* After a complete final response to `req` came from the network: stores

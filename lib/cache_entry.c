@@ -14,6 +14,7 @@
  *  56  url, then per field: u32 name length, u32 value length, name, value
  *      (vary fields first), then the body, then u64 checksum of all before.
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -239,5 +240,110 @@ int hr_cache_entry_decode(const void *data, size_t len, hr_cache_entry *e) {
   int rc = decode(data, len, e);
   if (rc)
     hr_cache_entry_free(e);
+  return rc;
+}
+
+/* ---- frozen entries ----------------------------------------------------- */
+
+/* Bytes the strings of a field list take, NULs included. */
+static size_t strings_size(const hr_headers *h) {
+  size_t n = 0;
+  for (size_t i = 0; i < h->n; i++)
+    n += strlen(h->v[i].name) + strlen(h->v[i].value) + 2;
+  return n;
+}
+
+/* Copies `src`'s fields into the frozen block: the field array at *fields,
+ * the strings at *text; both cursors advance. */
+static void freeze_fields(const hr_headers *src, hr_headers *dst,
+                          hr_field **fields, char **text) {
+  hr_headers_init(dst);
+  dst->v = *fields;
+  dst->n = dst->cap = src->n;
+  dst->bytes = src->bytes;
+  for (size_t i = 0; i < src->n; i++) {
+    size_t nl = strlen(src->v[i].name) + 1, vl = strlen(src->v[i].value) + 1;
+    memcpy(*text, src->v[i].name, nl);
+    dst->v[i].name = *text;
+    *text += nl;
+    memcpy(*text, src->v[i].value, vl);
+    dst->v[i].value = *text;
+    *text += vl;
+  }
+  *fields += src->n;
+}
+
+int hr_stored_freeze(const hr_cache_entry *src, hr_stored **out) {
+  *out = NULL;
+  if (!src || !src->url || (src->body_len && !src->body))
+    return HTTPRESP_E_INVALID_ARG;
+  size_t url_len = strlen(src->url) + 1;
+  size_t nfields = src->vary.n + src->headers.n;
+  if (url_len > HR_CACHE_MAX_ENTRY || nfields > HR_CACHE_MAX_ENTRY ||
+      src->body_len > HR_CACHE_MAX_ENTRY)
+    return HTTPRESP_E_INVALID_ARG;
+  size_t text = url_len + strings_size(&src->vary) +
+                strings_size(&src->headers) + src->body_len + 1;
+  if (text > HR_CACHE_MAX_ENTRY)
+    return HTTPRESP_E_INVALID_ARG;
+  size_t size = sizeof(hr_stored) + nfields * sizeof(hr_field) + text;
+  hr_stored *s = malloc(size);
+  if (!s)
+    return HTTPRESP_E_NOMEM;
+  memset(s, 0, sizeof(*s));
+  hr_field *fields = (hr_field *)(s + 1);
+  char *p = (char *)(fields + nfields);
+  hr_cache_entry *e = &s->e;
+  e->status = src->status;
+  e->request_ms = src->request_ms;
+  e->response_ms = src->response_ms;
+  memcpy(p, src->url, url_len);
+  e->url = p;
+  p += url_len;
+  freeze_fields(&src->vary, &e->vary, &fields, &p);
+  freeze_fields(&src->headers, &e->headers, &fields, &p);
+  if (src->body_len)
+    memcpy(p, src->body, src->body_len);
+  p[src->body_len] = '\0';
+  e->body = p;
+  e->body_len = src->body_len;
+  hr_cache_facts_compute(e, &s->facts);
+  e->facts = &s->facts;
+  s->size = size;
+  atomic_init(&s->refs, 1);
+  *out = s;
+  return 0;
+}
+
+hr_stored *hr_stored_ref(hr_stored *s) {
+  atomic_fetch_add_explicit(&s->refs, 1,
+                            memory_order_relaxed);
+  return s;
+}
+
+void hr_stored_unref(hr_stored *s) {
+  if (s && atomic_fetch_sub_explicit(&s->refs, 1,
+                                     memory_order_acq_rel) == 1)
+    free(s);
+}
+
+int hr_stored_thaw(const hr_stored *s, hr_cache_entry *out) {
+  hr_cache_entry_init(out);
+  const hr_cache_entry *e = &s->e;
+  out->status = e->status;
+  out->request_ms = e->request_ms;
+  out->response_ms = e->response_ms;
+  out->url = hr_strdup(e->url);
+  out->body = malloc(e->body_len + 1);
+  int rc = out->url && out->body ? 0 : HTTPRESP_E_NOMEM;
+  if (!rc) {
+    memcpy(out->body, e->body, e->body_len + 1);
+    out->body_len = e->body_len;
+    rc = hr_headers_copy(&out->vary, &e->vary);
+  }
+  if (!rc)
+    rc = hr_headers_copy(&out->headers, &e->headers);
+  if (rc)
+    hr_cache_entry_free(out);
   return rc;
 }

@@ -367,6 +367,8 @@ static int64_t sat_sub(int64_t a, int64_t b) {
 /* The response's Date in ms, or its receipt time when Date is absent or
  * invalid. */
 static int64_t date_ms(const hr_cache_entry *e) {
+  if (e->facts)
+    return e->facts->date_ms;
   int64_t sec;
   if (header_date(&e->headers, "Date", e->response_ms / 1000, &sec) == 0)
     return sec * 1000; /* parsed years end at 9999: no overflow */
@@ -375,7 +377,7 @@ static int64_t date_ms(const hr_cache_entry *e) {
 
 /* §4.2.3 in milliseconds. */
 static int64_t current_age_ms(const hr_cache_entry *e, int64_t now_ms) {
-  int64_t age = age_value(&e->headers);
+  int64_t age = e->facts ? e->facts->age_value : age_value(&e->headers);
   int64_t apparent = max64(0, sat_sub(e->response_ms, date_ms(e)));
   int64_t delay = max64(0, sat_sub(e->response_ms, e->request_ms));
   int64_t corrected = hr_sat_add(age < 0 ? 0 : age * 1000, delay);
@@ -391,6 +393,8 @@ int64_t hr_cache_current_age(const hr_cache_entry *e, int64_t now_ms) {
 int64_t hr_cache_freshness_lifetime(const hr_cache_entry *e) {
   if (!e)
     return 0;
+  if (e->facts)
+    return e->facts->lifetime;
   hr_cc cc;
   hr_cc_from_headers(&cc, &e->headers);
   if (cc.max_age >= 0) /* s-maxage is for shared caches only */
@@ -427,12 +431,37 @@ int64_t hr_cache_freshness_lifetime(const hr_cache_entry *e) {
   return h > HEURISTIC_CAP_SEC ? HEURISTIC_CAP_SEC : h;
 }
 
+void hr_cache_facts_compute(const hr_cache_entry *e, hr_cache_facts *f) {
+  memset(f, 0, sizeof(*f));
+  f->age_value = age_value(&e->headers);
+  f->date_ms = date_ms(e);
+  f->lifetime = hr_cache_freshness_lifetime(e);
+  hr_cc cc;
+  hr_cc_from_headers(&cc, &e->headers);
+  f->rs_flags = cc.flags;
+  f->validator = (unsigned char)hr_cache_has_validator(e);
+  list_iter it;
+  const char *s;
+  size_t n;
+  list_init(&it, &e->headers, "Vary");
+  f->varies = (unsigned char)list_next(&it, &s, &n);
+  f->age_index = (uint32_t)e->headers.n; /* freezing bounds the count */
+  for (size_t i = 0; i < e->headers.n; i++) {
+    if (!hr_strcaseeq(e->headers.v[i].name, "Age"))
+      continue;
+    if (f->age_count++ == 0)
+      f->age_index = i;
+  }
+}
+
 /* ---- selection -------------------------------------------------------- */
 
 int hr_cache_has_validator(const hr_cache_entry *e) {
   int64_t lm;
   if (!e)
     return 0;
+  if (e->facts)
+    return e->facts->validator;
   const char *etag = hr_headers_get(&e->headers, "ETag");
   if (etag && *etag)
     return 1;
@@ -481,7 +510,7 @@ hr_cache_use hr_cache_select(const hr_cache_entry *e,
     *why = cannot == HR_CACHE_USE_NONE ? "miss" : "only-if-cached";
     return cannot;
   }
-  if (!vary_matches(e, req)) {
+  if ((!e->facts || e->facts->varies) && !vary_matches(e, req)) {
     *why = "vary";
     return cannot;
   }
@@ -499,7 +528,10 @@ hr_cache_use hr_cache_select(const hr_cache_entry *e,
     return revalidate;
   }
   hr_cc rs;
-  hr_cc_from_headers(&rs, &e->headers);
+  if (e->facts)
+    rs.flags = e->facts->rs_flags;
+  else
+    hr_cc_from_headers(&rs, &e->headers);
   if (rs.flags & HR_CC_NO_CACHE) {
     *why = "no-cache";
     return revalidate;

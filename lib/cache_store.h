@@ -8,25 +8,39 @@
 
 #include "common.h"
 
+typedef struct hr_mstore hr_mstore;
+
 /* Immutable once built, so any number of threads may use it; the stores
- * do their own locking. */
+ * do their own locking.  The bundled memory store is used directly
+ * (`mem`), every other store through `ops`. */
 struct httpresp_cache {
   httpresp_store_ops ops;
   void *store;
+  hr_mstore *mem;
 };
 
-/* In-memory LRU store.  Every entry is charged its key, its data and its
- * bookkeeping (hr_store_memory_charge); the sum never exceeds `max_bytes`,
- * the least recently used entries going first.  An entry whose charge
- * exceeds `max_bytes` is refused (and any older entry for its key
- * removed).  get/put are O(1): a hash table plus a doubly-linked list. */
-extern const httpresp_store_ops hr_store_memory_ops;
-int hr_store_memory_new(void **out, size_t max_bytes);
-/* What an entry of `klen` key bytes and `dlen` data bytes is charged. */
-size_t hr_store_memory_charge(size_t klen, size_t dlen);
+/* In-memory LRU store of frozen entries (hr_stored), keyed by their URL.
+ * Every entry is charged its allocation and its bookkeeping
+ * (hr_store_memory_charge); the sum never exceeds `max_bytes`, the least
+ * recently used entries going first.  An entry whose charge exceeds
+ * `max_bytes` is refused (and any older entry for its key removed).
+ * get/put/del are O(1): a hash table plus a doubly-linked list.  A get
+ * hands out a reference, so nothing is copied and an entry evicted
+ * meanwhile stays valid for whoever holds it. */
+int hr_store_memory_new(hr_mstore **out, size_t max_bytes);
+void hr_store_memory_free(hr_mstore *s);
+/* 0 and a reference in *out, or 1 when nothing is stored for the key. */
+int hr_store_memory_get(hr_mstore *s, const char *key, size_t klen,
+                        hr_stored **out);
+/* Stores `v` under v->e.url (taking a reference), replacing and evicting.
+ * Returns 0 or HTTPRESP_E_INVALID_ARG when it can never fit. */
+int hr_store_memory_put(hr_mstore *s, hr_stored *v);
+void hr_store_memory_del(hr_mstore *s, const char *key, size_t klen);
+/* What holding `v` is charged. */
+size_t hr_store_memory_charge(const hr_stored *v);
 /* Bytes charged and entries held right now. */
-size_t hr_store_memory_bytes(void *store);
-size_t hr_store_memory_count(void *store);
+size_t hr_store_memory_bytes(hr_mstore *s);
+size_t hr_store_memory_count(hr_mstore *s);
 
 /* Directory store: one file per key, named by the hex of a keyed 64-bit
  * hash of the key, holding a checksummed header, the key and the data.

@@ -50,14 +50,22 @@ typedef struct hr_hop {
   httpresp_decision decision;
 } hr_hop;
 
+struct hr_stored;
+
 struct httpresp_response {
   int error;
   char *errmsg;
   CURLcode curl_code;
   int status;
   char *url;
-  hr_headers headers;
-  hr_buf body;
+  hr_headers headers; /* unless shared_headers */
+  hr_buf body;        /* unless shared_body */
+  /* An answer served from a memory cache is the stored entry itself (a
+   * reference), not a copy: its fields with Age set to `age`, its body. */
+  struct hr_stored *shared;
+  int shared_headers;
+  int shared_body;
+  char age[24];
   hr_hop *hops;
   size_t nhops;
   size_t hops_cap;
@@ -72,6 +80,14 @@ int hr_response_new(httpresp_response **out);
 /* Records a hop; returns 0 or HTTPRESP_E_NOMEM. */
 int hr_response_add_hop(httpresp_response *r, int status, const char *method,
                         const char *url, httpresp_decision d);
+/* Makes the frozen entry `s` the answer: its fields as served at `now_ms`
+ * (RFC 9111 §5.1: Age set), and its body when `with_body`.  Takes a
+ * reference.  Returns 0 or HTTPRESP_E_NOMEM. */
+int hr_response_share(httpresp_response *r, struct hr_stored *s,
+                      int64_t now_ms, int with_body);
+/* Drops a shared entry: headers and body are the response's own again. */
+void hr_response_unshare(httpresp_response *r);
+
 /* Sets error and message (printf-style); keeps the first message given
  * unless `code` differs from the recorded one. */
 void hr_response_fail(httpresp_response *r, int code, const char *fmt, ...)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache.h"
 #include "objects.h"
 
 int hr_response_new(httpresp_response **out) {
@@ -23,6 +24,7 @@ void httpresp_response_free(httpresp_response *r) {
     return;
   free(r->errmsg);
   free(r->url);
+  hr_stored_unref(r->shared);
   hr_headers_free(&r->headers);
   hr_buf_free(&r->body);
   for (size_t i = 0; i < r->nhops; i++)
@@ -52,6 +54,38 @@ int hr_response_add_hop(httpresp_response *r, int status, const char *method,
   h->url = h->method + mlen + 1;
   memcpy(h->url, url, ulen + 1);
   r->nhops++;
+  return 0;
+}
+
+void hr_response_unshare(httpresp_response *r) {
+  hr_stored_unref(r->shared);
+  r->shared = NULL;
+  r->shared_headers = r->shared_body = 0;
+}
+
+int hr_response_share(httpresp_response *r, hr_stored *s, int64_t now_ms,
+                      int with_body) {
+  hr_response_unshare(r);
+  hr_headers_clear(&r->headers);
+  hr_buf_reset(&r->body);
+  r->shared = hr_stored_ref(s);
+  r->shared_body = with_body;
+  if (s->facts.age_count > 1) /* rare: served_headers drops the extras */
+    return hr_cache_served_headers(&s->e, now_ms, &r->headers);
+  r->shared_headers = 1;
+  /* hr_cache_served_headers' Age value, without printf. */
+  int64_t age = hr_cache_current_age(&s->e, now_ms);
+  if (age > INT64_C(2147483648))
+    age = INT64_C(2147483648);
+  char tmp[24];
+  size_t n = 0;
+  do {
+    tmp[n++] = (char)('0' + age % 10);
+    age /= 10;
+  } while (age > 0);
+  for (size_t i = 0; i < n; i++)
+    r->age[i] = tmp[n - 1 - i];
+  r->age[n] = '\0';
   return 0;
 }
 
@@ -92,27 +126,55 @@ const char *httpresp_response_url(const httpresp_response *r) {
   return r && r->url ? r->url : "";
 }
 
+/* A shared answer's fields are the stored ones with the (at most one)
+ * Age field's value replaced, or an Age field appended when there was
+ * none: the order hr_cache_served_headers gives. */
 size_t httpresp_response_header_count(const httpresp_response *r) {
-  return r ? r->headers.n : 0;
+  if (!r)
+    return 0;
+  if (!r->shared_headers)
+    return r->headers.n;
+  const hr_stored *s = r->shared;
+  return s->e.headers.n + (s->facts.age_count ? 0 : 1);
 }
 
 int httpresp_response_header_at(const httpresp_response *r, size_t i,
                                 const char **name, const char **value) {
-  if (!r || i >= r->headers.n)
+  if (!r || i >= httpresp_response_header_count(r))
     return HTTPRESP_E_INVALID_ARG;
+  const hr_headers *h = r->shared_headers ? &r->shared->e.headers : &r->headers;
+  const char *n, *v;
+  if (r->shared_headers && i == r->shared->facts.age_index) {
+    n = i < h->n ? h->v[i].name : "Age";
+    v = r->age;
+  } else {
+    n = h->v[i].name;
+    v = h->v[i].value;
+  }
   if (name)
-    *name = r->headers.v[i].name;
+    *name = n;
   if (value)
-    *value = r->headers.v[i].value;
+    *value = v;
   return 0;
 }
 
 const char *httpresp_response_header(const httpresp_response *r,
                                      const char *name) {
-  return (r && name) ? hr_headers_get(&r->headers, name) : NULL;
+  if (!r || !name)
+    return NULL;
+  if (!r->shared_headers)
+    return hr_headers_get(&r->headers, name);
+  if (hr_strcaseeq(name, "Age"))
+    return r->age;
+  return hr_headers_get(&r->shared->e.headers, name);
 }
 
 const char *httpresp_response_body(const httpresp_response *r, size_t *len) {
+  if (r && r->shared_body) {
+    if (len)
+      *len = r->shared->e.body_len;
+    return r->shared->e.body;
+  }
   if (len)
     *len = r ? r->body.len : 0;
   return r ? r->body.data : NULL;

@@ -1,16 +1,18 @@
-/* In-memory LRU store bounded in bytes.
+/* In-memory LRU store of frozen entries, bounded in bytes.
  *
- * One allocation per entry holds the node, the key and the data; a chained
- * hash table finds it and a doubly-linked list orders it by use, so get and
- * put are O(1) (amortised over table growth).  The bound counts what an
- * entry really costs (hr_store_memory_charge), so it is a bound on memory,
- * not just on payload.  Allocation, copying and freeing happen outside the
- * lock where they can. */
+ * A node per entry points at the frozen entry (which holds the key, its
+ * URL); a chained hash table finds it and a doubly-linked list orders it
+ * by use, so get, put and del are O(1) (amortised over table growth).  The
+ * bound counts what an entry really costs (hr_store_memory_charge), so it
+ * is a bound on memory, not just on payload.  A get takes a reference
+ * under the lock and copies nothing; frees happen outside the lock. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "cache.h"
 #include "cache_store.h"
 
 typedef struct node {
@@ -18,8 +20,7 @@ typedef struct node {
   struct node *prev, *next; /* use order: prev is more recent */
   uint64_t hash;
   size_t klen;
-  size_t dlen;
-  char mem[]; /* key, NUL, data */
+  hr_stored *val; /* key: val->e.url */
 } node;
 
 /* One hash chain. */
@@ -27,7 +28,7 @@ typedef struct bucket {
   node *head;
 } bucket;
 
-typedef struct mstore {
+struct hr_mstore {
   pthread_mutex_t lock;
   bucket *buckets;
   size_t nbuckets; /* a power of two */
@@ -36,17 +37,16 @@ typedef struct mstore {
   size_t max_bytes;
   node *mru, *lru;
   uint64_t seed; /* keys can be chosen by servers (redirects): keyed hash */
-} mstore;
+};
+
+typedef struct hr_mstore mstore;
 
 #define INITIAL_BUCKETS 64u
 
-size_t hr_store_memory_charge(size_t klen, size_t dlen) {
-  /* The node, its bucket slot at load factor 1, the key with its NUL, the
-   * data.  Saturates instead of wrapping. */
-  size_t fixed = sizeof(node) + sizeof(bucket) + 1;
-  if (klen > SIZE_MAX - fixed || dlen > SIZE_MAX - fixed - klen)
-    return SIZE_MAX;
-  return fixed + klen + dlen;
+size_t hr_store_memory_charge(const hr_stored *v) {
+  /* The node, its bucket slot at load factor 1, the frozen entry. */
+  size_t fixed = sizeof(node) + sizeof(bucket);
+  return v->size > SIZE_MAX - fixed ? SIZE_MAX : fixed + v->size;
 }
 
 static uint64_t hash_key(const mstore *s, const char *key, size_t len) {
@@ -66,7 +66,8 @@ static node **slot_of(mstore *s, uint64_t hash) {
 
 static node *find(mstore *s, const char *key, size_t klen, uint64_t hash) {
   for (node *n = *slot_of(s, hash); n; n = n->hnext)
-    if (n->hash == hash && n->klen == klen && memcmp(n->mem, key, klen) == 0)
+    if (n->hash == hash && n->klen == klen &&
+        memcmp(n->val->e.url, key, klen) == 0)
       return n;
   return NULL;
 }
@@ -102,7 +103,7 @@ static void detach(mstore *s, node *n) {
   n->hnext = NULL;
   lru_unlink(s, n);
   s->count--;
-  s->bytes -= hr_store_memory_charge(n->klen, n->dlen);
+  s->bytes -= hr_store_memory_charge(n->val);
 }
 
 /* Doubles the table when it is fuller than one entry per bucket; if memory
@@ -132,78 +133,57 @@ static void maybe_grow(mstore *s) {
 static void free_chain(node *n) {
   while (n) {
     node *next = n->next;
+    hr_stored_unref(n->val);
     free(n);
     n = next;
   }
 }
 
-static int m_get(void *store, const char *key, void **data, size_t *len) {
-  mstore *s = store;
-  if (!s || !key || !data || !len)
-    return HTTPRESP_E_INVALID_ARG;
-  *data = NULL;
-  *len = 0;
-  size_t klen = strlen(key);
+int hr_store_memory_get(mstore *s, const char *key, size_t klen,
+                        hr_stored **out) {
+  *out = NULL;
   uint64_t h = hash_key(s, key, klen);
   pthread_mutex_lock(&s->lock);
   node *n = find(s, key, klen, h);
-  if (!n) {
-    pthread_mutex_unlock(&s->lock);
-    return 1;
-  }
-  lru_unlink(s, n);
-  lru_push_front(s, n);
-  void *copy = malloc(n->dlen ? n->dlen : 1);
-  if (copy) {
-    memcpy(copy, n->mem + n->klen + 1, n->dlen);
-    *len = n->dlen;
+  if (n) {
+    lru_unlink(s, n);
+    lru_push_front(s, n);
+    *out = hr_stored_ref(n->val);
   }
   pthread_mutex_unlock(&s->lock);
-  if (!copy)
-    return HTTPRESP_E_NOMEM;
-  *data = copy;
-  return 0;
+  return n ? 0 : 1;
 }
 
-static int m_del(void *store, const char *key) {
-  mstore *s = store;
-  if (!s || !key)
-    return HTTPRESP_E_INVALID_ARG;
-  size_t klen = strlen(key);
+void hr_store_memory_del(mstore *s, const char *key, size_t klen) {
   uint64_t h = hash_key(s, key, klen);
   pthread_mutex_lock(&s->lock);
   node *n = find(s, key, klen, h);
   if (n)
     detach(s, n);
   pthread_mutex_unlock(&s->lock);
-  free(n);
-  return 0;
+  if (n)
+    n->next = NULL;
+  free_chain(n);
 }
 
-static int m_put(void *store, const char *key, const void *data, size_t len) {
-  mstore *s = store;
-  if (!s || !key || (len && !data))
-    return HTTPRESP_E_INVALID_ARG;
-  size_t klen = strlen(key);
-  size_t charge = hr_store_memory_charge(klen, len);
+int hr_store_memory_put(mstore *s, hr_stored *v) {
+  size_t klen = strlen(v->e.url);
+  size_t charge = hr_store_memory_charge(v);
   if (charge > s->max_bytes) {
-    m_del(s, key); /* replaced by something we will not hold */
+    hr_store_memory_del(s, v->e.url, klen); /* replaced by what we refuse */
     return HTTPRESP_E_INVALID_ARG;
   }
-  node *n = malloc(sizeof(node) + klen + 1 + len);
+  node *n = malloc(sizeof(node));
   if (!n)
     return HTTPRESP_E_NOMEM;
   n->hnext = n->prev = n->next = NULL;
-  n->hash = hash_key(s, key, klen);
+  n->hash = hash_key(s, v->e.url, klen);
   n->klen = klen;
-  n->dlen = len;
-  memcpy(n->mem, key, klen + 1);
-  if (len)
-    memcpy(n->mem + klen + 1, data, len);
+  n->val = hr_stored_ref(v);
 
   node *dead = NULL; /* freed after the lock is dropped */
   pthread_mutex_lock(&s->lock);
-  node *old = find(s, key, klen, n->hash);
+  node *old = find(s, v->e.url, klen, n->hash);
   if (old) {
     detach(s, old);
     old->next = dead;
@@ -227,8 +207,7 @@ static int m_put(void *store, const char *key, const void *data, size_t len) {
   return 0;
 }
 
-static void m_destroy(void *store) {
-  mstore *s = store;
+void hr_store_memory_free(mstore *s) {
   if (!s)
     return;
   free_chain(s->mru);
@@ -237,10 +216,7 @@ static void m_destroy(void *store) {
   free(s);
 }
 
-const httpresp_store_ops hr_store_memory_ops = {HTTPRESP_STORE_VERSION, m_get,
-                                                m_put, m_del, m_destroy};
-
-int hr_store_memory_new(void **out, size_t max_bytes) {
+int hr_store_memory_new(mstore **out, size_t max_bytes) {
   if (!out)
     return HTTPRESP_E_INVALID_ARG;
   *out = NULL;
@@ -265,16 +241,14 @@ int hr_store_memory_new(void **out, size_t max_bytes) {
   return 0;
 }
 
-size_t hr_store_memory_bytes(void *store) {
-  mstore *s = store;
+size_t hr_store_memory_bytes(mstore *s) {
   pthread_mutex_lock(&s->lock);
   size_t b = s->bytes;
   pthread_mutex_unlock(&s->lock);
   return b;
 }
 
-size_t hr_store_memory_count(void *store) {
-  mstore *s = store;
+size_t hr_store_memory_count(mstore *s) {
   pthread_mutex_lock(&s->lock);
   size_t c = s->count;
   pthread_mutex_unlock(&s->lock);

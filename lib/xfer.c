@@ -71,6 +71,12 @@ static void early_hints(hr_xfer *x) {
   hr_buf_free(&all);
 }
 
+/* The fields of this hop's response: received, or stored (as stored: the
+ * Age a caller sees is set when the answer is kept). */
+static const hr_headers *hop_headers(const hr_xfer *x) {
+  return x->from_cache ? &x->stored->e.headers : &x->hdrs;
+}
+
 static void decide_at_headers(hr_xfer *x) {
   httpresp_client *c = x->client;
   if (x->set_cookie)
@@ -82,10 +88,10 @@ static void decide_at_headers(hr_xfer *x) {
   in.cur = x->cur;
   in.history = &x->hist;
   in.status = x->status;
-  in.resp = &x->hdrs;
+  in.resp = hop_headers(x);
   in.now_ms = hr_client_now(c);
   in.start_ms = x->start_ms;
-  in.revalidating = x->revalidating && x->have_entry ? &x->entry : NULL;
+  in.revalidating = x->revalidating && x->stored ? &x->stored->e : NULL;
   in.location_malformed = x->bad_location;
   if (!x->from_cache)
     x->response_ms = in.now_ms;
@@ -479,11 +485,10 @@ static void set_cur(hr_xfer *x, httpresp_request *next) {
 /* Loads a stored answer into the receive state as if it had just arrived,
  * so the policy treats it like any response (a stored 301 is followed). */
 static hr_step serve_stored(hr_xfer *x, int64_t now) {
+  (void)now;
   reset_receive_state(x);
-  if (hr_cache_served_headers(&x->entry, now, &x->hdrs) != 0)
-    return fail(x, HTTPRESP_E_NOMEM, "out of memory");
-  x->status = x->entry.status;
-  x->set_cookie = hr_headers_get(&x->hdrs, "Set-Cookie") != NULL;
+  x->status = x->stored->e.status;
+  x->set_cookie = hr_headers_get(&x->stored->e.headers, "Set-Cookie") != NULL;
   x->from_cache = 1;
   x->final_seen = 1;
   decide_at_headers(x);
@@ -514,24 +519,21 @@ static hr_step consult_cache(hr_xfer *x, int64_t now) {
     x->resp->cache_reason = "304-mismatch";
     return HR_STEP_PERFORM;
   }
-  if (x->have_entry) {
-    hr_cache_entry_free(&x->entry);
-    x->have_entry = 0;
-  }
-  hr_cache_use use = hr_cache_lookup(x->cache, x->cur, now, &x->entry, &why);
+  hr_stored_unref(x->stored);
+  x->stored = NULL;
+  hr_cache_use use = hr_cache_lookup(x->cache, x->cur, now, &x->stored, &why);
   x->resp->cache_reason = why;
   switch (use) {
   case HR_CACHE_USE_FRESH:
-    x->have_entry = 1;
     x->resp->cache_status = HTTPRESP_CACHE_HIT;
     return serve_stored(x, now);
-  case HR_CACHE_USE_REVALIDATE:
-    x->have_entry = 1;
+  case HR_CACHE_USE_REVALIDATE: {
     httpresp_request *r = own_cur(x);
-    if (!r || hr_cache_add_conditionals(&x->entry, r) != 0)
+    if (!r || hr_cache_add_conditionals(&x->stored->e, r) != 0)
       return fail(x, HTTPRESP_E_NOMEM, "out of memory");
     x->revalidating = 1;
     return HR_STEP_PERFORM;
+  }
   case HR_CACHE_USE_NOT_CACHED:
     return fail(x, HTTPRESP_E_NOT_CACHED,
                 "only-if-cached: no usable stored response");
@@ -634,7 +636,6 @@ int hr_xfer_init(hr_xfer *x, httpresp_client *c, CURL *easy,
   hr_headers_init(&x->hdrs);
   hr_history_init(&x->hist);
   hr_decision_init(&x->dec);
-  hr_cache_entry_init(&x->entry);
   hr_buf_init(&x->sink_copy);
   int rc = hr_response_new(&x->resp);
   x->orig = req;
@@ -696,8 +697,8 @@ void hr_xfer_cleanup(hr_xfer *x) {
   hr_headers_free(&x->hdrs);
   hr_history_free(&x->hist);
   hr_decision_free(&x->dec);
-  hr_cache_entry_free(&x->entry);
-  x->have_entry = 0;
+  hr_stored_unref(x->stored);
+  x->stored = NULL;
   hr_buf_free(&x->sink_copy);
 }
 
@@ -725,10 +726,18 @@ hr_step hr_xfer_resume(hr_xfer *x) { return settle(x, arm(x)); }
 static void keep_final(hr_xfer *x) {
   httpresp_response *r = x->resp;
   r->status = x->status;
-  hr_headers tmp = r->headers;
-  r->headers = x->hdrs;
-  x->hdrs = tmp;
-  hr_headers_clear(&x->hdrs);
+  if (x->from_cache) {
+    /* The stored entry itself, nothing copied; a sink gets the body. */
+    int body = strcmp(x->cur->method, "HEAD") != 0 && !x->cur->sink;
+    if (hr_response_share(r, x->stored, hr_client_now(x->client), body) != 0)
+      hr_response_fail(r, HTTPRESP_E_NOMEM, "out of memory");
+  } else {
+    hr_response_unshare(r);
+    hr_headers tmp = r->headers;
+    r->headers = x->hdrs;
+    x->hdrs = tmp;
+    hr_headers_clear(&x->hdrs);
+  }
   char *u = hr_strdup(x->cur->url);
   if (u) {
     free(r->url);
@@ -754,10 +763,8 @@ static void leave_hop(hr_xfer *x) {
     hr_cache_remove_conditionals(x->cur_own); /* own_cur made it ours */
   x->revalidating = 0;
   x->from_cache = 0;
-  if (x->have_entry) {
-    hr_cache_entry_free(&x->entry);
-    x->have_entry = 0;
-  }
+  hr_stored_unref(x->stored);
+  x->stored = NULL;
 }
 
 static hr_step follow(hr_xfer *x) {
@@ -765,7 +772,7 @@ static hr_step follow(hr_xfer *x) {
   httpresp_request *next = x->dec.next_req;
   if (c->hop_fn) {
     struct httpresp_hop_view view = {x->status, x->cur->url, next->url,
-                                     &x->hdrs};
+                                     hop_headers(x)};
     if (c->hop_fn(c->hop_ud, &view, next) != 0) {
       if (record(x, HTTPRESP_DECISION_VETOED) != HR_STEP_PERFORM)
         return HR_STEP_DONE;
@@ -846,18 +853,22 @@ static void update_cache(hr_xfer *x) {
   x->resp->cache_reason = stored ? "" : why;
 }
 
-/* Hands the stored body over as the final body (a HEAD gets none). */
-static hr_step deliver_stored_body(hr_xfer *x) {
-  if (strcmp(x->cur->method, "HEAD") == 0 || !x->entry.body_len)
+/* Hands a stored body over as the final body (a HEAD gets none): to the
+ * sink, or copied when `copy` (a served frozen entry is shared instead,
+ * see keep_final). */
+static hr_step deliver_stored_body(hr_xfer *x, const hr_cache_entry *e,
+                                   int copy) {
+  if (strcmp(x->cur->method, "HEAD") == 0 || !e->body_len)
     return HR_STEP_DONE;
   if (x->cur->sink) {
-    if (x->cur->sink(x->cur->sink_ud, x->entry.body, x->entry.body_len) !=
-        x->entry.body_len)
+    if (x->cur->sink(x->cur->sink_ud, e->body, e->body_len) != e->body_len)
       return fail(x, HTTPRESP_E_ABORTED, "the body sink refused the data");
     return HR_STEP_DONE;
   }
+  if (!copy)
+    return HR_STEP_DONE;
   hr_buf_reset(&x->resp->body);
-  if (hr_buf_append(&x->resp->body, x->entry.body, x->entry.body_len) != 0)
+  if (hr_buf_append(&x->resp->body, e->body, e->body_len) != 0)
     return fail(x, HTTPRESP_E_NOMEM, "out of memory");
   return HR_STEP_DONE;
 }
@@ -868,18 +879,28 @@ static hr_step deliver_revalidated(hr_xfer *x) {
   int64_t now = hr_client_now(x->client);
   if (record(x, HTTPRESP_DECISION_REVALIDATED) != HR_STEP_PERFORM)
     return HR_STEP_DONE;
-  if (hr_cache_update_from_304(&x->entry, &x->hdrs, x->request_ms,
-                               x->response_ms) != 0)
+  hr_cache_entry e; /* the stored entry is frozen: update a copy */
+  if (hr_stored_thaw(x->stored, &e) != 0)
     return fail(x, HTTPRESP_E_NOMEM, "out of memory");
-  hr_cache_save(x->cache, &x->entry); /* a failed refresh is only a miss */
-  hr_headers_clear(&x->hdrs);
-  if (hr_cache_served_headers(&x->entry, now, &x->hdrs) != 0)
-    return fail(x, HTTPRESP_E_NOMEM, "out of memory");
-  x->status = x->entry.status;
-  keep_final(x);
-  x->resp->cache_status = HTTPRESP_CACHE_REVALIDATED;
-  x->resp->cache_reason = "";
-  return deliver_stored_body(x);
+  int rc = hr_cache_update_from_304(&e, &x->hdrs, x->request_ms,
+                                    x->response_ms);
+  if (!rc) {
+    hr_cache_save(x->cache, &e); /* a failed refresh is only a miss */
+    hr_headers_clear(&x->hdrs);
+    rc = hr_cache_served_headers(&e, now, &x->hdrs);
+  }
+  hr_step step;
+  if (rc) {
+    step = fail(x, HTTPRESP_E_NOMEM, "out of memory");
+  } else {
+    x->status = e.status;
+    keep_final(x);
+    x->resp->cache_status = HTTPRESP_CACHE_REVALIDATED;
+    x->resp->cache_reason = "";
+    step = deliver_stored_body(x, &e, 1);
+  }
+  hr_cache_entry_free(&e);
+  return step;
 }
 
 /* Applies the decision taken at the end of this hop's headers. */
@@ -897,7 +918,8 @@ static hr_step complete_hop(hr_xfer *x) {
                                 : HTTPRESP_DECISION_DELIVER) != HR_STEP_PERFORM)
       return HR_STEP_DONE;
     keep_final(x);
-    return x->from_cache ? deliver_stored_body(x) : HR_STEP_DONE;
+    return x->from_cache ? deliver_stored_body(x, &x->stored->e, 0)
+                         : HR_STEP_DONE;
   case HR_NEXT_STOP:
     record(x, HTTPRESP_DECISION_STOP);
     keep_final(x);

@@ -66,8 +66,7 @@ typedef struct hr_xfer {
 
   /* cache state of the current hop */
   httpresp_cache *cache;     /* the client's cache, if the request uses it */
-  hr_cache_entry entry;      /* stored response served or revalidated */
-  int have_entry;
+  hr_stored *stored;         /* stored response served or revalidated */
   int revalidating;          /* our conditionals went out with this hop */
   int from_cache;            /* this hop's response came from the cache */
   int skip_cache;            /* the next hop bypasses the cache */

@@ -81,6 +81,14 @@ static void mkentry(hr_cache_entry *e, int status, const char *resp,
   httpresp_request_free(r);
 }
 
+/* A frozen copy of `e` (hr_stored_unref it). */
+static hr_stored *freeze(const hr_cache_entry *e) {
+  hr_stored *v;
+  cr_assert_eq(hr_stored_freeze(e, &v), 0);
+  cr_assert_not_null(v->e.facts);
+  return v;
+}
+
 /* Fields as "Name: value\n..." for whole-list comparisons. */
 static void dump(const hr_headers *h, char *out, size_t cap) {
   size_t o = 0;
@@ -306,6 +314,11 @@ Test(cache_rules, freshness_lifetime_table) {
     cr_expect_eq(hr_cache_freshness_lifetime(&e), life_rows[i].want,
                  "row %zu (%d, %s): got %" PRId64, i, life_rows[i].status,
                  life_rows[i].resp, hr_cache_freshness_lifetime(&e));
+    /* A frozen entry answers from its precomputed facts: the same. */
+    hr_stored *v = freeze(&e);
+    cr_expect_eq(hr_cache_freshness_lifetime(&v->e), life_rows[i].want,
+                 "frozen row %zu", i);
+    hr_stored_unref(v);
     hr_cache_entry_free(&e);
   }
 }
@@ -359,6 +372,10 @@ Test(cache_rules, current_age_table) {
     int64_t got = hr_cache_current_age(&e, T0 + r->now_off_ms);
     cr_expect_eq(got, r->want, "row %zu (%s): got %" PRId64, i,
                  r->resp ? r->resp : "", got);
+    hr_stored *v = freeze(&e);
+    cr_expect_eq(hr_cache_current_age(&v->e, T0 + r->now_off_ms), r->want,
+                 "frozen row %zu", i);
+    hr_stored_unref(v);
     hr_cache_entry_free(&e);
   }
 }
@@ -519,6 +536,13 @@ Test(cache_rules, select_table) {
     cr_expect_eq(got, r->want, "row %zu (%s | %s): got %d (%s)", i, r->resp,
                  r->req ? r->req : "", (int)got, why);
     cr_expect_str_eq(why, r->why, "row %zu", i);
+    hr_stored *v = freeze(&e);
+    got = hr_cache_select(&v->e, q, T0 + r->now_s * 1000, &why);
+    cr_expect_eq(got, r->want, "frozen row %zu: got %d (%s)", i, (int)got, why);
+    cr_expect_str_eq(why, r->why, "frozen row %zu", i);
+    cr_expect_eq(hr_cache_has_validator(&v->e), hr_cache_has_validator(&e),
+                 "frozen row %zu: validator", i);
+    hr_stored_unref(v);
     httpresp_request_free(q);
     hr_cache_entry_free(&e);
   }
@@ -762,6 +786,49 @@ Test(cache_rules, served_headers_carry_age) {
   expect_fields(&out, "Date: {0}\nAge: 2147483648\n");
   hr_cache_entry_free(&e);
   hr_headers_free(&out);
+}
+
+/* A response serving a frozen entry shows exactly the fields
+ * hr_cache_served_headers gives, through the public accessors, without
+ * copying them; and its body. */
+Test(cache_rules, shared_response_matches_served_headers) {
+  static const char *const specs[] = {
+      "Date: {0}\nX: 1",                  /* no Age: appended */
+      "Date: {0}\nAge: 5\nX: 1",          /* one Age: replaced in place */
+      "age: 5\nDate: {0}",                /* its name as stored */
+      "Date: {0}\nAge: 5\nX: 1\nAge: 6", /* two: the later one dropped */
+      "Date: {0}\nAge: 2147483647",       /* saturates */
+      NULL,
+  };
+  for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+    hr_cache_entry e;
+    mkentry(&e, 200, specs[i], NULL, 0);
+    hr_stored *v = freeze(&e);
+    hr_headers want;
+    hr_headers_init(&want);
+    cr_assert(hr_cache_served_headers(&e, T0 + 1000000, &want) == 0);
+    httpresp_response *r;
+    cr_assert(hr_response_new(&r) == 0);
+    cr_assert(hr_response_share(r, v, T0 + 1000000, 1) == 0);
+    hr_stored_unref(v); /* the response holds its own reference */
+    cr_assert_eq(httpresp_response_header_count(r), want.n, "row %zu", i);
+    for (size_t k = 0; k < want.n; k++) {
+      const char *n, *val;
+      cr_assert(httpresp_response_header_at(r, k, &n, &val) == 0);
+      cr_expect_str_eq(n, want.v[k].name, "row %zu field %zu", i, k);
+      cr_expect_str_eq(val, want.v[k].value, "row %zu field %zu", i, k);
+      cr_expect_str_eq(httpresp_response_header(r, n),
+                       hr_headers_get(&want, n), "row %zu get %s", i, n);
+    }
+    cr_expect_eq(httpresp_response_header_at(r, want.n, NULL, NULL),
+                 HTTPRESP_E_INVALID_ARG);
+    size_t len;
+    const char *body = httpresp_response_body(r, &len);
+    cr_expect(len == 4 && memcmp(body, "body", 4) == 0, "row %zu body", i);
+    httpresp_response_free(r);
+    hr_headers_free(&want);
+    hr_cache_entry_free(&e);
+  }
 }
 
 /* ---- invalidation ----------------------------------------------------- */

@@ -182,154 +182,229 @@ static int check_data(const char *key, const char *d, size_t n) {
 
 /* ---- memory store ----------------------------------------------------- */
 
-#define MEM (&hr_store_memory_ops)
+/* A frozen entry for `url` whose body is `data` (refcount 1). */
+static hr_stored *frozen(const char *url, const char *data, size_t len) {
+  hr_cache_entry e;
+  hr_cache_entry_init(&e);
+  e.url = (char *)url;
+  e.status = 200;
+  e.body = (char *)data;
+  e.body_len = len;
+  hr_stored *v;
+  cr_assert_eq(hr_stored_freeze(&e, &v), 0);
+  return v;
+}
+
+/* Freezes and stores; returns what put returned. */
+static int mput(hr_mstore *s, const char *url, const char *data, size_t len) {
+  hr_stored *v = frozen(url, data, len);
+  int rc = hr_store_memory_put(s, v);
+  hr_stored_unref(v);
+  return rc;
+}
+
+static void mexpect_hit(hr_mstore *s, const char *key, const char *want,
+                        size_t wlen) {
+  hr_stored *v = NULL;
+  cr_assert_eq(hr_store_memory_get(s, key, strlen(key), &v), 0, "miss for %s",
+               key);
+  cr_expect_str_eq(v->e.url, key);
+  cr_expect(v->e.body_len == wlen && memcmp(v->e.body, want, wlen) == 0,
+            "data for %s", key);
+  hr_stored_unref(v);
+}
+
+static void mexpect_miss(hr_mstore *s, const char *key) {
+  hr_stored *v = (hr_stored *)1;
+  cr_expect_eq(hr_store_memory_get(s, key, strlen(key), &v), 1, "hit for %s",
+               key);
+  cr_expect_null(v);
+}
+
+/* What an entry of `url` with a body of `len` bytes is charged. */
+static size_t charge_of(const char *url, size_t len) {
+  static char zeros[1 << 16];
+  hr_stored *v = frozen(url, zeros, len);
+  size_t c = hr_store_memory_charge(v);
+  hr_stored_unref(v);
+  return c;
+}
 
 Test(store_memory, put_get_replace_delete) {
-  void *s;
+  hr_mstore *s;
   cr_assert(hr_store_memory_new(&s, 1 << 20) == 0);
-  expect_miss(MEM, s, "k");
-  cr_assert(MEM->put(s, "k", "one", 3) == 0);
-  expect_hit(MEM, s, "k", "one");
-  cr_assert(MEM->put(s, "k", "second", 6) == 0);
-  expect_hit(MEM, s, "k", "second");
+  mexpect_miss(s, "http://h/k");
+  cr_assert(mput(s, "http://h/k", "one", 3) == 0);
+  mexpect_hit(s, "http://h/k", "one", 3);
+  cr_assert(mput(s, "http://h/k", "second", 6) == 0);
+  mexpect_hit(s, "http://h/k", "second", 6);
   cr_expect_eq(hr_store_memory_count(s), 1u);
-  cr_expect_eq(hr_store_memory_bytes(s), hr_store_memory_charge(1, 6));
-  cr_assert(MEM->put(s, "empty", "", 0) == 0);
-  expect_hit(MEM, s, "empty", "");
-  cr_expect_eq(MEM->del(s, "k"), 0);
-  expect_miss(MEM, s, "k");
-  cr_expect_eq(MEM->del(s, "k"), 0);
+  cr_expect_eq(hr_store_memory_bytes(s), charge_of("http://h/k", 6));
+  cr_assert(mput(s, "http://h/empty", "", 0) == 0);
+  mexpect_hit(s, "http://h/empty", "", 0);
+  hr_store_memory_del(s, "http://h/k", 10);
+  mexpect_miss(s, "http://h/k");
+  hr_store_memory_del(s, "http://h/k", 10);
   cr_expect_eq(hr_store_memory_count(s), 1u);
-  cr_assert(MEM->put(s, "bin", "a\0b\0", 4) == 0);
-  char *d;
-  size_t len;
-  cr_assert(get(MEM, s, "bin", &d, &len) == 0);
-  cr_expect(len == 4 && memcmp(d, "a\0b\0", 4) == 0);
-  free(d);
-  MEM->destroy(s);
+  cr_assert(mput(s, "http://h/bin", "a\0b\0", 4) == 0);
+  mexpect_hit(s, "http://h/bin", "a\0b\0", 4);
+  /* The key is matched by length: a prefix or a longer key is a miss. */
+  hr_stored *v = NULL;
+  cr_expect_eq(hr_store_memory_get(s, "http://h/bin#f", 12, &v), 0);
+  hr_stored_unref(v);
+  mexpect_miss(s, "http://h/bi");
+  mexpect_miss(s, "http://h/binx");
+  hr_store_memory_free(s);
+}
+
+Test(store_memory, a_reference_outlives_eviction_and_replacement) {
+  hr_mstore *s;
+  cr_assert(hr_store_memory_new(&s, 2 * charge_of("http://h/a", 100)) == 0);
+  static char body[100];
+  memset(body, 'a', sizeof(body));
+  cr_assert(mput(s, "http://h/a", body, sizeof(body)) == 0);
+  hr_stored *held;
+  cr_assert_eq(hr_store_memory_get(s, "http://h/a", 10, &held), 0);
+  cr_assert(mput(s, "http://h/a", "new", 3) == 0); /* replaced */
+  cr_assert(mput(s, "http://h/b", body, sizeof(body)) == 0);
+  cr_assert(mput(s, "http://h/c", body, sizeof(body)) == 0); /* evicts */
+  hr_store_memory_free(s);
+  /* Still whole (ASan would see a use after free). */
+  cr_expect_str_eq(held->e.url, "http://h/a");
+  cr_expect(held->e.body_len == 100 && memcmp(held->e.body, body, 100) == 0);
+  hr_stored_unref(held);
 }
 
 Test(store_memory, lru_eviction_order) {
-  size_t one = hr_store_memory_charge(1, 10);
-  void *s;
+  size_t one = charge_of("http://h/a", 10);
+  hr_mstore *s;
   cr_assert(hr_store_memory_new(&s, 3 * one) == 0);
-  cr_assert(MEM->put(s, "a", "0123456789", 10) == 0);
-  cr_assert(MEM->put(s, "b", "0123456789", 10) == 0);
-  cr_assert(MEM->put(s, "c", "0123456789", 10) == 0);
+  cr_assert(mput(s, "http://h/a", "0123456789", 10) == 0);
+  cr_assert(mput(s, "http://h/b", "0123456789", 10) == 0);
+  cr_assert(mput(s, "http://h/c", "0123456789", 10) == 0);
   cr_expect_eq(hr_store_memory_bytes(s), 3 * one);
-  expect_hit(MEM, s, "a", "0123456789"); /* a is now the most recent */
-  cr_assert(MEM->put(s, "d", "0123456789", 10) == 0);
-  expect_miss(MEM, s, "b");
-  expect_hit(MEM, s, "c", "0123456789");
-  cr_assert(MEM->put(s, "e", "0123456789", 10) == 0);
-  expect_miss(MEM, s, "a"); /* order now: a (oldest), d, c */
-  expect_hit(MEM, s, "c", "0123456789");
-  expect_hit(MEM, s, "d", "0123456789");
-  expect_hit(MEM, s, "e", "0123456789");
+  mexpect_hit(s, "http://h/a", "0123456789", 10); /* a is now the newest */
+  cr_assert(mput(s, "http://h/d", "0123456789", 10) == 0);
+  mexpect_miss(s, "http://h/b");
+  mexpect_hit(s, "http://h/c", "0123456789", 10);
+  cr_assert(mput(s, "http://h/e", "0123456789", 10) == 0);
+  mexpect_miss(s, "http://h/a"); /* order now: a (oldest), d, c */
+  mexpect_hit(s, "http://h/c", "0123456789", 10);
+  mexpect_hit(s, "http://h/d", "0123456789", 10);
+  mexpect_hit(s, "http://h/e", "0123456789", 10);
   /* A larger entry pushes out as many as it needs, oldest first. */
-  char big[40];
-  memset(big, 'x', sizeof(big));
-  cr_assert(MEM->put(s, "f", big, 10 + one - hr_store_memory_charge(1, 0)) ==
+  static char big[64];
+  cr_assert(mput(s, "http://h/f", big, 10 + one - charge_of("http://h/f", 0)) ==
             0);
-  expect_miss(MEM, s, "c");
-  expect_miss(MEM, s, "d");
-  expect_hit(MEM, s, "e", "0123456789");
+  mexpect_miss(s, "http://h/c");
+  mexpect_miss(s, "http://h/d");
+  mexpect_hit(s, "http://h/e", "0123456789", 10);
   cr_expect_leq(hr_store_memory_bytes(s), 3 * one);
-  MEM->destroy(s);
+  hr_store_memory_free(s);
 }
 
 Test(store_memory, oversize_refused_and_replaces) {
-  void *s;
-  size_t max = hr_store_memory_charge(1, 100);
+  hr_mstore *s;
+  size_t max = charge_of("http://h/k", 100);
   cr_assert(hr_store_memory_new(&s, max) == 0);
-  char buf[200];
-  memset(buf, 'z', sizeof(buf));
-  cr_assert(MEM->put(s, "k", buf, 100) == 0); /* exactly the bound */
+  static char buf[200];
+  cr_assert(mput(s, "http://h/k", buf, 100) == 0); /* exactly the bound */
   cr_expect_eq(hr_store_memory_bytes(s), max);
-  cr_expect_neq(MEM->put(s, "k", buf, 101), 0);
-  expect_miss(MEM, s, "k"); /* the old one is superseded, not kept */
-  cr_expect_neq(MEM->put(s, "j", buf, 200), 0);
+  cr_expect_eq(mput(s, "http://h/k", buf, 101), HTTPRESP_E_INVALID_ARG);
+  mexpect_miss(s, "http://h/k"); /* the old one is superseded, not kept */
+  cr_expect_eq(mput(s, "http://h/j", buf, 200), HTTPRESP_E_INVALID_ARG);
   cr_expect_eq(hr_store_memory_count(s), 0u);
   cr_expect_eq(hr_store_memory_bytes(s), 0u);
-  MEM->destroy(s);
+  hr_store_memory_free(s);
   cr_expect_eq(hr_store_memory_new(&s, 0), HTTPRESP_E_INVALID_ARG);
 }
 
 Test(store_memory, byte_bound_never_exceeded) {
-  void *s;
+  hr_mstore *s;
   const size_t max = 20000;
   cr_assert(hr_store_memory_new(&s, max) == 0);
   uint64_t x = 42;
   char key[32];
   static char buf[4000];
   for (int i = 0; i < 5000; i++) {
-    snprintf(key, sizeof(key), "k%llu",
+    snprintf(key, sizeof(key), "http://h/%llu",
              (unsigned long long)(rng_next(&x) % 300));
     size_t len = (size_t)(rng_next(&x) % sizeof(buf));
-    MEM->put(s, key, buf, len);
+    mput(s, key, buf, len);
     cr_assert_leq(hr_store_memory_bytes(s), max, "after put %d", i);
     if (i % 7 == 0)
-      MEM->del(s, key);
+      hr_store_memory_del(s, key, strlen(key));
   }
   cr_expect_gt(hr_store_memory_count(s), 0u);
-  MEM->destroy(s);
+  hr_store_memory_free(s);
 }
 
 Test(store_memory, many_entries_grow_table) {
-  void *s;
+  hr_mstore *s;
   cr_assert(hr_store_memory_new(&s, 64u << 20) == 0);
   char key[32];
   for (int i = 0; i < 20000; i++) {
     snprintf(key, sizeof(key), "http://h/%d", i);
-    cr_assert(MEM->put(s, key, key, strlen(key)) == 0);
+    cr_assert(mput(s, key, key, strlen(key)) == 0);
   }
   cr_expect_eq(hr_store_memory_count(s), 20000u);
   for (int i = 0; i < 20000; i += 997) {
     snprintf(key, sizeof(key), "http://h/%d", i);
-    expect_hit(MEM, s, key, key);
+    mexpect_hit(s, key, key, strlen(key));
   }
-  MEM->destroy(s);
+  hr_store_memory_free(s);
 }
 
 typedef struct hammer_arg {
-  void *s;
+  hr_mstore *s;
   int id;
   int bad;
 } hammer_arg;
 
+/* Threads put, get and delete overlapping keys; every entry got must be
+ * a whole one for its key, and stay readable while held. */
 static void *hammer(void *p) {
   hammer_arg *a = p;
   uint64_t x = (uint64_t)a->id * 7919 + 1;
-  char key[32];
+  char key[48];
+  hr_stored *held = NULL;
+  char held_key[48] = "";
   for (int i = 0; i < 4000; i++) {
     uint64_t r = rng_next(&x);
     if (r % 3 == 0)
-      snprintf(key, sizeof(key), "shared-%d", (int)(r % 17));
+      snprintf(key, sizeof(key), "http://h/shared-%d", (int)(r % 17));
     else
-      snprintf(key, sizeof(key), "t%d-%d", a->id, (int)(r % 50));
+      snprintf(key, sizeof(key), "http://h/t%d-%d", a->id, (int)(r % 50));
     if (r % 5 < 2) {
       size_t len;
       char *d = make_data(key, r, (size_t)(r % 700), &len);
-      hr_store_memory_ops.put(a->s, key, d, len);
+      mput(a->s, key, d, len);
       free(d);
     } else if (r % 5 < 4) {
-      void *d = NULL;
-      size_t len = 0;
-      int rc = hr_store_memory_ops.get(a->s, key, &d, &len);
-      if (rc == 0 && !check_data(key, d, len))
+      hr_stored *v = NULL;
+      int rc = hr_store_memory_get(a->s, key, strlen(key), &v);
+      if (rc == 0 && (strcmp(v->e.url, key) != 0 ||
+                      !check_data(key, v->e.body, v->e.body_len)))
         a->bad++;
       if (rc != 0 && rc != 1)
         a->bad++;
-      free(d);
+      if (rc == 0) {
+        if (held && !check_data(held_key, held->e.body, held->e.body_len))
+          a->bad++;
+        hr_stored_unref(held);
+        held = v; /* keep one across later operations */
+        snprintf(held_key, sizeof(held_key), "%s", key);
+      }
     } else {
-      hr_store_memory_ops.del(a->s, key);
+      hr_store_memory_del(a->s, key, strlen(key));
     }
   }
+  hr_stored_unref(held);
   return NULL;
 }
 
 Test(store_memory, thread_hammering) {
-  void *s;
+  hr_mstore *s;
   const size_t max = 64 * 1024;
   cr_assert(hr_store_memory_new(&s, max) == 0);
   pthread_t t[8];
@@ -343,12 +418,14 @@ Test(store_memory, thread_hammering) {
     cr_expect_eq(args[i].bad, 0, "thread %d read a wrong entry", i);
   }
   cr_expect_leq(hr_store_memory_bytes(s), max);
-  MEM->destroy(s);
+  hr_store_memory_free(s);
 }
 
 Test(store_memory, overhead_is_small) {
-  /* Bookkeeping charged beyond key and data: node + bucket + NUL. */
-  cr_expect_leq(hr_store_memory_charge(0, 0), 96u);
+  /* Bookkeeping charged beyond the frozen entry: node + bucket. */
+  hr_stored *v = frozen("http://h/x", "data", 4);
+  cr_expect_leq(hr_store_memory_charge(v) - v->size, 64u);
+  hr_stored_unref(v);
 }
 
 /* ---- disk store ------------------------------------------------------- */
@@ -748,11 +825,13 @@ typedef struct fake_store {
   size_t len;
   int gets, puts, dels, destroyed;
   int corrupt; /* flip a byte of what get returns */
+  char last_get[64];
 } fake_store;
 
 static int fake_get(void *p, const char *key, void **data, size_t *len) {
   fake_store *f = p;
   f->gets++;
+  snprintf(f->last_get, sizeof(f->last_get), "%s", key);
   if (!f->key || strcmp(f->key, key) != 0)
     return 1;
   *data = malloc(f->len ? f->len : 1);
@@ -837,20 +916,22 @@ Test(cache, load_save_through_custom_store) {
   fake_store f = {0};
   httpresp_cache *c;
   cr_assert(httpresp_cache_new_custom(&c, &fake_ops, &f) == 0);
-  hr_cache_entry e, d;
+  hr_cache_entry e;
+  hr_stored *d;
   sample_entry(&e, "http://a.example/x");
   cr_assert(hr_cache_save(c, &e) == 0);
   cr_expect_str_eq(f.key, "http://a.example/x");
-  cr_assert_eq(hr_cache_load(c, "http://a.example/x", &d), 0);
-  cr_expect_eq(d.body_len, 4u);
-  cr_expect_str_eq(d.body, "body");
-  hr_cache_entry_free(&d);
-  cr_expect_eq(hr_cache_load(c, "http://a.example/other", &d), 1);
+  cr_assert_eq(hr_cache_load(c, "http://a.example/x#f", 18, &d), 0);
+  cr_expect_eq(d->e.body_len, 4u);
+  cr_expect_str_eq(d->e.body, "body");
+  cr_expect_str_eq(f.last_get, "http://a.example/x"); /* asked without '#' */
+  hr_stored_unref(d);
+  cr_expect_eq(hr_cache_load(c, "http://a.example/other", 22, &d), 1);
 
   /* Damaged bytes from the store: a miss, and the entry is removed. */
   f.corrupt = 1;
   int dels = f.dels;
-  cr_expect_eq(hr_cache_load(c, "http://a.example/x", &d), 1);
+  cr_expect_eq(hr_cache_load(c, "http://a.example/x", 18, &d), 1);
   cr_expect_eq(f.dels, dels + 1);
   cr_expect_null(f.key);
   f.corrupt = 0;
@@ -859,12 +940,12 @@ Test(cache, load_save_through_custom_store) {
   cr_assert(hr_cache_save(c, &e) == 0);
   free(f.key);
   f.key = strdup("http://a.example/y");
-  cr_expect_eq(hr_cache_load(c, "http://a.example/y", &d), 1);
+  cr_expect_eq(hr_cache_load(c, "http://a.example/y", 18, &d), 1);
   cr_expect_null(f.key);
 
   cr_assert(hr_cache_save(c, &e) == 0);
   cr_expect_eq(hr_cache_remove(c, "http://a.example/x"), 0);
-  cr_expect_eq(hr_cache_load(c, "http://a.example/x", &d), 1);
+  cr_expect_eq(hr_cache_load(c, "http://a.example/x", 18, &d), 1);
   hr_cache_entry_free(&e);
   httpresp_cache_free(c);
 }
@@ -894,7 +975,7 @@ static void flow(httpresp_cache *c) {
   char dline[64];
   snprintf(dline, sizeof(dline), "Date: %s", date);
   httpresp_request *q = req("GET", "http://a.example/r#frag", NULL);
-  hr_cache_entry e;
+  hr_stored *e;
   const char *why;
 
   cr_expect_eq(hr_cache_lookup(c, q, t0, &e, &why), HR_CACHE_USE_NONE);
@@ -906,32 +987,32 @@ static void flow(httpresp_cache *c) {
   hr_headers_free(&h);
 
   cr_assert_eq(hr_cache_lookup(c, q, t0 + 10000, &e, &why), HR_CACHE_USE_FRESH);
-  cr_expect_str_eq(e.body, "hello");
+  cr_expect_str_eq(e->e.body, "hello");
   hr_headers served;
   hr_headers_init(&served);
-  cr_assert(hr_cache_served_headers(&e, t0 + 10000, &served) == 0);
+  cr_assert(hr_cache_served_headers(&e->e, t0 + 10000, &served) == 0);
   cr_expect_str_eq(hr_headers_get(&served, "Age"), "10");
   hr_headers_free(&served);
-  hr_cache_entry_free(&e);
+  hr_stored_unref(e);
 
   /* HEAD is served from the GET entry; a HEAD answer never stores. */
   httpresp_request *hq = req("HEAD", "http://a.example/r", NULL);
   cr_expect_eq(hr_cache_lookup(c, hq, t0 + 10000, &e, &why),
                HR_CACHE_USE_FRESH);
-  hr_cache_entry_free(&e);
+  hr_stored_unref(e);
   resp(&h, "Cache-Control: no-store", NULL);
   cr_expect_eq(hr_cache_store_response(c, hq, 200, &h, NULL, 0, t0, t0, &why),
                0);
   hr_headers_free(&h);
   httpresp_request_free(hq);
   cr_expect_eq(hr_cache_lookup(c, q, t0 + 10000, &e, &why), HR_CACHE_USE_FRESH);
-  hr_cache_entry_free(&e);
+  hr_stored_unref(e);
 
   /* A 5xx does not wipe the stored answer; a no-store 200 does. */
   resp(&h, NULL, NULL);
   cr_expect_eq(hr_cache_store_response(c, q, 503, &h, "", 0, t0, t0, &why), 0);
   cr_expect_eq(hr_cache_lookup(c, q, t0 + 10000, &e, &why), HR_CACHE_USE_FRESH);
-  hr_cache_entry_free(&e);
+  hr_stored_unref(e);
   hr_headers_free(&h);
   resp(&h, "Cache-Control: no-store", NULL);
   cr_expect_eq(hr_cache_store_response(c, q, 200, &h, "x", 1, t0, t0, &why), 0);
@@ -953,18 +1034,21 @@ static void flow(httpresp_cache *c) {
   cr_assert_eq(hr_cache_lookup(c, q, t0 + 5000, &e, &why),
                HR_CACHE_USE_REVALIDATE);
   httpresp_request *cq = req("GET", "http://a.example/r", NULL);
-  cr_assert(hr_cache_add_conditionals(&e, cq) == 0);
+  cr_assert(hr_cache_add_conditionals(&e->e, cq) == 0);
   cr_expect_str_eq(httpresp_request_header(cq, "If-None-Match"), "\"v1\"");
   resp(&h, "ETag: \"v1\"", "Cache-Control: max-age=100");
-  cr_assert(hr_cache_304_selects(&e, &h));
-  cr_assert(hr_cache_update_from_304(&e, &h, t0 + 5000, t0 + 5000) == 0);
-  cr_assert(hr_cache_save(c, &e) == 0);
+  cr_assert(hr_cache_304_selects(&e->e, &h));
+  hr_cache_entry m;
+  cr_assert(hr_stored_thaw(e, &m) == 0);
+  cr_assert(hr_cache_update_from_304(&m, &h, t0 + 5000, t0 + 5000) == 0);
+  cr_assert(hr_cache_save(c, &m) == 0);
+  hr_cache_entry_free(&m);
   hr_headers_free(&h);
-  hr_cache_entry_free(&e);
+  hr_stored_unref(e);
   httpresp_request_free(cq);
   cr_assert_eq(hr_cache_lookup(c, q, t0 + 50000, &e, &why), HR_CACHE_USE_FRESH);
-  cr_expect_str_eq(e.body, "etagged");
-  hr_cache_entry_free(&e);
+  cr_expect_str_eq(e->e.body, "etagged");
+  hr_stored_unref(e);
 
   /* Unsafe method invalidation. */
   char *keys[3];
@@ -1014,8 +1098,9 @@ Test(cache, too_large_for_store_is_not_stored) {
       hr_cache_store_response(c, q, 200, &h, body, sizeof(body), 0, 0, &why),
       0);
   cr_expect_str_eq(why, "too-large");
-  hr_cache_entry e;
+  hr_stored *e;
   cr_expect_eq(hr_cache_lookup(c, q, 0, &e, &why), HR_CACHE_USE_NONE);
+  cr_expect_null(e);
   hr_headers_free(&h);
   httpresp_request_free(q);
   httpresp_cache_free(c);
