@@ -57,7 +57,8 @@ struct httpresp_response {
   char *errmsg;
   CURLcode curl_code;
   int status;
-  char *url;
+  const char *url; /* the last hop's URL string, or url_own */
+  char *url_own;
   hr_headers headers; /* unless shared_headers */
   hr_buf body;        /* unless shared_body */
   /* An answer served from a memory cache is the stored entry itself (a
@@ -66,9 +67,10 @@ struct httpresp_response {
   int shared_headers;
   int shared_body;
   char age[24];
-  hr_hop *hops;
+  hr_hop *hops; /* hop0 until there are more */
   size_t nhops;
   size_t hops_cap;
+  hr_hop hop0[2];
   unsigned attempts;
   int64_t retry_after_ms;
   httpresp_retry_stop retry_stop;
@@ -80,6 +82,8 @@ int hr_response_new(httpresp_response **out);
 /* Records a hop; returns 0 or HTTPRESP_E_NOMEM. */
 int hr_response_add_hop(httpresp_response *r, int status, const char *method,
                         const char *url, httpresp_decision d);
+/* Sets the final URL (shared with the last hop's record when equal). */
+int hr_response_set_url(httpresp_response *r, const char *url);
 /* Makes the frozen entry `s` the answer: its fields as served at `now_ms`
  * (RFC 9111 §5.1: Age set), and its body when `with_body`.  Takes a
  * reference.  Returns 0 or HTTPRESP_E_NOMEM. */

@@ -13,6 +13,8 @@ int hr_response_new(httpresp_response **out) {
     return HTTPRESP_E_NOMEM;
   hr_headers_init(&r->headers);
   hr_buf_init(&r->body);
+  r->hops = r->hop0;
+  r->hops_cap = HR_ARRAY_LEN(r->hop0);
   r->retry_after_ms = -1;
   r->cache_reason = "";
   *out = r;
@@ -23,23 +25,27 @@ void httpresp_response_free(httpresp_response *r) {
   if (!r)
     return;
   free(r->errmsg);
-  free(r->url);
+  free(r->url_own);
   hr_stored_unref(r->shared);
   hr_headers_free(&r->headers);
   hr_buf_free(&r->body);
   for (size_t i = 0; i < r->nhops; i++)
     free(r->hops[i].method); /* the URL shares its allocation */
-  free(r->hops);
+  if (r->hops != r->hop0)
+    free(r->hops);
   free(r);
 }
 
 int hr_response_add_hop(httpresp_response *r, int status, const char *method,
                         const char *url, httpresp_decision d) {
   if (r->nhops == r->hops_cap) {
-    size_t cap = r->hops_cap ? r->hops_cap * 2 : 4;
-    hr_hop *v = realloc(r->hops, cap * sizeof(*v));
+    size_t cap = r->hops_cap * 2;
+    hr_hop *v = r->hops == r->hop0 ? malloc(cap * sizeof(*v))
+                                   : realloc(r->hops, cap * sizeof(*v));
     if (!v)
       return HTTPRESP_E_NOMEM;
+    if (r->hops == r->hop0)
+      memcpy(v, r->hop0, sizeof(r->hop0));
     r->hops = v;
     r->hops_cap = cap;
   }
@@ -54,6 +60,21 @@ int hr_response_add_hop(httpresp_response *r, int status, const char *method,
   h->url = h->method + mlen + 1;
   memcpy(h->url, url, ulen + 1);
   r->nhops++;
+  return 0;
+}
+
+int hr_response_set_url(httpresp_response *r, const char *url) {
+  if (r->nhops && strcmp(r->hops[r->nhops - 1].url, url) == 0) {
+    free(r->url_own); /* the hop record lives as long as the response */
+    r->url_own = NULL;
+    r->url = r->hops[r->nhops - 1].url;
+    return 0;
+  }
+  char *u = hr_strdup(url);
+  if (!u)
+    return HTTPRESP_E_NOMEM;
+  free(r->url_own);
+  r->url = r->url_own = u;
   return 0;
 }
 

@@ -738,11 +738,7 @@ static void keep_final(hr_xfer *x) {
     x->hdrs = tmp;
     hr_headers_clear(&x->hdrs);
   }
-  char *u = hr_strdup(x->cur->url);
-  if (u) {
-    free(r->url);
-    r->url = u;
-  }
+  hr_response_set_url(r, x->cur->url); /* without memory: the older URL */
   if (x->dec.retry_after_ms >= 0)
     r->retry_after_ms = x->dec.retry_after_ms;
   if (x->dec.retry_stop != HTTPRESP_RETRY_NONE)
