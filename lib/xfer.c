@@ -728,7 +728,8 @@ static void keep_final(hr_xfer *x) {
   r->status = x->status;
   if (x->from_cache) {
     /* The stored entry itself, nothing copied; a sink gets the body. */
-    int body = strcmp(x->cur->method, "HEAD") != 0 && !x->cur->sink;
+    int body = strcmp(x->cur->method, "HEAD") != 0 && !x->cur->sink &&
+               x->stored->e.body_len > 0;
     if (hr_response_share(r, x->stored, hr_client_now(x->client), body) != 0)
       hr_response_fail(r, HTTPRESP_E_NOMEM, "out of memory");
   } else {

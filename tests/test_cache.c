@@ -95,6 +95,47 @@ Test(cache, fresh_hit_sends_no_request) {
   httpresp_response_free(r);
 }
 
+/* A memory hit shares the stored entry with the response; the response
+ * must stay whole when the entry is replaced, and when the cache itself is
+ * gone. */
+Test(cache, a_hit_outlives_its_entry_and_the_cache) {
+  serve("/s", 200, "Cache-Control: max-age=60\r\nX-A: 1\r\n", "first body");
+  httpresp_response_free(get("/s", NULL));
+  httpresp_response *hit = get("/s", NULL);
+  cr_assert_eq(httpresp_response_cache_status(hit), HTTPRESP_CACHE_HIT);
+  /* Replace the entry: a no-cache request goes out and stores the new one. */
+  serve("/s", 200, "Cache-Control: max-age=60\r\nX-A: 2\r\n", "second");
+  static const char *const nc[] = {"Cache-Control: no-cache", NULL};
+  httpresp_response *fresh = get("/s", nc);
+  cr_expect_eq(httpresp_response_cache_status(fresh), HTTPRESP_CACHE_STORED);
+  cr_expect_str_eq(fixture_body(fresh), "second");
+  httpresp_response_free(fresh);
+  httpresp_client_set_cache(client, NULL);
+  httpresp_cache_free(cache);
+  cache = NULL;
+  cr_expect_str_eq(fixture_body(hit), "first body");
+  cr_expect_str_eq(httpresp_response_header(hit, "X-A"), "1");
+  cr_expect_str_eq(httpresp_response_header(hit, "Age"), "0");
+  size_t n = httpresp_response_header_count(hit);
+  const char *name, *value;
+  cr_assert(httpresp_response_header_at(hit, n - 1, &name, &value) == 0);
+  cr_expect_str_eq(name, "Age", "appended last when the stored had none");
+  httpresp_response_free(hit);
+  cr_expect_eq(ts_request_count(ts), 2);
+}
+
+/* A stored empty body is still "no body": NULL with length 0. */
+Test(cache, empty_stored_body_is_no_body) {
+  serve("/e", 200, "Cache-Control: max-age=60\r\n", "");
+  httpresp_response_free(get("/e", NULL));
+  httpresp_response *r = get("/e", NULL);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_HIT);
+  size_t len = 1;
+  cr_expect_null(httpresp_response_body(r, &len));
+  cr_expect_eq(len, 0u);
+  httpresp_response_free(r);
+}
+
 static void revalidate(const char *validators, const char *expect_inm,
                        const char *expect_ims) {
   char h[256];

@@ -493,7 +493,11 @@ typedef struct httpresp_store_ops {
 } httpresp_store_ops;
 
 /** A cache over an in-memory LRU store holding at most `max_bytes` (keys,
- *  entries and bookkeeping counted; 0 is HTTPRESP_E_INVALID_ARG). */
+ *  entries and bookkeeping counted; 0 is HTTPRESP_E_INVALID_ARG).  A
+ *  response served from it shares the stored headers and body instead of
+ *  copying them, and keeps them alive until httpresp_response_free(), also
+ *  when the entry is evicted or replaced meanwhile: `max_bytes` bounds what
+ *  the cache holds, not what live responses hold. */
 HTTPRESP_EXTERN int httpresp_cache_new_memory(httpresp_cache **out,
                                               size_t max_bytes);
 /** A cache over a directory (created if missing) holding at most
