@@ -33,7 +33,9 @@ int hr_strncaseeq(const char *a, const char *b, size_t n);
 /* The character classes below are inline: header parsing asks them once
  * per byte received. */
 static inline char hr_tolower(char c) {
-  return (c >= 'A' && c <= 'Z') ? (char)(c + ('a' - 'A')) : c;
+  if (c >= 'A' && c <= 'Z')
+    return (char)(c + ('a' - 'A'));
+  return c;
 }
 /* 1 for the token characters of RFC 9110 §5.6.2. */
 extern const unsigned char hr_tchar_table[256];

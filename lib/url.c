@@ -389,9 +389,8 @@ static int plain_tail(const char *s, size_t n) {
       in_path = 0;
     } else if (c == '?') {
       in_path = 0;
-    } else if (!is_tail_char(c)) {
-      return 0;
-    } else if (in_path && c == '.' && i > 0 && s[i - 1] == '/') {
+    } else if (!is_tail_char(c) ||
+               (in_path && c == '.' && i > 0 && s[i - 1] == '/')) {
       return 0;
     }
   }
