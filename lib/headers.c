@@ -1,6 +1,7 @@
 /* Header field lists and the header-line parsers. */
 #include "headers.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,18 +97,60 @@ static int append(hr_headers *h, const char *name, size_t nlen,
   return 0;
 }
 
-static int has_bad_byte(const char *s, size_t len) {
-  for (size_t i = 0; i < len; i++)
-    if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0')
+/* Whether byte `c` may not appear in a field value (RFC 9110 §5.5). */
+static int is_value_break(unsigned char c) {
+  return c == '\r' || c == '\n' || c == '\0';
+}
+
+/* Whether one of the 8 bytes at `p` is below 0x0e, which CR, LF and NUL
+ * all are (the classic "has less" bit trick: exact for "any byte"). */
+static int word_has_low_byte(const unsigned char *p) {
+  const uint64_t ones = 0x0101010101010101u;
+  uint64_t w;
+  memcpy(&w, p, sizeof(w));
+  return ((w - ones * 0x0e) & ~w & ones * 0x80) != 0;
+}
+
+static int bytes_have_break(const unsigned char *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (is_value_break(p[i]))
       return 1;
+  return 0;
+}
+
+static int has_value_break(const unsigned char *p, size_t n) {
+  if (n < 8)
+    return bytes_have_break(p, n);
+  /* Values are mostly printable text: eight bytes settle in a few
+   * instructions, and only a word with a low byte (HTAB, or worse) is
+   * looked at byte by byte.  The last word may overlap the one before. */
+  for (size_t i = 0; i + 8 < n; i += 8)
+    if (word_has_low_byte(p + i) && bytes_have_break(p + i, 8))
+      return 1;
+  return word_has_low_byte(p + n - 8) && bytes_have_break(p + n - 8, 8);
+}
+
+/* Checks a field value and trims its OWS: 0 with [*v, *v + *len)
+ * narrowed to the trimmed value, or -1 if the value holds CR, LF or NUL.
+ * OWS holds none of those, so only the trimmed part is checked. */
+static int scan_value(const char **v, size_t *len) {
+  const unsigned char *p = (const unsigned char *)*v, *end = p + *len;
+  while (p < end && hr_is_ows(*p))
+    p++;
+  while (end > p && hr_is_ows(end[-1]))
+    end--;
+  size_t n = (size_t)(end - p);
+  if (has_value_break(p, n))
+    return -1;
+  *v = (const char *)p;
+  *len = n;
   return 0;
 }
 
 int hr_headers_add(hr_headers *h, const char *name, size_t nlen,
                    const char *value, size_t vlen) {
-  if (!hr_is_token(name, nlen) || has_bad_byte(value, vlen))
+  if (!hr_is_token(name, nlen) || scan_value(&value, &vlen) != 0)
     return HTTPRESP_E_INVALID_ARG;
-  hr_trim_ows(&value, &vlen);
   return append(h, name, nlen, value, vlen);
 }
 
@@ -123,13 +166,23 @@ char *hr_headers_value_space(hr_headers *h, size_t i, size_t len) {
 int hr_headers_add_line(hr_headers *h, const char *line, size_t len) {
   while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
     len--;
-  const char *colon = memchr(line, ':', len);
-  if (!colon)
+  /* The name is the token the line starts with, and the byte after it must
+   * be the colon: ':' is no tchar, and RFC 9112 §5.1 allows no whitespace
+   * between the name and the colon. */
+  const unsigned char *u = (const unsigned char *)line;
+  size_t nlen = 0;
+  while (nlen + 4 <= len && hr_is_tchar(u[nlen]) && hr_is_tchar(u[nlen + 1]) &&
+         hr_is_tchar(u[nlen + 2]) && hr_is_tchar(u[nlen + 3]))
+    nlen += 4;
+  while (nlen < len && hr_is_tchar(u[nlen]))
+    nlen++;
+  if (nlen == 0 || nlen == len || line[nlen] != ':')
     return HTTPRESP_E_BAD_RESPONSE;
-  size_t nlen = (size_t)(colon - line);
-  /* RFC 9112 §5.1: no whitespace between the name and the colon. */
-  int rc = hr_headers_add(h, line, nlen, colon + 1, len - nlen - 1);
-  return rc == HTTPRESP_E_INVALID_ARG ? HTTPRESP_E_BAD_RESPONSE : rc;
+  const char *value = line + nlen + 1;
+  size_t vlen = len - nlen - 1;
+  if (scan_value(&value, &vlen) != 0)
+    return HTTPRESP_E_BAD_RESPONSE;
+  return append(h, line, nlen, value, vlen);
 }
 
 const char *hr_headers_get(const hr_headers *h, const char *name) {
@@ -152,12 +205,17 @@ size_t hr_headers_count(const hr_headers *h, const char *name) {
 static void compact(hr_headers *h) {
   if (h->dead < 4096 || h->dead < h->bytes)
     return;
+  if (h->n == 0) { /* nothing live: just drop the strings */
+    free_chunks(h->chunks);
+    h->chunks = NULL;
+    h->dead = 0;
+    return;
+  }
   hr_headers fresh;
   hr_headers_init(&fresh);
   fresh.v = h->v; /* the field array stays; only strings move */
   fresh.cap = h->cap;
-  size_t need = h->bytes + 2 * h->n;
-  if (need && !space(&fresh, need))
+  if (!space(&fresh, h->bytes + 2 * h->n))
     return; /* no memory: keep the garbage, lose nothing */
   fresh.chunks->used = 0;
   for (size_t i = 0; i < h->n; i++) {

@@ -1,5 +1,6 @@
 /* The header field list: its operations and the string pool under it. */
 #include <criterion/criterion.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -129,4 +130,327 @@ Test(headers, tchar_table_is_rfc9110) {
                (c >= 'A' && c <= 'Z') || (c && strchr(extra, c));
     cr_expect_eq(hr_is_tchar((unsigned char)c), want, "byte %d", c);
   }
+}
+
+/* ---- one "Name: value" line, and hr_headers_add, against a reference ----
+ *
+ * The parser makes one pass over the name and checks the value a word at a
+ * time; the reference below is the rule as written in RFC 9110 §5 and RFC
+ * 9112 §5, one step after the other: name up to the first colon, a
+ * non-empty token; value without CR, LF or NUL, OWS trimmed at both ends;
+ * a trailing CR/LF run ignored. */
+
+static int ref_tchar(unsigned char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+         (c >= 'A' && c <= 'Z') || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static int ref_field(const char *name, size_t nlen, const char *value,
+                     size_t vlen, char *name_out, char *value_out) {
+  if (nlen == 0)
+    return -1;
+  for (size_t i = 0; i < nlen; i++)
+    if (!ref_tchar((unsigned char)name[i]))
+      return -1;
+  for (size_t i = 0; i < vlen; i++)
+    if (value[i] == '\r' || value[i] == '\n' || value[i] == '\0')
+      return -1;
+  while (vlen && (value[0] == ' ' || value[0] == '\t')) {
+    value++;
+    vlen--;
+  }
+  while (vlen && (value[vlen - 1] == ' ' || value[vlen - 1] == '\t'))
+    vlen--;
+  memcpy(name_out, name, nlen);
+  name_out[nlen] = '\0';
+  memcpy(value_out, value, vlen);
+  value_out[vlen] = '\0';
+  return 0;
+}
+
+static int ref_line(const char *line, size_t len, char *name_out,
+                    char *value_out) {
+  while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+    len--;
+  const char *colon = memchr(line, ':', len);
+  if (!colon)
+    return -1;
+  size_t nlen = (size_t)(colon - line);
+  return ref_field(line, nlen, colon + 1, len - nlen - 1, name_out, value_out);
+}
+
+/* Bytes as C escapes, for messages. */
+static const char *shown(const char *s, size_t len) {
+  static char out[1024];
+  size_t o = 0;
+  for (size_t i = 0; i < len && o + 5 < sizeof(out); i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 0x20 && c < 0x7f && c != '\\')
+      out[o++] = (char)c;
+    else
+      o += (size_t)snprintf(out + o, sizeof(out) - o, "\\x%02x", c);
+  }
+  out[o] = '\0';
+  return out;
+}
+
+/* The field list after one call agrees with the reference's verdict. */
+static void expect_one_field(hr_headers *h, int rc, int want, const char *name,
+                             const char *value, const char *what) {
+  if (want != 0) {
+    cr_assert_eq(h->n, 0u, "%s: refused, yet a field was added", what);
+    cr_assert_eq(h->bytes, 0u, "%s", what);
+    return;
+  }
+  cr_assert_eq(rc, 0, "%s", what);
+  cr_assert_eq(h->n, 1u, "%s", what);
+  cr_assert_str_eq(h->v[0].name, name, "%s", what);
+  cr_assert_str_eq(h->v[0].value, value, "%s", what);
+  cr_assert_eq(h->bytes, strlen(name) + strlen(value), "%s", what);
+}
+
+static void expect_line_like_reference(const char *line, size_t len) {
+  char name[512], value[512];
+  cr_assert_lt(len, sizeof(name));
+  int want = ref_line(line, len, name, value);
+  hr_headers h;
+  hr_headers_init(&h);
+  int rc = hr_headers_add_line(&h, line, len);
+  const char *what = shown(line, len);
+  cr_assert_eq(rc, want ? HTTPRESP_E_BAD_RESPONSE : 0, "line \"%s\"", what);
+  expect_one_field(&h, rc, want, name, value, what);
+  hr_headers_free(&h);
+}
+
+static void expect_field_like_reference(const char *n, size_t nlen,
+                                        const char *v, size_t vlen) {
+  char name[512], value[512];
+  cr_assert_lt(nlen, sizeof(name));
+  cr_assert_lt(vlen, sizeof(value));
+  int want = ref_field(n, nlen, v, vlen, name, value);
+  hr_headers h;
+  hr_headers_init(&h);
+  int rc = hr_headers_add(&h, n, nlen, v, vlen);
+  char what[1100];
+  snprintf(what, sizeof(what), "name \"%s\"", shown(n, nlen));
+  snprintf(what + strlen(what), sizeof(what) - strlen(what), " value \"%s\"",
+           shown(v, vlen));
+  cr_assert_eq(rc, want ? HTTPRESP_E_INVALID_ARG : 0, "%s", what);
+  expect_one_field(&h, rc, want, name, value, what);
+  hr_headers_free(&h);
+}
+
+Test(headers, add_line_table) {
+  static const struct {
+    const char *line;
+    size_t len;               /* 0: strlen */
+    const char *name, *value; /* NULL: refused */
+  } rows[] = {
+      {"Content-Type: text/plain\r\n", 0, "Content-Type", "text/plain"},
+      {"Date: Mon, 01 Jan 2024 00:00:00 GMT\r\n", 0, "Date",
+       "Mon, 01 Jan 2024 00:00:00 GMT"},
+      {"X:", 0, "X", ""},
+      {"X:\r\n", 0, "X", ""},
+      {"X:  \t \r\n", 0, "X", ""},
+      {"X: a b \t\r\n", 0, "X", "a b"},
+      {"X:\ta\tb\t", 0, "X", "a\tb"},
+      {"X:a:b", 0, "X", "a:b"},
+      {"X: a\r\r\n", 0, "X", "a"},
+      {"X: a\n\r", 0, "X", "a"},
+      {"X: \x01\x0b\x7f\x80\xff", 0, "X", "\x01\x0b\x7f\x80\xff"},
+      {"!#$%&'*+-.^_`|~09azAZ: v", 0, "!#$%&'*+-.^_`|~09azAZ", "v"},
+      {"A-Rather-Long-Field-Name-Of-Forty-Chars: 12345678", 0,
+       "A-Rather-Long-Field-Name-Of-Forty-Chars", "12345678"},
+      {"X: 1234567812345678\r\n", 0, "X", "1234567812345678"},
+      {"X: 12345678 \t 12345678 \t ", 0, "X", "12345678 \t 12345678"},
+      {"X :a", 0, NULL, NULL},
+      {" X: a", 0, NULL, NULL},
+      {"\tX: a", 0, NULL, NULL},
+      {":a", 0, NULL, NULL},
+      {"X", 0, NULL, NULL},
+      {"Xyzzyxyzzy", 0, NULL, NULL},
+      {"", 0, NULL, NULL},
+      {"\r\n", 0, NULL, NULL},
+      {"Na(me: v", 0, NULL, NULL},
+      {"Na\"me: v", 0, NULL, NULL},
+      {"Name\x80: v", 0, NULL, NULL},
+      {"X: a\rb", 0, NULL, NULL},
+      {"X: a\r\nInjected: 1", 0, NULL, NULL},
+      {"X: 1234567\n8", 0, NULL, NULL},
+      {"X: 12345678123456\r8", 0, NULL, NULL},
+      {"X: a\0b", 6, NULL, NULL},
+      {"X\0: a", 5, NULL, NULL},
+      {"X: 12345678\0", 12, NULL, NULL},
+  };
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+    size_t len = rows[i].len ? rows[i].len : strlen(rows[i].line);
+    hr_headers h;
+    hr_headers_init(&h);
+    int rc = hr_headers_add_line(&h, rows[i].line, len);
+    if (!rows[i].name) {
+      cr_expect_eq(rc, HTTPRESP_E_BAD_RESPONSE, "row %zu", i);
+      cr_expect_eq(h.n, 0u, "row %zu", i);
+    } else {
+      cr_expect_eq(rc, 0, "row %zu", i);
+      cr_expect_eq(h.n, 1u, "row %zu", i);
+      if (h.n == 1) {
+        cr_expect_str_eq(h.v[0].name, rows[i].name, "row %zu", i);
+        cr_expect_str_eq(h.v[0].value, rows[i].value, "row %zu", i);
+      }
+    }
+    hr_headers_free(&h);
+    /* The reference agrees with the table. */
+    expect_line_like_reference(rows[i].line, len);
+  }
+}
+
+/* Every special byte at every place of values of every length up to a few
+ * words (the word-at-a-time check has edges at multiples of 8), leading and
+ * trailing OWS included. */
+Test(headers, add_line_special_byte_everywhere) {
+  static const char special[] = {'\r',   '\n',   '\0',   '\t',   ' ',
+                                 '\x0b', '\x0c', '\x0e', '\x1f', '\x7f',
+                                 '\x80', '\xff', ':'};
+  char line[64];
+  for (size_t vlen = 1; vlen <= 34; vlen++)
+    for (size_t pos = 0; pos < vlen; pos++)
+      for (size_t s = 0; s < sizeof(special); s++)
+        for (int pad = 0; pad < 2; pad++) {
+          size_t o = 0;
+          line[o++] = 'X';
+          line[o++] = ':';
+          if (pad)
+            line[o++] = ' ';
+          for (size_t i = 0; i < vlen; i++)
+            line[o++] = i == pos ? special[s] : (char)('a' + i % 26);
+          if (pad) {
+            line[o++] = '\r';
+            line[o++] = '\n';
+          }
+          expect_line_like_reference(line, o);
+          expect_field_like_reference("X", 1, line + 2, o - 2);
+        }
+}
+
+/* Random lines from an alphabet weighted towards the bytes the rules are
+ * about; deterministic (xorshift), so a failure reproduces. */
+static uint64_t rng_next(uint64_t *s) {
+  *s ^= *s << 13;
+  *s ^= *s >> 7;
+  *s ^= *s << 17;
+  return *s;
+}
+
+Test(headers, add_line_and_add_match_the_reference) {
+  static const char alphabet[] = "aZ09-_~!|.  \t\t::\r\n\x01\x0b\x0e\x1f"
+                                 "\x7f\x80\xff(\",;=/";
+  const size_t nalpha = sizeof(alphabet); /* with the NUL byte */
+  uint64_t s = 0x9e3779b97f4a7c15u;
+  char buf[80];
+  for (int round = 0; round < 100000; round++) {
+    size_t len = (size_t)(rng_next(&s) % 48);
+    int shaped = rng_next(&s) % 2 == 0;
+    size_t colon = len ? (size_t)(rng_next(&s) % len) : 0;
+    for (size_t i = 0; i < len; i++) {
+      uint64_t r = rng_next(&s);
+      if (shaped && i < colon && r % 4 != 0)
+        buf[i] = (char)('A' + r % 26); /* mostly a good name */
+      else if (shaped && i == colon)
+        buf[i] = ':';
+      else if (shaped && r % 3 != 0)
+        buf[i] = (char)(' ' + 1 + r % 94); /* mostly printable */
+      else
+        buf[i] = alphabet[r % nalpha];
+    }
+    expect_line_like_reference(buf, len);
+    size_t split = len ? (size_t)(rng_next(&s) % (len + 1)) : 0;
+    expect_field_like_reference(buf, split, buf + split, len - split);
+  }
+}
+
+/* ---- ASCII case-insensitive comparison against tolower ---- */
+
+static int ref_lower(unsigned char c) {
+  return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+static int ref_strncaseeq(const char *a, const char *b, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (ref_lower((unsigned char)a[i]) != ref_lower((unsigned char)b[i]))
+      return 0;
+    if (!a[i])
+      return 1;
+  }
+  return 1;
+}
+
+Test(headers, case_insensitive_compare_every_byte_pair) {
+  for (int x = 0; x < 256; x++)
+    for (int y = 0; y < 256; y++) {
+      /* one byte, and the same behind an equal prefix and before a tail */
+      char a[4] = {'k', (char)x, 'z', '\0'}, b[4] = {'K', (char)y, 'Z', '\0'};
+      int want = ref_lower((unsigned char)x) == ref_lower((unsigned char)y) &&
+                 (x != 0) == (y != 0);
+      cr_assert_eq(hr_strcaseeq(a, b), want, "bytes %d %d", x, y);
+      cr_assert_eq(hr_strcaseeq(a + 1, b + 1), want, "bytes %d %d", x, y);
+      for (size_t n = 0; n <= 4; n++) {
+        cr_assert_eq(hr_strncaseeq(a, b, n), ref_strncaseeq(a, b, n),
+                     "bytes %d %d, n %zu", x, y, n);
+        cr_assert_eq(hr_strncaseeq(a + 1, b + 1, n),
+                     ref_strncaseeq(a + 1, b + 1, n), "bytes %d %d, n %zu", x,
+                     y, n);
+      }
+    }
+}
+
+Test(headers, case_insensitive_compare_lengths) {
+  static const struct {
+    const char *a, *b;
+    int eq;
+  } rows[] = {{"", "", 1},
+              {"", "a", 0},
+              {"a", "", 0},
+              {"Location", "location", 1},
+              {"Location", "LOCATION", 1},
+              {"Location", "Locatio", 0},
+              {"Locatio", "Location", 0},
+              {"Location", "Locations", 0},
+              {"Set-Cookie", "set-cookie", 1},
+              {"Set-Cookie", "set_cookie", 0},
+              {"@[`{", "`{@[", 0},
+              {"\xc1", "\xe1", 0}};
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+    cr_expect_eq(hr_strcaseeq(rows[i].a, rows[i].b), rows[i].eq, "row %zu", i);
+    size_t n = strlen(rows[i].a) + 2;
+    cr_expect_eq(hr_strncaseeq(rows[i].a, rows[i].b, n),
+                 ref_strncaseeq(rows[i].a, rows[i].b, n), "row %zu", i);
+  }
+  cr_expect(hr_strncaseeq("http://x", "HTTP://y", 7));
+  cr_expect(!hr_strncaseeq("http:/", "HTTP://", 7));
+  cr_expect(hr_strncaseeq("ab", "AB", 9));
+  cr_expect(!hr_strncaseeq("ab", "ABC", 3));
+}
+
+/* Removing every field of a list with much dead space left nothing to
+ * compact into: it must just drop the strings. */
+Test(headers, removing_everything_compacts_to_nothing) {
+  hr_headers h;
+  hr_headers_init(&h);
+  char value[64];
+  memset(value, 'v', sizeof(value) - 1);
+  value[sizeof(value) - 1] = '\0';
+  for (int i = 0; i < 200; i++)
+    add(&h, "Gone", value);
+  cr_expect_eq(hr_headers_remove(&h, "Gone"), 200u);
+  cr_expect_eq(h.n, 0u);
+  cr_expect_eq(h.bytes, 0u);
+  add(&h, "After", "works");
+  cr_expect_str_eq(hr_headers_get(&h, "After"), "works");
+  for (int i = 0; i < 200; i++)
+    add(&h, "Gone", value);
+  for (int i = 200; i > 0; i--)
+    hr_headers_remove_at(&h, (size_t)i);
+  hr_headers_remove_at(&h, 0);
+  cr_expect_eq(h.n, 0u);
+  hr_headers_free(&h);
 }
