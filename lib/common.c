@@ -66,19 +66,35 @@ char *hr_strndup(const char *s, size_t n) {
 char *hr_strdup(const char *s) { return s ? hr_strndup(s, strlen(s)) : NULL; }
 
 
+/* Two bytes that differ are still equal ignoring ASCII case when they
+ * differ only in the case bit and are letters.  Most compared bytes are
+ * plainly equal, and that test alone settles them. */
+static inline int case_differs(unsigned char a, unsigned char b) {
+  unsigned char l = (unsigned char)(a | 0x20);
+  return (a ^ b) != 0x20 || l < 'a' || l > 'z';
+}
+
 int hr_strcaseeq(const char *a, const char *b) {
-  for (; *a && *b; a++, b++)
-    if (hr_tolower(*a) != hr_tolower(*b))
+  for (;; a++, b++) {
+    unsigned char ca = (unsigned char)*a, cb = (unsigned char)*b;
+    if (ca == cb) {
+      if (!ca)
+        return 1;
+    } else if (case_differs(ca, cb)) {
       return 0;
-  return *a == *b;
+    }
+  }
 }
 
 int hr_strncaseeq(const char *a, const char *b, size_t n) {
   for (size_t i = 0; i < n; i++) {
-    if (hr_tolower(a[i]) != hr_tolower(b[i]))
+    unsigned char ca = (unsigned char)a[i], cb = (unsigned char)b[i];
+    if (ca == cb) {
+      if (!ca)
+        return 1;
+    } else if (case_differs(ca, cb)) {
       return 0;
-    if (!a[i])
-      return 1;
+    }
   }
   return 1;
 }

@@ -13,6 +13,10 @@ typedef struct mxfer {
   CURL *easy;
   void *userp;
   mx_state state;
+  /* CURLOPT_PRIVATE of `easy` points to this transfer: set when its first
+   * hop is armed and left in place over the later ones (the handle is
+   * ours until the transfer ends, when it is cleared). */
+  int private_set;
   httpresp_response *resp; /* when done */
   struct mxfer *prev, *next;
 } mxfer;
@@ -22,13 +26,40 @@ typedef struct mx_list {
   size_t n;
 } mx_list;
 
+/* Transfers handed back are kept for the next httpresp_multi_add, up to
+ * this many: one is over a kilobyte, past malloc's per-thread cache, and
+ * malloc took near a thousand instructions to find it each time. */
+#define MX_SPARE_MAX 8
+
 struct httpresp_multi {
   httpresp_client *client;
   CURLM *multi;
   mx_list running;
   mx_list parked;
   mx_list done;
+  mxfer *spare; /* linked through `next` */
+  size_t nspare;
 };
+
+/* Uninitialised storage for a transfer. */
+static mxfer *xfer_get(httpresp_multi *m) {
+  mxfer *t = m->spare;
+  if (!t)
+    return malloc(sizeof(*t));
+  m->spare = t->next;
+  m->nspare--;
+  return t;
+}
+
+static void xfer_put(httpresp_multi *m, mxfer *t) {
+  if (m->nspare >= MX_SPARE_MAX) {
+    free(t);
+    return;
+  }
+  t->next = m->spare;
+  m->spare = t;
+  m->nspare++;
+}
 
 static void list_push(mx_list *l, mxfer *m) {
   m->next = NULL;
@@ -67,6 +98,7 @@ static mx_list *list_of(httpresp_multi *m, mxfer *t) {
 
 static void finish(httpresp_multi *m, mxfer *t) {
   curl_easy_setopt(t->easy, CURLOPT_PRIVATE, NULL);
+  t->private_set = 0;
   t->resp = hr_xfer_take_response(&t->x);
   hr_xfer_cleanup(&t->x);
   t->state = MX_DONE;
@@ -76,7 +108,10 @@ static void finish(httpresp_multi *m, mxfer *t) {
 /* Puts a transfer where its step says it belongs. */
 static void apply_step(httpresp_multi *m, mxfer *t, hr_step step) {
   if (step == HR_STEP_PERFORM) {
-    curl_easy_setopt(t->easy, CURLOPT_PRIVATE, (void *)t);
+    if (!t->private_set) {
+      curl_easy_setopt(t->easy, CURLOPT_PRIVATE, (void *)t);
+      t->private_set = 1;
+    }
     CURLMcode mc = curl_multi_add_handle(m->multi, t->easy);
     if (mc == CURLM_OK) {
       t->state = MX_RUNNING;
@@ -135,6 +170,11 @@ void httpresp_multi_free(httpresp_multi *m) {
   drop_list(m, &m->running);
   drop_list(m, &m->parked);
   drop_list(m, &m->done);
+  while (m->spare) {
+    mxfer *next = m->spare->next;
+    free(m->spare);
+    m->spare = next;
+  }
   free(m);
 }
 
@@ -142,16 +182,22 @@ int httpresp_multi_add(httpresp_multi *m, CURL *easy,
                        const httpresp_request *req, void *userp) {
   if (!m || !easy || !req)
     return HTTPRESP_E_INVALID_ARG;
-  mxfer *t = calloc(1, sizeof(*t));
+  /* Not zeroed: hr_xfer_init clears `x`, nearly all of the transfer, and
+   * the few other fields are set here. */
+  mxfer *t = xfer_get(m);
   if (!t)
     return HTTPRESP_E_NOMEM;
   int rc = hr_xfer_init(&t->x, m->client, easy, req, 1);
   if (rc) {
-    free(t);
+    xfer_put(m, t);
     return rc;
   }
   t->easy = easy;
   t->userp = userp;
+  t->state = MX_PARKED; /* apply_step decides */
+  t->private_set = 0;
+  t->resp = NULL;
+  t->prev = t->next = NULL;
   apply_step(m, t, hr_xfer_begin(&t->x));
   return 0;
 }
@@ -274,6 +320,6 @@ int httpresp_multi_next_done(httpresp_multi *m, httpresp_response **resp,
     *easy = t->easy;
   if (userp)
     *userp = t->userp;
-  free(t);
+  xfer_put(m, t);
   return 1;
 }

@@ -15,8 +15,8 @@ typedef enum hr_body_kind {
 } hr_body_kind;
 
 struct httpresp_request {
-  char *method;
-  char *url;
+  char *method; /* in `text` unless own_method */
+  char *url;    /* in `text` unless own_url */
   hr_headers headers;
   hr_body_kind body_kind;
   char *body;      /* HR_BODY_MEMORY */
@@ -30,6 +30,11 @@ struct httpresp_request {
   char *user;
   char *password;
   unsigned long auth;
+  unsigned char own_method; /* `method` is an allocation of its own */
+  unsigned char own_url;    /* likewise `url` */
+  /* The method and URL given when the request was made, side by side in
+   * the request's own allocation ("GET\0http://...\0"). */
+  char text[];
 };
 
 /* Deep copy (the streamed body's callbacks are shared, not copied). */

@@ -24,9 +24,23 @@ static int is_followed_status(const hr_policy *p, int status) {
 }
 
 int hr_policy_header_is_sensitive(const hr_policy *p, const char *name) {
-  if (!hr_strcaseeq(name, "Authorization") &&
-      !hr_strcaseeq(name, "Proxy-Authorization") &&
-      !hr_strcaseeq(name, "Cookie"))
+  /* Asked of every request field at every hop: the first letter settles
+   * most names, and leaves one candidate to compare for the others. */
+  const char *sensitive;
+  switch ((unsigned char)name[0] | 0x20) {
+  case 'a':
+    sensitive = "Authorization";
+    break;
+  case 'p':
+    sensitive = "Proxy-Authorization";
+    break;
+  case 'c':
+    sensitive = "Cookie";
+    break;
+  default:
+    return 0;
+  }
+  if (!hr_strcaseeq(name, sensitive))
     return 0;
   for (size_t i = 0; i < p->nkeep; i++)
     if (hr_strcaseeq(p->keep_headers[i], name))
@@ -37,7 +51,9 @@ int hr_policy_header_is_sensitive(const hr_policy *p, const char *name) {
 /* The method of the next hop, and whether the body goes with it. */
 static const char *next_method(const hr_policy *p, int status,
                                const char *method, int *keep_body) {
-  int safe = hr_strcaseeq(method, "GET") || hr_strcaseeq(method, "HEAD");
+  char m0 = (char)((unsigned char)method[0] | 0x20);
+  int safe = (m0 == 'g' && hr_strcaseeq(method, "GET")) ||
+             (m0 == 'h' && hr_strcaseeq(method, "HEAD"));
   *keep_body = 1;
   if (safe)
     return method;
@@ -62,7 +78,9 @@ static const char *location_of(const hr_headers *h, int *conflict) {
   const char *loc = NULL;
   *conflict = 0;
   for (size_t i = 0; i < h->n; i++) {
-    if (!hr_strcaseeq(h->v[i].name, "Location"))
+    const char *name = h->v[i].name;
+    if (((unsigned char)name[0] | 0x20) != 'l' ||
+        !hr_strcaseeq(name, "Location"))
       continue;
     if (!loc)
       loc = h->v[i].value;

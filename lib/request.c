@@ -5,36 +5,53 @@
 #include "objects.h"
 #include "url.h"
 
+/* A request and the method and URL it is made with are one allocation
+ * (`text`): making, copying and freeing requests, once per hop, were a
+ * good part of the library's own allocations.  A setter that replaces
+ * either string gives it an allocation of its own.  `url` NULL leaves the
+ * inline URL empty (the caller sets its own). */
+static httpresp_request *alloc_request(const char *method, size_t mlen,
+                                       const char *url, size_t ulen) {
+  if (mlen > SIZE_MAX / 4 || ulen > SIZE_MAX / 4)
+    return NULL;
+  httpresp_request *r = malloc(sizeof(*r) + mlen + ulen + 2);
+  if (!r)
+    return NULL;
+  memset(r, 0, sizeof(*r));
+  hr_headers_init(&r->headers);
+  r->stream_len = -1;
+  memcpy(r->text, method, mlen);
+  r->text[mlen] = '\0';
+  r->method = r->text;
+  r->url = r->text + mlen + 1;
+  if (ulen)
+    memcpy(r->url, url, ulen);
+  r->url[ulen] = '\0';
+  return r;
+}
+
 int httpresp_request_new(httpresp_request **out, const char *method,
                          const char *url) {
   if (!out)
     return HTTPRESP_E_INVALID_ARG;
   *out = NULL;
-  if (!method || !url || !hr_is_token(method, strlen(method)))
+  if (!method || !url)
+    return HTTPRESP_E_INVALID_ARG;
+  size_t mlen = strlen(method);
+  if (!hr_is_token(method, mlen))
     return HTTPRESP_E_INVALID_ARG;
   int rc = hr_url_check_request(url);
   if (rc)
     return rc;
-  httpresp_request *r = calloc(1, sizeof(*r));
+  httpresp_request *r = alloc_request(method, mlen, url, strlen(url));
   if (!r)
     return HTTPRESP_E_NOMEM;
-  hr_headers_init(&r->headers);
-  r->stream_len = -1;
-  r->method = hr_strdup(method);
-  r->url = hr_strdup(url);
-  if (!r->method || !r->url) {
-    httpresp_request_free(r);
-    return HTTPRESP_E_NOMEM;
-  }
   *out = r;
   return 0;
 }
 
-void httpresp_request_free(httpresp_request *r) {
-  if (!r)
-    return;
-  free(r->method);
-  free(r->url);
+/* Frees what a request owns besides its method and URL. */
+static void free_parts(httpresp_request *r) {
   hr_headers_free(&r->headers);
   free(r->body);
   free(r->user);
@@ -45,29 +62,41 @@ void httpresp_request_free(httpresp_request *r) {
       *p++ = 0;
   }
   free(r->password);
+}
+
+void httpresp_request_free(httpresp_request *r) {
+  if (!r)
+    return;
+  if (r->own_method)
+    free(r->method);
+  if (r->own_url)
+    free(r->url);
+  free_parts(r);
   free(r);
 }
 
-static int replace_str(char **dst, const char *src) {
+static int replace_str(char **dst, unsigned char *own, const char *src) {
   char *p = hr_strdup(src);
   if (!p)
     return HTTPRESP_E_NOMEM;
-  free(*dst);
+  if (*own)
+    free(*dst);
   *dst = p;
+  *own = 1;
   return 0;
 }
 
 int httpresp_request_set_method(httpresp_request *r, const char *method) {
   if (!r || !method || !hr_is_token(method, strlen(method)))
     return HTTPRESP_E_INVALID_ARG;
-  return replace_str(&r->method, method);
+  return replace_str(&r->method, &r->own_method, method);
 }
 
 int httpresp_request_set_url(httpresp_request *r, const char *url) {
   if (!r || !url)
     return HTTPRESP_E_INVALID_ARG;
   int rc = hr_url_check_request(url);
-  return rc ? rc : replace_str(&r->url, url);
+  return rc ? rc : replace_str(&r->url, &r->own_url, url);
 }
 
 const char *httpresp_request_method(const httpresp_request *r) {
@@ -173,30 +202,20 @@ int httpresp_request_set_credentials(httpresp_request *r, const char *user,
   return 0;
 }
 
-int hr_request_copy(httpresp_request **out, const httpresp_request *src) {
-  char *url = hr_strdup(src->url);
-  if (!url)
-    return HTTPRESP_E_NOMEM;
-  return hr_request_derive(out, src, src->method, url);
-}
-
-int hr_request_derive(httpresp_request **out, const httpresp_request *src,
-                      const char *method, char *url) {
+/* A copy of `src` whose method and URL are `method` and `url` (copied),
+ * or with `url` NULL an empty inline URL for the caller to replace. */
+static int derive(httpresp_request **out, const httpresp_request *src,
+                  const char *method, const char *url) {
   /* `src` was checked when its method and URL were set, and `url` is one
    * of those or a resolved redirect target, so nothing is parsed again:
    * that parse was once the largest part of what a request cost. */
   *out = NULL;
-  httpresp_request *r = calloc(1, sizeof(*r));
-  if (!r) {
-    free(url);
+  httpresp_request *r =
+      alloc_request(method, strlen(method), url, url ? strlen(url) : 0);
+  if (!r)
     return HTTPRESP_E_NOMEM;
-  }
-  hr_headers_init(&r->headers);
-  r->stream_len = -1;
-  r->method = hr_strdup(method);
-  r->url = url;
-  int rc = r->method ? 0 : HTTPRESP_E_NOMEM;
-  if (!rc)
+  int rc = 0;
+  if (src->headers.n)
     rc = hr_headers_copy(&r->headers, &src->headers);
   if (!rc && src->body_kind == HR_BODY_MEMORY)
     rc = httpresp_request_set_body(r, src->body, src->body_len);
@@ -204,7 +223,8 @@ int hr_request_derive(httpresp_request **out, const httpresp_request *src,
     rc = httpresp_request_set_credentials(r, src->user, src->password,
                                           src->auth);
   if (rc) {
-    httpresp_request_free(r);
+    free_parts(r); /* method and URL are still the inline ones */
+    free(r);
     return rc;
   }
   if (src->body_kind == HR_BODY_STREAM) {
@@ -217,6 +237,24 @@ int hr_request_derive(httpresp_request **out, const httpresp_request *src,
   r->sink = src->sink;
   r->sink_ud = src->sink_ud;
   *out = r;
+  return 0;
+}
+
+int hr_request_copy(httpresp_request **out, const httpresp_request *src) {
+  return derive(out, src, src->method, src->url);
+}
+
+int hr_request_derive(httpresp_request **out, const httpresp_request *src,
+                      const char *method, char *url) {
+  /* The resolved target is taken as it is: copying it into the block
+   * would only add a copy and a free. */
+  int rc = derive(out, src, method, NULL);
+  if (rc) {
+    free(url);
+    return rc;
+  }
+  (*out)->url = url;
+  (*out)->own_url = 1;
   return 0;
 }
 
