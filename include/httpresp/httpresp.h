@@ -22,10 +22,13 @@
  * CURLOPT_NOBODY, CURLOPT_HTTPGET, CURLOPT_POST*, CURLOPT_UPLOAD,
  * CURLOPT_READFUNCTION/DATA, CURLOPT_SEEKFUNCTION/DATA, CURLOPT_HTTPHEADER,
  * CURLOPT_HEADERFUNCTION/DATA, CURLOPT_WRITEFUNCTION/DATA,
- * CURLOPT_FOLLOWLOCATION (always off), CURLOPT_USERNAME/PASSWORD/HTTPAUTH
- * when credentials are given through httpresp_request_set_credentials().
- * When a request ends they are reset to libcurl's defaults, so the handle
- * never points into freed memory.  Everything else stays as the caller set it.
+ * CURLOPT_ERRORBUFFER, CURLOPT_FOLLOWLOCATION (always off),
+ * CURLOPT_USERNAME/PASSWORD/HTTPAUTH when credentials are given through
+ * httpresp_request_set_credentials().  When a request ends, every option
+ * the library pointed at its own memory (callbacks and their data, the
+ * header list, the error buffer, a body, credentials) is reset to libcurl's
+ * default, so the handle never points into freed memory, and the method is
+ * a plain GET again.  Everything else stays as the caller set it.
  */
 #ifndef HTTPRESP_HTTPRESP_H
 #define HTTPRESP_HTTPRESP_H
