@@ -5,28 +5,45 @@
 #include "policy.h"
 #include "url.h"
 
-void hr_history_init(hr_history *h) { memset(h, 0, sizeof(*h)); }
+void hr_history_init(hr_history *h) {
+  h->v = h->inline_v;
+  h->n = 0;
+  h->cap = HR_HISTORY_INLINE;
+  h->text_used = 0;
+  h->redirects = h->retries = h->cookie_epoch = 0;
+  h->expect_repeated = 0;
+}
 
 void hr_history_free(hr_history *h) {
   for (size_t i = 0; i < h->n; i++)
-    free(h->v[i].method); /* the URL shares its allocation */
-  free(h->v);
+    if (h->v[i].own)
+      free(h->v[i].method); /* the URL shares its allocation */
+  if (h->v != h->inline_v)
+    free(h->v);
   hr_history_init(h);
 }
 
 int hr_history_visit(hr_history *h, const char *method, const char *url) {
   if (h->n == h->cap) {
-    size_t cap = h->cap ? h->cap * 2 : 8;
-    hr_visit *v = realloc(h->v, cap * sizeof(*v));
+    size_t cap = h->cap * 2;
+    hr_visit *v = h->v == h->inline_v ? malloc(cap * sizeof(*v))
+                                      : realloc(h->v, cap * sizeof(*v));
     if (!v)
       return HTTPRESP_E_NOMEM;
+    if (h->v == h->inline_v)
+      memcpy(v, h->inline_v, sizeof(h->inline_v));
     h->v = v;
     h->cap = cap;
   }
   size_t mlen = strlen(method), ulen = strcspn(url, "#");
-  char *m = malloc(mlen + ulen + 2);
+  size_t need = mlen + ulen + 2;
+  int own = need > HR_HISTORY_TEXT - h->text_used;
+  char *m = own ? malloc(need) : h->text + h->text_used;
   if (!m)
     return HTTPRESP_E_NOMEM;
+  if (!own)
+    h->text_used += need;
+  h->v[h->n].own = own;
   memcpy(m, method, mlen + 1);
   memcpy(m + mlen + 1, url, ulen);
   m[mlen + 1 + ulen] = '\0';

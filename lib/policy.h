@@ -13,15 +13,24 @@
 /* One (method, URL) visited in a redirect chain.  `cookie_epoch` is the
  * number of Set-Cookie responses seen before the visit. */
 typedef struct hr_visit {
-  char *method; /* one allocation holds both strings */
+  char *method; /* method and URL side by side, in `text` or allocated */
   char *url;    /* without fragment */
   unsigned cookie_epoch;
+  int own;      /* the strings are an allocation of their own */
 } hr_visit;
 
+/* The first visits of a chain (most chains) live inside the history, so
+ * recording them allocates nothing.  Not to be copied by value. */
+#define HR_HISTORY_INLINE 4
+#define HR_HISTORY_TEXT 256
+
 typedef struct hr_history {
-  hr_visit *v;
+  hr_visit *v; /* inline_v until more are needed */
   size_t n;
   size_t cap;
+  hr_visit inline_v[HR_HISTORY_INLINE];
+  char text[HR_HISTORY_TEXT];
+  size_t text_used;
   unsigned redirects;    /* redirects followed so far */
   unsigned retries;      /* repeats of the current hop after 429/503/413 */
   unsigned cookie_epoch; /* responses with Set-Cookie so far */

@@ -575,11 +575,10 @@ static hr_step keep_quiet(hr_xfer *x, int64_t now) {
   return HR_STEP_WAIT;
 }
 
-/* Arms the handle for the current hop, or says why it must wait. */
-static hr_step arm(hr_xfer *x) {
+/* Arms the handle for the current hop at `now`, or says why it must wait. */
+static hr_step arm_at(hr_xfer *x, int64_t now) {
   httpresp_client *c = x->client;
   const hr_policy *p = &c->policy;
-  int64_t now = hr_client_now(c);
   if (p->deadline_ms > 0 && now >= hr_sat_add(x->start_ms, p->deadline_ms))
     return fail(x, HTTPRESP_E_DEADLINE, "the request's deadline passed");
   hr_step cached = consult_cache(x, now);
@@ -625,6 +624,8 @@ static hr_step arm(hr_xfer *x) {
   x->request_ms = now;
   return HR_STEP_PERFORM;
 }
+
+static hr_step arm(hr_xfer *x) { return arm_at(x, hr_client_now(x->client)); }
 
 /* ---- lifecycle ---------------------------------------------------------- */
 
@@ -717,7 +718,7 @@ hr_step hr_xfer_begin(hr_xfer *x) {
     return fail(x, HTTPRESP_E_NOMEM, "out of memory");
   if (!x->client->cache)
     x->resp->cache_status = HTTPRESP_CACHE_NONE;
-  return settle(x, arm(x));
+  return settle(x, arm_at(x, x->start_ms));
 }
 
 hr_step hr_xfer_resume(hr_xfer *x) { return settle(x, arm(x)); }

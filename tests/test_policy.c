@@ -1,5 +1,6 @@
 /* The pure policy core, without a network: redirect, 417 and retry rules. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "objects.h"
@@ -595,4 +596,53 @@ Test(policy, origin_quiet_table) {
     if (rows[i].expect == HR_NEXT_STOP)
       cr_expect_eq(d.error, rows[i].error, "row %zu", i);
   }
+}
+
+/* The history keeps its first visits inline and spills to the heap: every
+ * visit must read back whole either way (URLs without their fragment), and
+ * a redirect back to any of them is a loop. */
+Test(history, inline_and_spilled_visits_read_back) {
+  hr_history h;
+  hr_history_init(&h);
+  char url[400];
+  for (int i = 0; i < 40; i++) {
+    int pad = (i * 37) % 300; /* some fit the inline text, some do not */
+    snprintf(url, sizeof(url), "http://h/%d/%.*s#frag%d", i, pad,
+             "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+             "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+             "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+             "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+             "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+             i);
+    cr_assert_eq(hr_history_visit(&h, i % 2 ? "POST" : "GET", url), 0);
+  }
+  cr_assert_eq(h.n, 40u);
+  for (int i = 0; i < 40; i++) {
+    int pad = (i * 37) % 300;
+    char want[400];
+    snprintf(want, sizeof(want), "http://h/%d/", i);
+    size_t wl = strlen(want);
+    cr_expect_str_eq(h.v[i].method, i % 2 ? "POST" : "GET", "visit %d", i);
+    cr_expect_eq(strlen(h.v[i].url), wl + (size_t)pad, "visit %d", i);
+    cr_expect_eq(strncmp(h.v[i].url, want, wl), 0, "visit %d", i);
+    cr_expect_null(strchr(h.v[i].url, '#'), "visit %d", i);
+  }
+  hr_history_free(&h);
+  cr_expect_eq(h.n, 0u);
+}
+
+Test(history, redirect_back_to_an_early_visit_is_a_loop) {
+  fixture f;
+  fx_init(&f, "GET", "http://a.example/start");
+  char url[64];
+  for (int i = 0; i < 10; i++) {
+    snprintf(url, sizeof(url), "http://a.example/hop%d", i);
+    cr_assert_eq(hr_history_visit(&f.hist, "GET", url), 0);
+  }
+  f.in.status = 302;
+  add(&f.resp, "Location", "/start#again");
+  cr_assert_eq(hr_policy_decide(&f.in, &f.d), 0);
+  cr_expect_eq(f.d.next, HR_NEXT_STOP);
+  cr_expect_eq(f.d.error, HTTPRESP_E_REDIRECT_LOOP);
+  fx_free(&f);
 }
