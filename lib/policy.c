@@ -1,4 +1,5 @@
 /* The policy core's entry point: one decision per final response. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,7 +56,8 @@ int hr_history_visit(hr_history *h, const char *method, const char *url) {
 }
 
 void hr_decision_init(hr_decision *d) {
-  memset(d, 0, sizeof(*d));
+  memset(d, 0, offsetof(hr_decision, msg));
+  d->msg[0] = '\0';
   d->retry_after_ms = -1;
 }
 

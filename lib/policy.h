@@ -71,8 +71,6 @@ typedef enum hr_next {
 typedef struct hr_decision {
   hr_next next;
   int error;          /* httpresp_code for HR_NEXT_STOP */
-  char msg[256];      /* why: set for STOP (the error message), and for
-                         RETRY and REPEAT */
   httpresp_request *next_req; /* FOLLOW / REPEAT: owned by the decision */
   int64_t wait_ms;    /* RETRY */
   int64_t retry_after_ms;    /* parsed delay, -1 if none */
@@ -82,6 +80,9 @@ typedef struct hr_decision {
   int suppress_expect;       /* send the repeat without Expect */
   int revalidated;           /* DELIVER the stored entry the 304 selected */
   int skip_cache;            /* REPEAT without consulting the cache */
+  /* Why: set for STOP (the error message), RETRY and REPEAT; last, so
+   * that starting a decision clears only the fields before it. */
+  char msg[256];
 } hr_decision;
 
 void hr_decision_init(hr_decision *d);

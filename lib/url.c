@@ -620,10 +620,17 @@ int hr_scheme_in_list(const char *scheme, const char *list) {
 /* RFC 3986 characters allowed anywhere after the authority (pchar, '/',
  * '?'; '#' is handled by the caller). */
 static int is_tail_char(unsigned char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-      (c >= '0' && c <= '9'))
-    return 1;
-  return c && strchr("-._~!$&'()*+,;=:@/?", c) != NULL;
+  /* ALPHA DIGIT and "-._~!$&'()*+,;=:@/?" */
+  static const unsigned char tail[256] = {
+      ['-'] = 1, ['.'] = 1, ['_'] = 1, ['~'] = 1, ['!'] = 1, ['$'] = 1,
+      ['&'] = 1, ['\''] = 1, ['('] = 1, [')'] = 1, ['*'] = 1, ['+'] = 1,
+      [','] = 1, [';'] = 1, ['='] = 1, [':'] = 1, ['@'] = 1, ['/'] = 1,
+      ['?'] = 1, ['0'] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+      ['A'] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+      1, 1, 1, 1, 1,
+      ['a'] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+      1, 1, 1, 1, 1};
+  return tail[c];
 }
 
 /* The common shape of a request URL, checked in one pass without a parser:

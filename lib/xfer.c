@@ -631,12 +631,14 @@ static hr_step arm(hr_xfer *x) { return arm_at(x, hr_client_now(x->client)); }
 
 int hr_xfer_init(hr_xfer *x, httpresp_client *c, CURL *easy,
                  const httpresp_request *req, int copy) {
-  memset(x, 0, sizeof(*x));
+  memset(x, 0, HR_XFER_HEAD); /* the large members are set up below */
   x->client = c;
   x->easy = easy;
   hr_headers_init(&x->hdrs);
   hr_history_init(&x->hist);
   hr_decision_init(&x->dec);
+  x->abort_msg[0] = '\0';
+  x->errbuf[0] = '\0';
   hr_buf_init(&x->sink_copy);
   int rc = hr_response_new(&x->resp);
   x->orig = req;

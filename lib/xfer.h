@@ -4,6 +4,8 @@
 #ifndef HR_XFER_H
 #define HR_XFER_H
 
+#include <stddef.h>
+
 #include <curl/curl.h>
 
 #include "cache.h"
@@ -29,7 +31,6 @@ typedef struct hr_xfer {
   const httpresp_request *cur;
   httpresp_request *cur_own;
   httpresp_response *resp;
-  hr_history hist;
   int64_t start_ms;
   int64_t wake_ms;
   unsigned attempts;
@@ -46,13 +47,10 @@ typedef struct hr_xfer {
   unsigned interim;
   size_t header_bytes;
   int abort_code;
-  char abort_msg[200];
-  hr_decision dec;
   int decided;
   int deliver_body;
   size_t discarded;
   int discard_abort;
-  char errbuf[CURL_ERROR_SIZE];
 
   /* send state */
   struct curl_slist *slist;
@@ -74,7 +72,16 @@ typedef struct hr_xfer {
   int64_t response_ms;
   hr_buf sink_copy;          /* body kept for the cache when a sink is used */
   int sink_copy_full;
+
+  /* Large members last: hr_xfer_init zeroes what comes before them
+   * (HR_XFER_HEAD) and initialises these itself. */
+  hr_history hist;
+  hr_decision dec;
+  char abort_msg[200];
+  char errbuf[CURL_ERROR_SIZE];
 } hr_xfer;
+
+#define HR_XFER_HEAD offsetof(hr_xfer, hist)
 
 /* Prepares `x` for `req` over `easy`.  With `copy` the request is copied
  * (the caller may free it at once); without, it must outlive `x`. */
