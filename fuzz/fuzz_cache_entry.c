@@ -16,7 +16,10 @@
  *    the checksum into the field decoding.  This mirrors the layout
  *    described at the top of lib/cache_entry.c; should it change, the
  *    fix-up merely stops helping (nothing is asserted about its result
- *    beyond "no crash, sane if accepted"). */
+ *    beyond "no crash, sane if accepted").
+ * Every entry that encodes is also frozen (the memory store's form): the
+ * frozen copy must hold the same entry and answer freshness, age,
+ * validator and selection questions exactly as the entry does. */
 #include "cache.h"
 #include "common.h"
 #include "fuzz.h"
@@ -63,6 +66,43 @@ static void check_sane(const hr_cache_entry *e) {
   check_headers(&e->headers);
 }
 
+/* A frozen copy (what the memory store holds) holds the same entry, its
+ * precomputed facts answer as the rules do on the unfrozen entry, and
+ * thawing gives the entry back. */
+static void check_frozen(const hr_cache_entry *e) {
+  hr_stored *v;
+  int rc = hr_stored_freeze(e, &v);
+  if (rc == HTTPRESP_E_NOMEM)
+    return;
+  FUZZ_CHECK(rc == 0);
+  FUZZ_CHECK(entry_eq(e, &v->e));
+  FUZZ_CHECK(v->e.facts == &v->facts);
+  FUZZ_CHECK(hr_cache_freshness_lifetime(&v->e) ==
+             hr_cache_freshness_lifetime(e));
+  FUZZ_CHECK(hr_cache_has_validator(&v->e) == hr_cache_has_validator(e));
+  static const int64_t offsets[] = {0, 999, 60000, INT64_C(86400000) * 400};
+  httpresp_request *q = NULL;
+  if (httpresp_request_new(&q, "GET", "http://example.com/") == 0) {
+    for (size_t i = 0; i < HR_ARRAY_LEN(offsets); i++) {
+      int64_t now = e->response_ms + offsets[i];
+      FUZZ_CHECK(hr_cache_current_age(&v->e, now) ==
+                 hr_cache_current_age(e, now));
+      const char *w1, *w2;
+      FUZZ_CHECK(hr_cache_select(&v->e, q, now, &w1) ==
+                 hr_cache_select(e, q, now, &w2));
+      FUZZ_CHECK(strcmp(w1, w2) == 0);
+    }
+    httpresp_request_free(q);
+  }
+  hr_cache_entry back;
+  rc = hr_stored_thaw(v, &back);
+  if (rc == 0) {
+    FUZZ_CHECK(entry_eq(e, &back));
+    hr_cache_entry_free(&back);
+  }
+  hr_stored_unref(v);
+}
+
 /* decode(encode(e)) == e, and the encoding is canonical. */
 static void check_roundtrip(const hr_cache_entry *e, hr_buf *enc_out) {
   hr_buf enc;
@@ -73,6 +113,7 @@ static void check_roundtrip(const hr_cache_entry *e, hr_buf *enc_out) {
     return;
   }
   FUZZ_CHECK(rc == 0);
+  check_frozen(e);
   hr_cache_entry back;
   hr_cache_entry_init(&back);
   rc = hr_cache_entry_decode(enc.data, enc.len, &back);
