@@ -294,17 +294,26 @@ static int trim_reference(const char **ref, size_t *reflen) {
   return *reflen != 0;
 }
 
-int hr_url_resolve_parsed(const char *base, const char *ref, size_t reflen,
-                          char **out) {
+/* The checks both resolvers start with: 0 with the reference trimmed and
+ * the base's length, or HTTPRESP_E_BAD_LOCATION. */
+static int resolve_args(const char *base, const char **ref, size_t *reflen,
+                        char **out, size_t *baselen) {
   if (!out)
     return HTTPRESP_E_BAD_LOCATION;
   *out = NULL;
-  if (!base || !ref || reflen == 0 || reflen > HR_URL_MAX ||
-      !trim_reference(&ref, &reflen))
+  if (!base || !*ref || *reflen == 0 || *reflen > HR_URL_MAX ||
+      !trim_reference(ref, reflen))
     return HTTPRESP_E_BAD_LOCATION;
-  size_t baselen = bounded_len(base);
-  if (baselen == SIZE_MAX)
-    return HTTPRESP_E_BAD_LOCATION;
+  *baselen = bounded_len(base);
+  return *baselen == SIZE_MAX ? HTTPRESP_E_BAD_LOCATION : 0;
+}
+
+int hr_url_resolve_parsed(const char *base, const char *ref, size_t reflen,
+                          char **out) {
+  size_t baselen;
+  int args = resolve_args(base, &ref, &reflen, out, &baselen);
+  if (args)
+    return args;
 
   parsed_url b, r;
   hr_buf res;
@@ -450,16 +459,11 @@ static int resolve_plain(const char *base, size_t blen, const char *ref,
 
 int hr_url_resolve(const char *base, const char *ref, size_t reflen,
                    char **out) {
-  if (!out)
-    return HTTPRESP_E_BAD_LOCATION;
-  *out = NULL;
-  if (!base || !ref || reflen == 0 || reflen > HR_URL_MAX ||
-      !trim_reference(&ref, &reflen))
-    return HTTPRESP_E_BAD_LOCATION;
-  size_t baselen = bounded_len(base);
-  if (baselen == SIZE_MAX)
-    return HTTPRESP_E_BAD_LOCATION;
-  int rc = resolve_plain(base, baselen, ref, reflen, out);
+  size_t baselen;
+  int rc = resolve_args(base, &ref, &reflen, out, &baselen);
+  if (rc)
+    return rc;
+  rc = resolve_plain(base, baselen, ref, reflen, out);
   if (rc == 1)
     return 0;
   if (rc)
