@@ -19,9 +19,11 @@
 
 /* ---- settings ------------------------------------------------------------ */
 
+enum { CHECK_NONE = 0, CHECK_ALL, CHECK_PREMISES };
+
 typedef struct settings {
   int quick;
-  int check;
+  int check; /* CHECK_*: what makes the exit status 1 */
   int verbose;
   unsigned cases; /* bit n: case n */
   int rounds;     /* 0: the mode's default */

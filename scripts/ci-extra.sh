@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# CI's hardening steps after the tests: static analysis over lib/ and each
-# libFuzzer target for 30 seconds (clang is installed if missing).
+# CI's hardening steps after the tests: static analysis over lib/, each
+# libFuzzer target for 30 seconds (clang is installed if missing), and a
+# quick benchmark run whose checks must hold.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== lint: clang-tidy and cppcheck over lib/"
 bash tools/lint.sh
 echo "== fuzz: each target for 30 s"
 bash fuzz/run.sh 30
+# The benchmark's targets are reported, not gated (loopback timing varies);
+# its checks are: every answer right, redirects reuse the connection, cache
+# hits send nothing.
+echo "== bench: a quick run, its checks must hold"
+bash bench/run.sh --quick --check-premises
