@@ -17,6 +17,11 @@ struct hr_chunk {
 
 void hr_headers_init(hr_headers *h) { memset(h, 0, sizeof(*h)); }
 
+void hr_headers_init_stable(hr_headers *h) {
+  hr_headers_init(h);
+  h->stable = 1;
+}
+
 static void free_chunks(hr_chunk *c) {
   while (c) {
     hr_chunk *next = c->next;
@@ -26,6 +31,9 @@ static void free_chunks(hr_chunk *c) {
 }
 
 void hr_headers_clear(hr_headers *h) {
+  if (h->stable)
+    for (size_t i = 0; i < h->n; i++)
+      free(h->v[i].name); /* the value shares the allocation */
   /* The newest chunk is the largest: keep it for the next use. */
   if (h->chunks) {
     free_chunks(h->chunks->next);
@@ -38,9 +46,12 @@ void hr_headers_clear(hr_headers *h) {
 }
 
 void hr_headers_free(hr_headers *h) {
+  int stable = h->stable;
+  hr_headers_clear(h);
   free_chunks(h->chunks);
   free(h->v);
   hr_headers_init(h);
+  h->stable = stable;
 }
 
 /* `len` bytes of string space; a new chunk at least doubles the last. */
@@ -83,7 +94,7 @@ static int append(hr_headers *h, const char *name, size_t nlen,
                   const char *value, size_t vlen) {
   if (grow_fields(h) != 0 || nlen > SIZE_MAX / 4 || vlen > SIZE_MAX / 4)
     return HTTPRESP_E_NOMEM;
-  char *p = space(h, nlen + vlen + 2);
+  char *p = h->stable ? malloc(nlen + vlen + 2) : space(h, nlen + vlen + 2);
   if (!p)
     return HTTPRESP_E_NOMEM;
   memcpy(p, name, nlen);
@@ -155,7 +166,7 @@ int hr_headers_add(hr_headers *h, const char *name, size_t nlen,
 }
 
 char *hr_headers_value_space(hr_headers *h, size_t i, size_t len) {
-  if (i >= h->n || len == SIZE_MAX)
+  if (h->stable || i >= h->n || len == SIZE_MAX)
     return NULL;
   char *p = space(h, len + 1);
   if (p)
@@ -203,7 +214,7 @@ size_t hr_headers_count(const hr_headers *h, const char *name) {
  * would keep every removed string: once the dead part outweighs the live
  * one, the strings move to one fresh chunk. */
 static void compact(hr_headers *h) {
-  if (h->dead < 4096 || h->dead < h->bytes)
+  if (h->stable || h->dead < 4096 || h->dead < h->bytes)
     return;
   if (h->n == 0) { /* nothing live: just drop the strings */
     free_chunks(h->chunks);
@@ -234,7 +245,10 @@ static void compact(hr_headers *h) {
 static void drop(hr_headers *h, size_t i) {
   size_t nl = strlen(h->v[i].name), vl = strlen(h->v[i].value);
   h->bytes -= nl + vl;
-  h->dead += nl + vl + 2;
+  if (h->stable)
+    free(h->v[i].name); /* the value shares the allocation */
+  else
+    h->dead += nl + vl + 2;
 }
 
 size_t hr_headers_remove(hr_headers *h, const char *name) {
@@ -268,11 +282,11 @@ int hr_headers_copy(hr_headers *dst, const hr_headers *src) {
     return 0;
   /* One chunk for all the strings, one array for the fields. */
   size_t need = src->bytes + 2 * src->n;
-  if (dst->chunks && dst->chunks->cap < need) {
+  if (!dst->stable && dst->chunks && dst->chunks->cap < need) {
     free_chunks(dst->chunks);
     dst->chunks = NULL;
   }
-  if (!dst->chunks) {
+  if (!dst->stable && !dst->chunks) {
     if (!space(dst, need))
       return HTTPRESP_E_NOMEM;
     dst->chunks->used = 0;

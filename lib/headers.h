@@ -11,7 +11,11 @@ typedef struct hr_field {
 
 /* The fields' strings live in chunks owned by the list (name and value of
  * a field side by side), so adding a field rarely allocates and clearing
- * a list keeps its memory for the next response. */
+ * a list keeps its memory for the next response.  A list edited in place
+ * for long compacts its chunks, which moves the strings; a *stable* list
+ * (a request's, whose values callers may hold) instead gives each field an
+ * allocation of its own, so a string stays where it is until its field is
+ * removed. */
 typedef struct hr_chunk hr_chunk;
 
 typedef struct hr_headers {
@@ -21,9 +25,11 @@ typedef struct hr_headers {
   size_t bytes;     /* sum of name and value lengths, for limits */
   hr_chunk *chunks; /* newest first */
   size_t dead;      /* chunk bytes of removed or replaced strings */
+  int stable;       /* one allocation per field, never moved */
 } hr_headers;
 
 void hr_headers_init(hr_headers *h);
+void hr_headers_init_stable(hr_headers *h);
 void hr_headers_clear(hr_headers *h); /* drops every field, keeps storage */
 void hr_headers_free(hr_headers *h);
 /* Appends a field; the value's surrounding OWS is trimmed.  Returns 0,
@@ -44,7 +50,8 @@ size_t hr_headers_remove(hr_headers *h, const char *name);
 void hr_headers_remove_at(hr_headers *h, size_t i);
 /* Room for a value of `len` bytes (and its NUL) for field `i`, which keeps
  * its name; the caller fills it and sets v[i].value.  The old value stays
- * readable until the list is cleared.  NULL without memory. */
+ * readable until the list is cleared or edited.  NULL without memory, and
+ * always for a stable list. */
 char *hr_headers_value_space(hr_headers *h, size_t i, size_t len);
 /* Replaces dst's fields by copies of src's. */
 int hr_headers_copy(hr_headers *dst, const hr_headers *src);

@@ -18,7 +18,7 @@ static httpresp_request *alloc_request(const char *method, size_t mlen,
   if (!r)
     return NULL;
   memset(r, 0, sizeof(*r));
-  hr_headers_init(&r->headers);
+  hr_headers_init_stable(&r->headers);
   r->stream_len = -1;
   memcpy(r->text, method, mlen);
   r->text[mlen] = '\0';

@@ -454,3 +454,34 @@ Test(headers, removing_everything_compacts_to_nothing) {
   cr_expect_eq(h.n, 0u);
   hr_headers_free(&h);
 }
+
+/* A stable list (a request's) never moves a string: a value handed out
+ * stays valid however often other fields come and go; and it is bounded
+ * without compaction, since each removed field is freed. */
+Test(headers, stable_list_keeps_values_in_place) {
+  hr_headers h;
+  hr_headers_init_stable(&h);
+  add(&h, "User-Agent", "keeps/1.0");
+  const char *ua = hr_headers_get(&h, "User-Agent");
+  char value[64];
+  memset(value, 'v', sizeof(value) - 1);
+  value[sizeof(value) - 1] = '\0';
+  for (int i = 0; i < 1000; i++) {
+    add(&h, "X-Id", value);
+    cr_assert_eq(hr_headers_remove(&h, "X-Id"), 1u);
+  }
+  cr_expect_eq(hr_headers_get(&h, "User-Agent"), ua, "the value moved");
+  cr_expect_str_eq(ua, "keeps/1.0");
+  cr_expect_null(hr_headers_value_space(&h, 0, 4));
+  hr_headers copy;
+  hr_headers_init_stable(&copy);
+  cr_assert_eq(hr_headers_copy(&copy, &h), 0);
+  cr_expect_str_eq(hr_headers_get(&copy, "User-Agent"), "keeps/1.0");
+  hr_headers_free(&h);
+  cr_expect(h.stable, "free keeps the kind of list");
+  cr_expect_str_eq(hr_headers_get(&copy, "User-Agent"), "keeps/1.0");
+  hr_headers_clear(&copy);
+  add(&copy, "After", "clear");
+  cr_expect_str_eq(hr_headers_get(&copy, "After"), "clear");
+  hr_headers_free(&copy);
+}

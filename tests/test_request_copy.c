@@ -303,3 +303,21 @@ Test(request_copy, sensitive_headers_table) {
   cr_expect(!hr_policy_header_is_sensitive(&keep, "cOOKIE"));
   cr_expect(hr_policy_header_is_sensitive(&keep, "Authorization"));
 }
+
+/* A value handed out by httpresp_request_header stays valid while other
+ * headers of the request are added and removed, any number of times. */
+Test(request_copy, header_values_survive_other_edits) {
+  httpresp_request *r = NULL;
+  cr_assert_eq(httpresp_request_new(&r, "GET", "http://example.com/"), 0);
+  cr_assert_eq(httpresp_request_add_header(r, "User-Agent", "held/1"), 0);
+  const char *ua = httpresp_request_header(r, "User-Agent");
+  for (int i = 0; i < 500; i++) {
+    cr_assert_eq(httpresp_request_add_header(
+                     r, "X-Id", "a value long enough to add up quickly"),
+                 0);
+    cr_assert_eq(httpresp_request_remove_header(r, "X-Id"), 0);
+  }
+  cr_expect_str_eq(ua, "held/1");
+  cr_expect_eq(httpresp_request_header(r, "User-Agent"), ua);
+  httpresp_request_free(r);
+}
