@@ -730,8 +730,12 @@ static void keep_final(hr_xfer *x) {
   httpresp_response *r = x->resp;
   r->status = x->status;
   if (x->from_cache) {
-    /* The stored entry itself, nothing copied; a sink gets the body. */
-    int body = strcmp(x->cur->method, "HEAD") != 0 && !x->cur->sink &&
+    /* The stored entry itself, nothing copied.  Its body only when it is
+     * the answer (a stopped or repeated hop's body never reaches the
+     * caller), and then not to a sink, which gets it from
+     * deliver_stored_body. */
+    int body = x->dec.next == HR_NEXT_DELIVER &&
+               strcmp(x->cur->method, "HEAD") != 0 && !x->cur->sink &&
                x->stored->e.body_len > 0;
     if (hr_response_share(r, x->stored, hr_client_now(x->client), body) != 0)
       hr_response_fail(r, HTTPRESP_E_NOMEM, "out of memory");
@@ -771,8 +775,15 @@ static hr_step follow(hr_xfer *x) {
   httpresp_client *c = x->client;
   httpresp_request *next = x->dec.next_req;
   if (c->hop_fn) {
+    /* A stored redirect is shown as served: Age set to its current age. */
+    if (x->from_cache) {
+      hr_headers_clear(&x->hdrs);
+      if (hr_cache_served_headers(&x->stored->e, hr_client_now(c),
+                                  &x->hdrs) != 0)
+        return fail(x, HTTPRESP_E_NOMEM, "out of memory");
+    }
     struct httpresp_hop_view view = {x->status, x->cur->url, next->url,
-                                     hop_headers(x)};
+                                     &x->hdrs};
     if (c->hop_fn(c->hop_ud, &view, next) != 0) {
       if (record(x, HTTPRESP_DECISION_VETOED) != HR_STEP_PERFORM)
         return HR_STEP_DONE;

@@ -95,6 +95,54 @@ Test(cache, fresh_hit_sends_no_request) {
   httpresp_response_free(r);
 }
 
+/* The hop callback sees a stored redirect as served: Age is its current
+ * age (stored Age 5, served 10 s later: 15), as for a fetched one. */
+static char hop_age[32];
+static int record_age(void *ud, const httpresp_hop_view *hop,
+                      httpresp_request *next) {
+  (void)ud;
+  (void)next;
+  const char *age = httpresp_hop_header(hop, "Age");
+  snprintf(hop_age, sizeof(hop_age), "%s", age ? age : "(none)");
+  return 0;
+}
+
+Test(cache, stored_redirect_shows_its_current_age_to_the_hop_callback) {
+  serve("/aged", 301,
+        "Cache-Control: max-age=3600\r\nAge: 5\r\nLocation: /target\r\n",
+        NULL);
+  serve("/target", 200, "Cache-Control: no-store\r\n", "target");
+  httpresp_response_free(get("/aged", NULL));
+  cr_assert_eq(httpresp_client_set_hop_callback(client, record_age, NULL), 0);
+  clk.now_ms += 10000;
+  httpresp_response *r = get("/aged", NULL);
+  cr_expect_str_eq(fixture_body(r), "target");
+  cr_expect_str_eq(hop_age, "15");
+  httpresp_response_free(r);
+  cr_expect_eq(ts_request_count(ts), 3, "the 301 came from the cache");
+}
+
+/* A stored answer served under a decision other than "deliver" (here a
+ * stored 300, followed once the client opts in, stopped by a redirect
+ * limit of 0) keeps its body from the caller, as a fetched one does. */
+Test(cache, stopped_stored_answer_has_no_body) {
+  serve("/choices", 300, "Cache-Control: max-age=3600\r\nLocation: /one\r\n",
+        "CHOICES");
+  httpresp_response *r = get("/choices", NULL);
+  cr_expect_str_eq(fixture_body(r), "CHOICES", "300 is the answer by default");
+  httpresp_response_free(r);
+  cr_assert_eq(httpresp_client_set_follow_300(client, 1), 0);
+  cr_assert_eq(httpresp_client_set_max_redirects(client, 0), 0);
+  r = get("/choices", NULL);
+  cr_expect_eq(httpresp_response_error(r), HTTPRESP_E_TOO_MANY_REDIRECTS);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_HIT);
+  size_t len = 1;
+  cr_expect_null(httpresp_response_body(r, &len));
+  cr_expect_eq(len, 0u);
+  httpresp_response_free(r);
+  cr_expect_eq(ts_request_count(ts), 1);
+}
+
 /* A memory hit shares the stored entry with the response; the response
  * must stay whole when the entry is replaced, and when the cache itself is
  * gone. */

@@ -24,11 +24,15 @@
  * CURLOPT_HEADERFUNCTION/DATA, CURLOPT_WRITEFUNCTION/DATA,
  * CURLOPT_ERRORBUFFER, CURLOPT_FOLLOWLOCATION (always off),
  * CURLOPT_USERNAME/PASSWORD/HTTPAUTH when credentials are given through
- * httpresp_request_set_credentials().  When a request ends, every option
- * the library pointed at its own memory (callbacks and their data, the
- * header list, the error buffer, a body, credentials) is reset to libcurl's
- * default, so the handle never points into freed memory, and the method is
- * a plain GET again.  Everything else stays as the caller set it.
+ * httpresp_request_set_credentials().  The library sets only what a hop
+ * needs: a GET sets CURLOPT_HTTPGET and clears CURLOPT_CUSTOMREQUEST,
+ * leaving other body options as they were (a GET does not use them), and a
+ * request answered wholly from the cache sets nothing.  When a request
+ * ends, every option it pointed at its own memory (callbacks and their
+ * data, the header list, the error buffer, a body, credentials) is reset to
+ * libcurl's default, so the handle never points into freed memory, and a
+ * method other than GET it set is a plain GET again.  Everything else stays
+ * as the caller set it.
  */
 #ifndef HTTPRESP_HTTPRESP_H
 #define HTTPRESP_HTTPRESP_H
