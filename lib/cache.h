@@ -175,6 +175,10 @@ int hr_cache_update_from_304(hr_cache_entry *e, const hr_headers *h304,
 
 /* The response headers to hand the caller for `e` served at `now_ms`: the
  * stored fields with Age set to the current age (§5.1). */
+/* The Age value those headers carry: the current age, at most 2^31. */
+#define HR_CACHE_AGE_TEXT 24
+void hr_cache_age_text(const hr_cache_entry *e, int64_t now_ms,
+                       char buf[HR_CACHE_AGE_TEXT]);
 int hr_cache_served_headers(const hr_cache_entry *e, int64_t now_ms,
                             hr_headers *out);
 

@@ -6,7 +6,6 @@
  * Directives come from hr_cc (which already resolves duplicates and invalid
  * values towards "stale"), dates from hr_httpdate_parse.  Times are kept in
  * milliseconds and every sum saturates: Age and Date are server input. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -734,16 +733,29 @@ int hr_cache_update_from_304(hr_cache_entry *e, const hr_headers *h304,
   return 0;
 }
 
+void hr_cache_age_text(const hr_cache_entry *e, int64_t now_ms,
+                       char buf[HR_CACHE_AGE_TEXT]) {
+  int64_t age = hr_cache_current_age(e, now_ms);
+  if (age > DELTA_MAX)
+    age = DELTA_MAX; /* §5.1: a larger age is sent as 2^31 */
+  char tmp[HR_CACHE_AGE_TEXT];
+  size_t n = 0;
+  do { /* not printf: this runs on every cache hit */
+    tmp[n++] = (char)('0' + age % 10);
+    age /= 10;
+  } while (age > 0);
+  for (size_t i = 0; i < n; i++)
+    buf[i] = tmp[n - 1 - i];
+  buf[n] = '\0';
+}
+
 int hr_cache_served_headers(const hr_cache_entry *e, int64_t now_ms,
                             hr_headers *out) {
   if (!e || !out)
     return HTTPRESP_E_INVALID_ARG;
   hr_headers_clear(out);
-  int64_t age = hr_cache_current_age(e, now_ms);
-  if (age > DELTA_MAX)
-    age = DELTA_MAX;
-  char buf[24];
-  snprintf(buf, sizeof(buf), "%lld", (long long)age);
+  char buf[HR_CACHE_AGE_TEXT];
+  hr_cache_age_text(e, now_ms, buf);
   int rc = 0, placed = 0;
   for (size_t i = 0; i < e->headers.n && !rc; i++) {
     const hr_field *f = &e->headers.v[i];

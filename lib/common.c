@@ -65,6 +65,31 @@ char *hr_strndup(const char *s, size_t n) {
 
 char *hr_strdup(const char *s) { return s ? hr_strndup(s, strlen(s)) : NULL; }
 
+char *hr_put_pair(char *dst, const char *a, size_t alen, const char *b,
+                  size_t blen) {
+  memcpy(dst, a, alen);
+  dst[alen] = '\0';
+  char *second = dst + alen + 1;
+  if (blen)
+    memcpy(second, b, blen);
+  second[blen] = '\0';
+  return second;
+}
+
+int hr_grow_inline(void **v, size_t *cap, void *inl, size_t elem) {
+  if (*cap > SIZE_MAX / 2 / elem)
+    return HTTPRESP_E_NOMEM;
+  size_t ncap = *cap * 2;
+  void *nv = *v == inl ? malloc(ncap * elem) : realloc(*v, ncap * elem);
+  if (!nv)
+    return HTTPRESP_E_NOMEM;
+  if (*v == inl)
+    memcpy(nv, inl, *cap * elem);
+  *v = nv;
+  *cap = ncap;
+  return 0;
+}
+
 
 /* Two bytes that differ are still equal ignoring ASCII case when they
  * differ only in the case bit and are letters.  Most compared bytes are

@@ -27,6 +27,16 @@ char *hr_buf_steal(hr_buf *b);
 
 char *hr_strdup(const char *s);
 char *hr_strndup(const char *s, size_t n);
+/* Writes "a\0b\0" (the first `alen` and `blen` bytes) at `dst`, which has
+ * room for alen + blen + 2 bytes; returns where the copy of b starts.  A
+ * method and a URL share one allocation so, in requests, hop records and
+ * redirect visits. */
+char *hr_put_pair(char *dst, const char *a, size_t alen, const char *b,
+                  size_t blen);
+/* Doubles an array of `elem`-byte items that starts out in inline storage
+ * (`inl`, *cap items) and moves to the heap when it outgrows it.  Returns 0
+ * or HTTPRESP_E_NOMEM (the array is then unchanged). */
+int hr_grow_inline(void **v, size_t *cap, void *inl, size_t elem);
 /* ASCII-only case-insensitive comparisons (locale-independent). */
 int hr_strcaseeq(const char *a, const char *b);
 int hr_strncaseeq(const char *a, const char *b, size_t n);

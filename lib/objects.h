@@ -71,7 +71,7 @@ struct httpresp_response {
   struct hr_stored *shared;
   int shared_headers;
   int shared_body;
-  char age[24];
+  char age[24]; /* HR_CACHE_AGE_TEXT */
   hr_hop *hops; /* hop0 until there are more */
   size_t nhops;
   size_t hops_cap;
@@ -89,11 +89,14 @@ int hr_response_add_hop(httpresp_response *r, int status, const char *method,
                         const char *url, httpresp_decision d);
 /* Sets the final URL (shared with the last hop's record when equal). */
 int hr_response_set_url(httpresp_response *r, const char *url);
-/* Makes the frozen entry `s` the answer: its fields as served at `now_ms`
- * (RFC 9111 §5.1: Age set), and its body when `with_body`.  Takes a
- * reference.  Returns 0 or HTTPRESP_E_NOMEM. */
+/* Makes the frozen entry `s` the answer's fields, as served at `now_ms`
+ * (RFC 9111 §5.1: Age set).  Takes a reference.  Returns 0 or
+ * HTTPRESP_E_NOMEM. */
 int hr_response_share(httpresp_response *r, struct hr_stored *s,
-                      int64_t now_ms, int with_body);
+                      int64_t now_ms);
+/* The shared entry's body becomes the answer's body too (an empty one
+ * stays "no body"). */
+void hr_response_share_body(httpresp_response *r);
 /* Drops a shared entry: headers and body are the response's own again. */
 void hr_response_unshare(httpresp_response *r);
 

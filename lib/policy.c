@@ -26,15 +26,10 @@ void hr_history_free(hr_history *h) {
 
 int hr_history_visit(hr_history *h, const char *method, const char *url) {
   if (h->n == h->cap) {
-    size_t cap = h->cap * 2;
-    hr_visit *v = h->v == h->inline_v ? malloc(cap * sizeof(*v))
-                                      : realloc(h->v, cap * sizeof(*v));
-    if (!v)
+    void *v = h->v;
+    if (hr_grow_inline(&v, &h->cap, h->inline_v, sizeof(hr_visit)) != 0)
       return HTTPRESP_E_NOMEM;
-    if (h->v == h->inline_v)
-      memcpy(v, h->inline_v, sizeof(h->inline_v));
     h->v = v;
-    h->cap = cap;
   }
   size_t mlen = strlen(method), ulen = strcspn(url, "#");
   size_t need = mlen + ulen + 2;
@@ -45,11 +40,8 @@ int hr_history_visit(hr_history *h, const char *method, const char *url) {
   if (!own)
     h->text_used += need;
   h->v[h->n].own = own;
-  memcpy(m, method, mlen + 1);
-  memcpy(m + mlen + 1, url, ulen);
-  m[mlen + 1 + ulen] = '\0';
   h->v[h->n].method = m;
-  h->v[h->n].url = m + mlen + 1;
+  h->v[h->n].url = hr_put_pair(m, method, mlen, url, ulen);
   h->v[h->n].cookie_epoch = h->cookie_epoch;
   h->n++;
   return 0;

@@ -20,13 +20,8 @@ static httpresp_request *alloc_request(const char *method, size_t mlen,
   memset(r, 0, sizeof(*r));
   hr_headers_init_stable(&r->headers);
   r->stream_len = -1;
-  memcpy(r->text, method, mlen);
-  r->text[mlen] = '\0';
   r->method = r->text;
-  r->url = r->text + mlen + 1;
-  if (ulen)
-    memcpy(r->url, url, ulen);
-  r->url[ulen] = '\0';
+  r->url = hr_put_pair(r->text, method, mlen, url, ulen);
   return r;
 }
 

@@ -39,15 +39,10 @@ void httpresp_response_free(httpresp_response *r) {
 int hr_response_add_hop(httpresp_response *r, int status, const char *method,
                         const char *url, httpresp_decision d) {
   if (r->nhops == r->hops_cap) {
-    size_t cap = r->hops_cap * 2;
-    hr_hop *v = r->hops == r->hop0 ? malloc(cap * sizeof(*v))
-                                   : realloc(r->hops, cap * sizeof(*v));
-    if (!v)
+    void *v = r->hops;
+    if (hr_grow_inline(&v, &r->hops_cap, r->hop0, sizeof(hr_hop)) != 0)
       return HTTPRESP_E_NOMEM;
-    if (r->hops == r->hop0)
-      memcpy(v, r->hop0, sizeof(r->hop0));
     r->hops = v;
-    r->hops_cap = cap;
   }
   hr_hop *h = &r->hops[r->nhops];
   h->status = status;
@@ -56,9 +51,7 @@ int hr_response_add_hop(httpresp_response *r, int status, const char *method,
   h->method = malloc(mlen + ulen + 2);
   if (!h->method)
     return HTTPRESP_E_NOMEM;
-  memcpy(h->method, method, mlen + 1);
-  h->url = h->method + mlen + 1;
-  memcpy(h->url, url, ulen + 1);
+  h->url = hr_put_pair(h->method, method, mlen, url, ulen);
   r->nhops++;
   return 0;
 }
@@ -84,30 +77,20 @@ void hr_response_unshare(httpresp_response *r) {
   r->shared_headers = r->shared_body = 0;
 }
 
-int hr_response_share(httpresp_response *r, hr_stored *s, int64_t now_ms,
-                      int with_body) {
+int hr_response_share(httpresp_response *r, hr_stored *s, int64_t now_ms) {
   hr_response_unshare(r);
   hr_headers_clear(&r->headers);
   hr_buf_reset(&r->body);
   r->shared = hr_stored_ref(s);
-  r->shared_body = with_body;
   if (s->facts.age_count > 1) /* rare: served_headers drops the extras */
     return hr_cache_served_headers(&s->e, now_ms, &r->headers);
   r->shared_headers = 1;
-  /* hr_cache_served_headers' Age value, without printf. */
-  int64_t age = hr_cache_current_age(&s->e, now_ms);
-  if (age > INT64_C(2147483648))
-    age = INT64_C(2147483648);
-  char tmp[24];
-  size_t n = 0;
-  do {
-    tmp[n++] = (char)('0' + age % 10);
-    age /= 10;
-  } while (age > 0);
-  for (size_t i = 0; i < n; i++)
-    r->age[i] = tmp[n - 1 - i];
-  r->age[n] = '\0';
+  hr_cache_age_text(&s->e, now_ms, r->age);
   return 0;
+}
+
+void hr_response_share_body(httpresp_response *r) {
+  r->shared_body = r->shared && r->shared->e.body_len > 0;
 }
 
 void hr_response_fail(httpresp_response *r, int code, const char *fmt, ...) {

@@ -308,13 +308,9 @@ static int resolve_args(const char *base, const char **ref, size_t *reflen,
   return *baselen == SIZE_MAX ? HTTPRESP_E_BAD_LOCATION : 0;
 }
 
-int hr_url_resolve_parsed(const char *base, const char *ref, size_t reflen,
-                          char **out) {
-  size_t baselen;
-  int args = resolve_args(base, &ref, &reflen, out, &baselen);
-  if (args)
-    return args;
-
+/* Resolution through uriparser, for arguments resolve_args accepted. */
+static int resolve_full(const char *base, size_t baselen, const char *ref,
+                        size_t reflen, char **out) {
   parsed_url b, r;
   hr_buf res;
   hr_buf_init(&res);
@@ -468,7 +464,14 @@ int hr_url_resolve(const char *base, const char *ref, size_t reflen,
     return 0;
   if (rc)
     return rc;
-  return hr_url_resolve_parsed(base, ref, reflen, out);
+  return resolve_full(base, baselen, ref, reflen, out);
+}
+
+int hr_url_resolve_parsed(const char *base, const char *ref, size_t reflen,
+                          char **out) {
+  size_t baselen;
+  int rc = resolve_args(base, &ref, &reflen, out, &baselen);
+  return rc ? rc : resolve_full(base, baselen, ref, reflen, out);
 }
 
 /* Parses a NUL-terminated absolute URL leniently and checks it. */

@@ -109,6 +109,19 @@ static void decide_at_headers(hr_xfer *x) {
   x->deliver_body = x->dec.next == HR_NEXT_DELIVER;
 }
 
+/* A new response starts (a status line, the end of a 1xx block, a new
+ * hop): nothing of the fields seen so far carries over. */
+static void forget_response(hr_xfer *x) {
+  x->final_seen = 0;
+  x->decided = 0;
+  x->bad_location = 0;
+  x->set_cookie = 0;
+  x->folds = 0;
+  x->fold_index = SIZE_MAX;
+  hr_headers_clear(&x->hdrs);
+  hr_buf_reset(&x->resp->body);
+}
+
 static void end_of_block(hr_xfer *x) {
   if (x->status >= 100 && x->status < 200) {
     if (++x->interim > HR_MAX_INTERIM) {
@@ -124,9 +137,7 @@ static void end_of_block(hr_xfer *x) {
     }
     if (x->status == 103)
       early_hints(x);
-    hr_headers_clear(&x->hdrs);
-    x->folds = 0;
-    x->set_cookie = 0;
+    forget_response(x);
     x->await_status = 1;
     return;
   }
@@ -195,13 +206,7 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *ud) {
      * a response libcurl itself answered (auth) never reach the final. */
     x->status = status;
     x->await_status = 0;
-    x->final_seen = 0;
-    x->decided = 0;
-    x->bad_location = 0;
-    x->set_cookie = 0;
-    x->fold_index = SIZE_MAX;
-    hr_headers_clear(&x->hdrs);
-    hr_buf_reset(&x->resp->body);
+    forget_response(x);
     return len;
   }
   if (x->status == 0) {
@@ -444,20 +449,13 @@ static void set_credentials(hr_xfer *x) {
 static void reset_receive_state(hr_xfer *x) {
   x->status = 0;
   x->await_status = 1;
-  x->bad_location = 0;
-  x->set_cookie = 0;
-  x->folds = 0;
-  x->fold_index = SIZE_MAX;
-  x->final_seen = 0;
-  hr_headers_clear(&x->hdrs);
+  forget_response(x);
   x->interim = 0;
   x->header_bytes = 0;
-  x->decided = 0;
   x->deliver_body = 0;
   x->discarded = 0;
   x->discard_abort = 0;
   x->errbuf[0] = '\0';
-  hr_buf_reset(&x->resp->body);
   hr_buf_reset(&x->sink_copy);
   x->sink_copy_full = 0;
 }
@@ -484,8 +482,7 @@ static void set_cur(hr_xfer *x, httpresp_request *next) {
 
 /* Loads a stored answer into the receive state as if it had just arrived,
  * so the policy treats it like any response (a stored 301 is followed). */
-static hr_step serve_stored(hr_xfer *x, int64_t now) {
-  (void)now;
+static hr_step serve_stored(hr_xfer *x) {
   reset_receive_state(x);
   x->status = x->stored->e.status;
   x->set_cookie = hr_headers_get(&x->stored->e.headers, "Set-Cookie") != NULL;
@@ -526,7 +523,7 @@ static hr_step consult_cache(hr_xfer *x, int64_t now) {
   switch (use) {
   case HR_CACHE_USE_FRESH:
     x->resp->cache_status = HTTPRESP_CACHE_HIT;
-    return serve_stored(x, now);
+    return serve_stored(x);
   case HR_CACHE_USE_REVALIDATE: {
     httpresp_request *r = own_cur(x);
     if (!r || hr_cache_add_conditionals(&x->stored->e, r) != 0)
@@ -730,14 +727,9 @@ static void keep_final(hr_xfer *x) {
   httpresp_response *r = x->resp;
   r->status = x->status;
   if (x->from_cache) {
-    /* The stored entry itself, nothing copied.  Its body only when it is
-     * the answer (a stopped or repeated hop's body never reaches the
-     * caller), and then not to a sink, which gets it from
-     * deliver_stored_body. */
-    int body = x->dec.next == HR_NEXT_DELIVER &&
-               strcmp(x->cur->method, "HEAD") != 0 && !x->cur->sink &&
-               x->stored->e.body_len > 0;
-    if (hr_response_share(r, x->stored, hr_client_now(x->client), body) != 0)
+    /* The stored entry itself, nothing copied; its body follows only when
+     * it is delivered (deliver_stored_body). */
+    if (hr_response_share(r, x->stored, hr_client_now(x->client)) != 0)
       hr_response_fail(r, HTTPRESP_E_NOMEM, "out of memory");
   } else {
     hr_response_unshare(r);
@@ -865,8 +857,8 @@ static void update_cache(hr_xfer *x) {
 }
 
 /* Hands a stored body over as the final body (a HEAD gets none): to the
- * sink, or copied when `copy` (a served frozen entry is shared instead,
- * see keep_final). */
+ * sink, else copied when `copy`, else shared with the response (a served
+ * frozen entry, whose fields keep_final already shared). */
 static hr_step deliver_stored_body(hr_xfer *x, const hr_cache_entry *e,
                                    int copy) {
   if (strcmp(x->cur->method, "HEAD") == 0 || !e->body_len)
@@ -876,8 +868,10 @@ static hr_step deliver_stored_body(hr_xfer *x, const hr_cache_entry *e,
       return fail(x, HTTPRESP_E_ABORTED, "the body sink refused the data");
     return HR_STEP_DONE;
   }
-  if (!copy)
+  if (!copy) {
+    hr_response_share_body(x->resp);
     return HR_STEP_DONE;
+  }
   hr_buf_reset(&x->resp->body);
   if (hr_buf_append(&x->resp->body, e->body, e->body_len) != 0)
     return fail(x, HTTPRESP_E_NOMEM, "out of memory");
