@@ -12,7 +12,6 @@
  * valgrind run sets it), since valgrind slows everything 20-50x. */
 #include <criterion/criterion.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -1376,29 +1375,6 @@ static void write_file(const char *dir, const char *name, const void *data,
   free(p);
 }
 
-static void rm_rf(const char *path) {
-  struct stat st;
-  if (lstat(path, &st) != 0)
-    return;
-  if (S_ISDIR(st.st_mode)) {
-    DIR *d = opendir(path);
-    if (d) {
-      struct dirent *de;
-      while ((de = readdir(d)) != NULL) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-          continue;
-        char *sub = path_in(path, de->d_name);
-        rm_rf(sub);
-        free(sub);
-      }
-      closedir(d);
-    }
-    rmdir(path);
-  } else {
-    unlink(path);
-  }
-}
-
 static unsigned rnd_state = 12345u;
 static unsigned rnd(void) {
   rnd_state = rnd_state * 1103515245u + 12345u;
@@ -1584,7 +1560,7 @@ Test(hostile, disk_cache_directory_full_of_garbage) {
   httpresp_cache_free(cache);
   for (int i = 0; i < GARBAGE_URLS; i++)
     free(urls[i]);
-  rm_rf(dir);
+  fixture_rm_rf(dir);
   unlink(outside);
 }
 
@@ -1640,7 +1616,7 @@ Test(hostile, disk_cache_entry_damaged_between_requests) {
   httpresp_cache_free(cache);
   free(file);
   free(u);
-  rm_rf(dir);
+  fixture_rm_rf(dir);
 }
 
 typedef struct fifo_unblock {
@@ -1691,7 +1667,7 @@ Test(hostile, disk_cache_fifo_under_an_entry_name, .timeout = 60) {
   httpresp_cache_free(cache);
   free(p);
   free(u);
-  rm_rf(dir);
+  fixture_rm_rf(dir);
 }
 
 /* A caller's store that answers every get with garbage of some kind. */

@@ -494,38 +494,14 @@ Test(redirect, handle_credentials_do_not_cross_origins) {
   httpresp_response_free(r);
 }
 
-typedef struct stream {
-  const char *data;
-  size_t len;
-  size_t pos;
-  int rewinds;
-} stream;
-
-static size_t stream_read(void *ud, char *buf, size_t len) {
-  stream *s = ud;
-  size_t n = s->len - s->pos;
-  if (n > len)
-    n = len;
-  memcpy(buf, s->data + s->pos, n);
-  s->pos += n;
-  return n;
-}
-
-static int stream_rewind(void *ud) {
-  stream *s = ud;
-  s->pos = 0;
-  s->rewinds++;
-  return 0;
-}
-
 Test(redirect, streamed_body_without_rewind_is_not_replayed) {
   ts_simple(ts, 0, "/up", 307, "Location: /up2\r\n", NULL);
   ts_simple(ts, 0, "/up2", 200, NULL, "stored");
-  stream s = {"streamed-payload-0123456789", 27, 0, 0};
+  fixture_stream s = {"streamed-payload-0123456789", 27, 0, 0, 0};
   char *u = url(0, "/up");
   httpresp_request *req;
   cr_assert_eq(httpresp_request_new(&req, "POST", u), 0);
-  httpresp_request_set_body_stream(req, stream_read, NULL, (int64_t)s.len, &s);
+  httpresp_request_set_body_stream(req, fixture_stream_read, NULL, (int64_t)s.len, &s);
   httpresp_response *r;
   cr_expect_eq(httpresp_perform(client, easy, req, &r),
                HTTPRESP_E_BODY_NOT_REWINDABLE);
@@ -540,11 +516,11 @@ Test(redirect, streamed_body_without_rewind_is_not_replayed) {
 Test(redirect, streamed_body_with_rewind_is_replayed_exactly) {
   ts_simple(ts, 0, "/up", 308, "Location: /up2\r\n", NULL);
   ts_simple(ts, 0, "/up2", 200, NULL, "stored");
-  stream s = {"streamed-payload-\x00\x01\xff-end", 24, 0, 0};
+  fixture_stream s = {"streamed-payload-\x00\x01\xff-end", 24, 0, 0, 0};
   char *u = url(0, "/up");
   httpresp_request *req;
   cr_assert_eq(httpresp_request_new(&req, "PUT", u), 0);
-  httpresp_request_set_body_stream(req, stream_read, stream_rewind, -1, &s);
+  httpresp_request_set_body_stream(req, fixture_stream_read, fixture_stream_rewind, -1, &s);
   httpresp_response *r;
   cr_expect_eq(httpresp_perform(client, easy, req, &r), 0, "%s",
                httpresp_response_errmsg(r));

@@ -514,32 +514,6 @@ Test(retry, memory_body_is_replayed_byte_for_byte) {
   free(u);
 }
 
-typedef struct stream {
-  const char *data;
-  size_t len;
-  size_t pos;
-  int rewinds;
-} stream;
-
-static size_t stream_read(void *ud, char *buf, size_t len) {
-  stream *s = ud;
-  size_t n = s->len - s->pos;
-  if (n > len)
-    n = len;
-  if (n > 5)
-    n = 5; /* small reads: the body really streams */
-  memcpy(buf, s->data + s->pos, n);
-  s->pos += n;
-  return n;
-}
-
-static int stream_rewind(void *ud) {
-  stream *s = ud;
-  s->pos = 0;
-  s->rewinds++;
-  return 0;
-}
-
 Test(retry, streamed_body_with_rewind_is_replayed) {
   /* Known length, then unknown (chunked, with libcurl's own Expect). */
   static const int64_t lengths[] = {(int64_t)BINARY_LEN, -1};
@@ -547,12 +521,12 @@ Test(retry, streamed_body_with_rewind_is_replayed) {
     ts_reset(ts);
     ts_simple(ts, 0, "/s", 429, "Retry-After: 1\r\n", "busy");
     ts_simple(ts, 0, "/s", 200, NULL, "done");
-    stream s = {binary, BINARY_LEN, 0, 0};
+    fixture_stream s = {binary, BINARY_LEN, 5, 0, 0}; /* small reads */
     char *u = ts_url(ts, 0, "/s");
     httpresp_request *req;
     cr_assert_eq(httpresp_request_new(&req, "PUT", u), 0);
-    cr_assert_eq(httpresp_request_set_body_stream(req, stream_read,
-                                                  stream_rewind, lengths[k],
+    cr_assert_eq(httpresp_request_set_body_stream(req, fixture_stream_read,
+                                                  fixture_stream_rewind, lengths[k],
                                                   &s),
                  0);
     httpresp_response *r = perform(req);
@@ -580,11 +554,11 @@ Test(retry, streamed_body_with_rewind_is_replayed) {
 Test(retry, streamed_body_without_rewind_is_not_repeated) {
   ts_simple(ts, 0, "/s", 429, "Retry-After: 1\r\n", "busy");
   ts_simple(ts, 0, "/s", 200, NULL, "must not be reached");
-  stream s = {binary, BINARY_LEN, 0, 0};
+  fixture_stream s = {binary, BINARY_LEN, 5, 0, 0}; /* small reads */
   char *u = ts_url(ts, 0, "/s");
   httpresp_request *req;
   cr_assert_eq(httpresp_request_new(&req, "POST", u), 0);
-  httpresp_request_set_body_stream(req, stream_read, NULL, (int64_t)s.len, &s);
+  httpresp_request_set_body_stream(req, fixture_stream_read, NULL, (int64_t)s.len, &s);
   httpresp_response *r = perform(req);
   cr_expect_eq(httpresp_response_status(r), 429, "the 429 is handed back");
   cr_expect_eq(httpresp_response_retry_stop(r), HTTPRESP_RETRY_NOT_REPLAYABLE,

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "fixtures.h"
 #include "cache_store.h"
 #include "httpdate.h"
 #include "objects.h"
@@ -56,26 +57,6 @@ static char *make_tmpdir(void) {
   char tmpl[] = "/tmp/hrstore-XXXXXX";
   cr_assert_not_null(mkdtemp(tmpl));
   return strdup(tmpl);
-}
-
-static void rm_rf(const char *path) {
-  DIR *d = opendir(path);
-  if (d) {
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-      if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-        continue;
-      char p[4096];
-      snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
-      struct stat st;
-      if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-        rm_rf(p);
-      else
-        unlink(p);
-    }
-    closedir(d);
-  }
-  rmdir(path);
 }
 
 /* Names of entry files ("*.hrc") in `dir`, up to `max`. */
@@ -462,7 +443,7 @@ Test(store_disk, put_get_del_and_restart) {
   cr_assert(DISK->put(s, "http://a/3", "x", 1) == 0); /* with fsync */
   expect_hit(DISK, s, "http://a/3", "x");
   DISK->destroy(s);
-  rm_rf(dir);
+  fixture_rm_rf(dir);
   free(dir);
 }
 
@@ -489,7 +470,7 @@ Test(store_disk, creates_directories) {
   cr_expect_eq(hr_store_disk_new(&s, "", 4096, 0), HTTPRESP_E_INVALID_ARG);
   cr_expect_eq(hr_store_disk_new(&s, NULL, 4096, 0), HTTPRESP_E_INVALID_ARG);
   cr_expect_eq(hr_store_disk_new(&s, base, 0, 0), HTTPRESP_E_INVALID_ARG);
-  rm_rf(base);
+  fixture_rm_rf(base);
   free(base);
 }
 
@@ -539,7 +520,7 @@ Test(store_disk, corrupted_bytes_are_a_miss_and_removed) {
   free(d);
   free(good);
   DISK->destroy(s);
-  rm_rf(dir);
+  fixture_rm_rf(dir);
   free(dir);
 }
 
@@ -587,7 +568,7 @@ Test(store_disk, truncated_and_foreign_files_are_a_miss) {
   free(longer);
   free(good);
   DISK->destroy(s);
-  rm_rf(dir);
+  fixture_rm_rf(dir);
   free(dir);
 }
 
@@ -611,7 +592,7 @@ Test(store_disk, garbage_files_ignored) {
   snprintf(p, sizeof(p), "%s/README", dir);
   cr_expect(exists(p)); /* not ours: never touched */
   DISK->destroy(s);
-  rm_rf(dir);
+  fixture_rm_rf(dir);
   free(dir);
 }
 
@@ -642,7 +623,7 @@ Test(store_disk, temp_files_of_killed_writers) {
   cr_expect_eq(hr_store_disk_bytes(s), flen); /* temp files not counted */
   free(good);
   DISK->destroy(s);
-  rm_rf(dir);
+  fixture_rm_rf(dir);
   free(dir);
 }
 
@@ -691,7 +672,7 @@ Test(store_disk, writer_killed_mid_write) {
   while ((de = readdir(dd)) != NULL)
     cr_expect(strncmp(de->d_name, ".hrtmp-", 7) != 0, "left: %s", de->d_name);
   closedir(dd);
-  rm_rf(dir);
+  fixture_rm_rf(dir);
   free(dir);
 }
 
@@ -751,7 +732,7 @@ Test(store_disk, two_processes_share_a_directory) {
     cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "worker %d: status %d", i,
               WIFEXITED(st) ? WEXITSTATUS(st) : -1);
   }
-  rm_rf(dir);
+  fixture_rm_rf(dir);
   free(dir);
 }
 
@@ -813,7 +794,7 @@ Test(store_disk, byte_bound_and_eviction_order) {
   cr_expect_neq(DISK->put(s, "more99", huge, sizeof(huge)), 0);
   expect_miss(DISK, s, "more99");
   DISK->destroy(s);
-  rm_rf(dir);
+  fixture_rm_rf(dir);
   free(dir);
 }
 
@@ -1080,7 +1061,7 @@ Test(cache, flow_over_disk) {
   flow(c);
   httpresp_cache_free(c);
   cr_expect_eq(httpresp_cache_new_disk(&c, NULL, 10), HTTPRESP_E_INVALID_ARG);
-  rm_rf(dir);
+  fixture_rm_rf(dir);
   free(dir);
 }
 

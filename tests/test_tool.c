@@ -6,7 +6,6 @@
  * No test waits more than about a second. */
 #include <criterion/criterion.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -22,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fixtures.h"
 #include "testsrv.h"
 
 #define RUN_LIMIT_MS 15000
@@ -228,23 +228,6 @@ static void demo_stop(demo *d) {
 /* ---- fixtures ---------------------------------------------------------------
  */
 
-/* rm -rf, for the temporary directory (caches nest a level or two). */
-static void remove_tree(const char *path) {
-  DIR *d = opendir(path);
-  if (d) {
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-        continue;
-      char sub[512];
-      snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-      remove_tree(sub);
-    }
-    closedir(d);
-  }
-  remove(path);
-}
-
 static void setup(void) {
   ts = ts_start(2);
   cr_assert_not_null(ts);
@@ -257,7 +240,7 @@ static void setup(void) {
 static void teardown(void) {
   ts_stop(ts);
   ts = NULL;
-  remove_tree(tmpdir);
+  fixture_rm_rf(tmpdir);
 }
 
 TestSuite(tool, .init = setup, .fini = teardown);

@@ -1,7 +1,12 @@
 #include "fixtures.h"
 
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int64_t fake_now(void *ud) { return ((fake_clock *)ud)->now_ms; }
 
@@ -68,4 +73,50 @@ const char *fixture_body(const httpresp_response *r) {
   size_t len;
   const char *b = httpresp_response_body(r, &len);
   return b ? b : "";
+}
+
+size_t fixture_stream_read(void *ud, char *buf, size_t len) {
+  fixture_stream *s = ud;
+  size_t n = s->len - s->pos;
+  if (n > len)
+    n = len;
+  if (s->chunk && n > s->chunk)
+    n = s->chunk;
+  memcpy(buf, s->data + s->pos, n);
+  s->pos += n;
+  return n;
+}
+
+int fixture_stream_rewind(void *ud) {
+  fixture_stream *s = ud;
+  s->pos = 0;
+  s->rewinds++;
+  return 0;
+}
+
+void fixture_rm_rf(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) != 0)
+    return;
+  if (!S_ISDIR(st.st_mode)) {
+    unlink(path);
+    return;
+  }
+  DIR *d = opendir(path);
+  if (d) {
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+      if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+        continue;
+      size_t n = strlen(path) + strlen(de->d_name) + 2;
+      char *sub = malloc(n);
+      if (!sub)
+        continue;
+      snprintf(sub, n, "%s/%s", path, de->d_name);
+      fixture_rm_rf(sub);
+      free(sub);
+    }
+    closedir(d);
+  }
+  rmdir(path);
 }

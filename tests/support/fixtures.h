@@ -37,4 +37,21 @@ void fixture_suite_stop(ts_server *ts, httpresp_client *client, CURL *easy);
 /* The body of a response as a NUL-terminated string ("" if none). */
 const char *fixture_body(const httpresp_response *r);
 
+/* A request body streamed from memory for httpresp_request_set_body_stream:
+ * reads at most `chunk` bytes at a time (0: as much as asked, else small
+ * reads make the body really stream) and counts rewinds. */
+typedef struct fixture_stream {
+  const char *data;
+  size_t len;
+  size_t chunk;
+  size_t pos;
+  int rewinds;
+} fixture_stream;
+size_t fixture_stream_read(void *ud, char *buf, size_t len);
+int fixture_stream_rewind(void *ud);
+
+/* rm -rf `path` (a test's temporary directory); symlinks are removed, not
+ * followed. */
+void fixture_rm_rf(const char *path);
+
 #endif
