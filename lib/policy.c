@@ -101,7 +101,7 @@ static int revalidation(const hr_policy_input *in, hr_decision *d) {
   return 0;
 }
 
-int hr_policy_decide(const hr_policy_input *in, hr_decision *d) {
+static int decide(const hr_policy_input *in, hr_decision *d) {
   if (in->revalidating && in->status == 304)
     return revalidation(in, d);
   int rc = expect_repeat(in, d);
@@ -111,4 +111,13 @@ int hr_policy_decide(const hr_policy_input *in, hr_decision *d) {
   if (rc || d->next != HR_NEXT_DELIVER)
     return rc;
   return hr_redirect_decide(in, d);
+}
+
+int hr_policy_decide(const hr_policy_input *in, hr_decision *d) {
+  int rc = decide(in, d);
+  /* A hop repeated after 429/503/413 that did not stop repeating for a
+   * reason of its own: the repeats worked. */
+  if (!rc && d->retry_stop == HTTPRESP_RETRY_NONE && in->history->retries > 0)
+    d->retry_stop = HTTPRESP_RETRY_SUCCEEDED;
+  return rc;
 }

@@ -74,7 +74,7 @@ typedef struct hr_decision {
   httpresp_request *next_req; /* FOLLOW / REPEAT: owned by the decision */
   int64_t wait_ms;    /* RETRY */
   int64_t retry_after_ms;    /* parsed delay, -1 if none */
-  httpresp_retry_stop retry_stop;
+  httpresp_retry_stop retry_stop; /* SUCCEEDED when a repeated hop ends */
   int64_t quiet_until_ms;    /* origin asked for quiet until then, 0 if not */
   int cross_origin;          /* next_req's origin differs from orig's */
   int suppress_expect;       /* send the repeat without Expect */

@@ -743,8 +743,6 @@ static void keep_final(hr_xfer *x) {
     r->retry_after_ms = x->dec.retry_after_ms;
   if (x->dec.retry_stop != HTTPRESP_RETRY_NONE)
     r->retry_stop = x->dec.retry_stop;
-  else if (x->hist.retries > 0)
-    r->retry_stop = HTTPRESP_RETRY_SUCCEEDED;
 }
 
 static hr_step record(hr_xfer *x, httpresp_decision d) {

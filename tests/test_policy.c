@@ -430,6 +430,9 @@ Test(policy, retry_table) {
        HTTPRESP_RETRY_WAIT_TOO_LONG},
       {429, "5", 0, 60000, 3000, HR_NEXT_DELIVER, 0, HTTPRESP_RETRY_DEADLINE},
       {429, "2", 0, 60000, 3000, HR_NEXT_RETRY, 2000, HTTPRESP_RETRY_NONE},
+      /* An answer after repeats: they succeeded. */
+      {200, NULL, 2, 60000, 0, HR_NEXT_DELIVER, 0, HTTPRESP_RETRY_SUCCEEDED},
+      {500, NULL, 1, 60000, 0, HR_NEXT_DELIVER, 0, HTTPRESP_RETRY_SUCCEEDED},
   };
   for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
     fixture f;
