@@ -640,6 +640,17 @@ static int is_tail_char(unsigned char c) {
   return tail[c];
 }
 
+/* The characters of a plain reg-name: ALPHA DIGIT "-" ".". */
+static int is_host_char(unsigned char c) {
+  static const unsigned char host[256] = {
+      ['-'] = 1, ['.'] = 1, ['0'] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+      ['A'] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+      1, 1, 1, 1, 1,
+      ['a'] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+      1, 1, 1, 1, 1};
+  return host[c];
+}
+
 /* The common shape of a request URL, checked in one pass without a parser:
  * "http[s]://" reg-name [":" port] then only RFC 3986 characters with
  * valid percent-encodings and at most one '#'.  Everything it accepts the
@@ -654,10 +665,7 @@ static int plainly_valid(const char *url, size_t n) {
   else
     return 0;
   size_t host = i;
-  while (i < n && ((url[i] >= 'a' && url[i] <= 'z') ||
-                   (url[i] >= 'A' && url[i] <= 'Z') ||
-                   (url[i] >= '0' && url[i] <= '9') || url[i] == '.' ||
-                   url[i] == '-'))
+  while (i < n && is_host_char((unsigned char)url[i]))
     i++;
   if (i == host)
     return 0;
@@ -674,21 +682,23 @@ static int plainly_valid(const char *url, size_t n) {
   if (i < n && url[i] != '/' && url[i] != '?' && url[i] != '#')
     return 0;
   int hashes = 0;
-  for (; i < n; i++) {
-    unsigned char c = (unsigned char)url[i];
-    if (c == '%') {
+  for (;;) {
+    /* Runs of plain characters first: they are nearly all of a URL. */
+    while (i < n && is_tail_char((unsigned char)url[i]))
+      i++;
+    if (i == n)
+      return 1;
+    if (url[i] == '%') {
       if (i + 2 >= n || !is_hex((unsigned char)url[i + 1]) ||
           !is_hex((unsigned char)url[i + 2]))
         return 0;
-      i += 2;
-    } else if (c == '#') {
-      if (++hashes > 1)
-        return 0;
-    } else if (!is_tail_char(c)) {
+      i += 3;
+    } else if (url[i] == '#' && hashes++ == 0) {
+      i++;
+    } else {
       return 0;
     }
   }
-  return 1;
 }
 
 int hr_url_check_request(const char *url) {
