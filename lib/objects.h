@@ -50,7 +50,8 @@ void hr_request_drop_body(httpresp_request *r);
 
 typedef struct hr_hop {
   int status;
-  char *method; /* one allocation holds both strings */
+  int owned;    /* method is an allocation of its own */
+  char *method; /* "method\0url\0" in the response's room, or allocated */
   char *url;
   httpresp_decision decision;
 } hr_hop;
@@ -76,11 +77,15 @@ struct httpresp_response {
   size_t nhops;
   size_t hops_cap;
   hr_hop hop0[2];
+  size_t room_used;
   unsigned attempts;
   int64_t retry_after_ms;
   httpresp_retry_stop retry_stop;
   httpresp_cache_status cache_status;
   const char *cache_reason; /* static string */
+  /* The hops' strings while they fit, so that most chains allocate
+   * nothing for them; last, as hr_response_new leaves it unset. */
+  char room[256];
 };
 
 int hr_response_new(httpresp_response **out);

@@ -1,6 +1,7 @@
 /* The response object: final answer, hop history and outcome. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,9 +9,10 @@
 #include "objects.h"
 
 int hr_response_new(httpresp_response **out) {
-  httpresp_response *r = calloc(1, sizeof(*r));
+  httpresp_response *r = malloc(sizeof(*r));
   if (!r)
     return HTTPRESP_E_NOMEM;
+  memset(r, 0, offsetof(httpresp_response, room));
   hr_headers_init(&r->headers);
   hr_buf_init(&r->body);
   r->hops = r->hop0;
@@ -30,7 +32,8 @@ void httpresp_response_free(httpresp_response *r) {
   hr_headers_free(&r->headers);
   hr_buf_free(&r->body);
   for (size_t i = 0; i < r->nhops; i++)
-    free(r->hops[i].method); /* the URL shares its allocation */
+    if (r->hops[i].owned)
+      free(r->hops[i].method); /* the URL shares its allocation */
   if (r->hops != r->hop0)
     free(r->hops);
   free(r);
@@ -48,9 +51,16 @@ int hr_response_add_hop(httpresp_response *r, int status, const char *method,
   h->status = status;
   h->decision = d;
   size_t mlen = strlen(method), ulen = strlen(url);
-  h->method = malloc(mlen + ulen + 2);
-  if (!h->method)
-    return HTTPRESP_E_NOMEM;
+  size_t need = mlen + ulen + 2; /* no overflow: both strings are in memory */
+  h->owned = need > sizeof(r->room) - r->room_used;
+  if (h->owned) {
+    h->method = malloc(need);
+    if (!h->method)
+      return HTTPRESP_E_NOMEM;
+  } else {
+    h->method = r->room + r->room_used;
+    r->room_used += need;
+  }
   h->url = hr_put_pair(h->method, method, mlen, url, ulen);
   r->nhops++;
   return 0;

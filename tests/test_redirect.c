@@ -138,6 +138,42 @@ Test(redirect, hops_are_recorded_and_connection_reused) {
   httpresp_response_free(r);
 }
 
+/* Hop records keep their strings in the response while they fit and in
+ * allocations after: every record must read back whole, either way, with
+ * short and long URLs taking turns and the method changing on the way. */
+Test(redirect, hop_records_keep_long_and_short_urls) {
+  char p1[400], p3[400], loc[420];
+  memset(p1, 'x', sizeof(p1));
+  memcpy(p1, "/long1-", 7);
+  p1[220] = '\0';
+  memset(p3, 'y', sizeof(p3));
+  memcpy(p3, "/long3-", 7);
+  p3[390] = '\0';
+  snprintf(loc, sizeof(loc), "Location: %s\r\n", p1);
+  ts_simple(ts, 0, "/s0", 302, loc, NULL);
+  ts_simple(ts, 0, p1, 307, "Location: /s2\r\n", NULL);
+  snprintf(loc, sizeof(loc), "Location: %s\r\n", p3);
+  ts_simple(ts, 0, "/s2", 301, loc, NULL);
+  ts_simple(ts, 0, p3, 200, NULL, "done");
+  httpresp_response *r = run("POST", "/s0", "data", NULL);
+  cr_assert_eq(httpresp_response_error(r), 0);
+  cr_assert_eq(httpresp_response_hop_count(r), 4);
+  static const char *const methods[] = {"POST", "GET", "GET", "GET"};
+  const char *const paths[] = {"/s0", p1, "/s2", p3};
+  for (size_t i = 0; i < 4; i++) {
+    const char *m, *u;
+    cr_assert_eq(httpresp_response_hop(r, i, NULL, &m, &u, NULL), 0);
+    cr_expect_str_eq(m, methods[i], "hop %zu", i);
+    char *expect = url(0, paths[i]);
+    cr_expect_str_eq(u, expect, "hop %zu", i);
+    if (i == 3)
+      cr_expect_str_eq(httpresp_response_url(r), expect);
+    free(expect);
+    cr_expect_str_eq(ts_request_get(ts, i)->method, methods[i]);
+  }
+  httpresp_response_free(r);
+}
+
 static size_t sink_cb(void *ud, const char *data, size_t len) {
   char *buf = ud;
   strncat(buf, data, len);
