@@ -68,6 +68,19 @@ void make_urls(int port) {
 
 /* ---- measuring ----------------------------------------------------------- */
 
+/* Every easy handle of every side, so that both sides always run with the
+ * same options. */
+CURL *bench_easy(void) {
+  CURL *e = curl_easy_init();
+  if (!e) {
+    fprintf(stderr, "curl_easy_init failed\n");
+    exit(2);
+  }
+  if (opt.nosignal)
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  return e;
+}
+
 double wall_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -187,9 +200,8 @@ void run_rounds(side *s, size_t nsides, int rounds, int slices) {
   for (size_t i = 0; i < nsides; i++) {
     if (s[i].open) {
       s[i].open(&s[i]);
-    } else if (!(s[i].easy = curl_easy_init())) {
-      fprintf(stderr, "curl_easy_init failed\n");
-      exit(2);
+    } else {
+      s[i].easy = bench_easy();
     }
   }
   for (size_t i = 0; i < nsides; i++) {
@@ -287,8 +299,8 @@ void throughput_target(int ncase, const char *what, const summary *a,
 
 static void usage(FILE *f) {
   fprintf(f, "usage: httpresp-bench [--quick] [--check | --check-premises] "
-             "[--verbose] [--rounds N] [--case LIST]\n"
-             "       httpresp-bench --profile SIDE N\n"
+             "[--verbose] [--rounds N] [--case LIST] [--nosignal]\n"
+             "       httpresp-bench [--nosignal] --profile SIDE N\n"
              "  --quick      fewer rounds and operations (about a quarter of "
              "the time)\n"
              "  --check      exit 1 when a target or check is missed\n"
@@ -297,6 +309,12 @@ static void usage(FILE *f) {
              "               connection reuse, no network for hits); "
              "targets only print\n"
              "  --verbose    print every round's figures\n"
+             "  --nosignal   set CURLOPT_NOSIGNAL on every handle of every "
+             "side (no\n"
+             "               SIGPIPE handling around each libcurl call, as "
+             "threaded\n"
+             "               programs set it); the judged runs leave it "
+             "unset\n"
              "  --rounds N   rounds per case (default 11, case 5: 9; quick 5 "
              "and 3)\n"
              "  --case LIST  run only these cases, e.g. 1,2,5 (default all: "
@@ -324,8 +342,12 @@ static void print_load(const char *when) {
 
 char self_exe[4096];
 
+#define NOSIGNAL_ENV "HTTPRESP_BENCH_NOSIGNAL"
+
+
 int main(int argc, char **argv) {
   if (argc == 4 && strcmp(argv[1], "--child-multi") == 0) {
+    opt.nosignal = getenv(NOSIGNAL_ENV) != NULL; /* see --nosignal */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
       return 2;
     make_urls(atoi(argv[3]));
@@ -343,6 +365,11 @@ int main(int argc, char **argv) {
       opt.check = CHECK_PREMISES;
     else if (strcmp(argv[i], "--verbose") == 0)
       opt.verbose = 1;
+    else if (strcmp(argv[i], "--nosignal") == 0) {
+      opt.nosignal = 1;
+      /* Case 5's children are this program run again: they read it here. */
+      setenv(NOSIGNAL_ENV, "1", 1);
+    }
     else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
       opt.rounds = atoi(argv[++i]);
       if (opt.rounds < 1 || opt.rounds > MAX_ROUNDS) {
@@ -389,6 +416,8 @@ int main(int argc, char **argv) {
          httpresp_version(), cv->version, sysconf(_SC_NPROCESSORS_ONLN),
          opt.quick ? "quick" : "full", srv.port);
   print_load("at start");
+  if (opt.nosignal)
+    printf("CURLOPT_NOSIGNAL is set on every handle of every side.\n");
   printf("Figures are medians over rounds [min .. max]; \"cpu\" is this "
          "process's CPU time per operation (the server's is not counted).\n");
 

@@ -27,6 +27,7 @@ typedef struct settings {
   int verbose;
   unsigned cases; /* bit n: case n */
   int rounds;     /* 0: the mode's default */
+  int nosignal;   /* CURLOPT_NOSIGNAL on every handle (bench_easy) */
 } settings;
 
 /* Operations per side and round. */
@@ -59,6 +60,8 @@ typedef struct meas {
   unsigned long conns0, reqs0, n3040;
 } meas;
 
+/* A new easy handle (exits when libcurl cannot make one). */
+CURL *bench_easy(void);
 double wall_now(void);
 void meas_begin(meas *m);
 void meas_end(meas *m, size_t ops);

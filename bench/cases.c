@@ -170,7 +170,7 @@ static void drop_shared(void) {
 
 /* Stores `url` in the cache of `c` through one request. */
 static void prime(httpresp_client *c, const char *url, const char *what) {
-  CURL *e = curl_easy_init();
+  CURL *e = bench_easy();
   httpresp_response *r = hr_get(c, e, url, NULL);
   if (!r || httpresp_response_cache_status(r) != HTTPRESP_CACHE_STORED) {
     fprintf(stderr, "priming the %s cache failed: %s\n", what,
@@ -373,11 +373,7 @@ static void multi_open(multi_state *st, int hr) {
   }
   curl_multi_setopt(st->mh, CURLMOPT_MAXCONNECTS, (long)INFLIGHT);
   for (int k = 0; k < INFLIGHT; k++) {
-    st->easy[k] = curl_easy_init();
-    if (!st->easy[k]) {
-      fprintf(stderr, "curl_easy_init failed\n");
-      exit(2);
-    }
+    st->easy[k] = bench_easy();
     if (!hr) {
       curl_easy_setopt(st->easy[k], CURLOPT_WRITEFUNCTION, discard);
       curl_easy_setopt(st->easy[k], CURLOPT_FOLLOWLOCATION, 1L);
@@ -652,7 +648,7 @@ void case6(void) {
   printf("\n[6] heap held per cached entry: %zu responses of /cached stored "
          "in a memory cache through httpresp_perform (mallinfo2)\n",
          n);
-  CURL *e = curl_easy_init();
+  CURL *e = bench_easy();
   unsigned long bad = 0;
   size_t payload = 0, urls = 0;
   /* Warm up libcurl, the connection and malloc with a throw-away cache. */
@@ -746,7 +742,7 @@ int profile(const char *name, size_t n) {
     prime(disk_client, url_cached, "disk");
   if (table[i].run == c4_reval)
     prime(mem_client, url_reval, "memory");
-  side s = {.name = name, .which = table[i].which, .easy = curl_easy_init()};
+  side s = {.name = name, .which = table[i].which, .easy = bench_easy()};
   meas m;
   table[i].run(&s, n, &m);
   printf("%s: %zu ops in %.3f s = %.0f ops/s, %.2f us/op, cpu %.2f us/op, "

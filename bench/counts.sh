@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Per-operation counts of one or more --profile sides under cachegrind:
+# instructions, L1 instruction-cache misses, L1 data-cache misses and
+# mispredicted branches of the client process, each side run for N and 2N
+# operations and the two runs subtracted (which takes out start-up).
+#
+#   bash bench/counts.sh N SIDE...    e.g.  bash bench/counts.sh 500 chain-curl chain-httpresp
+#
+# Cachegrind simulates the caches of this machine's CPU, so the counts repeat
+# from run to run where timings do not. It needs valgrind; the build is the
+# one bench/run.sh makes (HTTPRESP_BENCH_BUILD overrides it), and
+# --nosignal in HTTPRESP_BENCH_ARGS passes that flag to every side.
+set -euo pipefail
+
+if [ $# -lt 2 ]; then
+  echo "usage: bash bench/counts.sh N SIDE..." >&2
+  exit 2
+fi
+command -v valgrind >/dev/null || { echo "counts.sh: valgrind is needed" >&2; exit 2; }
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${HTTPRESP_BENCH_BUILD:-$root/build-bench}"
+bash "$root/bench/run.sh" --help >/dev/null # builds, and checks it runs
+bin="$build/bench/httpresp-bench"
+n=$1
+shift
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+# The summary line of one event from a cachegrind report: the client's
+# process is the busier one (the server writes its own report).
+event() { grep -E "$2" "$1" | awk -F: '{gsub(",", "", $2); print $2 + 0}' | sort -n | tail -1; }
+
+printf "%-18s %10s %10s %10s %12s  (per operation)\n" side instr I1-miss D1-miss mispredict
+for side in "$@"; do
+  for k in "$n" "$((2 * n))"; do
+    # shellcheck disable=SC2086
+    valgrind --tool=cachegrind --cache-sim=yes --branch-sim=yes \
+      --cachegrind-out-file=/dev/null --trace-children=no \
+      "$bin" ${HTTPRESP_BENCH_ARGS:-} --profile "$side" "$k" >/dev/null 2>"$tmp/$k"
+  done
+  row=()
+  for ev in "I +refs" "I1 +misses" "D1 +misses" "Mispredicts"; do
+    a=$(event "$tmp/$n" "$ev")
+    b=$(event "$tmp/$((2 * n))" "$ev")
+    row+=("$(((b - a) / n))")
+  done
+  printf "%-18s %10s %10s %10s %12s\n" "$side" "${row[@]}"
+done
