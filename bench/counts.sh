@@ -16,7 +16,7 @@ if [ $# -lt 2 ]; then
   echo "usage: bash bench/counts.sh N SIDE..." >&2
   exit 2
 fi
-command -v valgrind >/dev/null || { echo "counts.sh: valgrind is needed" >&2; exit 2; }
+command -v valgrind >/dev/null || { echo "counts.sh: valgrind is not installed (apt-get install valgrind)" >&2; exit 2; }
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${HTTPRESP_BENCH_BUILD:-$root/build-bench}"
 bash "$root/bench/run.sh" --help >/dev/null # builds, and checks it runs
