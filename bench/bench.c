@@ -344,7 +344,6 @@ char self_exe[4096];
 
 #define NOSIGNAL_ENV "HTTPRESP_BENCH_NOSIGNAL"
 
-
 int main(int argc, char **argv) {
   if (argc == 4 && strcmp(argv[1], "--child-multi") == 0) {
     opt.nosignal = getenv(NOSIGNAL_ENV) != NULL; /* see --nosignal */
@@ -369,8 +368,7 @@ int main(int argc, char **argv) {
       opt.nosignal = 1;
       /* Case 5's children are this program run again: they read it here. */
       setenv(NOSIGNAL_ENV, "1", 1);
-    }
-    else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
+    } else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
       opt.rounds = atoi(argv[++i]);
       if (opt.rounds < 1 || opt.rounds > MAX_ROUNDS) {
         fprintf(stderr, "--rounds: 1..%d\n", MAX_ROUNDS);

@@ -1,7 +1,7 @@
 /* The response object: final answer, hop history and outcome. */
 #include <stdarg.h>
-#include <stdio.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
