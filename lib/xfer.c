@@ -599,6 +599,9 @@ static hr_step arm_at(hr_xfer *x, int64_t now) {
   if (!x->set_hooks) {
     /* The same for every hop of the request; reset_easy undoes them. */
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    /* A proxy's answer to CONNECT is no response of the origin's: without
+     * this, header_cb would take it for the final answer. */
+    curl_easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
@@ -659,6 +662,7 @@ static void reset_easy(hr_xfer *x) {
     return;
   if (x->set_hooks) {
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 0L);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, NULL);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, NULL);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, NULL);

@@ -23,6 +23,8 @@
  * CURLOPT_READFUNCTION/DATA, CURLOPT_SEEKFUNCTION/DATA, CURLOPT_HTTPHEADER,
  * CURLOPT_HEADERFUNCTION/DATA, CURLOPT_WRITEFUNCTION/DATA,
  * CURLOPT_ERRORBUFFER, CURLOPT_FOLLOWLOCATION (always off),
+ * CURLOPT_SUPPRESS_CONNECT_HEADERS (on: a proxy's answer to CONNECT is not
+ * the origin's, so it never reaches the response),
  * CURLOPT_USERNAME/PASSWORD/HTTPAUTH when credentials are given through
  * httpresp_request_set_credentials().  The library sets only what a hop
  * needs: a GET sets CURLOPT_HTTPGET and clears CURLOPT_CUSTOMREQUEST,
@@ -30,7 +32,7 @@
  * request answered wholly from the cache sets nothing.  When a request
  * ends, every option it pointed at its own memory (callbacks and their
  * data, the header list, the error buffer, a body, credentials) is reset to
- * libcurl's default, so the handle never points into freed memory, and a
+ * libcurl's default, as is CURLOPT_SUPPRESS_CONNECT_HEADERS, so the handle never points into freed memory, and a
  * method other than GET it set is a plain GET again.  Everything else stays
  * as the caller set it.
  */
