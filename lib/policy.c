@@ -115,9 +115,11 @@ static int decide(const hr_policy_input *in, hr_decision *d) {
 
 int hr_policy_decide(const hr_policy_input *in, hr_decision *d) {
   int rc = decide(in, d);
-  /* A hop repeated after 429/503/413 that did not stop repeating for a
-   * reason of its own: the repeats worked. */
-  if (!rc && d->retry_stop == HTTPRESP_RETRY_NONE && in->history->retries > 0)
+  /* A hop repeated after 429/503/413 that has an answer now and did not
+   * stop repeating for a reason of its own: the repeats worked.  One that
+   * is repeated again has not succeeded (yet). */
+  if (!rc && d->next != HR_NEXT_RETRY && d->retry_stop == HTTPRESP_RETRY_NONE &&
+      in->history->retries > 0)
     d->retry_stop = HTTPRESP_RETRY_SUCCEEDED;
   return rc;
 }

@@ -433,6 +433,8 @@ Test(policy, retry_table) {
       /* An answer after repeats: they succeeded. */
       {200, NULL, 2, 60000, 0, HR_NEXT_DELIVER, 0, HTTPRESP_RETRY_SUCCEEDED},
       {500, NULL, 1, 60000, 0, HR_NEXT_DELIVER, 0, HTTPRESP_RETRY_SUCCEEDED},
+      /* Still repeating: nothing has succeeded yet. */
+      {429, "2", 1, 60000, 0, HR_NEXT_RETRY, 2000, HTTPRESP_RETRY_NONE},
   };
   for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
     fixture f;
