@@ -101,19 +101,56 @@ static void flush(trace_slot *s, const char *note) {
   s->pending = 0;
 }
 
-/* Length of the origin part of a URL ("http://host:port"). */
-static size_t origin_len(const char *url) {
-  const char *p = strstr(url, "://");
-  if (!p)
-    return strlen(url);
-  p += 3;
-  p += strcspn(p, "/?#");
-  return (size_t)(p - url);
+/* An origin as the library compares them: scheme, host and port, with
+ * userinfo left out and the scheme's default port filled in. */
+typedef struct origin {
+  char *scheme, *host;
+  long port;
+} origin;
+
+static void origin_free(origin *o) {
+  curl_free(o->scheme);
+  curl_free(o->host);
 }
 
+/* 0 on success; -1 if `url` has no scheme, host and port libcurl can
+ * parse. */
+static int origin_of(const char *url, origin *o) {
+  memset(o, 0, sizeof(*o));
+  CURLU *u = curl_url();
+  char *port = NULL;
+  int bad =
+      !u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_SCHEME, &o->scheme, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_HOST, &o->host, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK;
+  if (!bad) {
+    char *end;
+    o->port = strtol(port, &end, 10);
+    bad = end == port || *end;
+  }
+  curl_free(port);
+  curl_url_cleanup(u);
+  if (bad)
+    origin_free(o);
+  return bad ? -1 : 0;
+}
+
+/* Whether `a` and `b` have the same origin; URLs that do not parse have
+ * none, so they are never the same origin as anything. */
 static int same_origin(const char *a, const char *b) {
-  size_t la = origin_len(a), lb = origin_len(b);
-  return la == lb && strncasecmp(a, b, la) == 0;
+  origin oa, ob;
+  if (origin_of(a, &oa) != 0)
+    return 0;
+  if (origin_of(b, &ob) != 0) {
+    origin_free(&oa);
+    return 0;
+  }
+  int same = oa.port == ob.port && strcasecmp(oa.scheme, ob.scheme) == 0 &&
+             strcasecmp(oa.host, ob.host) == 0;
+  origin_free(&oa);
+  origin_free(&ob);
+  return same;
 }
 
 static const char *field(const char *head, size_t len, const char *name,

@@ -838,6 +838,44 @@ Test(tool, verbose_trace_explains_each_hop) {
   free(u2);
 }
 
+/* The trace's "other origin" follows the library's origin rule: userinfo
+ * is not part of the origin, so a redirect to the same scheme, host and
+ * port with a user name in the URL stays with its credentials. */
+Test(tool, verbose_trace_names_other_origins_as_the_library_does) {
+  char *land = ts_url(ts, 0, "/land"), *other = ts_url(ts, 1, "/land");
+  char loc[300];
+  /* http://x@127.0.0.1:PORT/land */
+  snprintf(loc, sizeof(loc), "Location: http://x@%s", land + 7);
+  ts_simple(ts, 0, "/user", 302, loc, NULL);
+  snprintf(loc, sizeof(loc), "Location: %s", other);
+  ts_simple(ts, 0, "/cross", 302, loc, NULL);
+  ts_simple(ts, 0, "/land", 200, NULL, "landed");
+  ts_simple(ts, 1, "/land", 200, NULL, "landed");
+
+  char *u = url("/user");
+  run r = RUN("--no-cache", "-v", "-u", "a:b", u);
+  cr_expect_eq(r.code, 0, "err: %s", r.err);
+  cr_expect(strstr(r.err, "-> follow to "), "trace: %s", r.err);
+  cr_expect_null(strstr(r.err, "other origin"),
+                 "userinfo does not make another origin: %s", r.err);
+  const ts_request *q1 = ts_request_get(ts, 1);
+  cr_assert_not_null(q1);
+  cr_expect_not_null(ts_req_header(q1, "Authorization"),
+                     "the library kept the credentials");
+  run_free(&r);
+  free(u);
+
+  u = url("/cross");
+  r = RUN("--no-cache", "-v", "-u", "a:b", u);
+  cr_expect_eq(r.code, 0, "err: %s", r.err);
+  cr_expect(strstr(r.err, ", other origin: credentials not sent)"),
+            "another port is another origin: %s", r.err);
+  run_free(&r);
+  free(u);
+  free(land);
+  free(other);
+}
+
 /* ---- against the demo server
  * ---------------------------------------------------------- */
 
