@@ -314,6 +314,15 @@ static int query_param(const request *q, const char *name, char *out,
   return 0;
 }
 
+/* Whether `s` may go into a header field value: no control bytes, so no
+ * CR or LF that would end the field and start another. */
+static int field_safe(const char *s) {
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+    if (*p < 0x20 || *p == 0x7f)
+      return 0;
+  return 1;
+}
+
 static void id_param(const request *q, char *out, size_t outlen) {
   if (!query_param(q, "id", out, outlen) || !*out)
     snprintf(out, outlen, "default");
@@ -394,8 +403,14 @@ static void route_status(conn *c, const request *q, const char *code) {
     return;
   }
   char extra[256] = "", ra[64], body[64];
-  if (query_param(q, "retry-after", ra, sizeof(ra)))
+  if (query_param(q, "retry-after", ra, sizeof(ra))) {
+    if (!field_safe(ra)) {
+      respond_text(c, q, 400, NULL,
+                   "retry-after must not hold control characters\n");
+      return;
+    }
     snprintf(extra, sizeof(extra), "Retry-After: %s\r\n", ra);
+  }
   snprintf(body, sizeof(body), "status %ld\n", status);
   if (status < 200) {
     /* A lone 1xx would leave the client waiting: finish with a 200. */
@@ -519,6 +534,10 @@ static void route_redirect(conn *c, const request *q) {
   char status[16], to[1024];
   if (!query_param(q, "to", to, sizeof(to)) || !*to)
     snprintf(to, sizeof(to), "/echo");
+  if (!field_safe(to)) { /* it goes into the Location field */
+    respond_text(c, q, 400, NULL, "to must not hold control characters\n");
+    return;
+  }
   long st = query_param(q, "status", status, sizeof(status))
                 ? strtol(status, NULL, 10)
                 : 302;

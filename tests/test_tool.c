@@ -934,6 +934,42 @@ Test(tool, demo_server_routes) {
   demo_stop(&d);
 }
 
+/* Query values the demo server puts in a header field must not carry CR or
+ * LF (or other control bytes): they would add fields of their own. */
+Test(tool, demo_server_refuses_header_injection) {
+  demo d = demo_start();
+  static const char *const paths[] = {
+      "/redirect?to=/echo%0d%0aX-Evil:%201",
+      "/redirect?status=301&to=/echo%0aX-Evil:%201",
+      "/redirect?to=/echo%7f",
+      "/status/200?retry-after=1%0d%0aX-Evil:%201",
+  };
+  char u[200];
+  for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+    snprintf(u, sizeof(u), "%s%s", d.base, paths[i]);
+    run r = RUN("--no-cache", "--no-follow", "-i", u);
+    cr_expect_eq(r.code, 0, "%s: err: %s", paths[i], r.err);
+    cr_expect(strncmp(r.out, "HTTP/1.1 400 ", 13) == 0, "%s: out: %s", paths[i],
+              r.out);
+    cr_expect_null(strstr(r.out, "X-Evil"), "%s: out: %s", paths[i], r.out);
+    run_free(&r);
+  }
+  /* Harmless values still work. */
+  snprintf(u, sizeof(u), "%s/redirect?status=307&to=/new%%3Fa%%3D1", d.base);
+  run r = RUN("--no-cache", "--no-follow", "-i", u);
+  cr_expect(strncmp(r.out, "HTTP/1.1 307 ", 13) == 0 &&
+                strstr(r.out, "\r\nLocation: /new?a=1\r\n"),
+            "out: %s", r.out);
+  run_free(&r);
+  snprintf(u, sizeof(u), "%s/status/429?retry-after=5", d.base);
+  r = RUN("--no-cache", "--max-retries", "0", "-i", u);
+  cr_expect(strncmp(r.out, "HTTP/1.1 429 ", 13) == 0 &&
+                strstr(r.out, "\r\nRetry-After: 5\r\n"),
+            "out: %s", r.out);
+  run_free(&r);
+  demo_stop(&d);
+}
+
 Test(tool, demo_server_cache_revalidation) {
   demo d = demo_start();
   char u[160], stats[160];
