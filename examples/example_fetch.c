@@ -13,6 +13,7 @@
  * Exits 0 when every URL completed without a library error (whatever the
  * HTTP status), 1 otherwise, 2 on bad usage. */
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,22 +32,39 @@ typedef struct url_source {
   int from_stdin;
   char *line;
   size_t cap;
+  int oom; /* a line did not fit in memory: the rest was not read */
 } url_source;
+
+/* Reads one line of stdin, however long, into src->line.  Returns 0 at
+ * the end of the input (or when memory runs out: src->oom). */
+static int read_line(url_source *src) {
+  size_t n = 0;
+  for (;;) {
+    /* getline is POSIX 2008; fgets into a growing buffer is plain C11. */
+    if (src->cap - n < 2) {
+      size_t cap = src->cap ? src->cap * 2 : 8192;
+      char *p = realloc(src->line, cap);
+      if (!p) {
+        src->oom = 1;
+        return 0;
+      }
+      src->line = p;
+      src->cap = cap;
+    }
+    size_t room = src->cap - n;
+    if (!fgets(src->line + n, room > INT_MAX ? INT_MAX : (int)room, stdin))
+      return n > 0; /* a last line without '\n' still counts */
+    n += strlen(src->line + n);
+    if (n && src->line[n - 1] == '\n')
+      return 1;
+  }
+}
 
 /* The next URL (malloc'd), or NULL when there are no more. */
 static char *next_url(url_source *src) {
   if (!src->from_stdin)
     return src->next < src->argc ? strdup(src->argv[src->next++]) : NULL;
-  for (;;) {
-    /* getline is POSIX 2008; plain C11 fgets keeps the example portable. */
-    if (!src->line) {
-      src->cap = 8192;
-      src->line = malloc(src->cap);
-      if (!src->line)
-        return NULL;
-    }
-    if (!fgets(src->line, (int)src->cap, stdin))
-      return NULL;
+  while (read_line(src)) {
     char *s = src->line;
     while (isspace((unsigned char)*s))
       s++;
@@ -56,6 +74,7 @@ static char *next_url(url_source *src) {
     if (n && *s != '#')
       return strdup(s);
   }
+  return NULL;
 }
 
 /* One slot: an easy handle reused for URL after URL, so its connections
@@ -227,6 +246,10 @@ int main(int argc, char **argv) {
   }
   if (rc && f.multi) {
     fprintf(stderr, "the multi driver failed: %s\n", httpresp_strerror(rc));
+    f.failed = 1;
+  }
+  if (f.src.oom) {
+    fprintf(stderr, "out of memory reading the URLs\n");
     f.failed = 1;
   }
 

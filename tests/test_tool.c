@@ -62,9 +62,9 @@ static const char *tool_path(void) {
   return p;
 }
 
-/* Runs the tool with `args` (NULL-terminated), `in` on stdin. */
-static run run_tool_in(const char *in, size_t in_len, const char *const *args) {
-  const char *tool = tool_path();
+/* Runs program `tool` with `args` (NULL-terminated), `in` on stdin. */
+static run run_prog_in(const char *tool, const char *in, size_t in_len,
+                       const char *const *args) {
   int pin[2], pout[2], perr[2];
   cr_assert(pipe(pin) == 0 && pipe(pout) == 0 && pipe(perr) == 0);
   size_t n = 0;
@@ -148,6 +148,11 @@ static run run_tool_in(const char *in, size_t in_len, const char *const *args) {
   r.ms = now_ms() - start;
   r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   return r;
+}
+
+/* Runs the tool with `args` (NULL-terminated), `in` on stdin. */
+static run run_tool_in(const char *in, size_t in_len, const char *const *args) {
+  return run_prog_in(tool_path(), in, in_len, args);
 }
 
 #define RUN(...) run_tool_in(NULL, 0, (const char *const[]){__VA_ARGS__, NULL})
@@ -874,6 +879,60 @@ Test(tool, verbose_trace_names_other_origins_as_the_library_does) {
   free(u);
   free(land);
   free(other);
+}
+
+/* ---- example_fetch
+ * --------------------------------------------------------------------- */
+
+/* example_fetch is built beside the tool; the test is skipped if not. */
+static const char *fetch_path(void) {
+  static char path[4096];
+  const char *tool = tool_path();
+  const char *slash = strrchr(tool, '/');
+  if (!slash)
+    cr_skip_test("HTTPRESP_TOOL has no directory part");
+  snprintf(path, sizeof(path), "%.*s/example_fetch", (int)(slash - tool), tool);
+  if (access(path, X_OK) != 0)
+    cr_skip_test("%s is not built", path);
+  return path;
+}
+
+/* URLs on standard input may be longer than any fixed line buffer. */
+Test(tool, example_fetch_reads_long_urls_from_stdin) {
+  const char *prog = fetch_path();
+  size_t qlen = 20000;
+  char *target = malloc(qlen + 16);
+  cr_assert_not_null(target);
+  strcpy(target, "/long?q=");
+  memset(target + 8, 'a', qlen);
+  target[8 + qlen] = '\0';
+  ts_simple(ts, 0, target, 200, NULL, "long");
+  ts_simple(ts, 0, "/short", 200, NULL, "short");
+  char *lu = url(target), *su = url("/short");
+  /* A comment, a blank line, the long URL and a last line without '\n'. */
+  size_t in_len = strlen(lu) + strlen(su) + 32;
+  char *in = malloc(in_len);
+  cr_assert_not_null(in);
+  in_len = (size_t)snprintf(in, in_len, "# urls\n\n  %s \n%s", lu, su);
+
+  run r = run_prog_in(prog, in, in_len, (const char *const[]){"-n", "1", NULL});
+  cr_expect_eq(r.code, 0, "err: %s", r.err);
+  cr_expect_eq(ts_request_count(ts), 2, "out: %.300s", r.out);
+  const ts_request *q = ts_request_get(ts, 0);
+  cr_assert_not_null(q);
+  cr_expect_str_eq(q->target, target, "the URL arrived whole");
+  char *l0 = line_of(r.out, 0), *l1 = line_of(r.out, 1);
+  cr_expect(strncmp(l0, "200 1 4 ", 8) == 0 && strstr(l0, lu),
+            "first line: %.300s", l0);
+  cr_expect(strncmp(l1, "200 1 5 ", 8) == 0 && strstr(l1, su),
+            "second line: %s", l1);
+  free(l0);
+  free(l1);
+  run_free(&r);
+  free(in);
+  free(lu);
+  free(su);
+  free(target);
 }
 
 /* ---- against the demo server
