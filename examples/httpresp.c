@@ -117,6 +117,11 @@ int64_t tool_mono_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int tool_status_retryable(int status) {
+  const httpresp_status_info *info = httpresp_status_lookup(status);
+  return info && (info->flags & HTTPRESP_STATUS_RETRYABLE);
+}
+
 static void say(const tool_opts *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* An error line on stderr, unless -s without -S. */
@@ -181,7 +186,7 @@ const char *tool_error_label(int code) {
 static int gave_up_waiting(const httpresp_response *r) {
   int st = httpresp_response_status(r);
   httpresp_retry_stop s = httpresp_response_retry_stop(r);
-  return (st == 429 || st == 503 || st == 413) && s != HTTPRESP_RETRY_NONE &&
+  return tool_status_retryable(st) && s != HTTPRESP_RETRY_NONE &&
          s != HTTPRESP_RETRY_SUCCEEDED;
 }
 

@@ -59,6 +59,10 @@ typedef struct tool_job {
 /* Monotonic milliseconds, for durations. */
 int64_t tool_mono_ms(void);
 
+/* Whether the library repeats a response with this status when its
+ * Retry-After says so (HTTPRESP_STATUS_RETRYABLE: 413, 429, 503). */
+int tool_status_retryable(int status);
+
 /* The exit code for a finished job, and a short English label of the
  * library error class ("redirect loop").  See the table in --help. */
 int tool_exit_code(const tool_job *j, const tool_opts *o);

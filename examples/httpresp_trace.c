@@ -84,10 +84,6 @@ static void cat(char *buf, size_t len, const char *fmt, ...) {
   va_end(ap);
 }
 
-static int retryable(int status) {
-  return status == 429 || status == 503 || status == 413;
-}
-
 static int is_redirect(int status) {
   return status >= 300 && status < 400 && status != 304;
 }
@@ -217,7 +213,7 @@ static void follow_note(const trace_slot *s, const sent *r, char *note,
 /* The note on a response whose request is sent again as is. */
 static void repeat_note(const trace_slot *s, char *note, size_t len) {
   int st = s->pending;
-  if (retryable(st)) {
+  if (tool_status_retryable(st)) {
     double secs = (double)(tool_mono_ms() - s->pending_ms) / 1000.0;
     cat(note, len, "-> repeated after %.1f s", secs);
     if (*s->retry_after)
@@ -462,7 +458,7 @@ static void final_note(trace_slot *s, const tool_job *j, char *note,
       cat(note, len, "(no Location: this is the final answer)");
     else
       cat(note, len, "(not a redirect the client follows)");
-  } else if (retryable(st)) {
+  } else if (tool_status_retryable(st)) {
     switch (httpresp_response_retry_stop(r)) {
     case HTTPRESP_RETRY_EXHAUSTED:
       cat(note, len, "-> not repeated: the retry limit is reached");
