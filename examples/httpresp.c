@@ -534,15 +534,6 @@ static const char *job_method(const tool_opts *o) {
   return o->data ? "POST" : "GET";
 }
 
-static int has_header(const tool_opts *o, const char *name) {
-  size_t n = strlen(name);
-  for (size_t i = 0; i < o->nheaders; i++)
-    if (!strncasecmp(o->headers[i], name, n) &&
-        (o->headers[i][n] == ':' || o->headers[i][n] == ';'))
-      return 1;
-  return 0;
-}
-
 /* Builds the job's request; on failure the job is done with an error.
  * Returns EXIT_USAGE for a bad -H or -u, 0 otherwise. */
 static int build_request(tool_job *j, const tool_opts *o) {
@@ -569,7 +560,8 @@ static int build_request(tool_job *j, const tool_opts *o) {
     }
   }
   if (o->data) {
-    if (!has_header(o, "Content-Type"))
+    /* A -H Content-Type, even an empty one, replaces the default. */
+    if (!httpresp_request_header(j->req, "Content-Type"))
       rc = httpresp_request_add_header(j->req, "Content-Type",
                                        "application/x-www-form-urlencoded");
     if (!rc)
