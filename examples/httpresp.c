@@ -122,6 +122,17 @@ int tool_status_retryable(int status) {
   return info && (info->flags & HTTPRESP_STATUS_RETRYABLE);
 }
 
+unsigned tool_redirect_count(const httpresp_response *r) {
+  unsigned n = 0;
+  for (size_t i = 0; i < httpresp_response_hop_count(r); i++) {
+    httpresp_decision d;
+    if (httpresp_response_hop(r, i, NULL, NULL, NULL, &d) == 0 &&
+        d == HTTPRESP_DECISION_FOLLOW)
+      n++;
+  }
+  return n;
+}
+
 static void say(const tool_opts *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* An error line on stderr, unless -s without -S. */

@@ -147,15 +147,12 @@ void json_job(FILE *f, const tool_job *j, const tool_opts *o, int with_body) {
   json_key(f, "hops", 0);
   fputc('[', f);
   size_t nhops = httpresp_response_hop_count(r);
-  unsigned redirects = 0;
   for (size_t i = 0; i < nhops; i++) {
     int hs = 0;
     const char *method = NULL, *url = NULL;
     httpresp_decision d = HTTPRESP_DECISION_DELIVER;
     if (httpresp_response_hop(r, i, &hs, &method, &url, &d) != 0)
       continue;
-    if (d == HTTPRESP_DECISION_FOLLOW)
-      redirects++;
     fputs(i ? ",{" : "{", f);
     json_key(f, "status", 1);
     fprintf(f, "%d", hs);
@@ -171,7 +168,7 @@ void json_job(FILE *f, const tool_job *j, const tool_opts *o, int with_body) {
   }
   fputc(']', f);
   json_key(f, "redirects", 0);
-  fprintf(f, "%u", redirects);
+  fprintf(f, "%u", tool_redirect_count(r));
 
   json_key(f, "attempts", 0);
   fprintf(f, "%u", httpresp_response_attempts(r));

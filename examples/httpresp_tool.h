@@ -63,6 +63,9 @@ int64_t tool_mono_ms(void);
  * Retry-After says so (HTTPRESP_STATUS_RETRYABLE: 413, 429, 503). */
 int tool_status_retryable(int status);
 
+/* How many redirects `r` followed (its hops decided FOLLOW). */
+unsigned tool_redirect_count(const httpresp_response *r);
+
 /* The exit code for a finished job, and a short English label of the
  * library error class ("redirect loop").  See the table in --help. */
 int tool_exit_code(const tool_job *j, const tool_opts *o);

@@ -511,13 +511,7 @@ void trace_end(tool_trace *t, size_t slot, const tool_job *j) {
     int st = httpresp_response_status(r);
     size_t blen = 0;
     httpresp_response_body(r, &blen);
-    unsigned redirects = 0;
-    for (size_t i = 0; i < httpresp_response_hop_count(r); i++) {
-      httpresp_decision d;
-      if (httpresp_response_hop(r, i, NULL, NULL, NULL, &d) == 0 &&
-          d == HTTPRESP_DECISION_FOLLOW)
-        redirects++;
-    }
+    unsigned redirects = tool_redirect_count(r);
     char sum[512] = "";
     if (redirects)
       cat(sum, sizeof(sum), ", %u redirect%s", redirects,
