@@ -70,7 +70,6 @@ unsigned tool_redirect_count(const httpresp_response *r);
  * library error class ("redirect loop").  See the table in --help. */
 int tool_exit_code(const tool_job *j, const tool_opts *o);
 const char *tool_error_label(int code);
-/* Name of a httpresp_retry_stop value ("wait-too-long"). */
 
 /* ---- the -v trace (httpresp_trace.c) --------------------------------- */
 
