@@ -369,45 +369,40 @@ done_nothing:
   return rc;
 }
 
+static size_t plain_authority(const char *url, size_t n);
 static int plainly_valid(const char *url, size_t n);
 static int is_tail_char(unsigned char c);
 
 /* Whether [s, s+n) is RFC 3986 tail characters and valid %XX escapes with
- * at most one '#', and whether its path part (up to '?' or '#') holds
- * nothing dot-segment-like ("/." or an escaped dot), which the resolver
- * would rewrite. */
-static int plain_tail(const char *s, size_t n) {
-  int hashes = 0, in_path = 1;
-  for (size_t i = 0; i < n; i++) {
+ * at most one '#'; with `no_dots`, also whether its path part (up to '?'
+ * or '#') holds nothing dot-segment-like ("/." or an escaped dot), which
+ * the resolver would rewrite.  Runs of plain characters cost one table
+ * look-up a byte: they are nearly all of a URL. */
+static int plain_tail(const char *s, size_t n, int no_dots) {
+  int hashes = 0, in_path = no_dots;
+  size_t i = 0;
+  while (i < n) {
     unsigned char c = (unsigned char)s[i];
-    if (c == '%') {
+    if (is_tail_char(c)) {
+      if (in_path && c == '?')
+        in_path = 0;
+      else if (in_path && c == '.' && i > 0 && s[i - 1] == '/')
+        return 0;
+      i++;
+    } else if (c == '%') {
       if (i + 2 >= n || !is_hex((unsigned char)s[i + 1]) ||
           !is_hex((unsigned char)s[i + 2]) ||
           (in_path && s[i + 1] == '2' && (s[i + 2] == 'e' || s[i + 2] == 'E')))
         return 0;
-      i += 2;
-      continue;
-    }
-    if (c == '#') {
-      if (++hashes > 1)
-        return 0;
+      i += 3;
+    } else if (c == '#' && hashes++ == 0) {
       in_path = 0;
-    } else if (c == '?') {
-      in_path = 0;
-    } else if (!is_tail_char(c) ||
-               (in_path && c == '.' && i > 0 && s[i - 1] == '/')) {
+      i++;
+    } else {
       return 0;
     }
   }
   return 1;
-}
-
-/* End of "scheme://authority" in a URL of the plainly_valid shape. */
-static size_t authority_end(const char *url, size_t n) {
-  size_t i = (size_t)(strstr(url, "://") - url) + 3;
-  while (i < n && url[i] != '/' && url[i] != '?' && url[i] != '#')
-    i++;
-  return i;
 }
 
 /* The redirects nearly every server sends: an absolute path ("/next?x")
@@ -421,20 +416,16 @@ static int resolve_plain(const char *base, size_t blen, const char *ref,
                          size_t rlen, char **out) {
   size_t keep; /* bytes of the base that lead the result */
   if (rlen >= 2 && ref[0] == '/' && ref[1] != '/') {
-    if (!plainly_valid(base, blen))
+    keep = plain_authority(base, blen);
+    if (!keep || !plain_tail(base + keep, blen - keep, 0) ||
+        !plain_tail(ref, rlen, 1))
       return 0;
-    keep = authority_end(base, blen);
-    if (!plain_tail(ref, rlen))
-      return 0;
-  } else if (plainly_valid(ref, rlen)) {
-    if (!plainly_valid(base, blen))
-      return 0;
-    size_t a = authority_end(ref, rlen);
-    if (a == rlen || ref[a] != '/' || !plain_tail(ref + a, rlen - a))
+  } else {
+    size_t a = plain_authority(ref, rlen);
+    if (!a || a == rlen || ref[a] != '/' || !plain_tail(ref + a, rlen - a, 1) ||
+        !plainly_valid(base, blen))
       return 0;
     keep = 0;
-  } else {
-    return 0;
   }
   const char *bfrag = memchr(base, '#', blen);
   size_t flen =
@@ -651,12 +642,9 @@ static int is_host_char(unsigned char c) {
   return host[c];
 }
 
-/* The common shape of a request URL, checked in one pass without a parser:
- * "http[s]://" reg-name [":" port] then only RFC 3986 characters with
- * valid percent-encodings and at most one '#'.  Everything it accepts the
- * full parse accepts too; anything else (IP literals, userinfo, odd
- * bytes) is left to the full parse.  Returns 1 if it vouches for `url`. */
-static int plainly_valid(const char *url, size_t n) {
+/* Where "http[s]://" reg-name [":" port] ends when `url` starts so and a
+ * path, query, fragment or the end follows; 0 when it does not. */
+static size_t plain_authority(const char *url, size_t n) {
   size_t i;
   if (n > 7 && hr_strncaseeq(url, "http://", 7))
     i = 7;
@@ -681,24 +669,17 @@ static int plainly_valid(const char *url, size_t n) {
   }
   if (i < n && url[i] != '/' && url[i] != '?' && url[i] != '#')
     return 0;
-  int hashes = 0;
-  for (;;) {
-    /* Runs of plain characters first: they are nearly all of a URL. */
-    while (i < n && is_tail_char((unsigned char)url[i]))
-      i++;
-    if (i == n)
-      return 1;
-    if (url[i] == '%') {
-      if (i + 2 >= n || !is_hex((unsigned char)url[i + 1]) ||
-          !is_hex((unsigned char)url[i + 2]))
-        return 0;
-      i += 3;
-    } else if (url[i] == '#' && hashes++ == 0) {
-      i++;
-    } else {
-      return 0;
-    }
-  }
+  return i;
+}
+
+/* The common shape of a request URL, checked in one pass without a parser:
+ * "http[s]://" reg-name [":" port] then only RFC 3986 characters with
+ * valid percent-encodings and at most one '#'.  Everything it accepts the
+ * full parse accepts too; anything else (IP literals, userinfo, odd
+ * bytes) is left to the full parse.  Returns 1 if it vouches for `url`. */
+static int plainly_valid(const char *url, size_t n) {
+  size_t a = plain_authority(url, n);
+  return a && plain_tail(url + a, n - a, 0);
 }
 
 int hr_url_check_request(const char *url) {
