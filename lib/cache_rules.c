@@ -805,7 +805,7 @@ size_t hr_cache_invalidation_keys(const char *req_url, int status,
     if (!v || hr_url_resolve(req_url, v, strlen(v), &abs) != 0)
       continue;
     /* §4.4: only the same origin, or a server could evict others' data. */
-    if (hr_url_same_origin(req_url, abs) == 1)
+    if (hr_url_same_origin_valid(req_url, abs) == 1)
       n = add_key(keys, n, hr_cache_key(abs));
     free(abs);
   }

@@ -75,7 +75,6 @@ static int expect_repeat(const hr_policy_input *in, hr_decision *d) {
   hr_headers_remove(&d->next_req->headers, "Expect");
   d->next = HR_NEXT_REPEAT;
   d->suppress_expect = 1;
-  d->cross_origin = hr_url_same_origin(in->orig->url, in->cur->url) != 1;
   strcpy(d->msg, "417: repeat without Expect");
   return 0;
 }
@@ -96,7 +95,6 @@ static int revalidation(const hr_policy_input *in, hr_decision *d) {
   hr_cache_remove_conditionals(d->next_req);
   d->next = HR_NEXT_REPEAT;
   d->skip_cache = 1;
-  d->cross_origin = hr_url_same_origin(in->orig->url, in->cur->url) != 1;
   strcpy(d->msg, "304 selects no stored response: repeat unconditionally");
   return 0;
 }

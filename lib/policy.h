@@ -76,7 +76,7 @@ typedef struct hr_decision {
   int64_t retry_after_ms;    /* parsed delay, -1 if none */
   httpresp_retry_stop retry_stop; /* SUCCEEDED when a repeated hop ends */
   int64_t quiet_until_ms;    /* origin asked for quiet until then, 0 if not */
-  int cross_origin;          /* next_req's origin differs from orig's */
+  int cross_origin;          /* FOLLOW: next_req's origin differs from orig's */
   int suppress_expect;       /* send the repeat without Expect */
   int revalidated;           /* DELIVER the stored entry the 304 selected */
   int skip_cache;            /* REPEAT without consulting the cache */

@@ -103,27 +103,10 @@ static int was_visited(const hr_history *h, const char *method,
   return 0;
 }
 
-/* Origin comparison for two URLs known to parse (the caller's checked URL
- * and a resolved target).  The same bytes up to the end of the authority
- * mean the same origin, so a redirect within a site needs no parse of
- * either URL (the two parses cost more than the rest of the decision);
- * anything else is left to hr_url_same_origin. */
-static int same_origin(const char *a, const char *b) {
-  const char *colon = strchr(a, ':');
-  if (colon && colon[1] == '/' && colon[2] == '/') {
-    size_t n = (size_t)(colon + 3 - a);
-    n += strcspn(a + n, "/?#");
-    if (strncmp(a, b, n) == 0 &&
-        (b[n] == '\0' || b[n] == '/' || b[n] == '?' || b[n] == '#'))
-      return 1;
-  }
-  return hr_url_same_origin(a, b);
-}
-
 /* Sensitive headers travel only to the origin the caller addressed. */
 static int apply_origin_rules(const hr_policy *p, const httpresp_request *orig,
                               httpresp_request *next, int *cross_origin) {
-  int same = same_origin(orig->url, next->url);
+  int same = hr_url_same_origin_valid(orig->url, next->url);
   *cross_origin = same != 1;
   for (size_t i = 0; i < next->headers.n;) {
     if (hr_policy_header_is_sensitive(p, next->headers.v[i].name))

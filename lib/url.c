@@ -554,6 +554,18 @@ int hr_url_same_origin(const char *a, const char *b) {
   return same;
 }
 
+int hr_url_same_origin_valid(const char *a, const char *b) {
+  const char *colon = strchr(a, ':');
+  if (colon && colon[1] == '/' && colon[2] == '/') {
+    size_t n = (size_t)(colon + 3 - a);
+    n += strcspn(a + n, "/?#");
+    if (strncmp(a, b, n) == 0 &&
+        (b[n] == '\0' || b[n] == '/' || b[n] == '?' || b[n] == '#'))
+      return 1;
+  }
+  return hr_url_same_origin(a, b);
+}
+
 char *hr_origin_key(const hr_origin *o) {
   if (!o || !o->scheme || !o->host)
     return NULL;

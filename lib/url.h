@@ -47,6 +47,11 @@ int hr_origin_equal(const hr_origin *a, const hr_origin *b);
 /* 1 if same origin, 0 if not, -1 if either URL does not parse, has no
  * host, or memory ran out. */
 int hr_url_same_origin(const char *a, const char *b);
+/* The same for two URLs known to parse (a checked request URL, a resolved
+ * target): the same bytes up to the end of the authority mean the same
+ * origin, so a redirect or an invalidation within a site parses neither
+ * URL; anything else is left to hr_url_same_origin. */
+int hr_url_same_origin_valid(const char *a, const char *b);
 /* "scheme://host:port" with the port always written (IPv6 hosts in
  * brackets); malloc'd, NULL when memory runs out. */
 char *hr_origin_key(const hr_origin *o);
