@@ -657,6 +657,10 @@ Test(multi, errors_come_back_through_next_done) {
                curl_easy_strerror(httpresp_response_curl_code(j[1].resp)));
   cr_expect_lt(requests_for("/loop/a") + requests_for("/loop/b"), 5,
                "the loop was not caught early");
+  /* As in test_redirect.c (loops_stop_early): /loop/a and /loop/b once
+   * each, the loop seen before /loop/a would be asked again. */
+  cr_expect_eq(requests_for("/loop/a") + requests_for("/loop/b"), 2,
+               "the loop is seen before /loop/a again");
   cr_expect_eq(httpresp_multi_pending(hm), 0);
   jobs_free(j, 3);
 }
