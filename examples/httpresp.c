@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "httpresp_tool.h"
@@ -496,27 +495,6 @@ static int parse_args(tool_opts *o, int argc, char **argv) {
 
 /* ---- the cache directory ------------------------------------------------ */
 
-/* mkdir -p, private to the user. */
-static int make_dirs(const char *path) {
-  size_t len = strlen(path) + 1;
-  char *p = xrealloc(NULL, len);
-  memcpy(p, path, len);
-  int rc = 0;
-  for (char *s = p + 1; !rc; s++) {
-    if (*s == '/' || !*s) {
-      char c = *s;
-      *s = '\0';
-      if (mkdir(p, 0700) != 0 && errno != EEXIST)
-        rc = -1;
-      *s = c;
-      if (!c)
-        break;
-    }
-  }
-  free(p);
-  return rc;
-}
-
 /* $XDG_CACHE_HOME/httpresp, else $HOME/.cache/httpresp (malloc'd), or NULL
  * when neither is set. */
 static char *default_cache_dir(void) {
@@ -862,11 +840,12 @@ static int open_cache(httpresp_client *client, const tool_opts *o,
     dir = *owned = default_cache_dir();
   int rc = HTTPRESP_E_CACHE_IO;
   const char *why = "neither XDG_CACHE_HOME nor HOME is set";
-  if (dir && make_dirs(dir) != 0)
-    why = strerror(errno);
-  else if (dir &&
-           (rc = httpresp_cache_new_disk(cache, dir, TOOL_CACHE_BYTES)) != 0)
-    why = httpresp_strerror(rc);
+  errno = 0;
+  /* The store creates the directory and its parents (mode 0700); when that
+   * fails, errno says why better than the error code does. */
+  if (dir && (rc = httpresp_cache_new_disk(cache, dir, TOOL_CACHE_BYTES)) != 0)
+    why = rc == HTTPRESP_E_CACHE_IO && errno ? strerror(errno)
+                                             : httpresp_strerror(rc);
   if (!rc)
     rc = httpresp_client_set_cache(client, *cache);
   if (rc && o->cache_dir) {

@@ -790,8 +790,18 @@ Test(tool, several_urls_share_one_cache) {
             "no cache directory under XDG_CACHE_HOME");
   run_free(&r);
 
+  /* Missing parents are created too. */
+  r = RUN("--cache", path_in_tmp("deep/er/cache"), u);
+  cr_expect_eq(r.code, 0, "err: %s", r.err);
+  cr_expect(stat(path_in_tmp("deep/er/cache"), &st) == 0 &&
+                S_ISDIR(st.st_mode) && (st.st_mode & 0777) == 0700,
+            "--cache did not create a private directory and its parents");
+  run_free(&r);
+
   r = RUN("--cache", "/proc/no/such/dir", u);
   cr_expect_eq(r.code, 86, "an unusable --cache DIR exits 86");
+  cr_expect(strstr(r.err, "/proc/no/such/dir: cannot use as a cache: "),
+            "err: %s", r.err);
   run_free(&r);
   free(u);
 }
