@@ -97,12 +97,8 @@ static int append(hr_headers *h, const char *name, size_t nlen,
   char *p = h->stable ? malloc(nlen + vlen + 2) : space(h, nlen + vlen + 2);
   if (!p)
     return HTTPRESP_E_NOMEM;
-  memcpy(p, name, nlen);
-  p[nlen] = '\0';
-  memcpy(p + nlen + 1, value, vlen);
-  p[nlen + 1 + vlen] = '\0';
   h->v[h->n].name = p;
-  h->v[h->n].value = p + nlen + 1;
+  h->v[h->n].value = hr_put_pair(p, name, nlen, value, vlen);
   h->n++;
   h->bytes += nlen + vlen;
   return 0;
@@ -232,10 +228,8 @@ static void compact(hr_headers *h) {
   for (size_t i = 0; i < h->n; i++) {
     size_t nl = strlen(h->v[i].name), vl = strlen(h->v[i].value);
     char *p = space(&fresh, nl + vl + 2);
-    memcpy(p, h->v[i].name, nl + 1);
-    memcpy(p + nl + 1, h->v[i].value, vl + 1);
+    h->v[i].value = hr_put_pair(p, h->v[i].name, nl, h->v[i].value, vl);
     h->v[i].name = p;
-    h->v[i].value = p + nl + 1;
   }
   free_chunks(h->chunks);
   h->chunks = fresh.chunks;

@@ -13,10 +13,6 @@ typedef struct mxfer {
   CURL *easy;
   void *userp;
   mx_state state;
-  /* CURLOPT_PRIVATE of `easy` points to this transfer: set when its first
-   * hop is armed and left in place over the later ones (the handle is
-   * ours until the transfer ends, when it is cleared). */
-  int private_set;
   httpresp_response *resp; /* when done */
   struct mxfer *prev, *next;
 } mxfer;
@@ -85,20 +81,8 @@ static void list_unlink(mx_list *l, mxfer *m) {
   l->n--;
 }
 
-static mx_list *list_of(httpresp_multi *m, mxfer *t) {
-  switch (t->state) {
-  case MX_RUNNING:
-    return &m->running;
-  case MX_PARKED:
-    return &m->parked;
-  default:
-    return &m->done;
-  }
-}
-
 static void finish(httpresp_multi *m, mxfer *t) {
   curl_easy_setopt(t->easy, CURLOPT_PRIVATE, NULL);
-  t->private_set = 0;
   t->resp = hr_xfer_take_response(&t->x);
   hr_xfer_cleanup(&t->x);
   t->state = MX_DONE;
@@ -108,10 +92,6 @@ static void finish(httpresp_multi *m, mxfer *t) {
 /* Puts a transfer where its step says it belongs. */
 static void apply_step(httpresp_multi *m, mxfer *t, hr_step step) {
   if (step == HR_STEP_PERFORM) {
-    if (!t->private_set) {
-      curl_easy_setopt(t->easy, CURLOPT_PRIVATE, (void *)t);
-      t->private_set = 1;
-    }
     CURLMcode mc = curl_multi_add_handle(m->multi, t->easy);
     if (mc == CURLM_OK) {
       t->state = MX_RUNNING;
@@ -194,10 +174,10 @@ int httpresp_multi_add(httpresp_multi *m, CURL *easy,
   }
   t->easy = easy;
   t->userp = userp;
-  t->state = MX_PARKED; /* apply_step decides */
-  t->private_set = 0;
   t->resp = NULL;
-  t->prev = t->next = NULL;
+  /* CURLOPT_PRIVATE points to this transfer until it ends (finish clears
+   * it); apply_step sets its state and puts it on that state's list. */
+  curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)t);
   apply_step(m, t, hr_xfer_begin(&t->x));
   return 0;
 }
@@ -311,7 +291,7 @@ int httpresp_multi_next_done(httpresp_multi *m, httpresp_response **resp,
   if (!m || !m->done.head)
     return 0;
   mxfer *t = m->done.head;
-  list_unlink(list_of(m, t), t);
+  list_unlink(&m->done, t);
   if (resp)
     *resp = t->resp;
   else

@@ -161,9 +161,7 @@ void hr_store_memory_del(mstore *s, const char *key, size_t klen) {
   if (n)
     detach(s, n);
   pthread_mutex_unlock(&s->lock);
-  if (n)
-    n->next = NULL;
-  free_chain(n);
+  free_chain(n); /* detach left it alone: one node */
 }
 
 int hr_store_memory_put(mstore *s, hr_stored *v) {
