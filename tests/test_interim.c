@@ -242,14 +242,9 @@ Test(interim, interim_before_a_redirect_that_is_followed) {
   cr_expect_str_eq(httpresp_response_url(r), final_url);
   free(final_url);
   cr_assert_eq(httpresp_response_hop_count(r), 2);
-  int st;
-  httpresp_decision d;
-  httpresp_response_hop(r, 0, &st, NULL, NULL, &d);
-  cr_expect_eq(st, 302, "the hop records the 302, not a 1xx");
-  cr_expect_eq(d, HTTPRESP_DECISION_FOLLOW);
-  httpresp_response_hop(r, 1, &st, NULL, NULL, &d);
-  cr_expect_eq(st, 200);
-  cr_expect_eq(d, HTTPRESP_DECISION_DELIVER);
+  /* Hop 0 records the 302, not a 1xx. */
+  fixture_expect_hop(r, 0, 302, HTTPRESP_DECISION_FOLLOW);
+  fixture_expect_hop(r, 1, 200, HTTPRESP_DECISION_DELIVER);
   cr_expect_eq(h.calls, 1);
   cr_assert_eq(ts_request_count(ts), 2);
   cr_expect_str_eq(ts_request_get(ts, 0)->target, "/a");

@@ -45,18 +45,6 @@ static httpresp_response *perform(httpresp_request *req) {
   return r;
 }
 
-/* Hop i has this status and decision. */
-static void expect_hop(const httpresp_response *r, size_t i, int status,
-                       httpresp_decision d) {
-  int st;
-  httpresp_decision got;
-  cr_assert_eq(httpresp_response_hop(r, i, &st, NULL, NULL, &got), 0,
-               "no hop %zu (of %zu)", i, httpresp_response_hop_count(r));
-  cr_expect_eq(st, status, "hop %zu: status %d, expected %d", i, st, status);
-  cr_expect_eq(got, d, "hop %zu: %s, expected %s", i,
-               httpresp_decision_name(got), httpresp_decision_name(d));
-}
-
 /* Two recorded requests are the same request: method, target, every header
  * in order, and the body byte for byte. */
 static void expect_identical(const ts_request *a, const ts_request *b) {
@@ -122,8 +110,8 @@ Test(retry, too_many_requests_then_ok) {
   cr_expect_eq(httpresp_response_retry_stop(r), HTTPRESP_RETRY_SUCCEEDED,
                "retry_stop %d", (int)httpresp_response_retry_stop(r));
   cr_assert_eq(httpresp_response_hop_count(r), 2);
-  expect_hop(r, 0, 429, HTTPRESP_DECISION_RETRY);
-  expect_hop(r, 1, 200, HTTPRESP_DECISION_DELIVER);
+  fixture_expect_hop(r, 0, 429, HTTPRESP_DECISION_RETRY);
+  fixture_expect_hop(r, 1, 200, HTTPRESP_DECISION_DELIVER);
   cr_assert_eq(ts_request_count(ts), 2);
   const ts_request *q0 = ts_request_get(ts, 0);
   cr_expect_str_eq(q0->method, "POST");
@@ -154,8 +142,8 @@ Test(retry, zero_repeats_at_once) {
   cr_expect_eq(clk.slept_ms, 0);
   cr_expect_eq(clk.sleeps, 0);
   cr_expect_eq(httpresp_response_attempts(r), 2);
-  expect_hop(r, 0, 503, HTTPRESP_DECISION_RETRY);
-  expect_hop(r, 1, 200, HTTPRESP_DECISION_DELIVER);
+  fixture_expect_hop(r, 0, 503, HTTPRESP_DECISION_RETRY);
+  fixture_expect_hop(r, 1, 200, HTTPRESP_DECISION_DELIVER);
   expect_identical(ts_request_get(ts, 0), ts_request_get(ts, 1));
   httpresp_response_free(r);
 }
@@ -280,7 +268,7 @@ Test(retry, delay_above_max_wait_is_returned_at_once) {
   cr_expect_eq(ts_request_count(ts), 1);
   cr_expect_eq(httpresp_response_attempts(r), 1);
   cr_assert_eq(httpresp_response_hop_count(r), 1);
-  expect_hop(r, 0, 429, HTTPRESP_DECISION_DELIVER);
+  fixture_expect_hop(r, 0, 429, HTTPRESP_DECISION_DELIVER);
   httpresp_response_free(r);
 }
 
@@ -315,8 +303,8 @@ Test(retry, always_busy_stops_after_max_retries) {
   cr_expect_eq(clk.slept_ms, 3000);
   cr_assert_eq(httpresp_response_hop_count(r), 4);
   for (size_t i = 0; i < 3; i++)
-    expect_hop(r, i, 429, HTTPRESP_DECISION_RETRY);
-  expect_hop(r, 3, 429, HTTPRESP_DECISION_DELIVER);
+    fixture_expect_hop(r, i, 429, HTTPRESP_DECISION_RETRY);
+  fixture_expect_hop(r, 3, 429, HTTPRESP_DECISION_DELIVER);
   for (size_t i = 1; i < 4; i++)
     expect_identical(ts_request_get(ts, 0), ts_request_get(ts, i));
   httpresp_response_free(r);
@@ -369,7 +357,7 @@ Test(retry, content_too_large_only_with_retry_after) {
   cr_expect_eq(httpresp_response_status(r), 201);
   cr_expect_eq(ts_request_count(ts), 2);
   cr_expect_eq(clk.slept_ms, 1000);
-  expect_hop(r, 0, 413, HTTPRESP_DECISION_RETRY);
+  fixture_expect_hop(r, 0, 413, HTTPRESP_DECISION_RETRY);
   expect_identical(ts_request_get(ts, 0), ts_request_get(ts, 1));
   httpresp_response_free(r);
 
@@ -410,9 +398,9 @@ Test(retry, opt_in_backoff_repeats_within_the_bound) {
   cr_expect_eq(httpresp_response_status(r), 200);
   cr_expect_eq(ts_request_count(ts), 3);
   cr_expect_eq(httpresp_response_retry_stop(r), HTTPRESP_RETRY_SUCCEEDED);
-  expect_hop(r, 0, 429, HTTPRESP_DECISION_RETRY);
-  expect_hop(r, 1, 429, HTTPRESP_DECISION_RETRY);
-  expect_hop(r, 2, 200, HTTPRESP_DECISION_DELIVER);
+  fixture_expect_hop(r, 0, 429, HTTPRESP_DECISION_RETRY);
+  fixture_expect_hop(r, 1, 429, HTTPRESP_DECISION_RETRY);
+  fixture_expect_hop(r, 2, 200, HTTPRESP_DECISION_DELIVER);
   /* Waits are random(0, min(cap, base * 2^n)): at most 100 then 150. */
   cr_expect_leq(nsleeps, 2);
   for (int i = 0; i < nsleeps && i < MAX_SLEEPS; i++) {
@@ -588,9 +576,9 @@ Test(retry, retry_repeats_the_hop_not_the_chain) {
   cr_expect_eq(clk.slept_ms, 1000);
   cr_expect_eq(httpresp_response_attempts(r), 2);
   cr_assert_eq(httpresp_response_hop_count(r), 3);
-  expect_hop(r, 0, 302, HTTPRESP_DECISION_FOLLOW);
-  expect_hop(r, 1, 503, HTTPRESP_DECISION_RETRY);
-  expect_hop(r, 2, 200, HTTPRESP_DECISION_DELIVER);
+  fixture_expect_hop(r, 0, 302, HTTPRESP_DECISION_FOLLOW);
+  fixture_expect_hop(r, 1, 503, HTTPRESP_DECISION_RETRY);
+  fixture_expect_hop(r, 2, 200, HTTPRESP_DECISION_DELIVER);
   cr_assert_eq(ts_request_count(ts), 3);
   cr_expect_str_eq(ts_request_get(ts, 0)->target, "/a");
   cr_expect_str_eq(ts_request_get(ts, 1)->target, "/b");

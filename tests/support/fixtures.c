@@ -75,6 +75,18 @@ const char *fixture_body(const httpresp_response *r) {
   return b ? b : "";
 }
 
+void fixture_expect_hop(const httpresp_response *r, size_t i, int status,
+                        httpresp_decision d) {
+  int st;
+  httpresp_decision got;
+  cr_assert_eq(httpresp_response_hop(r, i, &st, NULL, NULL, &got), 0,
+               "no hop %zu (of %zu)", i, httpresp_response_hop_count(r));
+  if (status != FIXTURE_ANY_STATUS)
+    cr_expect_eq(st, status, "hop %zu: status %d, expected %d", i, st, status);
+  cr_expect_eq(got, d, "hop %zu: %s, expected %s", i,
+               httpresp_decision_name(got), httpresp_decision_name(d));
+}
+
 size_t fixture_stream_read(void *ud, char *buf, size_t len) {
   fixture_stream *s = ud;
   size_t n = s->len - s->pos;

@@ -36,6 +36,13 @@ void fixture_suite_start(int nports, ts_server **ts, fake_clock *clk,
 void fixture_suite_stop(ts_server *ts, httpresp_client *client, CURL *easy);
 /* The body of a response as a NUL-terminated string ("" if none). */
 const char *fixture_body(const httpresp_response *r);
+/* Asserts that `r` has a hop `i` (httpresp_response_hop returns 0; the test
+ * stops if not), then expects its status to be `status` and its decision
+ * `d`.  FIXTURE_ANY_STATUS skips the status check, for a test that only
+ * knows the decision (0 is a real hop status: the transfer failed). */
+#define FIXTURE_ANY_STATUS (-1)
+void fixture_expect_hop(const httpresp_response *r, size_t i, int status,
+                        httpresp_decision d);
 
 /* A request body streamed from memory for httpresp_request_set_body_stream:
  * reads at most `chunk` bytes at a time (0: as much as asked, else small
