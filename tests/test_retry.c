@@ -401,12 +401,25 @@ Test(retry, opt_in_backoff_repeats_within_the_bound) {
   fixture_expect_hop(r, 0, 429, HTTPRESP_DECISION_RETRY);
   fixture_expect_hop(r, 1, 429, HTTPRESP_DECISION_RETRY);
   fixture_expect_hop(r, 2, 200, HTTPRESP_DECISION_DELIVER);
-  /* Waits are random(0, min(cap, base * 2^n)): at most 100 then 150. */
+  /* Waits are random(0, min(cap, base * 2^n)): at most 100 then 150.  A
+   * wait drawn as 0 is not slept (lib/easy.c), so sleep i need not be wait
+   * i: the requests the server had when it slept say which wait it is (1:
+   * after the first 429, 2: after the second).  Nothing guarantees a
+   * nonzero wait (the jitter is seeded from the clock), so a run with no
+   * sleep at all is possible, if rare, and nsleeps has no lower bound. */
   cr_expect_leq(nsleeps, 2);
   for (int i = 0; i < nsleeps && i < MAX_SLEEPS; i++) {
     cr_expect_gt(sleep_ms[i], 0);
     cr_expect_leq(sleep_ms[i], 150, "sleep %d: %lld ms", i,
                   (long long)sleep_ms[i]);
+    size_t wait = sleep_requests[i];
+    cr_expect(wait == 1 || wait == 2, "sleep %d after %zu requests", i, wait);
+    int64_t bound = wait == 1 ? 100 : 150;
+    cr_expect_leq(sleep_ms[i], bound,
+                  "sleep %d (wait %zu): %lld ms, bound %lld", i, wait,
+                  (long long)sleep_ms[i], (long long)bound);
+    if (i > 0)
+      cr_expect_gt(wait, sleep_requests[i - 1], "one sleep per wait");
   }
   cr_expect_leq(clk.slept_ms, 250, "slept %lld", (long long)clk.slept_ms);
   httpresp_response_free(r);
