@@ -357,6 +357,8 @@ Test(cache, mismatched_304_repeats_unconditionally) {
   httpresp_response *r = get("/m", NULL);
   cr_assert_eq(ts_request_count(ts), 3);
   cr_expect_not_null(ts_req_header(ts_request_get(ts, 1), "If-None-Match"));
+  cr_expect_str_eq(ts_req_header(ts_request_get(ts, 1), "If-None-Match"),
+                   "\"a\"", "the stored entry's ETag");
   cr_expect_null(ts_req_header(ts_request_get(ts, 2), "If-None-Match"));
   cr_expect_null(ts_req_header(ts_request_get(ts, 2), "If-Modified-Since"));
   cr_expect_eq(httpresp_response_status(r), 200);

@@ -1281,6 +1281,11 @@ Test(hostile, not_modified_with_an_empty_cache) {
   cr_expect_str_eq(fixture_body(r), "");
   cr_expect_neq(httpresp_response_cache_status(r), HTTPRESP_CACHE_STORED,
                 "a 304 to an unconditional request is no representation");
+  /* Fetched and not stored, because of its status (lib/cache_rules.c,
+   * hr_cache_storable). */
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_MISS, "%s",
+               httpresp_cache_status_name(httpresp_response_cache_status(r)));
+  cr_expect_str_eq(httpresp_response_cache_reason(r), "status");
   cr_expect_eq(ts_request_count(ts), 1);
   expect_fast(secs, "304, empty cache");
   httpresp_response_free(r);
@@ -1314,7 +1319,10 @@ Test(hostile, not_modified_to_everything) {
   expect_code(r, 0, "304 to everything");
   cr_expect_eq(httpresp_response_status(r), 304);
   cr_expect_str_neq(fixture_body(r), "stored body");
+  cr_expect_str_eq(fixture_body(r), "", "the last 304's (empty) body");
   cr_expect_eq(ts_request_count(ts), 3, "one revalidation, one repeat");
+  cr_expect_str_eq(ts_req_header(ts_request_get(ts, 1), "If-None-Match"),
+                   "\"v1\"", "the revalidation names the stored ETag");
   cr_expect_null(ts_req_header(ts_request_get(ts, 2), "If-None-Match"));
   expect_fast(secs, "304 to everything");
   httpresp_response_free(r);

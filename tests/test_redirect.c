@@ -523,6 +523,9 @@ Test(redirect, handle_credentials_do_not_cross_origins) {
   httpresp_response *r = run("GET", "/go", NULL, NULL);
   cr_assert_eq(ts_request_count(ts), 2);
   cr_expect_not_null(ts_req_header(ts_request_get(ts, 0), "Authorization"));
+  /* "bob:hunter2" in base64 */
+  cr_expect_str_eq(ts_req_header(ts_request_get(ts, 0), "Authorization"),
+                   "Basic Ym9iOmh1bnRlcjI=");
   cr_expect_null(ts_req_header(ts_request_get(ts, 1), "Authorization"));
   httpresp_response_free(r);
 }
