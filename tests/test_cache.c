@@ -464,14 +464,14 @@ Test(cache, disk_store_survives_a_restart) {
 
 typedef struct thread_arg {
   httpresp_client *client;
+  CURL *easy; /* fixture_easy(), made and freed by the test's thread */
   char *url;
   int ok;
 } thread_arg;
 
 static void *hammer(void *p) {
   thread_arg *a = p;
-  CURL *e = curl_easy_init();
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
+  CURL *e = a->easy;
   for (int i = 0; i < 50; i++) {
     httpresp_request *rq;
     if (httpresp_request_new(&rq, "GET", a->url) != 0)
@@ -485,7 +485,6 @@ static void *hammer(void *p) {
     httpresp_response_free(r);
     httpresp_request_free(rq);
   }
-  curl_easy_cleanup(e);
   return NULL;
 }
 
@@ -498,11 +497,12 @@ Test(cache, threads_share_one_client_and_cache) {
   pthread_t th[4];
   thread_arg args[4];
   for (int i = 0; i < 4; i++) {
-    args[i] = (thread_arg){shared, u, 0};
+    args[i] = (thread_arg){shared, fixture_easy(), u, 0};
     cr_assert_eq(pthread_create(&th[i], NULL, hammer, &args[i]), 0);
   }
   for (int i = 0; i < 4; i++) {
     pthread_join(th[i], NULL);
+    curl_easy_cleanup(args[i].easy);
     cr_expect_eq(args[i].ok, 50, "thread %d", i);
   }
   cr_expect_leq(ts_request_count(ts), 4, "at most one miss per thread");

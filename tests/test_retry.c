@@ -745,6 +745,7 @@ static int atomic_sleep(void *ud, int64_t ms) {
 
 typedef struct worker {
   httpresp_client *client;
+  CURL *easy; /* fixture_easy(), made and freed by the test's thread */
   char *url;
   char expect[16];
   int ok;
@@ -753,9 +754,7 @@ typedef struct worker {
 
 static void *work(void *p) {
   worker *w = p;
-  CURL *e = curl_easy_init();
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
-  curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+  CURL *e = w->easy;
   for (int i = 0; i < PER_THREAD; i++) {
     httpresp_request *rq;
     if (httpresp_request_new(&rq, "POST", w->url) != 0)
@@ -773,7 +772,6 @@ static void *work(void *p) {
     httpresp_response_free(r);
     httpresp_request_free(rq);
   }
-  curl_easy_cleanup(e);
   return NULL;
 }
 
@@ -789,6 +787,7 @@ Test(retry, threads_share_one_client) {
     snprintf(path, sizeof(path), "/t%d", t);
     memset(&w[t], 0, sizeof(w[t]));
     w[t].client = shared;
+    w[t].easy = fixture_easy();
     w[t].url = ts_url(ts, t % 2, path);
     snprintf(w[t].expect, sizeof(w[t].expect), "thread-%d", t);
     /* Every request of thread t meets one 429, then its 200. */
@@ -801,6 +800,7 @@ Test(retry, threads_share_one_client) {
     cr_assert_eq(pthread_create(&th[t], NULL, work, &w[t]), 0);
   for (int t = 0; t < THREADS; t++) {
     pthread_join(th[t], NULL);
+    curl_easy_cleanup(w[t].easy);
     cr_expect_eq(w[t].ok, PER_THREAD, "thread %d: %d ok", t, w[t].ok);
     cr_expect_eq(w[t].attempts_ok, PER_THREAD, "thread %d", t);
     free(w[t].url);
