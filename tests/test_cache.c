@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fixtures.h"
 #include "testsrv.h"
@@ -457,9 +458,9 @@ Test(cache, disk_store_survives_a_restart) {
   httpresp_response_free(r);
   httpresp_client_set_cache(client, cache);
   httpresp_cache_free(disk);
-  char cmd[128];
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-  cr_expect_eq(system(cmd), 0);
+  fixture_rm_rf(dir);
+  struct stat st;
+  cr_expect_neq(lstat(dir, &st), 0, "%s is removed", dir);
 }
 
 typedef struct thread_arg {
