@@ -104,7 +104,6 @@ static void decide_at_headers(hr_xfer *x) {
     abort_with(x, rc, httpresp_strerror(rc));
     return;
   }
-  x->decided = 1;
   /* Bodies of redirects, repeats and stopped hops never reach the caller. */
   x->deliver_body = x->dec.next == HR_NEXT_DELIVER;
 }
@@ -113,7 +112,6 @@ static void decide_at_headers(hr_xfer *x) {
  * hop): nothing of the fields seen so far carries over. */
 static void forget_response(hr_xfer *x) {
   x->final_seen = 0;
-  x->decided = 0;
   x->bad_location = 0;
   x->set_cookie = 0;
   x->folds = 0;
@@ -332,7 +330,7 @@ static int build_header_list(hr_xfer *x) {
     else
       x->slist = s;
   }
-  if (!rc && x->suppress_expect) {
+  if (!rc && x->hist.expect_repeated) {
     struct curl_slist *s = curl_slist_append(x->slist, "Expect:");
     if (!s)
       rc = HTTPRESP_E_NOMEM;
@@ -678,6 +676,7 @@ static void reset_easy(hr_xfer *x) {
     curl_easy_setopt(e, CURLOPT_USERNAME, NULL);
     curl_easy_setopt(e, CURLOPT_PASSWORD, NULL);
     curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+    x->set_creds = 0;
   }
   if (x->set_progress) {
     curl_easy_setopt(e, CURLOPT_NOPROGRESS, 1L);
@@ -719,9 +718,7 @@ hr_step hr_xfer_begin(hr_xfer *x) {
   x->start_ms = hr_client_now(x->client);
   if (hr_history_visit(&x->hist, x->cur->method, x->cur->url) != 0)
     return fail(x, HTTPRESP_E_NOMEM, "out of memory");
-  if (!x->client->cache)
-    x->resp->cache_status = HTTPRESP_CACHE_NONE;
-  return settle(x, arm_at(x, x->start_ms));
+  return settle(x, arm_at(x, x->start_ms)); /* cache status NONE by default */
 }
 
 hr_step hr_xfer_resume(hr_xfer *x) { return settle(x, arm(x)); }
@@ -788,14 +785,11 @@ static hr_step follow(hr_xfer *x) {
   if (record(x, HTTPRESP_DECISION_FOLLOW) != HR_STEP_PERFORM)
     return HR_STEP_DONE;
   x->dec.next_req = NULL;
-  /* A streamed body that went out is consumed; the next hop rewinds it. */
-  int used = x->stream_used;
-  int revalidating = x->revalidating;
   set_cur(x, next);
-  x->revalidating = revalidating; /* so leave_hop drops our conditionals */
-  leave_hop(x);
+  leave_hop(x); /* next came from our request: drops our conditionals */
   x->skip_cache = 0;
-  x->stream_used = used && next->body_kind == HR_BODY_STREAM;
+  /* A streamed body that went out is consumed; the next hop rewinds it. */
+  x->stream_used = x->stream_used && next->body_kind == HR_BODY_STREAM;
   x->cross_origin = x->dec.cross_origin;
   x->hist.redirects++;
   x->hist.retries = 0;
@@ -942,14 +936,11 @@ static hr_step complete_hop(hr_xfer *x) {
         hr_cache_remove(x->cache, key); /* it no longer matches the origin */
       free(key);
     }
-    int used = x->stream_used;
     set_cur(x, x->dec.next_req);
     x->dec.next_req = NULL;
     x->revalidating = 0; /* the repeat carries no conditionals of ours */
     leave_hop(x);
     x->skip_cache = x->dec.skip_cache;
-    x->stream_used = used;
-    x->suppress_expect = x->suppress_expect || x->dec.suppress_expect;
     if (x->dec.suppress_expect)
       x->hist.expect_repeated = 1;
     return arm(x);
@@ -994,7 +985,7 @@ hr_step hr_xfer_complete(hr_xfer *x, CURLcode rc) {
                      x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
     return HR_STEP_DONE;
   }
-  if (!x->final_seen || !x->decided) {
+  if (!x->final_seen) { /* final_seen without a decision aborted above */
     record(x, HTTPRESP_DECISION_STOP);
     return fail(x, HTTPRESP_E_BAD_RESPONSE, "no complete response received");
   }

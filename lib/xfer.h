@@ -47,7 +47,6 @@ typedef struct hr_xfer {
   unsigned interim;
   size_t header_bytes;
   int abort_code;
-  int decided;
   int deliver_body;
   size_t discarded;
   int discard_abort;
@@ -55,7 +54,6 @@ typedef struct hr_xfer {
   /* send state */
   struct curl_slist *slist;
   int stream_used;
-  int suppress_expect;
   int cross_origin;
   int set_creds;
   int set_progress;
