@@ -159,10 +159,12 @@ static int status_understood(int status) {
 
 /* ---- storing ---------------------------------------------------------- */
 
+/* The request fields that make a request conditional (RFC 9110 §13.1). */
+static const char *const conditional_names[] = {
+    "If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since",
+    "If-Range"};
+
 int hr_cache_request_applies(const httpresp_request *req, const char **why) {
-  static const char *const conditionals[] = {"If-None-Match",
-                                             "If-Modified-Since", "If-Match",
-                                             "If-Unmodified-Since", "If-Range"};
   const char *dummy;
   if (!why)
     why = &dummy;
@@ -171,8 +173,8 @@ int hr_cache_request_applies(const httpresp_request *req, const char **why) {
     *why = "method";
     return 0;
   }
-  for (size_t i = 0; i < HR_ARRAY_LEN(conditionals); i++) {
-    if (hr_headers_get(&req->headers, conditionals[i])) {
+  for (size_t i = 0; i < HR_ARRAY_LEN(conditional_names); i++) {
+    if (hr_headers_get(&req->headers, conditional_names[i])) {
       *why = "conditional";
       return 0;
     }
@@ -259,18 +261,6 @@ static int never_stored(const char *name) {
   return 0;
 }
 
-/* Named by a Connection field of `h`. */
-static int connection_named(const hr_headers *h, const char *name) {
-  list_iter it;
-  const char *s;
-  size_t n;
-  list_init(&it, h, "Connection");
-  while (list_next(&it, &s, &n))
-    if (strlen(name) == n && hr_strncaseeq(s, name, n))
-      return 1;
-  return 0;
-}
-
 static int add_field(hr_headers *h, const hr_field *f) {
   return hr_headers_add(h, f->name, strlen(f->name), f->value,
                         strlen(f->value));
@@ -333,7 +323,7 @@ int hr_cache_entry_from_response(hr_cache_entry *e, const httpresp_request *req,
   e->body_len = body_len;
   for (size_t i = 0; i < resp->n; i++) {
     const hr_field *f = &resp->v[i];
-    if (never_stored(f->name) || connection_named(resp, f->name))
+    if (never_stored(f->name) || hr_headers_has_token(resp, "Connection", f->name))
       continue;
     if ((rc = add_field(&e->headers, f)))
       goto fail;
@@ -566,10 +556,6 @@ hr_cache_use hr_cache_select(const hr_cache_entry *e,
 
 /* ---- validation ------------------------------------------------------- */
 
-static const char *const conditional_names[] = {
-    "If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since",
-    "If-Range"};
-
 void hr_cache_remove_conditionals(httpresp_request *req) {
   if (!req)
     return;
@@ -654,7 +640,7 @@ static int never_updated(const hr_headers *h304, const char *name) {
   return hr_strcaseeq(name, "Content-Length") ||
          hr_strcaseeq(name, "Content-Encoding") ||
          hr_strcaseeq(name, "Content-Range") || never_stored(name) ||
-         connection_named(h304, name);
+         hr_headers_has_token(h304, "Connection", name);
 }
 
 static int name_in(const hr_headers *h, size_t before, const char *name) {

@@ -1,6 +1,6 @@
-/* The cache object's layout and the two bundled stores (in memory, on
- * disk), each reached through the public httpresp_store_ops interface so
- * that the cache treats them exactly like a caller's store. */
+/* The cache object's layout and the two bundled stores: in memory, used
+ * directly (it holds frozen entries, no bytes), and on disk, reached like
+ * a caller's store through the public httpresp_store_ops interface. */
 #ifndef HR_CACHE_STORE_H
 #define HR_CACHE_STORE_H
 
@@ -42,8 +42,8 @@ size_t hr_store_memory_charge(const hr_stored *v);
 size_t hr_store_memory_bytes(hr_mstore *s);
 size_t hr_store_memory_count(hr_mstore *s);
 
-/* Directory store: one file per key, named by the hex of a keyed 64-bit
- * hash of the key, holding a checksummed header, the key and the data.
+/* Directory store: one file per key, named by the hex of an unkeyed
+ * 64-bit hash of the key (every process must derive the same name), holding a checksummed header, the key and the data.
  * Writes go to a mkstemp file in the same directory, then rename(), so
  * readers (in any process) see a whole old or a whole new file.  Damaged,
  * truncated or foreign files read as a miss and are unlinked.  The total
