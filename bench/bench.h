@@ -54,7 +54,6 @@ typedef struct meas {
   double cpu;                      /* seconds of this process, user + system */
   unsigned long conns, reqs, n304; /* counted by the server */
   unsigned long errors;            /* operations with a wrong outcome */
-  long rss_start_kb, rss_peak_kb;  /* case 5 children only */
   /* values at the start */
   double wall0, cpu0;
   unsigned long conns0, reqs0, n3040;

@@ -26,9 +26,14 @@ shift
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
-# The summary line of one event from a cachegrind report: the client's
-# process is the busier one (the server writes its own report).
-event() { grep -E "$2" "$1" | awk -F: '{gsub(",", "", $2); print $2 + 0}' | sort -n | tail -1; }
+# The summary line of one event of the client's process.  The server is a
+# forked child that writes its own report to the same file; the client's
+# pid is the one on the report's first line, printed before the fork.
+event() {
+  local pid
+  pid=$(grep -m1 -oE '^==[0-9]+==' "$1")
+  grep -F "$pid" "$1" | grep -E "$2" | awk -F: '{gsub(",", "", $2); print $2 + 0}'
+}
 
 printf "%-18s %10s %10s %10s %12s  (per operation)\n" side instr I1-miss D1-miss mispredict
 for side in "$@"; do
