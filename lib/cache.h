@@ -114,6 +114,14 @@ int hr_cache_storable(const httpresp_request *req, int status,
                       const hr_headers *resp, size_t body_len,
                       const char **why);
 
+/* Whether the answer a hop just received is one to keep, by what became of
+ * it: not one the policy is about to ask for again (a 429 or 503 waiting
+ * for its retry: stored, it would answer the retry from the cache and
+ * supersede a good entry), nor one whose body was dropped, as the bodies
+ * of followed redirects and repeated hops are (the stored copy would lack
+ * it while its Content-Length still promised it). */
+int hr_cache_hop_storable(int retried, size_t dropped_body);
+
 /* Builds an entry from a response (copies everything; removes hop-by-hop
  * fields and those named in Connection, RFC 9111 §3.1; records the Vary'd
  * request fields; adds a Date of `response_ms` when the response had none,

@@ -186,6 +186,10 @@ int hr_cache_request_applies(const httpresp_request *req, const char **why) {
   return 1;
 }
 
+int hr_cache_hop_storable(int retried, size_t dropped_body) {
+  return !retried && dropped_body == 0;
+}
+
 int hr_cache_storable(const httpresp_request *req, int status,
                       const hr_headers *resp, size_t body_len,
                       const char **why) {

@@ -826,7 +826,8 @@ static void update_cache(hr_xfer *x) {
       free(keys[i]);
     }
   }
-  if (!x->cache || x->dec.revalidated || x->dec.next == HR_NEXT_STOP)
+  if (!x->cache || x->dec.revalidated || x->dec.next == HR_NEXT_STOP ||
+      !hr_cache_hop_storable(x->dec.next == HR_NEXT_RETRY, x->discarded))
     return;
   const char *body = "";
   size_t len = 0;

@@ -394,6 +394,47 @@ Test(cache, permanent_redirect_from_the_cache) {
   httpresp_response_free(r);
 }
 
+/* A 503 the client will ask again is no answer to keep: stored, it would
+ * answer its own retry from the cache. */
+Test(cache, an_answer_waiting_for_its_retry_is_not_stored) {
+  serve("/busy", 503, "Retry-After: 2\r\nCache-Control: max-age=60\r\n",
+        "busy");
+  serve("/busy", 200, "Cache-Control: max-age=60\r\n", "ok");
+  httpresp_response *r = get("/busy", NULL);
+  cr_expect_eq(ts_request_count(ts), 2, "the retry went to the server");
+  cr_expect_eq(httpresp_response_status(r), 200);
+  cr_expect_str_eq(fixture_body(r), "ok");
+  cr_assert_eq(httpresp_response_hop_count(r), 2);
+  fixture_expect_hop(r, 0, 503, HTTPRESP_DECISION_RETRY);
+  fixture_expect_hop(r, 1, 200, HTTPRESP_DECISION_DELIVER);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_STORED);
+  httpresp_response_free(r);
+  r = get("/busy", NULL);
+  cr_expect_eq(ts_request_count(ts), 2);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_HIT);
+  cr_expect_str_eq(fixture_body(r), "ok", "the 200 was kept, not the 503");
+  httpresp_response_free(r);
+}
+
+/* A followed redirect's body is dropped, so that hop is not kept: a
+ * client that does not follow must get the body the server sent. */
+Test(cache, redirect_whose_body_was_dropped_is_not_stored) {
+  serve("/moved", 301, "Cache-Control: max-age=3600\r\nLocation: /dest\r\n",
+        "moved-body");
+  serve("/dest", 200, "Cache-Control: max-age=3600\r\n", "dest");
+  serve("/moved", 301, "Cache-Control: max-age=3600\r\nLocation: /dest\r\n",
+        "moved-body");
+  httpresp_response *r = get("/moved", NULL);
+  cr_expect_str_eq(fixture_body(r), "dest");
+  httpresp_response_free(r);
+  cr_assert_eq(httpresp_client_set_follow(client, 0), 0);
+  r = get("/moved", NULL);
+  cr_expect_eq(ts_request_count(ts), 3, "the 301 was fetched again");
+  cr_expect_eq(httpresp_response_status(r), 301);
+  cr_expect_str_eq(fixture_body(r), "moved-body");
+  httpresp_response_free(r);
+}
+
 Test(cache, head_is_answered_from_a_stored_get) {
   serve("/h", 200, "Cache-Control: max-age=60\r\nX-Kind: doc\r\n", "payload");
   httpresp_response_free(get("/h", NULL));
