@@ -887,7 +887,13 @@ static hr_step deliver_revalidated(hr_xfer *x) {
   int rc = hr_cache_update_from_304(&e, &x->hdrs, x->request_ms,
                                     x->response_ms);
   if (!rc) {
-    hr_cache_save(x->cache, &e); /* a failed refresh is only a miss */
+    /* The updated answer is stored only if it still may be (RFC 9111
+     * §5.2.2.5: a 304 with no-store must not be kept); a failed refresh is
+     * only a miss. */
+    if (hr_cache_storable(x->cur, e.status, &e.headers, e.body_len, NULL))
+      hr_cache_save(x->cache, &e);
+    else
+      hr_cache_remove(x->cache, e.url);
     hr_headers_clear(&x->hdrs);
     rc = hr_cache_served_headers(&e, now, &x->hdrs);
   }

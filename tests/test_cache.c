@@ -435,6 +435,28 @@ Test(cache, redirect_whose_body_was_dropped_is_not_stored) {
   httpresp_response_free(r);
 }
 
+/* RFC 9111 §5.2.2.5: a 304 that says no-store revalidates this answer but
+ * leaves nothing stored. */
+Test(cache, not_modified_with_no_store_leaves_nothing_stored) {
+  serve("/ns", 200, "Cache-Control: max-age=1\r\nETag: \"v1\"\r\n", "body");
+  httpresp_response_free(get("/ns", NULL));
+  clk.now_ms += 2000;
+  serve("/ns", 304, "Cache-Control: no-store, max-age=3600\r\nETag: \"v1\"\r\n",
+        NULL);
+  serve("/ns", 200, "Cache-Control: max-age=60\r\n", "new");
+  httpresp_response *r = get("/ns", NULL);
+  cr_expect_eq(ts_request_count(ts), 2);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_REVALIDATED);
+  cr_expect_eq(httpresp_response_status(r), 200);
+  cr_expect_str_eq(fixture_body(r), "body");
+  httpresp_response_free(r);
+  r = get("/ns", NULL);
+  cr_expect_eq(ts_request_count(ts), 3, "nothing stored answered it");
+  cr_expect_null(ts_req_header(ts_request_get(ts, 2), "If-None-Match"));
+  cr_expect_str_eq(fixture_body(r), "new");
+  httpresp_response_free(r);
+}
+
 Test(cache, head_is_answered_from_a_stored_get) {
   serve("/h", 200, "Cache-Control: max-age=60\r\nX-Kind: doc\r\n", "payload");
   httpresp_response_free(get("/h", NULL));
