@@ -162,11 +162,11 @@ hr_cache_use hr_cache_select(const hr_cache_entry *e,
 /* Whether `e` carries a validator (an ETag, or a Last-Modified that is a
  * valid HTTP-date). */
 int hr_cache_has_validator(const hr_cache_entry *e);
-/* Replaces any conditionals of `req` by If-None-Match (stored ETag) and/or
- * If-Modified-Since (stored Last-Modified). */
-int hr_cache_add_conditionals(const hr_cache_entry *e, httpresp_request *req);
-/* Removes every conditional header from `req`. */
-void hr_cache_remove_conditionals(httpresp_request *req);
+/* Appends to `out` the conditionals that revalidate `e`: If-None-Match
+ * (stored ETag) and/or If-Modified-Since (stored Last-Modified, when it is
+ * a valid HTTP-date).  They go out with the hop, never into its request,
+ * so no request derived from it (a redirect, a repeat) carries them. */
+int hr_cache_conditionals(const hr_cache_entry *e, hr_headers *out);
 
 /* Whether a 304 selects `e` (RFC 9111 §4.3.4): strong ETag equal, weak
  * ETag equal by weak comparison, else equal Last-Modified; a 304 without

@@ -560,29 +560,19 @@ hr_cache_use hr_cache_select(const hr_cache_entry *e,
 
 /* ---- validation ------------------------------------------------------- */
 
-void hr_cache_remove_conditionals(httpresp_request *req) {
-  if (!req)
-    return;
-  for (size_t i = 0; i < HR_ARRAY_LEN(conditional_names); i++)
-    hr_headers_remove(&req->headers, conditional_names[i]);
-}
-
-int hr_cache_add_conditionals(const hr_cache_entry *e, httpresp_request *req) {
-  if (!e || !req)
+int hr_cache_conditionals(const hr_cache_entry *e, hr_headers *out) {
+  if (!e || !out)
     return HTTPRESP_E_INVALID_ARG;
-  hr_cache_remove_conditionals(req);
   const char *etag = hr_headers_get(&e->headers, "ETag");
   int rc = 0;
   if (etag && *etag)
-    rc = add_str(&req->headers, "If-None-Match", etag);
+    rc = add_str(out, "If-None-Match", etag);
   int64_t lm;
   const char *lmv = hr_headers_get(&e->headers, "Last-Modified");
   if (!rc && lmv &&
       header_date(&e->headers, "Last-Modified", e->response_ms / 1000, &lm) ==
           0)
-    rc = add_str(&req->headers, "If-Modified-Since", lmv);
-  if (rc)
-    hr_cache_remove_conditionals(req);
+    rc = add_str(out, "If-Modified-Since", lmv);
   return rc;
 }
 

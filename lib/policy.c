@@ -89,10 +89,11 @@ static int revalidation(const hr_policy_input *in, hr_decision *d) {
     strcpy(d->msg, "304: stored response revalidated");
     return 0;
   }
+  /* The cache's conditionals went out with the hop, not in its request:
+   * the copy carries none. */
   int rc = hr_request_copy(&d->next_req, in->cur);
   if (rc)
     return rc;
-  hr_cache_remove_conditionals(d->next_req);
   d->next = HR_NEXT_REPEAT;
   d->skip_cache = 1;
   strcpy(d->msg, "304 selects no stored response: repeat unconditionally");

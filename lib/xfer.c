@@ -309,26 +309,40 @@ static int seek_cb(void *ud, curl_off_t offset, int origin) {
                                                  : CURL_SEEKFUNC_FAIL;
 }
 
+/* Appends `h` to the hop's header list as libcurl reads it. */
+static int append_fields(hr_xfer *x, const hr_headers *h, hr_buf *line) {
+  for (size_t i = 0; i < h->n; i++) {
+    const hr_field *f = &h->v[i];
+    hr_buf_reset(line);
+    /* libcurl reads "Name:" as "remove", "Name;" as "send empty". */
+    if (hr_buf_append_str(line, f->name) ||
+        hr_buf_append_str(line, *f->value ? ": " : ";") ||
+        hr_buf_append_str(line, f->value))
+      return HTTPRESP_E_NOMEM;
+    struct curl_slist *s = curl_slist_append(x->slist, line->data);
+    if (!s)
+      return HTTPRESP_E_NOMEM;
+    x->slist = s;
+  }
+  return 0;
+}
+
+/* The request's fields, then the cache's conditionals when this hop
+ * revalidates a stored answer (they stay out of the request, so nothing
+ * derived from it carries them), then "Expect:" after a 417. */
 static int build_header_list(hr_xfer *x) {
   curl_slist_free_all(x->slist);
   x->slist = NULL;
   hr_buf line;
   hr_buf_init(&line);
-  int rc = 0;
-  for (size_t i = 0; !rc && i < x->cur->headers.n; i++) {
-    const hr_field *f = &x->cur->headers.v[i];
-    hr_buf_reset(&line);
-    /* libcurl reads "Name:" as "remove", "Name;" as "send empty". */
-    rc = hr_buf_append_str(&line, f->name) ||
-         hr_buf_append_str(&line, *f->value ? ": " : ";") ||
-         hr_buf_append_str(&line, f->value);
-    if (rc)
-      break;
-    struct curl_slist *s = curl_slist_append(x->slist, line.data);
-    if (!s)
-      rc = HTTPRESP_E_NOMEM;
-    else
-      x->slist = s;
+  int rc = append_fields(x, &x->cur->headers, &line);
+  if (!rc && x->revalidating) {
+    hr_headers cond;
+    hr_headers_init(&cond);
+    rc = hr_cache_conditionals(&x->stored->e, &cond);
+    if (!rc)
+      rc = append_fields(x, &cond, &line);
+    hr_headers_free(&cond);
   }
   if (!rc && x->hist.expect_repeated) {
     struct curl_slist *s = curl_slist_append(x->slist, "Expect:");
@@ -463,14 +477,6 @@ static hr_step fail(hr_xfer *x, int code, const char *msg) {
   return HR_STEP_DONE;
 }
 
-/* The current hop's request, made ours to change (NULL without memory). */
-static httpresp_request *own_cur(hr_xfer *x) {
-  if (!x->cur_own && hr_request_copy(&x->cur_own, x->cur) != 0)
-    return NULL;
-  x->cur = x->cur_own;
-  return x->cur_own;
-}
-
 /* The next hop sends `next` (owned from now on). */
 static void set_cur(hr_xfer *x, httpresp_request *next) {
   httpresp_request_free(x->cur_own);
@@ -522,13 +528,9 @@ static hr_step consult_cache(hr_xfer *x, int64_t now) {
   case HR_CACHE_USE_FRESH:
     x->resp->cache_status = HTTPRESP_CACHE_HIT;
     return serve_stored(x);
-  case HR_CACHE_USE_REVALIDATE: {
-    httpresp_request *r = own_cur(x);
-    if (!r || hr_cache_add_conditionals(&x->stored->e, r) != 0)
-      return fail(x, HTTPRESP_E_NOMEM, "out of memory");
-    x->revalidating = 1;
+  case HR_CACHE_USE_REVALIDATE:
+    x->revalidating = 1; /* build_header_list adds the conditionals */
     return HR_STEP_PERFORM;
-  }
   case HR_CACHE_USE_NOT_CACHED:
     return fail(x, HTTPRESP_E_NOT_CACHED,
                 "only-if-cached: no usable stored response");
@@ -754,8 +756,6 @@ static hr_step record(hr_xfer *x, httpresp_decision d) {
 
 /* A new hop starts: whatever the cache did for the last one is over. */
 static void leave_hop(hr_xfer *x) {
-  if (x->revalidating)
-    hr_cache_remove_conditionals(x->cur_own); /* own_cur made it ours */
   x->revalidating = 0;
   x->from_cache = 0;
   hr_stored_unref(x->stored);
@@ -786,7 +786,7 @@ static hr_step follow(hr_xfer *x) {
     return HR_STEP_DONE;
   x->dec.next_req = NULL;
   set_cur(x, next);
-  leave_hop(x); /* next came from our request: drops our conditionals */
+  leave_hop(x);
   x->skip_cache = 0;
   /* A streamed body that went out is consumed; the next hop rewinds it. */
   x->stream_used = x->stream_used && next->body_kind == HR_BODY_STREAM;
@@ -945,7 +945,7 @@ static hr_step complete_hop(hr_xfer *x) {
     }
     set_cur(x, x->dec.next_req);
     x->dec.next_req = NULL;
-    x->revalidating = 0; /* the repeat carries no conditionals of ours */
+    x->revalidating = 0; /* a repeat is asked without conditionals */
     leave_hop(x);
     x->skip_cache = x->dec.skip_cache;
     if (x->dec.suppress_expect)

@@ -27,7 +27,7 @@ typedef struct hr_xfer {
   const httpresp_request *orig;
   httpresp_request *orig_own;
   /* The request of this hop: orig itself until something changes it (a
-   * redirect, a repeat, our conditionals); then an owned copy in cur_own. */
+   * redirect, a repeat); then an owned copy in cur_own. */
   const httpresp_request *cur;
   httpresp_request *cur_own;
   httpresp_response *resp;

@@ -120,6 +120,44 @@ Test(cache, stored_redirect_shows_its_current_age_to_the_hop_callback) {
   cr_expect_eq(ts_request_count(ts), 3, "the 301 came from the cache");
 }
 
+/* What the hop callback saw of the next request's If-None-Match. */
+static char next_inm[64];
+
+static int see_next_and_add_ims(void *ud, const httpresp_hop_view *hop,
+                                httpresp_request *next) {
+  (void)ud;
+  (void)hop;
+  const char *v = httpresp_request_header(next, "If-None-Match");
+  snprintf(next_inm, sizeof(next_inm), "%s", v ? v : "(none)");
+  return httpresp_request_add_header(next, "If-Modified-Since",
+                                     "Sun, 06 Nov 1994 08:49:37 GMT");
+}
+
+/* The conditionals that revalidate a stored answer go out with that hop
+ * only: a redirect from it neither shows nor sends them, and conditionals
+ * the hop callback puts on the next request are sent as given. */
+Test(cache, revalidation_conditionals_stay_with_their_hop) {
+  serve("/rv", 200, "Cache-Control: max-age=1\r\nETag: \"v1\"\r\n", "old");
+  httpresp_response_free(get("/rv", NULL));
+  clk.now_ms += 2000;
+  serve("/rv", 302, "Location: /rv-next\r\n", NULL);
+  serve("/rv-next", 200, NULL, "next");
+  cr_assert_eq(
+      httpresp_client_set_hop_callback(client, see_next_and_add_ims, NULL), 0);
+  httpresp_response *r = get("/rv", NULL);
+  cr_expect_str_eq(fixture_body(r), "next");
+  cr_assert_eq(ts_request_count(ts), 3);
+  cr_expect_str_eq(ts_req_header(ts_request_get(ts, 1), "If-None-Match"),
+                   "\"v1\"", "the revalidation carried the stored ETag");
+  cr_expect_str_eq(next_inm, "(none)",
+                   "the redirect's next request has no conditional of ours");
+  cr_expect_null(ts_req_header(ts_request_get(ts, 2), "If-None-Match"));
+  cr_expect_str_eq(ts_req_header(ts_request_get(ts, 2), "If-Modified-Since"),
+                   "Sun, 06 Nov 1994 08:49:37 GMT",
+                   "the callback's own conditional was sent");
+  httpresp_response_free(r);
+}
+
 /* A stored answer served under a decision other than "deliver" (here a
  * stored 300, followed once the client opts in, stopped by a redirect
  * limit of 0) keeps its body from the caller, as a fetched one does. */

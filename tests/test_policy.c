@@ -527,9 +527,8 @@ Test(policy, revalidation_304_rules) {
   };
   for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
     fixture f;
+    /* The cache's If-None-Match went out with the hop, not in f.cur. */
     fx_init(&f, "GET", "http://a.test/r");
-    cr_assert_eq(httpresp_request_add_header(f.cur, "If-None-Match",
-                                             rows[i].stored_etag), 0);
     hr_cache_entry e;
     stored_entry(&e, rows[i].stored_etag);
     f.in.revalidating = &e;
