@@ -94,6 +94,12 @@ int hr_policy_decide(const hr_policy_input *in, hr_decision *d);
 /* The redirect rules alone (RFC 9110 §15.4, Fetch).  Sets d->next to
  * FOLLOW, STOP or DELIVER (not a followed status, no Location, ...). */
 int hr_redirect_decide(const hr_policy_input *in, hr_decision *d);
+/* Sensitive fields (Authorization, Proxy-Authorization, Cookie, less the
+ * keep list) travel only to the origin the caller addressed: `next` loses
+ * its own and, at that origin, gets `orig`'s back; *cross_origin says
+ * whether next goes elsewhere.  0 or HTTPRESP_E_NOMEM. */
+int hr_redirect_origin_rules(const hr_policy *p, const httpresp_request *orig,
+                             httpresp_request *next, int *cross_origin);
 /* The Retry-After rules alone (RFC 9110 §10.2.3).  Sets RETRY or DELIVER
  * and fills the retry fields. */
 int hr_retry_decide(const hr_policy_input *in, hr_decision *d);

@@ -103,9 +103,8 @@ static int was_visited(const hr_history *h, const char *method,
   return 0;
 }
 
-/* Sensitive headers travel only to the origin the caller addressed. */
-static int apply_origin_rules(const hr_policy *p, const httpresp_request *orig,
-                              httpresp_request *next, int *cross_origin) {
+int hr_redirect_origin_rules(const hr_policy *p, const httpresp_request *orig,
+                             httpresp_request *next, int *cross_origin) {
   int same = hr_url_same_origin_valid(orig->url, next->url);
   *cross_origin = same != 1;
   for (size_t i = 0; i < next->headers.n;) {
@@ -218,7 +217,7 @@ int hr_redirect_decide(const hr_policy_input *in, hr_decision *d) {
   if (!rc && !keep_body)
     hr_request_drop_body(next);
   if (!rc)
-    rc = apply_origin_rules(p, in->orig, next, &d->cross_origin);
+    rc = hr_redirect_origin_rules(p, in->orig, next, &d->cross_origin);
   if (rc) {
     httpresp_request_free(next);
     return rc;

@@ -773,14 +773,26 @@ static hr_step follow(hr_xfer *x) {
                                   &x->hdrs) != 0)
         return fail(x, HTTPRESP_E_NOMEM, "out of memory");
     }
-    struct httpresp_hop_view view = {x->status, x->cur->url, next->url,
-                                     &x->hdrs};
-    if (c->hop_fn(c->hop_ud, &view, next) != 0) {
+    char *target = hr_strdup(next->url);
+    if (!target)
+      return fail(x, HTTPRESP_E_NOMEM, "out of memory");
+    struct httpresp_hop_view view = {x->status, x->cur->url, target, &x->hdrs};
+    int veto = c->hop_fn(c->hop_ud, &view, next);
+    int moved = strcmp(target, next->url) != 0;
+    free(target);
+    if (veto) {
       if (record(x, HTTPRESP_DECISION_VETOED) != HR_STEP_PERFORM)
         return HR_STEP_DONE;
       keep_final(x);
       return HR_STEP_DONE;
     }
+    /* Sent elsewhere by the callback: the origin rules hold for where the
+     * hop really goes (fail closed: sensitive fields it added are dropped
+     * too unless that is the caller's origin or they are on the keep
+     * list). */
+    if (moved && hr_redirect_origin_rules(&c->policy, x->orig, next,
+                                          &x->dec.cross_origin) != 0)
+      return fail(x, HTTPRESP_E_NOMEM, "out of memory");
   }
   if (record(x, HTTPRESP_DECISION_FOLLOW) != HR_STEP_PERFORM)
     return HR_STEP_DONE;

@@ -584,6 +584,41 @@ static int rewrite_header(void *ud, const httpresp_hop_view *hop,
   return 0;
 }
 
+/* Sends the next hop to the server's second port: another origin. */
+static int retarget_to_other_port(void *ud, const httpresp_hop_view *hop,
+                                  httpresp_request *next) {
+  (void)hop;
+  char *u = ts_url(ts, 1, "/elsewhere");
+  int rc = httpresp_request_set_url(next, u);
+  free(u);
+  *(int *)ud = rc;
+  return rc;
+}
+
+/* The origin rules hold for the URL the next hop really goes to: a hop
+ * callback that retargets a same-origin redirect to another origin does
+ * not take the caller's credentials along. */
+Test(redirect, retargeted_hop_gets_the_origin_rules_again) {
+  ts_simple(ts, 0, "/a", 302, "Location: /b\r\n", NULL);
+  ts_simple(ts, 1, "/elsewhere", 200, NULL, "there");
+  int rc = -1;
+  httpresp_client_set_hop_callback(client, retarget_to_other_port, &rc);
+  static const char *const hdrs[] = {"Authorization: Bearer secret",
+                                     "Cookie: sid=1", "X-Plain: 1", NULL};
+  httpresp_response *r = run("GET", "/a", NULL, hdrs);
+  cr_assert_eq(rc, 0);
+  cr_expect_str_eq(fixture_body(r), "there");
+  cr_assert_eq(ts_request_count(ts), 2);
+  const ts_request *q = ts_request_get(ts, 1);
+  cr_expect_eq(q->port_idx, 1, "the hop went where the callback said");
+  cr_expect_str_eq(ts_req_header(ts_request_get(ts, 0), "Authorization"),
+                   "Bearer secret");
+  cr_expect_null(ts_req_header(q, "Authorization"));
+  cr_expect_null(ts_req_header(q, "Cookie"));
+  cr_expect_str_eq(ts_req_header(q, "X-Plain"), "1");
+  httpresp_response_free(r);
+}
+
 Test(redirect, hop_callback_adjusts_headers) {
   ts_simple(ts, 0, "/a", 301, "Location: /b\r\nX-Why: moved\r\n", NULL);
   ts_simple(ts, 0, "/b", 200, NULL, "ok");

@@ -272,7 +272,11 @@ HTTPRESP_EXTERN int httpresp_client_set_max_headers(httpresp_client *c,
 typedef struct httpresp_hop_view httpresp_hop_view;
 
 /** Called before a redirect is followed.  Return 0 to follow, non-zero to
- *  veto: the 3xx then becomes the final response. */
+ *  veto: the 3xx then becomes the final response.  `next` may be changed;
+ *  if its URL is, the credential rules are applied again for the new
+ *  target: Authorization, Proxy-Authorization and Cookie (less the keep
+ *  list) reach only the origin of the original request, whoever added
+ *  them, and credentials on the handle are not sent elsewhere. */
 typedef int (*httpresp_hop_fn)(void *userdata, const httpresp_hop_view *hop,
                                httpresp_request *next);
 /** Register the per-hop callback (NULL to remove). */
