@@ -14,13 +14,14 @@
  *  - bit 1 set: before decoding damaged or raw bytes, their total-length
  *    field and trailing checksum are recomputed, so the fuzzer gets past
  *    the checksum into the field decoding.  This mirrors the layout
- *    described at the top of lib/cache_entry.c; should it change, the
+ *    described at the top of lib/cache/codec.c; should it change, the
  *    fix-up merely stops helping (nothing is asserted about its result
  *    beyond "no crash, sane if accepted").
  * Every entry that encodes is also frozen (the memory store's form): the
  * frozen copy must hold the same entry and answer freshness, age,
  * validator and selection questions exactly as the entry does. */
-#include "cache.h"
+#include "cache/rules.h"
+#include "cache/codec.h"
 #include "common.h"
 #include "fuzz.h"
 #include "headers.h"
@@ -42,7 +43,7 @@ static int headers_eq(const hr_headers *a, const hr_headers *b) {
 }
 
 static int entry_eq(const hr_cache_entry *a, const hr_cache_entry *b) {
-  return str_eq(a->url, b->url) && a->status == b->status &&
+  return str_eq(a->key, b->key) && a->status == b->status &&
          headers_eq(&a->vary, &b->vary) &&
          headers_eq(&a->headers, &b->headers) && a->body_len == b->body_len &&
          (a->body_len == 0 || memcmp(a->body, b->body, a->body_len) == 0) &&
@@ -145,7 +146,7 @@ static int decode_exact(const void *data, size_t len, hr_cache_entry *e) {
   return rc;
 }
 
-/* Offsets from lib/cache_entry.c's layout comment. */
+/* Offsets from lib/cache/codec.c's layout comment. */
 #define LAYOUT_LEN_OFFSET 8u
 #define LAYOUT_FIXED_LEN 56u
 #define LAYOUT_TRAILER_LEN 8u
@@ -201,12 +202,12 @@ static void structured(fz *f, int fix) {
   hr_cache_entry_init(&e);
   size_t len;
   const char *url = fz_until(f, '\n', &len);
-  e.url = fz_strndup(url, len);
-  if (e.url[0] == '\0') {
+  e.key = fz_strndup(url, len);
+  if (e.key[0] == '\0') {
     /* Entries always have a key: both codec directions refuse an empty
      * one. */
-    free(e.url);
-    e.url = fz_strndup("http://example.com/", 19);
+    free(e.key);
+    e.key = fz_strndup("http://example.com/", 19);
   }
   e.status = 100 + fz_u16(f) % 900;
   e.response_ms =

@@ -5,7 +5,7 @@
 #include <time.h>
 
 #include "objects.h"
-#include "quiet.h"
+#include "store/origin.h"
 
 static int64_t system_now(void *ud) {
   (void)ud;
@@ -42,8 +42,10 @@ int httpresp_client_new(httpresp_client **out) {
   p->schemes = hr_strdup("http,https");
   c->now = system_now;
   c->sleep = system_sleep;
-  c->rng = (uint64_t)system_now(NULL) ^ (uint64_t)(uintptr_t)c;
-  if (!p->schemes || pthread_mutex_init(&c->quiet_lock, NULL) != 0) {
+  atomic_init(&c->rng, (uint64_t)system_now(NULL) ^ (uint64_t)(uintptr_t)c);
+  c->origins = malloc(sizeof(*c->origins));
+  if (!p->schemes || !c->origins || hr_origins_new_local(c->origins) != 0) {
+    free(c->origins);
     free(p->schemes);
     free(c);
     return HTTPRESP_E_NOMEM;
@@ -59,14 +61,25 @@ void httpresp_client_free(httpresp_client *c) {
   for (size_t i = 0; i < c->policy.nkeep; i++)
     free(c->policy.keep_headers[i]);
   free(c->policy.keep_headers);
-  for (size_t i = 0; i < c->nquiet; i++)
-    free(c->quiet[i].origin);
-  free(c->quiet);
-  pthread_mutex_destroy(&c->quiet_lock);
+  c->origins->vt->destroy(c->origins->impl);
+  free(c->origins);
   free(c);
 }
 
 int64_t hr_client_now(const httpresp_client *c) { return c->now(c->clock_ud); }
+
+int64_t hr_client_random(httpresp_client *c, int64_t max) {
+  if (max <= 0)
+    return 0;
+  /* splitmix64: good enough for jitter, no global state. */
+  uint64_t z = atomic_fetch_add_explicit(&c->rng, 0x9E3779B97F4A7C15ull,
+                                         memory_order_relaxed) +
+               0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  return (int64_t)(z % ((uint64_t)max + 1));
+}
 
 #define CHECK_CLIENT(c)                                                        \
   do {                                                                         \

@@ -391,3 +391,37 @@ int hr_parse_header_block(const char *data, size_t len, int *status,
   }
   return first ? HTTPRESP_E_BAD_RESPONSE : 0;
 }
+
+void hr_list_init(hr_list_iter *it, const hr_headers *h, const char *name) {
+  it->h = h;
+  it->name = name;
+  it->i = 0;
+  it->p = NULL;
+}
+
+int hr_list_next(hr_list_iter *it, const char **s, size_t *len) {
+  for (;;) {
+    if (!it->p) {
+      while (it->i < it->h->n && !hr_strcaseeq(it->h->v[it->i].name, it->name))
+        it->i++;
+      if (it->i >= it->h->n)
+        return 0;
+      it->p = it->h->v[it->i].value;
+    }
+    if (!*it->p) {
+      it->p = NULL;
+      it->i++;
+      continue;
+    }
+    const char *start = it->p;
+    const char *comma = strchr(start, ',');
+    size_t n = comma ? (size_t)(comma - start) : strlen(start);
+    it->p = comma ? comma + 1 : start + n;
+    hr_trim_ows(&start, &n);
+    if (n) {
+      *s = start;
+      *len = n;
+      return 1;
+    }
+  }
+}

@@ -60,6 +60,18 @@ int hr_headers_copy(hr_headers *dst, const hr_headers *src);
 int hr_headers_has_token(const hr_headers *h, const char *name,
                          const char *token);
 
+/* Walks the comma-separated elements of every field `name` of `h`, in
+ * order (RFC 9110 §5.6.1), with OWS trimmed and empty elements skipped. */
+typedef struct hr_list_iter {
+  const hr_headers *h;
+  const char *name;
+  size_t i;
+  const char *p; /* inside h->v[i].value, NULL before the first field */
+} hr_list_iter;
+void hr_list_init(hr_list_iter *it, const hr_headers *h, const char *name);
+/* 1 and the next element in *s, *len; 0 at the end. */
+int hr_list_next(hr_list_iter *it, const char **s, size_t *len);
+
 /* Parses an HTTP/1.x or HTTP/2/3 status line as libcurl hands it
  * ("HTTP/1.1 200 OK\r\n", "HTTP/2 200").  Returns 0 and the status, or
  * HTTPRESP_E_BAD_RESPONSE. */

@@ -4,6 +4,7 @@
 #define HR_OBJECTS_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "common.h"
 #include "headers.h"
@@ -130,11 +131,7 @@ typedef struct hr_policy {
   size_t max_header_fields;
 } hr_policy;
 
-/* Per-origin "not before" times, shared by every request of a client. */
-typedef struct hr_quiet_entry {
-  char *origin;
-  int64_t not_before_ms;
-} hr_quiet_entry;
+struct hr_origins;
 
 struct httpresp_client {
   hr_policy policy;
@@ -146,13 +143,13 @@ struct httpresp_client {
   httpresp_early_hints_fn hints_fn;
   void *hints_ud;
   httpresp_cache *cache;
-  pthread_mutex_t quiet_lock;
-  hr_quiet_entry *quiet;
-  size_t nquiet;
-  size_t quiet_cap;
-  uint64_t rng; /* jitter state, under quiet_lock */
+  /* Per-origin state (quiet times), shared by every request of a client. */
+  struct hr_origins *origins;
+  _Atomic uint64_t rng; /* jitter state */
 };
 
 int64_t hr_client_now(const httpresp_client *c);
+/* A uniformly random value in [0, max], for backoff jitter. */
+int64_t hr_client_random(httpresp_client *c, int64_t max);
 
 #endif

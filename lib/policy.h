@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "cache.h"
+#include "cache/rules.h"
 #include "headers.h"
 #include "objects.h"
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cache.h"
+#include "cache/rules.h"
 #include "objects.h"
 
 int hr_response_new(httpresp_response **out) {

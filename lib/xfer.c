@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quiet.h"
+#include "store/origin.h"
 #include "url.h"
 
 /* A 1xx flood is an attack or a broken server, not a conversation. */
@@ -550,7 +550,8 @@ static hr_step keep_quiet(hr_xfer *x, int64_t now) {
    * always parses, needs no lookup: parsing it for the key was the largest
    * part of arming a hop. */
   const char *u = x->cur->url;
-  if (!hr_quiet_any(c) &&
+  const hr_origins *o = c->origins;
+  if (!o->vt->any(o->impl) &&
       (hr_strncaseeq(u, "http://", 7) || hr_strncaseeq(u, "https://", 8)))
     return HR_STEP_PERFORM;
   char *key;
@@ -558,7 +559,7 @@ static hr_step keep_quiet(hr_xfer *x, int64_t now) {
   if (rc)
     return fail(x, rc, rc == HTTPRESP_E_NOMEM ? "out of memory"
                                               : "the URL has no valid origin");
-  int64_t nb = hr_quiet_get(c, key, now);
+  int64_t nb = o->vt->get(o->impl, key, now);
   free(key);
   hr_decision d;
   hr_decision_init(&d);
@@ -819,7 +820,9 @@ static void remember_quiet(hr_xfer *x) {
   char *key;
   if (hr_url_origin_key(x->cur->url, &key) != 0)
     return;
-  hr_quiet_set(x->client, key, hr_client_now(x->client), x->dec.quiet_until_ms);
+  const hr_origins *o = x->client->origins;
+  int64_t now = hr_client_now(x->client);
+  o->vt->raise(o->impl, key, now, x->dec.quiet_until_ms - now);
   free(key);
 }
 
@@ -829,15 +832,8 @@ static void update_cache(hr_xfer *x) {
   httpresp_cache *cache = x->client->cache;
   if (!cache || x->from_cache)
     return;
-  if (hr_cache_method_unsafe(x->cur->method)) {
-    char *keys[3] = {NULL, NULL, NULL};
-    size_t n = hr_cache_invalidation_keys(x->cur->url, x->status, &x->hdrs,
-                                          keys);
-    for (size_t i = 0; i < n; i++) {
-      hr_cache_remove(cache, keys[i]);
-      free(keys[i]);
-    }
-  }
+  if (hr_cache_method_unsafe(x->cur->method))
+    hr_cache_on_unsafe(cache, x->cur, x->status, &x->hdrs);
   if (!x->cache || x->dec.revalidated || x->dec.next == HR_NEXT_STOP ||
       !hr_cache_hop_storable(x->dec.next == HR_NEXT_RETRY, x->discarded))
     return;
@@ -856,9 +852,8 @@ static void update_cache(hr_xfer *x) {
     len = x->resp->body.len;
   }
   const char *why = "";
-  int stored = hr_cache_store_response(cache, x->cur, x->status, &x->hdrs,
-                                       body, len, x->request_ms,
-                                       x->response_ms, &why);
+  int stored = hr_cache_on_response(cache, x->cur, x->status, &x->hdrs, body,
+                                    len, x->request_ms, x->response_ms, &why);
   x->resp->cache_status = stored ? (x->revalidating ? HTTPRESP_CACHE_UPDATED
                                                     : HTTPRESP_CACHE_STORED)
                                  : HTTPRESP_CACHE_MISS;
@@ -893,19 +888,11 @@ static hr_step deliver_revalidated(hr_xfer *x) {
   int64_t now = hr_client_now(x->client);
   if (record(x, HTTPRESP_DECISION_REVALIDATED) != HR_STEP_PERFORM)
     return HR_STEP_DONE;
-  hr_cache_entry e; /* the stored entry is frozen: update a copy */
-  if (hr_stored_thaw(x->stored, &e) != 0)
-    return fail(x, HTTPRESP_E_NOMEM, "out of memory");
-  int rc = hr_cache_update_from_304(&e, &x->hdrs, x->request_ms,
-                                    x->response_ms);
+  hr_cache_entry e; /* the stored entry is frozen: the update is a copy */
+  hr_cache_entry_init(&e);
+  int rc = hr_cache_on_304(x->cache, x->cur, x->stored, 1, &x->hdrs,
+                           x->request_ms, x->response_ms, &e);
   if (!rc) {
-    /* The updated answer is stored only if it still may be (RFC 9111
-     * §5.2.2.5: a 304 with no-store must not be kept); a failed refresh is
-     * only a miss. */
-    if (hr_cache_storable(x->cur, e.status, &e.headers, e.body_len, NULL))
-      hr_cache_save(x->cache, &e);
-    else
-      hr_cache_remove(x->cache, e.url);
     hr_headers_clear(&x->hdrs);
     rc = hr_cache_served_headers(&e, now, &x->hdrs);
   }
@@ -949,12 +936,9 @@ static hr_step complete_hop(hr_xfer *x) {
   case HR_NEXT_REPEAT: {
     if (record(x, HTTPRESP_DECISION_REPEAT) != HR_STEP_PERFORM)
       return HR_STEP_DONE;
-    if (x->dec.skip_cache && x->cache) {
-      char *key = hr_cache_key(x->cur->url);
-      if (key)
-        hr_cache_remove(x->cache, key); /* it no longer matches the origin */
-      free(key);
-    }
+    if (x->dec.skip_cache && x->cache && x->stored)
+      hr_cache_on_304(x->cache, x->cur, x->stored, 0, &x->hdrs, x->request_ms,
+                      x->response_ms, NULL); /* it no longer matches */
     set_cur(x, x->dec.next_req);
     x->dec.next_req = NULL;
     x->revalidating = 0; /* a repeat is asked without conditionals */

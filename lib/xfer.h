@@ -8,7 +8,7 @@
 
 #include <curl/curl.h>
 
-#include "cache.h"
+#include "cache/cache.h"
 #include "objects.h"
 #include "policy.h"
 

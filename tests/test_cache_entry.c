@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cache.h"
+#include "cache/cache.h"
+#include "cache/codec.h"
 
 static void add(hr_headers *h, const char *name, const char *value) {
   cr_assert(hr_headers_add(h, name, strlen(name), value, strlen(value)) == 0);
@@ -16,7 +17,7 @@ static void add(hr_headers *h, const char *name, const char *value) {
 /* An entry with a bit of everything. */
 static void sample(hr_cache_entry *e, size_t body_len) {
   hr_cache_entry_init(e);
-  e->url = strdup("https://a.example/p?q=1");
+  e->key = strdup("https://a.example/p?q=1");
   e->status = 203;
   e->request_ms = INT64_C(1700000000000);
   e->response_ms = INT64_C(1700000000123);
@@ -44,7 +45,7 @@ static void expect_same_headers(const hr_headers *a, const hr_headers *b) {
 }
 
 static void expect_same(const hr_cache_entry *a, const hr_cache_entry *b) {
-  cr_expect_str_eq(a->url, b->url);
+  cr_expect_str_eq(a->key, b->key);
   cr_expect_eq(a->status, b->status);
   cr_expect_eq(a->request_ms, b->request_ms);
   cr_expect_eq(a->response_ms, b->response_ms);
@@ -79,7 +80,7 @@ Test(cache_entry, roundtrip_large_body) { roundtrip(8u * 1024 * 1024 + 3); }
 Test(cache_entry, roundtrip_minimal_and_negative_times) {
   hr_cache_entry e, d;
   hr_cache_entry_init(&e);
-  e.url = strdup("http://x/");
+  e.key = strdup("http://x/");
   e.status = 200;
   e.request_ms = -5;
   e.response_ms = INT64_MIN;
@@ -134,7 +135,7 @@ Test(cache_entry, every_byte_corruption_rejected) {
       int rc = hr_cache_entry_decode(b.data, b.len, &d);
       cr_assert_eq(rc, HTTPRESP_E_CACHE_IO, "byte %zu ^ %02x decoded (%d)", pos,
                    flips[f], rc);
-      cr_assert_null(d.url); /* left empty */
+      cr_assert_null(d.key); /* left empty */
       b.data[pos] = (char)(b.data[pos] ^ flips[f]);
     }
   }
@@ -209,7 +210,7 @@ static void reseal(hr_buf *b) {
 static void bare(hr_buf *b, const char *url) {
   hr_cache_entry e;
   hr_cache_entry_init(&e);
-  e.url = strdup(url);
+  e.key = strdup(url);
   e.status = 200;
   encode(&e, b);
   hr_cache_entry_free(&e);
@@ -264,7 +265,7 @@ static void forged_field(const char *name, const char *value, size_t at,
                          char with) {
   hr_cache_entry e, d;
   hr_cache_entry_init(&e);
-  e.url = strdup("http://x/");
+  e.key = strdup("http://x/");
   e.status = 200;
   add(&e.headers, name, value);
   hr_buf b;
@@ -291,7 +292,7 @@ Test(cache_entry, forged_field_contents_rejected) {
 Test(cache_entry, forged_field_lengths_rejected) {
   hr_cache_entry e, d;
   hr_cache_entry_init(&e);
-  e.url = strdup("http://x/");
+  e.key = strdup("http://x/");
   e.status = 200;
   add(&e.headers, "X-A", "v");
   hr_buf b;
@@ -354,7 +355,7 @@ Test(cache_entry, encode_refuses_what_decode_refuses) {
   }
   hr_cache_entry e;
   sample(&e, 3);
-  e.url[0] = '\0';
+  e.key[0] = '\0';
   hr_buf b;
   hr_buf_init(&b);
   cr_expect_eq(hr_cache_entry_encode(&e, &b), HTTPRESP_E_INVALID_ARG);

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cache.h"
+#include "cache/rules.h"
 #include "httpdate.h"
 #include "objects.h"
 
@@ -69,13 +69,25 @@ static httpresp_request *mkreq(const char *method, const char *url,
   return r;
 }
 
+/* An entry built from a response, under the key of a GET of its URL. */
+static int entry_from(hr_cache_entry *e, const httpresp_request *r, int status,
+                      const hr_headers *h, const char *body, size_t len,
+                      int64_t request_ms, int64_t response_ms) {
+  hr_key k;
+  cr_assert_eq(hr_key_init(&k, "GET", r->url, strcspn(r->url, "#"), NULL), 0);
+  int rc = hr_cache_entry_from_response(e, &k, r, status, h, body, len,
+                                        request_ms, response_ms);
+  hr_key_free(&k);
+  return rc;
+}
+
 /* A stored GET response received at T0 (sent at T0 + req_off_ms). */
 static void mkentry(hr_cache_entry *e, int status, const char *resp,
                     const char *stored_req, int64_t req_off_ms) {
   httpresp_request *r = mkreq("GET", URL, stored_req);
   hr_headers h;
   fill(&h, resp);
-  cr_assert(hr_cache_entry_from_response(e, r, status, &h, "body", 4,
+  cr_assert(entry_from(e, r, status, &h, "body", 4,
                                          T0 + req_off_ms, T0) == 0);
   hr_headers_free(&h);
   httpresp_request_free(r);
@@ -357,12 +369,52 @@ static const age_row age_rows[] = {
     {"Date: {0}\nAge: 1.5", 0, 10000, 10},
     {"Date: {0}\nAge: 99999999999999999999", 0, 10000, INT64_C(2147483658)},
     {"Date: {0}\nAge: 2147483648", 0, 0, INT64_C(2147483648)},
-    /* Several values: the largest (oldest) one. */
-    {"Date: {0}\nAge: 5, 50", 0, 0, 50},
+    /* Several values: the first member (RFC 9111 §5.1). */
+    {"Date: {0}\nAge: 5, 50", 0, 0, 5},
     {"Date: {0}\nAge: 50\nAge: 5", 0, 0, 50},
+    {"Date: {0}\nAge: 5\nAge: 50", 0, 0, 5},
+    {"Date: {0}\nAge: abc, 50", 0, 0, 0},
     /* Our clock went back: resident time is never negative. */
     {"Date: {0}\nAge: 7", 0, -60000, 7},
 };
+
+/* RFC 9111 §5.1: a list value or several Age lines use the first member;
+ * an invalid value is ignored (the field reads as absent). */
+Test(cache_rules, age_value_first_member_table) {
+  static const struct {
+    const char *fields;
+    int64_t want;
+  } rows[] = {
+      {"X: 1", -1},
+      {"Age: 0", 0},
+      {"Age: 30", 30},
+      {"Age:  7 ", 7},
+      {"Age: 5, 50", 5},
+      {"Age: 50, 5", 50},
+      {"Age: 5\nAge: 50", 5},
+      {"Age: 50\nAge: 5", 50},
+      {"Age: , 9", 9},        /* empty list elements do not count */
+      {"Age: abc", -1},
+      {"Age: abc, 7", -1},    /* the first member is invalid: no Age */
+      {"Age: abc\nAge: 7", -1},
+      {"Age: -5", -1},
+      {"Age: +5", -1},
+      {"Age: 1.5", -1},
+      {"Age: 0x10", -1},
+      {"Age: 5 6", -1},
+      {"Age: 2147483648", INT64_C(2147483648)},
+      {"Age: 2147483649", INT64_C(2147483648)},
+      {"Age: 99999999999999999999999", INT64_C(2147483648)},
+      {"age: 12", 12}, /* field names are case-insensitive */
+  };
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+    hr_headers h;
+    fill(&h, rows[i].fields);
+    cr_expect_eq(hr_cache_age_value(&h), rows[i].want, "row %zu (%s)", i,
+                 rows[i].fields);
+    hr_headers_free(&h);
+  }
+}
 
 Test(cache_rules, current_age_table) {
   for (size_t i = 0; i < sizeof(age_rows) / sizeof(age_rows[0]); i++) {
@@ -735,8 +787,8 @@ Test(cache_rules, stored_fields_and_vary) {
            "Vary: Accept, accept-encoding\nVary: X-Missing, Accept");
   hr_cache_entry e;
   cr_assert(
-      hr_cache_entry_from_response(&e, q, 200, &h, "a\0b", 3, T0 - 5, T0) == 0);
-  cr_expect_str_eq(e.url, "http://a.example/p?q=1");
+      entry_from(&e, q, 200, &h, "a\0b", 3, T0 - 5, T0) == 0);
+  cr_expect_str_eq(e.key, "http://a.example/p?q=1");
   cr_expect_eq(e.status, 200);
   cr_expect_eq(e.body_len, 3u);
   cr_expect(memcmp(e.body, "a\0b", 3) == 0);
@@ -753,7 +805,7 @@ Test(cache_rules, stored_fields_and_vary) {
 
   /* Without Date, the receipt time is recorded as Date (RFC 9110 §6.6.1). */
   fill(&h, "X: 1");
-  cr_assert(hr_cache_entry_from_response(&e, q, 200, &h, NULL, 0, T0, T0) == 0);
+  cr_assert(entry_from(&e, q, 200, &h, NULL, 0, T0, T0) == 0);
   expect_fields(&e.headers, "X: 1\nDate: {0}\n");
   cr_expect_eq(e.body_len, 0u);
   hr_cache_entry_free(&e);
@@ -767,7 +819,7 @@ Test(cache_rules, served_headers_carry_age) {
   hr_headers_init(&out);
   mkentry(&e, 200, "Date: {0}\nAge: 5\nX: 1\nAge: 6", NULL, 0);
   cr_assert(hr_cache_served_headers(&e, T0 + 10000, &out) == 0);
-  expect_fields(&out, "Date: {0}\nAge: 16\nX: 1\n");
+  expect_fields(&out, "Date: {0}\nAge: 15\nX: 1\n"); /* first member */
   hr_cache_entry_free(&e);
 
   mkentry(&e, 200, "Date: {0}\nX: 1", NULL, 0);
@@ -919,7 +971,7 @@ Test(cache_rules, unsafe_methods) {
 }
 
 Test(cache_rules, key_drops_fragment) {
-  char *k = hr_cache_key("http://a.example/p?x#y");
+  char *k = hr_cache_key_url("http://a.example/p?x#y");
   cr_expect_str_eq(k, "http://a.example/p?x");
   free(k);
 }

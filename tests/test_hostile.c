@@ -30,7 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cache.h"
+#include "cache/cache.h"
+#include "cache/codec.h"
 #include "common.h"
 #include "fixtures.h"
 #include "httpdate.h"
@@ -1281,7 +1282,7 @@ Test(hostile, not_modified_with_an_empty_cache) {
   cr_expect_str_eq(fixture_body(r), "");
   cr_expect_neq(httpresp_response_cache_status(r), HTTPRESP_CACHE_STORED,
                 "a 304 to an unconditional request is no representation");
-  /* Fetched and not stored, because of its status (lib/cache_rules.c,
+  /* Fetched and not stored, because of its status (lib/cache/rules.c,
    * hr_cache_storable). */
   cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_MISS, "%s",
                httpresp_cache_status_name(httpresp_response_cache_status(r)));
@@ -1332,7 +1333,7 @@ Test(hostile, not_modified_to_everything) {
 
 /* ---- a disk cache directory full of garbage ------------------------------- */
 
-/* The disk store's file name for `key` (lib/store_disk.c): FNV-1a 64. */
+/* The disk store's file name for `key` (lib/store/disk.c): FNV-1a 64. */
 static void entry_name(const char *key, char out[21]) {
   uint64_t h = UINT64_C(0xcbf29ce484222325);
   for (; *key; key++) {
@@ -1371,7 +1372,7 @@ static void random_bytes(char *buf, size_t len) {
 }
 
 /* A file the disk store would accept as framing (magic, version, sizes,
- * checksum as lib/store_disk.c writes them) whose payload is garbage, so
+ * checksum as lib/store/disk.c writes them) whose payload is garbage, so
  * that it is the entry decoder that must refuse it. */
 static void write_framed_garbage(const char *dir, const char *key) {
   char name[21];

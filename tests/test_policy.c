@@ -508,7 +508,7 @@ Test(policy, retry_needs_replayable_body) {
 
 static void stored_entry(hr_cache_entry *e, const char *etag) {
   hr_cache_entry_init(e);
-  e->url = strdup("http://a.test/r");
+  e->key = strdup("http://a.test/r");
   e->status = 200;
   if (etag)
     add(&e->headers, "ETag", etag);

@@ -2,7 +2,7 @@
 # Static analysis: clang-tidy (checks in .clang-tidy) and cppcheck over the
 # library sources.  Exits 1 on any finding, so CI can gate on it.
 #
-#   bash tools/lint.sh              # lib/*.c
+#   bash tools/lint.sh              # lib/*.c and lib/*/*.c
 #   bash tools/lint.sh FILE.c...    # chosen files (must be in the build)
 #
 # clang-tidy reads the compile commands of a clang build configured in
@@ -28,7 +28,7 @@ bash scripts/install-deps.sh || exit 2
 if [ $# -gt 0 ]; then
   files=("$@")
 else
-  files=(lib/*.c)
+  files=(lib/*.c lib/*/*.c)
 fi
 
 CC=clang cmake -S . -B build-lint -DCMAKE_EXPORT_COMPILE_COMMANDS=ON \

@@ -488,8 +488,16 @@ HTTPRESP_EXTERN const char *httpresp_response_cache_reason(
 
 /**
  * A store of opaque entries keyed by strings.  Users may plug in their own:
- * fill a httpresp_store_ops with `version` set to HTTPRESP_STORE_VERSION.
- * Every function must be safe to call from several threads at once.
+ * fill a httpresp_store_ops with `version` set to HTTPRESP_STORE_VERSION,
+ * or a httpresp_store_ops_v2 (below) for variants, TTLs and update-only
+ * writes.  Every function must be safe to call from several threads at
+ * once.
+ *
+ * Keys are opaque strings the library makes (the URL for an answer to a
+ * GET, something longer when the key needs more): a store compares or
+ * hashes them, it never needs to parse them.  Entries are opaque bytes the
+ * library verifies when it reads them back, so a store that returns
+ * damaged or foreign data causes a cache miss, never a wrong answer.
  */
 #define HTTPRESP_STORE_VERSION 1
 typedef struct httpresp_store_ops {
@@ -504,6 +512,48 @@ typedef struct httpresp_store_ops {
   /** Release the store. */
   void (*destroy)(void *store);
 } httpresp_store_ops;
+
+/**
+ * Version 2 of the store interface (httpresp_cache_new_custom_v2).  Its
+ * first member is its version, so later versions can be told apart; a
+ * store adds, per entry:
+ *  - a variant id: a key may have several variants (responses chosen by
+ *    the request fields their Vary names), so entries are kept per
+ *    (key, variant).  The library uses variant 0 for now (one variant per
+ *    key), so a store written today keeps working when it uses more;
+ *  - a time to live in seconds (0: no limit): how long the entry is worth
+ *    keeping; with HTTPRESP_STORE_TTL in `flags` the store may drop it once
+ *    that has passed;
+ *  - update-only writes: with HTTPRESP_STORE_UPDATE_ONLY in `flags`, a put
+ *    whose `how` has HTTPRESP_STORE_UPDATE_ONLY writes only if an entry is
+ *    still stored for (key, variant), atomically, and returns 1 when none
+ *    is (a refresh must never bring back an entry evicted meanwhile).
+ *    Without the flag the library reads before it writes, which another
+ *    writer can race.
+ */
+#define HTTPRESP_STORE_VERSION_2 2
+/** `flags` and `how`: what the store does itself. */
+#define HTTPRESP_STORE_UPDATE_ONLY 0x1u
+#define HTTPRESP_STORE_TTL 0x2u
+typedef struct httpresp_store_ops_v2 {
+  int version; /**< HTTPRESP_STORE_VERSION_2 */
+  unsigned flags; /**< HTTPRESP_STORE_UPDATE_ONLY, HTTPRESP_STORE_TTL, or 0 */
+  /** Fetch variant `variant` of `key`: on a hit set `*data` (malloc'd, the
+   *  caller frees it) and `*len` and return 0; return 1 on a miss. */
+  int (*get)(void *store, const char *key, uint64_t variant, void **data,
+             size_t *len);
+  /** Store `len` bytes as variant `variant` of `key`, replacing it, worth
+   *  keeping for `ttl_sec` seconds (0: no limit).  `how` is 0 or
+   *  HTTPRESP_STORE_UPDATE_ONLY (only when `flags` has it).  Returns 0
+   *  when stored, 1 when an update-only write found nothing to update,
+   *  anything else on failure. */
+  int (*put)(void *store, const char *key, uint64_t variant, const void *data,
+             size_t len, int64_t ttl_sec, unsigned how);
+  /** Remove variant `variant` of `key`.  0 on success or when absent. */
+  int (*del)(void *store, const char *key, uint64_t variant);
+  /** Release the store (may be NULL). */
+  void (*destroy)(void *store);
+} httpresp_store_ops_v2;
 
 /** A cache over an in-memory LRU store holding at most `max_bytes` (keys,
  *  entries and bookkeeping counted; 0 is HTTPRESP_E_INVALID_ARG).  A
@@ -523,6 +573,13 @@ HTTPRESP_EXTERN int httpresp_cache_new_disk(httpresp_cache **out,
 HTTPRESP_EXTERN int httpresp_cache_new_custom(httpresp_cache **out,
                                               const httpresp_store_ops *ops,
                                               void *store);
+/** A cache over a caller's version 2 store (httpresp_store_ops_v2);
+ *  `destroy` is called on free.  Returns 0, HTTPRESP_E_NOMEM, or
+ *  HTTPRESP_E_INVALID_ARG for another version, a missing get, put or del,
+ *  or unknown flags.  If this call fails, `destroy` is not called: the
+ *  store is still the caller's. */
+HTTPRESP_EXTERN int httpresp_cache_new_custom_v2(
+    httpresp_cache **out, const httpresp_store_ops_v2 *ops, void *store);
 HTTPRESP_EXTERN void httpresp_cache_free(httpresp_cache *cache);
 
 /* ---------------------------------------------------------------------- */

@@ -1,7 +1,6 @@
 /* In-memory LRU store of frozen entries, bounded in bytes.
  *
- * A node per entry points at the frozen entry (which holds the key, its
- * URL); a chained hash table finds it and a doubly-linked list orders it
+ * A node per entry points at the frozen entry (which holds its key); a chained hash table finds it and a doubly-linked list orders it
  * by use, so get, put and del are O(1) (amortised over table growth).  The
  * bound counts what an entry really costs (hr_store_memory_charge), so it
  * is a bound on memory, not just on payload.  A get takes a reference
@@ -12,15 +11,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "cache.h"
-#include "cache_store.h"
+#include "store.h"
 
 typedef struct node {
   struct node *hnext;       /* bucket chain */
   struct node *prev, *next; /* use order: prev is more recent */
   uint64_t hash;
   size_t klen;
-  hr_stored *val; /* key: val->e.url */
+  hr_stored *val; /* key: val->e.key */
 } node;
 
 /* One hash chain. */
@@ -67,7 +65,7 @@ static node **slot_of(mstore *s, uint64_t hash) {
 static node *find(mstore *s, const char *key, size_t klen, uint64_t hash) {
   for (node *n = *slot_of(s, hash); n; n = n->hnext)
     if (n->hash == hash && n->klen == klen &&
-        memcmp(n->val->e.url, key, klen) == 0)
+        memcmp(n->val->e.key, key, klen) == 0)
       return n;
   return NULL;
 }
@@ -164,24 +162,31 @@ void hr_store_memory_del(mstore *s, const char *key, size_t klen) {
   free_chain(n); /* detach left it alone: one node */
 }
 
-int hr_store_memory_put(mstore *s, hr_stored *v) {
-  size_t klen = strlen(v->e.url);
+int hr_store_memory_put(mstore *s, hr_stored *v, int update_only) {
+  size_t klen = strlen(v->e.key);
   size_t charge = hr_store_memory_charge(v);
   if (charge > s->max_bytes) {
-    hr_store_memory_del(s, v->e.url, klen); /* replaced by what we refuse */
+    hr_store_memory_del(s, v->e.key, klen); /* replaced by what we refuse */
     return HTTPRESP_E_INVALID_ARG;
   }
   node *n = malloc(sizeof(node));
   if (!n)
     return HTTPRESP_E_NOMEM;
   n->hnext = n->prev = n->next = NULL;
-  n->hash = hash_key(s, v->e.url, klen);
+  n->hash = hash_key(s, v->e.key, klen);
   n->klen = klen;
   n->val = hr_stored_ref(v);
 
   node *dead = NULL; /* freed after the lock is dropped */
   pthread_mutex_lock(&s->lock);
-  node *old = find(s, v->e.url, klen, n->hash);
+  node *old = find(s, v->e.key, klen, n->hash);
+  if (!old && update_only) {
+    /* Evicted or removed meanwhile: an update must not bring it back. */
+    pthread_mutex_unlock(&s->lock);
+    hr_stored_unref(n->val);
+    free(n);
+    return 1;
+  }
   if (old) {
     detach(s, old);
     old->next = dead;
@@ -251,4 +256,41 @@ size_t hr_store_memory_count(mstore *s) {
   size_t c = s->count;
   pthread_mutex_unlock(&s->lock);
   return c;
+}
+
+/* ---- behind the vtable ---------------------------------------------------- */
+
+static int m_get(void *impl, const hr_key *k, hr_stored **out) {
+  return hr_store_memory_get(impl, k->flat, k->flat_len, out);
+}
+
+static int m_put(void *impl, const hr_key *k, const hr_cache_entry *e,
+                 const hr_put_how *how) {
+  (void)k; /* e->key is its flat form */
+  hr_stored *v;
+  int rc = hr_stored_freeze(e, &v);
+  if (rc == 0) {
+    rc = hr_store_memory_put(impl, v, how->update_only);
+    hr_stored_unref(v);
+  } else if (rc == HTTPRESP_E_INVALID_ARG) {
+    hr_store_memory_del(impl, e->key, strlen(e->key));
+  }
+  return rc;
+}
+
+static int m_del(void *impl, const hr_key *k) {
+  hr_store_memory_del(impl, k->flat, k->flat_len);
+  return 0;
+}
+
+static void m_destroy(void *impl) { hr_store_memory_free(impl); }
+
+/* Entries carry their own freshness, so no TTL: the LRU bound decides. */
+static const hr_store_vt memory_vt = {
+    "memory", HR_STORE_FROZEN | HR_STORE_UPDATE_ONLY | HR_STORE_LOCKS, m_get,
+    m_put, m_del, m_destroy};
+
+void hr_store_memory_bind(hr_store *out, hr_mstore *m) {
+  out->vt = &memory_vt;
+  out->impl = m;
 }

@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void prune(httpresp_client *c, int64_t now) {
+#include "origin.h"
+
+static void prune(hr_quiet *c, int64_t now) {
   size_t out = 0;
   for (size_t i = 0; i < c->nquiet; i++) {
     if (c->quiet[i].not_before_ms > now)
@@ -15,14 +17,14 @@ static void prune(httpresp_client *c, int64_t now) {
   c->nquiet = out;
 }
 
-int hr_quiet_any(httpresp_client *c) {
+int hr_quiet_any(hr_quiet *c) {
   pthread_mutex_lock(&c->quiet_lock);
   int any = c->nquiet > 0;
   pthread_mutex_unlock(&c->quiet_lock);
   return any;
 }
 
-int64_t hr_quiet_get(httpresp_client *c, const char *origin_key, int64_t now) {
+int64_t hr_quiet_get(hr_quiet *c, const char *origin_key, int64_t now) {
   int64_t nb = 0;
   pthread_mutex_lock(&c->quiet_lock);
   for (size_t i = 0; i < c->nquiet; i++) {
@@ -35,7 +37,7 @@ int64_t hr_quiet_get(httpresp_client *c, const char *origin_key, int64_t now) {
   return nb > now ? nb : 0;
 }
 
-int hr_quiet_set(httpresp_client *c, const char *origin_key, int64_t now,
+int hr_quiet_set(hr_quiet *c, const char *origin_key, int64_t now,
                  int64_t not_before) {
   int rc = 0;
   if (not_before <= now)
@@ -81,15 +83,50 @@ out:
   return rc;
 }
 
-int64_t hr_client_random(httpresp_client *c, int64_t max) {
-  if (max <= 0)
-    return 0;
-  pthread_mutex_lock(&c->quiet_lock);
-  /* splitmix64: good enough for jitter, no global state. */
-  uint64_t z = (c->rng += 0x9E3779B97F4A7C15ull);
-  pthread_mutex_unlock(&c->quiet_lock);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
-  return (int64_t)(z % ((uint64_t)max + 1));
+int hr_quiet_new(hr_quiet **out) {
+  hr_quiet *c = calloc(1, sizeof(*c));
+  if (!c || pthread_mutex_init(&c->quiet_lock, NULL) != 0) {
+    free(c);
+    return HTTPRESP_E_NOMEM;
+  }
+  *out = c;
+  return 0;
+}
+
+void hr_quiet_free(hr_quiet *c) {
+  if (!c)
+    return;
+  for (size_t i = 0; i < c->nquiet; i++)
+    free(c->quiet[i].origin);
+  free(c->quiet);
+  pthread_mutex_destroy(&c->quiet_lock);
+  free(c);
+}
+
+/* ---- behind the origin-state vtable -------------------------------------- */
+
+static int q_any(void *impl) { return hr_quiet_any(impl); }
+
+static int64_t q_get(void *impl, const char *origin, int64_t now) {
+  return hr_quiet_get(impl, origin, now);
+}
+
+static int q_raise(void *impl, const char *origin, int64_t now,
+                   int64_t delay_ms) {
+  return hr_quiet_set(impl, origin, now, hr_sat_add(now, delay_ms));
+}
+
+static void q_destroy(void *impl) { hr_quiet_free(impl); }
+
+static const hr_origin_vt local_vt = {"local", q_any, q_get, q_raise,
+                                      q_destroy};
+
+int hr_origins_new_local(hr_origins *out) {
+  hr_quiet *q;
+  int rc = hr_quiet_new(&q);
+  if (rc)
+    return rc;
+  out->vt = &local_vt;
+  out->impl = q;
+  return 0;
 }

@@ -8,17 +8,16 @@
  *
  * Layout (integers little-endian):
  *   0  "HRCE"        4  u32 version     8  u64 total length
- *  16  u32 status   20  u32 url length  24  i64 request_ms
+ *  16  u32 status   20  u32 key length  24  i64 request_ms
  *  32  i64 response_ms                  40  u32 vary fields
  *  44  u32 header fields                48  u64 body length
- *  56  url, then per field: u32 name length, u32 value length, name, value
+ *  56  key, then per field: u32 name length, u32 value length, name, value
  *      (vary fields first), then the body, then u64 checksum of all before.
  */
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cache.h"
+#include "codec.h"
 
 #define MAGIC "HRCE"
 #define FORMAT_VERSION 1u
@@ -47,22 +46,6 @@ uint64_t hr_cache_checksum(const void *data, size_t len) {
   h *= UINT64_C(0xd6e8feb86659fd93);
   h ^= h >> 32;
   return h;
-}
-
-void hr_cache_entry_init(hr_cache_entry *e) {
-  memset(e, 0, sizeof(*e));
-  hr_headers_init(&e->vary);
-  hr_headers_init(&e->headers);
-}
-
-void hr_cache_entry_free(hr_cache_entry *e) {
-  if (!e)
-    return;
-  free(e->url);
-  free(e->body);
-  hr_headers_free(&e->vary);
-  hr_headers_free(&e->headers);
-  hr_cache_entry_init(e);
 }
 
 /* What the decoder accepts as a field value: no CR, LF or NUL, and no
@@ -107,13 +90,13 @@ static unsigned char *put_fields(unsigned char *p, const hr_headers *h) {
 }
 
 int hr_cache_entry_encode(const hr_cache_entry *e, hr_buf *out) {
-  if (!e || !out || !e->url || (e->body_len && !e->body))
+  if (!e || !out || !e->key || (e->body_len && !e->body))
     return HTTPRESP_E_INVALID_ARG;
-  size_t url_len = strlen(e->url);
-  if (url_len == 0 || url_len > HR_CACHE_MAX_ENTRY ||
+  size_t key_len = strlen(e->key);
+  if (key_len == 0 || key_len > HR_CACHE_MAX_ENTRY ||
       e->body_len > HR_CACHE_MAX_ENTRY || e->status < 100 || e->status > 999)
     return HTTPRESP_E_INVALID_ARG;
-  size_t total = FIXED_LEN + TRAILER_LEN + url_len + e->body_len;
+  size_t total = FIXED_LEN + TRAILER_LEN + key_len + e->body_len;
   if (total > HR_CACHE_MAX_ENTRY || !fields_size(&e->vary, &total) ||
       !fields_size(&e->headers, &total))
     return HTTPRESP_E_INVALID_ARG;
@@ -134,15 +117,15 @@ int hr_cache_entry_encode(const hr_cache_entry *e, hr_buf *out) {
   hr_put_le32(p + 4, FORMAT_VERSION);
   hr_put_le64(p + 8, (uint64_t)total);
   hr_put_le32(p + 16, (uint32_t)e->status);
-  hr_put_le32(p + 20, (uint32_t)url_len);
+  hr_put_le32(p + 20, (uint32_t)key_len);
   hr_put_le64(p + 24, (uint64_t)e->request_ms);
   hr_put_le64(p + 32, (uint64_t)e->response_ms);
   hr_put_le32(p + 40, (uint32_t)e->vary.n);
   hr_put_le32(p + 44, (uint32_t)e->headers.n);
   hr_put_le64(p + 48, (uint64_t)e->body_len);
   p += FIXED_LEN;
-  memcpy(p, e->url, url_len);
-  p += url_len;
+  memcpy(p, e->key, key_len);
+  p += key_len;
   p = put_fields(p, &e->vary);
   p = put_fields(p, &e->headers);
   if (e->body_len)
@@ -208,11 +191,11 @@ static int decode(const unsigned char *d, size_t len, hr_cache_entry *e) {
   uint64_t body_len = hr_get_le64(d + 48);
 
   cursor c = {d + FIXED_LEN, d + len - TRAILER_LEN};
-  const unsigned char *url, *body;
-  uint32_t url_len = hr_get_le32(d + 20);
-  if (url_len == 0 || !take(&c, url_len, &url) || memchr(url, '\0', url_len))
+  const unsigned char *key, *body;
+  uint32_t key_len = hr_get_le32(d + 20);
+  if (key_len == 0 || !take(&c, key_len, &key) || memchr(key, '\0', key_len))
     return HTTPRESP_E_CACHE_IO;
-  if (!(e->url = hr_strndup((const char *)url, url_len)))
+  if (!(e->key = hr_strndup((const char *)key, key_len)))
     return HTTPRESP_E_NOMEM;
   int rc = decode_fields(&c, hr_get_le32(d + 40), &e->vary);
   if (!rc)
@@ -240,110 +223,5 @@ int hr_cache_entry_decode(const void *data, size_t len, hr_cache_entry *e) {
   int rc = decode(data, len, e);
   if (rc)
     hr_cache_entry_free(e);
-  return rc;
-}
-
-/* ---- frozen entries ----------------------------------------------------- */
-
-/* Bytes the strings of a field list take, NULs included. */
-static size_t strings_size(const hr_headers *h) {
-  size_t n = 0;
-  for (size_t i = 0; i < h->n; i++)
-    n += strlen(h->v[i].name) + strlen(h->v[i].value) + 2;
-  return n;
-}
-
-/* Copies `src`'s fields into the frozen block: the field array at *fields,
- * the strings at *text; both cursors advance. */
-static void freeze_fields(const hr_headers *src, hr_headers *dst,
-                          hr_field **fields, char **text) {
-  hr_headers_init(dst);
-  dst->v = *fields;
-  dst->n = dst->cap = src->n;
-  dst->bytes = src->bytes;
-  for (size_t i = 0; i < src->n; i++) {
-    size_t nl = strlen(src->v[i].name) + 1, vl = strlen(src->v[i].value) + 1;
-    memcpy(*text, src->v[i].name, nl);
-    dst->v[i].name = *text;
-    *text += nl;
-    memcpy(*text, src->v[i].value, vl);
-    dst->v[i].value = *text;
-    *text += vl;
-  }
-  *fields += src->n;
-}
-
-int hr_stored_freeze(const hr_cache_entry *src, hr_stored **out) {
-  *out = NULL;
-  if (!src || !src->url || (src->body_len && !src->body))
-    return HTTPRESP_E_INVALID_ARG;
-  size_t url_len = strlen(src->url) + 1;
-  size_t nfields = src->vary.n + src->headers.n;
-  if (url_len > HR_CACHE_MAX_ENTRY || nfields > HR_CACHE_MAX_ENTRY ||
-      src->body_len > HR_CACHE_MAX_ENTRY)
-    return HTTPRESP_E_INVALID_ARG;
-  size_t text = url_len + strings_size(&src->vary) +
-                strings_size(&src->headers) + src->body_len + 1;
-  if (text > HR_CACHE_MAX_ENTRY)
-    return HTTPRESP_E_INVALID_ARG;
-  size_t size = sizeof(hr_stored) + nfields * sizeof(hr_field) + text;
-  hr_stored *s = malloc(size);
-  if (!s)
-    return HTTPRESP_E_NOMEM;
-  memset(s, 0, sizeof(*s));
-  hr_field *fields = (hr_field *)(s + 1);
-  char *p = (char *)(fields + nfields);
-  hr_cache_entry *e = &s->e;
-  e->status = src->status;
-  e->request_ms = src->request_ms;
-  e->response_ms = src->response_ms;
-  memcpy(p, src->url, url_len);
-  e->url = p;
-  p += url_len;
-  freeze_fields(&src->vary, &e->vary, &fields, &p);
-  freeze_fields(&src->headers, &e->headers, &fields, &p);
-  if (src->body_len)
-    memcpy(p, src->body, src->body_len);
-  p[src->body_len] = '\0';
-  e->body = p;
-  e->body_len = src->body_len;
-  hr_cache_facts_compute(e, &s->facts);
-  e->facts = &s->facts;
-  s->size = size;
-  atomic_init(&s->refs, 1);
-  *out = s;
-  return 0;
-}
-
-hr_stored *hr_stored_ref(hr_stored *s) {
-  atomic_fetch_add_explicit(&s->refs, 1,
-                            memory_order_relaxed);
-  return s;
-}
-
-void hr_stored_unref(hr_stored *s) {
-  if (s && atomic_fetch_sub_explicit(&s->refs, 1,
-                                     memory_order_acq_rel) == 1)
-    free(s);
-}
-
-int hr_stored_thaw(const hr_stored *s, hr_cache_entry *out) {
-  hr_cache_entry_init(out);
-  const hr_cache_entry *e = &s->e;
-  out->status = e->status;
-  out->request_ms = e->request_ms;
-  out->response_ms = e->response_ms;
-  out->url = hr_strdup(e->url);
-  out->body = malloc(e->body_len + 1);
-  int rc = out->url && out->body ? 0 : HTTPRESP_E_NOMEM;
-  if (!rc) {
-    memcpy(out->body, e->body, e->body_len + 1);
-    out->body_len = e->body_len;
-    rc = hr_headers_copy(&out->vary, &e->vary);
-  }
-  if (!rc)
-    rc = hr_headers_copy(&out->headers, &e->headers);
-  if (rc)
-    hr_cache_entry_free(out);
   return rc;
 }

@@ -26,8 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cache.h"
-#include "cache_store.h"
+#include "cache/codec.h"
+#include "store.h"
 
 #define MAGIC "HRDS"
 #define FORMAT_VERSION 1u

@@ -9,76 +9,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cache.h"
 #include "cachecontrol.h"
 #include "httpdate.h"
+#include "rules.h"
+#include "status.h"
 #include "url.h"
 
-#define DELTA_MAX INT64_C(2147483648) /* RFC 9111 §1.2.2 */
-#define HEURISTIC_CAP_SEC INT64_C(86400)
 
 static int is_method(const httpresp_request *req, const char *m) {
   return req && req->method && strcmp(req->method, m) == 0;
 }
 
-char *hr_cache_key(const char *url) { return hr_url_without_fragment(url); }
+char *hr_cache_key_url(const char *url) {
+  return hr_url_without_fragment(url);
+}
 
 /* ---- list helpers ----------------------------------------------------- */
-
-/* Walks the comma-separated elements of every field `name` of `h`, in
- * order, with OWS trimmed and empty elements skipped. */
-typedef struct list_iter {
-  const hr_headers *h;
-  const char *name;
-  size_t i;
-  const char *p; /* inside h->v[i].value, NULL before the first field */
-} list_iter;
-
-static void list_init(list_iter *it, const hr_headers *h, const char *name) {
-  it->h = h;
-  it->name = name;
-  it->i = 0;
-  it->p = NULL;
-}
-
-static int list_next(list_iter *it, const char **s, size_t *len) {
-  for (;;) {
-    if (!it->p) {
-      while (it->i < it->h->n && !hr_strcaseeq(it->h->v[it->i].name, it->name))
-        it->i++;
-      if (it->i >= it->h->n)
-        return 0;
-      it->p = it->h->v[it->i].value;
-    }
-    if (!*it->p) {
-      it->p = NULL;
-      it->i++;
-      continue;
-    }
-    const char *start = it->p;
-    const char *comma = strchr(start, ',');
-    size_t n = comma ? (size_t)(comma - start) : strlen(start);
-    it->p = comma ? comma + 1 : start + n;
-    hr_trim_ows(&start, &n);
-    if (n) {
-      *s = start;
-      *len = n;
-      return 1;
-    }
-  }
-}
 
 /* Whether the fields `name` of `a` and of `b` carry the same list (OWS
  * around commas and empty elements do not count; absent equals absent). */
 static int same_list(const hr_headers *a, const hr_headers *b,
                      const char *name) {
-  list_iter ia, ib;
-  list_init(&ia, a, name);
-  list_init(&ib, b, name);
+  hr_list_iter ia, ib;
+  hr_list_init(&ia, a, name);
+  hr_list_init(&ib, b, name);
   for (;;) {
     const char *sa, *sb;
     size_t la, lb;
-    int ha = list_next(&ia, &sa, &la), hb = list_next(&ib, &sb, &lb);
+    int ha = hr_list_next(&ia, &sa, &la), hb = hr_list_next(&ib, &sb, &lb);
     if (!ha || !hb)
       return ha == hb;
     if (la != lb || memcmp(sa, sb, la) != 0)
@@ -87,11 +45,11 @@ static int same_list(const hr_headers *a, const hr_headers *b,
 }
 
 static int vary_has_star(const hr_headers *h) {
-  list_iter it;
+  hr_list_iter it;
   const char *s;
   size_t n;
-  list_init(&it, h, "Vary");
-  while (list_next(&it, &s, &n))
+  hr_list_init(&it, h, "Vary");
+  while (hr_list_next(&it, &s, &n))
     if (n == 1 && s[0] == '*')
       return 1;
   return 0;
@@ -99,53 +57,10 @@ static int vary_has_star(const hr_headers *h) {
 
 /* ---- small parsers ---------------------------------------------------- */
 
-/* The first field `name` as an HTTP-date; 0 on success. */
-static int header_date(const hr_headers *h, const char *name, int64_t now_sec,
-                       int64_t *sec) {
-  const char *v = hr_headers_get(h, name);
-  return v && hr_httpdate_parse(v, strlen(v), now_sec, sec) == 0 ? 0 : -1;
-}
-
-/* Age (RFC 9111 §5.1) in seconds; -1 when absent or invalid.  Several
- * values (repeated fields or a list) are not valid delta-seconds; rather
- * than pick one, the largest valid one is used, which only ever makes the
- * response older. */
-static int64_t age_value(const hr_headers *h) {
-  list_iter it;
-  const char *s;
-  size_t n;
-  int64_t best = -1;
-  list_init(&it, h, "Age");
-  while (list_next(&it, &s, &n)) {
-    int64_t v = 0;
-    size_t i = 0;
-    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
-      if (v < DELTA_MAX)
-        v = v * 10 + (s[i] - '0');
-    if (i != n)
-      continue;
-    if (v > DELTA_MAX)
-      v = DELTA_MAX;
-    if (v > best)
-      best = v;
-  }
-  return best;
-}
-
 static int has_authorization(const httpresp_request *req) {
   /* Credentials given to libcurl turn into an Authorization field. */
   return hr_headers_get(&req->headers, "Authorization") != NULL ||
          (req->user && *req->user);
-}
-
-/* Heuristically cacheable (RFC 9110 §15.1), from the status table, minus
- * 206: stored ranges are never combined, so a partial response is of no
- * use to a later request. */
-static int status_heuristic(int status) {
-  if (status == 206)
-    return 0;
-  const httpresp_status_info *si = httpresp_status_lookup(status);
-  return si && (si->flags & HTTPRESP_STATUS_CACHEABLE);
 }
 
 /* Whether we know the caching requirements of the status (must-understand,
@@ -236,7 +151,7 @@ int hr_cache_storable(const httpresp_request *req, int status,
     return 0;
   }
   /* §3: for a private cache `private` counts, s-maxage does not. */
-  if (!status_heuristic(status) && rs.max_age < 0 &&
+  if (!hr_cache_status_heuristic(status) && rs.max_age < 0 &&
       !(rs.flags & (HR_CC_PUBLIC | HR_CC_PRIVATE)) &&
       !hr_headers_get(resp, "Expires")) {
     *why = "status";
@@ -277,11 +192,11 @@ static int add_str(hr_headers *h, const char *name, const char *value) {
 /* Records the request's fields named by the response's Vary. */
 static int record_vary(hr_headers *out, const hr_headers *resp,
                        const hr_headers *req) {
-  list_iter it;
+  hr_list_iter it;
   const char *s;
   size_t n;
-  list_init(&it, resp, "Vary");
-  while (list_next(&it, &s, &n)) {
+  hr_list_init(&it, resp, "Vary");
+  while (hr_list_next(&it, &s, &n)) {
     int seen = 0;
     for (size_t k = 0; k < out->n && !seen; k++)
       seen = strlen(out->v[k].name) == n && hr_strncaseeq(out->v[k].name, s, n);
@@ -306,7 +221,8 @@ static int set_date(hr_headers *h, int64_t ms) {
   return add_str(h, "Date", buf);
 }
 
-int hr_cache_entry_from_response(hr_cache_entry *e, const httpresp_request *req,
+int hr_cache_entry_from_response(hr_cache_entry *e, const hr_key *k,
+                                 const httpresp_request *req,
                                  int status, const hr_headers *resp,
                                  const char *body, size_t body_len,
                                  int64_t request_ms, int64_t response_ms) {
@@ -319,7 +235,8 @@ int hr_cache_entry_from_response(hr_cache_entry *e, const httpresp_request *req,
   e->status = status;
   e->request_ms = request_ms;
   e->response_ms = response_ms;
-  if (!(e->url = hr_cache_key(req->url)) || !(e->body = malloc(body_len + 1)))
+  if (!k || !(e->key = hr_strndup(k->flat, k->flat_len)) ||
+      !(e->body = malloc(body_len + 1)))
     goto fail;
   if (body_len)
     memcpy(e->body, body, body_len);
@@ -357,21 +274,11 @@ static int64_t sat_sub(int64_t a, int64_t b) {
   return a - b;
 }
 
-/* The response's Date in ms, or its receipt time when Date is absent or
- * invalid. */
-static int64_t date_ms(const hr_cache_entry *e) {
-  if (e->facts)
-    return e->facts->date_ms;
-  int64_t sec;
-  if (header_date(&e->headers, "Date", e->response_ms / 1000, &sec) == 0)
-    return sec * 1000; /* parsed years end at 9999: no overflow */
-  return e->response_ms;
-}
-
 /* §4.2.3 in milliseconds. */
-static int64_t current_age_ms(const hr_cache_entry *e, int64_t now_ms) {
-  int64_t age = e->facts ? e->facts->age_value : age_value(&e->headers);
-  int64_t apparent = max64(0, sat_sub(e->response_ms, date_ms(e)));
+static int64_t current_age_ms(const hr_cache_entry *e, const hr_cache_facts *f,
+                              int64_t now_ms) {
+  int64_t age = f->age_value;
+  int64_t apparent = max64(0, sat_sub(e->response_ms, f->date_ms));
   int64_t delay = max64(0, sat_sub(e->response_ms, e->request_ms));
   int64_t corrected = hr_sat_add(age < 0 ? 0 : age * 1000, delay);
   int64_t initial = max64(apparent, corrected);
@@ -380,96 +287,30 @@ static int64_t current_age_ms(const hr_cache_entry *e, int64_t now_ms) {
 }
 
 int64_t hr_cache_current_age(const hr_cache_entry *e, int64_t now_ms) {
-  return e ? current_age_ms(e, now_ms) / 1000 : 0;
+  hr_cache_facts tmp;
+  return e ? current_age_ms(e, hr_cache_facts_of(e, &tmp), now_ms) / 1000 : 0;
 }
 
 int64_t hr_cache_freshness_lifetime(const hr_cache_entry *e) {
-  if (!e)
-    return 0;
-  if (e->facts)
-    return e->facts->lifetime;
-  hr_cc cc;
-  hr_cc_from_headers(&cc, &e->headers);
-  if (cc.max_age >= 0) /* s-maxage is for shared caches only */
-    return cc.max_age;
-
-  int64_t now_sec = e->response_ms / 1000;
-  int64_t date = date_ms(e) / 1000;
-  if (hr_headers_get(&e->headers, "Expires")) {
-    /* Invalid ("0") means already expired (§5.3); repeated different
-     * values are treated the same way (§4.2.1). */
-    int64_t exp, other;
-    if (header_date(&e->headers, "Expires", now_sec, &exp) != 0)
-      return 0;
-    for (size_t i = 0; i < e->headers.n; i++) {
-      const hr_field *f = &e->headers.v[i];
-      if (hr_strcaseeq(f->name, "Expires") &&
-          (hr_httpdate_parse(f->value, strlen(f->value), now_sec, &other) ||
-           other != exp))
-        return 0;
-    }
-    return exp > date ? exp - date : 0;
-  }
-
-  /* §4.2.2.  301 and 308 get no heuristic: "permanent" is not a lifetime,
-   * and a wrongly cached redirect is hard for the user to escape. */
-  if (e->status == 301 || e->status == 308)
-    return 0;
-  if (!status_heuristic(e->status) && !(cc.flags & HR_CC_PUBLIC))
-    return 0;
-  int64_t lm;
-  if (header_date(&e->headers, "Last-Modified", now_sec, &lm) != 0 || lm > date)
-    return 0;
-  int64_t h = (date - lm) / 10;
-  return h > HEURISTIC_CAP_SEC ? HEURISTIC_CAP_SEC : h;
+  hr_cache_facts tmp;
+  return e ? hr_cache_facts_of(e, &tmp)->lifetime : 0;
 }
 
-void hr_cache_facts_compute(const hr_cache_entry *e, hr_cache_facts *f) {
-  memset(f, 0, sizeof(*f));
-  f->age_value = age_value(&e->headers);
-  f->date_ms = date_ms(e);
-  f->lifetime = hr_cache_freshness_lifetime(e);
-  hr_cc cc;
-  hr_cc_from_headers(&cc, &e->headers);
-  f->rs_flags = cc.flags;
-  f->validator = (unsigned char)hr_cache_has_validator(e);
-  list_iter it;
-  const char *s;
-  size_t n;
-  list_init(&it, &e->headers, "Vary");
-  f->varies = (unsigned char)list_next(&it, &s, &n);
-  f->age_index = (uint32_t)e->headers.n; /* freezing bounds the count */
-  for (size_t i = 0; i < e->headers.n; i++) {
-    if (!hr_strcaseeq(e->headers.v[i].name, "Age"))
-      continue;
-    if (f->age_count++ == 0)
-      f->age_index = i;
-  }
+int hr_cache_has_validator(const hr_cache_entry *e) {
+  hr_cache_facts tmp;
+  return e ? hr_cache_facts_of(e, &tmp)->validator : 0;
 }
 
 /* ---- selection -------------------------------------------------------- */
 
-int hr_cache_has_validator(const hr_cache_entry *e) {
-  int64_t lm;
-  if (!e)
-    return 0;
-  if (e->facts)
-    return e->facts->validator;
-  const char *etag = hr_headers_get(&e->headers, "ETag");
-  if (etag && *etag)
-    return 1;
-  return header_date(&e->headers, "Last-Modified", e->response_ms / 1000,
-                     &lm) == 0;
-}
-
 /* Every field the stored response's Vary names matches the request. */
 static int vary_matches(const hr_cache_entry *e, const httpresp_request *req) {
-  list_iter it;
+  hr_list_iter it;
   const char *s;
   size_t n;
   char name[256];
-  list_init(&it, &e->headers, "Vary");
-  while (list_next(&it, &s, &n)) {
+  hr_list_init(&it, &e->headers, "Vary");
+  while (hr_list_next(&it, &s, &n)) {
     if (n == 1 && s[0] == '*')
       return 0;
     if (n >= sizeof(name) || !hr_is_token(s, n))
@@ -503,7 +344,9 @@ hr_cache_use hr_cache_select(const hr_cache_entry *e,
     *why = cannot == HR_CACHE_USE_NONE ? "miss" : "only-if-cached";
     return cannot;
   }
-  if ((!e->facts || e->facts->varies) && !vary_matches(e, req)) {
+  hr_cache_facts tmp;
+  const hr_cache_facts *f = hr_cache_facts_of(e, &tmp);
+  if (f->varies && !vary_matches(e, req)) {
     *why = "vary";
     return cannot;
   }
@@ -511,7 +354,7 @@ hr_cache_use hr_cache_select(const hr_cache_entry *e,
     *why = "request-no-store";
     return cannot;
   }
-  int validator = hr_cache_has_validator(e);
+  int validator = f->validator;
   hr_cache_use revalidate =
       cannot == HR_CACHE_USE_NOT_CACHED
           ? cannot
@@ -521,17 +364,14 @@ hr_cache_use hr_cache_select(const hr_cache_entry *e,
     return revalidate;
   }
   hr_cc rs;
-  if (e->facts)
-    rs.flags = e->facts->rs_flags;
-  else
-    hr_cc_from_headers(&rs, &e->headers);
+  rs.flags = f->rs_flags;
   if (rs.flags & HR_CC_NO_CACHE) {
     *why = "no-cache";
     return revalidate;
   }
 
-  int64_t age = current_age_ms(e, now_ms);
-  int64_t life = hr_sat_mul(hr_cache_freshness_lifetime(e), 1000);
+  int64_t age = current_age_ms(e, f, now_ms);
+  int64_t life = hr_sat_mul(f->lifetime, 1000);
   int fresh = life > age;
   if (rq.max_age >= 0 && age > hr_sat_mul(rq.max_age, 1000)) {
     *why = "request-max-age";
@@ -570,8 +410,7 @@ int hr_cache_conditionals(const hr_cache_entry *e, hr_headers *out) {
   int64_t lm;
   const char *lmv = hr_headers_get(&e->headers, "Last-Modified");
   if (!rc && lmv &&
-      header_date(&e->headers, "Last-Modified", e->response_ms / 1000, &lm) ==
-          0)
+      hr_httpdate_parse(lmv, strlen(lmv), e->response_ms / 1000, &lm) == 0)
     rc = add_str(out, "If-Modified-Since", lmv);
   return rc;
 }
@@ -716,8 +555,8 @@ int hr_cache_update_from_304(hr_cache_entry *e, const hr_headers *h304,
 void hr_cache_age_text(const hr_cache_entry *e, int64_t now_ms,
                        char buf[HR_CACHE_AGE_TEXT]) {
   int64_t age = hr_cache_current_age(e, now_ms);
-  if (age > DELTA_MAX)
-    age = DELTA_MAX; /* §5.1: a larger age is sent as 2^31 */
+  if (age > HR_CACHE_DELTA_MAX)
+    age = HR_CACHE_DELTA_MAX; /* §5.1: a larger age is sent as 2^31 */
   char tmp[HR_CACHE_AGE_TEXT];
   size_t n = 0;
   do { /* not printf: this runs on every cache hit */
@@ -778,7 +617,7 @@ size_t hr_cache_invalidation_keys(const char *req_url, int status,
   static const char *const targets[] = {"Location", "Content-Location"};
   if (!req_url || !keys || status < 200 || status > 399)
     return 0;
-  size_t n = add_key(keys, 0, hr_cache_key(req_url));
+  size_t n = add_key(keys, 0, hr_cache_key_url(req_url));
   for (size_t i = 0; resp && i < HR_ARRAY_LEN(targets); i++) {
     const char *v = hr_headers_get(resp, targets[i]);
     char *abs = NULL;
@@ -786,7 +625,7 @@ size_t hr_cache_invalidation_keys(const char *req_url, int status,
       continue;
     /* §4.4: only the same origin, or a server could evict others' data. */
     if (hr_url_same_origin_valid(req_url, abs) == 1)
-      n = add_key(keys, n, hr_cache_key(abs));
+      n = add_key(keys, n, hr_cache_key_url(abs));
     free(abs);
   }
   return n;

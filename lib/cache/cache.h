@@ -1,0 +1,65 @@
+/* The cache object: httpresp_cache over one store (lib/store/), and the
+ * only writer of it.  Everything that happens to a cache passes through
+ * one of four events: a lookup, a response received, a 304 received, an
+ * unsafe method that succeeded.  Layers: see entry.h. */
+#ifndef HR_CACHE_H
+#define HR_CACHE_H
+
+#include <stdint.h>
+
+#include "common.h"
+#include "headers.h"
+#include "objects.h"
+#include "rules.h"
+
+/* ---- the cache object -------------------------------------------------- */
+
+struct hr_store;
+/* The store behind the cache (for the store conformance tests). */
+const struct hr_store *hr_cache_store(const httpresp_cache *c);
+
+/* The key a request's stored answer lives under (the stored GET response
+ * also answers a HEAD).  Returns 0 or HTTPRESP_E_NOMEM; free with
+ * hr_key_free. */
+int hr_cache_request_key(const httpresp_request *req, hr_key *k);
+
+/* Event 1, a lookup for a request the cache applies to
+ * (hr_cache_request_applies): loads the entry for its key and runs
+ * hr_cache_select.  On FRESH and REVALIDATE `*out` holds a reference to
+ * the entry (drop it with hr_stored_unref); on NONE and NOT_CACHED it is
+ * NULL.  A store error reads as a miss. */
+hr_cache_use hr_cache_lookup(httpresp_cache *c, const httpresp_request *req,
+                             int64_t now_ms, hr_stored **out,
+                             const char **why);
+
+/* Event 2, a complete final response to `req` came from the network:
+ * stores it when hr_cache_storable allows (returns 1), else removes
+ * whatever was stored for the key, since it is superseded (returns 0) --
+ * except after a HEAD, a 304 or a 5xx, which supersede nothing.  `*why`
+ * gets the reason it was not stored (hr_cache_storable's, or "too-large"
+ * for the store, or "store-failed"). */
+int hr_cache_on_response(httpresp_cache *c, const httpresp_request *req,
+                         int status, const hr_headers *resp, const char *body,
+                         size_t body_len, int64_t request_ms,
+                         int64_t response_ms, const char **why);
+
+/* Event 3, a 304 answered the conditionals that revalidated `stored`.
+ * When it `selected` the entry (hr_cache_304_selects, RFC 9111 §4.3.4),
+ * `*out` gets the entry updated from the 304 (§3.2; free it with
+ * hr_cache_entry_free), and the store gets it too, update-only: an entry
+ * evicted or removed meanwhile stays gone.  If the update may not be
+ * stored (a 304 with no-store, §5.2.2.5) the entry is removed instead.
+ * When it did not select it, the entry no longer matches the origin and is
+ * removed (`out` may then be NULL).  Returns 0 or HTTPRESP_E_NOMEM; a
+ * store failure is only a lost update. */
+int hr_cache_on_304(httpresp_cache *c, const httpresp_request *req,
+                    const hr_stored *stored, int selected,
+                    const hr_headers *h304, int64_t request_ms,
+                    int64_t response_ms, hr_cache_entry *out);
+
+/* Event 4, an unsafe method's response came from the network: what it
+ * invalidates (§4.4, hr_cache_invalidation_keys) is removed. */
+void hr_cache_on_unsafe(httpresp_cache *c, const httpresp_request *req,
+                        int status, const hr_headers *resp);
+
+#endif

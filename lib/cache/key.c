@@ -1,0 +1,54 @@
+/* Flat store keys: the one place that spells a key as a string. */
+#include "key.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+int hr_key_init(hr_key *k, const char *method, const char *url, size_t url_len,
+                const char *partition) {
+  memset(k, 0, sizeof(*k));
+  k->method = method;
+  k->url = url;
+  k->url_len = url_len;
+  k->partition = partition ? partition : "";
+  k->variant = HR_VARIANT_NONE;
+  if (strcmp(method, "GET") == 0 && !*k->partition) {
+    k->flat = url;
+    k->flat_len = url_len;
+    return 0;
+  }
+  size_t mlen = strlen(method), plen = strlen(k->partition);
+  char num[24];
+  int nlen = snprintf(num, sizeof(num), "%zu", plen);
+  size_t total = mlen + 1 + (size_t)nlen + 1 + plen + 1 + url_len;
+  if (url_len > SIZE_MAX / 2 || plen > SIZE_MAX / 4)
+    return HTTPRESP_E_NOMEM;
+  char *p = malloc(total + 1);
+  if (!p)
+    return HTTPRESP_E_NOMEM;
+  char *w = p;
+  memcpy(w, method, mlen);
+  w += mlen;
+  *w++ = ' ';
+  memcpy(w, num, (size_t)nlen);
+  w += nlen;
+  *w++ = ':';
+  memcpy(w, k->partition, plen);
+  w += plen;
+  *w++ = ' ';
+  memcpy(w, url, url_len);
+  w[url_len] = '\0';
+  k->own = p;
+  k->flat = p;
+  k->flat_len = total;
+  return 0;
+}
+
+void hr_key_free(hr_key *k) {
+  free(k->own);
+  k->own = NULL;
+  k->flat = NULL;
+}

@@ -1,0 +1,50 @@
+/* What stores are keyed by: a key (method, normalised URL, partition)
+ * flattened to one string, and a variant id.  Keys are built above the
+ * store layer (the cache normalises the URL and picks the partition);
+ * stores only compare and hash the flat string, never parse it. */
+#ifndef HR_CACHE_KEY_H
+#define HR_CACHE_KEY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Which of a key's variants (RFC 9111 §4.1: one per set of the request
+ * fields a response's Vary names).  HR_VARIANT_NONE is the single entry a
+ * store keeps per key while the cache selects no variants itself. */
+typedef uint64_t hr_variant_id;
+#define HR_VARIANT_NONE ((hr_variant_id)0)
+
+typedef struct hr_key {
+  const char *method;    /* whose responses the entry answers ("GET") */
+  const char *url;       /* normalised (no fragment), not NUL-terminated */
+  size_t url_len;
+  const char *partition; /* the identity the entry belongs to, "" for none */
+  const char *flat;      /* the string stores index by, not NUL-terminated */
+  size_t flat_len;
+  hr_variant_id variant;
+  char *own; /* `flat` when it had to be built */
+} hr_key;
+
+/* Builds the key of `method`, the first `url_len` bytes of `url` and
+ * `partition` (NULL or "" for none); the strings are borrowed and must
+ * outlive `k`.  The flat form of a GET without a partition is the URL
+ * itself (no allocation, and the name stores have always used); anything
+ * else is "METHOD <partition length>:<partition> URL", which no URL can
+ * spell.  Returns 0 or HTTPRESP_E_NOMEM. */
+int hr_key_init(hr_key *k, const char *method, const char *url, size_t url_len,
+                const char *partition);
+void hr_key_free(hr_key *k);
+
+/* The shape a store that keeps several variants per key
+ * (HR_STORE_VARIANTS) keeps per key: the Vary field names its responses
+ * were chosen by, and which variants it holds, so that a lookup reads the
+ * index, computes the request's variant id from those fields, and reads
+ * that variant. */
+#define HR_VARIANTS_MAX 8
+typedef struct hr_variant_index {
+  char *vary; /* lower-case field names, comma-separated, sorted */
+  size_t n;
+  hr_variant_id ids[HR_VARIANTS_MAX];
+} hr_variant_index;
+
+#endif

@@ -1,0 +1,127 @@
+/* The client cache's pure rules (RFC 9111, private cache): what may be
+ * stored, how old and how fresh it is, whether it serves a request, how a
+ * 304 updates it, what an unsafe request invalidates.  No clock reads, no
+ * I/O, no store: the policy core uses them directly. */
+#ifndef HR_CACHE_RULES_H
+#define HR_CACHE_RULES_H
+
+#include <stdint.h>
+
+#include "common.h"
+#include "entry.h"
+#include "facts.h"
+#include "headers.h"
+#include "key.h"
+#include "objects.h"
+
+/* ---- pure rules ------------------------------------------------------- */
+
+/* The normalised URL a key is made of (malloc'd): the URL without its
+ * fragment. */
+char *hr_cache_key_url(const char *url);
+
+/* Whether the request lets the cache take part at all: GET or HEAD, no
+ * caller conditionals (If-None-Match, If-Modified-Since, If-Match,
+ * If-Unmodified-Since, If-Range) and no Range (stored partial content is
+ * never combined).  `*why` gets a static reason when not ("method",
+ * "conditional", "range"). */
+int hr_cache_request_applies(const httpresp_request *req, const char **why);
+
+/* Whether a response to `req` may be stored (RFC 9111 §3): GET, final
+ * status, no no-store in request or response, status cacheable by default
+ * (RFC 9110 §15.1) or explicit freshness (max-age, Expires, public...),
+ * no Authorization in the request unless public/must-revalidate/s-maxage,
+ * Vary not "*", size under HR_CACHE_MAX_ENTRY (body_len given).  `*why`
+ * gets a static reason when not ("no-store", "status", "vary-star"...). */
+int hr_cache_storable(const httpresp_request *req, int status,
+                      const hr_headers *resp, size_t body_len,
+                      const char **why);
+
+/* Whether the answer a hop just received is one to keep, by what became of
+ * it: not one the policy is about to ask for again (a 429 or 503 waiting
+ * for its retry: stored, it would answer the retry from the cache and
+ * supersede a good entry), nor one whose body was dropped, as the bodies
+ * of followed redirects and repeated hops are (the stored copy would lack
+ * it while its Content-Length still promised it). */
+int hr_cache_hop_storable(int retried, size_t dropped_body);
+
+/* Builds an entry from a response (copies everything; removes hop-by-hop
+ * fields and those named in Connection, RFC 9111 §3.1; records the Vary'd
+ * request fields; adds a Date of `response_ms` when the response had none,
+ * RFC 9110 §6.6.1).  `e` is overwritten (its old contents are not freed);
+ * on failure it is left empty.  Its key is k's flat form. */
+int hr_cache_entry_from_response(hr_cache_entry *e, const hr_key *k,
+                                 const httpresp_request *req,
+                                 int status, const hr_headers *resp,
+                                 const char *body, size_t body_len,
+                                 int64_t request_ms, int64_t response_ms);
+
+/* Current age in seconds (RFC 9111 §4.2.3). */
+int64_t hr_cache_current_age(const hr_cache_entry *e, int64_t now_ms);
+/* Freshness lifetime in seconds (§4.2.1, heuristic §4.2.2: 10% of
+ * Date - Last-Modified, at most 1 day, for heuristically cacheable
+ * statuses); 0 when an invalid Expires or Date makes it stale. */
+int64_t hr_cache_freshness_lifetime(const hr_cache_entry *e);
+
+typedef enum hr_cache_use {
+  HR_CACHE_USE_NONE = 0,   /* not usable: go to the network normally */
+  HR_CACHE_USE_FRESH,      /* serve without contacting the server */
+  HR_CACHE_USE_REVALIDATE, /* send a conditional request */
+  HR_CACHE_USE_NOT_CACHED  /* only-if-cached and nothing usable: fail */
+} hr_cache_use;
+
+/* Decides how a stored entry serves `req` at `now_ms`: Vary match (§4.1),
+ * request directives no-cache, max-age, max-stale, min-fresh,
+ * only-if-cached, Pragma: no-cache; response directives no-cache,
+ * must-revalidate; freshness.  An entry without validators that cannot be
+ * served fresh is HR_CACHE_USE_NONE.  `e` may be NULL (nothing stored).
+ * With only-if-cached, whatever is not FRESH is HR_CACHE_USE_NOT_CACHED.
+ * `*why` gets a static reason ("fresh", "max-stale", "stale", "vary",
+ * "no-cache", "request-no-cache", "request-no-store", "request-max-age",
+ * "min-fresh", "miss", "only-if-cached"). */
+hr_cache_use hr_cache_select(const hr_cache_entry *e,
+                             const httpresp_request *req, int64_t now_ms,
+                             const char **why);
+
+/* Whether `e` carries a validator (an ETag, or a Last-Modified that is a
+ * valid HTTP-date). */
+int hr_cache_has_validator(const hr_cache_entry *e);
+/* Appends to `out` the conditionals that revalidate `e`: If-None-Match
+ * (stored ETag) and/or If-Modified-Since (stored Last-Modified, when it is
+ * a valid HTTP-date).  They go out with the hop, never into its request,
+ * so no request derived from it (a redirect, a repeat) carries them. */
+int hr_cache_conditionals(const hr_cache_entry *e, hr_headers *out);
+
+/* Whether a 304 selects `e` (RFC 9111 §4.3.4): strong ETag equal, weak
+ * ETag equal by weak comparison, else equal Last-Modified; a 304 without
+ * any validator selects the entry it was asked about. */
+int hr_cache_304_selects(const hr_cache_entry *e, const hr_headers *h304);
+/* Updates `e` from a 304 (RFC 9111 §3.2): each field of the 304 replaces
+ * the stored fields of that name (as a group, at the place of the first
+ * stored one; new names are appended), except Content-Length,
+ * Content-Encoding, Content-Range and the fields a cache must not store;
+ * request/response times are renewed, a 304 without Age drops the stored
+ * Age and one without Date sets Date to `response_ms`. */
+int hr_cache_update_from_304(hr_cache_entry *e, const hr_headers *h304,
+                             int64_t request_ms, int64_t response_ms);
+
+/* The response headers to hand the caller for `e` served at `now_ms`: the
+ * stored fields with Age set to the current age (§5.1). */
+/* The Age value those headers carry: the current age, at most 2^31. */
+#define HR_CACHE_AGE_TEXT 24
+void hr_cache_age_text(const hr_cache_entry *e, int64_t now_ms,
+                       char buf[HR_CACHE_AGE_TEXT]);
+int hr_cache_served_headers(const hr_cache_entry *e, int64_t now_ms,
+                            hr_headers *out);
+
+/* The URLs (hr_cache_key_url) an unsafe request's non-error response
+ * invalidates (§4.4):
+ * the request URL and same-origin Location / Content-Location targets.
+ * Fills up to 3 malloc'd keys; returns how many. */
+size_t hr_cache_invalidation_keys(const char *req_url, int status,
+                                  const hr_headers *resp, char *keys[3]);
+
+/* Whether `method` is unsafe (anything but GET, HEAD, OPTIONS, TRACE). */
+int hr_cache_method_unsafe(const char *method);
+
+#endif
