@@ -113,6 +113,25 @@ int hr_retry_decide(const hr_policy_input *in, hr_decision *d);
 void hr_quiet_decide(const hr_policy *p, int64_t not_before_ms, int64_t now_ms,
                      int64_t start_ms, hr_decision *d);
 
+/* A 1xx flood is an attack or a broken server, not a conversation. */
+#define HR_MAX_INTERIM 100
+
+/* What an interim (1xx) response does (RFC 9110 §15.2). */
+typedef enum hr_interim {
+  HR_INTERIM_ABSORB = 0, /* absorbed: wait for the next response */
+  HR_INTERIM_HINTS,      /* 103 Early Hints: absorbed, and shown to the
+                            caller's callback first */
+  HR_INTERIM_STOP        /* the transfer fails with *error, *msg */
+} hr_interim;
+
+/* The rules for the `count`th (from 1) interim response `status` of a hop:
+ * more than HR_MAX_INTERIM fail (HTTPRESP_E_TOO_MANY_INTERIM); 101 to a
+ * request that asked for no upgrade fails (HTTPRESP_E_UNEXPECTED_UPGRADE,
+ * §15.2.2); 103 is hints; any other 1xx (100, 102, unknown ones: §15.2) is
+ * absorbed.  `*msg` gets a static message on STOP. */
+hr_interim hr_interim_decide(int status, unsigned count, int *error,
+                             const char **msg);
+
 /* Whether request header `name` is removed when a redirect changes origin
  * under `p` (Authorization, Proxy-Authorization, Cookie unless kept). */
 int hr_policy_header_is_sensitive(const hr_policy *p, const char *name);

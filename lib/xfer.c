@@ -10,8 +10,6 @@
 #include "store/origin.h"
 #include "url.h"
 
-/* A 1xx flood is an attack or a broken server, not a conversation. */
-#define HR_MAX_INTERIM 100
 /* Bodies of redirects and repeats are drained to keep the connection, up
  * to this size; past it the connection is dropped instead. */
 #define HR_MAX_DISCARD ((size_t)1024 * 1024)
@@ -122,18 +120,14 @@ static void forget_response(hr_xfer *x) {
 
 static void end_of_block(hr_xfer *x) {
   if (x->status >= 100 && x->status < 200) {
-    if (++x->interim > HR_MAX_INTERIM) {
-      abort_with(x, HTTPRESP_E_TOO_MANY_INTERIM,
-                 "more than 100 interim (1xx) responses");
+    int error;
+    const char *msg;
+    hr_interim what = hr_interim_decide(x->status, ++x->interim, &error, &msg);
+    if (what == HR_INTERIM_STOP) {
+      abort_with(x, error, msg);
       return;
     }
-    if (x->status == 101) {
-      abort_with(x, HTTPRESP_E_UNEXPECTED_UPGRADE,
-                 "server answered 101 Switching Protocols to a request that "
-                 "asked for no upgrade");
-      return;
-    }
-    if (x->status == 103)
+    if (what == HR_INTERIM_HINTS)
       early_hints(x);
     forget_response(x);
     x->await_status = 1;

@@ -605,6 +605,39 @@ Test(policy, origin_quiet_table) {
 /* The history keeps its first visits inline and spills to the heap: every
  * visit must read back whole either way (URLs without their fragment), and
  * a redirect back to any of them is a loop. */
+/* RFC 9110 §15.2: interim responses are absorbed, 103 shown, 101 without
+ * an upgrade asked for and a flood fail. */
+Test(policy, interim_table) {
+  static const struct {
+    int status;
+    unsigned count;
+    hr_interim want;
+    int error;
+  } rows[] = {
+      {100, 1, HR_INTERIM_ABSORB, 0},
+      {102, 1, HR_INTERIM_ABSORB, 0},
+      {103, 1, HR_INTERIM_HINTS, 0},
+      {103, 7, HR_INTERIM_HINTS, 0},
+      {104, 1, HR_INTERIM_ABSORB, 0}, /* unknown 1xx: absorbed too */
+      {199, 1, HR_INTERIM_ABSORB, 0},
+      {101, 1, HR_INTERIM_STOP, HTTPRESP_E_UNEXPECTED_UPGRADE},
+      {100, HR_MAX_INTERIM, HR_INTERIM_ABSORB, 0},
+      {100, HR_MAX_INTERIM + 1, HR_INTERIM_STOP, HTTPRESP_E_TOO_MANY_INTERIM},
+      {103, HR_MAX_INTERIM + 1, HR_INTERIM_STOP, HTTPRESP_E_TOO_MANY_INTERIM},
+  };
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+    int error = 0;
+    const char *msg = NULL;
+    hr_interim got =
+        hr_interim_decide(rows[i].status, rows[i].count, &error, &msg);
+    cr_expect_eq(got, rows[i].want, "row %zu", i);
+    if (rows[i].want == HR_INTERIM_STOP) {
+      cr_expect_eq(error, rows[i].error, "row %zu", i);
+      cr_expect(msg && *msg, "row %zu", i);
+    }
+  }
+}
+
 Test(history, inline_and_spilled_visits_read_back) {
   hr_history h;
   hr_history_init(&h);

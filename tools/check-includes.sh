@@ -17,7 +17,7 @@ command -v tsort >/dev/null || { echo "check-includes: tsort missing (coreutils)
 
 # Parsers and the policy core: nothing here may reach libcurl or a store.
 pure=(lib/headers.c lib/httpdate.c lib/cachecontrol.c lib/url.c lib/status.c
-      lib/policy.c lib/redirect.c lib/retry.c
+      lib/policy.c lib/redirect.c lib/retry.c lib/interim.c
       lib/cache/entry.c lib/cache/codec.c lib/cache/facts.c
       lib/cache/rules.c lib/cache/key.c)
 
