@@ -32,7 +32,7 @@ const char *httpresp_hop_header(const httpresp_hop_view *h, const char *name) {
   return (h && name) ? hr_headers_get(h->headers, name) : NULL;
 }
 
-static void abort_with(hr_xfer *x, int code, const char *msg) {
+void hr_xfer_abort(hr_xfer *x, int code, const char *msg) {
   if (x->abort_code)
     return;
   x->abort_code = code;
@@ -62,7 +62,7 @@ static void early_hints(hr_xfer *x) {
       lines[i] = all.data + offs[i];
     c->hints_fn(c->hints_ud, x->status, lines, x->hdrs.n);
   } else {
-    abort_with(x, HTTPRESP_E_NOMEM, "out of memory for 103 headers");
+    hr_xfer_abort(x, HTTPRESP_E_NOMEM, "out of memory for 103 headers");
   }
   free(lines);
   free(offs);
@@ -72,7 +72,7 @@ static void early_hints(hr_xfer *x) {
 /* The fields of this hop's response: received, or stored (as stored: the
  * Age a caller sees is set when the answer is kept). */
 static const hr_headers *hop_headers(const hr_xfer *x) {
-  return x->from_cache ? &x->stored->e.headers : &x->hdrs;
+  return x->hc == HR_HC_SERVED ? &x->stored->e.headers : &x->hdrs;
 }
 
 static void decide_at_headers(hr_xfer *x) {
@@ -89,9 +89,10 @@ static void decide_at_headers(hr_xfer *x) {
   in.resp = hop_headers(x);
   in.now_ms = hr_client_now(c);
   in.start_ms = x->start_ms;
-  in.revalidating = x->revalidating && x->stored ? &x->stored->e : NULL;
+  in.revalidating =
+      x->hc == HR_HC_REVALIDATE && x->stored ? &x->stored->e : NULL;
   in.location_malformed = x->bad_location;
-  if (!x->from_cache)
+  if (x->hc != HR_HC_SERVED)
     x->response_ms = in.now_ms;
   if (c->policy.backoff_base_ms > 0)
     in.random_ms = hr_client_random(c, c->policy.backoff_cap_ms);
@@ -99,7 +100,7 @@ static void decide_at_headers(hr_xfer *x) {
   hr_decision_init(&x->dec);
   int rc = hr_policy_decide(&in, &x->dec);
   if (rc) {
-    abort_with(x, rc, httpresp_strerror(rc));
+    hr_xfer_abort(x, rc, httpresp_strerror(rc));
     return;
   }
   /* Bodies of redirects, repeats and stopped hops never reach the caller. */
@@ -107,9 +108,10 @@ static void decide_at_headers(hr_xfer *x) {
 }
 
 /* A new response starts (a status line, the end of a 1xx block, a new
- * hop): nothing of the fields seen so far carries over. */
-static void forget_response(hr_xfer *x) {
-  x->final_seen = 0;
+ * hop): nothing of the fields seen so far carries over; receiving goes on
+ * at `next`. */
+static void forget_response(hr_xfer *x, hr_rx next) {
+  x->rx = next;
   x->bad_location = 0;
   x->set_cookie = 0;
   x->folds = 0;
@@ -118,23 +120,27 @@ static void forget_response(hr_xfer *x) {
   hr_buf_reset(&x->resp->body);
 }
 
+/* The final response's header block ended (its decision is taken). */
+static int final_seen(const hr_xfer *x) {
+  return x->rx == HR_RX_FINAL || x->rx == HR_RX_FINAL_AUTH;
+}
+
 static void end_of_block(hr_xfer *x) {
   if (x->status >= 100 && x->status < 200) {
     int error;
     const char *msg;
     hr_interim what = hr_interim_decide(x->status, ++x->interim, &error, &msg);
     if (what == HR_INTERIM_STOP) {
-      abort_with(x, error, msg);
+      hr_xfer_abort(x, error, msg);
       return;
     }
     if (what == HR_INTERIM_HINTS)
       early_hints(x);
-    forget_response(x);
-    x->await_status = 1;
+    forget_response(x, HR_RX_STATUS);
     return;
   }
-  x->final_seen = 1;
-  x->await_status = x->status == 401 || x->status == 407;
+  x->rx = x->status == 401 || x->status == 407 ? HR_RX_FINAL_AUTH
+                                               : HR_RX_FINAL;
   decide_at_headers(x);
 }
 
@@ -157,7 +163,7 @@ static size_t unfold(hr_xfer *x, const char *buf, size_t len) {
     size_t cap = (x->fold_len + vlen + 2) * 2;
     char *nv = hr_headers_value_space(&x->hdrs, last, cap - 1);
     if (!nv) {
-      abort_with(x, HTTPRESP_E_NOMEM, "out of memory for headers");
+      hr_xfer_abort(x, HTTPRESP_E_NOMEM, "out of memory for headers");
       return 0;
     }
     memcpy(nv, f->value, x->fold_len + 1);
@@ -172,7 +178,7 @@ static size_t unfold(hr_xfer *x, const char *buf, size_t len) {
   return len;
 }
 
-static size_t header_cb(char *buf, size_t size, size_t n, void *ud) {
+size_t hr_xfer_header_cb(char *buf, size_t size, size_t n, void *ud) {
   hr_xfer *x = ud;
   size_t len = size * n;
   const hr_policy *p = &x->client->policy;
@@ -180,7 +186,7 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *ud) {
     return 0;
   x->header_bytes += len;
   if (x->header_bytes > p->max_header_bytes) {
-    abort_with(x, HTTPRESP_E_HEADERS_TOO_LARGE,
+    hr_xfer_abort(x, HTTPRESP_E_HEADERS_TOO_LARGE,
                "response headers exceed the size limit");
     return 0;
   }
@@ -188,32 +194,32 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *ud) {
    * 1xx block, or after a 401/407 that libcurl answers itself (auth).
    * Elsewhere "HTTP/..." is a malformed field or a trailer, never a new
    * response ('/' is not a token char, so no field name starts so). */
-  if (x->await_status && len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
+  if ((x->rx == HR_RX_STATUS || x->rx == HR_RX_FINAL_AUTH) && len >= 5 &&
+      memcmp(buf, "HTTP/", 5) == 0) {
     int status;
     if (hr_parse_status_line(buf, len, &status) != 0) {
-      abort_with(x, HTTPRESP_E_BAD_RESPONSE, "malformed status line");
+      hr_xfer_abort(x, HTTPRESP_E_BAD_RESPONSE, "malformed status line");
       return 0;
     }
     /* Every status line starts a fresh header set: 1xx fields and those of
      * a response libcurl itself answered (auth) never reach the final. */
     x->status = status;
-    x->await_status = 0;
-    forget_response(x);
+    forget_response(x, HR_RX_FIELDS);
     return len;
   }
   if (x->status == 0) {
-    abort_with(x, HTTPRESP_E_BAD_RESPONSE, "response without a status line");
+    hr_xfer_abort(x, HTTPRESP_E_BAD_RESPONSE, "response without a status line");
     return 0;
   }
   if (len <= 2 && (buf[0] == '\r' || buf[0] == '\n')) {
-    if (!x->final_seen)
+    if (!final_seen(x))
       end_of_block(x);
     return x->abort_code ? 0 : len;
   }
-  if (x->final_seen)
+  if (final_seen(x))
     return len; /* trailer fields after the body: not part of the header */
   if (x->hdrs.n + x->folds >= p->max_header_fields) {
-    abort_with(x, HTTPRESP_E_HEADERS_TOO_LARGE,
+    hr_xfer_abort(x, HTTPRESP_E_HEADERS_TOO_LARGE,
                "response has more header fields than the limit");
     return 0;
   }
@@ -223,7 +229,7 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *ud) {
   }
   int rc = hr_headers_add_line(&x->hdrs, buf, len);
   if (rc == HTTPRESP_E_NOMEM) {
-    abort_with(x, rc, "out of memory for headers");
+    hr_xfer_abort(x, rc, "out of memory for headers");
     return 0;
   }
   /* A malformed field line is not interpreted (RFC 9112 §5); but a Location
@@ -239,7 +245,8 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *ud) {
 
 /* With a sink the body is not collected, but the cache needs a copy. */
 static void keep_for_cache(hr_xfer *x, const char *data, size_t len) {
-  if (!x->cache || x->sink_copy_full || strcmp(x->cur->method, "GET") != 0)
+  if (x->hc == HR_HC_OFF || x->sink_copy_full ||
+      strcmp(x->cur->method, "GET") != 0)
     return;
   if (x->sink_copy.len + len > HR_CACHE_MAX_ENTRY ||
       hr_buf_append(&x->sink_copy, data, len) != 0) {
@@ -248,7 +255,7 @@ static void keep_for_cache(hr_xfer *x, const char *data, size_t len) {
   }
 }
 
-static size_t write_cb(char *data, size_t size, size_t n, void *ud) {
+size_t hr_xfer_write_cb(char *data, size_t size, size_t n, void *ud) {
   hr_xfer *x = ud;
   size_t len = size * n;
   if (x->abort_code)
@@ -264,198 +271,27 @@ static size_t write_cb(char *data, size_t size, size_t n, void *ud) {
   if (x->cur->sink) {
     keep_for_cache(x, data, len);
     if (x->cur->sink(x->cur->sink_ud, data, len) != len) {
-      abort_with(x, HTTPRESP_E_ABORTED, "the body sink refused the data");
+      hr_xfer_abort(x, HTTPRESP_E_ABORTED, "the body sink refused the data");
       return 0;
     }
     return len;
   }
   if (len > x->client->policy.max_body ||
       x->resp->body.len > x->client->policy.max_body - len) {
-    abort_with(x, HTTPRESP_E_BODY_TOO_LARGE,
+    hr_xfer_abort(x, HTTPRESP_E_BODY_TOO_LARGE,
                "response body exceeds the size limit");
     return 0;
   }
   if (hr_buf_append(&x->resp->body, data, len) != 0) {
-    abort_with(x, HTTPRESP_E_NOMEM, "out of memory for the body");
+    hr_xfer_abort(x, HTTPRESP_E_NOMEM, "out of memory for the body");
     return 0;
   }
   return len;
 }
 
-/* ---- sending ------------------------------------------------------------ */
-
-static size_t read_cb(char *buf, size_t size, size_t n, void *ud) {
-  hr_xfer *x = ud;
-  x->stream_used = 1;
-  size_t got = x->cur->read(x->cur->stream_ud, buf, size * n);
-  if (got == (size_t)-1) {
-    abort_with(x, HTTPRESP_E_ABORTED, "the body read callback aborted");
-    return CURL_READFUNC_ABORT;
-  }
-  return got > size * n ? CURL_READFUNC_ABORT : got;
-}
-
-static int seek_cb(void *ud, curl_off_t offset, int origin) {
-  hr_xfer *x = ud;
-  if (offset != 0 || origin != SEEK_SET || !x->cur->rewind)
-    return CURL_SEEKFUNC_CANTSEEK;
-  return x->cur->rewind(x->cur->stream_ud) == 0 ? CURL_SEEKFUNC_OK
-                                                 : CURL_SEEKFUNC_FAIL;
-}
-
-/* Appends `h` to the hop's header list as libcurl reads it. */
-static int append_fields(hr_xfer *x, const hr_headers *h, hr_buf *line) {
-  for (size_t i = 0; i < h->n; i++) {
-    const hr_field *f = &h->v[i];
-    hr_buf_reset(line);
-    /* libcurl reads "Name:" as "remove", "Name;" as "send empty". */
-    if (hr_buf_append_str(line, f->name) ||
-        hr_buf_append_str(line, *f->value ? ": " : ";") ||
-        hr_buf_append_str(line, f->value))
-      return HTTPRESP_E_NOMEM;
-    struct curl_slist *s = curl_slist_append(x->slist, line->data);
-    if (!s)
-      return HTTPRESP_E_NOMEM;
-    x->slist = s;
-  }
-  return 0;
-}
-
-/* The request's fields, then the cache's conditionals when this hop
- * revalidates a stored answer (they stay out of the request, so nothing
- * derived from it carries them), then "Expect:" after a 417. */
-static int build_header_list(hr_xfer *x) {
-  curl_slist_free_all(x->slist);
-  x->slist = NULL;
-  hr_buf line;
-  hr_buf_init(&line);
-  int rc = append_fields(x, &x->cur->headers, &line);
-  if (!rc && x->revalidating) {
-    hr_headers cond;
-    hr_headers_init(&cond);
-    rc = hr_cache_conditionals(&x->stored->e, &cond);
-    if (!rc)
-      rc = append_fields(x, &cond, &line);
-    hr_headers_free(&cond);
-  }
-  if (!rc && x->hist.expect_repeated) {
-    struct curl_slist *s = curl_slist_append(x->slist, "Expect:");
-    if (!s)
-      rc = HTTPRESP_E_NOMEM;
-    else
-      x->slist = s;
-  }
-  hr_buf_free(&line);
-  return rc ? HTTPRESP_E_NOMEM : 0;
-}
-
-/* Back to a plain GET without a body, as libcurl starts.  Setting
- * CURLOPT_POSTFIELDS (even to NULL) switches libcurl to POST, so it must
- * come before CURLOPT_HTTPGET. */
-static void plain_get(CURL *e) {
-  curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
-  curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-  curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
-  curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
-  curl_easy_setopt(e, CURLOPT_READFUNCTION, NULL);
-  curl_easy_setopt(e, CURLOPT_READDATA, stdin);
-  curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, NULL);
-  curl_easy_setopt(e, CURLOPT_SEEKDATA, NULL);
-}
-
-/* A GET needs two options whatever the caller left on the handle: HTTPGET
- * also clears NOBODY and UPLOAD, and without POST the POSTFIELDS and read
- * callbacks are not used.  Anything else starts from a full reset, and is
- * undone when the hop or the request ends (set_body). */
-static int set_method_and_body(hr_xfer *x) {
-  CURL *e = x->easy;
-  const httpresp_request *r = x->cur;
-  CURLcode cc = CURLE_OK;
-  int is_get = strcmp(r->method, "GET") == 0;
-  if (is_get && r->body_kind == HR_BODY_NONE) {
-    if (x->set_body)
-      plain_get(e); /* nothing of the previous hop survives */
-    else
-      curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-    x->set_body = 0;
-    cc = curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
-    return cc == CURLE_OK ? 0 : HTTPRESP_E_CURL;
-  }
-  plain_get(e);
-  x->set_body = 1;
-  if (strcmp(r->method, "HEAD") == 0) {
-    cc = curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-  } else if (r->body_kind == HR_BODY_MEMORY) {
-    curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
-    cc = curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
-  } else if (r->body_kind == HR_BODY_STREAM) {
-    if (x->stream_used) {
-      if (!r->rewind || r->rewind(r->stream_ud) != 0) {
-        abort_with(x, HTTPRESP_E_BODY_NOT_REWINDABLE,
-                   "the streamed body could not be rewound");
-        return HTTPRESP_E_BODY_NOT_REWINDABLE;
-      }
-      x->stream_used = 0;
-    }
-    curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_READFUNCTION, read_cb);
-    curl_easy_setopt(e, CURLOPT_READDATA, x);
-    if (r->rewind) {
-      curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, seek_cb);
-      curl_easy_setopt(e, CURLOPT_SEEKDATA, x);
-    }
-    cc = curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-                          (curl_off_t)r->stream_len);
-  }
-  int is_post = strcmp(r->method, "POST") == 0 && r->body_kind != HR_BODY_NONE;
-  if (!cc && !is_get && !is_post && strcmp(r->method, "HEAD") != 0)
-    cc = curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
-  return cc == CURLE_OK ? 0 : HTTPRESP_E_CURL;
-}
-
-/* libcurl calls this at least once a second while a transfer runs. */
-static int deadline_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow,
-                       curl_off_t ultotal, curl_off_t ulnow) {
-  (void)dltotal;
-  (void)dlnow;
-  (void)ultotal;
-  (void)ulnow;
-  hr_xfer *x = ud;
-  const hr_policy *p = &x->client->policy;
-  if (hr_client_now(x->client) < hr_sat_add(x->start_ms, p->deadline_ms))
-    return 0;
-  abort_with(x, HTTPRESP_E_DEADLINE, "the request's deadline passed");
-  return 1;
-}
-
-static void set_credentials(hr_xfer *x) {
-  CURL *e = x->easy;
-  const httpresp_request *o = x->orig;
-  if (x->cross_origin &&
-      hr_policy_header_is_sensitive(&x->client->policy, "Authorization")) {
-    /* libcurl cannot report what the caller set on the handle, so clear
-     * every credential option that would otherwise reach the new origin. */
-    curl_easy_setopt(e, CURLOPT_USERPWD, NULL);
-    curl_easy_setopt(e, CURLOPT_USERNAME, NULL);
-    curl_easy_setopt(e, CURLOPT_PASSWORD, NULL);
-    curl_easy_setopt(e, CURLOPT_XOAUTH2_BEARER, NULL);
-    curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-    if (hr_policy_header_is_sensitive(&x->client->policy, "Cookie"))
-      curl_easy_setopt(e, CURLOPT_COOKIE, NULL);
-    x->set_creds = 1;
-  } else if (o->user) {
-    curl_easy_setopt(e, CURLOPT_USERNAME, o->user);
-    curl_easy_setopt(e, CURLOPT_PASSWORD, o->password);
-    curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)o->auth);
-    x->set_creds = 1;
-  }
-}
-
 static void reset_receive_state(hr_xfer *x) {
   x->status = 0;
-  x->await_status = 1;
-  forget_response(x);
+  forget_response(x, HR_RX_STATUS);
   x->interim = 0;
   x->header_bytes = 0;
   x->deliver_body = 0;
@@ -466,9 +302,9 @@ static void reset_receive_state(hr_xfer *x) {
   x->sink_copy_full = 0;
 }
 
-static hr_step fail(hr_xfer *x, int code, const char *msg) {
+static hr_xfer_state fail(hr_xfer *x, int code, const char *msg) {
   hr_response_fail(x->resp, code, "%s", msg);
-  return HR_STEP_DONE;
+  return HR_XS_DONE;
 }
 
 /* The next hop sends `next` (owned from now on). */
@@ -480,51 +316,53 @@ static void set_cur(hr_xfer *x, httpresp_request *next) {
 
 /* Loads a stored answer into the receive state as if it had just arrived,
  * so the policy treats it like any response (a stored 301 is followed). */
-static hr_step serve_stored(hr_xfer *x) {
+static hr_xfer_state serve_stored(hr_xfer *x) {
   reset_receive_state(x);
   x->status = x->stored->e.status;
   x->set_cookie = hr_headers_get(&x->stored->e.headers, "Set-Cookie") != NULL;
-  x->from_cache = 1;
-  x->final_seen = 1;
+  x->hc = HR_HC_SERVED;
+  x->rx = HR_RX_FINAL;
   decide_at_headers(x);
   if (x->abort_code)
     return fail(x, x->abort_code, x->abort_msg);
-  return HR_STEP_CACHED;
+  return HR_XS_HOP_DONE;
 }
 
 /* Asks the cache about the current hop before any network: returns
- * HR_STEP_PERFORM to go on to the network (possibly with conditionals
- * added), HR_STEP_CACHED when the store answers, HR_STEP_DONE on error. */
-static hr_step consult_cache(hr_xfer *x, int64_t now) {
+ * HR_XS_RUN to go on to the network (possibly with conditionals added),
+ * HR_XS_HOP_DONE when the store answers, HR_XS_DONE on error. */
+static hr_xfer_state consult_cache(hr_xfer *x, int64_t now) {
   const char *why = "";
-  x->from_cache = 0;
-  if (!x->client->cache || x->revalidating)
-    return HR_STEP_PERFORM;
+  if (x->hc == HR_HC_SERVED)
+    x->hc = HR_HC_NETWORK;
+  if (!x->client->cache || x->hc == HR_HC_REVALIDATE)
+    return HR_XS_RUN;
   if (!hr_cache_request_applies(x->cur, &why)) {
-    x->cache = NULL;
+    x->hc = HR_HC_OFF;
     x->resp->cache_status = HTTPRESP_CACHE_BYPASS;
     x->resp->cache_reason = why;
-    return HR_STEP_PERFORM;
+    return HR_XS_RUN;
   }
-  x->cache = x->client->cache;
-  if (x->skip_cache) {
+  if (x->hc == HR_HC_BYPASS) {
     /* The unconditional repeat after a 304 that selected nothing: its
      * answer is stored, nothing stored is consulted. */
     x->resp->cache_status = HTTPRESP_CACHE_MISS;
     x->resp->cache_reason = "304-mismatch";
-    return HR_STEP_PERFORM;
+    return HR_XS_RUN;
   }
+  x->hc = HR_HC_NETWORK;
   hr_stored_unref(x->stored);
   x->stored = NULL;
-  hr_cache_use use = hr_cache_lookup(x->cache, x->cur, now, &x->stored, &why);
+  hr_cache_use use =
+      hr_cache_lookup(x->client->cache, x->cur, now, &x->stored, &why);
   x->resp->cache_reason = why;
   switch (use) {
   case HR_CACHE_USE_FRESH:
     x->resp->cache_status = HTTPRESP_CACHE_HIT;
     return serve_stored(x);
   case HR_CACHE_USE_REVALIDATE:
-    x->revalidating = 1; /* build_header_list adds the conditionals */
-    return HR_STEP_PERFORM;
+    x->hc = HR_HC_REVALIDATE; /* the header list gets the conditionals */
+    return HR_XS_RUN;
   case HR_CACHE_USE_NOT_CACHED:
     return fail(x, HTTPRESP_E_NOT_CACHED,
                 "only-if-cached: no usable stored response");
@@ -532,12 +370,12 @@ static hr_step consult_cache(hr_xfer *x, int64_t now) {
     break;
   }
   x->resp->cache_status = HTTPRESP_CACHE_MISS;
-  return HR_STEP_PERFORM;
+  return HR_XS_RUN;
 }
 
 /* Whether the origin of the current hop asked for quiet (Retry-After):
- * HR_STEP_PERFORM to go on, HR_STEP_WAIT or HR_STEP_DONE otherwise. */
-static hr_step keep_quiet(hr_xfer *x, int64_t now) {
+ * HR_XS_RUN to go on, HR_XS_WAIT or HR_XS_DONE otherwise. */
+static hr_xfer_state keep_quiet(hr_xfer *x, int64_t now) {
   httpresp_client *c = x->client;
   const hr_policy *p = &c->policy;
   /* With nothing remembered (the usual case) an http(s) URL, whose origin
@@ -547,7 +385,7 @@ static hr_step keep_quiet(hr_xfer *x, int64_t now) {
   const hr_origins *o = c->origins;
   if (!o->vt->any(o->impl) &&
       (hr_strncaseeq(u, "http://", 7) || hr_strncaseeq(u, "https://", 8)))
-    return HR_STEP_PERFORM;
+    return HR_XS_RUN;
   char *key;
   int rc = hr_url_origin_key(x->cur->url, &key);
   if (rc)
@@ -559,68 +397,39 @@ static hr_step keep_quiet(hr_xfer *x, int64_t now) {
   hr_decision_init(&d);
   hr_quiet_decide(p, nb, now, x->start_ms, &d);
   if (d.next == HR_NEXT_DELIVER)
-    return HR_STEP_PERFORM;
+    return HR_XS_RUN;
   x->resp->retry_after_ms = d.retry_after_ms;
   if (d.next == HR_NEXT_STOP)
     return fail(x, d.error, d.msg);
   x->wake_ms = hr_sat_add(now, d.wait_ms);
-  return HR_STEP_WAIT;
+  return HR_XS_WAIT;
 }
 
-/* Arms the handle for the current hop at `now`, or says why it must wait. */
-static hr_step arm_at(hr_xfer *x, int64_t now) {
+/* Arms the handle for the current hop at `now` (HR_XS_RUN), or says what
+ * comes instead: the cache's answer, a wait, the end. */
+static hr_xfer_state arm_at(hr_xfer *x, int64_t now) {
   httpresp_client *c = x->client;
   const hr_policy *p = &c->policy;
   if (p->deadline_ms > 0 && now >= hr_sat_add(x->start_ms, p->deadline_ms))
     return fail(x, HTTPRESP_E_DEADLINE, "the request's deadline passed");
-  hr_step cached = consult_cache(x, now);
-  if (cached != HR_STEP_PERFORM)
+  hr_xfer_state cached = consult_cache(x, now);
+  if (cached != HR_XS_RUN)
     return cached;
-  hr_step quiet = keep_quiet(x, now);
-  if (quiet != HR_STEP_PERFORM)
+  hr_xfer_state quiet = keep_quiet(x, now);
+  if (quiet != HR_XS_RUN)
     return quiet;
 
   reset_receive_state(x);
-  CURL *e = x->easy;
-  int had_list = x->slist != NULL;
-  if (build_header_list(x) != 0)
-    return fail(x, HTTPRESP_E_NOMEM, "out of memory");
-  if (set_method_and_body(x) != 0)
-    return fail(x, x->abort_code ? x->abort_code : HTTPRESP_E_CURL,
-                x->abort_code ? x->abort_msg : "libcurl refused an option");
-  curl_easy_setopt(e, CURLOPT_URL, x->cur->url);
-  if (had_list || x->slist || !x->set_hooks)
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->slist);
-  if (!x->set_hooks) {
-    /* The same for every hop of the request; reset_easy undoes them. */
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-    /* A proxy's answer to CONNECT is no response of the origin's: without
-     * this, header_cb would take it for the final answer. */
-    curl_easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
-    x->set_hooks = 1;
-  }
-  set_credentials(x);
-  if (p->deadline_ms > 0 && !x->set_progress) {
-    /* The caller's CURLOPT_TIMEOUT_MS stays theirs (libcurl cannot report
-     * it, so it could not be restored): the deadline is watched from the
-     * progress callback instead. */
-    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, deadline_cb);
-    curl_easy_setopt(e, CURLOPT_XFERINFODATA, x);
-    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
-    x->set_progress = 1;
-  }
+  int rc = hr_xfer_arm_handle(x);
+  if (rc)
+    return fail(x, rc, x->abort_code ? x->abort_msg
+                       : rc == HTTPRESP_E_NOMEM ? "out of memory"
+                                                : "libcurl refused an option");
   x->attempts++;
   x->resp->attempts = x->attempts;
   x->request_ms = now;
-  return HR_STEP_PERFORM;
+  return HR_XS_RUN;
 }
-
-static hr_step arm(hr_xfer *x) { return arm_at(x, hr_client_now(x->client)); }
 
 /* ---- lifecycle ---------------------------------------------------------- */
 
@@ -649,42 +458,8 @@ int hr_xfer_init(hr_xfer *x, httpresp_client *c, CURL *easy,
   return 0;
 }
 
-/* Undoes what the hops set, so that no option points into memory of ours;
- * a request answered from the cache set nothing. */
-static void reset_easy(hr_xfer *x) {
-  CURL *e = x->easy;
-  if (!e)
-    return;
-  if (x->set_hooks) {
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
-    curl_easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 0L);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, NULL);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, NULL);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, NULL);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, stdout);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
-    x->set_hooks = 0;
-  }
-  if (x->set_body) {
-    plain_get(e);
-    x->set_body = 0;
-  }
-  if (x->set_creds) {
-    curl_easy_setopt(e, CURLOPT_USERNAME, NULL);
-    curl_easy_setopt(e, CURLOPT_PASSWORD, NULL);
-    curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-    x->set_creds = 0;
-  }
-  if (x->set_progress) {
-    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 1L);
-    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, NULL);
-    curl_easy_setopt(e, CURLOPT_XFERINFODATA, NULL);
-    x->set_progress = 0;
-  }
-}
-
 void hr_xfer_cleanup(hr_xfer *x) {
-  reset_easy(x);
+  hr_xfer_reset_handle(x);
   x->easy = NULL;
   curl_slist_free_all(x->slist);
   x->slist = NULL;
@@ -702,29 +477,12 @@ void hr_xfer_cleanup(hr_xfer *x) {
   hr_buf_free(&x->sink_copy);
 }
 
-static hr_step complete_hop(hr_xfer *x);
-
-/* Hops answered by the cache are completed here, without a driver. */
-static hr_step settle(hr_xfer *x, hr_step step) {
-  while (step == HR_STEP_CACHED)
-    step = complete_hop(x);
-  return step;
-}
-
-hr_step hr_xfer_begin(hr_xfer *x) {
-  x->start_ms = hr_client_now(x->client);
-  if (hr_history_visit(&x->hist, x->cur->method, x->cur->url) != 0)
-    return fail(x, HTTPRESP_E_NOMEM, "out of memory");
-  return settle(x, arm_at(x, x->start_ms)); /* cache status NONE by default */
-}
-
-hr_step hr_xfer_resume(hr_xfer *x) { return settle(x, arm(x)); }
 
 /* The response of this hop becomes the caller's answer. */
 static void keep_final(hr_xfer *x) {
   httpresp_response *r = x->resp;
   r->status = x->status;
-  if (x->from_cache) {
+  if (x->hc == HR_HC_SERVED) {
     /* The stored entry itself, nothing copied; its body follows only when
      * it is delivered (deliver_stored_body). */
     if (hr_response_share(r, x->stored, hr_client_now(x->client)) != 0)
@@ -743,26 +501,34 @@ static void keep_final(hr_xfer *x) {
     r->retry_stop = x->dec.retry_stop;
 }
 
-static hr_step record(hr_xfer *x, httpresp_decision d) {
-  if (hr_response_add_hop(x->resp, x->status, x->cur->method, x->cur->url, d))
-    return fail(x, HTTPRESP_E_NOMEM, "out of memory");
-  return HR_STEP_PERFORM;
+/* Records the hop with decision `d`: 0, or -1 when out of memory (the
+ * response then says so, and the request is done). */
+static int record(hr_xfer *x, httpresp_decision d) {
+  if (hr_response_add_hop(x->resp, x->status, x->cur->method, x->cur->url, d)) {
+    fail(x, HTTPRESP_E_NOMEM, "out of memory");
+    return -1;
+  }
+  return 0;
 }
 
-/* A new hop starts: whatever the cache did for the last one is over. */
-static void leave_hop(hr_xfer *x) {
-  x->revalidating = 0;
-  x->from_cache = 0;
+/* A new hop starts: whatever the cache did for the last one is over;
+ * `bypass` says whether the next one bypasses it (the repeat after a 304
+ * that selected nothing). */
+static void leave_hop(hr_xfer *x, int bypass) {
+  if (bypass)
+    x->hc = HR_HC_BYPASS;
+  else if (x->hc != HR_HC_OFF)
+    x->hc = HR_HC_NETWORK;
   hr_stored_unref(x->stored);
   x->stored = NULL;
 }
 
-static hr_step follow(hr_xfer *x) {
+static hr_xfer_state follow(hr_xfer *x) {
   httpresp_client *c = x->client;
   httpresp_request *next = x->dec.next_req;
   if (c->hop_fn) {
     /* A stored redirect is shown as served: Age set to its current age. */
-    if (x->from_cache) {
+    if (x->hc == HR_HC_SERVED) {
       hr_headers_clear(&x->hdrs);
       if (hr_cache_served_headers(&x->stored->e, hr_client_now(c),
                                   &x->hdrs) != 0)
@@ -776,10 +542,9 @@ static hr_step follow(hr_xfer *x) {
     int moved = strcmp(target, next->url) != 0;
     free(target);
     if (veto) {
-      if (record(x, HTTPRESP_DECISION_VETOED) != HR_STEP_PERFORM)
-        return HR_STEP_DONE;
-      keep_final(x);
-      return HR_STEP_DONE;
+      if (record(x, HTTPRESP_DECISION_VETOED) == 0)
+        keep_final(x);
+      return HR_XS_DONE;
     }
     /* Sent elsewhere by the callback: the origin rules hold for where the
      * hop really goes (fail closed: sensitive fields it added are dropped
@@ -789,12 +554,11 @@ static hr_step follow(hr_xfer *x) {
                                           &x->dec.cross_origin) != 0)
       return fail(x, HTTPRESP_E_NOMEM, "out of memory");
   }
-  if (record(x, HTTPRESP_DECISION_FOLLOW) != HR_STEP_PERFORM)
-    return HR_STEP_DONE;
+  if (record(x, HTTPRESP_DECISION_FOLLOW) != 0)
+    return HR_XS_DONE;
   x->dec.next_req = NULL;
   set_cur(x, next);
-  leave_hop(x);
-  x->skip_cache = 0;
+  leave_hop(x, 0);
   /* A streamed body that went out is consumed; the next hop rewinds it. */
   x->stream_used = x->stream_used && next->body_kind == HR_BODY_STREAM;
   x->cross_origin = x->dec.cross_origin;
@@ -803,7 +567,7 @@ static hr_step follow(hr_xfer *x) {
   x->attempts = 0;
   if (hr_history_visit(&x->hist, next->method, next->url) != 0)
     return fail(x, HTTPRESP_E_NOMEM, "out of memory");
-  return arm(x);
+  return HR_XS_ARM;
 }
 
 /* A server that asked for quiet gets it from every request of the client,
@@ -824,11 +588,11 @@ static void remember_quiet(hr_xfer *x) {
  * invalidate (RFC 9111 §4.4), storable answers are stored (§3). */
 static void update_cache(hr_xfer *x) {
   httpresp_cache *cache = x->client->cache;
-  if (!cache || x->from_cache)
+  if (!cache || x->hc == HR_HC_SERVED)
     return;
   if (hr_cache_method_unsafe(x->cur->method))
     hr_cache_on_unsafe(cache, x->cur, x->status, &x->hdrs);
-  if (!x->cache || x->dec.revalidated || x->dec.next == HR_NEXT_STOP ||
+  if (x->hc == HR_HC_OFF || x->dec.revalidated || x->dec.next == HR_NEXT_STOP ||
       !hr_cache_hop_storable(x->dec.next == HR_NEXT_RETRY, x->discarded))
     return;
   const char *body = "";
@@ -848,49 +612,50 @@ static void update_cache(hr_xfer *x) {
   const char *why = "";
   int stored = hr_cache_on_response(cache, x->cur, x->status, &x->hdrs, body,
                                     len, x->request_ms, x->response_ms, &why);
-  x->resp->cache_status = stored ? (x->revalidating ? HTTPRESP_CACHE_UPDATED
-                                                    : HTTPRESP_CACHE_STORED)
-                                 : HTTPRESP_CACHE_MISS;
+  x->resp->cache_status =
+      stored ? (x->hc == HR_HC_REVALIDATE ? HTTPRESP_CACHE_UPDATED
+                                          : HTTPRESP_CACHE_STORED)
+             : HTTPRESP_CACHE_MISS;
   x->resp->cache_reason = stored ? "" : why;
 }
 
 /* Hands a stored body over as the final body (a HEAD gets none): to the
  * sink, else copied when `copy`, else shared with the response (a served
  * frozen entry, whose fields keep_final already shared). */
-static hr_step deliver_stored_body(hr_xfer *x, const hr_cache_entry *e,
-                                   int copy) {
+static hr_xfer_state deliver_stored_body(hr_xfer *x, const hr_cache_entry *e,
+                                         int copy) {
   if (strcmp(x->cur->method, "HEAD") == 0 || !e->body_len)
-    return HR_STEP_DONE;
+    return HR_XS_DONE;
   if (x->cur->sink) {
     if (x->cur->sink(x->cur->sink_ud, e->body, e->body_len) != e->body_len)
       return fail(x, HTTPRESP_E_ABORTED, "the body sink refused the data");
-    return HR_STEP_DONE;
+    return HR_XS_DONE;
   }
   if (!copy) {
     hr_response_share_body(x->resp);
-    return HR_STEP_DONE;
+    return HR_XS_DONE;
   }
   hr_buf_reset(&x->resp->body);
   if (hr_buf_append(&x->resp->body, e->body, e->body_len) != 0)
     return fail(x, HTTPRESP_E_NOMEM, "out of memory");
-  return HR_STEP_DONE;
+  return HR_XS_DONE;
 }
 
 /* The 304 selected the stored response: refresh it (RFC 9111 §3.2) and
  * make it the answer, flagged as revalidated. */
-static hr_step deliver_revalidated(hr_xfer *x) {
+static hr_xfer_state deliver_revalidated(hr_xfer *x) {
   int64_t now = hr_client_now(x->client);
-  if (record(x, HTTPRESP_DECISION_REVALIDATED) != HR_STEP_PERFORM)
-    return HR_STEP_DONE;
+  if (record(x, HTTPRESP_DECISION_REVALIDATED) != 0)
+    return HR_XS_DONE;
   hr_cache_entry e; /* the stored entry is frozen: the update is a copy */
   hr_cache_entry_init(&e);
-  int rc = hr_cache_on_304(x->cache, x->cur, x->stored, 1, &x->hdrs,
+  int rc = hr_cache_on_304(x->client->cache, x->cur, x->stored, 1, &x->hdrs,
                            x->request_ms, x->response_ms, &e);
   if (!rc) {
     hr_headers_clear(&x->hdrs);
     rc = hr_cache_served_headers(&e, now, &x->hdrs);
   }
-  hr_step step;
+  hr_xfer_state step;
   if (rc) {
     step = fail(x, HTTPRESP_E_NOMEM, "out of memory");
   } else {
@@ -905,22 +670,22 @@ static hr_step deliver_revalidated(hr_xfer *x) {
 }
 
 /* Applies the decision taken at the end of this hop's headers. */
-static hr_step complete_hop(hr_xfer *x) {
+static hr_xfer_state complete_hop(hr_xfer *x) {
   httpresp_response *r = x->resp;
   httpresp_client *c = x->client;
-  if (!x->from_cache)
+  if (x->hc != HR_HC_SERVED)
     remember_quiet(x);
   update_cache(x);
   switch (x->dec.next) {
   case HR_NEXT_DELIVER:
     if (x->dec.revalidated)
       return deliver_revalidated(x);
-    if (record(x, x->from_cache ? HTTPRESP_DECISION_CACHE_HIT
-                                : HTTPRESP_DECISION_DELIVER) != HR_STEP_PERFORM)
-      return HR_STEP_DONE;
+    if (record(x, x->hc == HR_HC_SERVED ? HTTPRESP_DECISION_CACHE_HIT
+                                        : HTTPRESP_DECISION_DELIVER) != 0)
+      return HR_XS_DONE;
     keep_final(x);
-    return x->from_cache ? deliver_stored_body(x, &x->stored->e, 0)
-                         : HR_STEP_DONE;
+    return x->hc == HR_HC_SERVED ? deliver_stored_body(x, &x->stored->e, 0)
+                                 : HR_XS_DONE;
   case HR_NEXT_STOP:
     record(x, HTTPRESP_DECISION_STOP);
     keep_final(x);
@@ -928,23 +693,22 @@ static hr_step complete_hop(hr_xfer *x) {
   case HR_NEXT_FOLLOW:
     return follow(x);
   case HR_NEXT_REPEAT: {
-    if (record(x, HTTPRESP_DECISION_REPEAT) != HR_STEP_PERFORM)
-      return HR_STEP_DONE;
-    if (x->dec.skip_cache && x->cache && x->stored)
-      hr_cache_on_304(x->cache, x->cur, x->stored, 0, &x->hdrs, x->request_ms,
+    if (record(x, HTTPRESP_DECISION_REPEAT) != 0)
+      return HR_XS_DONE;
+    if (x->dec.skip_cache && x->hc != HR_HC_OFF && x->stored)
+      hr_cache_on_304(c->cache, x->cur, x->stored, 0, &x->hdrs, x->request_ms,
                       x->response_ms, NULL); /* it no longer matches */
     set_cur(x, x->dec.next_req);
     x->dec.next_req = NULL;
-    x->revalidating = 0; /* a repeat is asked without conditionals */
-    leave_hop(x);
-    x->skip_cache = x->dec.skip_cache;
+    /* A repeat is asked without conditionals. */
+    leave_hop(x, x->dec.skip_cache);
     if (x->dec.suppress_expect)
       x->hist.expect_repeated = 1;
-    return arm(x);
+    return HR_XS_ARM;
   }
   case HR_NEXT_RETRY: {
-    if (record(x, HTTPRESP_DECISION_RETRY) != HR_STEP_PERFORM)
-      return HR_STEP_DONE;
+    if (record(x, HTTPRESP_DECISION_RETRY) != 0)
+      return HR_XS_DONE;
     /* Kept as the answer in case the wait is aborted; the next hop's
      * response replaces it. */
     keep_final(x);
@@ -953,20 +717,57 @@ static hr_step complete_hop(hr_xfer *x) {
     int64_t now = hr_client_now(c);
     if (x->dec.wait_ms > 0) {
       x->wake_ms = hr_sat_add(now, x->dec.wait_ms);
-      return HR_STEP_WAIT;
+      return HR_XS_WAIT;
     }
-    return arm(x);
+    return HR_XS_ARM;
   }
   }
   return fail(x, HTTPRESP_E_INVALID_ARG, "unknown decision");
 }
 
-hr_step hr_xfer_complete(hr_xfer *x, CURLcode rc) {
+/* The one place that moves the request along: each state either names
+ * the next one or hands the driver a step. */
+static hr_step dispatch(hr_xfer *x) {
+  for (;;) {
+    switch (x->state) {
+    case HR_XS_ARM:
+      x->state = arm_at(x, hr_client_now(x->client));
+      break;
+    case HR_XS_HOP_DONE:
+      x->state = complete_hop(x);
+      break;
+    case HR_XS_RUN:
+      return HR_STEP_PERFORM;
+    case HR_XS_WAIT:
+      return HR_STEP_WAIT;
+    case HR_XS_DONE:
+      return HR_STEP_DONE;
+    }
+  }
+}
+
+hr_step hr_xfer_begin(hr_xfer *x) {
+  x->start_ms = hr_client_now(x->client);
+  if (hr_history_visit(&x->hist, x->cur->method, x->cur->url) != 0)
+    x->state = fail(x, HTTPRESP_E_NOMEM, "out of memory");
+  else /* cache status NONE by default */
+    x->state = arm_at(x, x->start_ms);
+  return dispatch(x);
+}
+
+hr_step hr_xfer_resume(hr_xfer *x) {
+  x->state = HR_XS_ARM;
+  return dispatch(x);
+}
+
+/* How the transfer the handle ran ended: HR_XS_HOP_DONE when a whole
+ * response came, HR_XS_DONE otherwise. */
+static hr_xfer_state transfer_ended(hr_xfer *x, CURLcode rc) {
   httpresp_response *r = x->resp;
   r->curl_code = rc;
   if (x->abort_code) {
     record(x, HTTPRESP_DECISION_STOP);
-    if (x->final_seen)
+    if (final_seen(x))
       keep_final(x);
     return fail(x, x->abort_code, x->abort_msg);
   }
@@ -976,22 +777,27 @@ hr_step hr_xfer_complete(hr_xfer *x, CURLcode rc) {
   if (rc != CURLE_OK) {
     if (x->status)
       record(x, HTTPRESP_DECISION_STOP);
-    if (x->final_seen)
+    if (final_seen(x))
       keep_final(x);
     hr_response_fail(r, HTTPRESP_E_CURL, "%s",
                      x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
-    return HR_STEP_DONE;
+    return HR_XS_DONE;
   }
-  if (!x->final_seen) { /* final_seen without a decision aborted above */
+  if (!final_seen(x)) { /* a final response without a decision aborted */
     record(x, HTTPRESP_DECISION_STOP);
     return fail(x, HTTPRESP_E_BAD_RESPONSE, "no complete response received");
   }
-  return settle(x, complete_hop(x));
+  return HR_XS_HOP_DONE;
+}
+
+hr_step hr_xfer_complete(hr_xfer *x, CURLcode rc) {
+  x->state = transfer_ended(x, rc);
+  return dispatch(x);
 }
 
 httpresp_response *hr_xfer_take_response(hr_xfer *x) {
   httpresp_response *r = x->resp;
   x->resp = NULL;
-  reset_easy(x);
+  hr_xfer_reset_handle(x);
   return r;
 }

@@ -1,6 +1,7 @@
 /* One request's journey through hops and attempts: the state machine both
- * drivers share.  It applies the policy core's decisions to a curl easy
- * handle; the drivers only run transfers and wait. */
+ * drivers share, a dispatcher over hr_xfer_state.  It applies the policy
+ * core's decisions; xfer_curl.c turns them into easy handle options; the
+ * drivers only run transfers and wait. */
 #ifndef HR_XFER_H
 #define HR_XFER_H
 
@@ -15,9 +16,45 @@
 typedef enum hr_step {
   HR_STEP_PERFORM, /* the easy handle is armed: run it */
   HR_STEP_WAIT,    /* nothing to send before wake_ms */
-  HR_STEP_DONE,    /* the response is complete */
-  HR_STEP_CACHED   /* internal: this hop was answered from the cache */
+  HR_STEP_DONE     /* the response is complete */
 } hr_step;
+
+/* Where a request stands; hr_xfer's dispatcher switches on it. */
+typedef enum hr_xfer_state {
+  HR_XS_ARM,      /* the next hop: deadline, cache, quiet time, options */
+  HR_XS_RUN,      /* the handle is armed: the driver runs it */
+  HR_XS_WAIT,     /* nothing to send before wake_ms, then HR_XS_ARM */
+  HR_XS_HOP_DONE, /* a hop's response is complete (from the network or the
+                     cache): apply the decision taken at its headers */
+  HR_XS_DONE      /* the response is complete */
+} hr_xfer_state;
+
+/* Where the receiving of a hop's response stands. */
+typedef enum hr_rx {
+  HR_RX_STATUS,    /* a status line starts the next response: the first,
+                      or one after a 1xx block */
+  HR_RX_FIELDS,    /* inside a header block */
+  HR_RX_FINAL,     /* the final header block ended: body, then trailers */
+  HR_RX_FINAL_AUTH /* as FINAL, for a 401/407 that libcurl may answer
+                      itself: a status line may still start another */
+} hr_rx;
+
+/* What the cache does for the current hop. */
+typedef enum hr_hop_cache {
+  HR_HC_OFF,        /* no cache, or the request is not one it applies to */
+  HR_HC_NETWORK,    /* asked the network; the answer may be stored */
+  HR_HC_BYPASS,     /* the unconditional repeat after a 304 that selected
+                       nothing: its answer is stored, nothing consulted */
+  HR_HC_REVALIDATE, /* our conditionals went out with this hop */
+  HR_HC_SERVED      /* this hop was answered from the cache */
+} hr_hop_cache;
+
+/* What the library set on the easy handle (xfer_curl.c), so that exactly
+ * that is undone. */
+#define HR_ARMED_HOOKS 1u    /* callbacks, error buffer, header list */
+#define HR_ARMED_BODY 2u     /* method/body options differ from a GET */
+#define HR_ARMED_CREDS 4u    /* credentials set or cleared */
+#define HR_ARMED_PROGRESS 8u /* the deadline's progress callback */
 
 typedef struct hr_xfer {
   httpresp_client *client;
@@ -34,11 +71,11 @@ typedef struct hr_xfer {
   int64_t start_ms;
   int64_t wake_ms;
   unsigned attempts;
+  hr_xfer_state state;
 
   /* receive state of the running transfer */
+  hr_rx rx;
   int status;
-  int await_status; /* the next line may start a response */
-  int final_seen;
   int bad_location; /* a Location field we could not read */
   int set_cookie;   /* the response has Set-Cookie */
   size_t folds;     /* obs-fold continuation lines, counted as fields */
@@ -55,17 +92,11 @@ typedef struct hr_xfer {
   struct curl_slist *slist;
   int stream_used;
   int cross_origin;
-  int set_creds;
-  int set_progress;
-  int set_hooks;    /* callbacks, error buffer, header list are ours */
-  int set_body;     /* method/body options differ from a plain GET */
+  unsigned armed; /* HR_ARMED_* */
 
   /* cache state of the current hop */
-  httpresp_cache *cache;     /* the client's cache, if the request uses it */
+  hr_hop_cache hc;
   hr_stored *stored;         /* stored response served or revalidated */
-  int revalidating;          /* our conditionals went out with this hop */
-  int from_cache;            /* this hop's response came from the cache */
-  int skip_cache;            /* the next hop bypasses the cache */
   int64_t request_ms;
   int64_t response_ms;
   hr_buf sink_copy;          /* body kept for the cache when a sink is used */
@@ -96,5 +127,22 @@ hr_step hr_xfer_resume(hr_xfer *x);
 /* Takes the finished response and resets the options the library owns on
  * the easy handle. */
 httpresp_response *hr_xfer_take_response(hr_xfer *x);
+
+/* ---- shared with xfer_curl.c -------------------------------------------- */
+
+/* Records the first error of the transfer (the callbacks' way to stop). */
+void hr_xfer_abort(hr_xfer *x, int code, const char *msg);
+/* libcurl's header and body callbacks (CURLOPT_HEADERFUNCTION,
+ * CURLOPT_WRITEFUNCTION), `ud` the hr_xfer. */
+size_t hr_xfer_header_cb(char *buf, size_t size, size_t n, void *ud);
+size_t hr_xfer_write_cb(char *data, size_t size, size_t n, void *ud);
+/* Sets the options of the current hop on the handle (header list, method
+ * and body, URL, callbacks, credentials, deadline).  Returns 0, or an
+ * error code (an abort recorded with its message, or HTTPRESP_E_NOMEM /
+ * HTTPRESP_E_CURL). */
+int hr_xfer_arm_handle(hr_xfer *x);
+/* Undoes what the hops set (x->armed), so that no option points into
+ * memory of ours. */
+void hr_xfer_reset_handle(hr_xfer *x);
 
 #endif
