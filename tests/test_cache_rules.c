@@ -970,6 +970,35 @@ Test(cache_rules, unsafe_methods) {
                  i);
 }
 
+/* RFC 9111 §4.3.5: a HEAD's 304 refreshes the stored GET response, under
+ * the GET's rules; §5.2.2.5: a no-store 304 still removes it. */
+Test(cache_rules, refresh_storable_for_get_and_head) {
+  static const struct {
+    const char *method, *req_line, *resp;
+    int want;
+  } rows[] = {
+      {"GET", NULL, "Cache-Control: max-age=60", 1},
+      {"HEAD", NULL, "Cache-Control: max-age=60", 1},
+      {"HEAD", NULL, "Cache-Control: no-store", 0},
+      {"HEAD", "Cache-Control: no-store", "Cache-Control: max-age=60", 0},
+      {"HEAD", NULL, "Vary: *", 0},
+      {"POST", NULL, "Cache-Control: max-age=60", 0},
+      {"PUT", NULL, "Cache-Control: max-age=60", 0},
+  };
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+    httpresp_request *q = mkreq(rows[i].method, URL, rows[i].req_line);
+    hr_headers h;
+    fill(&h, rows[i].resp);
+    cr_expect_eq(hr_cache_refresh_storable(q, 200, &h, 4, NULL), rows[i].want,
+                 "row %zu", i);
+    /* A fresh answer to a HEAD is never stored itself. */
+    if (strcmp(rows[i].method, "HEAD") == 0)
+      cr_expect_eq(hr_cache_storable(q, 200, &h, 4, NULL), 0, "row %zu", i);
+    hr_headers_free(&h);
+    httpresp_request_free(q);
+  }
+}
+
 Test(cache_rules, key_drops_fragment) {
   char *k = hr_cache_key_url("http://a.example/p?x#y");
   cr_expect_str_eq(k, "http://a.example/p?x");

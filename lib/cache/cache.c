@@ -206,8 +206,8 @@ int hr_cache_on_304(httpresp_cache *c, const httpresp_request *req,
                                             response_ms)) == 0) {
     /* The updated answer is stored only if it still may be; a failed
      * refresh is only a lost update. */
-    if (hr_cache_storable(req, out->status, &out->headers, out->body_len,
-                          NULL))
+    if (hr_cache_refresh_storable(req, out->status, &out->headers,
+                                  out->body_len, NULL))
       save(c, &k, out, 1);
     else
       hr_store_del(&c->store, &k);

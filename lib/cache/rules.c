@@ -105,14 +105,16 @@ int hr_cache_hop_storable(int retried, size_t dropped_body) {
   return !retried && dropped_body == 0;
 }
 
-int hr_cache_storable(const httpresp_request *req, int status,
-                      const hr_headers *resp, size_t body_len,
-                      const char **why) {
+/* hr_cache_storable with the method `as` stands for (the stored GET
+ * response, when a 304 refreshes it). */
+static int storable_as(const httpresp_request *req, const char *as, int status,
+                       const hr_headers *resp, size_t body_len,
+                       const char **why) {
   const char *dummy;
   if (!why)
     why = &dummy;
   *why = "";
-  if (!req || !resp || !is_method(req, "GET")) {
+  if (!req || !resp || !as || strcmp(as, "GET") != 0) {
     *why = "method";
     return 0;
   }
@@ -259,6 +261,23 @@ int hr_cache_entry_from_response(hr_cache_entry *e, const hr_key *k,
 fail:
   hr_cache_entry_free(e);
   return rc ? rc : HTTPRESP_E_NOMEM;
+}
+
+int hr_cache_storable(const httpresp_request *req, int status,
+                      const hr_headers *resp, size_t body_len,
+                      const char **why) {
+  return storable_as(req, req ? req->method : NULL, status, resp, body_len,
+                     why);
+}
+
+int hr_cache_refresh_storable(const httpresp_request *req, int status,
+                              const hr_headers *resp, size_t body_len,
+                              const char **why) {
+  /* RFC 9111 §4.3.5: a HEAD's answer updates the stored GET response; the
+   * rules are those of the GET that answer belongs to. */
+  int validating = is_method(req, "GET") || is_method(req, "HEAD");
+  return storable_as(req, validating ? "GET" : NULL, status, resp, body_len,
+                     why);
 }
 
 /* ---- age and freshness ------------------------------------------------ */

@@ -37,6 +37,15 @@ int hr_cache_storable(const httpresp_request *req, int status,
                       const hr_headers *resp, size_t body_len,
                       const char **why);
 
+/* Whether the stored GET response, refreshed by a 304 that answered `req`
+ * (a GET or a HEAD: a HEAD's 304 updates the stored GET response, RFC 9111
+ * §4.3.5), may stay stored: hr_cache_storable's rules for that GET (its
+ * request directives and credentials are `req`'s), so a 304 with no-store
+ * still removes it (§5.2.2.5). */
+int hr_cache_refresh_storable(const httpresp_request *req, int status,
+                              const hr_headers *resp, size_t body_len,
+                              const char **why);
+
 /* Whether the answer a hop just received is one to keep, by what became of
  * it: not one the policy is about to ask for again (a 429 or 503 waiting
  * for its retry: stored, it would answer the retry from the cache and
