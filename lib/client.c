@@ -192,6 +192,12 @@ int httpresp_client_set_cache(httpresp_client *c, httpresp_cache *cache) {
   return 0;
 }
 
+int httpresp_client_set_handle_identity(httpresp_client *c, int hidden) {
+  CHECK_CLIENT(c);
+  c->handle_identity = hidden != 0;
+  return 0;
+}
+
 int httpresp_client_set_max_body(httpresp_client *c, size_t bytes) {
   CHECK_CLIENT(c);
   c->policy.max_body = bytes;

@@ -31,6 +31,7 @@ struct httpresp_request {
   char *user;
   char *password;
   unsigned long auth;
+  char *cache_partition; /* the caller's name for the identity, or NULL */
   unsigned char own_method; /* `method` is an allocation of its own */
   unsigned char own_url;    /* likewise `url` */
   /* The method and URL given when the request was made, side by side in
@@ -143,6 +144,10 @@ struct httpresp_client {
   httpresp_early_hints_fn hints_fn;
   void *hints_ud;
   httpresp_cache *cache;
+  /* The handles may carry credentials or cookies set on them directly,
+   * which the library cannot see: requests without a cache partition of
+   * their own take no part in the cache. */
+  int handle_identity;
   /* Per-origin state (quiet times), shared by every request of a client. */
   struct hr_origins *origins;
   _Atomic uint64_t rng; /* jitter state */

@@ -57,6 +57,7 @@ static void free_parts(httpresp_request *r) {
       *p++ = 0;
   }
   free(r->password);
+  free(r->cache_partition);
 }
 
 void httpresp_request_free(httpresp_request *r) {
@@ -217,6 +218,8 @@ static int derive(httpresp_request **out, const httpresp_request *src,
   if (!rc && src->user)
     rc = httpresp_request_set_credentials(r, src->user, src->password,
                                           src->auth);
+  if (!rc && src->cache_partition)
+    rc = httpresp_request_set_cache_partition(r, src->cache_partition);
   if (rc) {
     free_parts(r); /* method and URL are still the inline ones */
     free(r);
@@ -232,6 +235,18 @@ static int derive(httpresp_request **out, const httpresp_request *src,
   r->sink = src->sink;
   r->sink_ud = src->sink_ud;
   *out = r;
+  return 0;
+}
+
+int httpresp_request_set_cache_partition(httpresp_request *r,
+                                        const char *partition) {
+  if (!r || (partition && strlen(partition) > HTTPRESP_CACHE_PARTITION_MAX))
+    return HTTPRESP_E_INVALID_ARG;
+  char *p = NULL;
+  if (partition && !(p = hr_strdup(partition)))
+    return HTTPRESP_E_NOMEM;
+  free(r->cache_partition);
+  r->cache_partition = p;
   return 0;
 }
 

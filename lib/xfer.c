@@ -337,7 +337,14 @@ static hr_xfer_state consult_cache(hr_xfer *x, int64_t now) {
     x->hc = HR_HC_NETWORK;
   if (!x->client->cache || x->hc == HR_HC_REVALIDATE)
     return HR_XS_RUN;
-  if (!hr_cache_request_applies(x->cur, &why)) {
+  int applies = hr_cache_request_applies(x->cur, &why);
+  if (applies && x->client->handle_identity && !x->cur->cache_partition) {
+    /* The handle may carry an identity the library cannot see: one
+     * identity's answer must never reach another. */
+    applies = 0;
+    why = "identity-unknown";
+  }
+  if (!applies) {
     x->hc = HR_HC_OFF;
     x->resp->cache_status = HTTPRESP_CACHE_BYPASS;
     x->resp->cache_reason = why;

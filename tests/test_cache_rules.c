@@ -11,6 +11,7 @@
 #include "cache/rules.h"
 #include "httpdate.h"
 #include "objects.h"
+#include "sha256.h"
 
 /* Every table's response arrives at T0; header specs may name dates
  * relative to it: "{+60}" is T0 + 60 s as an IMF-fixdate, "{-10}" 10 s
@@ -997,6 +998,86 @@ Test(cache_rules, refresh_storable_for_get_and_head) {
     hr_headers_free(&h);
     httpresp_request_free(q);
   }
+}
+
+/* FIPS 180-4 known answers, and a message that spans blocks. */
+Test(cache_rules, sha256_known_answers) {
+  static const struct {
+    const char *msg, *hex;
+  } rows[] = {
+      {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+      {"abc",
+       "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+      {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+       "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+  };
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+    hr_sha256 h;
+    hr_sha256_init(&h);
+    /* Fed in two parts: the split must not matter. */
+    size_t n = strlen(rows[i].msg), half = n / 3;
+    hr_sha256_update(&h, rows[i].msg, half);
+    hr_sha256_update(&h, rows[i].msg + half, n - half);
+    unsigned char d[32];
+    hr_sha256_final(&h, d);
+    char hex[65];
+    for (int j = 0; j < 32; j++)
+      snprintf(hex + 2 * j, 3, "%02x", d[j]);
+    cr_expect_str_eq(hex, rows[i].hex, "row %zu", i);
+  }
+}
+
+/* The partition of a request: identities that differ never share one, the
+ * same identity always gets the same, and no secret appears in it. */
+Test(cache_rules, partition_by_identity_table) {
+  static const struct {
+    const char *fields, *user, *password, *named;
+  } rows[] = {
+      {NULL, NULL, NULL, NULL},                              /* 0: anonymous */
+      {"Accept: text/html", NULL, NULL, NULL},               /* 1: anonymous */
+      {"Authorization: Bearer x", NULL, NULL, NULL},         /* 2 */
+      {"Authorization: Bearer y", NULL, NULL, NULL},         /* 3 */
+      {"Cookie: sid=a", NULL, NULL, NULL},                   /* 4 */
+      {"Cookie: sid=b", NULL, NULL, NULL},                   /* 5 */
+      {"cookie: sid=a", NULL, NULL, NULL},                   /* 6 = 4 */
+      {NULL, "user-a", "pw1", NULL},                         /* 7 */
+      {NULL, "user-a", "pw2", NULL},                         /* 8 */
+      {NULL, "user-b", "pw1", NULL},                         /* 9 */
+      {"Cookie: sid=a\nCookie: x=1", NULL, NULL, NULL},      /* 10 */
+      {"Authorization: sid=a", NULL, NULL, NULL},            /* 11 != 4 */
+      {"Cookie: sid=a", NULL, NULL, "tenant-1"},             /* 12 */
+      {NULL, NULL, NULL, "tenant-1"},                        /* 13 = 12 */
+      {NULL, NULL, NULL, "tenant-2"},                        /* 14 */
+  };
+  size_t n = sizeof(rows) / sizeof(rows[0]);
+  char parts[15][HR_CACHE_PARTITION_MAX];
+  for (size_t i = 0; i < n; i++) {
+    httpresp_request *q = mkreq("GET", URL, rows[i].fields);
+    if (rows[i].user)
+      cr_assert(httpresp_request_set_credentials(q, rows[i].user,
+                                                 rows[i].password, 0) == 0);
+    if (rows[i].named)
+      cr_assert(httpresp_request_set_cache_partition(q, rows[i].named) == 0);
+    hr_cache_partition(q, parts[i]);
+    cr_expect(!strstr(parts[i], "pw") && !strstr(parts[i], "sid") &&
+                  !strstr(parts[i], "Bearer"),
+              "row %zu leaks a secret: %s", i, parts[i]);
+    httpresp_request_free(q);
+  }
+  cr_expect_str_eq(parts[0], "");
+  cr_expect_str_eq(parts[1], "");
+  cr_expect_str_eq(parts[4], parts[6]);
+  cr_expect_str_eq(parts[12], "p:tenant-1");
+  cr_expect_str_eq(parts[12], parts[13]);
+  size_t same[][2] = {{0, 1}, {4, 6}, {12, 13}};
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = i + 1; j < n; j++) {
+      int expected_same = 0;
+      for (size_t k = 0; k < sizeof(same) / sizeof(same[0]); k++)
+        expected_same |= same[k][0] == i && same[k][1] == j;
+      if (!expected_same)
+        cr_expect_str_neq(parts[i], parts[j], "rows %zu and %zu", i, j);
+    }
 }
 
 Test(cache_rules, key_drops_fragment) {

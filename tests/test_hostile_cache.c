@@ -1,7 +1,10 @@
 /* The cache against a server (or a store) that does not play along, end to
  * end through the loopback server, asserting what the server received:
  *  - a HEAD's revalidation refreshes the stored GET response and never
- *    removes it (RFC 9111 §4.3.5). */
+ *    removes it (RFC 9111 §4.3.5);
+ *  - one identity's answer never reaches another: credentials, cookies,
+ *    Authorization fields and named partitions each key their own entries,
+ *    and an identity the library cannot see is never cached. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,4 +97,143 @@ Test(hostile_cache, head_304_with_no_store_still_removes) {
   cr_assert_eq(ts_request_count(ts), 3u);
   cr_expect_str_eq(ts_request_get(ts, 2)->method, "GET");
   cr_expect_null(ts_req_header(ts_request_get(ts, 2), "If-None-Match"));
+}
+
+/* ---- identities: one identity's answer never reaches another ------------- */
+
+/* GET `path` with `user` as credentials (NULL: none) and a `partition`
+ * (NULL: none) and `headers`. */
+static httpresp_response *run_as(const char *path, const char *user,
+                                 const char *partition,
+                                 const char *const *headers) {
+  char *u = ts_url(ts, 0, path);
+  httpresp_request *q = NULL;
+  cr_assert_eq(httpresp_request_new(&q, "GET", u), 0);
+  free(u);
+  if (user)
+    cr_assert_eq(httpresp_request_set_credentials(q, user, "pw", 0), 0);
+  if (partition)
+    cr_assert_eq(httpresp_request_set_cache_partition(q, partition), 0);
+  for (size_t i = 0; headers && headers[i]; i++)
+    cr_assert_eq(httpresp_request_add_header(q, headers[i], NULL), 0);
+  httpresp_response *r = NULL;
+  httpresp_perform(client, easy, q, &r);
+  cr_assert_not_null(r);
+  httpresp_request_free(q);
+  return r;
+}
+
+Test(hostile_cache, credentials_are_not_answered_with_the_anonymous_entry) {
+  serve("/a", 200, "Cache-Control: max-age=60\r\n", "anonymous");
+  serve("/a", 200, "Cache-Control: private, max-age=60\r\n", "for user-a");
+  httpresp_response *r = run_as("/a", NULL, NULL, NULL);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_STORED);
+  httpresp_response_free(r);
+  r = run_as("/a", "user-a", NULL, NULL);
+  cr_expect_str_eq(fixture_body(r), "for user-a");
+  cr_expect_neq(httpresp_response_cache_status(r), HTTPRESP_CACHE_HIT);
+  httpresp_response_free(r);
+  cr_assert_eq(ts_request_count(ts), 2u, "user-a's request reached the server");
+  const char *auth = ts_req_header(ts_request_get(ts, 1), "Authorization");
+  cr_expect(auth && strncmp(auth, "Basic ", 6) == 0);
+  /* The anonymous entry still answers anonymous requests. */
+  r = run_as("/a", NULL, NULL, NULL);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_HIT);
+  cr_expect_str_eq(fixture_body(r), "anonymous");
+  httpresp_response_free(r);
+  cr_expect_eq(ts_request_count(ts), 2u);
+}
+
+Test(hostile_cache, cookies_partition_the_cache) {
+  serve("/c", 200, "Cache-Control: max-age=60\r\n", "page of a");
+  serve("/c", 200, "Cache-Control: max-age=60\r\n", "page of b");
+  static const char *const as_a[] = {"Cookie: sid=a-session", NULL};
+  static const char *const as_b[] = {"Cookie: sid=b-session", NULL};
+  httpresp_response *r = run_as("/c", NULL, NULL, as_a);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_STORED);
+  httpresp_response_free(r);
+  r = run_as("/c", NULL, NULL, as_b);
+  cr_expect_str_eq(fixture_body(r), "page of b",
+                   "b-session got a-session's answer");
+  httpresp_response_free(r);
+  cr_assert_eq(ts_request_count(ts), 2u);
+  cr_expect_str_eq(ts_req_header(ts_request_get(ts, 1), "Cookie"),
+                   "sid=b-session");
+  /* Each session is answered from its own entry. */
+  r = run_as("/c", NULL, NULL, as_a);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_HIT);
+  cr_expect_str_eq(fixture_body(r), "page of a");
+  httpresp_response_free(r);
+  r = run_as("/c", NULL, NULL, as_b);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_HIT);
+  cr_expect_str_eq(fixture_body(r), "page of b");
+  httpresp_response_free(r);
+  cr_expect_eq(ts_request_count(ts), 2u);
+}
+
+Test(hostile_cache, authorization_fields_partition_the_cache) {
+  /* Storable despite Authorization (public), yet only for that token. */
+  serve("/t", 200, "Cache-Control: public, max-age=60\r\n", "token x");
+  serve("/t", 200, "Cache-Control: public, max-age=60\r\n", "token y");
+  static const char *const x[] = {"Authorization: Bearer x", NULL};
+  static const char *const y[] = {"Authorization: Bearer y", NULL};
+  httpresp_response_free(run_as("/t", NULL, NULL, x));
+  httpresp_response *r = run_as("/t", NULL, NULL, y);
+  cr_expect_str_eq(fixture_body(r), "token y");
+  httpresp_response_free(r);
+  cr_assert_eq(ts_request_count(ts), 2u);
+  cr_expect_str_eq(ts_req_header(ts_request_get(ts, 1), "Authorization"),
+                   "Bearer y");
+  r = run_as("/t", NULL, NULL, x);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_HIT);
+  cr_expect_str_eq(fixture_body(r), "token x");
+  httpresp_response_free(r);
+}
+
+Test(hostile_cache, a_named_partition_keeps_identities_apart) {
+  serve("/p", 200, "Cache-Control: max-age=60\r\n", "tenant 1");
+  serve("/p", 200, "Cache-Control: max-age=60\r\n", "tenant 2");
+  httpresp_response_free(run_as("/p", NULL, "tenant-1", NULL));
+  httpresp_response *r = run_as("/p", NULL, "tenant-2", NULL);
+  cr_expect_str_eq(fixture_body(r), "tenant 2");
+  httpresp_response_free(r);
+  r = run_as("/p", NULL, NULL, NULL); /* anonymous: its own partition too */
+  cr_expect_neq(httpresp_response_cache_status(r), HTTPRESP_CACHE_HIT);
+  httpresp_response_free(r);
+  cr_expect_eq(ts_request_count(ts), 3u);
+  r = run_as("/p", NULL, "tenant-1", NULL);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_HIT);
+  cr_expect_str_eq(fixture_body(r), "tenant 1");
+  httpresp_response_free(r);
+  cr_expect_eq(ts_request_count(ts), 3u);
+  cr_expect_eq(httpresp_request_set_cache_partition(NULL, "x"),
+               HTTPRESP_E_INVALID_ARG);
+}
+
+Test(hostile_cache, identity_on_the_handle_is_never_cached_unless_named) {
+  /* CURLOPT_USERPWD on the handle: invisible to the library, which is told
+   * so and then neither serves nor stores for requests without a name. */
+  cr_assert_eq(httpresp_client_set_handle_identity(client, 1), 0);
+  curl_easy_setopt(easy, CURLOPT_USERPWD, "user-a:pw1");
+  serve("/u", 200, "Cache-Control: max-age=60\r\n", "for user-a");
+  httpresp_response *r = run_as("/u", NULL, NULL, NULL);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_BYPASS);
+  cr_expect_str_eq(httpresp_response_cache_reason(r), "identity-unknown");
+  httpresp_response_free(r);
+  curl_easy_setopt(easy, CURLOPT_USERPWD, "user-b:pw2");
+  r = run_as("/u", NULL, NULL, NULL);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_BYPASS);
+  httpresp_response_free(r);
+  cr_assert_eq(ts_request_count(ts), 2u, "user-b's request reached the server");
+  cr_expect_str_neq(ts_req_header(ts_request_get(ts, 0), "Authorization"),
+                    ts_req_header(ts_request_get(ts, 1), "Authorization"));
+  /* Named, the identity is the caller's to vouch for: cached under it. */
+  r = run_as("/u", NULL, "user-b", NULL);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_STORED);
+  httpresp_response_free(r);
+  r = run_as("/u", NULL, "user-b", NULL);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_HIT);
+  httpresp_response_free(r);
+  cr_expect_eq(ts_request_count(ts), 3u);
+  curl_easy_setopt(easy, CURLOPT_USERPWD, NULL);
 }

@@ -19,7 +19,7 @@ command -v tsort >/dev/null || { echo "check-includes: tsort missing (coreutils)
 pure=(lib/headers.c lib/httpdate.c lib/cachecontrol.c lib/url.c lib/status.c
       lib/policy.c lib/redirect.c lib/retry.c lib/interim.c
       lib/cache/entry.c lib/cache/codec.c lib/cache/facts.c
-      lib/cache/rules.c lib/cache/key.c)
+      lib/cache/rules.c lib/cache/key.c lib/sha256.c)
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT

@@ -258,6 +258,17 @@ HTTPRESP_EXTERN int httpresp_client_set_clock(httpresp_client *c,
  *  The client does not take ownership; the cache must outlive it. */
 HTTPRESP_EXTERN int httpresp_client_set_cache(httpresp_client *c,
                                               httpresp_cache *cache);
+/** Says whether the easy handles given to this client may carry an
+ *  identity set on them directly (CURLOPT_USERPWD, CURLOPT_USERNAME,
+ *  CURLOPT_XOAUTH2_BEARER, CURLOPT_COOKIE, the cookie engine), which the
+ *  library cannot see.  With `hidden` non-zero, a request without a cache
+ *  partition of its own (httpresp_request_set_cache_partition()) takes no
+ *  part in the cache: nothing is served to it nor stored from it (its
+ *  cache status is "bypass", reason "identity-unknown").  Default 0: the
+ *  handles carry no identity beyond what the requests say.  Returns 0, or
+ *  HTTPRESP_E_INVALID_ARG without a client. */
+HTTPRESP_EXTERN int httpresp_client_set_handle_identity(httpresp_client *c,
+                                                        int hidden);
 /** Largest response body collected in memory, in bytes (default 1 GiB).
  *  Bodies given to a sink are not limited. */
 HTTPRESP_EXTERN int httpresp_client_set_max_body(httpresp_client *c,
@@ -364,6 +375,27 @@ HTTPRESP_EXTERN int httpresp_request_set_credentials(httpresp_request *req,
                                                      const char *user,
                                                      const char *password,
                                                      unsigned long auth);
+
+/** Longest cache partition name httpresp_request_set_cache_partition()
+ *  takes, in bytes. */
+#define HTTPRESP_CACHE_PARTITION_MAX 1024
+/** Names the identity the request is made for (a user, a tenant, a
+ *  session: any string up to HTTPRESP_CACHE_PARTITION_MAX bytes), so that
+ *  the cache stores its answers apart from every other identity's and
+ *  answers it only with those.  NULL removes the name.
+ *
+ *  Without a name, the cache partitions by what it sees: requests whose
+ *  Authorization or Cookie fields or credentials
+ *  (httpresp_request_set_credentials()) differ never share an entry (it
+ *  keys by a SHA-256 digest of them, never the secrets themselves).  What
+ *  the caller set on the easy handle directly (CURLOPT_USERPWD,
+ *  CURLOPT_USERNAME, CURLOPT_XOAUTH2_BEARER, CURLOPT_COOKIE, the cookie
+ *  engine) the library cannot see: name the identity here, or tell the
+ *  client with httpresp_client_set_handle_identity().  A named partition
+ *  replaces the digest.  Returns 0, HTTPRESP_E_NOMEM, or
+ *  HTTPRESP_E_INVALID_ARG (no request, a name that is too long). */
+HTTPRESP_EXTERN int httpresp_request_set_cache_partition(
+    httpresp_request *req, const char *partition);
 
 /* ---------------------------------------------------------------------- */
 /* Running a request                                                      */

@@ -114,8 +114,11 @@ const hr_store *hr_cache_store(const httpresp_cache *c) {
 }
 
 int hr_cache_request_key(const httpresp_request *req, hr_key *k) {
-  /* The key is the URL without its fragment: no copy needed to find it. */
-  return hr_key_init(k, "GET", req->url, strcspn(req->url, "#"), NULL);
+  /* The URL without its fragment (no copy needed for an anonymous GET),
+   * in the partition of the request's identity. */
+  char part[HR_CACHE_PARTITION_MAX];
+  hr_cache_partition(req, part);
+  return hr_key_init(k, "GET", req->url, strcspn(req->url, "#"), part);
 }
 
 /* Stores `e` under `k`; a store that refuses it as too large has removed
@@ -220,13 +223,20 @@ void hr_cache_on_unsafe(httpresp_cache *c, const httpresp_request *req,
                         int status, const hr_headers *resp) {
   if (!c || !req)
     return;
+  /* The anonymous entries and those of the request's own identity; other
+   * identities' entries cannot be found from here (keys are not listed). */
+  char part[HR_CACHE_PARTITION_MAX];
+  hr_cache_partition(req, part);
   char *urls[3] = {NULL, NULL, NULL};
   size_t n = hr_cache_invalidation_keys(req->url, status, resp, urls);
   for (size_t i = 0; i < n; i++) {
-    hr_key k;
-    if (hr_key_init(&k, "GET", urls[i], strlen(urls[i]), NULL) == 0) {
-      hr_store_del(&c->store, &k);
-      hr_key_free(&k);
+    const char *parts[2] = {"", part};
+    for (size_t j = 0; j < (*part ? 2u : 1u); j++) {
+      hr_key k;
+      if (hr_key_init(&k, "GET", urls[i], strlen(urls[i]), parts[j]) == 0) {
+        hr_store_del(&c->store, &k);
+        hr_key_free(&k);
+      }
     }
     free(urls[i]);
   }

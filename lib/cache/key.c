@@ -13,14 +13,15 @@ int hr_key_init(hr_key *k, const char *method, const char *url, size_t url_len,
   k->method = method;
   k->url = url;
   k->url_len = url_len;
-  k->partition = partition ? partition : "";
+  if (!partition)
+    partition = "";
   k->variant = HR_VARIANT_NONE;
-  if (strcmp(method, "GET") == 0 && !*k->partition) {
+  if (strcmp(method, "GET") == 0 && !*partition) {
     k->flat = url;
     k->flat_len = url_len;
     return 0;
   }
-  size_t mlen = strlen(method), plen = strlen(k->partition);
+  size_t mlen = strlen(method), plen = strlen(partition);
   char num[24];
   int nlen = snprintf(num, sizeof(num), "%zu", plen);
   size_t total = mlen + 1 + (size_t)nlen + 1 + plen + 1 + url_len;
@@ -36,7 +37,7 @@ int hr_key_init(hr_key *k, const char *method, const char *url, size_t url_len,
   memcpy(w, num, (size_t)nlen);
   w += nlen;
   *w++ = ':';
-  memcpy(w, k->partition, plen);
+  memcpy(w, partition, plen);
   w += plen;
   *w++ = ' ';
   memcpy(w, url, url_len);

@@ -18,7 +18,6 @@ typedef struct hr_key {
   const char *method;    /* whose responses the entry answers ("GET") */
   const char *url;       /* normalised (no fragment), not NUL-terminated */
   size_t url_len;
-  const char *partition; /* the identity the entry belongs to, "" for none */
   const char *flat;      /* the string stores index by, not NUL-terminated */
   size_t flat_len;
   hr_variant_id variant;
@@ -26,8 +25,8 @@ typedef struct hr_key {
 } hr_key;
 
 /* Builds the key of `method`, the first `url_len` bytes of `url` and
- * `partition` (NULL or "" for none); the strings are borrowed and must
- * outlive `k`.  The flat form of a GET without a partition is the URL
+ * `partition` (NULL or "" for none: hr_cache_partition); `method` and `url`
+ * are borrowed and must outlive `k`, `partition` is copied.  The flat form of a GET without a partition is the URL
  * itself (no allocation, and the name stores have always used); anything
  * else is "METHOD <partition length>:<partition> URL", which no URL can
  * spell.  Returns 0 or HTTPRESP_E_NOMEM. */

@@ -12,6 +12,7 @@
 #include "cachecontrol.h"
 #include "httpdate.h"
 #include "rules.h"
+#include "sha256.h"
 #include "status.h"
 #include "url.h"
 
@@ -22,6 +23,59 @@ static int is_method(const httpresp_request *req, const char *m) {
 
 char *hr_cache_key_url(const char *url) {
   return hr_url_without_fragment(url);
+}
+
+/* ---- identity ---------------------------------------------------------- */
+
+/* Feeds one tagged, length-delimited part, so that no two different
+ * identities feed the same bytes. */
+static void feed(hr_sha256 *h, char tag, const char *s) {
+  char head[24];
+  int n = snprintf(head, sizeof(head), "%c%zu:", tag, strlen(s));
+  hr_sha256_update(h, head, (size_t)n);
+  hr_sha256_update(h, s, strlen(s));
+}
+
+void hr_cache_partition(const httpresp_request *req,
+                        char out[HR_CACHE_PARTITION_MAX]) {
+  out[0] = '\0';
+  if (req->cache_partition) {
+    snprintf(out, HR_CACHE_PARTITION_MAX, "p:%s", req->cache_partition);
+    return;
+  }
+  hr_sha256 h;
+  int any = 0;
+  for (size_t i = 0; i < req->headers.n; i++) {
+    const hr_field *f = &req->headers.v[i];
+    char tag = hr_strcaseeq(f->name, "Authorization") ? 'A'
+               : hr_strcaseeq(f->name, "Cookie")      ? 'C'
+                                                      : 0;
+    if (!tag)
+      continue;
+    if (!any++)
+      hr_sha256_init(&h);
+    feed(&h, tag, f->value);
+  }
+  if (req->user) {
+    if (!any++)
+      hr_sha256_init(&h);
+    char auth[24];
+    snprintf(auth, sizeof(auth), "%lu", req->auth);
+    feed(&h, 'U', req->user);
+    feed(&h, 'P', req->password ? req->password : "");
+    feed(&h, 'M', auth);
+  }
+  if (!any)
+    return;
+  unsigned char d[32];
+  hr_sha256_final(&h, d);
+  static const char hex[] = "0123456789abcdef";
+  memcpy(out, "id:", 3);
+  for (int i = 0; i < 16; i++) {
+    out[3 + 2 * i] = hex[d[i] >> 4];
+    out[4 + 2 * i] = hex[d[i] & 15];
+  }
+  out[35] = '\0';
 }
 
 /* ---- list helpers ----------------------------------------------------- */

@@ -20,6 +20,16 @@
  * fragment. */
 char *hr_cache_key_url(const char *url);
 
+/* The partition a request's answers are stored in (RFC 9111 §4: a cache
+ * must not answer one identity with another's response): the caller's
+ * (httpresp_request_set_cache_partition), as "p:" and its name; else, when
+ * the request carries Authorization or Cookie fields or credentials
+ * (httpresp_request_set_credentials), "id:" and 32 hex digits of a SHA-256
+ * over them, so no secret is stored as it is; else "" (anonymous). */
+#define HR_CACHE_PARTITION_MAX (HTTPRESP_CACHE_PARTITION_MAX + 3)
+void hr_cache_partition(const httpresp_request *req,
+                        char out[HR_CACHE_PARTITION_MAX]);
+
 /* Whether the request lets the cache take part at all: GET or HEAD, no
  * caller conditionals (If-None-Match, If-Modified-Since, If-Match,
  * If-Unmodified-Since, If-Range) and no Range (stored partial content is
