@@ -84,7 +84,8 @@ struct httpresp_response {
   int64_t retry_after_ms;
   httpresp_retry_stop retry_stop;
   httpresp_cache_status cache_status;
-  const char *cache_reason; /* static string */
+  const char *cache_reason; /* static string, or cache_reason_buf */
+  char cache_reason_buf[96]; /* a reason with its system error */
   /* The hops' strings while they fit, so that most chains allocate
    * nothing for them; last, as hr_response_new leaves it unset. */
   char room[256];

@@ -617,13 +617,25 @@ static void update_cache(hr_xfer *x) {
     len = x->resp->body.len;
   }
   const char *why = "";
-  int stored = hr_cache_on_response(cache, x->cur, x->status, &x->hdrs, body,
-                                    len, x->request_ms, x->response_ms, &why);
+  int sys_err = 0;
+  int stored =
+      hr_cache_on_response(cache, x->cur, x->status, &x->hdrs, body, len,
+                           x->request_ms, x->response_ms, &why, &sys_err);
   x->resp->cache_status =
       stored ? (x->hc == HR_HC_REVALIDATE ? HTTPRESP_CACHE_UPDATED
                                           : HTTPRESP_CACHE_STORED)
              : HTTPRESP_CACHE_MISS;
   x->resp->cache_reason = stored ? "" : why;
+  if (!stored && sys_err) {
+    /* The cause a store gave (a full disk, a read-only directory) belongs
+     * in the reason: "store-failed" alone cannot be acted on. */
+    char msg[64];
+    if (strerror_r(sys_err, msg, sizeof(msg)) != 0)
+      snprintf(msg, sizeof(msg), "error %d", sys_err);
+    snprintf(x->resp->cache_reason_buf, sizeof(x->resp->cache_reason_buf),
+             "%s: %s", why, msg);
+    x->resp->cache_reason = x->resp->cache_reason_buf;
+  }
 }
 
 /* Hands a stored body over as the final body (a HEAD gets none): to the

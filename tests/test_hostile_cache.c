@@ -237,3 +237,153 @@ Test(hostile_cache, identity_on_the_handle_is_never_cached_unless_named) {
   cr_expect_eq(ts_request_count(ts), 3u);
   curl_easy_setopt(easy, CURLOPT_USERPWD, NULL);
 }
+
+/* ---- a store that cannot write ------------------------------------------- */
+
+/* A caller's store holding a few entries, whose writes (put and del) can be
+ * made to fail, as a read-only or full store's do. */
+#define RO_MAX 8
+typedef struct ro_store {
+  char *key[RO_MAX];
+  void *data[RO_MAX];
+  size_t len[RO_MAX];
+  int read_only;
+  int failed_writes;
+} ro_store;
+
+static int ro_find(ro_store *s, const char *key) {
+  for (int i = 0; i < RO_MAX; i++)
+    if (s->key[i] && strcmp(s->key[i], key) == 0)
+      return i;
+  return -1;
+}
+
+static int ro_get(void *p, const char *key, void **data, size_t *len) {
+  ro_store *s = p;
+  int i = ro_find(s, key);
+  if (i < 0)
+    return 1;
+  *data = malloc(s->len[i] ? s->len[i] : 1);
+  memcpy(*data, s->data[i], s->len[i]);
+  *len = s->len[i];
+  return 0;
+}
+
+static int ro_del(void *p, const char *key) {
+  ro_store *s = p;
+  if (s->read_only) {
+    s->failed_writes++;
+    return -1;
+  }
+  int i = ro_find(s, key);
+  if (i >= 0) {
+    free(s->key[i]);
+    free(s->data[i]);
+    s->key[i] = NULL;
+    s->data[i] = NULL;
+  }
+  return 0;
+}
+
+static int ro_put(void *p, const char *key, const void *data, size_t len) {
+  ro_store *s = p;
+  if (s->read_only) {
+    s->failed_writes++;
+    return -1;
+  }
+  ro_del(s, key);
+  for (int i = 0; i < RO_MAX; i++) {
+    if (!s->key[i]) {
+      s->key[i] = strdup(key);
+      s->data[i] = malloc(len ? len : 1);
+      memcpy(s->data[i], data, len);
+      s->len[i] = len;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+static void ro_destroy(void *p) {
+  ro_store *s = p;
+  s->read_only = 0;
+  for (int i = 0; i < RO_MAX; i++)
+    ro_del(s, s->key[i] ? s->key[i] : "");
+}
+
+static const httpresp_store_ops ro_ops = {HTTPRESP_STORE_VERSION, ro_get,
+                                          ro_put, ro_del, ro_destroy};
+
+/* Issue 18 item 4: the newer answer can be neither stored nor used to
+ * remove the older one, which must then never be served again. */
+Test(hostile_cache, a_store_that_cannot_write_never_serves_the_older_answer) {
+  static ro_store st;
+  memset(&st, 0, sizeof(st));
+  httpresp_cache *ro;
+  cr_assert_eq(httpresp_cache_new_custom(&ro, &ro_ops, &st), 0);
+  cr_assert_eq(httpresp_client_set_cache(client, ro), 0);
+  serve("/w", 200, "Cache-Control: max-age=600\r\n", "version 1");
+  serve("/w", 200, "Cache-Control: max-age=600\r\n", "version 2");
+  httpresp_response *r = run("GET", "/w", NULL);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_STORED);
+  httpresp_response_free(r);
+
+  /* The store turns read-only; a reload fetches version 2. */
+  st.read_only = 1;
+  static const char *const reload[] = {"Cache-Control: no-cache", NULL};
+  r = run("GET", "/w", reload);
+  cr_expect_str_eq(fixture_body(r), "version 2");
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_MISS);
+  cr_expect_str_eq(httpresp_response_cache_reason(r), "store-failed");
+  httpresp_response_free(r);
+  cr_expect_geq(st.failed_writes, 2, "both the put and the del failed");
+
+  /* Version 1 is still in the store, but superseded: not served. */
+  r = run("GET", "/w", NULL);
+  cr_expect_neq(httpresp_response_cache_status(r), HTTPRESP_CACHE_HIT,
+                "the older answer was served after a newer one came");
+  cr_expect_str_eq(fixture_body(r), "version 2");
+  httpresp_response_free(r);
+  cr_expect_eq(ts_request_count(ts), 3u, "the request reached the server");
+
+  /* Writable again: the next answer is stored and served as usual. */
+  st.read_only = 0;
+  r = run("GET", "/w", NULL);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_STORED);
+  httpresp_response_free(r);
+  r = run("GET", "/w", NULL);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_HIT);
+  cr_expect_str_eq(fixture_body(r), "version 2");
+  httpresp_response_free(r);
+  cr_expect_eq(ts_request_count(ts), 4u);
+  cr_assert_eq(httpresp_client_set_cache(client, cache), 0);
+  httpresp_cache_free(ro);
+}
+
+/* The disk store's system error reaches the response's cache reason (and
+ * so the tool's -v line). */
+Test(hostile_cache, a_disk_store_failure_carries_its_system_error) {
+  char dir[] = "/tmp/hrhostile-XXXXXX";
+  cr_assert_not_null(mkdtemp(dir));
+  char sub[64];
+  snprintf(sub, sizeof(sub), "%s/cache", dir);
+  httpresp_cache *disk;
+  cr_assert_eq(httpresp_cache_new_disk(&disk, sub, 1 << 20), 0);
+  cr_assert_eq(httpresp_client_set_cache(client, disk), 0);
+  /* The directory is replaced by a file: every write fails, ENOTDIR. */
+  fixture_rm_rf(sub);
+  FILE *f = fopen(sub, "w");
+  cr_assert_not_null(f);
+  fclose(f);
+  serve("/d", 200, "Cache-Control: max-age=600\r\n", "body");
+  httpresp_response *r = run("GET", "/d", NULL);
+  cr_expect_eq(httpresp_response_error(r), 0);
+  cr_expect_str_eq(fixture_body(r), "body");
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_MISS);
+  cr_expect_str_eq(httpresp_response_cache_reason(r),
+                   "store-failed: Not a directory");
+  httpresp_response_free(r);
+  cr_assert_eq(httpresp_client_set_cache(client, cache), 0);
+  httpresp_cache_free(disk);
+  fixture_rm_rf(dir);
+}

@@ -1203,10 +1203,10 @@ ParameterizedTest(backend *b, conformance,
   resp(&h, "Cache-Control: max-age=60", NULL);
   static char body[8192];
   const char *why;
-  cr_expect_eq(hr_cache_on_response(bc.c, q, 200, &h, "small", 5, 0, 0, &why),
+  cr_expect_eq(hr_cache_on_response(bc.c, q, 200, &h, "small", 5, 0, 0, &why, NULL),
                1, "%s", backend_names[*b]);
   cr_expect_eq(
-      hr_cache_on_response(bc.c, q, 200, &h, body, sizeof(body), 0, 0, &why),
+      hr_cache_on_response(bc.c, q, 200, &h, body, sizeof(body), 0, 0, &why, NULL),
       0);
   cr_expect_str_eq(why, "too-large", "%s", backend_names[*b]);
   hr_stored *e;
@@ -1240,7 +1240,7 @@ ParameterizedTest(backend *b, conformance, flow_through_the_events) {
   cr_expect_str_eq(why, "miss");
   hr_headers h;
   resp(&h, "Cache-Control: max-age=60", dline);
-  cr_expect_eq(hr_cache_on_response(c, q, 200, &h, "hello", 5, t0, t0, &why),
+  cr_expect_eq(hr_cache_on_response(c, q, 200, &h, "hello", 5, t0, t0, &why, NULL),
                1);
   hr_headers_free(&h);
 
@@ -1259,7 +1259,7 @@ ParameterizedTest(backend *b, conformance, flow_through_the_events) {
                HR_CACHE_USE_FRESH);
   hr_stored_unref(e);
   resp(&h, "Cache-Control: no-store", NULL);
-  cr_expect_eq(hr_cache_on_response(c, hq, 200, &h, NULL, 0, t0, t0, &why), 0);
+  cr_expect_eq(hr_cache_on_response(c, hq, 200, &h, NULL, 0, t0, t0, &why, NULL), 0);
   hr_headers_free(&h);
   httpresp_request_free(hq);
   cr_expect_eq(hr_cache_lookup(c, q, t0 + 10000, &e, &why), HR_CACHE_USE_FRESH);
@@ -1267,12 +1267,12 @@ ParameterizedTest(backend *b, conformance, flow_through_the_events) {
 
   /* A 5xx does not wipe the stored answer; a no-store 200 does. */
   resp(&h, NULL, NULL);
-  cr_expect_eq(hr_cache_on_response(c, q, 503, &h, "", 0, t0, t0, &why), 0);
+  cr_expect_eq(hr_cache_on_response(c, q, 503, &h, "", 0, t0, t0, &why, NULL), 0);
   cr_expect_eq(hr_cache_lookup(c, q, t0 + 10000, &e, &why), HR_CACHE_USE_FRESH);
   hr_stored_unref(e);
   hr_headers_free(&h);
   resp(&h, "Cache-Control: no-store", NULL);
-  cr_expect_eq(hr_cache_on_response(c, q, 200, &h, "x", 1, t0, t0, &why), 0);
+  cr_expect_eq(hr_cache_on_response(c, q, 200, &h, "x", 1, t0, t0, &why, NULL), 0);
   cr_expect_str_eq(why, "no-store");
   hr_headers_free(&h);
   cr_expect_eq(hr_cache_lookup(c, q, t0 + 10000, &e, &why), HR_CACHE_USE_NONE);
@@ -1285,7 +1285,7 @@ ParameterizedTest(backend *b, conformance, flow_through_the_events) {
 
   /* Stale with a validator: revalidate, then a 304 refreshes it. */
   resp(&h, "Cache-Control: max-age=1", "ETag: \"v1\"");
-  cr_expect_eq(hr_cache_on_response(c, q, 200, &h, "etagged", 7, t0, t0, &why),
+  cr_expect_eq(hr_cache_on_response(c, q, 200, &h, "etagged", 7, t0, t0, &why, NULL),
                1);
   hr_headers_free(&h);
   cr_assert_eq(hr_cache_lookup(c, q, t0 + 5000, &e, &why),
@@ -1332,7 +1332,7 @@ ParameterizedTest(backend *b, conformance, refresh_after_eviction_stays_gone) {
   hr_headers h;
   resp(&h, "Cache-Control: max-age=1", "ETag: \"v1\"");
   const char *why;
-  cr_assert_eq(hr_cache_on_response(c, q, 200, &h, "old", 3, 0, 0, &why), 1);
+  cr_assert_eq(hr_cache_on_response(c, q, 200, &h, "old", 3, 0, 0, &why, NULL), 1);
   hr_headers_free(&h);
   hr_stored *e;
   cr_assert_eq(hr_cache_lookup(c, q, 5000, &e, &why), HR_CACHE_USE_REVALIDATE);
@@ -1355,7 +1355,7 @@ ParameterizedTest(backend *b, conformance, refresh_after_eviction_stays_gone) {
 
   /* A 304 that selects nothing removes what was stored. */
   resp(&h, "Cache-Control: max-age=1", "ETag: \"v2\"");
-  cr_assert_eq(hr_cache_on_response(c, q, 200, &h, "v2", 2, 0, 0, &why), 1);
+  cr_assert_eq(hr_cache_on_response(c, q, 200, &h, "v2", 2, 0, 0, &why, NULL), 1);
   hr_headers_free(&h);
   cr_assert_eq(hr_cache_lookup(c, q, 5000, &e, &why), HR_CACHE_USE_REVALIDATE);
   resp(&h, "ETag: \"v3\"", NULL);

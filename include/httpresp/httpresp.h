@@ -510,7 +510,11 @@ HTTPRESP_EXTERN httpresp_cache_status httpresp_response_cache_status(
     const httpresp_response *resp);
 /** Names of the cache statuses ("hit"). */
 HTTPRESP_EXTERN const char *httpresp_cache_status_name(httpresp_cache_status s);
-/** A short reason for the cache status ("no-store"), "" if none. */
+/** A short reason for the cache status ("no-store"), "" if none.  When the
+ *  store failed, "store-failed", followed by the system's error when the
+ *  store gave one ("store-failed: No space left on device").  A cache
+ *  whose store can neither write a newer answer nor remove the older one
+ *  never serves that older one again (it remembers the key in memory). */
 HTTPRESP_EXTERN const char *httpresp_response_cache_reason(
     const httpresp_response *resp);
 

@@ -4,25 +4,107 @@
  * behind it: a memory store hands out frozen entries, a byte store (disk,
  * a caller's) decodes and verifies what it read before handing out the
  * same, so every event below reads the same way whatever the store. */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cache.h"
 #include "store/store.h"
 
-/* Immutable once built, so any number of threads may use it; the stores
- * do their own locking. */
+/* Keys whose stored entry is superseded but could be neither replaced nor
+ * removed (a read-only or full store): never served again by this
+ * process.  Past this many, the cache serves nothing at all: a bound on
+ * memory must not become a way back to serving superseded answers. */
+#define HR_TOMBSTONES_MAX 1024
+
+/* The store is used by any number of threads (the stores do their own
+ * locking); the tombstones are under `lock`, `ntombs` readable without it
+ * so that a lookup in the usual case (none) takes no lock. */
 struct httpresp_cache {
   hr_store store;
+  pthread_mutex_t lock;
+  _Atomic size_t ntombs; /* HR_TOMBSTONES_MAX + 1: full, nothing served */
+  char *tombs[HR_TOMBSTONES_MAX];
 };
 
 static int cache_new(httpresp_cache **out, const hr_store *st) {
   httpresp_cache *c = calloc(1, sizeof(*c));
-  if (!c)
+  if (!c || pthread_mutex_init(&c->lock, NULL) != 0) {
+    free(c);
     return HTTPRESP_E_NOMEM;
+  }
   c->store = *st;
+  atomic_init(&c->ntombs, 0);
   *out = c;
   return 0;
+}
+
+/* ---- tombstones ------------------------------------------------------------ */
+
+static long tomb_find(httpresp_cache *c, const hr_key *k, size_t n) {
+  for (size_t i = 0; i < n && i < HR_TOMBSTONES_MAX; i++)
+    if (strlen(c->tombs[i]) == k->flat_len &&
+        memcmp(c->tombs[i], k->flat, k->flat_len) == 0)
+      return (long)i;
+  return -1;
+}
+
+/* Whether what is stored under `k` must not be served. */
+static int tombstoned(httpresp_cache *c, const hr_key *k) {
+  if (atomic_load_explicit(&c->ntombs, memory_order_acquire) == 0)
+    return 0;
+  pthread_mutex_lock(&c->lock);
+  size_t n = atomic_load_explicit(&c->ntombs, memory_order_relaxed);
+  int dead = n > HR_TOMBSTONES_MAX || tomb_find(c, k, n) >= 0;
+  pthread_mutex_unlock(&c->lock);
+  return dead;
+}
+
+static void tomb_add(httpresp_cache *c, const hr_key *k) {
+  char *copy = hr_strndup(k->flat, k->flat_len);
+  pthread_mutex_lock(&c->lock);
+  size_t n = atomic_load_explicit(&c->ntombs, memory_order_relaxed);
+  if (n <= HR_TOMBSTONES_MAX && tomb_find(c, k, n) < 0) {
+    if (copy && n < HR_TOMBSTONES_MAX) {
+      c->tombs[n] = copy;
+      copy = NULL;
+      n++;
+    } else {
+      n = HR_TOMBSTONES_MAX + 1; /* cannot remember it: serve nothing */
+    }
+    atomic_store_explicit(&c->ntombs, n, memory_order_release);
+  }
+  pthread_mutex_unlock(&c->lock);
+  free(copy);
+}
+
+/* The key's entry was written or removed: it may be served again. */
+static void tomb_clear(httpresp_cache *c, const hr_key *k) {
+  if (atomic_load_explicit(&c->ntombs, memory_order_acquire) == 0)
+    return;
+  pthread_mutex_lock(&c->lock);
+  size_t n = atomic_load_explicit(&c->ntombs, memory_order_relaxed);
+  long i = n <= HR_TOMBSTONES_MAX ? tomb_find(c, k, n) : -1;
+  char *dead = NULL;
+  if (i >= 0) {
+    dead = c->tombs[i];
+    c->tombs[i] = c->tombs[n - 1];
+    atomic_store_explicit(&c->ntombs, n - 1, memory_order_release);
+  }
+  pthread_mutex_unlock(&c->lock);
+  free(dead);
+}
+
+/* Removes what is stored under `k`; when that fails the entry is
+ * tombstoned.  Returns the store's code (0, or why it failed). */
+static int supersede(httpresp_cache *c, const hr_key *k) {
+  int rc = hr_store_del(&c->store, k);
+  if (rc)
+    tomb_add(c, k);
+  else
+    tomb_clear(c, k);
+  return rc;
 }
 
 int httpresp_cache_new_memory(httpresp_cache **out, size_t max_bytes) {
@@ -51,7 +133,7 @@ int httpresp_cache_new_disk(httpresp_cache **out, const char *dir,
   if (rc)
     return rc;
   hr_store st;
-  rc = hr_store_bytes_bind(&st, &hr_store_disk_ops, disk);
+  rc = hr_store_bytes_bind(&st, &hr_store_disk_ops, disk, 1);
   if (rc) {
     hr_store_disk_ops.destroy(disk);
     return rc;
@@ -70,7 +152,7 @@ int httpresp_cache_new_custom(httpresp_cache **out,
   if (!hr_store_ops_valid(ops))
     return HTTPRESP_E_INVALID_ARG;
   hr_store st;
-  int rc = hr_store_bytes_bind(&st, ops, store);
+  int rc = hr_store_bytes_bind(&st, ops, store, 0);
   if (rc)
     return rc;
   rc = cache_new(out, &st);
@@ -106,6 +188,10 @@ void httpresp_cache_free(httpresp_cache *c) {
   if (!c)
     return;
   hr_store_destroy(&c->store);
+  size_t n = atomic_load(&c->ntombs);
+  for (size_t i = 0; i < n && i < HR_TOMBSTONES_MAX; i++)
+    free(c->tombs[i]);
+  pthread_mutex_destroy(&c->lock);
   free(c);
 }
 
@@ -126,7 +212,10 @@ int hr_cache_request_key(const httpresp_request *req, hr_key *k) {
 static int save(httpresp_cache *c, const hr_key *k, const hr_cache_entry *e,
                 int update_only) {
   hr_put_how how = {update_only, 0};
-  return hr_store_put(&c->store, k, e, &how);
+  int rc = hr_store_put(&c->store, k, e, &how);
+  if (rc == 0)
+    tomb_clear(c, k);
+  return rc;
 }
 
 hr_cache_use hr_cache_lookup(httpresp_cache *c, const httpresp_request *req,
@@ -139,7 +228,7 @@ hr_cache_use hr_cache_lookup(httpresp_cache *c, const httpresp_request *req,
   int rc = 1;
   hr_key k;
   if (req && c && hr_cache_request_key(req, &k) == 0) {
-    rc = hr_store_get(&c->store, &k, out);
+    rc = tombstoned(c, &k) ? 1 : hr_store_get(&c->store, &k, out);
     hr_key_free(&k);
   }
   hr_cache_use use = hr_cache_select(rc == 0 ? &(*out)->e : NULL, req, now_ms,
@@ -154,11 +243,16 @@ hr_cache_use hr_cache_lookup(httpresp_cache *c, const httpresp_request *req,
 int hr_cache_on_response(httpresp_cache *c, const httpresp_request *req,
                          int status, const hr_headers *resp, const char *body,
                          size_t body_len, int64_t request_ms,
-                         int64_t response_ms, const char **why) {
+                         int64_t response_ms, const char **why,
+                         int *sys_err) {
   const char *dummy;
+  int no_err;
   if (!why)
     why = &dummy;
+  if (!sys_err)
+    sys_err = &no_err;
   *why = "";
+  *sys_err = 0;
   if (!c || !req || !resp)
     return 0;
   hr_key k;
@@ -176,16 +270,22 @@ int hr_cache_on_response(httpresp_cache *c, const httpresp_request *req,
       hr_cache_entry_free(&e);
       stored = rc == 0;
     }
-    if (!stored)
+    if (!stored) {
       *why = rc == HTTPRESP_E_INVALID_ARG ? "too-large" : "store-failed";
+      *sys_err = rc < 0 ? -rc : 0;
+    }
   }
   /* A newer answer came from the server: what was stored is superseded.
    * Not by a HEAD's answer (it says nothing about the stored body), a 304
    * (it confirms), nor a 5xx (the server failing is no new representation,
-   * RFC 9111 §4.3.3). */
+   * RFC 9111 §4.3.3).  Should the store fail to remove it too, it is
+   * tombstoned: never served again by this process. */
   if (!stored && req->method && strcmp(req->method, "GET") == 0 &&
-      status >= 200 && status < 500 && status != 304)
-    hr_store_del(&c->store, &k);
+      status >= 200 && status < 500 && status != 304) {
+    int rc = supersede(c, &k);
+    if (rc && !*sys_err && rc < 0)
+      *sys_err = -rc;
+  }
   hr_key_free(&k);
   return stored;
 }
@@ -201,7 +301,7 @@ int hr_cache_on_304(httpresp_cache *c, const httpresp_request *req,
     return HTTPRESP_E_NOMEM;
   int rc = 0;
   if (!selected) {
-    hr_store_del(&c->store, &k);
+    supersede(c, &k);
   } else if (!out) {
     rc = HTTPRESP_E_INVALID_ARG;
   } else if ((rc = hr_stored_thaw(stored, out)) == 0 &&
@@ -213,7 +313,7 @@ int hr_cache_on_304(httpresp_cache *c, const httpresp_request *req,
                                   out->body_len, NULL))
       save(c, &k, out, 1);
     else
-      hr_store_del(&c->store, &k);
+      supersede(c, &k);
   }
   hr_key_free(&k);
   return rc;
@@ -234,7 +334,7 @@ void hr_cache_on_unsafe(httpresp_cache *c, const httpresp_request *req,
     for (size_t j = 0; j < (*part ? 2u : 1u); j++) {
       hr_key k;
       if (hr_key_init(&k, "GET", urls[i], strlen(urls[i]), parts[j]) == 0) {
-        hr_store_del(&c->store, &k);
+        supersede(c, &k);
         hr_key_free(&k);
       }
     }

@@ -37,11 +37,19 @@ hr_cache_use hr_cache_lookup(httpresp_cache *c, const httpresp_request *req,
  * whatever was stored for the key, since it is superseded (returns 0) --
  * except after a HEAD, a 304 or a 5xx, which supersede nothing.  `*why`
  * gets the reason it was not stored (hr_cache_storable's, or "too-large"
- * for the store, or "store-failed"). */
+ * for the store, or "store-failed"), `*sys_err` (may be NULL) the errno
+ * of a store that failed with one, else 0.
+ *
+ * Whenever an entry is superseded (here, by a 304 that selects nothing or
+ * says no-store, or by an unsafe method) and the store can remove it
+ * neither by writing the newer answer nor by deleting it, its key is
+ * tombstoned in the cache object: lookups miss it until a later write or
+ * removal of it succeeds, so an older answer is never served after a newer
+ * one was received. */
 int hr_cache_on_response(httpresp_cache *c, const httpresp_request *req,
                          int status, const hr_headers *resp, const char *body,
                          size_t body_len, int64_t request_ms,
-                         int64_t response_ms, const char **why);
+                         int64_t response_ms, const char **why, int *sys_err);
 
 /* Event 3, a 304 answered the conditionals that revalidated `stored`.
  * When it `selected` the entry (hr_cache_304_selects, RFC 9111 §4.3.4),

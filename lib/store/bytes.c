@@ -15,6 +15,7 @@
 
 typedef struct bstore {
   int version;
+  int errno_rc; /* put and del return -errno for a failure of the system */
   httpresp_store_ops v1;
   httpresp_store_ops_v2 v2;
   void *store;
@@ -96,8 +97,11 @@ static int b_put(void *impl, const hr_key *k, const hr_cache_entry *e,
     if (rc == HTTPRESP_E_INVALID_ARG) {
       /* Too large for the store: the stored answer is superseded anyway
        * (the store has already removed it if it is one of ours). */
-      raw_del(b, key, k->variant);
-    } else if (rc && rc != 1 && rc != HTTPRESP_E_NOMEM) {
+      int drc = raw_del(b, key, k->variant);
+      if (drc)
+        rc = drc < 0 && b->errno_rc ? drc : HTTPRESP_E_CACHE_IO;
+    } else if (rc && rc != 1 && rc != HTTPRESP_E_NOMEM &&
+               !(rc < 0 && b->errno_rc)) {
       rc = HTTPRESP_E_CACHE_IO;
     }
   } else if (rc == HTTPRESP_E_INVALID_ARG) {
@@ -113,7 +117,9 @@ static int b_del(void *impl, const hr_key *k) {
   char *key = hr_strndup(k->flat, k->flat_len);
   if (!key)
     return HTTPRESP_E_NOMEM;
-  int rc = raw_del(b, key, k->variant) == 0 ? 0 : HTTPRESP_E_CACHE_IO;
+  int rc = raw_del(b, key, k->variant);
+  if (rc && !(rc < 0 && b->errno_rc))
+    rc = HTTPRESP_E_CACHE_IO;
   free(key);
   return rc;
 }
@@ -148,11 +154,12 @@ static int bind_to(hr_store *out, const hr_store_vt *vt, bstore *b) {
 }
 
 int hr_store_bytes_bind(hr_store *out, const httpresp_store_ops *ops,
-                        void *store) {
+                        void *store, int errno_rc) {
   bstore *b = calloc(1, sizeof(*b));
   if (!b)
     return HTTPRESP_E_NOMEM;
   b->version = HTTPRESP_STORE_VERSION;
+  b->errno_rc = errno_rc;
   b->v1 = *ops;
   b->store = store;
   return bind_to(out, &bytes_v1, b);

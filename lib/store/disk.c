@@ -225,7 +225,7 @@ static int d_del(void *store, const char *key) {
     if (unlink(path) == 0)
       total_sub(s, (size_t)st.st_size);
     else if (errno != ENOENT)
-      rc = HTTPRESP_E_CACHE_IO;
+      rc = -errno; /* the cause, for the response's cache reason */
   }
   free(path);
   return rc;
@@ -267,8 +267,10 @@ static int d_put(void *store, const char *key, const void *data, size_t len) {
     goto out;
   rc = HTTPRESP_E_CACHE_IO;
   int fd = mkstemp(tmp);
-  if (fd < 0)
+  if (fd < 0) {
+    rc = errno ? -errno : rc;
     goto out;
+  }
   int ok = write_all(fd, h, HEADER_LEN) == 0 && write_all(fd, key, klen) == 0 &&
            write_all(fd, data, len) == 0 &&
            (!(s->flags & HR_STORE_DISK_FSYNC) || fsync(fd) == 0);
@@ -277,6 +279,7 @@ static int d_put(void *store, const char *key, const void *data, size_t len) {
   struct stat old;
   int had_old = ok && lstat(path, &old) == 0;
   if (!ok || rename(tmp, path) != 0) {
+    rc = errno ? -errno : rc;
     unlink(tmp);
     goto out;
   }

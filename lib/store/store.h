@@ -43,11 +43,12 @@ typedef struct hr_store_vt {
   /* Stores `e` (whose key field is k->flat), replacing what was there.
    * 0 stored; 1 not stored because `how->update_only` and nothing was
    * stored; HTTPRESP_E_INVALID_ARG too large (any older entry for the key
-   * is removed); HTTPRESP_E_NOMEM or HTTPRESP_E_CACHE_IO. */
+   * is removed); HTTPRESP_E_NOMEM or HTTPRESP_E_CACHE_IO; or -errno, a
+   * failure of the system (HTTPRESP_E_CACHE_IO, with its cause). */
   int (*put)(void *impl, const hr_key *k, const hr_cache_entry *e,
              const hr_put_how *how);
   /* Removes the entry for the key: 0, also when there was none, or
-   * HTTPRESP_E_NOMEM / HTTPRESP_E_CACHE_IO. */
+   * HTTPRESP_E_NOMEM / HTTPRESP_E_CACHE_IO / -errno. */
   int (*del)(void *impl, const hr_key *k);
   void (*destroy)(void *impl);
 } hr_store_vt;
@@ -99,10 +100,12 @@ size_t hr_store_memory_count(hr_mstore *s);
 void hr_store_memory_bind(hr_store *out, hr_mstore *m);
 
 /* A store of bytes behind the vtable: `ops` (validated by the caller)
- * over `store`; `ops->destroy` is called on destroy.  Returns 0 or
+ * over `store`; `ops->destroy` is called on destroy.  With `errno_rc` its
+ * put and del return -errno for a failure of the system (the disk store
+ * does; a caller's store may return anything).  Returns 0 or
  * HTTPRESP_E_NOMEM (then nothing is destroyed). */
 int hr_store_bytes_bind(hr_store *out, const httpresp_store_ops *ops,
-                        void *store);
+                        void *store, int errno_rc);
 int hr_store_bytes_bind_v2(hr_store *out, const httpresp_store_ops_v2 *ops,
                            void *store);
 /* Whether `ops` is a store description of its version, functions set (and
@@ -110,7 +113,8 @@ int hr_store_bytes_bind_v2(hr_store *out, const httpresp_store_ops_v2 *ops,
 int hr_store_ops_valid(const httpresp_store_ops *ops);
 int hr_store_ops_v2_valid(const httpresp_store_ops_v2 *ops);
 
-/* Directory store: one file per key, named by the hex of an unkeyed
+/* Directory store (its put and del return -errno when the system fails):
+ * one file per key, named by the hex of an unkeyed
  * 64-bit hash of the key (every process must derive the same name), holding a checksummed header, the key and the data.
  * Writes go to a mkstemp file in the same directory, then rename(), so
  * readers (in any process) see a whole old or a whole new file.  Damaged,
