@@ -20,17 +20,17 @@ static uint32_t ror(uint32_t x, unsigned n) { return (x >> n) | (x << (32 - n));
 
 static void block(hr_sha256 *s, const unsigned char *p) {
   uint32_t w[64];
-  for (int i = 0; i < 16; i++)
+  for (size_t i = 0; i < 16; i++)
     w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
            (uint32_t)p[4 * i + 2] << 8 | (uint32_t)p[4 * i + 3];
-  for (int i = 16; i < 64; i++) {
+  for (size_t i = 16; i < 64; i++) {
     uint32_t s0 = ror(w[i - 15], 7) ^ ror(w[i - 15], 18) ^ (w[i - 15] >> 3);
     uint32_t s1 = ror(w[i - 2], 17) ^ ror(w[i - 2], 19) ^ (w[i - 2] >> 10);
     w[i] = w[i - 16] + s0 + w[i - 7] + s1;
   }
   uint32_t a = s->h[0], b = s->h[1], c = s->h[2], d = s->h[3];
   uint32_t e = s->h[4], f = s->h[5], g = s->h[6], h = s->h[7];
-  for (int i = 0; i < 64; i++) {
+  for (size_t i = 0; i < 64; i++) {
     uint32_t t1 = h + (ror(e, 6) ^ ror(e, 11) ^ ror(e, 25)) +
                   ((e & f) ^ (~e & g)) + K[i] + w[i];
     uint32_t t2 =
@@ -87,10 +87,10 @@ void hr_sha256_final(hr_sha256 *s, unsigned char out[32]) {
   while (s->nbuf != 56)
     hr_sha256_update(s, &zero, 1);
   unsigned char lenb[8];
-  for (int i = 0; i < 8; i++)
+  for (unsigned i = 0; i < 8; i++)
     lenb[i] = (unsigned char)(bits >> (56 - 8 * i));
   hr_sha256_update(s, lenb, 8);
-  for (int i = 0; i < 8; i++) {
+  for (size_t i = 0; i < 8; i++) {
     out[4 * i] = (unsigned char)(s->h[i] >> 24);
     out[4 * i + 1] = (unsigned char)(s->h[i] >> 16);
     out[4 * i + 2] = (unsigned char)(s->h[i] >> 8);

@@ -29,7 +29,7 @@ char *hr_cache_key_url(const char *url) {
 
 /* Feeds one tagged, length-delimited part, so that no two different
  * identities feed the same bytes. */
-static void feed(hr_sha256 *h, char tag, const char *s) {
+static void feed(hr_sha256 *h, int tag, const char *s) {
   char head[24];
   int n = snprintf(head, sizeof(head), "%c%zu:", tag, strlen(s));
   hr_sha256_update(h, head, (size_t)n);
@@ -47,9 +47,9 @@ void hr_cache_partition(const httpresp_request *req,
   int any = 0;
   for (size_t i = 0; i < req->headers.n; i++) {
     const hr_field *f = &req->headers.v[i];
-    char tag = hr_strcaseeq(f->name, "Authorization") ? 'A'
-               : hr_strcaseeq(f->name, "Cookie")      ? 'C'
-                                                      : 0;
+    int tag = hr_strcaseeq(f->name, "Authorization") ? 'A'
+              : hr_strcaseeq(f->name, "Cookie")      ? 'C'
+                                                     : 0;
     if (!tag)
       continue;
     if (!any++)
