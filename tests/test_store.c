@@ -23,6 +23,7 @@
 #include "cache/cache.h"
 #include "cache/codec.h"
 #include "fixtures.h"
+#include "store/origin.h"
 #include "store/store.h"
 #include "httpdate.h"
 #include "objects.h"
@@ -1414,4 +1415,28 @@ Test(cache, bundled_constructors_refuse_bad_arguments) {
   cr_expect_eq(httpresp_cache_new_memory(&c, 0), HTTPRESP_E_INVALID_ARG);
   cr_expect_eq(httpresp_cache_new_memory(NULL, 10), HTTPRESP_E_INVALID_ARG);
   cr_expect_eq(httpresp_cache_new_disk(&c, NULL, 10), HTTPRESP_E_INVALID_ARG);
+}
+
+/* ---- origin state: the in-process backend behind its vtable -------------- */
+
+Test(origin_state, local_backend_get_and_raise) {
+  hr_origins o;
+  cr_assert_eq(hr_origins_new_local(&o), 0);
+  const int64_t now = 1000000;
+  cr_expect_eq(o.vt->any(o.impl), 0);
+  cr_expect_eq(o.vt->get(o.impl, "http://a:80", now), 0);
+  cr_expect_eq(o.vt->raise(o.impl, "http://a:80", now, 5000), 0);
+  cr_expect_neq(o.vt->any(o.impl), 0);
+  cr_expect_eq(o.vt->get(o.impl, "http://a:80", now), now + 5000);
+  cr_expect_eq(o.vt->get(o.impl, "http://b:80", now), 0, "per origin");
+  /* A shorter delay never lowers it; a longer one raises it. */
+  cr_expect_eq(o.vt->raise(o.impl, "http://a:80", now, 1000), 0);
+  cr_expect_eq(o.vt->get(o.impl, "http://a:80", now), now + 5000);
+  cr_expect_eq(o.vt->raise(o.impl, "http://a:80", now + 1000, 9000), 0);
+  cr_expect_eq(o.vt->get(o.impl, "http://a:80", now), now + 10000);
+  /* Past its time it no longer holds; a delay of 0 or less adds nothing. */
+  cr_expect_eq(o.vt->get(o.impl, "http://a:80", now + 10000), 0);
+  cr_expect_eq(o.vt->raise(o.impl, "http://c:80", now, 0), 0);
+  cr_expect_eq(o.vt->get(o.impl, "http://c:80", now - 1), 0);
+  o.vt->destroy(o.impl);
 }
