@@ -1080,6 +1080,32 @@ Test(cache_rules, partition_by_identity_table) {
     }
 }
 
+/* The one spelling of a key stores see: the URL itself for an anonymous
+ * GET (the name stores have always used), else method, partition with its
+ * length, URL, which no URL and no other partition can spell. */
+Test(cache_rules, key_flat_forms) {
+  static const struct {
+    const char *method, *url, *partition, *flat;
+  } rows[] = {
+      {"GET", "http://a/x#f", NULL, "http://a/x"},
+      {"GET", "http://a/x", "", "http://a/x"},
+      {"GET", "http://a/x", "p:t1", "GET 4:p:t1 http://a/x"},
+      {"GET", "http://a/x", "p:t 1 http://b/", "GET 15:p:t 1 http://b/ http://a/x"},
+      {"POST", "http://a/x", NULL, "POST 0: http://a/x"},
+  };
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+    hr_key k;
+    cr_assert_eq(hr_key_init(&k, rows[i].method, rows[i].url,
+                             strcspn(rows[i].url, "#"), rows[i].partition),
+                 0);
+    cr_expect(k.flat_len == strlen(rows[i].flat) &&
+                  memcmp(k.flat, rows[i].flat, k.flat_len) == 0,
+              "row %zu: %.*s", i, (int)k.flat_len, k.flat);
+    cr_expect_eq(k.variant, HR_VARIANT_NONE);
+    hr_key_free(&k);
+  }
+}
+
 Test(cache_rules, key_drops_fragment) {
   char *k = hr_cache_key_url("http://a.example/p?x#y");
   cr_expect_str_eq(k, "http://a.example/p?x");

@@ -22,11 +22,11 @@ int hr_key_init(hr_key *k, const char *method, const char *url, size_t url_len,
     return 0;
   }
   size_t mlen = strlen(method), plen = strlen(partition);
+  if (url_len > SIZE_MAX / 4 || plen > SIZE_MAX / 4 || mlen > SIZE_MAX / 4)
+    return HTTPRESP_E_NOMEM;
   char num[24];
   int nlen = snprintf(num, sizeof(num), "%zu", plen);
   size_t total = mlen + 1 + (size_t)nlen + 1 + plen + 1 + url_len;
-  if (url_len > SIZE_MAX / 2 || plen > SIZE_MAX / 4)
-    return HTTPRESP_E_NOMEM;
   char *p = malloc(total + 1);
   if (!p)
     return HTTPRESP_E_NOMEM;
