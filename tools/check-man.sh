@@ -35,7 +35,7 @@ if [ -n "$build" ]; then
     grep '^httpresp_' | sort -u)
 else
   funcs=$(grep -o 'HTTPRESP_EXTERN[^(]*(' include/httpresp/httpresp.h |
-    grep -o 'httpresp_[a-z0-9_]*' | sort -u)
+    grep -o 'httpresp_[a-z0-9_]*($' | tr -d '(' | sort -u)
 fi
 [ -n "$funcs" ] || { echo "check-man: no functions found" >&2; exit 2; }
 
