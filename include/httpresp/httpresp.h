@@ -501,10 +501,13 @@ HTTPRESP_EXTERN const char *httpresp_response_header(
 /** The collected body (NULL with length 0 when a sink was used or none). */
 HTTPRESP_EXTERN const char *httpresp_response_body(
     const httpresp_response *resp, size_t *len);
-/** Number of hops recorded (every response received or served). */
+/** Number of hops recorded: every response received or served, and a hop
+ *  that ended in an error (decision STOP), except a transfer libcurl failed
+ *  before any status line (resolve, connect, TLS), which leaves no record.
+ *  0 if `resp` is NULL. */
 HTTPRESP_EXTERN size_t httpresp_response_hop_count(
     const httpresp_response *resp);
-/** Hop `i`: status (0 if the transfer failed), method and URL requested,
+/** Hop `i`: status (0 if no status line came), method and URL requested,
  *  and the decision taken.  Any out pointer may be NULL.  Returns 0, or
  *  HTTPRESP_E_INVALID_ARG past the end. */
 HTTPRESP_EXTERN int httpresp_response_hop(const httpresp_response *resp,
