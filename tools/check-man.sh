@@ -74,7 +74,9 @@ done
 # Each EXAMPLE compiles as printed (roff escapes undone).
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-cflags="-std=c11 -Wall -Wextra -Wpedantic -Werror -Iinclude"
+cflags=(-std=c11 -Wall -Wextra -Wpedantic -Werror -Iinclude)
+read -ra curl_cflags <<<"$(pkg-config --cflags libcurl)"
+read -ra curl_libs <<<"$(pkg-config --libs libcurl)"
 for page in docs/man/man3/*.3; do
   name=$(basename "$page" .3)
   awk '/^\.SH EXAMPLE/ { inside = 1; next }
@@ -88,13 +90,11 @@ for page in docs/man/man3/*.3; do
     continue
   fi
   if [ -n "$lib" ]; then
-    # shellcheck disable=SC2086
-    cc $cflags -o "$tmp/$name" "$tmp/$name.c" -L"$(dirname "$lib")" -lhttpresp \
-      $(pkg-config --libs libcurl) 2>"$tmp/$name.err" ||
+    cc "${cflags[@]}" "${curl_cflags[@]}" -o "$tmp/$name" "$tmp/$name.c" \
+      -L"$(dirname "$lib")" -lhttpresp "${curl_libs[@]}" 2>"$tmp/$name.err" ||
       bad "$page: EXAMPLE does not build: $(cat "$tmp/$name.err")"
   else
-    # shellcheck disable=SC2086
-    cc $cflags -c -o "$tmp/$name.o" "$tmp/$name.c" $(pkg-config --cflags libcurl) \
+    cc "${cflags[@]}" "${curl_cflags[@]}" -c -o "$tmp/$name.o" "$tmp/$name.c" \
       2>"$tmp/$name.err" || bad "$page: EXAMPLE does not compile: $(cat "$tmp/$name.err")"
   fi
 done
