@@ -18,5 +18,6 @@ set_target_properties(httpresp_demo_server PROPERTIES
 # prefix is, without LD_LIBRARY_PATH.
 set_target_properties(httpresp_tool httpresp_demo_server PROPERTIES
   INSTALL_RPATH "$ORIGIN/../${CMAKE_INSTALL_LIBDIR}")
-install(TARGETS httpresp_tool httpresp_demo_server
-  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# Only the tool is installed: the demo server exists for scripts/demo.sh and
+# the tool's tests, and stays in the build tree.
+install(TARGETS httpresp_tool RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})

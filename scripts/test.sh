@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DHTTPRESP_WERROR=ON \
-  -DHTTPRESP_SANITIZE=ON -DHTTPRESP_BENCH=OFF >/dev/null
+  -DHTTPRESP_SANITIZE=ON -DHTTPRESP_TESTS=ON -DHTTPRESP_BENCH=OFF >/dev/null
 cmake --build build-test -j2
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -33,7 +33,7 @@ fi
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug \
   -DHTTPRESP_SANITIZE=OFF -DHTTPRESP_WERROR=ON -DHTTPRESP_FUZZ=OFF \
-  -DHTTPRESP_BENCH=OFF -DHTTPRESP_EXAMPLES=OFF >/dev/null || exit 2
+  -DHTTPRESP_BENCH=OFF -DHTTPRESP_EXAMPLES=OFF -DHTTPRESP_TESTS=ON >/dev/null || exit 2
 cmake --build "$build" -j "$jobs" >/dev/null || {
   echo "valgrind.sh: build failed" >&2
   exit 2

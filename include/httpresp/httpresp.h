@@ -15,7 +15,16 @@
  *  - Strings passed in are copied unless stated otherwise.
  *  - Strings returned are owned by the object they come from and stay valid
  *    until that object is freed.
- *  - Every function that can fail returns an httpresp_code; 0 is success.
+ *  - Every function that can fail returns an httpresp_code: HTTPRESP_OK (0)
+ *    on success, else a positive code (httpresp_strerror() describes it).
+ *    Common to all of them: HTTPRESP_E_INVALID_ARG when an object or a
+ *    required argument is NULL or a value is out of range, and
+ *    HTTPRESP_E_NOMEM when an allocation fails; in both cases nothing was
+ *    changed.  Each function's comment lists the other codes it returns.
+ *  - Getters never fail: given NULL they return what their comment says
+ *    (0, NULL or "").
+ *  - Each function also has a manual page: `man 3 <function>`, and
+ *    `man 3 libhttpresp` for an overview.
  *
  * Things on the easy handle that libhttpresp owns while a request runs (the
  * options it sets anew for every hop): CURLOPT_URL, CURLOPT_CUSTOMREQUEST,
@@ -117,9 +126,11 @@ typedef enum httpresp_code {
 } httpresp_code;
 #define HTTPRESP_OK HTTPRESP_E_OK
 
-/** A one-line English description of `code`; never NULL. */
+/** A one-line English description of `code`; never NULL ("unknown error
+ *  code" for a value outside the enum). */
 HTTPRESP_EXTERN const char *httpresp_strerror(int code);
-/** The symbolic name of `code` ("HTTPRESP_E_REDIRECT_LOOP"); never NULL. */
+/** The symbolic name of `code` ("HTTPRESP_E_REDIRECT_LOOP"); never NULL
+ *  ("HTTPRESP_E_UNKNOWN" for a value outside the enum). */
 HTTPRESP_EXTERN const char *httpresp_errname(int code);
 
 /* ---------------------------------------------------------------------- */
@@ -198,10 +209,18 @@ typedef int (*httpresp_sleep_fn)(void *userdata, int64_t ms);
 /* Client                                                                 */
 /* ---------------------------------------------------------------------- */
 
-/** Create a client with the defaults documented on each setter. */
+/** Create a client with the defaults documented on each setter.  Returns
+ *  0 and the client in `*out`; on failure `*out` is NULL. */
 HTTPRESP_EXTERN int httpresp_client_new(httpresp_client **out);
 /** Release a client.  No transfer may be using it.  NULL is accepted. */
 HTTPRESP_EXTERN void httpresp_client_free(httpresp_client *client);
+
+/*
+ * Every client setter below returns 0, or HTTPRESP_E_INVALID_ARG when `c`
+ * is NULL or a value is refused (as its comment says); a refused call
+ * leaves the setting as it was.  Setters are not thread-safe: configure
+ * the client before sharing it.
+ */
 
 /** Follow redirects at all (default 1). */
 HTTPRESP_EXTERN int httpresp_client_set_follow(httpresp_client *c, int on);
@@ -218,12 +237,14 @@ HTTPRESP_EXTERN int httpresp_client_set_follow_300(httpresp_client *c, int on);
 HTTPRESP_EXTERN int httpresp_client_set_refuse_downgrade(httpresp_client *c,
                                                          int on);
 /** Comma-separated list of schemes a redirect may go to (default
- *  "http,https").  Case-insensitive. */
+ *  "http,https").  Case-insensitive.  NULL is HTTPRESP_E_INVALID_ARG;
+ *  HTTPRESP_E_NOMEM if the copy fails. */
 HTTPRESP_EXTERN int httpresp_client_set_redirect_schemes(httpresp_client *c,
                                                          const char *list);
 /** Keep request header `name` when a redirect changes origin.  By default
  *  Authorization, Proxy-Authorization and Cookie are removed on an origin
- *  change; naming one of them here keeps it.  May be called repeatedly. */
+ *  change; naming one of them here keeps it.  May be called repeatedly.
+ *  A name that is not an HTTP token is HTTPRESP_E_INVALID_ARG. */
 HTTPRESP_EXTERN int httpresp_client_keep_header_across_origins(
     httpresp_client *c, const char *name);
 
@@ -232,19 +253,22 @@ HTTPRESP_EXTERN int httpresp_client_set_max_retries(httpresp_client *c,
                                                     unsigned n);
 /** Longest single wait in ms before a repeat (default 60000).  A server that
  *  asks for more gets its response returned at once, with the asked delay in
- *  httpresp_response_retry_after_ms(). */
+ *  httpresp_response_retry_after_ms().  A negative value is
+ *  HTTPRESP_E_INVALID_ARG. */
 HTTPRESP_EXTERN int httpresp_client_set_max_wait_ms(httpresp_client *c,
                                                     int64_t ms);
 /** Overall time limit for one request in ms, waits included (0 = none,
  *  default).  Exceeding it ends the request with HTTPRESP_E_DEADLINE; a
  *  running transfer notices within about a second.  The handle's own
  *  timeouts stay the caller's; when a deadline is set the library owns
- *  CURLOPT_XFERINFOFUNCTION/XFERINFODATA/NOPROGRESS while a request runs. */
+ *  CURLOPT_XFERINFOFUNCTION/XFERINFODATA/NOPROGRESS while a request runs.
+ *  A negative value is HTTPRESP_E_INVALID_ARG. */
 HTTPRESP_EXTERN int httpresp_client_set_deadline_ms(httpresp_client *c,
                                                     int64_t ms);
 /** Opt-in exponential backoff with full jitter for 429/503 without
  *  Retry-After: the n-th repeat waits random(0, min(cap, base * 2^n)).
- *  base_ms 0 turns it off (default). */
+ *  base_ms 0 turns it off (default).  Negative values, or a cap below a
+ *  non-zero base, are HTTPRESP_E_INVALID_ARG. */
 HTTPRESP_EXTERN int httpresp_client_set_backoff(httpresp_client *c,
                                                 int64_t base_ms,
                                                 int64_t cap_ms);
@@ -274,7 +298,8 @@ HTTPRESP_EXTERN int httpresp_client_set_handle_identity(httpresp_client *c,
 HTTPRESP_EXTERN int httpresp_client_set_max_body(httpresp_client *c,
                                                  size_t bytes);
 /** Largest header block accepted, in bytes, summed over one response, and
- *  largest number of header fields (defaults 256 KiB, 1000). */
+ *  largest number of header fields (defaults 256 KiB, 1000).  Either one 0
+ *  is HTTPRESP_E_INVALID_ARG. */
 HTTPRESP_EXTERN int httpresp_client_set_max_headers(httpresp_client *c,
                                                     size_t bytes,
                                                     size_t fields);
@@ -290,25 +315,29 @@ typedef struct httpresp_hop_view httpresp_hop_view;
  *  them, and credentials on the handle are not sent elsewhere. */
 typedef int (*httpresp_hop_fn)(void *userdata, const httpresp_hop_view *hop,
                                httpresp_request *next);
-/** Register the per-hop callback (NULL to remove). */
+/** Register the per-hop callback (NULL to remove).  `userdata` is the
+ *  client's, handed to every call for every request made through the
+ *  client, also from several httpresp_multi contexts. */
 HTTPRESP_EXTERN int httpresp_client_set_hop_callback(httpresp_client *c,
                                                      httpresp_hop_fn fn,
                                                      void *userdata);
-/** Status of the 3xx being followed. */
+/** Status of the 3xx being followed (0 if `hop` is NULL). */
 HTTPRESP_EXTERN int httpresp_hop_status(const httpresp_hop_view *hop);
-/** URL that answered with the 3xx. */
+/** URL that answered with the 3xx (NULL if `hop` is NULL). */
 HTTPRESP_EXTERN const char *httpresp_hop_from(const httpresp_hop_view *hop);
-/** Resolved redirect target. */
+/** Resolved redirect target (NULL if `hop` is NULL). */
 HTTPRESP_EXTERN const char *httpresp_hop_to(const httpresp_hop_view *hop);
 /** First value of response header `name` of the 3xx, or NULL. */
 HTTPRESP_EXTERN const char *httpresp_hop_header(const httpresp_hop_view *hop,
                                                 const char *name);
 
 /** Called for each 103 Early Hints response: `status` is 103 and `headers`
- *  are its fields as "Name: value" strings. */
+ *  are its fields as "Name: value" strings, valid during the call only. */
 typedef void (*httpresp_early_hints_fn)(void *userdata, int status,
                                         const char *const *headers,
                                         size_t count);
+/** Register the early-hints callback (NULL to remove); `userdata` is the
+ *  client's, as for the hop callback. */
 HTTPRESP_EXTERN int httpresp_client_set_early_hints_callback(
     httpresp_client *c, httpresp_early_hints_fn fn, void *userdata);
 
@@ -327,50 +356,65 @@ typedef size_t (*httpresp_write_fn)(void *userdata, const char *data,
                                     size_t len);
 
 /** Create a request.  `method` is any HTTP token ("GET", "PROPFIND");
- *  `url` an absolute http or https URL. */
+ *  `url` an absolute http or https URL.  Returns 0 and the request in
+ *  `*out` (NULL on failure); HTTPRESP_E_INVALID_ARG for a method that is not
+ *  a token, HTTPRESP_E_BAD_URL for a URL that is not an absolute http(s)
+ *  URL.  A request is not changed by running it and may be run again, by
+ *  several threads at once if none changes it. */
 HTTPRESP_EXTERN int httpresp_request_new(httpresp_request **out,
                                          const char *method, const char *url);
+/** Release a request (its password is wiped first).  NULL is accepted. */
 HTTPRESP_EXTERN void httpresp_request_free(httpresp_request *req);
-/** Change the method. */
+/** Change the method: 0, or HTTPRESP_E_INVALID_ARG for a non-token. */
 HTTPRESP_EXTERN int httpresp_request_set_method(httpresp_request *req,
                                                 const char *method);
-/** Change the URL. */
+/** Change the URL: 0, or HTTPRESP_E_BAD_URL as for
+ *  httpresp_request_new(). */
 HTTPRESP_EXTERN int httpresp_request_set_url(httpresp_request *req,
                                              const char *url);
+/** The request's method (NULL if `req` is NULL). */
 HTTPRESP_EXTERN const char *httpresp_request_method(
     const httpresp_request *req);
+/** The request's URL as given (NULL if `req` is NULL). */
 HTTPRESP_EXTERN const char *httpresp_request_url(const httpresp_request *req);
 /** Add a header field.  Either "Name: value" in `name` with `value` NULL,
- *  or the two parts separately.  CR, LF and NUL are refused. */
+ *  or the two parts separately.  CR, LF and NUL are refused, as is a name
+ *  that is not a token: HTTPRESP_E_INVALID_ARG. */
 HTTPRESP_EXTERN int httpresp_request_add_header(httpresp_request *req,
                                                 const char *name,
                                                 const char *value);
-/** Remove every field named `name` (case-insensitive). */
+/** Remove every field named `name` (case-insensitive).  0 also when there
+ *  was none. */
 HTTPRESP_EXTERN int httpresp_request_remove_header(httpresp_request *req,
                                                    const char *name);
 /** First value of request header `name`, or NULL. */
 HTTPRESP_EXTERN const char *httpresp_request_header(
     const httpresp_request *req, const char *name);
-/** Body from memory; the bytes are copied.  Always replayable. */
+/** Body from memory; the bytes are copied.  Always replayable.  Replaces
+ *  any earlier body.  `data` NULL with `len` non-zero is
+ *  HTTPRESP_E_INVALID_ARG. */
 HTTPRESP_EXTERN int httpresp_request_set_body(httpresp_request *req,
                                               const void *data, size_t len);
 /** Streamed body.  `length` is the size in bytes, or -1 if unknown (sent
  *  chunked).  Without `rewind`, a redirect that needs the body again ends
  *  with HTTPRESP_E_BODY_NOT_REWINDABLE (the 3xx is kept), and a 429/503 is
  *  not repeated (httpresp_response_retry_stop() says
- *  HTTPRESP_RETRY_NOT_REPLAYABLE). */
+ *  HTTPRESP_RETRY_NOT_REPLAYABLE).  `read` NULL or `length` below -1 is
+ *  HTTPRESP_E_INVALID_ARG. */
 HTTPRESP_EXTERN int httpresp_request_set_body_stream(httpresp_request *req,
                                                      httpresp_read_fn read,
                                                      httpresp_rewind_fn rewind,
                                                      int64_t length,
                                                      void *userdata);
-/** Send the final body to `write` instead of collecting it. */
+/** Send the final body to `write` instead of collecting it (NULL goes back
+ *  to collecting).  Bodies of redirects never reach it. */
 HTTPRESP_EXTERN int httpresp_request_set_sink(httpresp_request *req,
                                               httpresp_write_fn write,
                                               void *userdata);
 /** Credentials for the request's origin.  `auth` is a CURLAUTH_* mask (0
  *  means CURLAUTH_BASIC).  They are sent on hops to the original origin only
- *  (unless the caller keeps "Authorization" across origins). */
+ *  (unless the caller keeps "Authorization" across origins).  `user` NULL is
+ *  HTTPRESP_E_INVALID_ARG; `password` NULL means "". */
 HTTPRESP_EXTERN int httpresp_request_set_credentials(httpresp_request *req,
                                                      const char *user,
                                                      const char *password,
@@ -408,7 +452,12 @@ HTTPRESP_EXTERN int httpresp_request_set_cache_partition(
  * `*out` receives a response object whenever one could be allocated, also
  * on failure: it holds the error message, the hop history and, where one
  * exists, the last response (a 3xx that could not be followed, a 429 that
- * was not repeated).  Returns the same code as httpresp_response_error().
+ * was not repeated).  Returns the same code as httpresp_response_error():
+ * 0 when a final response was received, whatever its status, else the
+ * reason the request ended.  `*out` is NULL only when an argument is NULL
+ * (HTTPRESP_E_INVALID_ARG) or the response object itself could not be
+ * allocated (HTTPRESP_E_NOMEM).  A failed transfer is HTTPRESP_E_CURL, with
+ * libcurl's code in httpresp_response_curl_code().
  * The handle may be reused afterwards; its connection pool is kept.
  */
 HTTPRESP_EXTERN int httpresp_perform(httpresp_client *client, CURL *easy,
@@ -452,8 +501,11 @@ typedef enum httpresp_retry_stop {
   HTTPRESP_RETRY_NOT_REPLAYABLE /**< body cannot be sent again */
 } httpresp_retry_stop;
 
+/** Release a response (and its reference to a shared cache entry).  NULL is
+ *  accepted. */
 HTTPRESP_EXTERN void httpresp_response_free(httpresp_response *resp);
-/** The code the request ended with (0 on success). */
+/** The code the request ended with (0 on success; HTTPRESP_E_INVALID_ARG
+ *  if `resp` is NULL). */
 HTTPRESP_EXTERN int httpresp_response_error(const httpresp_response *resp);
 /** A one-line message on what went wrong, "" on success. */
 HTTPRESP_EXTERN const char *httpresp_response_errmsg(
@@ -463,14 +515,15 @@ HTTPRESP_EXTERN CURLcode httpresp_response_curl_code(
     const httpresp_response *resp);
 /** Final status code, 0 if no response was received. */
 HTTPRESP_EXTERN int httpresp_response_status(const httpresp_response *resp);
-/** URL of the final response. */
+/** URL of the final response ("" if none). */
 HTTPRESP_EXTERN const char *httpresp_response_url(
     const httpresp_response *resp);
 /** Number of header fields of the final response (1xx fields never count). */
 HTTPRESP_EXTERN size_t httpresp_response_header_count(
     const httpresp_response *resp);
-/** Field `i` in received order.  Returns HTTPRESP_E_INVALID_ARG past the
- *  end. */
+/** Field `i` in received order; `name` and `value` may be NULL.  Returns 0,
+ *  or HTTPRESP_E_INVALID_ARG past the end.  An answer served from the cache
+ *  has its stored fields with Age set to its current age. */
 HTTPRESP_EXTERN int httpresp_response_header_at(const httpresp_response *resp,
                                                 size_t i, const char **name,
                                                 const char **value);
@@ -480,19 +533,26 @@ HTTPRESP_EXTERN const char *httpresp_response_header(
 /** The collected body (NULL with length 0 when a sink was used or none). */
 HTTPRESP_EXTERN const char *httpresp_response_body(
     const httpresp_response *resp, size_t *len);
-/** Number of hops recorded (every response received or served). */
+/** Number of hops recorded: every response received or served, and a hop
+ *  that ended in an error (decision STOP), except a transfer libcurl failed
+ *  before any status line (resolve, connect, TLS), which leaves no record.
+ *  0 if `resp` is NULL. */
 HTTPRESP_EXTERN size_t httpresp_response_hop_count(
     const httpresp_response *resp);
-/** Hop `i`: status (0 if the transfer failed), method and URL requested,
- *  and the decision taken.  Any out pointer may be NULL. */
+/** Hop `i`: status (0 if no status line came), method and URL requested,
+ *  and the decision taken.  Any out pointer may be NULL.  Returns 0, or
+ *  HTTPRESP_E_INVALID_ARG past the end. */
 HTTPRESP_EXTERN int httpresp_response_hop(const httpresp_response *resp,
                                           size_t i, int *status,
                                           const char **method,
                                           const char **url,
                                           httpresp_decision *decision);
-/** Name of a decision ("follow"). */
+/** Name of a decision ("follow"); "unknown" outside the enum. */
 HTTPRESP_EXTERN const char *httpresp_decision_name(httpresp_decision d);
-/** Attempts made at the last hop's request (1 if it was not repeated). */
+/** Attempts made at the last hop's request: 1 if it was not repeated, and
+ *  1 for an answer served from the cache without the network; each 417
+ *  repeat, 429/503/413 retry and 304-mismatch repeat adds one.  0 if
+ *  `resp` is NULL. */
 HTTPRESP_EXTERN unsigned httpresp_response_attempts(
     const httpresp_response *resp);
 /** The last delay the server asked for, in ms: a parsed Retry-After, or
@@ -500,15 +560,15 @@ HTTPRESP_EXTERN unsigned httpresp_response_attempts(
  *  for it (or gave up: HTTPRESP_E_ORIGIN_BACKOFF); -1 if none. */
 HTTPRESP_EXTERN int64_t httpresp_response_retry_after_ms(
     const httpresp_response *resp);
-/** Why retrying stopped. */
+/** Why retrying stopped (HTTPRESP_RETRY_NONE if `resp` is NULL). */
 HTTPRESP_EXTERN httpresp_retry_stop httpresp_response_retry_stop(
     const httpresp_response *resp);
-/** Name of a retry stop reason ("exhausted"). */
+/** Name of a retry stop reason ("exhausted"); "unknown" outside the enum. */
 HTTPRESP_EXTERN const char *httpresp_retry_stop_name(httpresp_retry_stop s);
-/** What the cache did. */
+/** What the cache did (HTTPRESP_CACHE_NONE if `resp` is NULL). */
 HTTPRESP_EXTERN httpresp_cache_status httpresp_response_cache_status(
     const httpresp_response *resp);
-/** Names of the cache statuses ("hit"). */
+/** Names of the cache statuses ("hit"); "unknown" outside the enum. */
 HTTPRESP_EXTERN const char *httpresp_cache_status_name(httpresp_cache_status s);
 /** A short reason for the cache status ("no-store"), "" if none.  When the
  *  store failed, "store-failed", followed by the system's error when the
@@ -523,29 +583,84 @@ HTTPRESP_EXTERN const char *httpresp_response_cache_reason(
 /* ---------------------------------------------------------------------- */
 
 /**
+ * What the cache stores, and when (RFC 9111, as a private cache):
+ *  - GET answers are stored; HEAD requests may be answered from a stored
+ *    GET.  Any other method, and a request with a conditional
+ *    (If-None-Match, If-Modified-Since, If-Match, If-Unmodified-Since,
+ *    If-Range) or a Range field, bypasses the cache
+ *    (HTTPRESP_CACHE_BYPASS).  An unsafe request (POST, PUT, DELETE, ...)
+ *    answered with 2xx or 3xx removes what is stored for its URL and for
+ *    its Location and Content-Location when those are on the same origin.
+ *  - Request Cache-Control directives honoured: `no-store` (the answer is
+ *    not stored and nothing stored is used), `no-cache` (and `Pragma:
+ *    no-cache` without Cache-Control: a stored answer is revalidated, never
+ *    served as it is), `max-age=N` (a stored answer older than N seconds is
+ *    revalidated), `min-fresh=N` (it must stay fresh N more seconds),
+ *    `max-stale[=N]` (a stale answer is served, within N seconds of
+ *    staleness if given, unless the response said must-revalidate; ignored
+ *    with min-fresh), `only-if-cached` (no network: a request that cannot
+ *    be answered from the cache as it is ends with HTTPRESP_E_NOT_CACHED).
+ *    Other request directives (no-transform, stale-if-error, ...) are
+ *    ignored.
+ *  - Response directives: no-store, no-cache, max-age, must-revalidate,
+ *    public, private (stored: this is a private cache), must-understand;
+ *    s-maxage and proxy-revalidate are for shared caches and ignored.
+ *  - Entries larger than 64 MiB (headers and body) are not stored.
+ *  - The cache never makes a request fail: a store that cannot load an
+ *    entry is a miss, one that cannot save it leaves the answer unstored
+ *    (httpresp_response_cache_reason() says "store-failed").
+ *    HTTPRESP_E_CACHE_IO is returned by httpresp_cache_new_disk() when the
+ *    directory cannot be created or read.
+ *
  * A store of opaque entries keyed by strings.  Users may plug in their own:
  * fill a httpresp_store_ops with `version` set to HTTPRESP_STORE_VERSION,
  * or a httpresp_store_ops_v2 (below) for variants, TTLs and update-only
- * writes.  Every function must be safe to call from several threads at
- * once.
- *
- * Keys are opaque strings the library makes (the URL for an answer to a
- * GET, something longer when the key needs more): a store compares or
- * hashes them, it never needs to parse them.  Entries are opaque bytes the
- * library verifies when it reads them back, so a store that returns
- * damaged or foreign data causes a cache miss, never a wrong answer.
+ * writes.  The contract a store's functions follow:
+ *  - Key: a NUL-terminated string the library makes.  For an anonymous GET
+ *    it is the request URL as given to httpresp_request_new() (or a
+ *    redirect target as resolved) without its fragment; a key that needs
+ *    more (another method, an identity partition) is longer.  A store
+ *    compares or hashes keys, it never needs to parse them.  Keys may be
+ *    long and hold any byte but NUL; a store that needs names (files,
+ *    Redis keys) must derive them.
+ *  - Data: opaque bytes (the 64 MiB entry limit plus the key and a few
+ *    bytes of framing at most), to be returned exactly as put.  The
+ *    library treats what `get` returns as untrusted: it checks a checksum
+ *    and that the entry is the key's, and deletes and ignores anything
+ *    else, so a store may lose or damage entries without harm beyond a
+ *    miss.
+ *  - Miss vs error: `get` returns 0 on a hit, 1 on a miss, anything else on
+ *    an error.  The library treats an error like a miss (the request goes
+ *    to the network) and frees `*data` if it was set.
+ *  - `put` returns 0 on success.  HTTPRESP_E_INVALID_ARG means "this entry
+ *    can never fit": the library then calls `del` for the key, since the
+ *    entry it held is superseded.  Any other non-zero is an error: the
+ *    answer is delivered unstored, the library removes the older entry,
+ *    and if that fails too it never serves the older entry again.
+ *  - `del` returns 0 also when the key is absent.
+ *  - Size budget: the store's own.  The library never asks how much a store
+ *    holds; a store bounds itself by refusing (HTTPRESP_E_INVALID_ARG) or by
+ *    evicting, as the bundled ones do.
+ *  - Threads: every function must be safe to call from several threads at
+ *    once, since one cache serves every request of every client and multi
+ *    context it is set on.  Calls are made on the thread running the
+ *    request, and may block it (keep them short: the multi driver makes
+ *    them inside httpresp_multi_perform()).
+ *  - `get`, `put` and `del` are required; `destroy` may be NULL.
  */
 #define HTTPRESP_STORE_VERSION 1
 typedef struct httpresp_store_ops {
-  int version;
-  /** Fetch the entry for `key`: on a hit set `*data` (malloc'd, the caller
-   *  frees it) and `*len` and return 0; return 1 on a miss. */
+  int version; /**< HTTPRESP_STORE_VERSION: checked before anything else */
+  /** Fetch the entry for `key`: on a hit set `*data` (malloc'd, the library
+   *  frees it with free()) and `*len` and return 0; return 1 on a miss,
+   *  anything else on an error. */
   int (*get)(void *store, const char *key, void **data, size_t *len);
-  /** Store `len` bytes under `key`, replacing any entry.  0 on success. */
+  /** Store `len` bytes under `key`, replacing any entry.  0 on success,
+   *  HTTPRESP_E_INVALID_ARG if it can never fit, other non-zero on error. */
   int (*put)(void *store, const char *key, const void *data, size_t len);
   /** Remove `key`.  0 on success or when absent. */
   int (*del)(void *store, const char *key);
-  /** Release the store. */
+  /** Release the store (called by httpresp_cache_free()). */
   void (*destroy)(void *store);
 } httpresp_store_ops;
 
@@ -592,20 +707,27 @@ typedef struct httpresp_store_ops_v2 {
 } httpresp_store_ops_v2;
 
 /** A cache over an in-memory LRU store holding at most `max_bytes` (keys,
- *  entries and bookkeeping counted; 0 is HTTPRESP_E_INVALID_ARG).  A
+ *  entries and bookkeeping counted; 0 is HTTPRESP_E_INVALID_ARG); an entry
+ *  larger than that is not stored.  Returns 0 and the cache in `*out`.  A
  *  response served from it shares the stored headers and body instead of
  *  copying them, and keeps them alive until httpresp_response_free(), also
  *  when the entry is evicted or replaced meanwhile: `max_bytes` bounds what
  *  the cache holds, not what live responses hold. */
 HTTPRESP_EXTERN int httpresp_cache_new_memory(httpresp_cache **out,
                                               size_t max_bytes);
-/** A cache over a directory (created if missing) holding at most
- *  `max_bytes` of entries.  Several processes may share it. */
+/** A cache over a directory (created with its parents, mode 0700, if
+ *  missing) holding about `max_bytes` of entry files: the oldest files by
+ *  access go first when the total passes it.  Several processes may share
+ *  it; writes are atomic (a temporary file renamed), and a damaged or
+ *  foreign file reads as a miss.  Returns 0 and the cache in `*out`;
+ *  HTTPRESP_E_CACHE_IO when the directory cannot be created or read. */
 HTTPRESP_EXTERN int httpresp_cache_new_disk(httpresp_cache **out,
                                             const char *dir,
                                             size_t max_bytes);
 /** A cache over a caller's store; `destroy` is called on free.  If this
- *  call fails, `destroy` is not called: the store is still the caller's. */
+ *  call fails, `destroy` is not called: the store is still the caller's.
+ *  HTTPRESP_E_INVALID_ARG when `ops` is NULL, its version is not
+ *  HTTPRESP_STORE_VERSION, or get, put or del is NULL. */
 HTTPRESP_EXTERN int httpresp_cache_new_custom(httpresp_cache **out,
                                               const httpresp_store_ops *ops,
                                               void *store);
@@ -616,6 +738,8 @@ HTTPRESP_EXTERN int httpresp_cache_new_custom(httpresp_cache **out,
  *  store is still the caller's. */
 HTTPRESP_EXTERN int httpresp_cache_new_custom_v2(
     httpresp_cache **out, const httpresp_store_ops_v2 *ops, void *store);
+/** Release a cache (no client may still use it); responses served from a
+ *  memory cache stay valid.  NULL is accepted. */
 HTTPRESP_EXTERN void httpresp_cache_free(httpresp_cache *cache);
 
 /* ---------------------------------------------------------------------- */
@@ -640,29 +764,43 @@ HTTPRESP_EXTERN void httpresp_cache_free(httpresp_cache *cache);
  *  sleeps. */
 typedef struct httpresp_multi httpresp_multi;
 
+/** A context over `client` and the caller's `multi`, neither owned.
+ *  Returns 0 and the context in `*out`. */
 HTTPRESP_EXTERN int httpresp_multi_new(httpresp_multi **out,
                                        httpresp_client *client, CURLM *multi);
 /** Release the context; running transfers are removed and discarded. */
 HTTPRESP_EXTERN void httpresp_multi_free(httpresp_multi *m);
 /** Start `req` over `easy` (which must not be in any multi handle).
- *  `userp` is handed back on completion.  The request is copied. */
+ *  `userp` is handed back on completion.  The request is copied.  Returns 0
+ *  when the request was taken: from then on it completes through
+ *  httpresp_multi_next_done(), also when it fails at once (its error is in
+ *  the response).  HTTPRESP_E_INVALID_ARG or HTTPRESP_E_NOMEM otherwise,
+ *  and then nothing was added. */
 HTTPRESP_EXTERN int httpresp_multi_add(httpresp_multi *m, CURL *easy,
                                        const httpresp_request *req,
                                        void *userp);
-/** curl_multi_perform() plus the policy work for finished transfers. */
+/** curl_multi_perform() plus the policy work for finished transfers.
+ *  `*running` (if not NULL) is set to the requests not yet complete,
+ *  parked ones included.  Returns an httpresp_code, not a CURLMcode: 0, or
+ *  HTTPRESP_E_CURL when curl_multi_perform() failed (the policy work for
+ *  transfers already finished is done all the same). */
 HTTPRESP_EXTERN int httpresp_multi_perform(httpresp_multi *m, int *running);
 /** curl_multi_poll() with the timeout shortened to the next wake-up of a
- *  parked transfer. */
+ *  parked transfer.  Returns 0, HTTPRESP_E_INVALID_ARG for a negative
+ *  timeout, or HTTPRESP_E_CURL when curl_multi_poll() failed. */
 HTTPRESP_EXTERN int httpresp_multi_poll(httpresp_multi *m, int timeout_ms);
 /** curl_multi_socket_action() plus the policy work.  Call with
- *  CURL_SOCKET_TIMEOUT when the timeout of httpresp_multi_timeout() ends. */
+ *  CURL_SOCKET_TIMEOUT when the timeout of httpresp_multi_timeout() ends.
+ *  Returns and sets `*running` as httpresp_multi_perform() does. */
 HTTPRESP_EXTERN int httpresp_multi_socket_action(httpresp_multi *m,
                                                  curl_socket_t s, int events,
                                                  int *running);
 /** Milliseconds until the caller must call back in (-1 = no timer).  The
- *  lesser of libcurl's timeout and the next parked wake-up. */
+ *  lesser of libcurl's timeout and the next parked wake-up.  Returns 0 and
+ *  the time in `*ms`, or HTTPRESP_E_CURL when curl_multi_timeout() failed. */
 HTTPRESP_EXTERN int httpresp_multi_timeout(httpresp_multi *m, long *ms);
-/** Transfers not yet handed back (running, parked or done). */
+/** Transfers not yet handed back (running, parked or done); 0 if `m` is
+ *  NULL. */
 HTTPRESP_EXTERN size_t httpresp_multi_pending(const httpresp_multi *m);
 /** Take the next completed request: returns 1 and fills the out parameters,
  *  or 0 when none is complete.  The response is the caller's to free; the
