@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# CI's hardening steps after the tests: static analysis over lib/, each
-# libFuzzer target for 30 seconds (clang is installed if missing), and a
-# quick benchmark run whose checks must hold.
+# CI's hardening steps after the tests: static analysis over lib/, the
+# suites that share a client and a cache across threads under
+# ThreadSanitizer, each libFuzzer target for 30 seconds (clang is installed
+# if missing), and a quick benchmark run whose checks must hold.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== lint: clang-tidy and cppcheck over lib/"
 bash tools/lint.sh
+echo "== tsan: the suites whose threads share a client and a cache"
+bash tools/tsan.sh
 echo "== fuzz: each target for 30 s"
 bash fuzz/run.sh 30
 # The benchmark's targets are reported, not gated (loopback timing varies);
