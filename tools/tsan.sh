@@ -83,7 +83,7 @@ if [ ${#reports[@]} -gt 0 ]; then
   echo "ThreadSanitizer reports in ${#reports[@]} processes:"
   for f in "${reports[@]}"; do
     echo "--- $f"
-    grep -E '^(WARNING|SUMMARY): ThreadSanitizer|^    #[0-3] ' "$f" | head -24
+    grep -E '^(WARNING|SUMMARY): ThreadSanitizer|^    #[0-3] ' "$f" | head -24 || true
   done
 fi
 if [ ${#failed[@]} -gt 0 ]; then
