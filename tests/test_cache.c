@@ -593,10 +593,12 @@ static void *hammer(void *p) {
   return NULL;
 }
 
-FIXTURE_TEST(cache, threads_share_one_client_and_cache) {
+/* Four threads, each with its own handle (and under the multi driver its
+ * own httpresp_multi), share one client and the cache `with`. */
+static void share_across_threads(httpresp_cache *with) {
   /* Real clock: the fake one is not meant for threads. */
   httpresp_client *shared = fixture_client(NULL);
-  httpresp_client_set_cache(shared, cache);
+  httpresp_client_set_cache(shared, with);
   ts_simple(ts, 0, "/t", 200, "Cache-Control: max-age=600\r\n", "shared");
   char *u = ts_url(ts, 0, "/t");
   pthread_t th[4];
@@ -613,4 +615,20 @@ FIXTURE_TEST(cache, threads_share_one_client_and_cache) {
   cr_expect_leq(ts_request_count(ts), 4, "at most one miss per thread");
   free(u);
   httpresp_client_free(shared);
+}
+
+FIXTURE_TEST(cache, threads_share_one_client_and_cache) {
+  share_across_threads(cache);
+}
+
+/* The disk store under threads: concurrent writers of one entry (temp file
+ * and rename) and readers of it, its byte total under its lock. */
+FIXTURE_TEST(cache, threads_share_one_client_and_disk_cache) {
+  char dir[] = "/tmp/httpresp-cache-XXXXXX";
+  cr_assert_not_null(mkdtemp(dir));
+  httpresp_cache *disk;
+  cr_assert_eq(httpresp_cache_new_disk(&disk, dir, 1 << 20), 0);
+  share_across_threads(disk);
+  httpresp_cache_free(disk);
+  fixture_rm_rf(dir);
 }
