@@ -20,10 +20,10 @@ int fake_sleep(void *ud, int64_t ms) {
 
 /* ---- clocks ----------------------------------------------------------
  * Each client's clock as the test gave it.  The client itself gets
- * clock_now/clock_sleep over the entry: the sleep is the blocking driver's
- * wait, and a failure under the multi driver, whose waits are the loop's
- * (multi_wait).  Entries are written by the test's own thread before any
- * worker thread starts, and only read by workers. */
+ * clock_now/clock_sleep over the entry: that sleep is the blocking
+ * driver's wait, and a failure under the multi driver, whose waits are its
+ * caller's (multi_perform).  Entries are written by the test's own thread
+ * before any worker thread starts, and only read by workers. */
 typedef struct clock_entry {
   const httpresp_client *client;
   httpresp_now_fn now;
@@ -89,12 +89,6 @@ httpresp_client *fixture_client(fake_clock *clock) {
 /* ---- drivers --------------------------------------------------------- */
 
 void fixture_use_driver(fixture_driver d) { driver = d; }
-
-fixture_driver fixture_current_driver(void) { return driver; }
-
-const char *fixture_driver_name(fixture_driver d) {
-  return d == FIXTURE_MULTI ? "multi" : "blocking";
-}
 
 /* The calling thread's multi loop, as a caller keeps one: a CURLM and a
  * context over it, made at the first request; the context is made again

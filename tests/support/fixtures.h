@@ -46,8 +46,6 @@ CURL *fixture_easy(void);
 typedef enum fixture_driver { FIXTURE_BLOCKING, FIXTURE_MULTI } fixture_driver;
 /* Chooses the driver of this test (default FIXTURE_BLOCKING). */
 void fixture_use_driver(fixture_driver d);
-fixture_driver fixture_current_driver(void);
-const char *fixture_driver_name(fixture_driver d);
 /* httpresp_perform through the current driver: same return value, same
  * *out (NULL only when the request could not start). */
 int fixture_perform(httpresp_client *c, CURL *easy, const httpresp_request *req,
