@@ -1,5 +1,7 @@
 /* The client cache end to end: what the server receives (or does not) for
- * hits, revalidations and invalidations, through the blocking driver. */
+ * hits, revalidations and invalidations, through both drivers: suite
+ * "cache" through httpresp_perform, "cache_multi" through httpresp_multi
+ * (fixtures.h). */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -27,7 +29,7 @@ static void teardown(void) {
   httpresp_cache_free(cache);
 }
 
-TestSuite(cache, .init = setup, .fini = teardown);
+FIXTURE_SUITES(cache, .init = setup, .fini = teardown);
 
 /* A Date header matching the fake clock, so ages are what the test says. */
 static const char *now_date(void) {
@@ -75,7 +77,7 @@ static void serve(const char *path, int status, const char *headers,
   ts_simple(ts, 0, path, status, h, body);
 }
 
-Test(cache, fresh_hit_sends_no_request) {
+FIXTURE_TEST(cache, fresh_hit_sends_no_request) {
   serve("/r", 200, "Cache-Control: max-age=60\r\nETag: \"v1\"\r\n", "hello");
   httpresp_response *r = get("/r", NULL);
   cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_STORED);
@@ -105,7 +107,7 @@ static int record_age(void *ud, const httpresp_hop_view *hop,
   return 0;
 }
 
-Test(cache, stored_redirect_shows_its_current_age_to_the_hop_callback) {
+FIXTURE_TEST(cache, stored_redirect_shows_its_current_age_to_the_hop_callback) {
   serve("/aged", 301,
         "Cache-Control: max-age=3600\r\nAge: 5\r\nLocation: /target\r\n",
         NULL);
@@ -136,7 +138,7 @@ static int see_next_and_add_ims(void *ud, const httpresp_hop_view *hop,
 /* The conditionals that revalidate a stored answer go out with that hop
  * only: a redirect from it neither shows nor sends them, and conditionals
  * the hop callback puts on the next request are sent as given. */
-Test(cache, revalidation_conditionals_stay_with_their_hop) {
+FIXTURE_TEST(cache, revalidation_conditionals_stay_with_their_hop) {
   serve("/rv", 200, "Cache-Control: max-age=1\r\nETag: \"v1\"\r\n", "old");
   httpresp_response_free(get("/rv", NULL));
   clk.now_ms += 2000;
@@ -161,7 +163,7 @@ Test(cache, revalidation_conditionals_stay_with_their_hop) {
 /* A stored answer served under a decision other than "deliver" (here a
  * stored 300, followed once the client opts in, stopped by a redirect
  * limit of 0) keeps its body from the caller, as a fetched one does. */
-Test(cache, stopped_stored_answer_has_no_body) {
+FIXTURE_TEST(cache, stopped_stored_answer_has_no_body) {
   serve("/choices", 300, "Cache-Control: max-age=3600\r\nLocation: /one\r\n",
         "CHOICES");
   httpresp_response *r = get("/choices", NULL);
@@ -182,7 +184,7 @@ Test(cache, stopped_stored_answer_has_no_body) {
 /* A memory hit shares the stored entry with the response; the response
  * must stay whole when the entry is replaced, and when the cache itself is
  * gone. */
-Test(cache, a_hit_outlives_its_entry_and_the_cache) {
+FIXTURE_TEST(cache, a_hit_outlives_its_entry_and_the_cache) {
   serve("/s", 200, "Cache-Control: max-age=60\r\nX-A: 1\r\n", "first body");
   httpresp_response_free(get("/s", NULL));
   httpresp_response *hit = get("/s", NULL);
@@ -209,7 +211,7 @@ Test(cache, a_hit_outlives_its_entry_and_the_cache) {
 }
 
 /* A stored empty body is still "no body": NULL with length 0. */
-Test(cache, empty_stored_body_is_no_body) {
+FIXTURE_TEST(cache, empty_stored_body_is_no_body) {
   serve("/e", 200, "Cache-Control: max-age=60\r\n", "");
   httpresp_response_free(get("/e", NULL));
   httpresp_response *r = get("/e", NULL);
@@ -263,21 +265,21 @@ static void revalidate(const char *validators, const char *expect_inm,
   httpresp_response_free(r);
 }
 
-Test(cache, stale_etag_revalidates_with_304) {
+FIXTURE_TEST(cache, stale_etag_revalidates_with_304) {
   revalidate("ETag: \"e1\"\r\n", "\"e1\"", NULL);
 }
 
-Test(cache, stale_last_modified_only_revalidates) {
+FIXTURE_TEST(cache, stale_last_modified_only_revalidates) {
   revalidate("Last-Modified: Tue, 01 Jan 2019 00:00:00 GMT\r\n", NULL,
              "Tue, 01 Jan 2019 00:00:00 GMT");
 }
 
-Test(cache, stale_with_both_validators) {
+FIXTURE_TEST(cache, stale_with_both_validators) {
   revalidate("ETag: \"e1\"\r\nLast-Modified: Tue, 01 Jan 2019 00:00:00 GMT\r\n",
              "\"e1\"", "Tue, 01 Jan 2019 00:00:00 GMT");
 }
 
-Test(cache, weak_etag_revalidates) {
+FIXTURE_TEST(cache, weak_etag_revalidates) {
   serve("/w", 200, "Cache-Control: max-age=1\r\nETag: W/\"weak\"\r\n", "w");
   serve("/w", 304, "ETag: W/\"weak\"\r\n", NULL);
   httpresp_response_free(get("/w", NULL));
@@ -290,7 +292,7 @@ Test(cache, weak_etag_revalidates) {
   httpresp_response_free(r);
 }
 
-Test(cache, changed_resource_replaces_the_entry) {
+FIXTURE_TEST(cache, changed_resource_replaces_the_entry) {
   serve("/c", 200, "Cache-Control: max-age=1\r\nETag: \"old\"\r\n", "old");
   serve("/c", 200, "Cache-Control: max-age=60\r\nETag: \"new\"\r\n", "new");
   httpresp_response_free(get("/c", NULL));
@@ -306,7 +308,7 @@ Test(cache, changed_resource_replaces_the_entry) {
   httpresp_response_free(r);
 }
 
-Test(cache, no_store_is_never_stored) {
+FIXTURE_TEST(cache, no_store_is_never_stored) {
   serve("/ns", 200, "Cache-Control: no-store, max-age=60\r\n", "secret");
   httpresp_response *r = get("/ns", NULL);
   cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_MISS);
@@ -317,7 +319,7 @@ Test(cache, no_store_is_never_stored) {
   httpresp_response_free(r);
 }
 
-Test(cache, no_cache_always_revalidates) {
+FIXTURE_TEST(cache, no_cache_always_revalidates) {
   serve("/nc", 200, "Cache-Control: no-cache, max-age=600\r\nETag: \"n\"\r\n",
         "body");
   serve("/nc", 304, "ETag: \"n\"\r\n", NULL);
@@ -330,7 +332,7 @@ Test(cache, no_cache_always_revalidates) {
   httpresp_response_free(r);
 }
 
-Test(cache, max_age_zero_revalidates) {
+FIXTURE_TEST(cache, max_age_zero_revalidates) {
   serve("/z", 200, "Cache-Control: max-age=0\r\nETag: \"z\"\r\n", "zero");
   serve("/z", 304, "ETag: \"z\"\r\n", NULL);
   httpresp_response_free(get("/z", NULL));
@@ -340,7 +342,7 @@ Test(cache, max_age_zero_revalidates) {
   httpresp_response_free(r);
 }
 
-Test(cache, request_no_cache_revalidates_fresh_entry) {
+FIXTURE_TEST(cache, request_no_cache_revalidates_fresh_entry) {
   serve("/rq", 200, "Cache-Control: max-age=600\r\nETag: \"q\"\r\n", "q");
   serve("/rq", 304, "ETag: \"q\"\r\n", NULL);
   httpresp_response_free(get("/rq", NULL));
@@ -351,7 +353,7 @@ Test(cache, request_no_cache_revalidates_fresh_entry) {
   httpresp_response_free(r);
 }
 
-Test(cache, vary_mismatch_goes_to_the_network) {
+FIXTURE_TEST(cache, vary_mismatch_goes_to_the_network) {
   serve("/vary", 200,
         "Cache-Control: max-age=600\r\nVary: Accept-Language\r\n", "en");
   serve("/vary", 200,
@@ -368,7 +370,7 @@ Test(cache, vary_mismatch_goes_to_the_network) {
   httpresp_response_free(r);
 }
 
-Test(cache, unsafe_method_invalidates) {
+FIXTURE_TEST(cache, unsafe_method_invalidates) {
   serve("/item", 200, "Cache-Control: max-age=600\r\n", "v1");
   serve("/item", 200, "Cache-Control: max-age=600\r\n", "v2");
   serve("/other", 200, "Cache-Control: max-age=600\r\n", "other");
@@ -387,7 +389,7 @@ Test(cache, unsafe_method_invalidates) {
   httpresp_response_free(r);
 }
 
-Test(cache, mismatched_304_repeats_unconditionally) {
+FIXTURE_TEST(cache, mismatched_304_repeats_unconditionally) {
   serve("/m", 200, "Cache-Control: max-age=1\r\nETag: \"a\"\r\n", "A");
   serve("/m", 304, "ETag: \"b\"\r\n", NULL);
   serve("/m", 200, "Cache-Control: max-age=60\r\nETag: \"b\"\r\n", "B");
@@ -406,7 +408,7 @@ Test(cache, mismatched_304_repeats_unconditionally) {
   httpresp_response_free(r);
 }
 
-Test(cache, caller_conditionals_pass_through) {
+FIXTURE_TEST(cache, caller_conditionals_pass_through) {
   serve("/cc", 200, "Cache-Control: max-age=1\r\nETag: \"x\"\r\n", "x");
   serve("/cc", 304, "ETag: \"x\"\r\n", NULL);
   httpresp_response_free(get("/cc", NULL));
@@ -418,7 +420,7 @@ Test(cache, caller_conditionals_pass_through) {
   httpresp_response_free(r);
 }
 
-Test(cache, permanent_redirect_from_the_cache) {
+FIXTURE_TEST(cache, permanent_redirect_from_the_cache) {
   serve("/old", 301, "Cache-Control: max-age=3600\r\nLocation: /new\r\n", NULL);
   serve("/new", 200, "Cache-Control: max-age=3600\r\n", "moved here");
   httpresp_response_free(get("/old", NULL));
@@ -434,7 +436,7 @@ Test(cache, permanent_redirect_from_the_cache) {
 
 /* A 503 the client will ask again is no answer to keep: stored, it would
  * answer its own retry from the cache. */
-Test(cache, an_answer_waiting_for_its_retry_is_not_stored) {
+FIXTURE_TEST(cache, an_answer_waiting_for_its_retry_is_not_stored) {
   serve("/busy", 503, "Retry-After: 2\r\nCache-Control: max-age=60\r\n",
         "busy");
   serve("/busy", 200, "Cache-Control: max-age=60\r\n", "ok");
@@ -456,7 +458,7 @@ Test(cache, an_answer_waiting_for_its_retry_is_not_stored) {
 
 /* A followed redirect's body is dropped, so that hop is not kept: a
  * client that does not follow must get the body the server sent. */
-Test(cache, redirect_whose_body_was_dropped_is_not_stored) {
+FIXTURE_TEST(cache, redirect_whose_body_was_dropped_is_not_stored) {
   serve("/moved", 301, "Cache-Control: max-age=3600\r\nLocation: /dest\r\n",
         "moved-body");
   serve("/dest", 200, "Cache-Control: max-age=3600\r\n", "dest");
@@ -475,7 +477,7 @@ Test(cache, redirect_whose_body_was_dropped_is_not_stored) {
 
 /* RFC 9111 §5.2.2.5: a 304 that says no-store revalidates this answer but
  * leaves nothing stored. */
-Test(cache, not_modified_with_no_store_leaves_nothing_stored) {
+FIXTURE_TEST(cache, not_modified_with_no_store_leaves_nothing_stored) {
   serve("/ns", 200, "Cache-Control: max-age=1\r\nETag: \"v1\"\r\n", "body");
   httpresp_response_free(get("/ns", NULL));
   clk.now_ms += 2000;
@@ -495,7 +497,7 @@ Test(cache, not_modified_with_no_store_leaves_nothing_stored) {
   httpresp_response_free(r);
 }
 
-Test(cache, head_is_answered_from_a_stored_get) {
+FIXTURE_TEST(cache, head_is_answered_from_a_stored_get) {
   serve("/h", 200, "Cache-Control: max-age=60\r\nX-Kind: doc\r\n", "payload");
   httpresp_response_free(get("/h", NULL));
   httpresp_response *r = req("HEAD", "/h", NULL);
@@ -508,7 +510,7 @@ Test(cache, head_is_answered_from_a_stored_get) {
   httpresp_response_free(r);
 }
 
-Test(cache, only_if_cached_without_entry) {
+FIXTURE_TEST(cache, only_if_cached_without_entry) {
   const char *h[] = {"Cache-Control: only-if-cached", NULL};
   httpresp_response *r = get("/none", h);
   cr_expect_eq(httpresp_response_error(r), HTTPRESP_E_NOT_CACHED);
@@ -521,7 +523,7 @@ static size_t sink(void *ud, const char *data, size_t len) {
   return len;
 }
 
-Test(cache, sink_receives_stored_body) {
+FIXTURE_TEST(cache, sink_receives_stored_body) {
   serve("/s", 200, "Cache-Control: max-age=60\r\n", "sunk");
   char *u = ts_url(ts, 0, "/s");
   for (int i = 0; i < 2; i++) {
@@ -530,7 +532,7 @@ Test(cache, sink_receives_stored_body) {
     cr_assert_eq(httpresp_request_new(&rq, "GET", u), 0);
     httpresp_request_set_sink(rq, sink, got);
     httpresp_response *r;
-    cr_expect_eq(httpresp_perform(client, easy, rq, &r), 0);
+    cr_expect_eq(fixture_perform(client, easy, rq, &r), 0);
     cr_expect_str_eq(got, "sunk", "round %d", i);
     cr_expect_eq(httpresp_response_cache_status(r),
                  i ? HTTPRESP_CACHE_HIT : HTTPRESP_CACHE_STORED);
@@ -541,7 +543,7 @@ Test(cache, sink_receives_stored_body) {
   free(u);
 }
 
-Test(cache, disk_store_survives_a_restart) {
+FIXTURE_TEST(cache, disk_store_survives_a_restart) {
   char dir[] = "/tmp/httpresp-cache-XXXXXX";
   cr_assert_not_null(mkdtemp(dir));
   httpresp_cache *disk;
@@ -579,7 +581,7 @@ static void *hammer(void *p) {
     if (httpresp_request_new(&rq, "GET", a->url) != 0)
       break;
     httpresp_response *r;
-    int rc = httpresp_perform(a->client, e, rq, &r);
+    int rc = fixture_perform(a->client, e, rq, &r);
     size_t len;
     const char *b = httpresp_response_body(r, &len);
     if (rc == 0 && len == 6 && memcmp(b, "shared", 6) == 0)
@@ -587,13 +589,16 @@ static void *hammer(void *p) {
     httpresp_response_free(r);
     httpresp_request_free(rq);
   }
+  fixture_driver_release();
   return NULL;
 }
 
-Test(cache, threads_share_one_client_and_cache) {
+/* Four threads, each with its own handle (and under the multi driver its
+ * own httpresp_multi), share one client and the cache `with`. */
+static void share_across_threads(httpresp_cache *with) {
   /* Real clock: the fake one is not meant for threads. */
   httpresp_client *shared = fixture_client(NULL);
-  httpresp_client_set_cache(shared, cache);
+  httpresp_client_set_cache(shared, with);
   ts_simple(ts, 0, "/t", 200, "Cache-Control: max-age=600\r\n", "shared");
   char *u = ts_url(ts, 0, "/t");
   pthread_t th[4];
@@ -610,4 +615,20 @@ Test(cache, threads_share_one_client_and_cache) {
   cr_expect_leq(ts_request_count(ts), 4, "at most one miss per thread");
   free(u);
   httpresp_client_free(shared);
+}
+
+FIXTURE_TEST(cache, threads_share_one_client_and_cache) {
+  share_across_threads(cache);
+}
+
+/* The disk store under threads: concurrent writers of one entry (temp file
+ * and rename) and readers of it, its byte total under its lock. */
+FIXTURE_TEST(cache, threads_share_one_client_and_disk_cache) {
+  char dir[] = "/tmp/httpresp-cache-XXXXXX";
+  cr_assert_not_null(mkdtemp(dir));
+  httpresp_cache *disk;
+  cr_assert_eq(httpresp_cache_new_disk(&disk, dir, 1 << 20), 0);
+  share_across_threads(disk);
+  httpresp_cache_free(disk);
+  fixture_rm_rf(dir);
 }

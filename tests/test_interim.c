@@ -1,6 +1,7 @@
-/* Interim 1xx responses through the blocking driver against the loopback
- * server (DESIGN "Interim 1xx", RFC 9110 §15.2): what the caller gets back,
- * and what the server received on every hop. */
+/* Interim 1xx responses through both drivers against the loopback server
+ * (DESIGN "Interim 1xx", RFC 9110 §15.2): what the caller gets back, and
+ * what the server received on every hop.  Suite "interim" runs through
+ * httpresp_perform, "interim_multi" through httpresp_multi (fixtures.h). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,7 @@ static void setup(void) { fixture_suite_start(1, &ts, &clk, &client, &easy); }
 
 static void teardown(void) { fixture_suite_stop(ts, client, easy); }
 
-TestSuite(interim, .init = setup, .fini = teardown);
+FIXTURE_SUITES(interim, .init = setup, .fini = teardown);
 
 static httpresp_response *run(const char *method, const char *path,
                               const char *body, const char *const *headers) {
@@ -98,7 +99,7 @@ static void record_hints(void *ud, int status, const char *const *headers,
 
 /* ---- absorbing ----------------------------------------------------------- */
 
-Test(interim, each_unsolicited_1xx_is_absorbed) {
+FIXTURE_TEST(interim, each_unsolicited_1xx_is_absorbed) {
   static const struct {
     int code;
     const char *reason;
@@ -132,7 +133,7 @@ Test(interim, each_unsolicited_1xx_is_absorbed) {
   }
 }
 
-Test(interim, several_in_a_row_with_delays) {
+FIXTURE_TEST(interim, several_in_a_row_with_delays) {
   static const int codes[] = {100, 102, 102, 103, 199};
   ts_resp *s = ts_route(ts, 0, "/many");
   for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
@@ -168,7 +169,7 @@ Test(interim, several_in_a_row_with_delays) {
   httpresp_response_free(r);
 }
 
-Test(interim, early_hints_reach_the_callback_once_per_block) {
+FIXTURE_TEST(interim, early_hints_reach_the_callback_once_per_block) {
   ts_resp *s = ts_route(ts, 0, "/page");
   ts_resp_str(s, "HTTP/1.1 103 Early Hints\r\n"
                  "Link: </style.css>; rel=preload; as=style\r\n"
@@ -201,7 +202,7 @@ Test(interim, early_hints_reach_the_callback_once_per_block) {
   httpresp_response_free(r);
 }
 
-Test(interim, early_hints_without_callback_are_just_absorbed) {
+FIXTURE_TEST(interim, early_hints_without_callback_are_just_absorbed) {
   ts_resp *s = ts_route(ts, 0, "/page");
   ts_resp_str(s, "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n"
                  "\r\n");
@@ -218,7 +219,7 @@ Test(interim, early_hints_without_callback_are_just_absorbed) {
   httpresp_response_free(r);
 }
 
-Test(interim, interim_before_a_redirect_that_is_followed) {
+FIXTURE_TEST(interim, interim_before_a_redirect_that_is_followed) {
   ts_resp *a = ts_route(ts, 0, "/a");
   ts_resp_str(a, "HTTP/1.1 100 Continue\r\nX-Interim: yes\r\n\r\n");
   ts_resp_str(a, "HTTP/1.1 103 Early Hints\r\nLink: </from-a>; rel=preload\r\n"
@@ -255,7 +256,7 @@ Test(interim, interim_before_a_redirect_that_is_followed) {
 
 /* ---- 101 and floods ------------------------------------------------------ */
 
-Test(interim, unexpected_101_is_an_error) {
+FIXTURE_TEST(interim, unexpected_101_is_an_error) {
   ts_resp *s = ts_route(ts, 0, "/u");
   ts_resp_str(s, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                  "Connection: Upgrade\r\n\r\n");
@@ -266,7 +267,7 @@ Test(interim, unexpected_101_is_an_error) {
   cr_assert_eq(httpresp_request_new(&req, "GET", u), 0);
   httpresp_response *r = NULL;
   int64_t t0 = mono_ms();
-  int rc = httpresp_perform(client, easy, req, &r);
+  int rc = fixture_perform(client, easy, req, &r);
   int64_t took = mono_ms() - t0;
   cr_assert_not_null(r);
   cr_expect_eq(rc, HTTPRESP_E_UNEXPECTED_UPGRADE, "got %s",
@@ -287,7 +288,7 @@ Test(interim, unexpected_101_is_an_error) {
   free(u);
 }
 
-Test(interim, flood_of_1xx_is_refused_in_bounded_time) {
+FIXTURE_TEST(interim, flood_of_1xx_is_refused_in_bounded_time) {
   ts_resp *s = ts_route(ts, 0, "/flood");
   for (int i = 0; i < 150; i++)
     ts_resp_str(s, "HTTP/1.1 102 Processing\r\n\r\n");
@@ -305,7 +306,7 @@ Test(interim, flood_of_1xx_is_refused_in_bounded_time) {
   httpresp_response_free(r);
 }
 
-Test(interim, a_few_dozen_1xx_are_still_fine) {
+FIXTURE_TEST(interim, a_few_dozen_1xx_are_still_fine) {
   ts_resp *s = ts_route(ts, 0, "/chatty");
   for (int i = 0; i < 30; i++)
     ts_resp_str(s, "HTTP/1.1 102 Processing\r\nX-Interim: yes\r\n\r\n");
@@ -330,7 +331,7 @@ static httpresp_response *post_expecting(const char *path) {
   cr_assert_eq(httpresp_request_add_header(req, "Expect", "100-continue"), 0);
   cr_assert_eq(httpresp_request_add_header(req, "X-Trace", "417"), 0);
   httpresp_response *r = NULL;
-  httpresp_perform(client, easy, req, &r);
+  fixture_perform(client, easy, req, &r);
   cr_assert_not_null(r);
   httpresp_request_free(req);
   free(u);
@@ -368,7 +369,7 @@ static void expect_417_exchange(void) {
   cr_expect_eq(memcmp(q1->body, payload, sizeof(payload) - 1), 0);
 }
 
-Test(interim, expectation_failed_repeats_once_without_expect) {
+FIXTURE_TEST(interim, expectation_failed_repeats_once_without_expect) {
   ts_resp_before_body(ts_simple(ts, 0, "/e", 417, NULL, "no expectations"));
   ts_simple(ts, 0, "/e", 200, NULL, "accepted");
   httpresp_response *r = post_expecting("/e");
@@ -384,7 +385,7 @@ Test(interim, expectation_failed_repeats_once_without_expect) {
   httpresp_response_free(r);
 }
 
-Test(interim, second_expectation_failed_is_final) {
+FIXTURE_TEST(interim, second_expectation_failed_is_final) {
   ts_resp_before_body(ts_simple(ts, 0, "/e", 417, NULL, "no expectations"));
   ts_simple(ts, 0, "/e", 417, "X-Second: yes\r\n", "still no");
   ts_simple(ts, 0, "/e", 200, NULL, "must not be reached");
@@ -404,7 +405,7 @@ Test(interim, second_expectation_failed_is_final) {
 
 /* ---- framing oddities ---------------------------------------------------- */
 
-Test(interim, trailers_are_not_header_fields) {
+FIXTURE_TEST(interim, trailers_are_not_header_fields) {
   ts_resp *s = ts_route(ts, 0, "/chunked");
   ts_resp_str(s, "HTTP/1.1 100 Continue\r\nX-Interim: yes\r\n\r\n");
   ts_resp_str(s, "HTTP/1.1 200 OK\r\n"
@@ -433,7 +434,7 @@ Test(interim, trailers_are_not_header_fields) {
   httpresp_response_free(r);
 }
 
-Test(interim, obs_fold_is_joined_with_a_space) {
+FIXTURE_TEST(interim, obs_fold_is_joined_with_a_space) {
   ts_resp *s = ts_route(ts, 0, "/fold");
   ts_resp_str(s, "HTTP/1.1 200 OK\r\n"
                  "X-Folded: first\r\n"

@@ -1,5 +1,6 @@
-/* Redirects through the blocking driver against the loopback server,
- * asserting what the server received on every hop. */
+/* Redirects through both drivers against the loopback server, asserting
+ * what the server received on every hop: suite "redirect" through
+ * httpresp_perform, "redirect_multi" through httpresp_multi (fixtures.h). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,7 @@ static void setup(void) { fixture_suite_start(2, &ts, &clk, &client, &easy); }
 
 static void teardown(void) { fixture_suite_stop(ts, client, easy); }
 
-TestSuite(redirect, .init = setup, .fini = teardown);
+FIXTURE_SUITES(redirect, .init = setup, .fini = teardown);
 
 static char *url(int port, const char *path) { return ts_url(ts, port, path); }
 
@@ -54,7 +55,7 @@ static const wire_row wire_table[] = {
     {308, "DELETE", 0, "DELETE", 1},
 };
 
-Test(redirect, method_and_body_on_the_wire) {
+FIXTURE_TEST(redirect, method_and_body_on_the_wire) {
   static const char body[] = "name=value&bytes=\x01\x02";
   for (size_t i = 0; i < sizeof(wire_table) / sizeof(wire_table[0]); i++) {
     const wire_row *row = &wire_table[i];
@@ -102,7 +103,7 @@ Test(redirect, method_and_body_on_the_wire) {
   }
 }
 
-Test(redirect, hops_are_recorded_and_connection_reused) {
+FIXTURE_TEST(redirect, hops_are_recorded_and_connection_reused) {
   ts_simple(ts, 0, "/a", 301, "Location: /b\r\n", "moved");
   ts_simple(ts, 0, "/b", 302, "Location: /c\r\n", "found");
   ts_simple(ts, 0, "/c", 307, "Location: /d\r\n", NULL);
@@ -141,7 +142,7 @@ Test(redirect, hops_are_recorded_and_connection_reused) {
 /* Hop records keep their strings in the response while they fit and in
  * allocations after: every record must read back whole, either way, with
  * short and long URLs taking turns and the method changing on the way. */
-Test(redirect, hop_records_keep_long_and_short_urls) {
+FIXTURE_TEST(redirect, hop_records_keep_long_and_short_urls) {
   char p1[400], p3[400], loc[420];
   memset(p1, 'x', sizeof(p1));
   memcpy(p1, "/long1-", 7);
@@ -180,7 +181,7 @@ static size_t sink_cb(void *ud, const char *data, size_t len) {
   return len;
 }
 
-Test(redirect, sink_gets_only_the_final_body) {
+FIXTURE_TEST(redirect, sink_gets_only_the_final_body) {
   ts_simple(ts, 0, "/a", 302, "Location: /b\r\n", "REDIRECT-BODY");
   ts_simple(ts, 0, "/b", 200, NULL, "FINAL-BODY");
   char got[256] = "";
@@ -189,7 +190,7 @@ Test(redirect, sink_gets_only_the_final_body) {
   cr_assert_eq(httpresp_request_new(&req, "GET", u), 0);
   httpresp_request_set_sink(req, sink_cb, got);
   httpresp_response *r;
-  cr_expect_eq(httpresp_perform(client, easy, req, &r), 0);
+  cr_expect_eq(fixture_perform(client, easy, req, &r), 0);
   cr_expect_str_eq(got, "FINAL-BODY");
   size_t len = 99;
   httpresp_response_body(r, &len);
@@ -207,7 +208,7 @@ static int capture_and_veto(void *ud, const httpresp_hop_view *hop,
   return 1;
 }
 
-Test(redirect, location_forms) {
+FIXTURE_TEST(redirect, location_forms) {
   char *base = url(0, "/dir/sub/page?x=1#top");
   char origin[64];
   snprintf(origin, sizeof(origin), "http://127.0.0.1:%d", ts_port(ts, 0));
@@ -247,7 +248,7 @@ Test(redirect, location_forms) {
   free(base);
 }
 
-Test(redirect, percent_encoding_reaches_the_server_unchanged) {
+FIXTURE_TEST(redirect, percent_encoding_reaches_the_server_unchanged) {
   ts_simple(ts, 0, "/a", 302, "Location: /x%2Fy%7e?k=%41\r\n", NULL);
   ts_simple(ts, 0, "/x%2Fy%7e?k=%41", 200, NULL, "ok");
   httpresp_response *r = run("GET", "/a", NULL, NULL);
@@ -257,7 +258,7 @@ Test(redirect, percent_encoding_reaches_the_server_unchanged) {
   httpresp_response_free(r);
 }
 
-Test(redirect, fragment_is_inherited) {
+FIXTURE_TEST(redirect, fragment_is_inherited) {
   ts_simple(ts, 0, "/a", 301, "Location: /b\r\n", NULL);
   ts_simple(ts, 0, "/b", 200, NULL, "ok");
   httpresp_response *r = run("GET", "/a#section-2", NULL, NULL);
@@ -269,7 +270,7 @@ Test(redirect, fragment_is_inherited) {
   httpresp_response_free(r);
 }
 
-Test(redirect, unparsable_location_keeps_the_3xx) {
+FIXTURE_TEST(redirect, unparsable_location_keeps_the_3xx) {
   ts_simple(ts, 0, "/a", 302, "Location: http://[::1\r\nX-Mark: here\r\n",
             NULL);
   httpresp_response *r = run("GET", "/a", NULL, NULL);
@@ -282,7 +283,7 @@ Test(redirect, unparsable_location_keeps_the_3xx) {
   httpresp_response_free(r);
 }
 
-Test(redirect, statuses_not_followed) {
+FIXTURE_TEST(redirect, statuses_not_followed) {
   static const int statuses[] = {300, 304, 305, 306, 309, 399};
   for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
     ts_reset(ts);
@@ -296,7 +297,7 @@ Test(redirect, statuses_not_followed) {
   }
 }
 
-Test(redirect, follow_300_when_opted_in) {
+FIXTURE_TEST(redirect, follow_300_when_opted_in) {
   ts_simple(ts, 0, "/a", 300, "Location: /b\r\n", NULL);
   ts_simple(ts, 0, "/b", 200, NULL, "chosen");
   httpresp_client_set_follow_300(client, 1);
@@ -306,7 +307,7 @@ Test(redirect, follow_300_when_opted_in) {
   httpresp_response_free(r);
 }
 
-Test(redirect, redirect_without_location_is_final) {
+FIXTURE_TEST(redirect, redirect_without_location_is_final) {
   ts_simple(ts, 0, "/a", 302, NULL, "no location here");
   ts_simple(ts, 0, "/e", 301, "Location: \r\n", "empty location");
   httpresp_response *r = run("GET", "/a", NULL, NULL);
@@ -320,7 +321,7 @@ Test(redirect, redirect_without_location_is_final) {
   httpresp_response_free(r);
 }
 
-Test(redirect, other_schemes_are_refused) {
+FIXTURE_TEST(redirect, other_schemes_are_refused) {
   static const char *const locs[] = {"ftp://127.0.0.1/file", "file:///etc/passwd",
                                      "javascript:alert(1)", "gopher://x/"};
   for (size_t i = 0; i < sizeof(locs) / sizeof(locs[0]); i++) {
@@ -348,7 +349,7 @@ static void chain(int n) {
   ts_simple(ts, 0, path, 200, NULL, "end");
 }
 
-Test(redirect, twenty_redirects_by_default) {
+FIXTURE_TEST(redirect, twenty_redirects_by_default) {
   chain(20);
   httpresp_response *r = run("GET", "/r0", NULL, NULL);
   cr_expect_eq(httpresp_response_error(r), 0);
@@ -363,7 +364,7 @@ Test(redirect, twenty_redirects_by_default) {
   httpresp_response_free(r);
 }
 
-Test(redirect, limit_is_configurable) {
+FIXTURE_TEST(redirect, limit_is_configurable) {
   chain(3);
   httpresp_client_set_max_redirects(client, 2);
   httpresp_response *r = run("GET", "/r0", NULL, NULL);
@@ -380,7 +381,7 @@ Test(redirect, limit_is_configurable) {
   httpresp_response_free(r);
 }
 
-Test(redirect, loops_stop_early) {
+FIXTURE_TEST(redirect, loops_stop_early) {
   ts_simple(ts, 0, "/A", 302, "Location: /B\r\n", NULL);
   ts_simple(ts, 0, "/B", 302, "Location: /A\r\n", NULL);
   ts_simple(ts, 0, "/self", 301, "Location: /self\r\n", NULL);
@@ -396,7 +397,7 @@ Test(redirect, loops_stop_early) {
   httpresp_response_free(r);
 }
 
-Test(redirect, login_bounce_with_cookie_is_followed) {
+FIXTURE_TEST(redirect, login_bounce_with_cookie_is_followed) {
   /* /A sends to /login, which sets a session cookie and sends back to /A;
    * the second visit of /A answers. */
   ts_simple(ts, 0, "/A", 302, "Location: /login\r\n", NULL);
@@ -427,7 +428,7 @@ static const char *const secret_headers[] = {
     "Authorization: Bearer top-secret", "Proxy-Authorization: Basic cHg6cHg=",
     "Cookie: session=abc", "X-Api-Key-Not-Credential: visible", NULL};
 
-Test(redirect, port_change_strips_credentials) {
+FIXTURE_TEST(redirect, port_change_strips_credentials) {
   cross_origin_setup();
   httpresp_response *r = run("GET", "/go", NULL, secret_headers);
   cr_assert_eq(httpresp_response_status(r), 200);
@@ -444,7 +445,7 @@ Test(redirect, port_change_strips_credentials) {
   httpresp_response_free(r);
 }
 
-Test(redirect, same_origin_keeps_credentials) {
+FIXTURE_TEST(redirect, same_origin_keeps_credentials) {
   cross_origin_setup();
   httpresp_response *r = run("GET", "/stay", NULL, secret_headers);
   cr_assert_eq(ts_request_count(ts), 2);
@@ -456,7 +457,7 @@ Test(redirect, same_origin_keeps_credentials) {
   httpresp_response_free(r);
 }
 
-Test(redirect, host_change_strips_credentials) {
+FIXTURE_TEST(redirect, host_change_strips_credentials) {
   /* 127.0.0.1 and localhost are different hosts, hence origins. */
   char hdr[128];
   snprintf(hdr, sizeof(hdr), "Location: http://localhost:%d/landing\r\n",
@@ -477,7 +478,7 @@ Test(redirect, host_change_strips_credentials) {
   httpresp_response_free(r);
 }
 
-Test(redirect, keep_list_is_honoured) {
+FIXTURE_TEST(redirect, keep_list_is_honoured) {
   cross_origin_setup();
   httpresp_client_keep_header_across_origins(client, "Authorization");
   httpresp_response *r = run("GET", "/go", NULL, secret_headers);
@@ -488,14 +489,14 @@ Test(redirect, keep_list_is_honoured) {
   httpresp_response_free(r);
 }
 
-Test(redirect, curl_credentials_stay_with_their_origin) {
+FIXTURE_TEST(redirect, curl_credentials_stay_with_their_origin) {
   cross_origin_setup();
   char *u = url(0, "/go");
   httpresp_request *req;
   cr_assert_eq(httpresp_request_new(&req, "GET", u), 0);
   cr_assert_eq(httpresp_request_set_credentials(req, "alice", "s3cret", 0), 0);
   httpresp_response *r;
-  httpresp_perform(client, easy, req, &r);
+  fixture_perform(client, easy, req, &r);
   cr_assert_eq(ts_request_count(ts), 2);
   /* "alice:s3cret" in base64 */
   cr_expect_str_eq(ts_req_header(ts_request_get(ts, 0), "Authorization"),
@@ -507,7 +508,7 @@ Test(redirect, curl_credentials_stay_with_their_origin) {
   cross_origin_setup();
   char *stay = url(0, "/stay");
   httpresp_request_set_url(req, stay);
-  httpresp_perform(client, easy, req, &r);
+  fixture_perform(client, easy, req, &r);
   cr_assert_eq(ts_request_count(ts), 2);
   cr_expect_str_eq(ts_req_header(ts_request_get(ts, 1), "Authorization"),
                    "Basic YWxpY2U6czNjcmV0");
@@ -517,7 +518,7 @@ Test(redirect, curl_credentials_stay_with_their_origin) {
   free(u);
 }
 
-Test(redirect, handle_credentials_do_not_cross_origins) {
+FIXTURE_TEST(redirect, handle_credentials_do_not_cross_origins) {
   cross_origin_setup();
   curl_easy_setopt(easy, CURLOPT_USERPWD, "bob:hunter2");
   httpresp_response *r = run("GET", "/go", NULL, NULL);
@@ -530,7 +531,7 @@ Test(redirect, handle_credentials_do_not_cross_origins) {
   httpresp_response_free(r);
 }
 
-Test(redirect, streamed_body_without_rewind_is_not_replayed) {
+FIXTURE_TEST(redirect, streamed_body_without_rewind_is_not_replayed) {
   ts_simple(ts, 0, "/up", 307, "Location: /up2\r\n", NULL);
   ts_simple(ts, 0, "/up2", 200, NULL, "stored");
   fixture_stream s = {"streamed-payload-0123456789", 27, 0, 0, 0};
@@ -539,7 +540,7 @@ Test(redirect, streamed_body_without_rewind_is_not_replayed) {
   cr_assert_eq(httpresp_request_new(&req, "POST", u), 0);
   httpresp_request_set_body_stream(req, fixture_stream_read, NULL, (int64_t)s.len, &s);
   httpresp_response *r;
-  cr_expect_eq(httpresp_perform(client, easy, req, &r),
+  cr_expect_eq(fixture_perform(client, easy, req, &r),
                HTTPRESP_E_BODY_NOT_REWINDABLE);
   cr_expect_eq(httpresp_response_status(r), 307, "the 3xx is handed back");
   cr_expect_eq(ts_request_count(ts), 1, "nothing was sent to /up2");
@@ -549,7 +550,7 @@ Test(redirect, streamed_body_without_rewind_is_not_replayed) {
   free(u);
 }
 
-Test(redirect, streamed_body_with_rewind_is_replayed_exactly) {
+FIXTURE_TEST(redirect, streamed_body_with_rewind_is_replayed_exactly) {
   ts_simple(ts, 0, "/up", 308, "Location: /up2\r\n", NULL);
   ts_simple(ts, 0, "/up2", 200, NULL, "stored");
   fixture_stream s = {"streamed-payload-\x00\x01\xff-end", 24, 0, 0, 0};
@@ -558,7 +559,7 @@ Test(redirect, streamed_body_with_rewind_is_replayed_exactly) {
   cr_assert_eq(httpresp_request_new(&req, "PUT", u), 0);
   httpresp_request_set_body_stream(req, fixture_stream_read, fixture_stream_rewind, -1, &s);
   httpresp_response *r;
-  cr_expect_eq(httpresp_perform(client, easy, req, &r), 0, "%s",
+  cr_expect_eq(fixture_perform(client, easy, req, &r), 0, "%s",
                httpresp_response_errmsg(r));
   cr_assert_eq(ts_request_count(ts), 2);
   for (size_t i = 0; i < 2; i++) {
@@ -598,7 +599,7 @@ static int retarget_to_other_port(void *ud, const httpresp_hop_view *hop,
 /* The origin rules hold for the URL the next hop really goes to: a hop
  * callback that retargets a same-origin redirect to another origin does
  * not take the caller's credentials along. */
-Test(redirect, retargeted_hop_gets_the_origin_rules_again) {
+FIXTURE_TEST(redirect, retargeted_hop_gets_the_origin_rules_again) {
   ts_simple(ts, 0, "/a", 302, "Location: /b\r\n", NULL);
   ts_simple(ts, 1, "/elsewhere", 200, NULL, "there");
   int rc = -1;
@@ -619,7 +620,7 @@ Test(redirect, retargeted_hop_gets_the_origin_rules_again) {
   httpresp_response_free(r);
 }
 
-Test(redirect, hop_callback_adjusts_headers) {
+FIXTURE_TEST(redirect, hop_callback_adjusts_headers) {
   ts_simple(ts, 0, "/a", 301, "Location: /b\r\nX-Why: moved\r\n", NULL);
   ts_simple(ts, 0, "/b", 200, NULL, "ok");
   int calls = 0;
@@ -639,7 +640,7 @@ static int veto(void *ud, const httpresp_hop_view *hop, httpresp_request *n) {
   return 1;
 }
 
-Test(redirect, hop_callback_vetoes) {
+FIXTURE_TEST(redirect, hop_callback_vetoes) {
   ts_simple(ts, 0, "/a", 302, "Location: /b\r\n", "redirect body");
   ts_simple(ts, 0, "/b", 200, NULL, "not reached");
   httpresp_client_set_hop_callback(client, veto, NULL);
@@ -651,7 +652,7 @@ Test(redirect, hop_callback_vetoes) {
   httpresp_response_free(r);
 }
 
-Test(redirect, handle_is_reusable_and_clean_afterwards) {
+FIXTURE_TEST(redirect, handle_is_reusable_and_clean_afterwards) {
   ts_simple(ts, 0, "/post", 307, "Location: /done\r\n", NULL);
   ts_simple(ts, 0, "/done", 200, NULL, "ok");
   ts_simple(ts, 0, "/plain", 200, NULL, "plain");

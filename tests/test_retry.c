@@ -1,7 +1,10 @@
-/* Retry-After through the blocking driver against the loopback server
- * (DESIGN "Retry-After", RFC 9110 §10.2.3, RFC 6585 §4).  Waits go through a
- * fake clock: nothing here sleeps for real; what the server received on each
- * attempt is checked, not only what the client got back. */
+/* Retry-After through both drivers against the loopback server (DESIGN
+ * "Retry-After", RFC 9110 §10.2.3, RFC 6585 §4): suite "retry" through
+ * httpresp_perform, "retry_multi" through httpresp_multi (fixtures.h).
+ * Waits go through a fake clock: nothing here sleeps for real (under the
+ * multi driver the loop waits through the same sleep function, so the
+ * waits are counted alike); what the server received on each attempt is
+ * checked, not only what the client got back. */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -21,7 +24,7 @@ static void setup(void) { fixture_suite_start(2, &ts, &clk, &client, &easy); }
 
 static void teardown(void) { fixture_suite_stop(ts, client, easy); }
 
-TestSuite(retry, .init = setup, .fini = teardown);
+FIXTURE_SUITES(retry, .init = setup, .fini = teardown);
 
 static httpresp_response *run_on(int port, const char *method,
                                  const char *path, const char *body,
@@ -39,7 +42,7 @@ static httpresp_response *run(const char *method, const char *path,
 
 static httpresp_response *perform(httpresp_request *req) {
   httpresp_response *r = NULL;
-  int rc = httpresp_perform(client, easy, req, &r);
+  int rc = fixture_perform(client, easy, req, &r);
   cr_assert_not_null(r);
   cr_expect_eq(rc, httpresp_response_error(r));
   return r;
@@ -87,13 +90,12 @@ static int probe_sleep(void *ud, int64_t ms) {
 static void use_probe(void) {
   nsleeps = 0;
   sleep_refuses = 0;
-  cr_assert_eq(httpresp_client_set_clock(client, fake_now, probe_sleep, &clk),
-               0);
+  fixture_set_clock(client, fake_now, probe_sleep, &clk);
 }
 
 /* ---- the basic repeat ---------------------------------------------------- */
 
-Test(retry, too_many_requests_then_ok) {
+FIXTURE_TEST(retry, too_many_requests_then_ok) {
   ts_simple(ts, 0, "/r", 429, "Retry-After: 2\r\n", "slow down");
   ts_simple(ts, 0, "/r", 200, NULL, "done");
   const char *hdrs[] = {"Content-Type: application/json", "X-Req: 1",
@@ -121,7 +123,7 @@ Test(retry, too_many_requests_then_ok) {
   httpresp_response_free(r);
 }
 
-Test(retry, no_wait_without_a_retryable_status) {
+FIXTURE_TEST(retry, no_wait_without_a_retryable_status) {
   ts_simple(ts, 0, "/x", 500, "Retry-After: 2\r\n", "broken");
   ts_simple(ts, 0, "/x", 200, NULL, "must not be reached");
   httpresp_response *r = run("GET", "/x", NULL, NULL);
@@ -132,7 +134,7 @@ Test(retry, no_wait_without_a_retryable_status) {
   httpresp_response_free(r);
 }
 
-Test(retry, zero_repeats_at_once) {
+FIXTURE_TEST(retry, zero_repeats_at_once) {
   ts_simple(ts, 0, "/z", 503, "Retry-After: 0\r\n", "busy");
   ts_simple(ts, 0, "/z", 200, NULL, "done");
   httpresp_response *r = run("GET", "/z", NULL, NULL);
@@ -150,7 +152,7 @@ Test(retry, zero_repeats_at_once) {
 
 /* ---- HTTP-date values ------------------------------------------------------ */
 
-Test(retry, http_date_is_measured_against_the_date_header) {
+FIXTURE_TEST(retry, http_date_is_measured_against_the_date_header) {
   /* The server's clock says 2024; ours says 2026.  Measured against our now
    * every one of these dates is long past (no wait); measured against the
    * server's Date it is 5 s ahead. */
@@ -178,7 +180,7 @@ Test(retry, http_date_is_measured_against_the_date_header) {
   }
 }
 
-Test(retry, http_date_without_date_header_uses_now) {
+FIXTURE_TEST(retry, http_date_without_date_header_uses_now) {
   /* The fake clock starts at 2026-01-01T00:00:00Z. */
   ts_simple(ts, 0, "/d", 503, "Retry-After: Thu, 01 Jan 2026 00:00:07 GMT\r\n",
             "busy");
@@ -190,7 +192,7 @@ Test(retry, http_date_without_date_header_uses_now) {
   httpresp_response_free(r);
 }
 
-Test(retry, http_date_in_the_past_means_now) {
+FIXTURE_TEST(retry, http_date_in_the_past_means_now) {
   ts_simple(ts, 0, "/d", 503,
             "Date: Mon, 01 Jan 2024 00:00:10 GMT\r\n"
             "Retry-After: Mon, 01 Jan 2024 00:00:05 GMT\r\n",
@@ -204,7 +206,7 @@ Test(retry, http_date_in_the_past_means_now) {
   httpresp_response_free(r);
 }
 
-Test(retry, field_name_is_case_insensitive_and_value_may_have_ows) {
+FIXTURE_TEST(retry, field_name_is_case_insensitive_and_value_may_have_ows) {
   ts_simple(ts, 0, "/c", 503, "retry-after:   3  \r\n", "busy");
   ts_simple(ts, 0, "/c", 200, NULL, "done");
   httpresp_response *r = run("GET", "/c", NULL, NULL);
@@ -214,7 +216,7 @@ Test(retry, field_name_is_case_insensitive_and_value_may_have_ows) {
   httpresp_response_free(r);
 }
 
-Test(retry, retry_after_of_an_interim_block_does_not_count) {
+FIXTURE_TEST(retry, retry_after_of_an_interim_block_does_not_count) {
   ts_resp *s = ts_route(ts, 0, "/i");
   ts_resp_str(s, "HTTP/1.1 103 Early Hints\r\nRetry-After: 2\r\n\r\n");
   ts_resp_simple(s, 429, NULL, "busy, no retry-after");
@@ -233,7 +235,7 @@ static size_t sink_cb(void *ud, const char *data, size_t len) {
   return len;
 }
 
-Test(retry, sink_gets_only_the_final_body) {
+FIXTURE_TEST(retry, sink_gets_only_the_final_body) {
   ts_simple(ts, 0, "/k", 503, "Retry-After: 1\r\n", "BUSY-BODY");
   ts_simple(ts, 0, "/k", 200, NULL, "FINAL-BODY");
   char got[128] = "";
@@ -252,7 +254,7 @@ Test(retry, sink_gets_only_the_final_body) {
 
 /* ---- limits ---------------------------------------------------------------- */
 
-Test(retry, delay_above_max_wait_is_returned_at_once) {
+FIXTURE_TEST(retry, delay_above_max_wait_is_returned_at_once) {
   ts_simple(ts, 0, "/long", 429, "Retry-After: 3600\r\n", "come back later");
   ts_simple(ts, 0, "/long", 200, NULL, "must not be reached");
   httpresp_response *r = run("GET", "/long", NULL, NULL);
@@ -272,7 +274,7 @@ Test(retry, delay_above_max_wait_is_returned_at_once) {
   httpresp_response_free(r);
 }
 
-Test(retry, max_wait_is_configurable) {
+FIXTURE_TEST(retry, max_wait_is_configurable) {
   ts_simple(ts, 0, "/w", 429, "Retry-After: 5\r\n", "later");
   ts_simple(ts, 0, "/w", 200, NULL, "done");
   cr_assert_eq(httpresp_client_set_max_wait_ms(client, 4999), 0);
@@ -291,7 +293,7 @@ Test(retry, max_wait_is_configurable) {
   httpresp_response_free(r);
 }
 
-Test(retry, always_busy_stops_after_max_retries) {
+FIXTURE_TEST(retry, always_busy_stops_after_max_retries) {
   ts_simple(ts, 0, "/busy", 429, "Retry-After: 1\r\n", "busy");
   httpresp_response *r = run("GET", "/busy", NULL, NULL);
   cr_expect_eq(httpresp_response_status(r), 429);
@@ -310,7 +312,7 @@ Test(retry, always_busy_stops_after_max_retries) {
   httpresp_response_free(r);
 }
 
-Test(retry, max_retries_is_configurable) {
+FIXTURE_TEST(retry, max_retries_is_configurable) {
   ts_simple(ts, 0, "/busy", 503, "Retry-After: 1\r\n", "busy");
   cr_assert_eq(httpresp_client_set_max_retries(client, 1), 0);
   httpresp_response *r = run("GET", "/busy", NULL, NULL);
@@ -321,7 +323,7 @@ Test(retry, max_retries_is_configurable) {
   httpresp_response_free(r);
 }
 
-Test(retry, deadline_shorter_than_the_delay) {
+FIXTURE_TEST(retry, deadline_shorter_than_the_delay) {
   ts_simple(ts, 0, "/dl", 429, "Retry-After: 5\r\n", "later");
   ts_simple(ts, 0, "/dl", 200, NULL, "must not be reached");
   cr_assert_eq(httpresp_client_set_deadline_ms(client, 3000), 0);
@@ -335,7 +337,7 @@ Test(retry, deadline_shorter_than_the_delay) {
   httpresp_response_free(r);
 }
 
-Test(retry, deadline_longer_than_the_delay) {
+FIXTURE_TEST(retry, deadline_longer_than_the_delay) {
   ts_simple(ts, 0, "/dl", 429, "Retry-After: 2\r\n", "later");
   ts_simple(ts, 0, "/dl", 200, NULL, "done");
   cr_assert_eq(httpresp_client_set_deadline_ms(client, 3000), 0);
@@ -350,7 +352,7 @@ Test(retry, deadline_longer_than_the_delay) {
 
 /* ---- which responses are repeated ---------------------------------------- */
 
-Test(retry, content_too_large_only_with_retry_after) {
+FIXTURE_TEST(retry, content_too_large_only_with_retry_after) {
   ts_simple(ts, 0, "/up", 413, "Retry-After: 1\r\n", "too large for now");
   ts_simple(ts, 0, "/up", 201, NULL, "stored");
   httpresp_response *r = run("POST", "/up", "big-ish body", NULL);
@@ -372,7 +374,7 @@ Test(retry, content_too_large_only_with_retry_after) {
   httpresp_response_free(r);
 }
 
-Test(retry, no_retry_after_no_repeat_by_default) {
+FIXTURE_TEST(retry, no_retry_after_no_repeat_by_default) {
   static const int statuses[] = {429, 503};
   for (size_t i = 0; i < 2; i++) {
     ts_reset(ts);
@@ -388,7 +390,7 @@ Test(retry, no_retry_after_no_repeat_by_default) {
   }
 }
 
-Test(retry, opt_in_backoff_repeats_within_the_bound) {
+FIXTURE_TEST(retry, opt_in_backoff_repeats_within_the_bound) {
   use_probe();
   cr_assert_eq(httpresp_client_set_backoff(client, 100, 150), 0);
   ts_simple(ts, 0, "/b", 429, NULL, "busy");
@@ -438,7 +440,7 @@ Test(retry, opt_in_backoff_repeats_within_the_bound) {
 
 /* ---- bad Retry-After values ---------------------------------------------- */
 
-Test(retry, disagreeing_fields_count_as_absent) {
+FIXTURE_TEST(retry, disagreeing_fields_count_as_absent) {
   ts_simple(ts, 0, "/two", 429, "Retry-After: 1\r\nRetry-After: 2\r\n", "busy");
   ts_simple(ts, 0, "/two", 200, NULL, "must not be reached");
   httpresp_response *r = run("GET", "/two", NULL, NULL);
@@ -450,7 +452,7 @@ Test(retry, disagreeing_fields_count_as_absent) {
   httpresp_response_free(r);
 }
 
-Test(retry, garbage_counts_as_absent) {
+FIXTURE_TEST(retry, garbage_counts_as_absent) {
   static const char *const values[] = {
       "soon", "1.5", "-1", "+1", "1 2", "0x10", "", "1s",
       "Mon, 01 Jan 2024", "Mon, 01 Jan 2024 25:00:00 GMT", "\x7f\x01"};
@@ -470,7 +472,7 @@ Test(retry, garbage_counts_as_absent) {
   cr_expect_eq(clk.slept_ms, 0);
 }
 
-Test(retry, huge_value_saturates) {
+FIXTURE_TEST(retry, huge_value_saturates) {
   ts_simple(ts, 0, "/huge", 429, "Retry-After: 9999999999999999999999999\r\n",
             "busy");
   ts_simple(ts, 0, "/huge", 200, NULL, "must not be reached");
@@ -492,7 +494,7 @@ Test(retry, huge_value_saturates) {
 static const char binary[] = "bin\x00\x01\x02\xff\r\n\x00tail\x00";
 #define BINARY_LEN (sizeof(binary) - 1)
 
-Test(retry, memory_body_is_replayed_byte_for_byte) {
+FIXTURE_TEST(retry, memory_body_is_replayed_byte_for_byte) {
   ts_simple(ts, 0, "/m", 503, "Retry-After: 1\r\n", "busy");
   ts_simple(ts, 0, "/m", 200, NULL, "done");
   char *u = ts_url(ts, 0, "/m");
@@ -515,7 +517,7 @@ Test(retry, memory_body_is_replayed_byte_for_byte) {
   free(u);
 }
 
-Test(retry, streamed_body_with_rewind_is_replayed) {
+FIXTURE_TEST(retry, streamed_body_with_rewind_is_replayed) {
   /* Known length, then unknown (chunked, with libcurl's own Expect). */
   static const int64_t lengths[] = {(int64_t)BINARY_LEN, -1};
   for (size_t k = 0; k < 2; k++) {
@@ -552,7 +554,7 @@ Test(retry, streamed_body_with_rewind_is_replayed) {
   }
 }
 
-Test(retry, streamed_body_without_rewind_is_not_repeated) {
+FIXTURE_TEST(retry, streamed_body_without_rewind_is_not_repeated) {
   ts_simple(ts, 0, "/s", 429, "Retry-After: 1\r\n", "busy");
   ts_simple(ts, 0, "/s", 200, NULL, "must not be reached");
   fixture_stream s = {binary, BINARY_LEN, 5, 0, 0}; /* small reads */
@@ -577,7 +579,7 @@ Test(retry, streamed_body_without_rewind_is_not_repeated) {
 
 /* ---- redirects and retries --------------------------------------------- */
 
-Test(retry, retry_repeats_the_hop_not_the_chain) {
+FIXTURE_TEST(retry, retry_repeats_the_hop_not_the_chain) {
   ts_simple(ts, 0, "/a", 302, "Location: /b\r\n", NULL);
   ts_simple(ts, 0, "/b", 503, "Retry-After: 1\r\n", "busy");
   ts_simple(ts, 0, "/b", 200, NULL, "target");
@@ -602,7 +604,7 @@ Test(retry, retry_repeats_the_hop_not_the_chain) {
 
 /* ---- per-origin memory -------------------------------------------------- */
 
-Test(retry, origin_quiet_delays_the_next_request) {
+FIXTURE_TEST(retry, origin_quiet_delays_the_next_request) {
   use_probe();
   cr_assert_eq(httpresp_client_set_max_retries(client, 0), 0);
   ts_simple(ts, 0, "/first", 429, "Retry-After: 30\r\n", "quiet please");
@@ -647,7 +649,7 @@ Test(retry, origin_quiet_delays_the_next_request) {
   httpresp_response_free(r);
 }
 
-Test(retry, origin_quiet_beyond_max_wait_fails_fast) {
+FIXTURE_TEST(retry, origin_quiet_beyond_max_wait_fails_fast) {
   use_probe();
   ts_simple(ts, 0, "/first", 429, "Retry-After: 3600\r\n", "quiet please");
   ts_simple(ts, -1, "/second", 200, NULL, "second");
@@ -678,7 +680,7 @@ Test(retry, origin_quiet_beyond_max_wait_fails_fast) {
   httpresp_response_free(r);
 }
 
-Test(retry, origin_quiet_respects_the_deadline) {
+FIXTURE_TEST(retry, origin_quiet_respects_the_deadline) {
   use_probe();
   cr_assert_eq(httpresp_client_set_max_retries(client, 0), 0);
   ts_simple(ts, 0, "/first", 503, "Retry-After: 30\r\n", "quiet please");
@@ -696,6 +698,8 @@ Test(retry, origin_quiet_respects_the_deadline) {
 
 /* ---- the sleep callback -------------------------------------------------- */
 
+/* The blocking driver only: the multi driver never calls the sleep, its
+ * caller decides how long to wait. */
 Test(retry, sleep_callback_can_abort) {
   use_probe();
   sleep_refuses = 1;
@@ -761,7 +765,7 @@ static void *work(void *p) {
       break;
     httpresp_request_set_body(rq, w->expect, strlen(w->expect));
     httpresp_response *r = NULL;
-    int rc = httpresp_perform(w->client, e, rq, &r);
+    int rc = fixture_perform(w->client, e, rq, &r);
     size_t len;
     const char *b = httpresp_response_body(r, &len);
     if (rc == 0 && httpresp_response_status(r) == 200 &&
@@ -772,14 +776,13 @@ static void *work(void *p) {
     httpresp_response_free(r);
     httpresp_request_free(rq);
   }
+  fixture_driver_release();
   return NULL;
 }
 
-Test(retry, threads_share_one_client) {
+FIXTURE_TEST(retry, threads_share_one_client) {
   httpresp_client *shared = fixture_client(NULL);
-  cr_assert_eq(httpresp_client_set_clock(shared, atomic_now, atomic_sleep,
-                                         NULL),
-               0);
+  fixture_set_clock(shared, atomic_now, atomic_sleep, NULL);
   pthread_t th[THREADS];
   worker w[THREADS];
   for (int t = 0; t < THREADS; t++) {
