@@ -573,7 +573,8 @@ static int scan_locked(dstore *s, int lfd, int64_t temp_age_sec,
   if (!rc && !fits(s, &st, need)) {
     uint64_t target = s->max_bytes - s->max_bytes / 10;
     target = sub_floor0(target, need);
-    qsort(v, n, sizeof(*v), older);
+    if (n)
+      qsort(v, n, sizeof(*v), older);
     for (size_t i = 0; i < n && st.entries + st.temps > target; i++)
       if (unlinkat(dfd, v[i].name, 0) == 0 || errno == ENOENT)
         st.entries -= v[i].size;
