@@ -8,7 +8,9 @@
  *                     [--body-max 524288] [--expect-no-store]
  *
  * Prints key=value lines (requests, hits, stored, corrupt, kills,
- * kills_mid_write, peak_bytes, peak_ratio...) and exits 0 when nothing
+ * kills_found_writing: the worker had a temp file open when the kill was
+ * sent, kills_mid_write: that temp file outlived it, peak_bytes,
+ * peak_ratio...) and exits 0 when nothing
  * corrupt was served, no request failed and the directory's peak stayed
  * within max_bytes plus one entry; 1 otherwise; 2 on a usage error.
  *
@@ -130,6 +132,9 @@ static void send_rec(int fd, rec *r) {
 }
 
 static void worker(const opts *o, const char *base, int wfd, uint64_t seed) {
+  /* The driver must get the CPU to catch writers in the act. */
+  if (nice(5) == -1 && errno)
+    perror("nice");
   curl_global_init(CURL_GLOBAL_DEFAULT);
   httpresp_cache *cache = NULL;
   httpresp_client *client = NULL;
@@ -249,7 +254,7 @@ typedef struct driver {
   uint64_t seed;
   rec total;
   dirsize peak;
-  int kills, mid_write;
+  int kills, mid_write, found;
 } driver;
 
 static void spawn(driver *d, int k) {
@@ -288,19 +293,23 @@ static void sample(driver *d) {
     d->peak.largest = z.largest;
 }
 
-/* Waits (up to 40 ms) until worker k writes a temp file, kills it there
- * (or wherever it is by then), and starts a new one in its place. */
-static void kill_one(driver *d, int k) {
+/* Waits (up to `wait_ms`) until worker k writes a temp file, kills it
+ * there (or wherever it is by then), and starts a new one in its place. */
+static void kill_one(driver *d, int k, int64_t wait_ms) {
   char path[4096];
-  int64_t until = now_ms() + 40;
+  int64_t t = now_ms(), until = t + wait_ms, next_sample = t + 5;
   int found = 0;
   while (!(found = writing(d->pids[k], path, sizeof(path))) &&
-         now_ms() < until)
-    ;
+         (t = now_ms()) < until)
+    if (t >= next_sample) {
+      sample(d);
+      next_sample = t + 5;
+    }
   kill(d->pids[k], SIGKILL);
   waitpid(d->pids[k], NULL, 0);
   struct stat st;
   d->kills++;
+  d->found += found;
   if (found && lstat(path, &st) == 0)
     d->mid_write++; /* its temp file outlived it: killed before the rename */
   sample(d);
@@ -390,7 +399,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   fcntl(p[0], F_SETFL, O_NONBLOCK);
-  driver d = {&o, base, p[0], p[1], {0}, 0x9e3779b97f4a7c15u, {0}, {0}, 0, 0};
+  driver d = {&o, base, p[0], p[1], {0}, 0x9e3779b97f4a7c15u, {0}, {0}, 0, 0, 0};
   for (int k = 0; k < o.procs; k++)
     spawn(&d, k);
 
@@ -403,7 +412,7 @@ int main(int argc, char **argv) {
     sample(&d);
     drain(&d);
     if (d.kills < o.kills && now_ms() >= next_kill) {
-      kill_one(&d, (int)(rng(&x) % (uint64_t)o.procs));
+      kill_one(&d, (int)(rng(&x) % (uint64_t)o.procs), every * 4 / 5);
       next_kill += every;
     }
     sleep_ms(1);
@@ -424,8 +433,9 @@ int main(int argc, char **argv) {
 
   size_t slack = d.peak.largest;
   int bound_ok = d.peak.bytes <= o.max_bytes + slack;
-  printf("procs=%d kills=%d kills_mid_write=%d seconds=%d\n", o.procs, d.kills,
-         d.mid_write, o.seconds);
+  printf("procs=%d kills=%d kills_found_writing=%d kills_mid_write=%d "
+         "seconds=%d\n",
+         o.procs, d.kills, d.found, d.mid_write, o.seconds);
   printf("requests=%u hits=%u stored=%u not_stored=%u errors=%u corrupt=%u\n",
          d.total.reqs, d.total.hits, d.total.stored, d.total.not_stored,
          d.total.errors, d.total.corrupt);

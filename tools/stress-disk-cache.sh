@@ -54,8 +54,8 @@ run() {
   printf '%-10s requests %s (hits %s, stored %s, not stored %s), errors %s, corrupt %s\n' \
     "" "$(v requests)" "$(v hits)" "$(v stored)" "$(v not_stored)" \
     "$(v errors)" "$(v corrupt)"
-  printf '%-10s kills %s (%s caught mid-write), temp files at stop %s, after a scan %s\n' \
-    "" "$(v kills)" "$(v kills_mid_write)" "$(v at_stop_temps)" \
+  printf '%-10s kills %s (%s found writing, %s confirmed mid-write), temp files at stop %s, after a scan %s\n' \
+    "" "$(v kills)" "$(v kills_found_writing)" "$(v kills_mid_write)" "$(v at_stop_temps)" \
     "$(v after_scan_temps)"
   if [ $rc != 0 ]; then
     FAILED=1
