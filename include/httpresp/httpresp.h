@@ -518,13 +518,14 @@ HTTPRESP_EXTERN int httpresp_cache_new_memory(httpresp_cache **out,
  *  and the bound is the directory's: its entry files and the temp files
  *  of writes under way never add up to more than `max_bytes`, however many
  *  processes write (the least recently used entries are evicted; an entry
- *  that cannot fit is not stored).  Reads take no lock.  A
- *  process killed while writing leaves at most a temp file, which counts
- *  toward the bound and is removed a few seconds after its writer died;
- *  a damaged file reads as a miss and is removed.  The directory must be
- *  on a local filesystem (flock()).  Returns 0, HTTPRESP_E_INVALID_ARG
- *  (no directory, `max_bytes` 0), HTTPRESP_E_CACHE_IO (it cannot be
- *  created or read) or HTTPRESP_E_NOMEM. */
+ *  that cannot fit is not stored).  Reads take no lock.  A process killed
+ *  while writing leaves at most a temp file, which counts toward the bound
+ *  until a scan (when a cache is created on the directory, and when a
+ *  write needs room) removes it, a few seconds after its writer died.  A
+ *  damaged file reads as a miss and is removed.  The directory must be on
+ *  a local filesystem (flock()).  Returns 0, HTTPRESP_E_INVALID_ARG (no
+ *  directory, `max_bytes` 0), HTTPRESP_E_CACHE_IO (it cannot be created
+ *  or read) or HTTPRESP_E_NOMEM. */
 HTTPRESP_EXTERN int httpresp_cache_new_disk(httpresp_cache **out,
                                             const char *dir,
                                             size_t max_bytes);
