@@ -283,8 +283,8 @@ static void unlink_if_same(dstore *s, const char *path, int fd) {
   unlock_dir(lfd);
 }
 
-static int scan_locked(dstore *s, int lfd, int64_t temp_age_sec,
-                       uint64_t need, dstate *out);
+static int scan_locked(dstore *s, int lfd, int64_t temp_age_sec, uint64_t need,
+                       dstate *out);
 
 /* ---- get / del -------------------------------------------------------- */
 
@@ -445,7 +445,6 @@ static int d_put(void *store, const char *key, const void *data, size_t len) {
     goto out;
   }
   unlock_dir(lfd);
-  lfd = -1;
 
   int ok = write_all(fd, h, HEADER_LEN) == 0 && write_all(fd, key, klen) == 0 &&
            write_all(fd, data, len) == 0 &&
@@ -471,8 +470,8 @@ static int d_put(void *store, const char *key, const void *data, size_t len) {
     if (gone)
       st.temps = sub_floor0(st.temps, fsize);
     if (renamed)
-      st.entries = sub_floor0(st.entries, had_old ? (uint64_t)old.st_size : 0) +
-                   fsize;
+      st.entries =
+          sub_floor0(st.entries, had_old ? (uint64_t)old.st_size : 0) + fsize;
     state_write(s, lfd, &st);
   }
   unlock_dir(lfd);
@@ -519,13 +518,28 @@ static int temp_in_use(int dfd, const char *name) {
   return busy;
 }
 
+/* A temp file met by a scan: removed when its writer is dead (or it is
+ * older than `temp_age_sec`), else the bytes it holds for its writer. */
+static uint64_t scan_temp(int dfd, const char *name, time_t now,
+                          int64_t temp_age_sec) {
+  struct stat fs;
+  if (fstatat(dfd, name, &fs, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(fs.st_mode))
+    return 0;
+  int64_t age = (int64_t)(now - fs.st_mtime);
+  if ((age > temp_age_sec ||
+       (age > UNLOCKED_TEMP_AGE_SEC && !temp_in_use(dfd, name))) &&
+      (unlinkat(dfd, name, 0) == 0 || errno == ENOENT))
+    return 0;
+  return (uint64_t)fs.st_size;
+}
+
 /* The scan proper, under the lock `lfd` (-1: none could be had, so the
  * state is not written).  Recounts entry and temp files, removes temp
  * files of killed writers, and when `need` more bytes would not fit,
  * evicts the oldest entries to 90% of the bound minus `need`, so that the
  * next puts do not each pay for a scan. */
-static int scan_locked(dstore *s, int lfd, int64_t temp_age_sec,
-                       uint64_t need, dstate *out) {
+static int scan_locked(dstore *s, int lfd, int64_t temp_age_sec, uint64_t need,
+                       dstate *out) {
   DIR *d = opendir(s->dir);
   if (!d)
     return HTTPRESP_E_CACHE_IO;
@@ -539,15 +553,7 @@ static int scan_locked(dstore *s, int lfd, int64_t temp_age_sec,
   while ((de = readdir(d)) != NULL && seen++ < SCAN_MAX) {
     struct stat fs;
     if (strncmp(de->d_name, TEMP_PREFIX, strlen(TEMP_PREFIX)) == 0) {
-      if (fstatat(dfd, de->d_name, &fs, AT_SYMLINK_NOFOLLOW) != 0 ||
-          !S_ISREG(fs.st_mode))
-        continue;
-      int64_t age = (int64_t)(now - fs.st_mtime);
-      if ((age > temp_age_sec || (age > UNLOCKED_TEMP_AGE_SEC &&
-                                  !temp_in_use(dfd, de->d_name))) &&
-          (unlinkat(dfd, de->d_name, 0) == 0 || errno == ENOENT))
-        continue;
-      st.temps += (uint64_t)fs.st_size; /* a live writer's reservation */
+      st.temps += scan_temp(dfd, de->d_name, now, temp_age_sec);
       continue;
     }
     if (!is_entry_name(de->d_name) ||

@@ -118,7 +118,8 @@ static char *filler(size_t len, uint64_t seed) {
 
 typedef struct report {
   int id;
-  int err; /* 0, or what went wrong (a put error, a store that would not open) */
+  int err; /* 0, or what went wrong (a put error, a store that would not open)
+            */
   size_t peak; /* the largest directory size this worker saw */
 } report;
 
@@ -311,8 +312,7 @@ Test(hostile_disk, writers_killed_at_any_point) {
       kill_wait(pids[k]);
     }
   }
-  cr_expect_leq(peak, max + big + 64, "peak %zu for a bound of %zu", peak,
-                max);
+  cr_expect_leq(peak, max + big + 64, "peak %zu for a bound of %zu", peak, max);
   /* Whatever the kills left: temp files with no writer, a total that may
    * be too high.  A scan (any put that needs room) clears both. */
   age_temps(dir, 3);

@@ -17,7 +17,6 @@
  * Linux only (it reads /proc/PID/fd to find a worker that is writing).
  * Nothing but 127.0.0.1 is ever contacted: the server is the tests'
  * loopback server, and proxies are off. */
-#define _GNU_SOURCE /* kill, readlink, usleep-free nanosleep, strdup */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -110,17 +109,22 @@ static int body_ok(int i, const unsigned char *got, size_t len) {
   size_t hn = len < sizeof(head) - 1 ? len : sizeof(head) - 1;
   memcpy(head, got, hn);
   head[hn] = '\0';
-  int obj, used = 0;
-  size_t n;
-  unsigned long long sum;
-  /* No "\n" in the format: it would also eat payload bytes that look like
-   * white space. */
-  if (sscanf(head, "obj=%d len=%zu sum=%16llx%n", &obj, &n, &sum, &used) != 3 ||
-      used == 0 || head[used] != '\n' || obj != i ||
-      (size_t)used + 1 + n != len)
+  char *p = head, *end;
+  if (strncmp(p, "obj=", 4) != 0)
     return 0;
-  used++;
-  return fnv1a(got + used, n) == sum;
+  long obj = strtol(p + 4, &end, 10);
+  if (end == p + 4 || obj != i || strncmp(end, " len=", 5) != 0)
+    return 0;
+  p = end + 5;
+  unsigned long long n = strtoull(p, &end, 10);
+  if (end == p || strncmp(end, " sum=", 5) != 0)
+    return 0;
+  p = end + 5;
+  unsigned long long sum = strtoull(p, &end, 16);
+  if (end == p || *end != '\n')
+    return 0;
+  size_t used = (size_t)(end + 1 - head);
+  return used + n == len && fnv1a(got + used, (size_t)n) == sum;
 }
 
 /* ---- worker ----------------------------------------------------------- */
@@ -169,10 +173,10 @@ static void worker(const opts *o, const char *base, int wfd, uint64_t seed) {
       const char *b = httpresp_response_body(resp, &len);
       if (!body_ok(i, (const unsigned char *)b, len)) {
         r.corrupt++;
-        fprintf(stderr, "worker %d: CORRUPT body for %s (%zu bytes, %s)\n",
-                (int)getpid(), url, len,
-                httpresp_cache_status_name(
-                    httpresp_response_cache_status(resp)));
+        fprintf(
+            stderr, "worker %d: CORRUPT body for %s (%zu bytes, %s)\n",
+            (int)getpid(), url, len,
+            httpresp_cache_status_name(httpresp_response_cache_status(resp)));
       }
       switch (httpresp_response_cache_status(resp)) {
       case HTTPRESP_CACHE_HIT:
@@ -334,41 +338,50 @@ static int usage(void) {
   return 2;
 }
 
-int main(int argc, char **argv) {
-  opts o = {NULL, 0, 8, 200, 25, 48, 16384, 524288, 0};
+/* 0, or 2 after printing the usage. */
+static int parse_args(int argc, char **argv, opts *o) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     size_t n;
     if (strcmp(a, "--expect-no-store") == 0) {
-      o.expect_no_store = 1;
+      o->expect_no_store = 1;
       continue;
     }
     if (!v)
       return usage();
     i++;
-    if (strcmp(a, "--dir") == 0)
-      o.dir = v;
-    else if (parse_size(v, &n) != 0)
+    if (strcmp(a, "--dir") == 0) {
+      o->dir = v;
+      continue;
+    }
+    if (parse_size(v, &n) != 0)
       return usage();
-    else if (strcmp(a, "--max-bytes") == 0)
-      o.max_bytes = n;
+    if (strcmp(a, "--max-bytes") == 0 && n >= 1)
+      o->max_bytes = n;
     else if (strcmp(a, "--procs") == 0 && n >= 1 && n <= MAX_PROCS)
-      o.procs = (int)n;
-    else if (strcmp(a, "--kills") == 0)
-      o.kills = (int)n;
-    else if (strcmp(a, "--seconds") == 0 && n <= 600)
-      o.seconds = (int)n;
-    else if (strcmp(a, "--keys") == 0 && n <= 100000)
-      o.keys = (int)n;
-    else if (strcmp(a, "--body-min") == 0)
-      o.body_min = n;
-    else if (strcmp(a, "--body-max") == 0)
-      o.body_max = n;
+      o->procs = (int)n;
+    else if (strcmp(a, "--kills") == 0 && n <= 100000)
+      o->kills = (int)n;
+    else if (strcmp(a, "--seconds") == 0 && n >= 1 && n <= 600)
+      o->seconds = (int)n;
+    else if (strcmp(a, "--keys") == 0 && n >= 1 && n <= 100000)
+      o->keys = (int)n;
+    else if (strcmp(a, "--body-min") == 0 && n <= (64u << 20))
+      o->body_min = n;
+    else if (strcmp(a, "--body-max") == 0 && n <= (64u << 20))
+      o->body_max = n;
     else
       return usage();
   }
-  if (!o.dir || !o.max_bytes || o.body_min > o.body_max)
+  if (!o->dir || !o->max_bytes || o->body_min > o->body_max)
     return usage();
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  opts o = {NULL, 0, 8, 200, 25, 48, 16384, 524288, 0};
+  if (parse_args(argc, argv, &o) != 0)
+    return 2;
 
   ts_server *ts = ts_start(1);
   if (!ts) {
@@ -399,7 +412,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   fcntl(p[0], F_SETFL, O_NONBLOCK);
-  driver d = {&o, base, p[0], p[1], {0}, 0x9e3779b97f4a7c15u, {0}, {0}, 0, 0, 0};
+  driver d = {&o,  base, p[0], p[1], {0}, 0x9e3779b97f4a7c15u,
+              {0}, {0},  0,    0,    0};
   for (int k = 0; k < o.procs; k++)
     spawn(&d, k);
 
