@@ -17,9 +17,9 @@
  * every change to the directory's contents by a writer happens under an
  * exclusive flock() of that file together with the change to the total:
  *   - a put first reserves its file's full size: under the lock it checks
- *     the total (evicting when the new file would not fit), creates its
- *     temp file at full size (ftruncate, so that a scan counts it exactly
- *     as reserved), flocks the temp file and adds the reservation;
+ *     the total (evicting when the new file would not fit), adds the
+ *     reservation, then creates its temp file at full size (ftruncate, so
+ *     that a scan counts it exactly as reserved) and flocks it;
  *   - it writes the data without the lock;
  *   - under the lock again it renames and moves the reservation to the
  *     entry bytes, minus the file it replaced.
@@ -419,8 +419,9 @@ static int d_put(void *store, const char *key, const void *data, size_t len) {
   if (!tmp || !path)
     goto out;
   rc = HTTPRESP_E_CACHE_IO;
-  /* Reserve: room for the whole file, and a temp file that a scan counts
-   * at that size from the moment anybody can see it. */
+  /* Reserve: room for the whole file, counted before the temp file
+   * exists (a kill in between leaves the total too high, not too low),
+   * and a temp file that a scan counts at that size. */
   lfd = lock_dir(s, LOCK_EX);
   if (lfd < 0)
     goto out;
@@ -430,18 +431,23 @@ static int d_put(void *store, const char *key, const void *data, size_t len) {
     if (room > 0) {
       /* Other writers' temp files hold the rest of the bound: this
        * answer is not kept, and the one it supersedes must go. */
-      remove_locked(s, lfd, path, NULL);
-      rc = HTTPRESP_E_INVALID_ARG;
+      rc = remove_locked(s, lfd, path, NULL) == 0 ? HTTPRESP_E_INVALID_ARG
+                                                  : HTTPRESP_E_CACHE_IO;
     }
     goto out;
   }
-  fd = mkstemp(tmp);
-  if (fd < 0)
-    goto out;
   st.temps += fsize;
-  if (ftruncate(fd, (off_t)fsize) != 0 || flock(fd, LOCK_EX | LOCK_NB) != 0 ||
-      state_write(s, lfd, &st) != 0) {
-    unlink(tmp);
+  if (state_write(s, lfd, &st) != 0)
+    goto out;
+  fd = mkstemp(tmp);
+  if (fd < 0 || ftruncate(fd, (off_t)fsize) != 0 ||
+      flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    if (fd >= 0)
+      unlink(tmp);
+    st.temps = sub_floor0(st.temps, fsize);
+    state_write(s, lfd, &st);
+    errno = e;
     goto out;
   }
   unlock_dir(lfd);
