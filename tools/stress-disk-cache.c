@@ -426,7 +426,7 @@ int main(int argc, char **argv) {
     sample(&d);
     drain(&d);
     if (d.kills < o.kills && now_ms() >= next_kill) {
-      kill_one(&d, (int)(rng(&x) % (uint64_t)o.procs), every * 4 / 5);
+      kill_one(&d, (int)(rng(&x) % (uint64_t)o.procs), every / 2);
       next_kill += every;
     }
     sleep_ms(1);
