@@ -276,6 +276,35 @@ Test(hostile_disk, temp_files_count_toward_the_bound) {
   free(dir);
 }
 
+/* When live writers' temp files hold the room a put needs, the put is
+ * refused rather than going over the bound, and the answer it would have
+ * replaced goes too: it is older than one the cache was given. */
+Test(hostile_disk, no_room_left_by_live_writers) {
+  char *dir = make_tmpdir();
+  const size_t max = 64u << 10;
+  void *s;
+  cr_assert(hr_store_disk_new(&s, dir, max, 0) == 0);
+  char *d = filler(8000, 2);
+  cr_assert_eq(DISK->put(s, "k", d, 8000), 0);
+  /* Its reservation counted, as a writer of this version makes it. */
+  pid_t w = live_writer(dir, 60u << 10);
+  cr_expect(hr_store_disk_scan(s, 60) == 0);
+  int rc = DISK->put(s, "k", d, 8000);
+  size_t now = dir_bytes(dir, NULL);
+  void *got = NULL;
+  size_t len;
+  int grc = DISK->get(s, "k", &got, &len);
+  free(got);
+  kill_wait(w);
+  cr_expect_eq(rc, HTTPRESP_E_INVALID_ARG);
+  cr_expect_leq(now, max);
+  cr_expect_eq(grc, 1, "the superseded entry is still served");
+  free(d);
+  DISK->destroy(s);
+  fixture_rm_rf(dir);
+  free(dir);
+}
+
 /* Writers killed at random points, over and over: the bound holds
  * throughout, their temp files go once they are seen to be dead, and the
  * shared total is exact again after a scan. */
