@@ -198,6 +198,121 @@ Test(hostile_disk, processes_share_one_bound) {
   free(dir);
 }
 
+/* The same through the public API: processes with their own client and
+ * httpresp_cache_new_disk() on one directory, fetching from the loopback
+ * server answers that are stored on every fetch (max-age=0). */
+#define API_PROCS 4
+#define API_PATHS 12
+#define API_REQS 30
+
+static char *api_body(int i) {
+  size_t n = 12000 + (size_t)i * 331;
+  char *b = malloc(n + 1);
+  cr_assert_not_null(b);
+  for (size_t k = 0; k < n; k++)
+    b[k] = (char)('a' + (k * 7 + (size_t)i) % 26);
+  b[n] = '\0';
+  return b;
+}
+
+static void api_worker(ts_server *ts, const char *dir, size_t max, int id,
+                       int wfd) {
+  report r = {id, 0, 0};
+  httpresp_cache *cache = NULL;
+  httpresp_client *client = NULL;
+  CURL *easy = fixture_easy();
+  if (httpresp_cache_new_disk(&cache, dir, max) != 0 ||
+      httpresp_client_new(&client) != 0 ||
+      httpresp_client_set_cache(client, cache) != 0)
+    r.err = -1;
+  uint64_t x = (uint64_t)id * 31 + 7;
+  for (int n = 0; n < API_REQS && !r.err; n++) {
+    int i = (int)(rng_next(&x) % API_PATHS);
+    char path[32];
+    snprintf(path, sizeof(path), "/b/%d", i);
+    char *url = ts_url(ts, 0, path);
+    httpresp_request *req = NULL;
+    httpresp_response *resp = NULL;
+    int rc = httpresp_request_new(&req, "GET", url);
+    if (!rc)
+      rc = httpresp_perform(client, easy, req, &resp);
+    char *want = api_body(i);
+    size_t len = 0;
+    const char *got = rc ? NULL : httpresp_response_body(resp, &len);
+    if (rc || httpresp_response_status(resp) != 200)
+      r.err = rc ? rc : -2;
+    else if (len != strlen(want) || memcmp(got, want, len) != 0)
+      r.err = -3; /* a wrong or damaged body */
+    else if (httpresp_response_cache_status(resp) != HTTPRESP_CACHE_STORED &&
+             httpresp_response_cache_status(resp) != HTTPRESP_CACHE_UPDATED &&
+             httpresp_response_cache_status(resp) != HTTPRESP_CACHE_MISS)
+      r.err = -4; /* max-age=0: never a hit */
+    free(want);
+    free(url);
+    httpresp_response_free(resp);
+    httpresp_request_free(req);
+    size_t now = dir_bytes(dir, NULL);
+    if (now > r.peak)
+      r.peak = now;
+  }
+  httpresp_client_free(client);
+  httpresp_cache_free(cache);
+  curl_easy_cleanup(easy);
+  if (write(wfd, &r, sizeof(r)) != (ssize_t)sizeof(r))
+    _exit(3);
+}
+
+Test(hostile_disk, processes_share_one_bound_through_the_api) {
+  char *dir = make_tmpdir();
+  const size_t max = 64u << 10;
+  ts_server *ts = ts_start(1);
+  cr_assert_not_null(ts);
+  size_t largest = 0;
+  for (int i = 0; i < API_PATHS; i++) {
+    char path[32];
+    snprintf(path, sizeof(path), "/b/%d", i);
+    char *b = api_body(i);
+    if (strlen(b) > largest)
+      largest = strlen(b);
+    ts_simple(ts, 0, path, 200, "Cache-Control: max-age=0\r\n", b);
+    free(b);
+  }
+  int p[2];
+  cr_assert(pipe(p) == 0);
+  pid_t pids[API_PROCS];
+  for (int i = 0; i < API_PROCS; i++) {
+    pids[i] = fork();
+    cr_assert(pids[i] >= 0);
+    if (pids[i] == 0) {
+      close(p[0]);
+      alarm(60);
+      api_worker(ts, dir, max, i, p[1]);
+      _exit(0);
+    }
+  }
+  close(p[1]);
+  size_t peak = 0;
+  for (int i = 0; i < API_PROCS; i++) {
+    report r;
+    cr_assert_eq(read(p[0], &r, sizeof(r)), (ssize_t)sizeof(r));
+    cr_expect_eq(r.err, 0, "worker %d: error %d", r.id, r.err);
+    if (r.peak > peak)
+      peak = r.peak;
+  }
+  close(p[0]);
+  for (int i = 0; i < API_PROCS; i++)
+    waitpid(pids[i], NULL, 0);
+  /* Every request reached the server (nothing was fresh), */
+  cr_expect_eq(ts_request_count(ts), (size_t)API_PROCS * API_REQS);
+  /* and the directory held the bound, give or take one entry: an entry
+   * is the body plus the URL, the fields and the codec's framing. */
+  cr_expect_leq(peak, max + largest + 1024, "peak %zu for a bound of %zu",
+                peak, max);
+  ts_stop(ts);
+  fixture_rm_rf(dir);
+  free(dir);
+}
+
 /* ---- temp files ------------------------------------------------------- */
 
 /* A writer in another process, stopped in the middle of a write: it holds
