@@ -715,12 +715,19 @@ typedef struct httpresp_store_ops_v2 {
  *  the cache holds, not what live responses hold. */
 HTTPRESP_EXTERN int httpresp_cache_new_memory(httpresp_cache **out,
                                               size_t max_bytes);
-/** A cache over a directory (created with its parents, mode 0700, if
- *  missing) holding about `max_bytes` of entry files: the oldest files by
- *  access go first when the total passes it.  Several processes may share
- *  it; writes are atomic (a temporary file renamed), and a damaged or
- *  foreign file reads as a miss.  Returns 0 and the cache in `*out`;
- *  HTTPRESP_E_CACHE_IO when the directory cannot be created or read. */
+/** A cache over a directory (created if missing, mode 0700) holding at
+ *  most `max_bytes`.  Any number of threads and processes may share it,
+ *  and the bound is the directory's: its entry files and the temp files
+ *  of writes under way never add up to more than `max_bytes`, however many
+ *  processes write (the least recently used entries are evicted; an entry
+ *  that cannot fit is not stored).  Reads take no lock.  A process killed
+ *  while writing leaves at most a temp file, which counts toward the bound
+ *  until a scan (when a cache is created on the directory, and when a
+ *  write needs room) removes it, a few seconds after its writer died.  A
+ *  damaged file reads as a miss and is removed.  The directory must be on
+ *  a local filesystem (flock()).  Returns 0, HTTPRESP_E_INVALID_ARG (no
+ *  directory, `max_bytes` 0), HTTPRESP_E_CACHE_IO (it cannot be created
+ *  or read) or HTTPRESP_E_NOMEM. */
 HTTPRESP_EXTERN int httpresp_cache_new_disk(httpresp_cache **out,
                                             const char *dir,
                                             size_t max_bytes);

@@ -114,24 +114,33 @@ int hr_store_ops_valid(const httpresp_store_ops *ops);
 int hr_store_ops_v2_valid(const httpresp_store_ops_v2 *ops);
 
 /* Directory store (its put and del return -errno when the system fails):
- * one file per key, named by the hex of an unkeyed
- * 64-bit hash of the key (every process must derive the same name), holding a checksummed header, the key and the data.
- * Writes go to a mkstemp file in the same directory, then rename(), so
- * readers (in any process) see a whole old or a whole new file.  Damaged,
- * truncated or foreign files read as a miss and are unlinked.  The total
- * is kept approximately; over `max_bytes` the oldest files by mtime are
- * removed (reads refresh mtime, so this approximates LRU). */
+ * one file per key, named by the hex of an unkeyed 64-bit hash of the key
+ * (every process must derive the same name), holding a checksummed
+ * header, the key and the data.  Writes go to a mkstemp file in the same
+ * directory, then rename(), so readers (in any process) see a whole old or
+ * a whole new file.  Damaged, truncated or foreign files read as a miss
+ * and are unlinked.
+ *
+ * The bound holds for the directory across processes: entry files plus
+ * temp files never exceed `max_bytes`.  The total is shared in the
+ * directory (".hrstate") and changed under its flock() together with the
+ * files; a put reserves its file's size before writing and, when it would
+ * not fit, evicts the oldest files by mtime (reads refresh mtime, so this
+ * approximates LRU), or refuses with HTTPRESP_E_INVALID_ARG when live
+ * writers' temp files hold the rest.  Reads take no lock.  A writer killed
+ * at any point leaves the total too high, never too low; a scan recounts. */
 #define HR_STORE_DISK_FSYNC 1u /* fsync each file before the rename */
 extern const httpresp_store_ops hr_store_disk_ops;
 /* Creates `dir` (and its parents, mode 0700) if missing, then scans it. */
 int hr_store_disk_new(void **out, const char *dir, size_t max_bytes,
                       unsigned flags);
-/* The store's current estimate of the bytes its files use. */
+/* The bytes in the directory's entry files, as the shared total says
+ * (temp files are counted apart). */
 size_t hr_store_disk_bytes(void *store);
-/* Rescans the directory: recounts the total, removes temp files of
- * killed writers older than `temp_age_sec`, evicts down to the bound.
- * Runs on open (temp_age_sec 60) and whenever the estimate passes the
- * bound. */
+/* Rescans the directory under its lock: recounts the total, removes temp
+ * files older than `temp_age_sec` and those older than a few seconds whose
+ * writer is dead (no flock on them), evicts down to the bound.  Runs on
+ * open (temp_age_sec 60) and whenever a put would not fit. */
 int hr_store_disk_scan(void *store, int64_t temp_age_sec);
 
 #endif
