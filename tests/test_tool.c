@@ -4,6 +4,7 @@
  * are skipped.  Most tests point the tool at the in-process loopback
  * server, which records what it received; a few start the demo server.
  * No test waits more than about a second. */
+#define _DEFAULT_SOURCE /* wait4 */
 #include <criterion/criterion.h>
 
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -38,6 +40,7 @@ typedef struct run {
   char *err;
   size_t err_len;
   int64_t ms;
+  long maxrss_kb; /* the program's peak resident set size */
 } run;
 
 static int64_t now_ms(void) {
@@ -144,7 +147,10 @@ static run run_prog_in(const char *tool, const char *in, size_t in_len,
   if (ferr >= 0)
     close(ferr);
   int st = 0;
-  waitpid(pid, &st, 0);
+  struct rusage ru;
+  memset(&ru, 0, sizeof(ru));
+  wait4(pid, &st, 0, &ru);
+  r.maxrss_kb = ru.ru_maxrss;
   r.ms = now_ms() - start;
   r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   return r;
@@ -1199,4 +1205,216 @@ Test(tool, demo_server_cache_revalidation) {
   cr_expect_str_eq(r.out, "2\n");
   run_free(&r);
   demo_stop(&d);
+}
+
+/* ---- bodies stream through ----------------------------------------------- */
+
+/* Bodies go out as they arrive: a transfer cut by -m leaves what came so
+ * far in the -o file (before, the body was held in memory and nothing was
+ * written), and an endless body does not grow the tool's memory. */
+Test(tool, body_is_written_as_it_arrives) {
+  ts_resp *p = ts_route(ts, 0, "/part");
+  ts_resp_str(p, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nfirst part");
+  ts_resp_stall(p);
+  char *u = url("/part");
+  const char *out = path_in_tmp("part.out");
+  run r = RUN("-o", out, "-m", "0.5", u);
+  cr_expect_eq(r.code, 28, "err: %s", r.err);
+  char *got = slurp_file(out, NULL);
+  cr_expect(got && strcmp(got, "first part") == 0,
+            "the bytes that came are in the file: '%s'", got ? got : "(none)");
+  free(got);
+  run_free(&r);
+
+  /* The same on stdout, with the head before it (-i). */
+  r = RUN("-i", "-m", "0.5", u);
+  cr_expect_eq(r.code, 28);
+  cr_expect(strstr(r.out, "HTTP/1.1 200 OK\r\n") == r.out &&
+                strstr(r.out, "\r\n\r\nfirst part"),
+            "out: %s", r.out);
+  run_free(&r);
+  free(u);
+
+  demo d = demo_start();
+  char e[160];
+  snprintf(e, sizeof(e), "%s/endless", d.base);
+  r = RUN("-o", "/dev/null", "-m", "1.5", e);
+  cr_expect_eq(r.code, 28, "an endless body ends at -m: %s", r.err);
+  /* Before: the body was collected until the 1 GiB limit (exit 8). */
+  cr_expect_lt(r.maxrss_kb, 200 * 1024, "peak RSS %ld KiB", r.maxrss_kb);
+  run_free(&r);
+  demo_stop(&d);
+}
+
+/* -f stops at the head of an error, like curl: the body is neither read
+ * nor written, so an endless error page does not hold the tool. */
+Test(tool, fail_stops_at_the_error_head) {
+  ts_resp *p = ts_route(ts, 0, "/gone");
+  ts_resp_str(p, "HTTP/1.1 404 Not Found\r\nContent-Length: 100000\r\n\r\n"
+                 "error page");
+  ts_resp_stall(p);
+  char *u = url("/gone");
+  const char *out = path_in_tmp("gone.out");
+  run r = RUN("-s", "-f", "-m", "3", "-o", out, u);
+  run c = run_prog_in("/usr/bin/curl", NULL, 0,
+                      (const char *const[]){"-s", "-f", "-m", "3", "-o", out,
+                                            u, NULL});
+  cr_expect_eq(r.code, 22);
+  cr_expect_eq(r.code, c.code, "curl exits %d", c.code);
+  cr_expect_lt(r.ms, 1500, "it did not wait for the body (%lld ms)",
+               (long long)r.ms);
+  cr_expect_str_eq(r.out, "");
+  run_free(&r);
+  run_free(&c);
+  free(u);
+}
+
+/* ---- the cache is opt-in, and says so ------------------------------------ */
+
+Test(tool, cache_is_opt_in_and_stored_answers_say_so) {
+  ts_simple(ts, 0, "/c", 200, "Cache-Control: max-age=60\r\nETag: \"1\"",
+            "cached");
+  char *u = url("/c");
+  /* No cache unless asked: like curl, every run asks the server. */
+  run r = RUN(u, u);
+  cr_expect_eq(r.code, 0, "err: %s", r.err);
+  cr_expect_eq(ts_request_count(ts), 2, "without --cache both go out");
+  struct stat st;
+  cr_expect(stat(path_in_tmp("httpresp"), &st) != 0,
+            "no cache directory is made without --cache");
+  run_free(&r);
+
+  /* $HTTPRESP_CACHE=DIR turns it on; --no-cache turns it off again. */
+  setenv("HTTPRESP_CACHE", path_in_tmp("envcache"), 1);
+  r = RUN("-v", u, u);
+  cr_expect_eq(ts_request_count(ts), 3, "the second is a hit");
+  cr_expect(strstr(r.err, "fresh in the cache, no request sent, stored "),
+            "trace: %s", r.err);
+  cr_expect(strstr(r.err, "cache hit: not fetched just now"), "trace: %s",
+            r.err);
+  run_free(&r);
+  r = RUN("--no-cache", u);
+  cr_expect_eq(ts_request_count(ts), 4);
+  run_free(&r);
+
+  /* -i shows a stored answer's Age; %{json} says it was not fetched now. */
+  r = RUN("-i", WJSON, u);
+  cr_expect_eq(ts_request_count(ts), 4);
+  cr_expect(strstr(r.out, "\r\nAge: "), "out: %s", r.out);
+  cr_expect(strstr(r.out, "\"cache\":{\"status\":\"hit\","), "out: %s", r.out);
+  cr_expect(strstr(r.out, "\"fetched_now\":false,\"age\":"), "out: %s",
+            r.out);
+  run_free(&r);
+  unsetenv("HTTPRESP_CACHE");
+  free(u);
+}
+
+/* ---- curl's flags and exit codes, side by side with curl ------------------ */
+
+/* Runs curl with `args` (NULL-terminated). */
+static run run_curl(const char *const *args) {
+  if (access("/usr/bin/curl", X_OK) != 0)
+    cr_skip_test("curl is not installed");
+  return run_prog_in("/usr/bin/curl", NULL, 0, args);
+}
+
+/* --json means what it means in curl: a JSON body with its headers. */
+Test(tool, json_option_sends_json_like_curl) {
+  ts_simple(ts, 0, "/api", 200, NULL, "{}");
+  char *u = url("/api");
+  run r = RUN("--json", "{\"a\":1}", u);
+  cr_expect_eq(r.code, 0, "err: %s", r.err);
+  run c = run_curl((const char *const[]){"-s", "--json", "{\"a\":1}", u, NULL});
+  cr_expect_eq(c.code, 0);
+  cr_expect_str_eq(r.out, c.out);
+  for (size_t i = 0; i < 2; i++) {
+    const ts_request *q = ts_request_get(ts, i);
+    cr_assert_not_null(q);
+    cr_expect_str_eq(q->method, "POST");
+    cr_expect_str_eq(q->body, "{\"a\":1}");
+    cr_expect_str_eq(ts_req_header(q, "Content-Type"), "application/json");
+    cr_expect_str_eq(ts_req_header(q, "Accept"), "application/json");
+  }
+  run_free(&r);
+  run_free(&c);
+  free(u);
+}
+
+/* One failure, one command line for each: the tool's exit code beside
+ * curl's.  Where curl has the same failure the numbers are equal; where the
+ * tool has a reason of its own (a loop caught at once), its number is one
+ * curl does not assign. */
+Test(tool, exit_codes_match_curl) {
+  ts_simple(ts, 0, "/loop1", 302, "Location: /loop2", NULL);
+  ts_simple(ts, 0, "/loop2", 302, "Location: /loop1", NULL);
+  ts_simple(ts, 0, "/badloc", 302, "Location: http://[::1/x", NULL);
+  ts_simple(ts, 0, "/ftp", 302, "Location: ftp://127.0.0.1/f", NULL);
+  ts_simple(ts, 0, "/r1", 302, "Location: /r2", NULL);
+  ts_simple(ts, 0, "/r2", 302, "Location: /r3", NULL);
+  ts_simple(ts, 0, "/r3", 200, NULL, "end");
+  ts_simple(ts, 0, "/404", 404, NULL, "missing");
+  ts_simple(ts, 0, "/ok", 200, NULL, "ok");
+  ts_resp *st = ts_route(ts, 0, "/stall");
+  ts_resp_stall(st);
+  ts_resp *g = ts_route(ts, 0, "/garbage");
+  ts_resp_str(g, "HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\nhello");
+  ts_resp_close(g);
+  ts_resp *h9 = ts_route(ts, 0, "/http09");
+  ts_resp_str(h9, "garbage\r\n\r\n");
+  ts_resp_close(h9);
+  char *loop = url("/loop1"), *badloc = url("/badloc"), *ftp = url("/ftp"),
+       *r1 = url("/r1"), *nf = url("/404"), *ok = url("/ok"),
+       *stall = url("/stall"), *garbage = url("/garbage"),
+       *h09 = url("/http09");
+  struct {
+    const char *what;
+    const char *args[6];
+    int tool, curl;
+  } cases[] = {
+      {"connection refused", {"http://127.0.0.1:1/"}, 7, 7},
+      {"host not resolved", {"http://no-such-host.invalid/"}, 6, 6},
+      {"not http(s)", {"gopher://127.0.0.1:1/"}, 1, 1},
+      {"malformed URL", {"http://[::1/x"}, 3, 3},
+      {"bad Location", {badloc}, 3, 3},
+      {"redirect to ftp", {ftp}, 1, 1},
+      {"too many redirects", {"--max-redirs", "1", r1}, 47, 47},
+      {"redirect loop", {loop}, 110, 47},
+      {"-f and 404", {"-f", nf}, 22, 22},
+      {"-m reached", {"-m", "0.3", stall}, 28, 28},
+      {"Content-Length: abc", {garbage}, 8, 8},
+      {"HTTP/0.9 reply", {h09}, 1, 1},
+      {"unwritable -o", {"-o", "/nonexistent/dir/x", ok}, 23, 23},
+      /* curl warns and sends an empty body; the tool refuses. */
+      {"unreadable data file", {"--data-binary", "@/nonexistent/f", ok}, 26,
+       0},
+      {"unknown option", {"--no-such-option", ok}, 2, 2},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    const char *targs[10] = {"-s"}, *cargs[12] = {"-s", "-L", "--proto",
+                                                   "=http,https", "--proto-redir",
+                                                   "=http,https"};
+    size_t nt = 1, nc = 6;
+    for (size_t k = 0; k < 6 && cases[i].args[k]; k++) {
+      targs[nt++] = cases[i].args[k];
+      cargs[nc++] = cases[i].args[k];
+    }
+    run r = run_tool_in(NULL, 0, targs);
+    run c = run_curl(cargs);
+    cr_log_info("%-24s tool %3d  curl %3d", cases[i].what, r.code, c.code);
+    cr_expect_eq(r.code, cases[i].tool, "%s: the tool exits %d", cases[i].what,
+                 r.code);
+    cr_expect_eq(c.code, cases[i].curl, "%s: curl exits %d", cases[i].what,
+                 c.code);
+    run_free(&r);
+    run_free(&c);
+  }
+  free(loop);
+  free(badloc);
+  free(ftp);
+  free(r1);
+  free(nf);
+  free(ok);
+  free(stall);
+  free(garbage);
+  free(h09);
 }
