@@ -138,7 +138,7 @@ static const char exit_text[] =
     "  60  the server's certificate does not verify (see -k, --cacert)\n"
     "  63  response body too large\n"
     "  65  the request body could not be sent again\n"
-    "      any other libcurl failure: its CURLcode, as curl exits\n"
+    " other  any other libcurl failure: its CURLcode, as curl exits\n"
     " 110  redirect loop\n"
     " 111  redirect from https to http refused\n"
     " 112  the server asks to wait longer than --max-wait allows, or (with "

@@ -1523,3 +1523,110 @@ Test(tool, verbose_trace_counts_attempts_like_the_summary) {
   run_free(&r);
   free(u);
 }
+
+/* ---- --help and README say the same --------------------------------------- */
+
+/* Appends "code\tmeaning\n" rows; meanings with runs of blanks and
+ * backticks squeezed out. */
+static void add_row(char **rows, size_t *len, const char *code, size_t clen,
+                    const char *meaning, size_t mlen) {
+  append(rows, len, code, clen);
+  append(rows, len, "\t", 1);
+  int blank = 0;
+  for (size_t i = 0; i < mlen; i++) {
+    char ch = meaning[i];
+    if (ch == '`')
+      continue;
+    if (ch == ' ' || ch == '\n') {
+      blank = 1;
+      continue;
+    }
+    if (blank && (*rows)[*len - 1] != '\t')
+      append(rows, len, " ", 1);
+    blank = 0;
+    append(rows, len, &ch, 1);
+  }
+  append(rows, len, "\n", 1);
+}
+
+/* The exit-code rows of --help: "  NN  meaning", continued on lines
+ * indented by six blanks. */
+static char *help_rows(const char *help) {
+  char *rows = NULL;
+  size_t len = 0;
+  append(&rows, &len, "", 0);
+  const char *p = strstr(help, "\nExit codes");
+  cr_assert_not_null(p);
+  p = strstr(p, ":\n");
+  cr_assert_not_null(p);
+  p += 2;
+  while (*p) {
+    const char *eol = strchr(p, '\n');
+    size_t l = eol ? (size_t)(eol - p) : strlen(p);
+    const char *c = p;
+    while (*c == ' ')
+      c++;
+    size_t clen = strcspn(c, " ");
+    /* The meaning runs on over lines indented by six blanks. */
+    const char *m = c + clen;
+    const char *end = p + l;
+    while (end[0] == '\n' && strncmp(end + 1, "      ", 6) == 0) {
+      const char *next = strchr(end + 1, '\n');
+      end = next ? next : end + 1 + strlen(end + 1);
+    }
+    add_row(&rows, &len, c, clen, m, (size_t)(end - m));
+    if (!*end)
+      break;
+    p = end + 1;
+  }
+  return rows;
+}
+
+/* The rows of README's exit table: "| code | meaning |". */
+static char *readme_rows(const char *readme) {
+  char *rows = NULL;
+  size_t len = 0;
+  append(&rows, &len, "", 0);
+  const char *p = strstr(readme, "| exit | meaning |\n|---|---|\n");
+  cr_assert_not_null(p, "README has no exit-code table");
+  p += strlen("| exit | meaning |\n|---|---|\n");
+  while (p[0] == '|') {
+    const char *eol = strchr(p, '\n');
+    cr_assert_not_null(eol);
+    const char *c = p + 2;
+    size_t clen = strcspn(c, " ");
+    const char *m = strstr(c, "| ");
+    cr_assert(m && m < eol);
+    m += 2;
+    add_row(&rows, &len, c, clen, m, (size_t)(eol - 2 - m));
+    p = eol + 1;
+  }
+  return rows;
+}
+
+Test(tool, help_and_readme_list_the_same_exit_codes) {
+  const char *src = getenv("HTTPRESP_SOURCE_DIR");
+  if (!src)
+    cr_skip_test("HTTPRESP_SOURCE_DIR is not set");
+  char path[4096];
+  snprintf(path, sizeof(path), "%s/README.md", src);
+  char *readme = slurp_file(path, NULL);
+  cr_assert_not_null(readme);
+  run r = RUN("--help");
+  cr_assert_eq(r.code, 0);
+  char *h = help_rows(r.out), *m = readme_rows(readme);
+  cr_expect_str_eq(h, m, "--help and README.md differ");
+  /* The tool's own codes are numbers curl does not assign (0..101). */
+  for (int code = 110; code <= 113; code++) {
+    char want[16];
+    snprintf(want, sizeof(want), "\n%d\t", code);
+    cr_expect(strstr(h, want), "--help lacks %d", code);
+  }
+  cr_expect(strstr(r.out, "--cache[=DIR]") && strstr(r.out, "-w, --write-out") &&
+            strstr(r.out, "-k, --insecure") && strstr(r.out, "--cacert") &&
+            strstr(r.out, "--capath") && strstr(r.out, "CURL_CA_BUNDLE"));
+  free(h);
+  free(m);
+  free(readme);
+  run_free(&r);
+}
