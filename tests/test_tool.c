@@ -1630,3 +1630,111 @@ Test(tool, help_and_readme_list_the_same_exit_codes) {
   free(readme);
   run_free(&r);
 }
+
+/* ---- TLS: curl's flags and environment -------------------------------------- */
+
+/* An `openssl s_server -www` on loopback with a self-signed certificate for
+ * 127.0.0.1; its port, or the test is skipped without openssl. */
+static pid_t tls_server(const char *cert, const char *key, int *port) {
+  if (access("/usr/bin/openssl", X_OK) != 0)
+    cr_skip_test("openssl is not installed");
+  int p[2];
+  cr_assert(pipe(p) == 0);
+  pid_t pid = fork();
+  cr_assert(pid >= 0);
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_RDWR);
+    dup2(devnull, 0);
+    dup2(p[1], 1);
+    dup2(devnull, 2);
+    close(p[0]);
+    execl("/usr/bin/openssl", "openssl", "s_server", "-accept", "127.0.0.1:0",
+          "-cert", cert, "-key", key, "-www", (char *)NULL);
+    _exit(127);
+  }
+  close(p[1]);
+  char line[256];
+  int64_t deadline = now_ms() + 5000;
+  *port = 0;
+  while (!*port && read_line(p[0], line, sizeof(line), deadline) == 0)
+    sscanf(line, "ACCEPT 127.0.0.1:%d", port);
+  close(p[0]);
+  cr_assert(*port > 0, "openssl s_server did not start");
+  return pid;
+}
+
+Test(tool, tls_flags_and_ca_environment_match_curl) {
+  const char *cert = path_in_tmp("cert.pem"), *key = path_in_tmp("key.pem");
+  char cadir[128];
+  snprintf(cadir, sizeof(cadir), "%s", path_in_tmp("cadir"));
+  if (access("/usr/bin/openssl", X_OK) != 0)
+    cr_skip_test("openssl is not installed");
+  run g = run_prog_in("/usr/bin/openssl", NULL, 0,
+                      (const char *const[]){
+                          "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                          "-subj", "/CN=127.0.0.1", "-keyout", key, "-out",
+                          cert, "-days", "1", "-addext",
+                          "subjectAltName=IP:127.0.0.1", NULL});
+  cr_assert_eq(g.code, 0, "openssl req: %s", g.err);
+  run_free(&g);
+  /* A hashed CA directory for --capath and SSL_CERT_DIR. */
+  cr_assert(mkdir(cadir, 0700) == 0);
+  char incadir[256];
+  snprintf(incadir, sizeof(incadir), "%s/ca.pem", cadir);
+  char *pem = slurp_file(cert, NULL);
+  FILE *f = fopen(incadir, "w");
+  cr_assert(pem && f);
+  fputs(pem, f);
+  fclose(f);
+  free(pem);
+  g = run_prog_in("/usr/bin/openssl", NULL, 0,
+                  (const char *const[]){"rehash", cadir, NULL});
+  cr_assert_eq(g.code, 0, "openssl rehash: %s", g.err);
+  run_free(&g);
+
+  int port;
+  pid_t srv = tls_server(cert, key, &port);
+  char u[64];
+  snprintf(u, sizeof(u), "https://127.0.0.1:%d/", port);
+  struct {
+    const char *what;
+    const char *env, *env_value;
+    const char *args[4];
+    int code;
+  } cases[] = {
+      {"self-signed, no CA", NULL, NULL, {NULL}, 60},
+      {"-k", NULL, NULL, {"-k"}, 0},
+      {"--insecure", NULL, NULL, {"--insecure"}, 0},
+      {"--cacert", NULL, NULL, {"--cacert", cert}, 0},
+      {"--capath", NULL, NULL, {"--capath", cadir}, 0},
+      {"CURL_CA_BUNDLE", "CURL_CA_BUNDLE", cert, {NULL}, 0},
+      {"SSL_CERT_FILE", "SSL_CERT_FILE", cert, {NULL}, 0},
+      {"SSL_CERT_DIR", "SSL_CERT_DIR", cadir, {NULL}, 0},
+      /* --cacert wins over the environment. */
+      {"--cacert over CURL_CA_BUNDLE", "CURL_CA_BUNDLE", "/nonexistent",
+       {"--cacert", cert}, 0},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    if (cases[i].env)
+      setenv(cases[i].env, cases[i].env_value, 1);
+    const char *targs[8] = {"-s", "-o", "/dev/null"};
+    const char *cargs[8] = {"-s", "-o", "/dev/null"};
+    size_t n = 3;
+    for (size_t k = 0; k < 4 && cases[i].args[k]; k++, n++)
+      targs[n] = cargs[n] = cases[i].args[k];
+    targs[n] = cargs[n] = u;
+    run r = run_tool_in(NULL, 0, targs);
+    run c = run_curl(cargs);
+    cr_log_info("%-30s tool %3d  curl %3d", cases[i].what, r.code, c.code);
+    cr_expect_eq(r.code, cases[i].code, "%s: the tool exits %d", cases[i].what,
+                 r.code);
+    cr_expect_eq(c.code, cases[i].code, "%s: curl exits %d", cases[i].what,
+                 c.code);
+    run_free(&r);
+    run_free(&c);
+    if (cases[i].env)
+      unsetenv(cases[i].env);
+  }
+  kill(srv, SIGTERM);
+  waitpid(srv, NULL, 0);
+}
