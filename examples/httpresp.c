@@ -3,9 +3,9 @@
  * revalidation.  Built on the public API alone.
  *
  * This file: the command line, the two drivers (one URL after the other
- * over one easy handle, or --parallel over the multi driver), output and
- * exit codes.  The -v trace is in httpresp_trace.c, --json in
- * httpresp_json.c. */
+ * over one easy handle, or --parallel over the multi driver), bodies
+ * written as they arrive, and exit codes.  The -v trace is in
+ * httpresp_trace.c, -w/--write-out and its %{json} in httpresp_json.c. */
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -16,135 +16,7 @@
 
 #include "httpresp_tool.h"
 
-#define TOOL_NAME "httpresp"
 #define TOOL_CACHE_BYTES ((size_t)256 * 1024 * 1024)
-#define TOOL_MAX_DATA ((size_t)1 << 30)
-
-/* Exit codes besides the per-error ones in the table below: curl's. */
-enum {
-  EXIT_UNSUPPORTED = 1, /* CURLE_UNSUPPORTED_PROTOCOL */
-  EXIT_USAGE = 2,       /* curl's exit code for a bad command line */
-  EXIT_BAD_URL = 3,     /* CURLE_URL_MALFORMAT */
-  EXIT_HTTP_ERROR = 22, /* -f and a status >= 400: CURLE_HTTP_RETURNED_ERROR */
-  EXIT_WRITE = 23,      /* CURLE_WRITE_ERROR */
-  EXIT_READ = 26,       /* CURLE_READ_ERROR */
-  EXIT_NOMEM = 27       /* CURLE_OUT_OF_MEMORY */
-};
-
-static const char usage_text[] =
-    "Usage: " TOOL_NAME " [options] URL...\n"
-    "\n"
-    "A curl-like client over libhttpresp: redirects are followed with the\n"
-    "right method and body, 1xx are absorbed, 429/503 Retry-After is waited\n"
-    "for and repeated, and with --cache answers are kept on disk and\n"
-    "revalidated (304).  A flag curl has means what it means in curl.\n"
-    "\n"
-    "Request:\n"
-    "  -X, --request METHOD      method (default GET; POST with data; HEAD "
-    "with -I)\n"
-    "  -d, --data DATA           body; @FILE reads a file without CR/LF, @- "
-    "stdin;\n"
-    "                            several are joined with '&'\n"
-    "      --data-binary DATA    body as is; @FILE or @- read bytes unchanged\n"
-    "      --data-raw DATA       body as is; '@' is not special\n"
-    "      --json DATA           JSON body (as --data-binary), with "
-    "Content-Type and\n"
-    "                            Accept: application/json (curl's --json)\n"
-    "  -H, --header 'Name: value'  add a request header\n"
-    "  -u, --user USER:PASSWORD  credentials, sent to the first origin only\n"
-    "  -A, --user-agent NAME     User-Agent (default " TOOL_NAME "/VERSION)\n"
-    "TLS:\n"
-    "  -k, --insecure            do not verify the server's certificate\n"
-    "      --cacert FILE         CA certificates to verify the server with\n"
-    "      --capath DIR          a directory of CA certificates\n"
-    "                            Without them, like curl: $CURL_CA_BUNDLE, "
-    "else\n"
-    "                            $SSL_CERT_DIR and $SSL_CERT_FILE\n"
-    "Output:\n"
-    "  -o, --output FILE         write the body to FILE as it arrives (one -o "
-    "per\n"
-    "                            URL, in order; - is stdout)\n"
-    "  -i, --include             print the response head before the body\n"
-    "  -I, --head                HEAD request, print the head\n"
-    "  -w, --write-out FORMAT    after each URL print FORMAT (@FILE reads it): "
-    "text\n"
-    "                            with %{http_code} %{url_effective} "
-    "%{num_redirects}\n"
-    "                            %{time_total} %{size_download} %{exitcode}\n"
-    "                            %{errormsg} %{json}, \\n \\t %%, and "
-    "%output{FILE}\n"
-    "                            (%output{>>FILE} appends) to write the rest "
-    "there.\n"
-    "                            %{json} also has the hops, attempts, retry "
-    "and\n"
-    "                            cache, and the body (base64 unless UTF-8)\n"
-    "  -v, --verbose             trace every hop and decision on stderr\n"
-    "  -s, --silent              no error messages;  -S, --show-error: "
-    "still show them\n"
-    "  -f, --fail                exit 22 on HTTP status >= 400 (body not "
-    "written)\n"
-    "Policy:\n"
-    "      --no-follow           do not follow redirects (following is the "
-    "default;\n"
-    "                            -L, --location are accepted and do "
-    "nothing)\n"
-    "      --max-redirs N        redirect limit (default 20; -1: no limit)\n"
-    "      --keep-post           keep POST and its body on 301/302\n"
-    "      --max-retries N       repeats after 429/503 Retry-After (default "
-    "3)\n"
-    "      --max-wait SECONDS    longest single wait, fractions allowed "
-    "(default 60)\n"
-    "      --cache[=DIR]         answer from a disk cache and revalidate (off "
-    "by\n"
-    "                            default; DIR defaults to "
-    "$XDG_CACHE_HOME/httpresp,\n"
-    "                            else ~/.cache/httpresp).  $HTTPRESP_CACHE=DIR "
-    "turns\n"
-    "                            it on too.  A stored answer says so: -v, "
-    "%{json},\n"
-    "                            and its Age with -i\n"
-    "      --no-cache            no cache, whatever came before\n"
-    "Transfer:\n"
-    "      --connect-timeout SECONDS   limit for connecting\n"
-    "  -m, --max-time SECONDS    limit per URL, redirects and waits included\n"
-    "  -Z, --parallel N          run up to N URLs at once (-Z alone: 50)\n"
-    "  -h, --help                this text\n"
-    "  -V, --version             tool, library and libcurl versions\n"
-    "\n"
-    "Several URLs share one client, one cache and one connection pool.\n";
-
-/* Printed after usage_text (one literal would pass C's 4095-byte limit). */
-static const char exit_text[] =
-    "\n"
-    "Exit codes (with several URLs: the code of the last one that failed).\n"
-    "A failure curl also has exits with curl's number (its CURLcode); the\n"
-    "tool's own reasons are 110-113:\n"
-    "   0  success, whatever the HTTP status (unless -f)\n"
-    "   1  the URL or a redirect is not http or https\n"
-    "   2  usage error\n"
-    "   3  the URL or a redirect's Location is not a valid URL\n"
-    "   6  could not resolve the host\n"
-    "   7  could not connect\n"
-    "   8  malformed or oversized response, or an unexpected 101 upgrade\n"
-    "  22  HTTP status >= 400 with -f\n"
-    "  23  could not write the output\n"
-    "  26  could not read the data file\n"
-    "  27  out of memory\n"
-    "  28  time limit reached (--connect-timeout, -m)\n"
-    "  35  TLS handshake failed\n"
-    "  42  transfer aborted\n"
-    "  43  internal error\n"
-    "  47  too many redirects (--max-redirs)\n"
-    "  60  the server's certificate does not verify (see -k, --cacert)\n"
-    "  63  response body too large\n"
-    "  65  the request body could not be sent again\n"
-    " other  any other libcurl failure: its CURLcode, as curl exits\n"
-    " 110  redirect loop\n"
-    " 111  redirect from https to http refused\n"
-    " 112  the server asks to wait longer than --max-wait allows, or (with "
-    "-f)\n"
-    "      still answers 429/503 after the retries\n"
-    " 113  the cache cannot be used\n";
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -170,10 +42,7 @@ unsigned tool_redirect_count(const httpresp_response *r) {
   return n;
 }
 
-static void say(const tool_opts *o, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-/* An error line on stderr, unless -s without -S. */
-static void say(const tool_opts *o, const char *fmt, ...) {
+void tool_say(const tool_opts *o, const char *fmt, ...) {
   if (o && o->silent && !o->show_error)
     return;
   va_list ap;
@@ -184,7 +53,7 @@ static void say(const tool_opts *o, const char *fmt, ...) {
   va_end(ap);
 }
 
-static void *xrealloc(void *p, size_t n) {
+void *tool_xrealloc(void *p, size_t n) {
   void *q = realloc(p, n ? n : 1);
   if (!q) {
     fputs(TOOL_NAME ": out of memory\n", stderr);
@@ -270,336 +139,6 @@ int tool_exit_code(const tool_job *j, const tool_opts *o) {
   return 0;
 }
 
-/* ---- the command line --------------------------------------------------- */
-
-/* Reads all of `f` into a malloc'd buffer. */
-static char *slurp(FILE *f, size_t *len) {
-  size_t cap = 65536, n = 0;
-  char *buf = xrealloc(NULL, cap);
-  size_t got;
-  while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
-    n += got;
-    if (n > TOOL_MAX_DATA) {
-      free(buf);
-      errno = EFBIG;
-      return NULL;
-    }
-    if (n == cap)
-      buf = xrealloc(buf, cap *= 2);
-  }
-  if (ferror(f)) {
-    free(buf);
-    return NULL;
-  }
-  *len = n;
-  return buf;
-}
-
-/* Appends bytes to the body, '&' between pieces like curl. */
-static void add_bytes(tool_opts *o, const char *bytes, size_t len) {
-  size_t sep = o->data ? 1 : 0;
-  o->data = xrealloc(o->data, o->data_len + sep + len + 1);
-  if (sep)
-    o->data[o->data_len] = '&';
-  if (len)
-    memcpy(o->data + o->data_len + sep, bytes, len);
-  o->data_len += sep + len;
-  o->data[o->data_len] = '\0';
-}
-
-/* Adds one -d / --data-binary argument: text, or @FILE / @- read. */
-static int add_data(tool_opts *o, const char *arg, int binary) {
-  if (arg[0] != '@') {
-    add_bytes(o, arg, strlen(arg));
-    return 0;
-  }
-  const char *path = arg + 1;
-  FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-  if (!f) {
-    say(NULL, "%s: cannot read: %s", path, strerror(errno));
-    return EXIT_READ;
-  }
-  size_t len = 0;
-  char *bytes = slurp(f, &len);
-  int err = errno;
-  if (f != stdin)
-    fclose(f);
-  if (!bytes) {
-    say(NULL, "%s: cannot read: %s", path, strerror(err));
-    return EXIT_READ;
-  }
-  if (!binary) { /* like curl -d @file: line ends are not part of data */
-    size_t k = 0;
-    for (size_t i = 0; i < len; i++)
-      if (bytes[i] != '\r' && bytes[i] != '\n')
-        bytes[k++] = bytes[i];
-    len = k;
-  }
-  add_bytes(o, bytes, len);
-  free(bytes);
-  return 0;
-}
-
-static int parse_long(const char *opt, const char *v, long lo, long *out) {
-  char *end;
-  errno = 0;
-  long n = strtol(v, &end, 10);
-  if (errno || end == v || *end || n < lo) {
-    say(NULL, "%s: expected a whole number >= %ld, got '%s'", opt, lo, v);
-    return EXIT_USAGE;
-  }
-  *out = n;
-  return 0;
-}
-
-static int parse_seconds(const char *opt, const char *v, int64_t *ms) {
-  char *end;
-  errno = 0;
-  double s = strtod(v, &end);
-  if (errno || end == v || *end || !(s >= 0) || s > 1e9) {
-    say(NULL, "%s: expected seconds (fractions allowed), got '%s'", opt, v);
-    return EXIT_USAGE;
-  }
-  *ms = (int64_t)(s * 1000.0 + 0.5);
-  return 0;
-}
-
-static void push(const char ***v, size_t *n, const char *s) {
-  *v = xrealloc((void *)*v, (*n + 1) * sizeof(**v));
-  (*v)[(*n)++] = s;
-}
-
-/* Options, long name and short letter (0 if none); takes_value 2: only as
- * "--name=value" (--cache[=DIR]). */
-static const struct {
-  const char *name;
-  char letter;
-  int takes_value;
-} options[] = {
-    {"request", 'X', 1},    {"data", 'd', 1},       {"data-binary", 0, 1},
-    {"data-raw", 0, 1},     {"json", 0, 1},         {"header", 'H', 1},
-    {"user", 'u', 1},       {"user-agent", 'A', 1}, {"output", 'o', 1},
-    {"include", 'i', 0},    {"head", 'I', 0},       {"write-out", 'w', 1},
-    {"verbose", 'v', 0},    {"silent", 's', 0},     {"show-error", 'S', 0},
-    {"fail", 'f', 0},       {"no-follow", 0, 0},    {"location", 'L', 0},
-    {"max-redirs", 0, 1},   {"keep-post", 0, 0},    {"max-retries", 0, 1},
-    {"max-wait", 0, 1},     {"cache", 0, 2},        {"no-cache", 0, 0},
-    {"insecure", 'k', 0},   {"cacert", 0, 1},       {"capath", 0, 1},
-    {"connect-timeout", 0, 1}, {"max-time", 'm', 1}, {"parallel", 'Z', 1},
-    {"help", 'h', 0},       {"version", 'V', 0},
-};
-#define NOPTIONS (sizeof(options) / sizeof(options[0]))
-
-/* -w FORMAT, or @FILE / @- to read it. */
-static int set_write_out(tool_opts *o, const char *val) {
-  free(o->write_out_owned);
-  o->write_out_owned = NULL;
-  if (val[0] != '@') {
-    o->write_out = val;
-  } else {
-    const char *path = val + 1;
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    size_t len = 0;
-    char *fmt = f ? slurp(f, &len) : NULL;
-    int err = errno;
-    if (f && f != stdin)
-      fclose(f);
-    if (!fmt) {
-      say(NULL, "-w %s: cannot read: %s", path, strerror(err));
-      return EXIT_READ;
-    }
-    fmt[len < TOOL_MAX_DATA ? len : TOOL_MAX_DATA - 1] = '\0';
-    o->write_out = o->write_out_owned = fmt;
-  }
-  o->want_body_copy = strstr(o->write_out, "%{json}") != NULL;
-  return 0;
-}
-
-/* Applies option `name` (long form) with `val` (NULL: none given).
- * Returns 0, an exit code, or -1 for "print help/version and exit 0". */
-static int apply(tool_opts *o, const char *name, const char *val) {
-  if (!strcmp(name, "request"))
-    o->method = val;
-  else if (!strcmp(name, "data"))
-    return add_data(o, val, 0);
-  else if (!strcmp(name, "data-binary"))
-    return add_data(o, val, 1);
-  else if (!strcmp(name, "data-raw"))
-    add_bytes(o, val, strlen(val));
-  else if (!strcmp(name, "json")) {
-    o->json_data = 1;
-    return add_data(o, val, 1);
-  } else if (!strcmp(name, "header"))
-    push(&o->headers, &o->nheaders, val);
-  else if (!strcmp(name, "user"))
-    o->user = val;
-  else if (!strcmp(name, "user-agent"))
-    o->user_agent = val;
-  else if (!strcmp(name, "output"))
-    push(&o->outputs, &o->noutputs, val);
-  else if (!strcmp(name, "include"))
-    o->include = 1;
-  else if (!strcmp(name, "head"))
-    o->head = 1;
-  else if (!strcmp(name, "write-out"))
-    return set_write_out(o, val);
-  else if (!strcmp(name, "verbose"))
-    o->verbose = 1;
-  else if (!strcmp(name, "silent"))
-    o->silent = 1;
-  else if (!strcmp(name, "show-error"))
-    o->show_error = 1;
-  else if (!strcmp(name, "fail"))
-    o->fail = 1;
-  else if (!strcmp(name, "no-follow"))
-    o->follow = 0;
-  else if (!strcmp(name, "location"))
-    o->follow = 1;
-  else if (!strcmp(name, "max-redirs"))
-    return parse_long("--max-redirs", val, -1, &o->max_redirs);
-  else if (!strcmp(name, "keep-post"))
-    o->keep_post = 1;
-  else if (!strcmp(name, "max-retries"))
-    return parse_long("--max-retries", val, 0, &o->max_retries);
-  else if (!strcmp(name, "max-wait"))
-    return parse_seconds("--max-wait", val, &o->max_wait_ms);
-  else if (!strcmp(name, "cache")) {
-    if (val && !*val) {
-      say(NULL, "--cache=: the directory is empty");
-      return EXIT_USAGE;
-    }
-    o->cache = 1;
-    o->cache_dir = val;
-  } else if (!strcmp(name, "no-cache"))
-    o->cache = 0, o->cache_dir = NULL;
-  else if (!strcmp(name, "insecure"))
-    o->insecure = 1;
-  else if (!strcmp(name, "cacert"))
-    o->cacert = val;
-  else if (!strcmp(name, "capath"))
-    o->capath = val;
-  else if (!strcmp(name, "connect-timeout"))
-    return parse_seconds("--connect-timeout", val, &o->connect_timeout_ms);
-  else if (!strcmp(name, "max-time"))
-    return parse_seconds("--max-time", val, &o->max_time_ms);
-  else if (!strcmp(name, "parallel"))
-    return parse_long("--parallel", val, 1, &o->parallel);
-  else if (!strcmp(name, "help")) {
-    fputs(usage_text, stdout);
-    fputs(exit_text, stdout);
-    return -1;
-  } else if (!strcmp(name, "version")) {
-    printf(TOOL_NAME " %s (libhttpresp %s, libcurl %s)\n",
-           HTTPRESP_VERSION_STRING, httpresp_version(),
-           curl_version_info(CURLVERSION_NOW)->version);
-    return -1;
-  }
-  return 0;
-}
-
-/* "--name [value]" or "--cache=DIR" at argv[*i]. */
-static int parse_long_opt(tool_opts *o, int argc, char **argv, int *i) {
-  const char *a = argv[*i] + 2;
-  const char *eq = strchr(a, '=');
-  size_t nlen = eq ? (size_t)(eq - a) : strlen(a);
-  size_t k = 0;
-  while (k < NOPTIONS && (strlen(options[k].name) != nlen ||
-                          strncmp(options[k].name, a, nlen) != 0))
-    k++;
-  if (k == NOPTIONS || (eq && options[k].takes_value != 2)) {
-    say(NULL, "unknown option '%s' (try --help)", argv[*i]);
-    return EXIT_USAGE;
-  }
-  const char *val = NULL;
-  if (options[k].takes_value == 2) {
-    val = eq ? eq + 1 : NULL;
-  } else if (options[k].takes_value) {
-    if (*i + 1 >= argc) {
-      say(NULL, "option '%s' needs a value", argv[*i]);
-      return EXIT_USAGE;
-    }
-    val = argv[++*i];
-  }
-  return apply(o, options[k].name, val);
-}
-
-/* Short options at argv[*i]: they may be bundled ("-sSf"), and a value may
- * be attached ("-XPOST") or follow ("-X POST"). */
-static int parse_short_opts(tool_opts *o, int argc, char **argv, int *i) {
-  for (const char *p = argv[*i] + 1; *p; p++) {
-    size_t k = 0;
-    while (k < NOPTIONS && options[k].letter != *p)
-      k++;
-    if (k == NOPTIONS) {
-      say(NULL, "unknown option '-%c' (try --help)", *p);
-      return EXIT_USAGE;
-    }
-    const char *next = *i + 1 < argc ? argv[*i + 1] : NULL;
-    if (*p == 'Z' && (p[1] || !next || next[0] < '0' || next[0] > '9')) {
-      o->parallel = 50; /* curl's -Z is a switch; a count may follow */
-      continue;
-    }
-    if (!options[k].takes_value) {
-      int rc = apply(o, options[k].name, NULL);
-      if (rc)
-        return rc;
-      continue;
-    }
-    const char *val = p[1] ? p + 1 : next;
-    if (!val) {
-      say(NULL, "option '-%c' needs a value", *p);
-      return EXIT_USAGE;
-    }
-    if (!p[1])
-      ++*i;
-    return apply(o, options[k].name, val); /* the value ends the bundle */
-  }
-  return 0;
-}
-
-static int parse_args(tool_opts *o, int argc, char **argv) {
-  int only_urls = 0;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    int rc = 0;
-    if (only_urls || a[0] != '-' || !a[1])
-      push(&o->urls, &o->nurls, a);
-    else if (!strcmp(a, "--"))
-      only_urls = 1;
-    else if (a[1] == '-')
-      rc = parse_long_opt(o, argc, argv, &i);
-    else
-      rc = parse_short_opts(o, argc, argv, &i);
-    if (rc)
-      return rc;
-  }
-  if (!o->nurls) {
-    say(NULL, "no URL given (try --help)");
-    return EXIT_USAGE;
-  }
-  if (o->head && o->data) {
-    say(NULL, "-I (HEAD) and a request body do not go together");
-    return EXIT_USAGE;
-  }
-  if (o->cache < 0) { /* neither --cache nor --no-cache: the environment */
-    const char *env = getenv("HTTPRESP_CACHE");
-    o->cache = env && *env;
-    o->cache_dir = o->cache ? env : NULL;
-  }
-  /* Like curl: without --cacert/--capath (and unless -k), the CA bundle
-   * comes from CURL_CA_BUNDLE, else SSL_CERT_DIR and SSL_CERT_FILE. */
-  if (!o->cacert && !o->capath && !o->insecure) {
-    const char *bundle = getenv("CURL_CA_BUNDLE");
-    if (bundle) {
-      o->cacert = bundle;
-    } else {
-      o->capath = getenv("SSL_CERT_DIR");
-      o->cacert = getenv("SSL_CERT_FILE");
-    }
-  }
-  return 0;
-}
-
 /* ---- the cache directory ------------------------------------------------ */
 
 /* $XDG_CACHE_HOME/httpresp, else $HOME/.cache/httpresp (malloc'd), or NULL
@@ -615,174 +154,9 @@ static char *default_cache_dir(void) {
   else
     return NULL;
   size_t len = strlen(base) + strlen(sub) + 1;
-  char *dir = xrealloc(NULL, len);
+  char *dir = tool_xrealloc(NULL, len);
   snprintf(dir, len, "%s%s", base, sub);
   return dir;
-}
-
-/* ---- the body as it arrives --------------------------------------------- */
-
-/* Where the job's bytes go: the -o file, stdout, or (--parallel, before
- * its turn) a temporary file, so memory stays bounded either way.  NULL
- * when it cannot be opened (the job then exits 23). */
-static FILE *job_output(tool_job *j) {
-  if (j->write_failed)
-    return NULL;
-  if (!j->path && j->to_spool) {
-    if (!j->spool && !(j->spool = tmpfile())) {
-      j->write_failed = 1;
-      j->write_errno = errno;
-    }
-    return j->spool;
-  }
-  if (!j->out) {
-    errno = 0;
-    j->out = j->path ? fopen(j->path, "wb") : stdout;
-    if (!j->out) {
-      j->write_failed = 1;
-      j->write_errno = errno;
-    }
-  }
-  return j->out;
-}
-
-static int emit_bytes(tool_job *j, const void *data, size_t len) {
-  FILE *f = job_output(j);
-  if (!f)
-    return -1;
-  if (len && fwrite(data, 1, len, f) != len) {
-    j->write_failed = 1;
-    j->write_errno = errno;
-    return -1;
-  }
-  return 0;
-}
-
-/* --parallel: it is `j`'s turn on stdout; what it spooled goes first. */
-static void take_turn(tool_job *j) {
-  j->to_spool = 0;
-  if (!j->spool)
-    return;
-  char buf[65536];
-  size_t got;
-  rewind(j->spool);
-  while (!j->write_failed && (got = fread(buf, 1, sizeof(buf), j->spool)) > 0)
-    emit_bytes(j, buf, got);
-  fclose(j->spool);
-  j->spool = NULL;
-}
-
-/* For %{json}: the first TOOL_KEEP_BODY bytes. */
-static void keep_body(tool_job *j, const char *data, size_t len) {
-  if (!j->o->want_body_copy)
-    return;
-  size_t room = TOOL_KEEP_BODY - j->kept_len;
-  size_t n = len < room ? len : room;
-  if (n < len)
-    j->kept_all = 0;
-  if (!n)
-    return;
-  j->kept = xrealloc(j->kept, j->kept_len + n);
-  memcpy(j->kept + j->kept_len, data, n);
-  j->kept_len += n;
-}
-
-/* The head of the final response: the server's own bytes when the answer
- * came from the network (its reason phrase included), else built from the
- * response (a stored answer, with its Age). */
-static int write_wire_head(tool_job *j) {
-  j->head_written = 1;
-  if (emit_bytes(j, j->wire, j->wire_len) != 0)
-    return -1;
-  return j->wire_done ? 0 : emit_bytes(j, "\r\n", 2);
-}
-
-static int write_head(tool_job *j) {
-  const httpresp_response *r = j->resp;
-  int st = httpresp_response_status(r);
-  httpresp_cache_status cs = httpresp_response_cache_status(r);
-  if (j->wire && j->wire_status == st && !j->wire_followed &&
-      cs != HTTPRESP_CACHE_HIT && cs != HTTPRESP_CACHE_REVALIDATED)
-    return write_wire_head(j);
-  j->head_written = 1;
-  long ver = j->http_version;
-  const char *v = ver == CURL_HTTP_VERSION_2_0   ? "HTTP/2"
-                  : ver == CURL_HTTP_VERSION_3   ? "HTTP/3"
-                  : ver == CURL_HTTP_VERSION_1_0 ? "HTTP/1.0"
-                                                 : "HTTP/1.1";
-  char line[8192];
-  snprintf(line, sizeof(line), "%s %d %s\r\n", v, st,
-           httpresp_status_reason(st));
-  if (emit_bytes(j, line, strlen(line)) != 0)
-    return -1;
-  for (size_t i = 0; i < httpresp_response_header_count(r); i++) {
-    const char *name, *value;
-    if (httpresp_response_header_at(r, i, &name, &value) != 0)
-      continue;
-    if (emit_bytes(j, name, strlen(name)) || emit_bytes(j, ": ", 2) ||
-        emit_bytes(j, value, strlen(value)) || emit_bytes(j, "\r\n", 2))
-      return -1;
-  }
-  return emit_bytes(j, "\r\n", 2);
-}
-
-/* The request's sink: the final body, as it arrives.  A body from the
- * network is written at once (after the head, with -i); one the library
- * serves from the cache (bounded by the cache's entry size) is held until
- * the response, whose head it needs, is known. */
-static size_t job_sink(void *ud, const char *data, size_t len) {
-  tool_job *j = ud;
-  const tool_opts *o = j->o;
-  if (!j->sink_seen) {
-    j->sink_seen = 1;
-    /* After a 304 the body is the stored one; after a redirect the library
-     * followed, it is that of a target served from the cache. */
-    j->from_wire = j->wire_status >= 200 && j->wire_status != 304 &&
-                   !j->wire_followed;
-  }
-  if (!j->from_wire) {
-    char *p = realloc(j->stored, j->stored_len + len + 1);
-    if (!p)
-      return 0;
-    memcpy(p + j->stored_len, data, len);
-    j->stored = p;
-    j->stored_len += len;
-    return len;
-  }
-  if (o->fail && j->wire_status >= 400) {
-    j->fail_stopped = 1; /* like curl: the error page is not written */
-    return 0;
-  }
-  if (o->include && !j->head_written && write_wire_head(j) != 0)
-    return 0;
-  if (emit_bytes(j, data, len) != 0)
-    return 0;
-  keep_body(j, data, len);
-  j->body_bytes += len;
-  return len;
-}
-
-/* Keeps the last response head the network delivered for the job. */
-static void capture_head(tool_job *j, const char *line, size_t len) {
-  if (len >= 5 && memcmp(line, "HTTP/", 5) == 0) {
-    const char *sp = memchr(line, ' ', len);
-    j->wire_len = 0;
-    j->wire_done = 0;
-    j->wire_followed = 0;
-    j->wire_status = sp ? (int)strtol(sp + 1, NULL, 10) : 0;
-  } else if (j->wire_done || !j->wire_status) {
-    return; /* trailers, or before any status line */
-  }
-  if (len <= 2 && (line[0] == '\r' || line[0] == '\n'))
-    j->wire_done = 1;
-  if (j->wire_len + len > TOOL_KEEP_BODY)
-    return; /* the library refuses heads this large anyway */
-  if (j->wire_len + len > j->wire_cap) {
-    j->wire_cap = (j->wire_len + len) * 2;
-    j->wire = xrealloc(j->wire, j->wire_cap);
-  }
-  memcpy(j->wire + j->wire_len, line, len);
-  j->wire_len += len;
 }
 
 /* ---- requests and output ------------------------------------------------ */
@@ -814,13 +188,13 @@ static int build_request(tool_job *j, const tool_opts *o) {
                 : NULL;
   if (!strstr(j->url, "://")) { /* like curl: a bare host means http */
     size_t len = strlen(j->url) + 8;
-    j->url_owned = xrealloc(NULL, len);
+    j->url_owned = tool_xrealloc(NULL, len);
     snprintf(j->url_owned, len, "http://%s", j->url);
     j->url = j->url_owned;
   }
   int rc = httpresp_request_new(&j->req, j->method, j->url);
   if (rc == HTTPRESP_E_INVALID_ARG && o->method) {
-    say(o, "-X %s: not a valid method", o->method);
+    tool_say(o, "-X %s: not a valid method", o->method);
     return EXIT_USAGE;
   }
   if (rc) { /* this URL fails; the others still run */
@@ -834,7 +208,7 @@ static int build_request(tool_job *j, const tool_opts *o) {
   }
   for (size_t i = 0; i < o->nheaders; i++) {
     if (httpresp_request_add_header(j->req, o->headers[i], NULL) != 0) {
-      say(o, "-H '%s': not a valid header line", o->headers[i]);
+      tool_say(o, "-H '%s': not a valid header line", o->headers[i]);
       return EXIT_USAGE;
     }
   }
@@ -851,7 +225,7 @@ static int build_request(tool_job *j, const tool_opts *o) {
   if (!rc && o->user) {
     const char *colon = strchr(o->user, ':');
     size_t ulen = colon ? (size_t)(colon - o->user) : strlen(o->user);
-    char *user = xrealloc(NULL, ulen + 1);
+    char *user = tool_xrealloc(NULL, ulen + 1);
     memcpy(user, o->user, ulen);
     user[ulen] = '\0';
     rc = httpresp_request_set_credentials(j->req, user, colon ? colon + 1 : "",
@@ -859,70 +233,12 @@ static int build_request(tool_job *j, const tool_opts *o) {
     free(user);
   }
   if (!rc)
-    rc = httpresp_request_set_sink(j->req, job_sink, j);
+    rc = httpresp_request_set_sink(j->req, tool_sink, j);
   if (rc) {
-    say(o, "%s: %s", j->url, httpresp_strerror(rc));
+    tool_say(o, "%s: %s", j->url, httpresp_strerror(rc));
     return rc == HTTPRESP_E_NOMEM ? EXIT_NOMEM : EXIT_USAGE;
   }
   return 0;
-}
-
-/* The job's error line on stderr, if it failed. */
-static void report_error(const tool_job *j, const tool_opts *o, int code) {
-  int st = j->resp ? httpresp_response_status(j->resp) : 0;
-  if (!st)
-    st = j->wire_status;
-  if (j->write_failed) {
-    say(o, "%s: cannot write: %s", j->path ? j->path : "stdout",
-        strerror(j->write_errno ? j->write_errno : EIO));
-  } else if (code == EXIT_HTTP_ERROR || (code == TOOL_EXIT_WAIT && !j->rc) ||
-             (code == TOOL_EXIT_WAIT && j->fail_stopped)) {
-    if (code == TOOL_EXIT_WAIT)
-      say(o, "%s: the server still answers %d %s (retries: %s)", j->url, st,
-          httpresp_status_reason(st),
-          httpresp_retry_stop_name(httpresp_response_retry_stop(j->resp)));
-    else
-      say(o, "%s: the server answered %d %s", j->url, st,
-          httpresp_status_reason(st));
-  } else if (j->rc) {
-    const char *label = tool_error_label(j->rc);
-    const char *msg =
-        j->resp ? httpresp_response_errmsg(j->resp) : httpresp_strerror(j->rc);
-    size_t ll = strlen(label);
-    if (!strncasecmp(msg, label, ll) && msg[ll] == ':')
-      say(o, "%s: %s", j->url, msg); /* the message names it already */
-    else
-      say(o, "%s: %s: %s", j->url, label, msg);
-  }
-}
-
-/* Writes what the job has not written yet, closes its output, prints its
- * error and its -w; sets its exit code. */
-static void finish_job(tool_job *j, const tool_opts *o) {
-  int code = tool_exit_code(j, o);
-  if (!code) {
-    /* -I, or -i before an empty body; a body served from the cache. */
-    if ((o->include || o->head) && !j->head_written)
-      write_head(j);
-    if (j->stored && !o->head) {
-      emit_bytes(j, j->stored, j->stored_len);
-      keep_body(j, j->stored, j->stored_len);
-      j->body_bytes += j->stored_len;
-    }
-    job_output(j); /* like curl, -o creates the file for an empty body */
-  }
-  take_turn(j);
-  if (j->out && (j->out == stdout ? fflush(j->out) : fclose(j->out)) != 0 &&
-      !j->write_failed) {
-    j->write_failed = 1;
-    j->write_errno = errno;
-  }
-  if (j->out != stdout)
-    j->out = NULL;
-  code = tool_exit_code(j, o);
-  report_error(j, o, code);
-  if (o->write_out && write_out(o->write_out, j, o) != 0 && !code)
-    j->exit_code = EXIT_WRITE;
 }
 
 /* ---- the drivers -------------------------------------------------------- */
@@ -946,7 +262,7 @@ static int debug_cb(CURL *easy, curl_infotype type, char *data, size_t size,
                     void *ud) {
   tool_slot *s = ud;
   if (s->job && type == CURLINFO_HEADER_IN)
-    capture_head(s->job, data, size);
+    tool_capture_head(s->job, data, size);
   if (s->trace)
     trace_debug(s->trace, s->index, easy, type, data, size);
   return 0;
@@ -1030,7 +346,7 @@ static void release(tool_job *j) {
 
 /* Output, exit code and memory of a finished job. */
 static void settle(tool_job *j, const tool_opts *o, int *status) {
-  finish_job(j, o);
+  tool_finish_job(j, o);
   int code = tool_exit_code(j, o);
   if (code)
     *status = code;
@@ -1044,7 +360,7 @@ static int run_serial(httpresp_client *client, tool_job *jobs, size_t n,
   tool_slot *slot = &run->slots[0];
   CURL *easy = new_easy(o, slot);
   if (!easy) {
-    say(o, "cannot create a libcurl handle");
+    tool_say(o, "cannot create a libcurl handle");
     return EXIT_NOMEM;
   }
   int status = 0;
@@ -1144,13 +460,13 @@ static int run_parallel(httpresp_client *client, tool_job *jobs, size_t n,
     while (written < n && jobs[written].done) {
       settle(&jobs[written++], o, &status);
       if (written < n)
-        take_turn(&jobs[written]);
+        tool_take_turn(&jobs[written]);
     }
     if (!rc && !got && httpresp_multi_pending(p.m) > 0)
       rc = httpresp_multi_poll(p.m, 1000);
   }
   if (rc) {
-    say(o, "the multi driver failed: %s", httpresp_strerror(rc));
+    tool_say(o, "the multi driver failed: %s", httpresp_strerror(rc));
     status = CURLE_BAD_FUNCTION_ARGUMENT;
   }
   httpresp_multi_free(p.m);
@@ -1201,20 +517,12 @@ static int open_cache(httpresp_client *client, const tool_opts *o,
   if (!rc)
     rc = httpresp_client_set_cache(client, *cache);
   if (rc) {
-    say(o, "%s: cannot use as a cache: %s", dir ? dir : "--cache", why);
+    tool_say(o, "%s: cannot use as a cache: %s", dir ? dir : "--cache", why);
     return TOOL_EXIT_CACHE;
   }
   if (trace)
     trace_note(trace, "cache: %s", dir);
   return 0;
-}
-
-static void free_opts(tool_opts *o) {
-  free(o->data);
-  free(o->urls);
-  free(o->headers);
-  free(o->outputs);
-  free(o->write_out_owned);
 }
 
 int main(int argc, char **argv) {
@@ -1225,14 +533,14 @@ int main(int argc, char **argv) {
   o.max_retries = -1;
   o.max_wait_ms = -1;
   o.cache = -1;
-  int rc = parse_args(&o, argc, argv);
+  int rc = tool_parse_args(&o, argc, argv);
   if (rc) {
-    free_opts(&o);
+    tool_free_opts(&o);
     return rc < 0 ? 0 : rc;
   }
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-    say(&o, "libcurl failed to initialise");
-    free_opts(&o);
+    tool_say(&o, "libcurl failed to initialise");
+    tool_free_opts(&o);
     return CURLE_FAILED_INIT;
   }
 
@@ -1258,7 +566,7 @@ int main(int argc, char **argv) {
     run.slots[s].index = s;
   }
   if (rc) {
-    say(&o, "cannot set up the client: %s", httpresp_strerror(rc));
+    tool_say(&o, "cannot set up the client: %s", httpresp_strerror(rc));
     status = rc == HTTPRESP_E_NOMEM ? EXIT_NOMEM : CURLE_FAILED_INIT;
   }
   if (!status && o.cache)
@@ -1284,6 +592,6 @@ int main(int argc, char **argv) {
   free(cache_dir);
   trace_free(run.trace);
   curl_global_cleanup();
-  free_opts(&o);
+  tool_free_opts(&o);
   return status;
 }

@@ -1,6 +1,8 @@
-/* The httpresp command-line tool: what its parts (httpresp.c: options and
- * drivers; httpresp_trace.c: the -v trace; httpresp_json.c: -w/--write-out
- * and its %{json}) share.
+/* The httpresp command-line tool: what its parts share (httpresp.c: the
+ * requests, drivers and exit codes; httpresp_args.c: the command line and
+ * --help; httpresp_output.c: bodies as they arrive and the output of each
+ * URL; httpresp_trace.c: the -v trace; httpresp_json.c: -w/--write-out and
+ * its %{json}).
  * Built on the public API alone. */
 #ifndef HTTPRESP_TOOL_H
 #define HTTPRESP_TOOL_H
@@ -11,6 +13,19 @@
 
 #include <curl/curl.h>
 #include <httpresp/httpresp.h>
+
+#define TOOL_NAME "httpresp"
+
+/* Exit codes besides the per-error ones in httpresp.c's table: curl's. */
+enum {
+  EXIT_UNSUPPORTED = 1, /* CURLE_UNSUPPORTED_PROTOCOL */
+  EXIT_USAGE = 2,       /* curl's exit code for a bad command line */
+  EXIT_BAD_URL = 3,     /* CURLE_URL_MALFORMAT */
+  EXIT_HTTP_ERROR = 22, /* -f and a status >= 400: CURLE_HTTP_RETURNED_ERROR */
+  EXIT_WRITE = 23,      /* CURLE_WRITE_ERROR */
+  EXIT_READ = 26,       /* CURLE_READ_ERROR */
+  EXIT_NOMEM = 27       /* CURLE_OUT_OF_MEMORY */
+};
 
 /* Everything the command line says. */
 typedef struct tool_opts {
@@ -94,6 +109,33 @@ typedef struct tool_job {
 
 /* How much of a body -w '%{json}' shows (longer ones are cut, and say so). */
 #define TOOL_KEEP_BODY ((size_t)1 << 20)
+
+/* An error line on stderr ("httpresp: ..."), unless -s without -S; `o`
+ * may be NULL (always shown). */
+void tool_say(const tool_opts *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* realloc that exits 27 (out of memory) on failure. */
+void *tool_xrealloc(void *p, size_t n);
+
+/* ---- the command line (httpresp_args.c) -------------------------------- */
+
+/* Fills `o` (set to its defaults by the caller) from the command line and
+ * the environment.  Returns 0, an exit code, or -1 when --help or
+ * --version was printed. */
+int tool_parse_args(tool_opts *o, int argc, char **argv);
+void tool_free_opts(tool_opts *o);
+
+/* ---- output (httpresp_output.c) ---------------------------------------- */
+
+/* The request's sink: the final body as it arrives (`ud` is the job). */
+size_t tool_sink(void *ud, const char *data, size_t len);
+/* A response head line from libcurl's debug output, for -i. */
+void tool_capture_head(tool_job *j, const char *line, size_t len);
+/* --parallel: it is `j`'s turn on stdout; what it spooled goes first. */
+void tool_take_turn(tool_job *j);
+/* Writes what the job has not written yet, closes its output, prints its
+ * error line and its -w. */
+void tool_finish_job(tool_job *j, const tool_opts *o);
 
 /* Monotonic milliseconds, for durations. */
 int64_t tool_mono_ms(void);
