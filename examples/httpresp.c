@@ -283,8 +283,7 @@ static int hop_cb(void *ud, const httpresp_hop_view *hop,
         s->job->wire_status != httpresp_hop_status(hop))
       continue;
     if (run->nslots > 1 &&
-        (curl_easy_getinfo(s->easy, CURLINFO_EFFECTIVE_URL, &eff) !=
-             CURLE_OK ||
+        (curl_easy_getinfo(s->easy, CURLINFO_EFFECTIVE_URL, &eff) != CURLE_OK ||
          !eff || !from || strcmp(eff, from) != 0))
       continue;
     s->job->wire_followed = 1;

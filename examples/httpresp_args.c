@@ -211,7 +211,8 @@ static int parse_seconds(const char *opt, const char *v, int64_t *ms) {
   errno = 0;
   double s = strtod(v, &end);
   if (errno || end == v || *end || !(s >= 0) || s > 1e9) {
-    tool_say(NULL, "%s: expected seconds (fractions allowed), got '%s'", opt, v);
+    tool_say(NULL, "%s: expected seconds (fractions allowed), got '%s'", opt,
+             v);
     return EXIT_USAGE;
   }
   *ms = (int64_t)(s * 1000.0 + 0.5);
@@ -230,17 +231,17 @@ static const struct {
   char letter;
   int takes_value;
 } options[] = {
-    {"request", 'X', 1},    {"data", 'd', 1},       {"data-binary", 0, 1},
-    {"data-raw", 0, 1},     {"json", 0, 1},         {"header", 'H', 1},
-    {"user", 'u', 1},       {"user-agent", 'A', 1}, {"output", 'o', 1},
-    {"include", 'i', 0},    {"head", 'I', 0},       {"write-out", 'w', 1},
-    {"verbose", 'v', 0},    {"silent", 's', 0},     {"show-error", 'S', 0},
-    {"fail", 'f', 0},       {"no-follow", 0, 0},    {"location", 'L', 0},
-    {"max-redirs", 0, 1},   {"keep-post", 0, 0},    {"max-retries", 0, 1},
-    {"max-wait", 0, 1},     {"cache", 0, 2},        {"no-cache", 0, 0},
-    {"insecure", 'k', 0},   {"cacert", 0, 1},       {"capath", 0, 1},
-    {"connect-timeout", 0, 1}, {"max-time", 'm', 1}, {"parallel", 'Z', 1},
-    {"help", 'h', 0},       {"version", 'V', 0},
+    {"request", 'X', 1},       {"data", 'd', 1},       {"data-binary", 0, 1},
+    {"data-raw", 0, 1},        {"json", 0, 1},         {"header", 'H', 1},
+    {"user", 'u', 1},          {"user-agent", 'A', 1}, {"output", 'o', 1},
+    {"include", 'i', 0},       {"head", 'I', 0},       {"write-out", 'w', 1},
+    {"verbose", 'v', 0},       {"silent", 's', 0},     {"show-error", 'S', 0},
+    {"fail", 'f', 0},          {"no-follow", 0, 0},    {"location", 'L', 0},
+    {"max-redirs", 0, 1},      {"keep-post", 0, 0},    {"max-retries", 0, 1},
+    {"max-wait", 0, 1},        {"cache", 0, 2},        {"no-cache", 0, 0},
+    {"insecure", 'k', 0},      {"cacert", 0, 1},       {"capath", 0, 1},
+    {"connect-timeout", 0, 1}, {"max-time", 'm', 1},   {"parallel", 'Z', 1},
+    {"help", 'h', 0},          {"version", 'V', 0},
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 

@@ -171,9 +171,7 @@ static const char *errormsg(const tool_job *j) {
   return j->resp ? httpresp_response_errmsg(j->resp) : httpresp_strerror(j->rc);
 }
 
-static uint64_t size_download(const tool_job *j) {
-  return j->body_bytes;
-}
+static uint64_t size_download(const tool_job *j) { return j->body_bytes; }
 
 void json_job(FILE *f, const tool_job *j, const tool_opts *o) {
   const httpresp_response *r = j->resp;
@@ -184,8 +182,8 @@ void json_job(FILE *f, const tool_job *j, const tool_opts *o) {
   json_key(f, "http_code", 1);
   fprintf(f, "%d", status);
   json_key(f, "url_effective", 0);
-  json_cstr(f, r && *httpresp_response_url(r) ? httpresp_response_url(r)
-                                               : j->url);
+  json_cstr(f,
+            r && *httpresp_response_url(r) ? httpresp_response_url(r) : j->url);
   json_key(f, "num_redirects", 0);
   fprintf(f, "%u", tool_redirect_count(r));
   json_key(f, "time_total", 0);

@@ -123,8 +123,8 @@ size_t tool_sink(void *ud, const char *data, size_t len) {
     j->sink_seen = 1;
     /* After a 304 the body is the stored one; after a redirect the library
      * followed, it is that of a target served from the cache. */
-    j->from_wire = j->wire_status >= 200 && j->wire_status != 304 &&
-                   !j->wire_followed;
+    j->from_wire =
+        j->wire_status >= 200 && j->wire_status != 304 && !j->wire_followed;
   }
   if (!j->from_wire) {
     char *p = realloc(j->stored, j->stored_len + len + 1);
@@ -178,16 +178,16 @@ static void report_error(const tool_job *j, const tool_opts *o, int code) {
     st = j->wire_status;
   if (j->write_failed) {
     tool_say(o, "%s: cannot write: %s", j->path ? j->path : "stdout",
-        strerror(j->write_errno ? j->write_errno : EIO));
+             strerror(j->write_errno ? j->write_errno : EIO));
   } else if (code == EXIT_HTTP_ERROR || (code == TOOL_EXIT_WAIT && !j->rc) ||
              (code == TOOL_EXIT_WAIT && j->fail_stopped)) {
     if (code == TOOL_EXIT_WAIT)
-      tool_say(o, "%s: the server still answers %d %s (retries: %s)", j->url, st,
-          httpresp_status_reason(st),
-          httpresp_retry_stop_name(httpresp_response_retry_stop(j->resp)));
+      tool_say(o, "%s: the server still answers %d %s (retries: %s)", j->url,
+               st, httpresp_status_reason(st),
+               httpresp_retry_stop_name(httpresp_response_retry_stop(j->resp)));
     else
       tool_say(o, "%s: the server answered %d %s", j->url, st,
-          httpresp_status_reason(st));
+               httpresp_status_reason(st));
   } else if (j->rc) {
     const char *label = tool_error_label(j->rc);
     const char *msg =

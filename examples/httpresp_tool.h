@@ -34,7 +34,7 @@ typedef struct tool_opts {
   int include;        /* -i */
   char *data;         /* -d / --data-binary, joined with '&'; NULL if none */
   size_t data_len;
-  int json_data;      /* --json: the data is JSON (curl's --json) */
+  int json_data;        /* --json: the data is JSON (curl's --json) */
   const char **headers; /* -H, as given */
   size_t nheaders;
   const char **outputs; /* -o, the n-th for the n-th URL */
@@ -42,7 +42,7 @@ typedef struct tool_opts {
   const char **urls;
   size_t nurls;
   int silent, show_error, verbose, fail;
-  const char *write_out;      /* -w FORMAT (read from the file with @FILE) */
+  const char *write_out; /* -w FORMAT (read from the file with @FILE) */
   char *write_out_owned;
   int want_body_copy;         /* -w uses %{json}: keep the body for it */
   int follow;                 /* 0 with --no-follow */
@@ -89,13 +89,13 @@ typedef struct tool_job {
   int fail_stopped;    /* -f stopped the transfer at a status >= 400 */
   int write_failed;    /* the output refused the bytes: exit 23 */
   int write_errno;
-  char *kept;          /* for %{json}: the body's first TOOL_KEEP_BODY bytes */
+  char *kept; /* for %{json}: the body's first TOOL_KEEP_BODY bytes */
   size_t kept_len;
-  int kept_all;        /* 0 once the body grew past what is kept */
-  char *stored;        /* a body served from the cache, held until the end */
+  int kept_all; /* 0 once the body grew past what is kept */
+  char *stored; /* a body served from the cache, held until the end */
   size_t stored_len;
   int sink_seen;
-  int from_wire;       /* the final body came from the network */
+  int from_wire; /* the final body came from the network */
 
   /* The last response head received from the network for this job, as the
    * server sent it (status line and fields), and whether the library has

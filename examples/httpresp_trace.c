@@ -19,9 +19,9 @@ typedef struct trace_slot {
   tool_trace *t;
   const tool_job *job;
   /* The last response received, waiting for its annotation. */
-  int pending;        /* its status, 0 if none */
-  char reason[128];   /* its reason phrase, as the server sent it */
-  int followed;       /* the library follows it (the hop callback said so) */
+  int pending;      /* its status, 0 if none */
+  char reason[128]; /* its reason phrase, as the server sent it */
+  int followed;     /* the library follows it (the hop callback said so) */
   char follow_to[2048];
   int64_t pending_ms; /* when it arrived */
   char retry_after[64];
@@ -315,8 +315,8 @@ static void header_in(trace_slot *s, const char *line, size_t len) {
     s->followed = 0;
     /* The reason phrase as the server sent it (RFC 9112 §4): what the
      * trace shows is what came over the wire. */
-    const char *rp = sp ? memchr(sp + 1, ' ', len - (size_t)(sp + 1 - line))
-                        : NULL;
+    const char *rp =
+        sp ? memchr(sp + 1, ' ', len - (size_t)(sp + 1 - line)) : NULL;
     size_t rl = rp ? len - (size_t)(rp + 1 - line) : 0;
     while (rl && (rp[rl] == '\r' || rp[rl] == '\n' || rp[rl] == ' '))
       rl--;
@@ -557,8 +557,8 @@ void trace_end(tool_trace *t, size_t slot, const tool_job *j) {
           httpresp_cache_status_name(cs), age);
     else if (cs != HTTPRESP_CACHE_NONE)
       cat(sum, sizeof(sum), ", cache %s", httpresp_cache_status_name(cs));
-    int wire = j->wire_status == st && *s->reason &&
-               cs != HTTPRESP_CACHE_HIT && cs != HTTPRESP_CACHE_REVALIDATED;
+    int wire = j->wire_status == st && *s->reason && cs != HTTPRESP_CACHE_HIT &&
+               cs != HTTPRESP_CACHE_REVALIDATED;
     emit(s, "= %d %s from %s  (%llu bytes%s, %.2f s)", st,
          wire ? s->reason : httpresp_status_reason(st),
          httpresp_response_url(r),

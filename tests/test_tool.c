@@ -280,7 +280,8 @@ Test(tool, credentials_stay_with_their_origin) {
   run r = RUN("--no-cache", "-u", "user:pass", u);
   cr_expect_eq(r.code, 0, "err: %s", r.err);
   cr_expect_str_eq(r.out, "landed");
-  const ts_request *q0 = ts_request_get(tool_ts, 0), *q1 = ts_request_get(tool_ts, 1);
+  const ts_request *q0 = ts_request_get(tool_ts, 0),
+                   *q1 = ts_request_get(tool_ts, 1);
   cr_assert(q0 && q1);
   cr_expect_str_eq(ts_req_header(q0, "Authorization"), "Basic dXNlcjpwYXNz");
   cr_expect_null(ts_req_header(q1, "Authorization"),
@@ -333,8 +334,9 @@ Test(tool, exit_codes_of_redirect_errors) {
   cr_expect_eq(r.code, 7, "connection refused exits 7");
   run_free(&r);
   r = RUN("--no-cache", "gopher://x/");
-  cr_expect_eq(r.code, 1, "a URL that is not http(s) exits 1, like curl "
-                         "--proto =http,https");
+  cr_expect_eq(r.code, 1,
+               "a URL that is not http(s) exits 1, like curl "
+               "--proto =http,https");
   run_free(&r);
   r = RUN("--no-cache", "http://[::1/x");
   cr_expect_eq(r.code, 3, "a malformed URL exits 3");
@@ -363,7 +365,8 @@ Test(tool, max_retries_and_max_wait) {
   ts_simple(tool_ts, 0, "/busy", 503, "Retry-After: 1", "later");
   r = RUN("--no-cache", WJSON, "--max-wait", "0.5", u);
   cr_expect_eq(r.code, 0);
-  cr_expect_eq(ts_request_count(tool_ts), 1, "a 1 s wait is above --max-wait 0.5");
+  cr_expect_eq(ts_request_count(tool_ts), 1,
+               "a 1 s wait is above --max-wait 0.5");
   cr_expect(strstr(r.out, "\"retry_after_ms\":1000"), "json: %s", r.out);
   cr_expect(strstr(r.out, "\"retry_stop\":\"wait-too-long\""));
   cr_expect_lt(r.ms, 900, "it must not have waited");
@@ -412,7 +415,8 @@ Test(tool, several_urls_share_one_connection) {
   cr_expect_eq(r.code, 0, "err: %s", r.err);
   cr_expect_eq(ts_request_count(tool_ts), 2);
   cr_expect_eq(ts_connection_count(tool_ts), 1, "the connection is reused");
-  const ts_request *q0 = ts_request_get(tool_ts, 0), *q1 = ts_request_get(tool_ts, 1);
+  const ts_request *q0 = ts_request_get(tool_ts, 0),
+                   *q1 = ts_request_get(tool_ts, 1);
   cr_assert(q0 && q1);
   cr_expect_eq(q0->conn_id, q1->conn_id);
   char *ga = slurp_file(fa, NULL), *gb = slurp_file(fb, NULL);
@@ -452,7 +456,8 @@ Test(tool, several_urls_share_one_cache) {
   /* The disk store outlives the run; --no-cache (after it) ignores it. */
   r = RUN(opt, u);
   cr_expect_str_eq(r.out, "cached");
-  cr_expect_eq(ts_request_count(tool_ts), 1, "a new run finds the stored answer");
+  cr_expect_eq(ts_request_count(tool_ts), 1,
+               "a new run finds the stored answer");
   run_free(&r);
   r = RUN(opt, "--no-cache", u);
   cr_expect_eq(ts_request_count(tool_ts), 2);
@@ -749,9 +754,9 @@ Test(tool, fail_stops_at_the_error_head) {
   char *u = url("/gone");
   const char *out = path_in_tmp("gone.out");
   run r = RUN("-s", "-f", "-m", "3", "-o", out, u);
-  run c = run_prog_in("/usr/bin/curl", NULL, 0,
-                      (const char *const[]){"-s", "-f", "-m", "3", "-o", out,
-                                            u, NULL});
+  run c = run_prog_in(
+      "/usr/bin/curl", NULL, 0,
+      (const char *const[]){"-s", "-f", "-m", "3", "-o", out, u, NULL});
   cr_expect_eq(r.code, 22);
   cr_expect_eq(r.code, c.code, "curl exits %d", c.code);
   cr_expect_lt(r.ms, 1500, "it did not wait for the body (%lld ms)",
@@ -795,14 +800,14 @@ Test(tool, cache_is_opt_in_and_stored_answers_say_so) {
   cr_expect_eq(ts_request_count(tool_ts), 4);
   cr_expect(strstr(r.out, "\r\nAge: "), "out: %s", r.out);
   cr_expect(strstr(r.out, "\"cache\":{\"status\":\"hit\","), "out: %s", r.out);
-  cr_expect(strstr(r.out, "\"fetched_now\":false,\"age\":"), "out: %s",
-            r.out);
+  cr_expect(strstr(r.out, "\"fetched_now\":false,\"age\":"), "out: %s", r.out);
   run_free(&r);
   unsetenv("HTTPRESP_CACHE");
   free(u);
 }
 
-/* ---- --help and README say the same --------------------------------------- */
+/* ---- --help and README say the same ---------------------------------------
+ */
 
 /* Appends "code\tmeaning\n" rows; meanings with runs of blanks and
  * backticks squeezed out. */
@@ -900,7 +905,8 @@ Test(tool, help_and_readme_list_the_same_exit_codes) {
     snprintf(want, sizeof(want), "\n%d\t", code);
     cr_expect(strstr(h, want), "--help lacks %d", code);
   }
-  cr_expect(strstr(r.out, "--cache[=DIR]") && strstr(r.out, "-w, --write-out") &&
+  cr_expect(strstr(r.out, "--cache[=DIR]") &&
+            strstr(r.out, "-w, --write-out") &&
             strstr(r.out, "-k, --insecure") && strstr(r.out, "--cacert") &&
             strstr(r.out, "--capath") && strstr(r.out, "CURL_CA_BUNDLE"));
   free(h);

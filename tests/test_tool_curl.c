@@ -120,9 +120,9 @@ Test(tool, write_out_variables_match_curl) {
   const char *fmt = "%{http_code} %{num_redirects} %{size_download} "
                     "%{url_effective} %{exitcode}\\n%%";
   run r = RUN("-s", "-o", "/dev/null", "-w", fmt, u);
-  run c = run_prog_in("/usr/bin/curl", NULL, 0,
-                      (const char *const[]){"-s", "-L", "-o", "/dev/null",
-                                            "-w", fmt, u, NULL});
+  run c = run_prog_in(
+      "/usr/bin/curl", NULL, 0,
+      (const char *const[]){"-s", "-L", "-o", "/dev/null", "-w", fmt, u, NULL});
   cr_expect_eq(r.code, c.code);
   cr_expect_str_eq(r.out, c.out, "curl printed '%s'", c.out);
   run_free(&r);
@@ -151,7 +151,8 @@ Test(tool, write_out_variables_match_curl) {
   free(u);
 }
 
-/* ---- curl's flags and exit codes, side by side with curl ------------------ */
+/* ---- curl's flags and exit codes, side by side with curl ------------------
+ */
 
 /* --json means what it means in curl: a JSON body with its headers. */
 Test(tool, json_option_sends_json_like_curl) {
@@ -220,14 +221,16 @@ Test(tool, exit_codes_match_curl) {
       {"HTTP/0.9 reply", {h09}, 1, 1},
       {"unwritable -o", {"-o", "/nonexistent/dir/x", ok}, 23, 23},
       /* curl warns and sends an empty body; the tool refuses. */
-      {"unreadable data file", {"--data-binary", "@/nonexistent/f", ok}, 26,
-       0},
+      {"unreadable data file", {"--data-binary", "@/nonexistent/f", ok}, 26, 0},
       {"unknown option", {"--no-such-option", ok}, 2, 2},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    const char *targs[10] = {"-s"}, *cargs[12] = {"-s", "-L", "--proto",
-                                                   "=http,https", "--proto-redir",
-                                                   "=http,https"};
+    const char *targs[10] = {"-s"}, *cargs[12] = {"-s",
+                                                  "-L",
+                                                  "--proto",
+                                                  "=http,https",
+                                                  "--proto-redir",
+                                                  "=http,https"};
     size_t nt = 1, nc = 6;
     for (size_t k = 0; k < 6 && cases[i].args[k]; k++) {
       targs[nt++] = cases[i].args[k];
@@ -254,7 +257,8 @@ Test(tool, exit_codes_match_curl) {
   free(h09);
 }
 
-/* ---- TLS: curl's flags and environment -------------------------------------- */
+/* ---- TLS: curl's flags and environment --------------------------------------
+ */
 
 Test(tool, tls_flags_and_ca_environment_match_curl) {
   const char *cert = path_in_tmp("cert.pem"), *key = path_in_tmp("key.pem");
@@ -262,12 +266,12 @@ Test(tool, tls_flags_and_ca_environment_match_curl) {
   snprintf(cadir, sizeof(cadir), "%s", path_in_tmp("cadir"));
   if (access("/usr/bin/openssl", X_OK) != 0)
     cr_skip_test("openssl is not installed");
-  run g = run_prog_in("/usr/bin/openssl", NULL, 0,
-                      (const char *const[]){
-                          "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                          "-subj", "/CN=127.0.0.1", "-keyout", key, "-out",
-                          cert, "-days", "1", "-addext",
-                          "subjectAltName=IP:127.0.0.1", NULL});
+  run g =
+      run_prog_in("/usr/bin/openssl", NULL, 0,
+                  (const char *const[]){
+                      "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj",
+                      "/CN=127.0.0.1", "-keyout", key, "-out", cert, "-days",
+                      "1", "-addext", "subjectAltName=IP:127.0.0.1", NULL});
   cr_assert_eq(g.code, 0, "openssl req: %s", g.err);
   run_free(&g);
   /* A hashed CA directory for --capath and SSL_CERT_DIR. */
@@ -304,8 +308,11 @@ Test(tool, tls_flags_and_ca_environment_match_curl) {
       {"SSL_CERT_FILE", "SSL_CERT_FILE", cert, {NULL}, 0},
       {"SSL_CERT_DIR", "SSL_CERT_DIR", cadir, {NULL}, 0},
       /* --cacert wins over the environment. */
-      {"--cacert over CURL_CA_BUNDLE", "CURL_CA_BUNDLE", "/nonexistent",
-       {"--cacert", cert}, 0},
+      {"--cacert over CURL_CA_BUNDLE",
+       "CURL_CA_BUNDLE",
+       "/nonexistent",
+       {"--cacert", cert},
+       0},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     if (cases[i].env)

@@ -50,7 +50,8 @@ Test(tool, verbose_trace_explains_each_hop) {
  * is not part of the origin, so a redirect to the same scheme, host and
  * port with a user name in the URL stays with its credentials. */
 Test(tool, verbose_trace_names_other_origins_as_the_library_does) {
-  char *land = ts_url(tool_ts, 0, "/land"), *other = ts_url(tool_ts, 1, "/land");
+  char *land = ts_url(tool_ts, 0, "/land"),
+       *other = ts_url(tool_ts, 1, "/land");
   char loc[300];
   /* http://x@127.0.0.1:PORT/land */
   snprintf(loc, sizeof(loc), "Location: http://x@%s", land + 7);
@@ -84,7 +85,8 @@ Test(tool, verbose_trace_names_other_origins_as_the_library_does) {
   free(other);
 }
 
-/* ---- the -v trace agrees with what happened -------------------------------- */
+/* ---- the -v trace agrees with what happened --------------------------------
+ */
 
 /* A redirect whose target the cache answers: the trace says the 302 was
  * followed and the answer is a stored one, as the summary does (before, it
@@ -132,8 +134,7 @@ Test(tool, trace_and_include_show_the_servers_reason_phrase) {
   run r = RUN("-v", u);
   cr_expect_eq(r.code, 0, "err: %s", r.err);
   char want[300];
-  snprintf(want, sizeof(want), "< 302 Moved Temporarily  -> follow to %s",
-           end);
+  snprintf(want, sizeof(want), "< 302 Moved Temporarily  -> follow to %s", end);
   cr_expect(strstr(r.err, want), "trace: %s", r.err);
   cr_expect(strstr(r.err, "< 200 Fine Thanks\n"), "trace: %s", r.err);
   cr_expect(strstr(r.err, "= 200 Fine Thanks from "), "trace: %s", r.err);
@@ -143,12 +144,11 @@ Test(tool, trace_and_include_show_the_servers_reason_phrase) {
                                   {"-i", NULL, NULL}};
   for (size_t i = 0; i < 2; i++) {
     r = run_tool_in(NULL, 0,
-                    (const char *const[]){forms[i][0], forms[i][1] ? forms[i][1]
-                                                                   : u,
+                    (const char *const[]){forms[i][0],
+                                          forms[i][1] ? forms[i][1] : u,
                                           forms[i][1] ? u : NULL, NULL});
     /* curl -i -L shows every head; the tool shows the answer's. */
-    run c = run_curl(
-        (const char *const[]){"-s", "-i", i ? end : u, NULL});
+    run c = run_curl((const char *const[]){"-s", "-i", i ? end : u, NULL});
     cr_expect_eq(r.code, 0);
     cr_expect_str_eq(r.out, c.out, "curl -i printed: %s", c.out);
     run_free(&r);
@@ -177,8 +177,8 @@ Test(tool, verbose_trace_counts_attempts_like_the_summary) {
             "trace: %s", r.err);
   cr_expect(strstr(r.err, "(attempt 2"), "the repeat is attempt 2: %s", r.err);
   char want[300];
-  snprintf(want, sizeof(want), "< 307 Temporary Redirect  -> follow to %s (POST",
-           u);
+  snprintf(want, sizeof(want),
+           "< 307 Temporary Redirect  -> follow to %s (POST", u);
   cr_expect(strstr(r.err, want), "trace: %s", r.err);
   cr_expect_null(strstr(r.err, "attempt 3"), "trace: %s", r.err);
   cr_expect(strstr(r.out, "\"attempts\":1,"), "json: %s", r.out);

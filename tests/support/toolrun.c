@@ -56,7 +56,7 @@ const char *tool_path(void) {
 
 /* Runs program `tool` with `args` (NULL-terminated), `in` on stdin. */
 run run_prog_in(const char *tool, const char *in, size_t in_len,
-                       const char *const *args) {
+                const char *const *args) {
   int pin[2], pout[2], perr[2];
   cr_assert(pipe(pin) == 0 && pipe(pout) == 0 && pipe(perr) == 0);
   size_t n = 0;
@@ -238,7 +238,6 @@ void tool_teardown(void) {
   fixture_rm_rf(tool_tmpdir);
 }
 
-
 char *url(const char *path) { return ts_url(tool_ts, 0, path); }
 
 char *path_in_tmp(const char *name) {
@@ -300,7 +299,8 @@ char *json_of(const char *out, int n) {
   return strdup("");
 }
 
-/* ---- curl and openssl ------------------------------------------------------ */
+/* ---- curl and openssl ------------------------------------------------------
+ */
 
 /* Runs curl with `args` (NULL-terminated). */
 run run_curl(const char *const *args) {
