@@ -73,9 +73,7 @@ static void keep_body(tool_job *j, const char *data, size_t len) {
   j->kept_len += n;
 }
 
-/* The head of the final response: the server's own bytes when the answer
- * came from the network (its reason phrase included), else built from the
- * response (a stored answer, with its Age). */
+/* The head just received, as the server sent it. */
 static int write_wire_head(tool_job *j) {
   j->head_written = 1;
   if (emit_bytes(j, j->wire, j->wire_len) != 0)
@@ -83,14 +81,16 @@ static int write_wire_head(tool_job *j) {
   return j->wire_done ? 0 : emit_bytes(j, "\r\n", 2);
 }
 
+/* The head of the final response: the server's own bytes when the answer
+ * came from the network (written already if its head went out as it
+ * arrived), else built from the response (a stored answer, with its Age). */
 static int write_head(tool_job *j) {
   const httpresp_response *r = j->resp;
   int st = httpresp_response_status(r);
   httpresp_cache_status cs = httpresp_response_cache_status(r);
   if (j->wire && j->wire_status == st && !j->wire_followed &&
       cs != HTTPRESP_CACHE_HIT && cs != HTTPRESP_CACHE_REVALIDATED)
-    return write_wire_head(j);
-  j->head_written = 1;
+    return j->head_written ? 0 : write_wire_head(j);
   long ver = j->http_version;
   const char *v = ver == CURL_HTTP_VERSION_2_0   ? "HTTP/2"
                   : ver == CURL_HTTP_VERSION_3   ? "HTTP/3"
@@ -151,10 +151,16 @@ size_t tool_sink(void *ud, const char *data, size_t len) {
 /* Keeps the last response head the network delivered for the job. */
 void tool_capture_head(tool_job *j, const char *line, size_t len) {
   if (len >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+    /* libcurl does not always pass on the blank line that ends a 1xx:
+     * the next status line ends it too. */
+    if (j->wire_status >= 100 && j->wire_status < 200 && !j->head_written &&
+        (j->o->include || j->o->head))
+      write_wire_head(j);
     const char *sp = memchr(line, ' ', len);
     j->wire_len = 0;
     j->wire_done = 0;
     j->wire_followed = 0;
+    j->head_written = 0;
     j->wire_status = sp ? (int)strtol(sp + 1, NULL, 10) : 0;
   } else if (j->wire_done || !j->wire_status) {
     return; /* trailers, or before any status line */
@@ -169,6 +175,15 @@ void tool_capture_head(tool_job *j, const char *line, size_t len) {
   }
   memcpy(j->wire + j->wire_len, line, len);
   j->wire_len += len;
+  /* Like curl -i (and -I) with -L: every head as it arrives, 1xx and
+   * redirects included.  Not an error's with -f (curl stops first), nor a
+   * 304 the cache turns into the stored answer (whose head comes at the
+   * end). */
+  const tool_opts *o = j->o;
+  if (j->wire_done && (o->include || o->head) &&
+      !(o->fail && j->wire_status >= 400) &&
+      !(o->cache && j->wire_status == 304))
+    write_wire_head(j);
 }
 
 /* The job's error line on stderr, if it failed. */
@@ -205,8 +220,9 @@ static void report_error(const tool_job *j, const tool_opts *o, int code) {
 void tool_finish_job(tool_job *j, const tool_opts *o) {
   int code = tool_exit_code(j, o);
   if (!code) {
-    /* -I, or -i before an empty body; a body served from the cache. */
-    if ((o->include || o->head) && !j->head_written)
+    /* The answer's head unless it went out as it arrived; a body served
+     * from the cache. */
+    if (o->include || o->head)
       write_head(j);
     if (j->stored && !o->head) {
       emit_bytes(j, j->stored, j->stored_len);

@@ -85,7 +85,7 @@ typedef struct tool_job {
   int to_spool;        /* not this job's turn on stdout yet */
   const char *path;    /* the -o file; NULL: stdout */
   uint64_t body_bytes; /* written (size_download) */
-  int head_written;    /* -i: the head went out before the body */
+  int head_written;    /* -i/-I: the head received last went out */
   int fail_stopped;    /* -f stopped the transfer at a status >= 400 */
   int write_failed;    /* the output refused the bytes: exit 23 */
   int write_errno;

@@ -140,20 +140,34 @@ Test(tool, trace_and_include_show_the_servers_reason_phrase) {
   cr_expect(strstr(r.err, "= 200 Fine Thanks from "), "trace: %s", r.err);
   run_free(&r);
 
-  const char *const forms[][3] = {{"-i", "--no-follow", NULL},
-                                  {"-i", NULL, NULL}};
+  /* -i as curl -i -L: every head as it came, then the body; -I too. */
+  const char *const flags[] = {"-i", "-I"};
   for (size_t i = 0; i < 2; i++) {
-    r = run_tool_in(NULL, 0,
-                    (const char *const[]){forms[i][0],
-                                          forms[i][1] ? forms[i][1] : u,
-                                          forms[i][1] ? u : NULL, NULL});
-    /* curl -i -L shows every head; the tool shows the answer's. */
-    run c = run_curl((const char *const[]){"-s", "-i", i ? end : u, NULL});
+    r = RUN(flags[i], u);
+    run c = run_curl((const char *const[]){"-s", flags[i], "-L", u, NULL});
     cr_expect_eq(r.code, 0);
-    cr_expect_str_eq(r.out, c.out, "curl -i printed: %s", c.out);
+    cr_expect_str_eq(r.out, c.out, "curl %s -L printed: %s", flags[i], c.out);
     run_free(&r);
     run_free(&c);
   }
+  r = RUN("-i", "--no-follow", u);
+  run c = run_curl((const char *const[]){"-s", "-i", u, NULL});
+  cr_expect_str_eq(r.out, c.out, "curl -i printed: %s", c.out);
+  run_free(&r);
+  run_free(&c);
+
+  /* Interim heads too, as curl -i shows them. */
+  ts_resp *h = ts_route(tool_ts, 0, "/hints");
+  ts_resp_str(h, "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n"
+                 "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  char *hu = url("/hints");
+  r = RUN("-i", hu);
+  c = run_curl((const char *const[]){"-s", "-i", hu, NULL});
+  cr_expect(strstr(r.out, "HTTP/1.1 103 Early Hints\r\n"), "out: %s", r.out);
+  cr_expect_str_eq(r.out, c.out, "curl -i printed: %s", c.out);
+  run_free(&r);
+  run_free(&c);
+  free(hu);
   free(u);
   free(end);
 }
