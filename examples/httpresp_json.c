@@ -388,7 +388,6 @@ int write_out(const char *fmt, const tool_job *j, const tool_opts *o) {
       fputc(*p, f);
     }
   }
-  if (f != stdout ? fclose(f) != 0 : fflush(f) != 0)
-    bad = 1;
-  return bad ? 23 : 0;
+  int closed = f == stdout ? fflush(f) : fclose(f);
+  return bad || closed != 0 ? EXIT_WRITE : 0;
 }
