@@ -348,6 +348,25 @@ static int write_var(FILE *f, const char *name, size_t len, const tool_job *j,
   return 0;
 }
 
+/* curl 8.3's %output{FILE} and %output{>>FILE}: what follows goes to FILE
+ * (`name`, `len` bytes).  Returns the new stream, or NULL (with `f`
+ * closed unless stdout) when FILE cannot be opened. */
+static FILE *switch_output(FILE *f, const char *name, size_t len, int *bad) {
+  int append = len >= 2 && strncmp(name, ">>", 2) == 0;
+  if (append)
+    name += 2, len -= 2;
+  char path[4096];
+  snprintf(path, sizeof(path), "%.*s", (int)len, name);
+  FILE *nf = fopen(path, append ? "ab" : "wb");
+  if (!nf)
+    fprintf(stderr, "httpresp: -w %%output{%s}: %s\n", path, strerror(errno));
+  if (f != stdout && fclose(f) != 0)
+    *bad = 1;
+  else if (f == stdout && fflush(f) != 0)
+    *bad = 1;
+  return nf;
+}
+
 int write_out(const char *fmt, const tool_job *j, const tool_opts *o) {
   FILE *f = stdout;
   int bad = 0;
@@ -362,24 +381,9 @@ int write_out(const char *fmt, const tool_job *j, const tool_opts *o) {
                 (int)(end - p - 2), p + 2);
       p = end;
     } else if (strncmp(p, "%output{", 8) == 0 && strchr(p + 8, '}')) {
-      /* curl 8.3's %output{FILE}, %output{>>FILE}: the rest goes there. */
       const char *end = strchr(p + 8, '}');
-      const char *name = p + 8;
-      int append = strncmp(name, ">>", 2) == 0;
-      if (append)
-        name += 2;
-      char path[4096];
-      snprintf(path, sizeof(path), "%.*s", (int)(end - name), name);
-      FILE *nf = fopen(path, append ? "ab" : "wb");
-      if (!nf) {
-        fprintf(stderr, "httpresp: -w %%output{%s}: %s\n", path,
-                strerror(errno));
-        bad = 1;
-        break;
-      }
-      if (f != stdout && fclose(f) != 0)
-        bad = 1;
-      f = nf;
+      if (!(f = switch_output(f, p + 8, (size_t)(end - p - 8), &bad)))
+        return EXIT_WRITE;
       p = end;
     } else if (p[0] == '\\' && p[1]) {
       p++;
