@@ -360,9 +360,8 @@ static FILE *switch_output(FILE *f, const char *name, size_t len, int *bad) {
   FILE *nf = fopen(path, append ? "ab" : "wb");
   if (!nf)
     fprintf(stderr, "httpresp: -w %%output{%s}: %s\n", path, strerror(errno));
-  if (f != stdout && fclose(f) != 0)
-    *bad = 1;
-  else if (f == stdout && fflush(f) != 0)
+  int done = f == stdout ? fflush(f) : fclose(f);
+  if (done != 0)
     *bad = 1;
   return nf;
 }
