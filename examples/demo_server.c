@@ -51,6 +51,7 @@ static const char routes_text[] =
     "  /bad-location       302 with a Location that is not a URI\n"
     "  /ftp                302 to an ftp:// URL\n"
     "  /status/NNN         answers NNN (?retry-after=S adds Retry-After)\n"
+    "  /endless            200 with a body that never ends\n"
     "  /redirect?status=NNN&to=URL   any redirect\n"
     "  /stats[?path=P]     how many requests each path received\n"
     "  /reset              forgets per-id state and statistics\n";
@@ -68,6 +69,7 @@ typedef struct conn {
   size_t out_len, out_off, out_cap;
   int close_after; /* close once `out` is written */
   int continue_sent;
+  int endless; /* /endless: refill `out` whenever it is written */
 } conn;
 
 typedef struct request {
@@ -544,6 +546,16 @@ static void route_redirect(conn *c, const request *q) {
   redirect(c, q, st >= 300 && st <= 399 ? (int)st : 302, to);
 }
 
+/* A body without end (no Content-Length, never closed by the server):
+ * what a client that holds bodies in memory cannot survive. */
+static void route_endless(conn *c, const request *q) {
+  c->close_after = 1;
+  out_printf(c, "HTTP/1.1 200 OK\r\nServer: httpresp-demo\r\n"
+                "Content-Type: application/octet-stream\r\n"
+                "Connection: close\r\n\r\n");
+  c->endless = strcmp(q->method, "HEAD") != 0;
+}
+
 static void route_reset(conn *c, const request *q) {
   state_reset();
   respond_text(c, q, 200, "Cache-Control: no-store\r\n", "reset\n");
@@ -568,6 +580,7 @@ static const struct {
     {"/ftp", route_ftp},         {"/redirect", route_redirect},
     {"/stats", route_stats},     {"/reset", route_reset},
     {"/many/", route_many},      {"/status/", route_status_nnn},
+    {"/endless", route_endless},
 };
 
 static void handle(conn *c, const request *q) {
@@ -878,6 +891,12 @@ static void on_writable(conn *c) {
   if (c->out_off < c->out_len)
     return;
   c->out_off = c->out_len = 0;
+  if (c->endless) {
+    static char chunk[65536];
+    memset(chunk, 'x', sizeof(chunk));
+    out_append(c, chunk, sizeof(chunk));
+    return;
+  }
   if (c->close_after)
     conn_free(c);
   else

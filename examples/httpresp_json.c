@@ -1,8 +1,11 @@
-/* --json: one JSON object per URL, on one line, with everything a script
+/* -w/--write-out, curl's way: text with %{variable}s after each URL, and
+ * %{json}, one JSON object with curl's variables and everything a script
  * needs to know what the library did.  No JSON library: the escaper below
  * is the only tricky part, and it must be right for any bytes a server
  * sends. */
+#include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "httpresp_tool.h"
@@ -39,6 +42,37 @@ static size_t utf8_len(const unsigned char *s, size_t avail) {
     if (s[i] < 0x80 || s[i] > 0xBF)
       return 0;
   return n;
+}
+
+int json_is_utf8(const char *str, size_t len) {
+  const unsigned char *s = (const unsigned char *)str;
+  for (size_t i = 0; i < len;) {
+    size_t n = utf8_len(s + i, len - i);
+    if (!n)
+      return 0;
+    i += n;
+  }
+  return 1;
+}
+
+/* RFC 4648 §4 base64, with padding. */
+static void json_base64(FILE *f, const char *str, size_t len) {
+  static const char abc[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const unsigned char *s = (const unsigned char *)str;
+  fputc('"', f);
+  for (size_t i = 0; i < len; i += 3) {
+    unsigned v = (unsigned)s[i] << 16;
+    if (i + 1 < len)
+      v |= (unsigned)s[i + 1] << 8;
+    if (i + 2 < len)
+      v |= s[i + 2];
+    fputc(abc[(v >> 18) & 63], f);
+    fputc(abc[(v >> 12) & 63], f);
+    fputc(i + 1 < len ? abc[(v >> 6) & 63] : '=', f);
+    fputc(i + 2 < len ? abc[v & 63] : '=', f);
+  }
+  fputc('"', f);
 }
 
 void json_string(FILE *f, const char *str, size_t len) {
@@ -109,11 +143,60 @@ static void json_key(FILE *f, const char *k, int first) {
   fputc(':', f);
 }
 
-void json_job(FILE *f, const tool_job *j, const tool_opts *o, int with_body) {
+/* The final status's reason phrase: the server's own when the answer came
+ * from the network, else the library's. */
+static const char *final_reason(const tool_job *j, int status, char *buf,
+                                size_t len) {
+  httpresp_cache_status cs = httpresp_response_cache_status(j->resp);
+  if (j->wire && j->wire_status == status && !j->wire_followed &&
+      cs != HTTPRESP_CACHE_HIT && cs != HTTPRESP_CACHE_REVALIDATED) {
+    const char *sp = memchr(j->wire, ' ', j->wire_len);
+    const char *end = memchr(j->wire, '\n', j->wire_len);
+    const char *rp =
+        sp && end ? memchr(sp + 1, ' ', (size_t)(end - sp - 1)) : NULL;
+    if (rp) {
+      size_t n = (size_t)(end - rp - 1);
+      while (n && (rp[n] == '\r' || rp[n] == ' '))
+        n--;
+      snprintf(buf, len, "%.*s", (int)n, rp + 1);
+      return buf;
+    }
+  }
+  return status ? httpresp_status_reason(status) : "";
+}
+
+static const char *errormsg(const tool_job *j) {
+  if (!j->rc)
+    return NULL;
+  return j->resp ? httpresp_response_errmsg(j->resp) : httpresp_strerror(j->rc);
+}
+
+static uint64_t size_download(const tool_job *j) { return j->body_bytes; }
+
+void json_job(FILE *f, const tool_job *j, const tool_opts *o) {
   const httpresp_response *r = j->resp;
   int status = httpresp_response_status(r);
+  char rbuf[256];
   fputc('{', f);
-  json_key(f, "index", 1);
+  /* curl's %{json} variables first, named and typed as curl has them. */
+  json_key(f, "http_code", 1);
+  fprintf(f, "%d", status);
+  json_key(f, "url_effective", 0);
+  json_cstr(f,
+            r && *httpresp_response_url(r) ? httpresp_response_url(r) : j->url);
+  json_key(f, "num_redirects", 0);
+  fprintf(f, "%u", tool_redirect_count(r));
+  json_key(f, "time_total", 0);
+  fprintf(f, "%.6f", (double)(j->end_ms - j->start_ms) / 1000.0);
+  json_key(f, "size_download", 0);
+  fprintf(f, "%" PRIu64, size_download(j));
+  json_key(f, "exitcode", 0);
+  fprintf(f, "%d", tool_exit_code(j, o));
+  json_key(f, "errormsg", 0);
+  json_cstr(f, errormsg(j));
+
+  /* Then what the library did. */
+  json_key(f, "index", 0);
   fprintf(f, "%zu", j->index);
   json_key(f, "url", 0);
   json_cstr(f, j->url);
@@ -122,7 +205,7 @@ void json_job(FILE *f, const tool_job *j, const tool_opts *o, int with_body) {
   json_key(f, "status", 0);
   fprintf(f, "%d", status);
   json_key(f, "reason", 0);
-  json_cstr(f, status ? httpresp_status_reason(status) : "");
+  json_cstr(f, final_reason(j, status, rbuf, sizeof(rbuf)));
   json_key(f, "final_url", 0);
   json_cstr(f, r ? httpresp_response_url(r) : "");
   json_key(f, "exit_code", 0);
@@ -181,12 +264,24 @@ void json_job(FILE *f, const tool_job *j, const tool_opts *o, int with_body) {
   json_key(f, "retry_stop", 0);
   json_cstr(f, httpresp_retry_stop_name(httpresp_response_retry_stop(r)));
 
+  /* An answer that did not come from the server just now says so, with
+   * its age as the cache computed it (RFC 9111 §4.2.3). */
+  httpresp_cache_status cs = httpresp_response_cache_status(r);
   json_key(f, "cache", 0);
   fputc('{', f);
   json_key(f, "status", 1);
-  json_cstr(f, httpresp_cache_status_name(httpresp_response_cache_status(r)));
+  json_cstr(f, httpresp_cache_status_name(cs));
   json_key(f, "reason", 0);
   json_cstr(f, httpresp_response_cache_reason(r));
+  json_key(f, "fetched_now", 0);
+  int stored = cs == HTTPRESP_CACHE_HIT || cs == HTTPRESP_CACHE_REVALIDATED;
+  fputs(stored ? "false" : "true", f);
+  json_key(f, "age", 0);
+  const char *age = stored ? httpresp_response_header(r, "Age") : NULL;
+  if (age)
+    fprintf(f, "%lld", strtoll(age, NULL, 10));
+  else
+    fputs("null", f);
   fputc('}', f);
 
   json_key(f, "error", 0);
@@ -199,7 +294,7 @@ void json_job(FILE *f, const tool_job *j, const tool_opts *o, int with_body) {
     json_key(f, "label", 0);
     json_cstr(f, tool_error_label(j->rc));
     json_key(f, "message", 0);
-    json_cstr(f, r ? httpresp_response_errmsg(r) : httpresp_strerror(j->rc));
+    json_cstr(f, errormsg(j));
     json_key(f, "curl_code", 0);
     fprintf(f, "%d", (int)httpresp_response_curl_code(r));
     fputc('}', f);
@@ -209,13 +304,93 @@ void json_job(FILE *f, const tool_job *j, const tool_opts *o, int with_body) {
 
   json_key(f, "time_ms", 0);
   fprintf(f, "%" PRId64, j->end_ms - j->start_ms);
-  size_t blen = 0;
-  const char *body = httpresp_response_body(r, &blen);
   json_key(f, "body_bytes", 0);
-  fprintf(f, "%zu", blen);
-  if (with_body) {
-    json_key(f, "body", 0);
-    json_string(f, body, blen);
+  fprintf(f, "%" PRIu64, size_download(j));
+  /* The body never loses a byte: text when it is UTF-8, else base64. */
+  int text = json_is_utf8(j->kept, j->kept_len);
+  json_key(f, "body_encoding", 0);
+  json_cstr(f, text ? "utf-8" : "base64");
+  json_key(f, "body", 0);
+  if (text)
+    json_string(f, j->kept, j->kept_len);
+  else
+    json_base64(f, j->kept, j->kept_len);
+  json_key(f, "body_truncated", 0);
+  fputs(j->kept_all ? "false" : "true", f);
+  fputc('}', f);
+}
+
+/* One %{name} of -w. */
+static int write_var(FILE *f, const char *name, size_t len, const tool_job *j,
+                     const tool_opts *o) {
+  const httpresp_response *r = j->resp;
+#define IS(s) (len == sizeof(s) - 1 && memcmp(name, s, len) == 0)
+  if (IS("json"))
+    json_job(f, j, o);
+  else if (IS("http_code") || IS("response_code"))
+    fprintf(f, "%03d", httpresp_response_status(r));
+  else if (IS("url_effective"))
+    fputs(r && *httpresp_response_url(r) ? httpresp_response_url(r) : j->url,
+          f);
+  else if (IS("num_redirects"))
+    fprintf(f, "%u", tool_redirect_count(r));
+  else if (IS("time_total"))
+    fprintf(f, "%.6f", (double)(j->end_ms - j->start_ms) / 1000.0);
+  else if (IS("size_download"))
+    fprintf(f, "%" PRIu64, size_download(j));
+  else if (IS("exitcode"))
+    fprintf(f, "%d", tool_exit_code(j, o));
+  else if (IS("errormsg"))
+    fputs(errormsg(j) ? errormsg(j) : "", f);
+  else
+    return -1;
+#undef IS
+  return 0;
+}
+
+/* curl 8.3's %output{FILE} and %output{>>FILE}: what follows goes to FILE
+ * (`name`, `len` bytes).  Returns the new stream, or NULL (with `f`
+ * closed unless stdout) when FILE cannot be opened. */
+static FILE *switch_output(FILE *f, const char *name, size_t len, int *bad) {
+  int append = len >= 2 && strncmp(name, ">>", 2) == 0;
+  if (append)
+    name += 2, len -= 2;
+  char path[4096];
+  snprintf(path, sizeof(path), "%.*s", (int)len, name);
+  FILE *nf = fopen(path, append ? "ab" : "wb");
+  if (!nf)
+    fprintf(stderr, "httpresp: -w %%output{%s}: %s\n", path, strerror(errno));
+  int done = f == stdout ? fflush(f) : fclose(f);
+  if (done != 0)
+    *bad = 1;
+  return nf;
+}
+
+int write_out(const char *fmt, const tool_job *j, const tool_opts *o) {
+  FILE *f = stdout;
+  int bad = 0;
+  for (const char *p = fmt; *p; p++) {
+    if (p[0] == '%' && p[1] == '%') {
+      fputc('%', f);
+      p++;
+    } else if (p[0] == '%' && p[1] == '{' && strchr(p + 2, '}')) {
+      const char *end = strchr(p + 2, '}');
+      if (write_var(f, p + 2, (size_t)(end - p - 2), j, o) != 0)
+        fprintf(stderr, "httpresp: unknown --write-out variable: '%.*s'\n",
+                (int)(end - p - 2), p + 2);
+      p = end;
+    } else if (strncmp(p, "%output{", 8) == 0 && strchr(p + 8, '}')) {
+      const char *end = strchr(p + 8, '}');
+      if (!(f = switch_output(f, p + 8, (size_t)(end - p - 8), &bad)))
+        return EXIT_WRITE;
+      p = end;
+    } else if (p[0] == '\\' && p[1]) {
+      p++;
+      fputc(*p == 'n' ? '\n' : *p == 'r' ? '\r' : *p == 't' ? '\t' : *p, f);
+    } else {
+      fputc(*p, f);
+    }
   }
-  fputs("}\n", f);
+  int closed = f == stdout ? fflush(f) : fclose(f);
+  return bad || closed != 0 ? EXIT_WRITE : 0;
 }

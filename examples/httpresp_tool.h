@@ -1,5 +1,8 @@
-/* The httpresp command-line tool: what its parts (httpresp.c: options and
- * drivers; httpresp_trace.c: the -v trace; httpresp_json.c: --json) share.
+/* The httpresp command-line tool: what its parts share (httpresp.c: the
+ * requests, drivers and exit codes; httpresp_args.c: the command line and
+ * --help; httpresp_output.c: bodies as they arrive and the output of each
+ * URL; httpresp_trace.c: the -v trace; httpresp_json.c: -w/--write-out and
+ * its %{json}).
  * Built on the public API alone. */
 #ifndef HTTPRESP_TOOL_H
 #define HTTPRESP_TOOL_H
@@ -11,6 +14,19 @@
 #include <curl/curl.h>
 #include <httpresp/httpresp.h>
 
+#define TOOL_NAME "httpresp"
+
+/* Exit codes besides the per-error ones in httpresp.c's table: curl's. */
+enum {
+  EXIT_UNSUPPORTED = 1, /* CURLE_UNSUPPORTED_PROTOCOL */
+  EXIT_USAGE = 2,       /* curl's exit code for a bad command line */
+  EXIT_BAD_URL = 3,     /* CURLE_URL_MALFORMAT */
+  EXIT_HTTP_ERROR = 22, /* -f and a status >= 400: CURLE_HTTP_RETURNED_ERROR */
+  EXIT_WRITE = 23,      /* CURLE_WRITE_ERROR */
+  EXIT_READ = 26,       /* CURLE_READ_ERROR */
+  EXIT_NOMEM = 27       /* CURLE_OUT_OF_MEMORY */
+};
+
 /* Everything the command line says. */
 typedef struct tool_opts {
   const char *method; /* -X; NULL: HEAD with -I, POST with data, else GET */
@@ -18,20 +34,27 @@ typedef struct tool_opts {
   int include;        /* -i */
   char *data;         /* -d / --data-binary, joined with '&'; NULL if none */
   size_t data_len;
+  int json_data;        /* --json: the data is JSON (curl's --json) */
   const char **headers; /* -H, as given */
   size_t nheaders;
   const char **outputs; /* -o, the n-th for the n-th URL */
   size_t noutputs;
   const char **urls;
   size_t nurls;
-  int silent, show_error, verbose, fail, json;
+  int silent, show_error, verbose, fail;
+  const char *write_out; /* -w FORMAT (read from the file with @FILE) */
+  char *write_out_owned;
+  int want_body_copy;         /* -w uses %{json}: keep the body for it */
   int follow;                 /* 0 with --no-follow */
   long max_redirs;            /* -2: library default; -1: unlimited */
   int keep_post;              /* --keep-post */
   long max_retries;           /* -1: library default */
   int64_t max_wait_ms;        /* -1: library default */
-  const char *cache_dir;      /* --cache DIR, or the default location */
-  int no_cache;               /* --no-cache */
+  int cache;                  /* --cache[=DIR] or $HTTPRESP_CACHE: opt-in */
+  const char *cache_dir;      /* its directory; NULL: the default location */
+  int insecure;               /* -k */
+  const char *cacert;         /* --cacert FILE, else from the environment */
+  const char *capath;         /* --capath DIR, else from the environment */
   long parallel;              /* --parallel N; 0: one URL after the other */
   int64_t connect_timeout_ms; /* 0: libcurl's default */
   int64_t max_time_ms;        /* -m: overall limit per URL, waits included */
@@ -54,7 +77,65 @@ typedef struct tool_job {
   long http_version; /* CURLINFO_HTTP_VERSION of the last transfer */
   size_t slot;       /* the easy handle (and trace slot) it ran on */
   int done;
+
+  /* The body as it arrives (the request's sink). */
+  const tool_opts *o;
+  FILE *out;           /* stdout or the -o file, once opened */
+  FILE *spool;         /* --parallel: stdout output held until its turn */
+  int to_spool;        /* not this job's turn on stdout yet */
+  const char *path;    /* the -o file; NULL: stdout */
+  uint64_t body_bytes; /* written (size_download) */
+  int head_written;    /* -i/-I: the head received last went out */
+  int fail_stopped;    /* -f stopped the transfer at a status >= 400 */
+  int write_failed;    /* the output refused the bytes: exit 23 */
+  int write_errno;
+  char *kept; /* for %{json}: the body's first TOOL_KEEP_BODY bytes */
+  size_t kept_len;
+  int kept_all; /* 0 once the body grew past what is kept */
+  char *stored; /* a body served from the cache, held until the end */
+  size_t stored_len;
+  int sink_seen;
+  int from_wire; /* the final body came from the network */
+
+  /* The last response head received from the network for this job, as the
+   * server sent it (status line and fields), and whether the library has
+   * since followed it (so it is not the answer). */
+  char *wire;
+  size_t wire_len, wire_cap;
+  int wire_status;
+  int wire_done;     /* its blank line was seen */
+  int wire_followed; /* the hop callback fired for it */
 } tool_job;
+
+/* How much of a body -w '%{json}' shows (longer ones are cut, and say so). */
+#define TOOL_KEEP_BODY ((size_t)1 << 20)
+
+/* An error line on stderr ("httpresp: ..."), unless -s without -S; `o`
+ * may be NULL (always shown). */
+void tool_say(const tool_opts *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* realloc that exits 27 (out of memory) on failure. */
+void *tool_xrealloc(void *p, size_t n);
+
+/* ---- the command line (httpresp_args.c) -------------------------------- */
+
+/* Fills `o` (set to its defaults by the caller) from the command line and
+ * the environment.  Returns 0, an exit code, or -1 when --help or
+ * --version was printed. */
+int tool_parse_args(tool_opts *o, int argc, char **argv);
+void tool_free_opts(tool_opts *o);
+
+/* ---- output (httpresp_output.c) ---------------------------------------- */
+
+/* The request's sink: the final body as it arrives (`ud` is the job). */
+size_t tool_sink(void *ud, const char *data, size_t len);
+/* A response head line from libcurl's debug output, for -i. */
+void tool_capture_head(tool_job *j, const char *line, size_t len);
+/* --parallel: it is `j`'s turn on stdout; what it spooled goes first. */
+void tool_take_turn(tool_job *j);
+/* Writes what the job has not written yet, closes its output, prints its
+ * error line and its -w. */
+void tool_finish_job(tool_job *j, const tool_opts *o);
 
 /* Monotonic milliseconds, for durations. */
 int64_t tool_mono_ms(void);
@@ -65,6 +146,16 @@ int tool_status_retryable(int status);
 
 /* How many redirects `r` followed (its hops decided FOLLOW). */
 unsigned tool_redirect_count(const httpresp_response *r);
+
+/* The tool's own exit codes, on numbers curl does not assign (curl's exit
+ * code is its CURLcode, 0..101 today).  Failures curl also has exit with
+ * curl's number. */
+enum {
+  TOOL_EXIT_LOOP = 110,      /* redirect loop */
+  TOOL_EXIT_DOWNGRADE = 111, /* https to http redirect refused */
+  TOOL_EXIT_WAIT = 112,      /* asked to wait longer than allowed */
+  TOOL_EXIT_CACHE = 113      /* the cache cannot be used */
+};
 
 /* The exit code for a finished job, and a short English label of the
  * library error class ("redirect loop").  See the table in --help. */
@@ -80,8 +171,12 @@ typedef struct tool_trace tool_trace;
  * Returns NULL on allocation failure. */
 tool_trace *trace_new(FILE *out, size_t nslots, int prefix, const tool_opts *o);
 void trace_free(tool_trace *t);
-/* Turns libcurl's debug output of `easy` into trace events for `slot`. */
-void trace_attach(tool_trace *t, size_t slot, CURL *easy);
+/* libcurl's debug output of the transfer on `slot` (the tool's own debug
+ * callback passes it on). */
+void trace_debug(tool_trace *t, size_t slot, CURL *easy, curl_infotype type,
+                 const char *data, size_t size);
+/* The library follows the redirect `hop` of the job on `slot`. */
+void trace_follow(tool_trace *t, size_t slot, const httpresp_hop_view *hop);
 /* Registers the early-hints callback and, for the blocking driver, a sleep
  * that says why and how long it waits.  `t` must outlive the client. */
 int trace_install(tool_trace *t, httpresp_client *c, int blocking);
@@ -92,14 +187,20 @@ void trace_end(tool_trace *t, size_t slot, const tool_job *j);
 void trace_note(tool_trace *t, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* ---- --json (httpresp_json.c) ---------------------------------------- */
+/* ---- -w/--write-out (httpresp_json.c) --------------------------------- */
 
-/* Writes `s` (`len` bytes, any content) as a JSON string literal: quotes,
- * backslash and control characters escaped, bytes that are not valid
- * UTF-8 replaced by \ufffd. */
+/* Whether `s` (`len` bytes) is valid UTF-8 (RFC 3629). */
+int json_is_utf8(const char *s, size_t len);
+/* Writes `s` (`len` bytes) as a JSON string literal: quotes, backslash and
+ * control characters escaped, bytes that are not valid UTF-8 replaced by
+ * \ufffd (for header fields; bodies use json_body). */
 void json_string(FILE *f, const char *s, size_t len);
-/* Writes one JSON object (one line) summarising `j`.  The body is included
- * unless `with_body` is 0. */
-void json_job(FILE *f, const tool_job *j, const tool_opts *o, int with_body);
+/* Writes one JSON object summarising `j`: curl's %{json} variables, then
+ * what the library did.  The kept body is text when it is UTF-8, else
+ * base64, with "body_encoding" saying which. */
+void json_job(FILE *f, const tool_job *j, const tool_opts *o);
+/* Writes `fmt` (-w) for `j` to stdout, or where %output{FILE} sends it.
+ * Returns 0, or EXIT 23 when the output cannot be written. */
+int write_out(const char *fmt, const tool_job *j, const tool_opts *o);
 
 #endif

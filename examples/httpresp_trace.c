@@ -19,7 +19,10 @@ typedef struct trace_slot {
   tool_trace *t;
   const tool_job *job;
   /* The last response received, waiting for its annotation. */
-  int pending;        /* its status, 0 if none */
+  int pending;      /* its status, 0 if none */
+  char reason[128]; /* its reason phrase, as the server sent it */
+  int followed;     /* the library follows it (the hop callback said so) */
+  char follow_to[2048];
   int64_t pending_ms; /* when it arrived */
   char retry_after[64];
   int has_location;
@@ -92,9 +95,10 @@ static int is_redirect(int status) {
 static void flush(trace_slot *s, const char *note) {
   if (!s->pending)
     return;
-  emit(s, "< %d %s%s%s", s->pending, httpresp_status_reason(s->pending),
+  emit(s, "< %d%s%s%s%s", s->pending, *s->reason ? " " : "", s->reason,
        note && *note ? "  " : "", note ? note : "");
   s->pending = 0;
+  s->followed = 0;
 }
 
 /* An origin as the library compares them: scheme, host and port, with
@@ -274,10 +278,11 @@ static void request_out(trace_slot *s, CURL *easy, const char *head,
   else if (field(head, len, "Transfer-Encoding", v, sizeof(v)))
     r.body = -1;
   r.auth = field(head, len, "Authorization", v, sizeof(v)) != NULL;
-  int same = s->requests && strcmp(r.method, s->method) == 0 &&
-             strcmp(r.url, s->url) == 0;
-
-  int followed = s->pending && is_redirect(s->pending) && !same;
+  /* Whether the library followed the last response, the hop callback
+   * said: a redirect to the same URL is followed too, and a resend that
+   * follows nothing is another attempt at the same hop, as the library
+   * counts attempts. */
+  int followed = s->pending && s->followed;
   if (s->pending) {
     char note[512] = "";
     if (followed)
@@ -286,7 +291,7 @@ static void request_out(trace_slot *s, CURL *easy, const char *head,
       repeat_note(s, note, sizeof(note));
     flush(s, note);
   }
-  s->attempt = same && !followed ? s->attempt + 1 : 1;
+  s->attempt = followed || !s->requests ? 1 : s->attempt + 1;
   if (!followed) /* the follow line named the request already */
     request_line(s, &r);
   s->conn_note = NULL;
@@ -307,6 +312,19 @@ static void header_in(trace_slot *s, const char *line, size_t len) {
     else if (s->pending) /* a response we could not account for */
       flush(s, NULL);
     s->pending = status;
+    s->followed = 0;
+    /* The reason phrase as the server sent it (RFC 9112 §4): what the
+     * trace shows is what came over the wire. */
+    const char *rp =
+        sp ? memchr(sp + 1, ' ', len - (size_t)(sp + 1 - line)) : NULL;
+    size_t rl = rp ? len - (size_t)(rp + 1 - line) : 0;
+    while (rl && (rp[rl] == '\r' || rp[rl] == '\n' || rp[rl] == ' '))
+      rl--;
+    if (rl >= sizeof(s->reason))
+      rl = sizeof(s->reason) - 1;
+    if (rp)
+      memcpy(s->reason, rp + 1, rl);
+    s->reason[rp ? rl : 0] = '\0';
     s->pending_ms = tool_mono_ms();
     s->retry_after[0] = '\0';
     s->has_location = 0;
@@ -324,12 +342,12 @@ static void header_in(trace_slot *s, const char *line, size_t len) {
     s->has_location = 1;
 }
 
-static int debug_cb(CURL *easy, curl_infotype type, char *data, size_t size,
-                    void *ud) {
-  trace_slot *s = ud;
+void trace_debug(tool_trace *t, size_t slot, CURL *easy, curl_infotype type,
+                 const char *data, size_t size) {
+  trace_slot *s = &t->slots[slot];
   if (!s->job)
-    return 0;
-  s->t->cur = (size_t)(s - s->t->slots);
+    return;
+  t->cur = slot;
   switch (type) {
   case CURLINFO_HEADER_OUT:
     request_out(s, easy, data, size);
@@ -347,7 +365,13 @@ static int debug_cb(CURL *easy, curl_infotype type, char *data, size_t size,
   default:
     break;
   }
-  return 0;
+}
+
+void trace_follow(tool_trace *t, size_t slot, const httpresp_hop_view *hop) {
+  trace_slot *s = &t->slots[slot];
+  const char *to = httpresp_hop_to(hop);
+  s->followed = 1;
+  snprintf(s->follow_to, sizeof(s->follow_to), "%s", to ? to : "");
 }
 
 static void hints_cb(void *ud, int status, const char *const *headers,
@@ -409,12 +433,6 @@ void trace_free(tool_trace *t) {
     return;
   free(t->slots);
   free(t);
-}
-
-void trace_attach(tool_trace *t, size_t slot, CURL *easy) {
-  curl_easy_setopt(easy, CURLOPT_DEBUGFUNCTION, debug_cb);
-  curl_easy_setopt(easy, CURLOPT_DEBUGDATA, &t->slots[slot]);
-  curl_easy_setopt(easy, CURLOPT_VERBOSE, 1L);
 }
 
 int trace_install(tool_trace *t, httpresp_client *c, int blocking) {
@@ -492,25 +510,41 @@ static void final_note(trace_slot *s, const tool_job *j, char *note,
       why);
 }
 
+/* "Age: N" of an answer served from the cache, for the notes. */
+static void age_note(const httpresp_response *r, char *buf, size_t len) {
+  const char *age = httpresp_response_header(r, "Age");
+  buf[0] = '\0';
+  if (age)
+    snprintf(buf, len, ", stored %s s ago", age);
+}
+
 void trace_end(tool_trace *t, size_t slot, const tool_job *j) {
   trace_slot *s = &t->slots[slot];
   const httpresp_response *r = j->resp;
-  char note[512] = "";
-  if (s->pending) {
+  httpresp_cache_status cs = httpresp_response_cache_status(r);
+  char note[512] = "", age[64];
+  age_note(r, age, sizeof(age));
+  if (s->pending && s->followed) {
+    /* Followed to an answer the cache gave: no request went out, so the
+     * hop records say where it went and what it was. */
+    cat(note, sizeof(note), "-> follow to %s", s->follow_to);
+    flush(s, note);
+    if (!j->rc && cs == HTTPRESP_CACHE_HIT)
+      emit(s, "* %s %s: fresh in the cache, no request sent%s",
+           j->method && strcmp(j->method, "HEAD") == 0 ? "HEAD" : "GET",
+           httpresp_response_url(r), age);
+  } else if (s->pending) {
     final_note(s, j, note, sizeof(note));
     flush(s, note);
   } else if (!s->requests) {
-    httpresp_cache_status cs = httpresp_response_cache_status(r);
     if (!j->rc && cs == HTTPRESP_CACHE_HIT)
-      emit(s, "* %s %s: fresh in the cache, no request sent", j->method,
-           j->url);
+      emit(s, "* %s %s: fresh in the cache, no request sent%s", j->method,
+           j->url, age);
     else
       emit(s, "* %s %s", j->method, j->url);
   }
   if (!j->rc) { /* errors get their own line from the caller */
     int st = httpresp_response_status(r);
-    size_t blen = 0;
-    httpresp_response_body(r, &blen);
     unsigned redirects = tool_redirect_count(r);
     char sum[512] = "";
     if (redirects)
@@ -518,11 +552,17 @@ void trace_end(tool_trace *t, size_t slot, const tool_job *j) {
           redirects == 1 ? "" : "s");
     if (httpresp_response_attempts(r) > 1)
       cat(sum, sizeof(sum), ", %u attempts", httpresp_response_attempts(r));
-    httpresp_cache_status cs = httpresp_response_cache_status(r);
-    if (cs != HTTPRESP_CACHE_NONE)
+    if (cs == HTTPRESP_CACHE_HIT || cs == HTTPRESP_CACHE_REVALIDATED)
+      cat(sum, sizeof(sum), ", cache %s: not fetched just now%s",
+          httpresp_cache_status_name(cs), age);
+    else if (cs != HTTPRESP_CACHE_NONE)
       cat(sum, sizeof(sum), ", cache %s", httpresp_cache_status_name(cs));
-    emit(s, "= %d %s from %s  (%zu bytes%s, %.2f s)", st,
-         httpresp_status_reason(st), httpresp_response_url(r), blen, sum,
+    int wire = j->wire_status == st && *s->reason && cs != HTTPRESP_CACHE_HIT &&
+               cs != HTTPRESP_CACHE_REVALIDATED;
+    emit(s, "= %d %s from %s  (%llu bytes%s, %.2f s)", st,
+         wire ? s->reason : httpresp_status_reason(st),
+         httpresp_response_url(r),
+         (unsigned long long)(j->body_bytes + j->stored_len), sum,
          (double)(j->end_ms - j->start_ms) / 1000.0);
   }
   s->job = NULL;

@@ -3,6 +3,8 @@
 
 add_executable(httpresp_tool
   ${CMAKE_CURRENT_SOURCE_DIR}/httpresp.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/httpresp_args.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/httpresp_output.c
   ${CMAKE_CURRENT_SOURCE_DIR}/httpresp_trace.c
   ${CMAKE_CURRENT_SOURCE_DIR}/httpresp_json.c)
 target_link_libraries(httpresp_tool PRIVATE httpresp)

@@ -2,9 +2,9 @@
 # The project's main job, end to end: installs what is missing, builds the
 # httpresp tool and the demo server (Release, build-demo/), starts the
 # server on loopback, and runs the tool with -v through one scenario per
-# behaviour of the library.  Every run also writes its --json summary,
-# which is checked; the script exits non-zero if any outcome is not the
-# expected one.
+# behaviour of the library.  Every run also writes its -w '%{json}'
+# summary, which is checked; the script exits non-zero if any outcome is
+# not the expected one.
 #
 #   bash scripts/demo.sh
 set -euo pipefail
@@ -30,9 +30,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A fresh, empty cache in the tool's default place ($XDG_CACHE_HOME/httpresp),
-# so the commands below are exactly what you would type.
-export XDG_CACHE_HOME=$TMP
+# The cache is opt-in (--cache, or HTTPRESP_CACHE=DIR): the demo turns it
+# on for every command with a fresh, empty directory, so the commands below
+# are exactly what you would type after `export HTTPRESP_CACHE=...`.
+export HTTPRESP_CACHE=$TMP/httpresp
 
 "$SERVER" --idle 300 >"$TMP/server.out" 2>"$TMP/server.log" &
 SERVER_PID=$!
@@ -59,14 +60,17 @@ fail() {
   FAILED=$((FAILED + 1))
 }
 
-# hr EXIT ARGS...: runs the tool with -v (trace on the terminal) and --json
-# (kept for the checks), and checks its exit code.
+# hr EXIT ARGS...: runs the tool with -v (trace on the terminal) and
+# -w '%{json}' written to a file with curl's %output{FILE} (kept for the
+# checks; the bodies on stdout are not shown), and checks its exit code.
 hr() {
   local want=$1
   shift
   echo "\$ httpresp -v $*" | short
+  : >"$JSON"
   set +e
-  "$TOOL" -v --json "$@" 2>&1 >"$JSON" </dev/null | tee "$TMP/trace" | short "  "
+  "$TOOL" -v -w "%output{>>$JSON}%{json}\n" "$@" 2>&1 >/dev/null </dev/null |
+    tee "$TMP/trace" | short "  "
   local rc=${PIPESTATUS[0]}
   set -e
   [ "$rc" = "$want" ] || fail "exit code $rc, expected $want"
@@ -79,10 +83,10 @@ short() {
 # has TEXT [LINE]: the JSON summary (of URL number LINE, default 1)
 # contains TEXT.
 has() {
-  sed -n "${2:-1}p" "$JSON" | grep -qF -- "$1" || fail "--json lacks $1"
+  sed -n "${2:-1}p" "$JSON" | grep -qF -- "$1" || fail "%{json} lacks $1"
 }
 lacks() {
-  sed -n "${2:-1}p" "$JSON" | grep -qF -- "$1" && fail "--json has $1"
+  sed -n "${2:-1}p" "$JSON" | grep -qF -- "$1" && fail "%{json} has $1"
   return 0
 }
 # body: prints the response body of the last run, indented.
@@ -96,7 +100,7 @@ for line in open(sys.argv[1]):
 count() { "$TOOL" -s --no-cache "$B/stats?path=$1" </dev/null; }
 
 echo "demo server: \$B = $B, second origin \$B2 = $B2"
-echo "cache: \$XDG_CACHE_HOME/httpresp, the tool's default place, fresh and empty"
+echo "cache: on (opt-in) through HTTPRESP_CACHE, fresh and empty"
 echo "trace legend: '>' request sent, '<' response received and what was"
 echo "decided about it, '*' a note, '=' the final answer"
 
@@ -146,8 +150,8 @@ hr 0 --max-wait 5 "$B/slow-down"
 has '"status":429'
 has '"retry_after_ms":3600000'
 has '"retry_stop":"wait-too-long"'
-echo "   with -f the same answer is an error (exit 85: still asked to wait):"
-hr 85 -f --max-wait 5 "$B/slow-down"
+echo "   with -f the same answer is an error (exit 112: still asked to wait):"
+hr 112 -f --max-wait 5 "$B/slow-down"
 
 scenario "Cache: the first answer is stored (ETag, max-age=2)"
 hr 0 "$B/cached?id=demo"
@@ -165,17 +169,17 @@ has '"cache":{"status":"revalidated"'
 has '"status":200'
 [ "$(count /cached)" = 2 ] || fail "the server saw $(count /cached) requests, expected 2"
 
-scenario "A redirect loop is caught at once (exit 80)"
-hr 80 "$B/loop/a"
+scenario "A redirect loop is caught at once (exit 110; curl would run into its limit, 47)"
+hr 110 "$B/loop/a"
 has '"name":"HTTPRESP_E_REDIRECT_LOOP"'
 
 scenario "Too many redirects: --max-redirs 3 on a chain of 5 (exit 47, like curl)"
 hr 47 --max-redirs 3 "$B/many/5"
 has '"redirects":3'
 
-scenario "Redirects nobody should follow: a broken Location, an ftp:// target"
-hr 81 "$B/bad-location"
-hr 82 "$B/ftp"
+scenario "Redirects nobody should follow: a broken Location (3), an ftp:// target (1), like curl"
+hr 3 "$B/bad-location"
+hr 1 "$B/ftp"
 
 scenario "Credentials stay with their origin: not sent after a redirect to \$B2"
 hr 0 -u demo:secret "$B/cross"
@@ -194,6 +198,11 @@ hr 0 --parallel 3 "$B/limited?id=parallel" "$B/old" "$B/interim"
 has '"attempts":2' 1
 has '"redirects":2' 2
 has '"status":200' 3
+
+scenario "An endless body: written as it arrives, memory stays flat; -m 2 ends it (exit 28, like curl)"
+hr 28 -o /dev/null -m 2 "$B/endless"
+has '"exitcode":28'
+has '"body_truncated":true'
 
 echo
 if [ "$FAILED" -ne 0 ]; then
