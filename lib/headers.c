@@ -325,6 +325,69 @@ int hr_headers_has_token(const hr_headers *h, const char *name,
   return 0;
 }
 
+/* One Content-Length list member (RFC 9110 §8.6: 1*DIGIT), kept within
+ * 63 bits: a recipient must not let a conversion overflow.  0, or the
+ * message saying what is wrong. */
+static const char *length_member(const char *s, size_t n, int64_t *out) {
+  int64_t v = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9')
+      return "malformed response: Content-Length is not a number";
+    if (v > (INT64_MAX - (s[i] - '0')) / 10)
+      return "malformed response: Content-Length is too large to represent";
+    v = v * 10 + (s[i] - '0');
+  }
+  *out = v;
+  return NULL;
+}
+
+/* The verdict on one Content-Length value given the length so far (-1:
+ * none yet); NULL when it agrees, with *len set. */
+static const char *length_field(const char *v, int64_t *len) {
+  /* RFC 9110 §5.6.1: empty list elements are ignored, but a field must
+   * hold at least one value. */
+  int members = 0;
+  for (;;) {
+    size_t n = strcspn(v, ",");
+    const char *m = v;
+    hr_trim_ows(&m, &n);
+    if (n) {
+      int64_t x;
+      const char *bad = length_member(m, n, &x);
+      if (bad)
+        return bad;
+      if (*len >= 0 && x != *len)
+        return "malformed response: several different Content-Length values";
+      *len = x;
+      members++;
+    }
+    v += strcspn(v, ",");
+    if (!*v)
+      break;
+    v++;
+  }
+  return members ? NULL : "malformed response: Content-Length is empty";
+}
+
+int hr_headers_check_framing(const hr_headers *h, int bodyless,
+                             const char **why) {
+  *why = NULL;
+  if (bodyless)
+    return 0;
+  int64_t len = -1;
+  const char *bad = NULL;
+  for (size_t i = 0; i < h->n; i++) {
+    const char *name = h->v[i].name;
+    int c = (unsigned char)name[0] | 0x20;
+    if (c == 't' && hr_strcaseeq(name, "Transfer-Encoding"))
+      return 0; /* it frames the message; Content-Length is ignored */
+    if (!bad && c == 'c' && hr_strcaseeq(name, "Content-Length"))
+      bad = length_field(h->v[i].value, &len);
+  }
+  *why = bad;
+  return bad ? HTTPRESP_E_BAD_RESPONSE : 0;
+}
+
 int hr_parse_status_line(const char *line, size_t len, int *status) {
   /* HTTP-version SP 3DIGIT [SP reason]; libcurl gives "HTTP/2" for h2. */
   if (len < 5 || memcmp(line, "HTTP/", 5) != 0)

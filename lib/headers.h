@@ -60,6 +60,16 @@ int hr_headers_copy(hr_headers *dst, const hr_headers *src);
 int hr_headers_has_token(const hr_headers *h, const char *name,
                          const char *token);
 
+/* Whether the Content-Length fields of a final response leave its length
+ * known (RFC 9112 §6.3).  `bodyless`: a response to HEAD, or a 204 or 304,
+ * which ends at the empty line whatever its fields say (item 1); with
+ * Transfer-Encoding, Content-Length is overridden (item 3).  Otherwise every
+ * Content-Length field, read as a list, must hold only 1*DIGIT values that
+ * fit in 63 bits and are all the same (item 5: "5, 5" is processed as 5).
+ * Returns 0, or HTTPRESP_E_BAD_RESPONSE with *why set to a static message. */
+int hr_headers_check_framing(const hr_headers *h, int bodyless,
+                             const char **why);
+
 /* Parses an HTTP/1.x or HTTP/2/3 status line as libcurl hands it
  * ("HTTP/1.1 200 OK\r\n", "HTTP/2 200").  Returns 0 and the status, or
  * HTTPRESP_E_BAD_RESPONSE. */

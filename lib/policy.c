@@ -1,5 +1,6 @@
 /* The policy core's entry point: one decision per final response. */
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,4 +122,35 @@ int hr_policy_decide(const hr_policy_input *in, hr_decision *d) {
       in->history->retries > 0)
     d->retry_stop = HTTPRESP_RETRY_SUCCEEDED;
   return rc;
+}
+
+int hr_policy_curl_failure(CURLcode cc, int request_sent, int status_seen,
+                           int headers_done, const char *curl_msg, char *msg,
+                           size_t msglen) {
+  if (!curl_msg || !*curl_msg)
+    curl_msg = curl_easy_strerror(cc);
+  if (cc == CURLE_WEIRD_SERVER_REPLY ||
+      (cc == CURLE_UNSUPPORTED_PROTOCOL && request_sent && !status_seen)) {
+    /* libcurl's own words name the fault ("Nul byte in header", "Received
+     * HTTP/0.9 when not allowed", "Unsupported HTTP version (9.9) in
+     * response"); without a sent request "unsupported protocol" is a scheme
+     * libcurl lacks, no reply at all. */
+    snprintf(msg, msglen, "malformed response: %s", curl_msg);
+    return HTTPRESP_E_BAD_RESPONSE;
+  }
+#if LIBCURL_VERSION_NUM >= 0x080600
+  int too_large = cc == CURLE_OUT_OF_MEMORY || cc == CURLE_TOO_LARGE;
+#else
+  int too_large = cc == CURLE_OUT_OF_MEMORY;
+#endif
+  if (too_large && request_sent && !headers_done) {
+    /* libcurl keeps a header line in a buffer bounded by
+     * CURL_MAX_HTTP_HEADER (100 KiB) and reports a line beyond it as out of
+     * memory (CURLE_TOO_LARGE since 8.6.0). */
+    snprintf(msg, msglen, "a response header line is longer than libcurl "
+                          "accepts (100 KiB)");
+    return HTTPRESP_E_HEADERS_TOO_LARGE;
+  }
+  snprintf(msg, msglen, "%s", curl_msg);
+  return HTTPRESP_E_CURL;
 }

@@ -113,6 +113,20 @@ int hr_retry_decide(const hr_policy_input *in, hr_decision *d);
 void hr_quiet_decide(const hr_policy *p, int64_t not_before_ms, int64_t now_ms,
                      int64_t start_ms, hr_decision *d);
 
+/* How a hop that libcurl ended with `cc` is reported: libcurl refuses some
+ * replies itself before the library sees them, and its code then names a
+ * transport failure ("Out of memory", "unsupported protocol") where the
+ * cause is the server's reply.  `request_sent`: the request went out (so a
+ * reply is what failed); `status_seen`: a status line was read;
+ * `headers_done`: the final header block ended; `curl_msg`: libcurl's
+ * message.  Returns HTTPRESP_E_BAD_RESPONSE (a reply libcurl calls weird,
+ * or one that is not HTTP/1.x at all, e.g. HTTP/0.9),
+ * HTTPRESP_E_HEADERS_TOO_LARGE (a header line beyond libcurl's limit) or
+ * HTTPRESP_E_CURL, with the message written into `msg`. */
+int hr_policy_curl_failure(CURLcode cc, int request_sent, int status_seen,
+                           int headers_done, const char *curl_msg, char *msg,
+                           size_t msglen);
+
 /* Whether request header `name` is removed when a redirect changes origin
  * under `p` (Authorization, Proxy-Authorization, Cookie unless kept). */
 int hr_policy_header_is_sensitive(const hr_policy *p, const char *name);

@@ -150,8 +150,16 @@ static int redirect_target(const hr_policy_input *in, hr_decision *d,
          "redirect refused: several different Location fields");
     return 0;
   }
+  size_t loclen = strlen(loc);
+  if (loclen > HR_URL_MAX) {
+    /* The cause is the bound, whatever the syntax. */
+    STOP(d, HTTPRESP_E_BAD_LOCATION,
+         "Location of %zu bytes is over the URL limit of %zu bytes", loclen,
+         HR_URL_MAX);
+    return 0;
+  }
   char *t = NULL;
-  int rc = hr_url_resolve(in->cur->url, loc, strlen(loc), &t);
+  int rc = hr_url_resolve(in->cur->url, loc, loclen, &t);
   if (rc == HTTPRESP_E_NOMEM)
     return rc;
   if (rc) {

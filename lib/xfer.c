@@ -139,6 +139,16 @@ static void end_of_block(hr_xfer *x) {
     x->await_status = 1;
     return;
   }
+  /* RFC 9112 §6.3 item 5: a length that cannot be known is an
+   * unrecoverable framing error; stopped before any of the body is
+   * delivered or stored. */
+  const char *why;
+  int bodyless = x->status == 204 || x->status == 304 ||
+                 strcmp(x->cur->method, "HEAD") == 0;
+  if (hr_headers_check_framing(&x->hdrs, bodyless, &why) != 0) {
+    abort_with(x, HTTPRESP_E_BAD_RESPONSE, why);
+    return;
+  }
   x->final_seen = 1;
   x->await_status = x->status == 401 || x->status == 407;
   decide_at_headers(x);
@@ -1000,8 +1010,13 @@ hr_step hr_xfer_complete(hr_xfer *x, CURLcode rc) {
       record(x, HTTPRESP_DECISION_STOP);
     if (x->final_seen)
       keep_final(x);
-    hr_response_fail(r, HTTPRESP_E_CURL, "%s",
-                     x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
+    long sent = 0;
+    curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &sent);
+    char msg[sizeof(x->errbuf) + 64];
+    int code = hr_policy_curl_failure(rc, sent > 0, x->status != 0,
+                                      x->final_seen, x->errbuf, msg,
+                                      sizeof(msg));
+    hr_response_fail(r, code, "%s", msg);
     return HR_STEP_DONE;
   }
   if (!x->final_seen) { /* final_seen without a decision aborted above */

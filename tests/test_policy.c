@@ -650,3 +650,47 @@ Test(history, redirect_back_to_an_early_visit_is_a_loop) {
   cr_expect_eq(f.d.error, HTTPRESP_E_REDIRECT_LOOP);
   fx_free(&f);
 }
+
+/* What a failure inside libcurl is reported as: a reply libcurl refused
+ * is the server's fault and gets the library's code for it. */
+Test(policy, curl_failure_table) {
+  static const struct {
+    CURLcode cc;
+    int sent, status_seen, headers_done;
+    const char *curl_msg;
+    int code;
+    const char *msg_has;
+  } rows[] = {
+      {CURLE_WEIRD_SERVER_REPLY, 1, 1, 0, "Nul byte in header",
+       HTTPRESP_E_BAD_RESPONSE, "malformed response: Nul byte in header"},
+      {CURLE_WEIRD_SERVER_REPLY, 1, 1, 0, "", HTTPRESP_E_BAD_RESPONSE,
+       "malformed response: "},
+      {CURLE_UNSUPPORTED_PROTOCOL, 1, 0, 0,
+       "Received HTTP/0.9 when not allowed", HTTPRESP_E_BAD_RESPONSE,
+       "HTTP/0.9"},
+      /* nothing was sent: a scheme libcurl lacks, no reply */
+      {CURLE_UNSUPPORTED_PROTOCOL, 0, 0, 0, "Protocol \"x\" not supported",
+       HTTPRESP_E_CURL, "Protocol \"x\" not supported"},
+      {CURLE_OUT_OF_MEMORY, 1, 1, 0, "", HTTPRESP_E_HEADERS_TOO_LARGE,
+       "header line"},
+      {CURLE_OUT_OF_MEMORY, 1, 0, 0, "", HTTPRESP_E_HEADERS_TOO_LARGE,
+       "header line"},
+      /* before sending or in the body: a real shortage */
+      {CURLE_OUT_OF_MEMORY, 0, 0, 0, "", HTTPRESP_E_CURL, "Out of memory"},
+      {CURLE_OUT_OF_MEMORY, 1, 1, 1, "", HTTPRESP_E_CURL, "Out of memory"},
+      {CURLE_COULDNT_CONNECT, 0, 0, 0, "Failed to connect", HTTPRESP_E_CURL,
+       "Failed to connect"},
+      {CURLE_PARTIAL_FILE, 1, 1, 1, "", HTTPRESP_E_CURL,
+       "Transferred a partial file"},
+      {CURLE_GOT_NOTHING, 1, 0, 0, "Empty reply from server", HTTPRESP_E_CURL,
+       "Empty reply from server"},
+  };
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+    char msg[300];
+    int code = hr_policy_curl_failure(rows[i].cc, rows[i].sent,
+                                      rows[i].status_seen, rows[i].headers_done,
+                                      rows[i].curl_msg, msg, sizeof(msg));
+    cr_expect_eq(code, rows[i].code, "row %zu: %s", i, httpresp_errname(code));
+    cr_expect(strstr(msg, rows[i].msg_has) != NULL, "row %zu: \"%s\"", i, msg);
+  }
+}
