@@ -81,6 +81,22 @@ out:
   return rc;
 }
 
+size_t hr_quiet_forget(httpresp_client *c, const char *origin_key) {
+  size_t found = 0;
+  pthread_mutex_lock(&c->quiet_lock);
+  for (size_t i = 0; i < c->nquiet;) {
+    if (origin_key && strcmp(c->quiet[i].origin, origin_key) != 0) {
+      i++;
+      continue;
+    }
+    found++;
+    free(c->quiet[i].origin);
+    c->quiet[i] = c->quiet[--c->nquiet];
+  }
+  pthread_mutex_unlock(&c->quiet_lock);
+  return found;
+}
+
 int64_t hr_client_random(httpresp_client *c, int64_t max) {
   if (max <= 0)
     return 0;

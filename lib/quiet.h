@@ -19,6 +19,9 @@ int64_t hr_quiet_get(httpresp_client *c, const char *origin_key, int64_t now);
 /* Remembers `not_before` for `origin_key` (keeps the later of two). */
 int hr_quiet_set(httpresp_client *c, const char *origin_key, int64_t now,
                  int64_t not_before);
+/* Forgets the quiet time of `origin_key`, of every origin when NULL.
+ * Returns how many were remembered (ended ones included until pruned). */
+size_t hr_quiet_forget(httpresp_client *c, const char *origin_key);
 /* A uniformly random value in [0, max], for backoff jitter. */
 int64_t hr_client_random(httpresp_client *c, int64_t max);
 

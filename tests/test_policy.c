@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "httpdate.h"
 #include "objects.h"
 #include "policy.h"
 
@@ -13,6 +14,7 @@ static hr_policy default_policy(void) {
   p.max_redirects = 20;
   p.max_retries = 3;
   p.max_wait_ms = 60000;
+  p.max_quiet_ms = 3600000;
   p.schemes = "http,https";
   return p;
 }
@@ -692,5 +694,37 @@ Test(policy, curl_failure_table) {
                                       rows[i].curl_msg, msg, sizeof(msg));
     cr_expect_eq(code, rows[i].code, "row %zu: %s", i, httpresp_errname(code));
     cr_expect(strstr(msg, rows[i].msg_has) != NULL, "row %zu: \"%s\"", i, msg);
+  }
+}
+
+/* RFC 9110 §10.2.3: the origin's quiet time is remembered for at most the
+ * client's cap, whatever the server asked; the delay is exposed whole. */
+Test(policy, remembered_quiet_is_capped) {
+  static const struct {
+    const char *retry_after;
+    int64_t cap;
+    int64_t quiet; /* relative to now, 0: none */
+    int64_t exposed;
+  } rows[] = {
+      {"5", 3600000, 5000, 5000},
+      {"3600", 3600000, 3600000, 3600000},
+      {"3601", 3600000, 3600000, 3601000},
+      {"1000000000000000000", 3600000, 3600000, HR_DELAY_MAX_MS},
+      {"1000000000000000000", 30000, 30000, HR_DELAY_MAX_MS},
+      {"120", 0, 0, 120000},
+      {NULL, 3600000, 0, -1},
+  };
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+    fixture f;
+    fx_init(&f, "GET", "http://a.test/");
+    f.policy.max_quiet_ms = rows[i].cap;
+    if (rows[i].retry_after)
+      add(&f.resp, "Retry-After", rows[i].retry_after);
+    decide(&f, 503, NULL);
+    cr_expect_eq(f.d.quiet_until_ms,
+                 rows[i].quiet ? f.in.now_ms + rows[i].quiet : 0, "row %zu",
+                 i);
+    cr_expect_eq(f.d.retry_after_ms, rows[i].exposed, "row %zu", i);
+    fx_free(&f);
   }
 }

@@ -235,6 +235,25 @@ HTTPRESP_EXTERN int httpresp_client_set_max_retries(httpresp_client *c,
  *  httpresp_response_retry_after_ms(). */
 HTTPRESP_EXTERN int httpresp_client_set_max_wait_ms(httpresp_client *c,
                                                     int64_t ms);
+/** Longest quiet time in ms the client remembers for an origin (default
+ *  3600000, one hour).  When a 429/503/413 carries a Retry-After, the
+ *  client keeps other requests to that origin waiting (or failing with
+ *  HTTPRESP_E_ORIGIN_BACKOFF when the wait is above the maximum wait) until
+ *  the delay ends, but for at most this long: a server asking for years
+ *  cannot take its origin away from the client for good.  The response
+ *  still reports the whole delay (httpresp_response_retry_after_ms()).
+ *  0 remembers nothing.  Applies to quiet times remembered after the call.
+ *  Returns 0, or HTTPRESP_E_INVALID_ARG if `c` is NULL or `ms` < 0. */
+HTTPRESP_EXTERN int httpresp_client_set_max_quiet_ms(httpresp_client *c,
+                                                     int64_t ms);
+/** Forgets the quiet time remembered for the origin (scheme, host, port) of
+ *  `url`, any URL of it; NULL forgets every origin's.  The next request to
+ *  the origin is sent at once.  Requests already waiting in the multi driver
+ *  keep their wake-up time.  Returns 0 (also when nothing was remembered),
+ *  HTTPRESP_E_INVALID_ARG if `c` is NULL, HTTPRESP_E_BAD_URL if `url` has
+ *  no origin, or HTTPRESP_E_NOMEM. */
+HTTPRESP_EXTERN int httpresp_client_forget_quiet(httpresp_client *c,
+                                                 const char *url);
 /** Overall time limit for one request in ms, waits included (0 = none,
  *  default).  Exceeding it ends the request with HTTPRESP_E_DEADLINE; a
  *  running transfer notices within about a second.  The handle's own
