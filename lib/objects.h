@@ -45,7 +45,8 @@ int hr_request_derive(httpresp_request **out, const httpresp_request *src,
                       const char *method, char *url);
 /* Whether the body can be sent again from its start. */
 int hr_request_body_replayable(const httpresp_request *r);
-/* Drops the body and the headers that describe it (RFC 9110 §8). */
+/* Drops the body and the fields that describe it (RFC 9110 §15.4, the
+ * content-specific fields, and Expect: §10.1.1). */
 void hr_request_drop_body(httpresp_request *r);
 
 typedef struct hr_hop {

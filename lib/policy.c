@@ -7,6 +7,8 @@
 #include "policy.h"
 #include "url.h"
 
+static int history_add(hr_history *h, const char *method, const char *url);
+
 void hr_history_init(hr_history *h) {
   h->v = h->inline_v;
   h->n = 0;
@@ -26,6 +28,19 @@ void hr_history_free(hr_history *h) {
 }
 
 int hr_history_visit(hr_history *h, const char *method, const char *url) {
+  /* RFC 3986 §6.2.2-6.2.3: visits are kept in normal form, so that
+   * "HTTP://H:80/a" and "http://h/a" are one visit (loop detection).  A
+   * URL that does not parse is kept as it is. */
+  char *norm = NULL;
+  if (!hr_url_plainly_normal(url) &&
+      hr_url_normalize(url, &norm) == HTTPRESP_E_NOMEM)
+    return HTTPRESP_E_NOMEM;
+  int rc = history_add(h, method, norm ? norm : url);
+  free(norm);
+  return rc;
+}
+
+static int history_add(hr_history *h, const char *method, const char *url) {
   if (h->n == h->cap) {
     void *v = h->v;
     if (hr_grow_inline(&v, &h->cap, h->inline_v, sizeof(hr_visit)) != 0)

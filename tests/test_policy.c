@@ -728,3 +728,72 @@ Test(policy, remembered_quiet_is_capped) {
     fx_free(&f);
   }
 }
+
+/* RFC 3986 §6.2.2-6.2.3: one resource written two ways is one visit. */
+Test(history, loops_compare_normalised_urls) {
+  static const struct {
+    const char *visited;
+    const char *location;
+    int loop;
+  } rows[] = {
+      {"HTTP://A.test:80/a", "http://a.test/a", 1},
+      {"http://a.test/a", "HTTP://A.TEST:80/a", 1},
+      {"http://a.test/%7euser", "http://a.test/~user", 1},
+      {"http://a.test/x/../a", "/a", 1},
+      {"http://a.test", "http://a.test/", 1},
+      {"https://a.test:443/s", "https://a.test/s", 1},
+      {"http://a.test/a%2fb", "http://a.test/a%2Fb", 1},
+      {"http://a.test/A", "http://a.test/a", 0},
+      {"http://a.test:8080/a", "http://a.test/a", 0},
+      {"http://a.test/a%2Fb", "http://a.test/a/b", 0},
+      {"https://a.test/a", "http://a.test/a", 0},
+  };
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+    fixture f;
+    fx_init(&f, "GET", "http://a.test/start");
+    cr_assert_eq(hr_history_visit(&f.hist, "GET", rows[i].visited), 0);
+    decide(&f, 302, rows[i].location);
+    if (rows[i].loop)
+      cr_expect_eq(f.d.error, HTTPRESP_E_REDIRECT_LOOP, "row %zu: %s", i,
+                   f.d.msg);
+    else
+      cr_expect_eq(f.d.next, HR_NEXT_FOLLOW, "row %zu: %s", i, f.d.msg);
+    fx_free(&f);
+  }
+}
+
+/* RFC 9110 §4.2.4 and Fetch: server-chosen userinfo never becomes
+ * credentials; to another origin the redirect stops. */
+Test(policy, userinfo_in_location) {
+  static const struct {
+    const char *from, *location;
+    int stop;
+    const char *next_url;
+  } rows[] = {
+      {"http://a.test/", "http://user:pw@b.test/x", 1, NULL},
+      {"http://a.test/", "//user:pw@b.test/x", 1, NULL},
+      {"http://a.test/", "https://u@a.test/x", 1, NULL},
+      {"http://a.test/", "http://u:p@a.test/x", 0, "http://a.test/x"},
+      {"http://a.test/", "http://u:p@a.test:80/x", 0, "http://a.test:80/x"},
+      /* the caller's own userinfo travels with a relative Location */
+      {"http://me:pw@a.test/", "/x", 0, "http://me:pw@a.test/x"},
+      {"http://me:pw@a.test/", "http://b.test/x", 0, "http://b.test/x"},
+  };
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+    fixture f;
+    fx_init(&f, "GET", rows[i].from);
+    decide(&f, 302, rows[i].location);
+    if (rows[i].stop) {
+      cr_expect_eq(f.d.next, HR_NEXT_STOP, "row %zu", i);
+      cr_expect_eq(f.d.error, HTTPRESP_E_BAD_LOCATION, "row %zu", i);
+      cr_expect(strstr(f.d.msg, "userinfo") != NULL, "row %zu: %s", i,
+                f.d.msg);
+      cr_expect_null(strstr(f.d.msg, "pw"), "row %zu: no credential echoed",
+                     i);
+    } else {
+      cr_assert_eq(f.d.next, HR_NEXT_FOLLOW, "row %zu: %s", i, f.d.msg);
+      cr_expect_str_eq(f.d.next_req->url, rows[i].next_url, "row %zu", i);
+    }
+    fx_free(&f);
+  }
+}

@@ -203,7 +203,16 @@ HTTPRESP_EXTERN int httpresp_client_new(httpresp_client **out);
 /** Release a client.  No transfer may be using it.  NULL is accepted. */
 HTTPRESP_EXTERN void httpresp_client_free(httpresp_client *client);
 
-/** Follow redirects at all (default 1). */
+/** Follow redirects at all (default 1).  When a redirect turns the method
+ *  into GET, the body goes and so do the request fields that describe it
+ *  (Content-*, Digest, Repr-Digest, Last-Modified, Transfer-Encoding,
+ *  Trailer) and Expect.  Credentials a server writes into its Location
+ *  ("http://user:pw@host/") are never sent: to another origin the redirect
+ *  ends with HTTPRESP_E_BAD_LOCATION, on the same origin it is followed
+ *  without them.  A redirect back to a (method, URL) already requested in
+ *  the chain is a loop (HTTPRESP_E_REDIRECT_LOOP), URLs being compared
+ *  after RFC 3986 normalisation (case, default port, percent-encoding, dot
+ *  segments), unless a response since then set a cookie. */
 HTTPRESP_EXTERN int httpresp_client_set_follow(httpresp_client *c, int on);
 /** Maximum number of redirects followed per request (default 20). */
 HTTPRESP_EXTERN int httpresp_client_set_max_redirects(httpresp_client *c,
