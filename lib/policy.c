@@ -162,8 +162,9 @@ int hr_policy_curl_failure(CURLcode cc, int request_sent, int status_seen,
     /* libcurl keeps a header line in a buffer bounded by
      * CURL_MAX_HTTP_HEADER (100 KiB) and reports a line beyond it as out of
      * memory (CURLE_TOO_LARGE since 8.6.0). */
-    snprintf(msg, msglen, "a response header line is longer than libcurl "
-                          "accepts (100 KiB)");
+    snprintf(msg, msglen,
+             "a response header line is longer than libcurl "
+             "accepts (100 KiB)");
     return HTTPRESP_E_HEADERS_TOO_LARGE;
   }
   snprintf(msg, msglen, "%s", curl_msg);

@@ -267,12 +267,13 @@ int hr_request_body_replayable(const httpresp_request *r) {
  * 100-continue is an expectation about content, and a request without
  * content cannot carry it. */
 static int describes_body(const char *name) {
-  static const char *const fields[] = {
-      "Content-Type",      "Content-Length", "Content-Encoding",
-      "Content-Language",  "Content-Location", "Content-Range",
-      "Content-MD5",       "Content-Digest", "Repr-Digest",
-      "Digest",            "Last-Modified",  "Transfer-Encoding",
-      "Trailer",           "Expect"};
+  static const char *const fields[] = {"Content-Type",     "Content-Length",
+                                       "Content-Encoding", "Content-Language",
+                                       "Content-Location", "Content-Range",
+                                       "Content-MD5",      "Content-Digest",
+                                       "Repr-Digest",      "Digest",
+                                       "Last-Modified",    "Transfer-Encoding",
+                                       "Trailer",          "Expect"};
   for (size_t i = 0; i < HR_ARRAY_LEN(fields); i++)
     if (hr_strcaseeq(name, fields[i]))
       return 1;

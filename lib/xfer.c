@@ -1013,9 +1013,9 @@ hr_step hr_xfer_complete(hr_xfer *x, CURLcode rc) {
     long sent = 0;
     curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &sent);
     char msg[sizeof(x->errbuf) + 64];
-    int code = hr_policy_curl_failure(rc, sent > 0, x->status != 0,
-                                      x->final_seen, x->errbuf, msg,
-                                      sizeof(msg));
+    int code =
+        hr_policy_curl_failure(rc, sent > 0, x->status != 0, x->final_seen,
+                               x->errbuf, msg, sizeof(msg));
     hr_response_fail(r, code, "%s", msg);
     return HR_STEP_DONE;
   }

@@ -543,8 +543,8 @@ Test(headers, content_length_framing_table) {
       cr_assert_eq(hr_headers_add_line(&h, line, strlen(line)), 0, "%s", line);
     const char *why = "unset";
     int rc = hr_headers_check_framing(&h, rows[i].bodyless, &why);
-    cr_expect_eq(rc, rows[i].ok ? 0 : HTTPRESP_E_BAD_RESPONSE, "row %zu: %s",
-                 i, rows[i].fields);
+    cr_expect_eq(rc, rows[i].ok ? 0 : HTTPRESP_E_BAD_RESPONSE, "row %zu: %s", i,
+                 rows[i].fields);
     if (rows[i].ok)
       cr_expect_null(why, "row %zu", i);
     else

@@ -71,7 +71,7 @@ static void raw_route(const char *path, const char *bytes, size_t len) {
   ts_resp_close(r);
 }
 
-/* ---- Content-Length (RFC 9112 §6.3, RFC 9110 §8.6) ------------------------ */
+/* ---- Content-Length (RFC 9112 §6.3, RFC 9110 §8.6) ------------------ */
 
 typedef struct cl_row {
   const char *name;
@@ -101,13 +101,14 @@ static const cl_row cl_rows[] = {
      "Content-Length"},
     {"beyond 2^63", "Content-Length: 99999999999999999999999\r\n",
      HTTPRESP_E_BAD_RESPONSE, "Content-Length"},
-    {"a valid and an invalid line", "Content-Length: 5\r\nContent-Length: 5x\r\n",
-     HTTPRESP_E_BAD_RESPONSE, "Content-Length"},
+    {"a valid and an invalid line",
+     "Content-Length: 5\r\nContent-Length: 5x\r\n", HTTPRESP_E_BAD_RESPONSE,
+     "Content-Length"},
     /* RFC 9112 §6.3 item 5: a list of one value repeated is processed as
      * that value. */
     {"the same value twice in a list", "Content-Length: 5, 5\r\n", 0, NULL},
-    {"the same value on two lines", "Content-Length: 5\r\nContent-Length: 5\r\n",
-     0, NULL},
+    {"the same value on two lines",
+     "Content-Length: 5\r\nContent-Length: 5\r\n", 0, NULL},
     {"leading zeros", "Content-Length: 005\r\n", 0, NULL},
     /* RFC 9110 §5.6.1: empty list elements are ignored. */
     {"an empty list member", "Content-Length: 5,,5\r\n", 0, NULL},
@@ -208,7 +209,8 @@ Test(hostile_framing, bodyless_answers_are_framed_without_content_length) {
   httpresp_response_free(r);
 }
 
-/* ---- replies libcurl refuses (README: exit 8, each with its cause) -------- */
+/* ---- replies libcurl refuses (README: exit 8, each with its cause) --------
+ */
 
 /* "<prefix><n x c><suffix>" (malloc'd). */
 static char *repeat(const char *prefix, char c, size_t n, const char *suffix) {

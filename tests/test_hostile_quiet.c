@@ -61,8 +61,8 @@ static void expect_sent(int port, size_t count, const char *what) {
 
 static void expect_refused(size_t count, const char *what) {
   httpresp_response *r = get(0, "/fine");
-  cr_expect_eq(httpresp_response_error(r), HTTPRESP_E_ORIGIN_BACKOFF,
-               "%s: %s", what, httpresp_errname(httpresp_response_error(r)));
+  cr_expect_eq(httpresp_response_error(r), HTTPRESP_E_ORIGIN_BACKOFF, "%s: %s",
+               what, httpresp_errname(httpresp_response_error(r)));
   cr_expect_eq(ts_request_count(ts), count, "%s: nothing sent", what);
   httpresp_response_free(r);
 }

@@ -22,7 +22,8 @@ static void teardown(void) { fixture_suite_stop(ts, client, easy); }
 
 TestSuite(hostile_redirect, .init = setup, .fini = teardown);
 
-/* ---- a dropped body takes its fields along -------------------------------- */
+/* ---- a dropped body takes its fields along --------------------------------
+ */
 
 /* Every field that describes the body, and one that does not. */
 static const char *const body_fields[] = {
@@ -42,9 +43,10 @@ static const char *const body_fields[] = {
 };
 
 static const char *const dropped[] = {
-    "Content-Type",  "Content-Language", "Content-Location", "Content-Encoding",
-    "Content-Range", "Content-MD5",      "Content-Digest",   "Repr-Digest",
-    "Digest",        "Last-Modified",    "Expect",           "Content-Length",
+    "Content-Type",      "Content-Language", "Content-Location",
+    "Content-Encoding",  "Content-Range",    "Content-MD5",
+    "Content-Digest",    "Repr-Digest",      "Digest",
+    "Last-Modified",     "Expect",           "Content-Length",
     "Transfer-Encoding",
 };
 
@@ -96,7 +98,8 @@ Test(hostile_redirect, a_kept_body_keeps_its_fields) {
   httpresp_response_free(r);
 }
 
-/* ---- credentials in a Location -------------------------------------------- */
+/* ---- credentials in a Location --------------------------------------------
+ */
 
 Test(hostile_redirect, userinfo_to_another_origin_is_an_error) {
   char hdr[128];
@@ -156,7 +159,8 @@ Test(hostile_redirect, the_callers_own_userinfo_stays_the_callers) {
   httpresp_response_free(r);
 }
 
-/* ---- loops in other spellings --------------------------------------------- */
+/* ---- loops in other spellings ---------------------------------------------
+ */
 
 Test(hostile_redirect, a_loop_spelled_differently_is_a_loop) {
   char spell[2][128];

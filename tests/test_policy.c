@@ -722,8 +722,7 @@ Test(policy, remembered_quiet_is_capped) {
       add(&f.resp, "Retry-After", rows[i].retry_after);
     decide(&f, 503, NULL);
     cr_expect_eq(f.d.quiet_until_ms,
-                 rows[i].quiet ? f.in.now_ms + rows[i].quiet : 0, "row %zu",
-                 i);
+                 rows[i].quiet ? f.in.now_ms + rows[i].quiet : 0, "row %zu", i);
     cr_expect_eq(f.d.retry_after_ms, rows[i].exposed, "row %zu", i);
     fx_free(&f);
   }
@@ -786,10 +785,8 @@ Test(policy, userinfo_in_location) {
     if (rows[i].stop) {
       cr_expect_eq(f.d.next, HR_NEXT_STOP, "row %zu", i);
       cr_expect_eq(f.d.error, HTTPRESP_E_BAD_LOCATION, "row %zu", i);
-      cr_expect(strstr(f.d.msg, "userinfo") != NULL, "row %zu: %s", i,
-                f.d.msg);
-      cr_expect_null(strstr(f.d.msg, "pw"), "row %zu: no credential echoed",
-                     i);
+      cr_expect(strstr(f.d.msg, "userinfo") != NULL, "row %zu: %s", i, f.d.msg);
+      cr_expect_null(strstr(f.d.msg, "pw"), "row %zu: no credential echoed", i);
     } else {
       cr_assert_eq(f.d.next, HR_NEXT_FOLLOW, "row %zu: %s", i, f.d.msg);
       cr_expect_str_eq(f.d.next_req->url, rows[i].next_url, "row %zu", i);

@@ -885,8 +885,8 @@ Test(url_normalize, table) {
     int rc = hr_url_normalize(rows[i].in, &out);
     cr_expect_eq(rc, 0, "%s: rc %d", rows[i].in, rc);
     if (!rc)
-      cr_expect_str_eq(out, rows[i].want, "%s -> %s, want %s", rows[i].in,
-                       out, rows[i].want);
+      cr_expect_str_eq(out, rows[i].want, "%s -> %s, want %s", rows[i].in, out,
+                       rows[i].want);
     free(out);
   }
   char *out = (char *)0x1;
@@ -898,12 +898,12 @@ Test(url_normalize, table) {
  * would change. */
 Test(url_normalize, plain_shape_agrees_with_the_parser) {
   static const char *const urls[] = {
-      "http://h/a",         "http://h/a?b#c",    "https://h:8443/x",
-      "http://h:80/a",      "https://h:443/a",   "http://h:0/a",
-      "http://H/a",         "HTTP://h/a",        "http://h",
-      "http://h?x",         "http://h/%7e",      "http://h/a/./b",
-      "http://h/.x",        "http://h/a/..",     "http://127.0.0.1:8080/p",
-      "http://h:08080/a",   "http://h/a?%41",    "http://h/A/B",
+      "http://h/a",       "http://h/a?b#c",  "https://h:8443/x",
+      "http://h:80/a",    "https://h:443/a", "http://h:0/a",
+      "http://H/a",       "HTTP://h/a",      "http://h",
+      "http://h?x",       "http://h/%7e",    "http://h/a/./b",
+      "http://h/.x",      "http://h/a/..",   "http://127.0.0.1:8080/p",
+      "http://h:08080/a", "http://h/a?%41",  "http://h/A/B",
   };
   for (size_t i = 0; i < HR_ARRAY_LEN(urls); i++) {
     if (!hr_url_plainly_normal(urls[i]))

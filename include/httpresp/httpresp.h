@@ -449,7 +449,14 @@ typedef enum httpresp_retry_stop {
 } httpresp_retry_stop;
 
 HTTPRESP_EXTERN void httpresp_response_free(httpresp_response *resp);
-/** The code the request ended with (0 on success). */
+/** The code the request ended with (0 on success).  A reply libcurl
+ *  itself refuses as malformed (a NUL in a header, no HTTP/1.x status
+ *  line, e.g. HTTP/0.9) ends with HTTPRESP_E_BAD_RESPONSE, a header line
+ *  beyond libcurl's 100 KiB with HTTPRESP_E_HEADERS_TOO_LARGE, like those
+ *  the library refuses; httpresp_response_curl_code() still tells
+ *  libcurl's code.  A response whose Content-Length is not a number or
+ *  holds several different values ends with HTTPRESP_E_BAD_RESPONSE
+ *  before any of its body is delivered or stored (RFC 9112 §6.3). */
 HTTPRESP_EXTERN int httpresp_response_error(const httpresp_response *resp);
 /** A one-line message on what went wrong, "" on success. */
 HTTPRESP_EXTERN const char *httpresp_response_errmsg(
