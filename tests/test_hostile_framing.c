@@ -188,11 +188,19 @@ Test(hostile_framing, transfer_encoding_overrides_content_length) {
   static const char resp[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
                              "Content-Length: 3, 4\r\n\r\n"
                              "5\r\nhello\r\n0\r\n\r\n";
-  raw_route("/te", resp, sizeof(resp) - 1);
+  ts_resp *tr = ts_route(ts, 0, "/te");
+  ts_resp_raw(tr, resp, sizeof(resp) - 1);
+  ts_simple(ts, 0, "/next", 200, NULL, "next");
   httpresp_response *r = get("/te");
   cr_expect_eq(httpresp_response_error(r), 0, "%s",
                httpresp_response_errmsg(r));
   cr_expect_str_eq(fixture_body(r), "hello");
+  httpresp_response_free(r);
+  /* The chunked framing ended the message where the server meant it to:
+   * the next answer on the connection is read whole. */
+  r = get("/next");
+  cr_expect_eq(httpresp_response_error(r), 0);
+  cr_expect_str_eq(fixture_body(r), "next");
   httpresp_response_free(r);
 }
 
