@@ -857,6 +857,14 @@ int hr_url_normalize(const char *url, char **out) {
   int rc = parse_checked(url, &p);
   if (rc)
     return rc == URL_BAD ? HTTPRESP_E_BAD_URL : rc;
+  if (!p.uri.hostText.first) {
+    /* Without an authority, removing dot segments can leave a path that
+     * starts with "//" and reads back as one ("a:/..//b"): such URLs (no
+     * redirect target of http or https) compare as written. */
+    parsed_free(&p);
+    *out = hr_strndup(url, strcspn(url, "#"));
+    return *out ? 0 : HTTPRESP_E_NOMEM;
+  }
   /* §6.2.2: case, percent-encoding and dot segments. */
   int err = uriNormalizeSyntaxA(&p.uri);
   hr_buf b;
