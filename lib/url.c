@@ -779,29 +779,51 @@ static unsigned default_port(const char *scheme, size_t n) {
 }
 
 int hr_url_plainly_normal(const char *url) {
-  size_t n = bounded_len(url);
-  if (n == SIZE_MAX)
+  /* One pass, as it runs for every hop: "http[s]://", a lower-case
+   * reg-name, a port that is neither the default nor zero-led, then "/"
+   * and RFC 3986 characters without '%' or a "/." in the path. */
+  size_t i;
+  unsigned dflt;
+  if (strncmp(url, "http://", 7) == 0) {
+    i = 7;
+    dflt = 80;
+  } else if (strncmp(url, "https://", 8) == 0) {
+    i = 8;
+    dflt = 443;
+  } else {
     return 0;
-  size_t a = plain_authority(url, n);
-  if (!a || url[a] != '/')
-    return 0; /* also an empty path, written "/" in normal form */
-  size_t host = memcmp(url, "http://", 7) == 0    ? 7
-                : memcmp(url, "https://", 8) == 0 ? 8
-                                                  : 0;
-  if (!host)
-    return 0; /* the scheme is not in lower case */
-  for (size_t i = host; i < a; i++) {
-    if (url[i] >= 'A' && url[i] <= 'Z')
-      return 0;
-    if (url[i] == ':') {
-      unsigned port = (unsigned)strtoul(url + i + 1, NULL, 10);
-      if (url[i + 1] == '0' || port == (host == 7 ? 80u : 443u))
-        return 0;
-      break;
-    }
   }
-  size_t end = a + strcspn(url + a, "#");
-  return !memchr(url + a, '%', end - a) && plain_tail(url + a, end - a, 1);
+  size_t host = i;
+  while (is_host_char((unsigned char)url[i]) &&
+         !(url[i] >= 'A' && url[i] <= 'Z'))
+    i++;
+  if (i == host)
+    return 0;
+  if (url[i] == ':') {
+    unsigned port = 0;
+    size_t digits = 0;
+    if (url[i + 1] == '0')
+      return 0;
+    for (i++; url[i] >= '0' && url[i] <= '9' && digits < 6; i++, digits++)
+      port = port * 10 + (unsigned)(url[i] - '0');
+    if (digits == 0 || digits > 5 || port > 65535 || port == dflt)
+      return 0;
+  }
+  if (url[i] != '/')
+    return 0; /* also an empty path, written "/" in normal form */
+  int in_path = 1;
+  for (size_t end = i + HR_URL_MAX; i < end; i++) {
+    unsigned char c = (unsigned char)url[i];
+    if (c == '\0' || c == '#')
+      return 1;
+    if (!is_tail_char(c))
+      return 0; /* '%' among them */
+    if (c == '?')
+      in_path = 0;
+    else if (in_path && c == '.' && url[i - 1] == '/')
+      return 0;
+  }
+  return 0;
 }
 
 /* The text edits of §6.2.3 that uriparser's syntax normalisation leaves:
