@@ -1,5 +1,5 @@
-/* hr_parse_status_line and hr_parse_header_block, and the field list they
- * fill.
+/* hr_parse_status_line and hr_parse_header_block, the field list they
+ * fill, and the framing verdict on it (hr_headers_check_framing).
  *
  * Input: a raw header block as libcurl would hand it over ("HTTP/1.1 200
  * OK\r\nName: value\r\n...\r\n\r\n"), read by length only.  Its first line
@@ -85,6 +85,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (rc == 0) {
     FUZZ_CHECK(status >= 100 && status <= 999);
     check_roundtrip(status, &h);
+    /* A verdict always, with a reason exactly when it refuses; a bodyless
+     * answer is never refused. */
+    const char *why = "unset";
+    int framing = hr_headers_check_framing(&h, 0, &why);
+    FUZZ_CHECK(framing == 0 || framing == HTTPRESP_E_BAD_RESPONSE);
+    FUZZ_CHECK((framing == 0) == (why == NULL));
+    FUZZ_CHECK(hr_headers_check_framing(&h, 1, &why) == 0 && why == NULL);
 
     hr_headers copy;
     hr_headers_init(&copy);

@@ -1,5 +1,5 @@
-/* hr_url_resolve, hr_origin_from_url, hr_url_same_origin and
- * hr_url_check_request.
+/* hr_url_resolve, hr_origin_from_url, hr_url_same_origin,
+ * hr_url_check_request, hr_url_normalize and the userinfo helpers.
  *
  * Input: "<base>\n<Location>": the base is everything before the first
  * newline (NUL-terminated there, as the request URL always is), the
@@ -105,6 +105,45 @@ static void check_request_url(const char *u) {
   free(nofrag);
 }
 
+/* The normal form (loop detection) of a URL the library hands out: it
+ * exists, is stable, keeps the origin, and the one-pass judgement never
+ * vouches for a URL it would change. */
+static void check_normalize(const char *u) {
+  char *n = NULL;
+  int rc = hr_url_normalize(u, &n);
+  if (rc == HTTPRESP_E_NOMEM)
+    return;
+  FUZZ_CHECK(rc == 0 || rc == HTTPRESP_E_BAD_URL);
+  FUZZ_CHECK((rc == 0) == (n != NULL));
+  if (!n)
+    return;
+  FUZZ_CHECK(strchr(n, '#') == NULL);
+  char *again = NULL;
+  rc = hr_url_normalize(n, &again);
+  if (rc != HTTPRESP_E_NOMEM) {
+    FUZZ_CHECK(rc == 0 && strcmp(again, n) == 0);
+    free(again);
+  }
+  if (hr_url_plainly_normal(u)) {
+    size_t len = strcspn(u, "#");
+    FUZZ_CHECK(strlen(n) == len && strncmp(n, u, len) == 0);
+  }
+  int same = hr_url_same_origin(u, n);
+  FUZZ_CHECK(same == 1 || same == -1);
+  free(n);
+}
+
+/* Stripping the userinfo of a checked URL leaves a URL of the same origin
+ * without any. */
+static void check_strip(const char *u) {
+  char *s = fz_strndup(u, strlen(u));
+  hr_url_strip_userinfo(s);
+  FUZZ_CHECK(!hr_url_ref_has_userinfo(s, strlen(s)));
+  int same = hr_url_same_origin(u, s);
+  FUZZ_CHECK(same == 1 || same == -1);
+  free(s);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   /* Long enough to cross HR_URL_MAX after percent-encoding tripled it. */
   if (size > 3 * HR_URL_MAX)
@@ -132,6 +171,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   check_origin(base);
   check_request_url(base);
   check_pair(base, refz);
+  check_normalize(base);
+  (void)hr_url_ref_has_userinfo(rexact, reflen);
 
   char *out = NULL;
   int rc = hr_url_resolve(base, rexact, reflen, &out);
@@ -147,6 +188,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     check_request_url(out);
     check_pair(base, out);
     check_pair(out, FIXED_BASE);
+    check_normalize(out);
+    check_strip(out);
     /* A relative reference against the result works like against any
      * absolute URL with a scheme. */
     char *rel = NULL;

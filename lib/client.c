@@ -6,6 +6,7 @@
 
 #include "objects.h"
 #include "store/origin.h"
+#include "url.h"
 
 static int64_t system_now(void *ud) {
   (void)ud;
@@ -36,6 +37,7 @@ int httpresp_client_new(httpresp_client **out) {
   p->max_redirects = 20;
   p->max_retries = 3;
   p->max_wait_ms = 60000;
+  p->max_quiet_ms = (int64_t)3600 * 1000; /* one hour */
   p->max_body = (size_t)1 << 30;
   p->max_header_bytes = (size_t)256 * 1024;
   p->max_header_fields = 1000;
@@ -156,6 +158,30 @@ int httpresp_client_set_max_wait_ms(httpresp_client *c, int64_t ms) {
   if (ms < 0)
     return HTTPRESP_E_INVALID_ARG;
   c->policy.max_wait_ms = ms;
+  return 0;
+}
+
+int httpresp_client_set_max_quiet_ms(httpresp_client *c, int64_t ms) {
+  CHECK_CLIENT(c);
+  if (ms < 0)
+    return HTTPRESP_E_INVALID_ARG;
+  c->policy.max_quiet_ms = ms;
+  return 0;
+}
+
+int httpresp_client_forget_quiet(httpresp_client *c, const char *url) {
+  CHECK_CLIENT(c);
+  const hr_origins *o = c->origins;
+  if (!url) {
+    o->vt->forget(o->impl, NULL);
+    return 0;
+  }
+  char *key;
+  int rc = hr_url_origin_key(url, &key);
+  if (rc)
+    return rc;
+  o->vt->forget(o->impl, key);
+  free(key);
   return 0;
 }
 

@@ -325,6 +325,72 @@ int hr_headers_has_token(const hr_headers *h, const char *name,
   return 0;
 }
 
+/* The verdict on one Content-Length field value given the length so far
+ * (-1: none yet): NULL when it agrees, with *len set.  One pass: it runs
+ * for nearly every response. */
+static const char *length_field(const char *v, int64_t *len) {
+  int members = 0;
+  for (;;) {
+    while (*v == ' ' || *v == '\t')
+      v++;
+    if (*v >= '0' && *v <= '9') {
+      /* RFC 9110 §8.6: 1*DIGIT, kept within 63 bits (a recipient must not
+       * let the conversion overflow). */
+      int64_t x = 0;
+      for (; *v >= '0' && *v <= '9'; v++) {
+        if (x > (INT64_MAX - (*v - '0')) / 10)
+          return "malformed response: Content-Length is too large to "
+                 "represent";
+        x = x * 10 + (*v - '0');
+      }
+      while (*v == ' ' || *v == '\t')
+        v++;
+      if (*len >= 0 && x != *len)
+        return "malformed response: several different Content-Length values";
+      *len = x;
+      members++;
+    }
+    /* RFC 9110 §5.6.1: empty list elements are ignored. */
+    if (*v == ',') {
+      v++;
+      continue;
+    }
+    if (*v)
+      return "malformed response: Content-Length is not a number";
+    break;
+  }
+  return members ? NULL : "malformed response: Content-Length is empty";
+}
+
+/* Whether the field name `name` is `lower` (lower case letters and '-',
+ * whose case bit is set already): runs for every field of every response,
+ * and stops at the first byte that differs. */
+static int name_is(const char *name, const char *lower) {
+  for (; *lower; name++, lower++)
+    if (((unsigned char)*name | 0x20) != (unsigned char)*lower)
+      return 0;
+  return *name == '\0';
+}
+
+int hr_headers_check_framing(const hr_headers *h, int bodyless,
+                             const char **why) {
+  *why = NULL;
+  if (bodyless)
+    return 0;
+  int64_t len = -1;
+  const char *bad = NULL;
+  for (size_t i = 0; i < h->n; i++) {
+    const char *name = h->v[i].name;
+    int c = (unsigned char)name[0] | 0x20;
+    if (c == 't' && name_is(name, "transfer-encoding"))
+      return 0; /* it frames the message; Content-Length is ignored */
+    if (!bad && c == 'c' && name_is(name, "content-length"))
+      bad = length_field(h->v[i].value, &len);
+  }
+  *why = bad;
+  return bad ? HTTPRESP_E_BAD_RESPONSE : 0;
+}
+
 int hr_parse_status_line(const char *line, size_t len, int *status) {
   /* HTTP-version SP 3DIGIT [SP reason]; libcurl gives "HTTP/2" for h2. */
   if (len < 5 || memcmp(line, "HTTP/", 5) != 0)

@@ -71,6 +71,15 @@ typedef struct hr_list_iter {
 void hr_list_init(hr_list_iter *it, const hr_headers *h, const char *name);
 /* 1 and the next element in *s, *len; 0 at the end. */
 int hr_list_next(hr_list_iter *it, const char **s, size_t *len);
+/* Whether the Content-Length fields of a final response leave its length
+ * known (RFC 9112 §6.3).  `bodyless`: a response to HEAD, or a 204 or 304,
+ * which ends at the empty line whatever its fields say (item 1); with
+ * Transfer-Encoding, Content-Length is overridden (item 3).  Otherwise every
+ * Content-Length field, read as a list, must hold only 1*DIGIT values that
+ * fit in 63 bits and are all the same (item 5: "5, 5" is processed as 5).
+ * Returns 0, or HTTPRESP_E_BAD_RESPONSE with *why set to a static message. */
+int hr_headers_check_framing(const hr_headers *h, int bodyless,
+                             const char **why);
 
 /* Parses an HTTP/1.x or HTTP/2/3 status line as libcurl hands it
  * ("HTTP/1.1 200 OK\r\n", "HTTP/2 200").  Returns 0 and the status, or

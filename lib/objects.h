@@ -47,7 +47,8 @@ int hr_request_derive(httpresp_request **out, const httpresp_request *src,
                       const char *method, char *url);
 /* Whether the body can be sent again from its start. */
 int hr_request_body_replayable(const httpresp_request *r);
-/* Drops the body and the headers that describe it (RFC 9110 §8). */
+/* Drops the body and the fields that describe it (RFC 9110 §15.4, the
+ * content-specific fields, and Expect: §10.1.1). */
 void hr_request_drop_body(httpresp_request *r);
 
 typedef struct hr_hop {
@@ -128,6 +129,7 @@ typedef struct hr_policy {
   int64_t deadline_ms;
   int64_t backoff_base_ms;
   int64_t backoff_cap_ms;
+  int64_t max_quiet_ms; /* longest quiet time remembered for an origin */
   size_t max_body;
   size_t max_header_bytes;
   size_t max_header_fields;

@@ -1,10 +1,13 @@
 /* The policy core's entry point: one decision per final response. */
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "policy.h"
 #include "url.h"
+
+static int history_add(hr_history *h, const char *method, const char *url);
 
 void hr_history_init(hr_history *h) {
   h->v = h->inline_v;
@@ -25,6 +28,19 @@ void hr_history_free(hr_history *h) {
 }
 
 int hr_history_visit(hr_history *h, const char *method, const char *url) {
+  /* RFC 3986 §6.2.2-6.2.3: visits are kept in normal form, so that
+   * "HTTP://H:80/a" and "http://h/a" are one visit (loop detection).  A
+   * URL that does not parse is kept as it is. */
+  char *norm = NULL;
+  if (!hr_url_plainly_normal(url) &&
+      hr_url_normalize(url, &norm) == HTTPRESP_E_NOMEM)
+    return HTTPRESP_E_NOMEM;
+  int rc = history_add(h, method, norm ? norm : url);
+  free(norm);
+  return rc;
+}
+
+static int history_add(hr_history *h, const char *method, const char *url) {
   if (h->n == h->cap) {
     void *v = h->v;
     if (hr_grow_inline(&v, &h->cap, h->inline_v, sizeof(hr_visit)) != 0)
@@ -121,4 +137,36 @@ int hr_policy_decide(const hr_policy_input *in, hr_decision *d) {
       in->history->retries > 0)
     d->retry_stop = HTTPRESP_RETRY_SUCCEEDED;
   return rc;
+}
+
+int hr_policy_curl_failure(CURLcode cc, int request_sent, int status_seen,
+                           int headers_done, const char *curl_msg, char *msg,
+                           size_t msglen) {
+  if (!curl_msg || !*curl_msg)
+    curl_msg = curl_easy_strerror(cc);
+  if (cc == CURLE_WEIRD_SERVER_REPLY ||
+      (cc == CURLE_UNSUPPORTED_PROTOCOL && request_sent && !status_seen)) {
+    /* libcurl's own words name the fault ("Nul byte in header", "Received
+     * HTTP/0.9 when not allowed", "Unsupported HTTP version (9.9) in
+     * response"); without a sent request "unsupported protocol" is a scheme
+     * libcurl lacks, no reply at all. */
+    snprintf(msg, msglen, "malformed response: %s", curl_msg);
+    return HTTPRESP_E_BAD_RESPONSE;
+  }
+#if LIBCURL_VERSION_NUM >= 0x080600
+  int too_large = cc == CURLE_OUT_OF_MEMORY || cc == CURLE_TOO_LARGE;
+#else
+  int too_large = cc == CURLE_OUT_OF_MEMORY;
+#endif
+  if (too_large && request_sent && !headers_done) {
+    /* libcurl keeps a header line in a buffer bounded by
+     * CURL_MAX_HTTP_HEADER (100 KiB) and reports a line beyond it as out of
+     * memory (CURLE_TOO_LARGE since 8.6.0). */
+    snprintf(msg, msglen,
+             "a response header line is longer than libcurl "
+             "accepts (100 KiB)");
+    return HTTPRESP_E_HEADERS_TOO_LARGE;
+  }
+  snprintf(msg, msglen, "%s", curl_msg);
+  return HTTPRESP_E_CURL;
 }

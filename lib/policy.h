@@ -131,6 +131,19 @@ typedef enum hr_interim {
  * absorbed.  `*msg` gets a static message on STOP. */
 hr_interim hr_interim_decide(int status, unsigned count, int *error,
                              const char **msg);
+/* How a hop that libcurl ended with `cc` is reported: libcurl refuses some
+ * replies itself before the library sees them, and its code then names a
+ * transport failure ("Out of memory", "unsupported protocol") where the
+ * cause is the server's reply.  `request_sent`: the request went out (so a
+ * reply is what failed); `status_seen`: a status line was read;
+ * `headers_done`: the final header block ended; `curl_msg`: libcurl's
+ * message.  Returns HTTPRESP_E_BAD_RESPONSE (a reply libcurl calls weird,
+ * or one that is not HTTP/1.x at all, e.g. HTTP/0.9),
+ * HTTPRESP_E_HEADERS_TOO_LARGE (a header line beyond libcurl's limit) or
+ * HTTPRESP_E_CURL, with the message written into `msg`. */
+int hr_policy_curl_failure(CURLcode cc, int request_sent, int status_seen,
+                           int headers_done, const char *curl_msg, char *msg,
+                           size_t msglen);
 
 /* Whether request header `name` is removed when a redirect changes origin
  * under `p` (Authorization, Proxy-Authorization, Cookie unless kept). */

@@ -90,16 +90,26 @@ static const char *location_of(const hr_headers *h, int *conflict) {
   return loc && *loc ? loc : NULL;
 }
 
-/* Whether (method, url up to its fragment) was requested at this cookie
- * epoch. */
+/* *found: whether (method, url up to its fragment) was requested at this
+ * cookie epoch; URLs compare in RFC 3986 §6.2.2-6.2.3 normal form, as the
+ * history keeps them.  Returns 0 or HTTPRESP_E_NOMEM. */
 static int was_visited(const hr_history *h, const char *method,
-                       const char *url) {
+                       const char *target, int *found) {
+  char *norm = NULL;
+  *found = 0;
+  if (!hr_url_plainly_normal(target) &&
+      hr_url_normalize(target, &norm) == HTTPRESP_E_NOMEM)
+    return HTTPRESP_E_NOMEM;
+  const char *url = norm ? norm : target;
   size_t n = strcspn(url, "#");
   for (size_t i = 0; i < h->n; i++)
     if (h->v[i].cookie_epoch == h->cookie_epoch &&
         strcmp(h->v[i].method, method) == 0 &&
-        strncmp(h->v[i].url, url, n) == 0 && h->v[i].url[n] == '\0')
-      return 1;
+        strncmp(h->v[i].url, url, n) == 0 && h->v[i].url[n] == '\0') {
+      *found = 1;
+      break;
+    }
+  free(norm);
   return 0;
 }
 
@@ -150,8 +160,16 @@ static int redirect_target(const hr_policy_input *in, hr_decision *d,
          "redirect refused: several different Location fields");
     return 0;
   }
+  size_t loclen = strlen(loc);
+  if (loclen > HR_URL_MAX) {
+    /* The cause is the bound, whatever the syntax. */
+    STOP(d, HTTPRESP_E_BAD_LOCATION,
+         "Location of %zu bytes is over the URL limit of %zu bytes", loclen,
+         HR_URL_MAX);
+    return 0;
+  }
   char *t = NULL;
-  int rc = hr_url_resolve(in->cur->url, loc, strlen(loc), &t);
+  int rc = hr_url_resolve(in->cur->url, loc, loclen, &t);
   if (rc == HTTPRESP_E_NOMEM)
     return rc;
   if (rc) {
@@ -174,6 +192,23 @@ static int redirect_target(const hr_policy_input *in, hr_decision *d,
          "redirect from https to \"%.120s\" refused", t);
     free(t);
     return 0;
+  }
+  /* RFC 9110 §4.2.4: userinfo in a URI is likely there to mislead, and
+   * WHATWG Fetch makes a redirect to another origin with credentials a
+   * network error.  The userinfo the server put in its Location is never
+   * sent (libcurl would turn it into Basic credentials): to another origin
+   * the redirect stops, on the same origin it is followed without it.  A
+   * relative Location keeps the caller's own URL's authority, userinfo
+   * included: that is the caller's choice, not the server's. */
+  if (hr_url_ref_has_userinfo(loc, loclen)) {
+    if (hr_url_same_origin_valid(in->cur->url, t) != 1) {
+      STOP(d, HTTPRESP_E_BAD_LOCATION,
+           "redirect refused: the Location carries credentials (userinfo) "
+           "and leads to another origin");
+      free(t);
+      return 0;
+    }
+    hr_url_strip_userinfo(t);
   }
   *target = t;
   return 0;
@@ -198,7 +233,13 @@ int hr_redirect_decide(const hr_policy_input *in, hr_decision *d) {
   }
   int keep_body;
   const char *method = next_method(p, in->status, cur->method, &keep_body);
-  if (was_visited(in->history, method, target)) {
+  int loop;
+  rc = was_visited(in->history, method, target, &loop);
+  if (rc) {
+    free(target);
+    return rc;
+  }
+  if (loop) {
     STOP(d, HTTPRESP_E_REDIRECT_LOOP, "redirect loop: \"%.120s\" was already "
          "requested in this chain", target);
     free(target);

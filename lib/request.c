@@ -272,11 +272,35 @@ int hr_request_body_replayable(const httpresp_request *r) {
   return r->body_kind != HR_BODY_STREAM || r->rewind != NULL;
 }
 
+/* RFC 9110 §15.4 step 5: when a redirect changes the method to GET, the
+ * content-specific fields go ("including (but not limited to)
+ * Content-Encoding, Content-Language, Content-Location, Content-Type,
+ * Content-Length, Digest, Last-Modified"); with them go the other fields
+ * that describe the dropped content (Content-Range of a partial PUT, the
+ * digests of RFC 9530 and RFC 3230, Content-MD5), its framing
+ * (Transfer-Encoding, Trailer), and Expect: RFC 9110 §10.1.1's
+ * 100-continue is an expectation about content, and a request without
+ * content cannot carry it. */
+static int describes_body(const char *name) {
+  static const char *const fields[] = {"Content-Type",     "Content-Length",
+                                       "Content-Encoding", "Content-Language",
+                                       "Content-Location", "Content-Range",
+                                       "Content-MD5",      "Content-Digest",
+                                       "Repr-Digest",      "Digest",
+                                       "Last-Modified",    "Transfer-Encoding",
+                                       "Trailer",          "Expect"};
+  for (size_t i = 0; i < HR_ARRAY_LEN(fields); i++)
+    if (hr_strcaseeq(name, fields[i]))
+      return 1;
+  return 0;
+}
+
 void hr_request_drop_body(httpresp_request *r) {
-  static const char *const body_headers[] = {
-      "Content-Type",     "Content-Length",   "Content-Encoding",
-      "Content-Language", "Content-Location", "Transfer-Encoding"};
   clear_body(r);
-  for (size_t i = 0; i < HR_ARRAY_LEN(body_headers); i++)
-    hr_headers_remove(&r->headers, body_headers[i]);
+  for (size_t i = 0; i < r->headers.n;) {
+    if (describes_body(r->headers.v[i].name))
+      hr_headers_remove_at(&r->headers, i);
+    else
+      i++;
+  }
 }

@@ -36,8 +36,12 @@ int hr_retry_decide(const hr_policy_input *in, hr_decision *d) {
     return 0;
   int64_t delay = hr_policy_retry_after(in->resp, in->now_ms);
   d->retry_after_ms = delay;
-  if (delay >= 0)
-    d->quiet_until_ms = hr_sat_add(in->now_ms, delay);
+  /* RFC 9110 §10.2.3 asks the client to wait, but the client's memory of
+   * it is capped: one absurd Retry-After must not take an origin away for
+   * good.  The delay itself stays exposed as the server gave it. */
+  if (delay >= 0 && p->max_quiet_ms > 0)
+    d->quiet_until_ms = hr_sat_add(
+        in->now_ms, delay < p->max_quiet_ms ? delay : p->max_quiet_ms);
   if (delay < 0) {
     /* 413 only means "try later" when the server says when. */
     if (in->status == 413 || p->backoff_base_ms <= 0)

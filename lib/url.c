@@ -731,3 +731,178 @@ char *hr_url_without_fragment(const char *url) {
   const char *hash = strchr(url, '#');
   return hash ? hr_strndup(url, (size_t)(hash - url)) : hr_strdup(url);
 }
+
+/* Where the authority of [s, s+len) starts and ends, as lenient_encode and
+ * uriparser see it; 0 when there is none. */
+static int authority_span(const char *s, size_t len, size_t *begin,
+                          size_t *end) {
+  size_t p = scheme_len(s, len);
+  if (p)
+    p++;
+  if (len - p < 2 || s[p] != '/' || s[p + 1] != '/')
+    return 0;
+  size_t i = p + 2;
+  *begin = i;
+  while (i < len && s[i] != '/' && s[i] != '?' && s[i] != '#')
+    i++;
+  *end = i;
+  return 1;
+}
+
+int hr_url_ref_has_userinfo(const char *ref, size_t len) {
+  if (!ref || !trim_reference(&ref, &len))
+    return 0;
+  size_t b, e;
+  return authority_span(ref, len, &b, &e) && memchr(ref + b, '@', e - b);
+}
+
+void hr_url_strip_userinfo(char *url) {
+  size_t b, e;
+  if (!authority_span(url, strlen(url), &b, &e))
+    return;
+  /* '@' is no userinfo or host character: the last one ends the userinfo
+   * (a checked URL has only one). */
+  const char *at = NULL;
+  for (size_t i = b; i < e; i++)
+    if (url[i] == '@')
+      at = url + i;
+  if (at)
+    memmove(url + b, at + 1, strlen(at + 1) + 1);
+}
+
+static unsigned default_port(const char *scheme, size_t n) {
+  for (size_t i = 0; i < HR_ARRAY_LEN(default_ports); i++)
+    if (strlen(default_ports[i].scheme) == n &&
+        hr_strncaseeq(scheme, default_ports[i].scheme, n))
+      return default_ports[i].port;
+  return 0;
+}
+
+int hr_url_plainly_normal(const char *url) {
+  /* One pass, as it runs for every hop: "http[s]://", a lower-case
+   * reg-name, a port that is neither the default nor zero-led, then "/"
+   * and RFC 3986 characters without '%' or a "/." in the path. */
+  size_t i;
+  unsigned dflt;
+  if (strncmp(url, "http://", 7) == 0) {
+    i = 7;
+    dflt = 80;
+  } else if (strncmp(url, "https://", 8) == 0) {
+    i = 8;
+    dflt = 443;
+  } else {
+    return 0;
+  }
+  size_t host = i;
+  while (is_host_char((unsigned char)url[i]) &&
+         !(url[i] >= 'A' && url[i] <= 'Z'))
+    i++;
+  if (i == host)
+    return 0;
+  if (url[i] == ':') {
+    unsigned port = 0;
+    size_t digits = 0;
+    if (url[i + 1] == '0')
+      return 0;
+    for (i++; url[i] >= '0' && url[i] <= '9' && digits < 6; i++, digits++)
+      port = port * 10 + (unsigned)(url[i] - '0');
+    if (digits == 0 || digits > 5 || port > 65535 || port == dflt)
+      return 0;
+  }
+  if (url[i] != '/')
+    return 0; /* also an empty path, written "/" in normal form */
+  int in_path = 1;
+  for (size_t end = i + HR_URL_MAX; i < end; i++) {
+    unsigned char c = (unsigned char)url[i];
+    if (c == '\0' || c == '#')
+      return 1;
+    if (!is_tail_char(c))
+      return 0; /* '%' among them */
+    if (c == '?')
+      in_path = 0;
+    else if (in_path && c == '.' && url[i - 1] == '/')
+      return 0;
+  }
+  return 0;
+}
+
+/* The text edits of §6.2.3 that uriparser's syntax normalisation leaves:
+ * the default or an empty port goes, an empty path becomes "/". */
+static int scheme_normalize(hr_buf *b) {
+  size_t beg, end;
+  if (!authority_span(b->data, b->len, &beg, &end))
+    return 0;
+  size_t colon = end;
+  for (size_t i = end; i > beg; i--) {
+    char c = b->data[i - 1];
+    if (c == ':') {
+      colon = i - 1;
+      break;
+    }
+    if (c < '0' || c > '9')
+      break; /* "]" of an IPv6 literal, or a host character */
+  }
+  if (colon < end) {
+    unsigned port = 0;
+    for (size_t i = colon + 1; i < end; i++)
+      port = port * 10 + (unsigned)(b->data[i] - '0');
+    size_t slen = scheme_len(b->data, b->len);
+    if (colon + 1 == end ||
+        (end - colon <= 6 && port == default_port(b->data, slen))) {
+      memmove(b->data + colon, b->data + end, b->len - end + 1);
+      b->len -= end - colon;
+      end = colon;
+    }
+  }
+  if (end == b->len || b->data[end] != '/') {
+    hr_buf tail;
+    hr_buf_init(&tail);
+    int rc = hr_buf_append(&tail, b->data + end, b->len - end);
+    b->len = end;
+    if (!rc)
+      rc = hr_buf_append(b, "/", 1);
+    if (!rc && tail.len)
+      rc = hr_buf_append(b, tail.data, tail.len);
+    hr_buf_free(&tail);
+    return rc;
+  }
+  return 0;
+}
+
+int hr_url_normalize(const char *url, char **out) {
+  *out = NULL;
+  if (hr_url_plainly_normal(url)) {
+    *out = hr_strndup(url, strcspn(url, "#"));
+    return *out ? 0 : HTTPRESP_E_NOMEM;
+  }
+  parsed_url p;
+  int rc = parse_checked(url, &p);
+  if (rc)
+    return rc == URL_BAD ? HTTPRESP_E_BAD_URL : rc;
+  if (!p.uri.hostText.first) {
+    /* Without an authority, removing dot segments can leave a path that
+     * starts with "//" and reads back as one ("a:/..//b"): such URLs (no
+     * redirect target of http or https) compare as written. */
+    parsed_free(&p);
+    *out = hr_strndup(url, strcspn(url, "#"));
+    return *out ? 0 : HTTPRESP_E_NOMEM;
+  }
+  /* §6.2.2: case, percent-encoding and dot segments. */
+  int err = uriNormalizeSyntaxA(&p.uri);
+  hr_buf b;
+  hr_buf_init(&b);
+  rc = err ? map_uri_error(err) : uri_to_buf(&p.uri, &b);
+  parsed_free(&p);
+  if (!rc && b.len) {
+    char *hash = memchr(b.data, '#', b.len);
+    if (hash) {
+      b.len = (size_t)(hash - b.data);
+      *hash = '\0';
+    }
+    rc = scheme_normalize(&b);
+  }
+  if (!rc && !(*out = hr_buf_steal(&b)))
+    rc = HTTPRESP_E_NOMEM;
+  hr_buf_free(&b);
+  return rc == URL_BAD ? HTTPRESP_E_BAD_URL : rc;
+}

@@ -73,6 +73,27 @@ int hr_url_check_request(const char *url);
 /* The same check always through the full parse (hr_url_check_request
  * first tries a one-pass scan of the common shape); for tests. */
 int hr_url_check_request_parsed(const char *url);
+/* Whether the Location reference `ref` (`len` bytes) itself carries
+ * userinfo: an authority ("//" after an optional scheme, surrounding
+ * spaces ignored, as hr_url_resolve reads it) holding an '@'.  A relative
+ * reference inherits the base's authority, which is not the server's. */
+int hr_url_ref_has_userinfo(const char *ref, size_t len);
+/* Removes "userinfo@" from the authority of the absolute URL `url`, in
+ * place; a URL without one is left as it is. */
+void hr_url_strip_userinfo(char *url);
+/* RFC 3986 §6.2.2-6.2.3 normal form of an absolute URL, for comparing
+ * URLs: scheme and host lower case, percent-encodings in upper case and
+ * those of unreserved characters decoded, dot segments removed, the
+ * scheme's default port and an empty port dropped, an empty path with an
+ * authority written "/"; the fragment is dropped.  *out is malloc'd.
+ * Returns 0, HTTPRESP_E_BAD_URL or HTTPRESP_E_NOMEM. */
+int hr_url_normalize(const char *url, char **out);
+/* Whether hr_url_normalize would return `url` unchanged up to its
+ * fragment, judged in one pass for the common shape (lower-case
+ * http(s)://host[:port]/path without '%' or dot segments); 0 means "not
+ * known", never "different". */
+int hr_url_plainly_normal(const char *url);
+
 /* A malloc'd copy of `url` without its fragment (the cache key). */
 char *hr_url_without_fragment(const char *url);
 

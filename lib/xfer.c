@@ -139,6 +139,16 @@ static void end_of_block(hr_xfer *x) {
     forget_response(x, HR_RX_STATUS);
     return;
   }
+  /* RFC 9112 §6.3 item 5: a length that cannot be known is an
+   * unrecoverable framing error; stopped before any of the body is
+   * delivered or stored. */
+  const char *why;
+  int bodyless = x->status == 204 || x->status == 304 ||
+                 strcmp(x->cur->method, "HEAD") == 0;
+  if (hr_headers_check_framing(&x->hdrs, bodyless, &why) != 0) {
+    hr_xfer_abort(x, HTTPRESP_E_BAD_RESPONSE, why);
+    return;
+  }
   x->rx = x->status == 401 || x->status == 407 ? HR_RX_FINAL_AUTH
                                                : HR_RX_FINAL;
   decide_at_headers(x);
@@ -798,8 +808,13 @@ static hr_xfer_state transfer_ended(hr_xfer *x, CURLcode rc) {
       record(x, HTTPRESP_DECISION_STOP);
     if (final_seen(x))
       keep_final(x);
-    hr_response_fail(r, HTTPRESP_E_CURL, "%s",
-                     x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
+    long sent = 0;
+    curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &sent);
+    char msg[sizeof(x->errbuf) + 64];
+    int code = hr_policy_curl_failure(rc, sent > 0, x->status != 0,
+                                      final_seen(x), x->errbuf, msg,
+                                      sizeof(msg));
+    hr_response_fail(r, code, "%s", msg);
     return HR_XS_DONE;
   }
   if (!final_seen(x)) { /* a final response without a decision aborted */

@@ -489,3 +489,67 @@ Test(headers, stable_list_keeps_values_in_place) {
   cr_expect_str_eq(hr_headers_get(&copy, "After"), "clear");
   hr_headers_free(&copy);
 }
+
+/* RFC 9112 §6.3: which Content-Length fields leave a response's length
+ * known.  Each row is a set of fields ('|' separates lines). */
+typedef struct framing_row {
+  const char *fields;
+  int bodyless;
+  int ok;
+} framing_row;
+
+Test(headers, content_length_framing_table) {
+  static const framing_row rows[] = {
+      {"", 0, 1},
+      {"Content-Length: 5", 0, 1},
+      {"Content-Length: 0", 0, 1},
+      {"Content-Length: 005", 0, 1},
+      {"Content-Length: 9223372036854775807", 0, 1},
+      /* item 5: the same value repeated is that value */
+      {"Content-Length: 5, 5", 0, 1},
+      {"Content-Length: 5|Content-Length: 5", 0, 1},
+      {"content-length: 5|CONTENT-LENGTH: 5,5", 0, 1},
+      /* RFC 9110 §5.6.1: empty list elements are ignored */
+      {"Content-Length: 5,,5", 0, 1},
+      {"Content-Length: ,5", 0, 1},
+      {"Content-Length: 5, 6", 0, 0},
+      {"Content-Length: 5|Content-Length: 6", 0, 0},
+      {"Content-Length: 5, 5|Content-Length: 6", 0, 0},
+      {"Content-Length: 5x", 0, 0},
+      {"Content-Length: x5", 0, 0},
+      {"Content-Length: +5", 0, 0},
+      {"Content-Length: -5", 0, 0},
+      {"Content-Length: 5 5", 0, 0},
+      {"Content-Length: 0x10", 0, 0},
+      {"Content-Length: 5.0", 0, 0},
+      {"Content-Length: ", 0, 0},
+      {"Content-Length: ,", 0, 0},
+      {"Content-Length: 9223372036854775808", 0, 0},
+      {"Content-Length: 99999999999999999999999", 0, 0},
+      {"Content-Length: 5|Content-Length: x", 0, 0},
+      /* item 3: Transfer-Encoding overrides, before or after */
+      {"Transfer-Encoding: chunked|Content-Length: x", 0, 1},
+      {"Content-Length: 5, 6|Transfer-Encoding: chunked", 0, 1},
+      /* item 1: HEAD, 204 and 304 end at the empty line */
+      {"Content-Length: 5, 6", 1, 1},
+      {"Content-Length: abc", 1, 1},
+  };
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+    hr_headers h;
+    hr_headers_init(&h);
+    char buf[128];
+    snprintf(buf, sizeof(buf), "%s", rows[i].fields);
+    for (char *line = strtok(buf, "|"); line; line = strtok(NULL, "|"))
+      cr_assert_eq(hr_headers_add_line(&h, line, strlen(line)), 0, "%s", line);
+    const char *why = "unset";
+    int rc = hr_headers_check_framing(&h, rows[i].bodyless, &why);
+    cr_expect_eq(rc, rows[i].ok ? 0 : HTTPRESP_E_BAD_RESPONSE, "row %zu: %s", i,
+                 rows[i].fields);
+    if (rows[i].ok)
+      cr_expect_null(why, "row %zu", i);
+    else
+      cr_expect(why && strstr(why, "Content-Length"), "row %zu: %s", i,
+                why ? why : "(null)");
+    hr_headers_free(&h);
+  }
+}

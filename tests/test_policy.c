@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "httpdate.h"
 #include "objects.h"
 #include "policy.h"
 
@@ -13,6 +14,7 @@ static hr_policy default_policy(void) {
   p.max_redirects = 20;
   p.max_retries = 3;
   p.max_wait_ms = 60000;
+  p.max_quiet_ms = 3600000;
   p.schemes = "http,https";
   return p;
 }
@@ -682,4 +684,146 @@ Test(history, redirect_back_to_an_early_visit_is_a_loop) {
   cr_expect_eq(f.d.next, HR_NEXT_STOP);
   cr_expect_eq(f.d.error, HTTPRESP_E_REDIRECT_LOOP);
   fx_free(&f);
+}
+
+/* What a failure inside libcurl is reported as: a reply libcurl refused
+ * is the server's fault and gets the library's code for it. */
+Test(policy, curl_failure_table) {
+  static const struct {
+    CURLcode cc;
+    int sent, status_seen, headers_done;
+    const char *curl_msg;
+    int code;
+    const char *msg_has;
+  } rows[] = {
+      {CURLE_WEIRD_SERVER_REPLY, 1, 1, 0, "Nul byte in header",
+       HTTPRESP_E_BAD_RESPONSE, "malformed response: Nul byte in header"},
+      {CURLE_WEIRD_SERVER_REPLY, 1, 1, 0, "", HTTPRESP_E_BAD_RESPONSE,
+       "malformed response: "},
+      {CURLE_UNSUPPORTED_PROTOCOL, 1, 0, 0,
+       "Received HTTP/0.9 when not allowed", HTTPRESP_E_BAD_RESPONSE,
+       "HTTP/0.9"},
+      /* nothing was sent: a scheme libcurl lacks, no reply */
+      {CURLE_UNSUPPORTED_PROTOCOL, 0, 0, 0, "Protocol \"x\" not supported",
+       HTTPRESP_E_CURL, "Protocol \"x\" not supported"},
+      {CURLE_OUT_OF_MEMORY, 1, 1, 0, "", HTTPRESP_E_HEADERS_TOO_LARGE,
+       "header line"},
+      {CURLE_OUT_OF_MEMORY, 1, 0, 0, "", HTTPRESP_E_HEADERS_TOO_LARGE,
+       "header line"},
+      /* before sending or in the body: a real shortage */
+      {CURLE_OUT_OF_MEMORY, 0, 0, 0, "", HTTPRESP_E_CURL, "Out of memory"},
+      {CURLE_OUT_OF_MEMORY, 1, 1, 1, "", HTTPRESP_E_CURL, "Out of memory"},
+      {CURLE_COULDNT_CONNECT, 0, 0, 0, "Failed to connect", HTTPRESP_E_CURL,
+       "Failed to connect"},
+      {CURLE_PARTIAL_FILE, 1, 1, 1, "", HTTPRESP_E_CURL,
+       "Transferred a partial file"},
+      {CURLE_GOT_NOTHING, 1, 0, 0, "Empty reply from server", HTTPRESP_E_CURL,
+       "Empty reply from server"},
+  };
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+    char msg[300];
+    int code = hr_policy_curl_failure(rows[i].cc, rows[i].sent,
+                                      rows[i].status_seen, rows[i].headers_done,
+                                      rows[i].curl_msg, msg, sizeof(msg));
+    cr_expect_eq(code, rows[i].code, "row %zu: %s", i, httpresp_errname(code));
+    cr_expect(strstr(msg, rows[i].msg_has) != NULL, "row %zu: \"%s\"", i, msg);
+  }
+}
+
+/* RFC 9110 §10.2.3: the origin's quiet time is remembered for at most the
+ * client's cap, whatever the server asked; the delay is exposed whole. */
+Test(policy, remembered_quiet_is_capped) {
+  static const struct {
+    const char *retry_after;
+    int64_t cap;
+    int64_t quiet; /* relative to now, 0: none */
+    int64_t exposed;
+  } rows[] = {
+      {"5", 3600000, 5000, 5000},
+      {"3600", 3600000, 3600000, 3600000},
+      {"3601", 3600000, 3600000, 3601000},
+      {"1000000000000000000", 3600000, 3600000, HR_DELAY_MAX_MS},
+      {"1000000000000000000", 30000, 30000, HR_DELAY_MAX_MS},
+      {"120", 0, 0, 120000},
+      {NULL, 3600000, 0, -1},
+  };
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+    fixture f;
+    fx_init(&f, "GET", "http://a.test/");
+    f.policy.max_quiet_ms = rows[i].cap;
+    if (rows[i].retry_after)
+      add(&f.resp, "Retry-After", rows[i].retry_after);
+    decide(&f, 503, NULL);
+    cr_expect_eq(f.d.quiet_until_ms,
+                 rows[i].quiet ? f.in.now_ms + rows[i].quiet : 0, "row %zu", i);
+    cr_expect_eq(f.d.retry_after_ms, rows[i].exposed, "row %zu", i);
+    fx_free(&f);
+  }
+}
+
+/* RFC 3986 §6.2.2-6.2.3: one resource written two ways is one visit. */
+Test(history, loops_compare_normalised_urls) {
+  static const struct {
+    const char *visited;
+    const char *location;
+    int loop;
+  } rows[] = {
+      {"HTTP://A.test:80/a", "http://a.test/a", 1},
+      {"http://a.test/a", "HTTP://A.TEST:80/a", 1},
+      {"http://a.test/%7euser", "http://a.test/~user", 1},
+      {"http://a.test/x/../a", "/a", 1},
+      {"http://a.test", "http://a.test/", 1},
+      {"https://a.test:443/s", "https://a.test/s", 1},
+      {"http://a.test/a%2fb", "http://a.test/a%2Fb", 1},
+      {"http://a.test/A", "http://a.test/a", 0},
+      {"http://a.test:8080/a", "http://a.test/a", 0},
+      {"http://a.test/a%2Fb", "http://a.test/a/b", 0},
+      {"https://a.test/a", "http://a.test/a", 0},
+  };
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+    fixture f;
+    fx_init(&f, "GET", "http://a.test/start");
+    cr_assert_eq(hr_history_visit(&f.hist, "GET", rows[i].visited), 0);
+    decide(&f, 302, rows[i].location);
+    if (rows[i].loop)
+      cr_expect_eq(f.d.error, HTTPRESP_E_REDIRECT_LOOP, "row %zu: %s", i,
+                   f.d.msg);
+    else
+      cr_expect_eq(f.d.next, HR_NEXT_FOLLOW, "row %zu: %s", i, f.d.msg);
+    fx_free(&f);
+  }
+}
+
+/* RFC 9110 §4.2.4 and Fetch: server-chosen userinfo never becomes
+ * credentials; to another origin the redirect stops. */
+Test(policy, userinfo_in_location) {
+  static const struct {
+    const char *from, *location;
+    int stop;
+    const char *next_url;
+  } rows[] = {
+      {"http://a.test/", "http://user:pw@b.test/x", 1, NULL},
+      {"http://a.test/", "//user:pw@b.test/x", 1, NULL},
+      {"http://a.test/", "https://u@a.test/x", 1, NULL},
+      {"http://a.test/", "http://u:p@a.test/x", 0, "http://a.test/x"},
+      {"http://a.test/", "http://u:p@a.test:80/x", 0, "http://a.test:80/x"},
+      /* the caller's own userinfo travels with a relative Location */
+      {"http://me:pw@a.test/", "/x", 0, "http://me:pw@a.test/x"},
+      {"http://me:pw@a.test/", "http://b.test/x", 0, "http://b.test/x"},
+  };
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+    fixture f;
+    fx_init(&f, "GET", rows[i].from);
+    decide(&f, 302, rows[i].location);
+    if (rows[i].stop) {
+      cr_expect_eq(f.d.next, HR_NEXT_STOP, "row %zu", i);
+      cr_expect_eq(f.d.error, HTTPRESP_E_BAD_LOCATION, "row %zu", i);
+      cr_expect(strstr(f.d.msg, "userinfo") != NULL, "row %zu: %s", i, f.d.msg);
+      cr_expect_null(strstr(f.d.msg, "pw"), "row %zu: no credential echoed", i);
+    } else {
+      cr_assert_eq(f.d.next, HR_NEXT_FOLLOW, "row %zu: %s", i, f.d.msg);
+      cr_expect_str_eq(f.d.next_req->url, rows[i].next_url, "row %zu", i);
+    }
+    fx_free(&f);
+  }
 }

@@ -369,7 +369,7 @@ Test(tool, max_retries_and_max_wait) {
                "a 1 s wait is above --max-wait 0.5");
   cr_expect(strstr(r.out, "\"retry_after_ms\":1000"), "json: %s", r.out);
   cr_expect(strstr(r.out, "\"retry_stop\":\"wait-too-long\""));
-  cr_expect_lt(r.ms, 900, "it must not have waited");
+  cr_expect_lt(r.ms, bound_ms(900), "it must not have waited");
   run_free(&r);
   free(u);
 }
@@ -398,7 +398,7 @@ Test(tool, max_time_ends_a_stalled_transfer) {
   char *u = url("/stall");
   run r = RUN("--no-cache", "-m", "0.3", u);
   cr_expect_eq(r.code, 28, "a time limit exits 28 like curl: %s", r.err);
-  cr_expect_lt(r.ms, 3000);
+  cr_expect_lt(r.ms, bound_ms(3000));
   run_free(&r);
   free(u);
 }
@@ -498,7 +498,7 @@ Test(tool, parallel_runs_at_once_and_writes_in_order) {
   char *s = url("/slow"), *f1 = url("/f1"), *f2 = url("/f2");
   run r = RUN("--no-cache", WJSON, "--parallel", "3", s, f1, f2);
   cr_expect_eq(r.code, 0, "err: %s", r.err);
-  cr_expect_lt(r.ms, 2000);
+  cr_expect_lt(r.ms, bound_ms(2000));
   char *l0 = json_of(r.out, 0), *l1 = json_of(r.out, 1),
        *l2 = json_of(r.out, 2);
   cr_expect(strstr(l0, "\"index\":0,") && strstr(l0, "\"body\":\"slow\""),
@@ -759,7 +759,7 @@ Test(tool, fail_stops_at_the_error_head) {
       (const char *const[]){"-s", "-f", "-m", "3", "-o", out, u, NULL});
   cr_expect_eq(r.code, 22);
   cr_expect_eq(r.code, c.code, "curl exits %d", c.code);
-  cr_expect_lt(r.ms, 1500, "it did not wait for the body (%lld ms)",
+  cr_expect_lt(r.ms, bound_ms(1500), "it did not wait for the body (%lld ms)",
                (long long)r.ms);
   cr_expect_str_eq(r.out, "");
   run_free(&r);

@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -834,5 +835,138 @@ Test(url, resolve_shortcut_table) {
                  0, "row %zu", i);
     cr_expect_str_eq(out, rows[i].want, "row %zu", i);
     free(out);
+  }
+}
+
+/* RFC 3986 §6.2.2-6.2.3 normal form, as loop detection compares URLs. */
+Test(url_normalize, table) {
+  static const struct {
+    const char *in;
+    const char *want;
+  } rows[] = {
+      /* already normal: unchanged (the fragment goes) */
+      {"http://h/a", "http://h/a"},
+      {"http://h/a?q=1#frag", "http://h/a?q=1"},
+      {"https://h:8443/a", "https://h:8443/a"},
+      /* §6.2.2.1 case of scheme and host, not of the path */
+      {"HTTP://H/a", "http://h/a"},
+      {"hTTp://Example.COM/Path", "http://example.com/Path"},
+      /* §6.2.3 default port, empty port, empty path */
+      {"http://h:80/a", "http://h/a"},
+      {"HTTP://H:80/a", "http://h/a"},
+      {"https://h:443/a", "https://h/a"},
+      {"http://h:443/a", "http://h:443/a"},
+      {"https://h:80/a", "https://h:80/a"},
+      {"http://h:0080/a", "http://h/a"},
+      {"http://h:/a", "http://h/a"},
+      {"http://h", "http://h/"},
+      {"http://h:80", "http://h/"},
+      {"http://h?q", "http://h/?q"},
+      {"http://h#f", "http://h/"},
+      /* §6.2.2.2 percent-encoding: upper-case hex, unreserved decoded */
+      {"http://h/%7euser", "http://h/~user"},
+      {"http://h/%7Euser", "http://h/~user"},
+      {"http://h/a%2fb", "http://h/a%2Fb"},
+      {"http://h/%41%42c", "http://h/ABc"},
+      {"http://h/a?x=%7e", "http://h/a?x=~"},
+      /* §6.2.2.3 dot segments */
+      {"http://h/a/./b", "http://h/a/b"},
+      {"http://h/a/../b", "http://h/b"},
+      {"http://h/../../a", "http://h/a"},
+      {"http://h/a/b/..", "http://h/a/"},
+      /* IPv6 literals keep their brackets; the port after them goes */
+      {"http://[::1]:80/a", "http://[::1]/a"},
+      {"http://[::1]:8080/a", "http://[::1]:8080/a"},
+      {"http://[::1]/a", "http://[::1]/a"},
+      {"http://127.0.0.1:80/", "http://127.0.0.1/"},
+  };
+  for (size_t i = 0; i < HR_ARRAY_LEN(rows); i++) {
+    char *out = NULL;
+    int rc = hr_url_normalize(rows[i].in, &out);
+    cr_expect_eq(rc, 0, "%s: rc %d", rows[i].in, rc);
+    if (!rc)
+      cr_expect_str_eq(out, rows[i].want, "%s -> %s, want %s", rows[i].in, out,
+                       rows[i].want);
+    free(out);
+  }
+  /* Without an authority a URL compares as written: normalising
+   * "a:/..//b" would give "a://b", which has one (found by fuzz_url). */
+  static const char *const as_written[] = {"a:/..//b", "t:.///x",
+                                           "mailto:A@B"};
+  for (size_t i = 0; i < HR_ARRAY_LEN(as_written); i++) {
+    char *o = NULL;
+    cr_expect_eq(hr_url_normalize(as_written[i], &o), 0);
+    cr_expect_str_eq(o, as_written[i]);
+    free(o);
+  }
+  char *out = (char *)0x1;
+  cr_expect_eq(hr_url_normalize("not a url", &out), HTTPRESP_E_BAD_URL);
+  cr_expect_null(out);
+}
+
+/* The one-pass judgement never vouches for a URL the full normalisation
+ * would change. */
+Test(url_normalize, plain_shape_agrees_with_the_parser) {
+  static const char *const urls[] = {
+      "http://h/a",       "http://h/a?b#c",  "https://h:8443/x",
+      "http://h:80/a",    "https://h:443/a", "http://h:0/a",
+      "http://H/a",       "HTTP://h/a",      "http://h",
+      "http://h?x",       "http://h/%7e",    "http://h/a/./b",
+      "http://h/.x",      "http://h/a/..",   "http://127.0.0.1:8080/p",
+      "http://h:08080/a", "http://h/a?%41",  "http://h/A/B",
+  };
+  for (size_t i = 0; i < HR_ARRAY_LEN(urls); i++) {
+    if (!hr_url_plainly_normal(urls[i]))
+      continue;
+    char *out = NULL;
+    cr_assert_eq(hr_url_normalize(urls[i], &out), 0);
+    size_t n = strcspn(urls[i], "#");
+    cr_expect(strlen(out) == n && strncmp(out, urls[i], n) == 0,
+              "%s vouched for, normalised to %s", urls[i], out);
+    free(out);
+  }
+  cr_expect(hr_url_plainly_normal("http://h/a"));
+  cr_expect_not(hr_url_plainly_normal("http://h:80/a"));
+  cr_expect_not(hr_url_plainly_normal("http://H/a"));
+}
+
+Test(url_userinfo, in_the_reference_itself) {
+  static const struct {
+    const char *ref;
+    int has;
+  } rows[] = {
+      {"http://user:pw@other/", 1},
+      {"http://user@other/", 1},
+      {"//user:pw@other/x", 1},
+      {"  http://u@h/", 1},
+      {"https://@h/", 1},
+      {"http://evil.com\\@good.com/", 1},
+      {"http://h/a@b", 0},
+      {"http://h/?x=@", 0},
+      {"http://h/#@", 0},
+      {"/path@x", 0},
+      {"mailto:a@b", 0},
+      {"a@b/c", 0},
+      {"", 0},
+  };
+  for (size_t i = 0; i < HR_ARRAY_LEN(rows); i++)
+    cr_expect_eq(hr_url_ref_has_userinfo(rows[i].ref, strlen(rows[i].ref)),
+                 rows[i].has, "%s", rows[i].ref);
+  /* Only the given length counts. */
+  cr_expect_eq(hr_url_ref_has_userinfo("http://h@x/", 8), 0);
+
+  static const struct {
+    const char *in, *want;
+  } strip[] = {
+      {"http://user:pw@h/a", "http://h/a"},
+      {"http://u@h:8080/a?b@c", "http://h:8080/a?b@c"},
+      {"http://h/a@b", "http://h/a@b"},
+      {"https://u:p@[::1]:8443", "https://[::1]:8443"},
+  };
+  for (size_t i = 0; i < HR_ARRAY_LEN(strip); i++) {
+    char buf[64];
+    snprintf(buf, sizeof(buf), "%s", strip[i].in);
+    hr_url_strip_userinfo(buf);
+    cr_expect_str_eq(buf, strip[i].want);
   }
 }

@@ -13,6 +13,11 @@
 # process, go to build-valgrind/valgrind-logs/<exe>.<pid>.log; the test
 # output to build-valgrind/valgrind-logs/<exe>.out.
 #
+# The examples are built too: tests/test_tool runs the httpresp tool and
+# the demo server as programs (found through HTTPRESP_TOOL and
+# HTTPRESP_DEMO_SERVER, as tests/tool.cmake tells ctest), and without them
+# its tests are all skipped.  Those programs run under memcheck as well.
+#
 # Criterion runs each test in a worker process that it re-executes from its
 # own binary (boxfort), hence --trace-children=yes, and --jobs 1 so that
 # workers do not compete under valgrind's serialising scheduler.  Time
@@ -33,7 +38,7 @@ fi
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug \
   -DHTTPRESP_SANITIZE=OFF -DHTTPRESP_WERROR=ON -DHTTPRESP_FUZZ=OFF \
-  -DHTTPRESP_BENCH=OFF -DHTTPRESP_EXAMPLES=OFF -DHTTPRESP_TESTS=ON >/dev/null || exit 2
+  -DHTTPRESP_BENCH=OFF -DHTTPRESP_EXAMPLES=ON -DHTTPRESP_TESTS=ON >/dev/null || exit 2
 cmake --build "$build" -j "$jobs" >/dev/null || {
   echo "valgrind.sh: build failed" >&2
   exit 2
@@ -50,6 +55,14 @@ vg=(valgrind --tool=memcheck --leak-check=full
   --suppressions="$root/tools/valgrind.supp" --gen-suppressions=all)
 
 export HTTPRESP_SOURCE_DIR=$root
+export HTTPRESP_TOOL=$build/examples/httpresp
+export HTTPRESP_DEMO_SERVER=$build/examples/httpresp-demo-server
+for prog in "$HTTPRESP_TOOL" "$HTTPRESP_DEMO_SERVER"; do
+  if [ ! -x "$prog" ]; then
+    echo "valgrind.sh: $prog was not built" >&2
+    exit 2
+  fi
+done
 export HTTPRESP_TEST_TIME_SCALE=${HTTPRESP_TEST_TIME_SCALE:-10}
 
 wanted() {
@@ -70,9 +83,17 @@ run() { # name, command...
   "${vg[@]}" --log-file="$logs/$name.%p.log" "$@" >"$logs/$name.out" 2>&1 ||
     rc=$?
   ran=$((ran + 1))
-  printf '%-28s exit %-3d %5ds  %s\n' "$name" "$rc" $((SECONDS - start)) \
-    "$(grep -ao 'Tested: .*' "$logs/$name.out" | tail -1)"
+  local tested skipped
+  tested=$(grep -ao 'Tested: .*' "$logs/$name.out" | tail -1)
+  skipped=$(grep -ac '\[SKIP\]' "$logs/$name.out")
+  printf '%-28s exit %-3d %5ds  %s%s\n' "$name" "$rc" $((SECONDS - start)) \
+    "$tested" "$([ "$skipped" -gt 0 ] && echo " | Skipped: $skipped")"
   [ "$rc" -eq 0 ] || failed_tests+=("$name (exit $rc, see $logs/$name.out)")
+  # A suite that ran nothing checked nothing (the tool suite without the
+  # tool, for one): that is a failure of the run, not a pass.
+  if [[ $tested == "Tested: 0 "* ]]; then
+    failed_tests+=("$name (ran no tests, see $logs/$name.out)")
+  fi
 }
 
 for exe in "$build"/tests/test_*; do

@@ -222,7 +222,16 @@ HTTPRESP_EXTERN void httpresp_client_free(httpresp_client *client);
  * the client before sharing it.
  */
 
-/** Follow redirects at all (default 1). */
+/** Follow redirects at all (default 1).  When a redirect turns the method
+ *  into GET, the body goes and so do the request fields that describe it
+ *  (Content-*, Digest, Repr-Digest, Last-Modified, Transfer-Encoding,
+ *  Trailer) and Expect.  Credentials a server writes into its Location
+ *  ("http://user:pw@host/") are never sent: to another origin the redirect
+ *  ends with HTTPRESP_E_BAD_LOCATION, on the same origin it is followed
+ *  without them.  A redirect back to a (method, URL) already requested in
+ *  the chain is a loop (HTTPRESP_E_REDIRECT_LOOP), URLs being compared
+ *  after RFC 3986 normalisation (case, default port, percent-encoding, dot
+ *  segments), unless a response since then set a cookie. */
 HTTPRESP_EXTERN int httpresp_client_set_follow(httpresp_client *c, int on);
 /** Maximum number of redirects followed per request (default 20). */
 HTTPRESP_EXTERN int httpresp_client_set_max_redirects(httpresp_client *c,
@@ -257,6 +266,25 @@ HTTPRESP_EXTERN int httpresp_client_set_max_retries(httpresp_client *c,
  *  HTTPRESP_E_INVALID_ARG. */
 HTTPRESP_EXTERN int httpresp_client_set_max_wait_ms(httpresp_client *c,
                                                     int64_t ms);
+/** Longest quiet time in ms the client remembers for an origin (default
+ *  3600000, one hour).  When a 429/503/413 carries a Retry-After, the
+ *  client keeps other requests to that origin waiting (or failing with
+ *  HTTPRESP_E_ORIGIN_BACKOFF when the wait is above the maximum wait) until
+ *  the delay ends, but for at most this long: a server asking for years
+ *  cannot take its origin away from the client for good.  The response
+ *  still reports the whole delay (httpresp_response_retry_after_ms()).
+ *  0 remembers nothing.  Applies to quiet times remembered after the call.
+ *  Returns 0, or HTTPRESP_E_INVALID_ARG if `c` is NULL or `ms` < 0. */
+HTTPRESP_EXTERN int httpresp_client_set_max_quiet_ms(httpresp_client *c,
+                                                     int64_t ms);
+/** Forgets the quiet time remembered for the origin (scheme, host, port) of
+ *  `url`, any URL of it; NULL forgets every origin's.  The next request to
+ *  the origin is sent at once.  Requests already waiting in the multi driver
+ *  keep their wake-up time.  Returns 0 (also when nothing was remembered),
+ *  HTTPRESP_E_INVALID_ARG if `c` is NULL, HTTPRESP_E_BAD_URL if `url` has
+ *  no origin, or HTTPRESP_E_NOMEM. */
+HTTPRESP_EXTERN int httpresp_client_forget_quiet(httpresp_client *c,
+                                                 const char *url);
 /** Overall time limit for one request in ms, waits included (0 = none,
  *  default).  Exceeding it ends the request with HTTPRESP_E_DEADLINE; a
  *  running transfer notices within about a second.  The handle's own
@@ -505,7 +533,14 @@ typedef enum httpresp_retry_stop {
  *  accepted. */
 HTTPRESP_EXTERN void httpresp_response_free(httpresp_response *resp);
 /** The code the request ended with (0 on success; HTTPRESP_E_INVALID_ARG
- *  if `resp` is NULL). */
+ *  if `resp` is NULL).  A reply libcurl
+ *  itself refuses as malformed (a NUL in a header, no HTTP/1.x status
+ *  line, e.g. HTTP/0.9) ends with HTTPRESP_E_BAD_RESPONSE, a header line
+ *  beyond libcurl's 100 KiB with HTTPRESP_E_HEADERS_TOO_LARGE, like those
+ *  the library refuses; httpresp_response_curl_code() still tells
+ *  libcurl's code.  A response whose Content-Length is not a number or
+ *  holds several different values ends with HTTPRESP_E_BAD_RESPONSE
+ *  before any of its body is delivered or stored (RFC 9112 §6.3). */
 HTTPRESP_EXTERN int httpresp_response_error(const httpresp_response *resp);
 /** A one-line message on what went wrong, "" on success. */
 HTTPRESP_EXTERN const char *httpresp_response_errmsg(

@@ -18,6 +18,8 @@ typedef struct hr_origin_vt {
   /* Raises the origin's not-before to `now + delay_ms` (the later of that
    * and what it was).  Returns 0 or HTTPRESP_E_NOMEM. */
   int (*raise)(void *impl, const char *origin, int64_t now, int64_t delay_ms);
+  /* Forgets what is known of `origin`, of every origin when NULL. */
+  void (*forget)(void *impl, const char *origin);
   void (*destroy)(void *impl);
 } hr_origin_vt;
 

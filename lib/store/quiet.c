@@ -83,6 +83,22 @@ out:
   return rc;
 }
 
+size_t hr_quiet_forget(hr_quiet *c, const char *origin_key) {
+  size_t found = 0;
+  pthread_mutex_lock(&c->quiet_lock);
+  for (size_t i = 0; i < c->nquiet;) {
+    if (origin_key && strcmp(c->quiet[i].origin, origin_key) != 0) {
+      i++;
+      continue;
+    }
+    found++;
+    free(c->quiet[i].origin);
+    c->quiet[i] = c->quiet[--c->nquiet];
+  }
+  pthread_mutex_unlock(&c->quiet_lock);
+  return found;
+}
+
 int hr_quiet_new(hr_quiet **out) {
   hr_quiet *c = calloc(1, sizeof(*c));
   if (!c || pthread_mutex_init(&c->quiet_lock, NULL) != 0) {
@@ -116,10 +132,14 @@ static int q_raise(void *impl, const char *origin, int64_t now,
   return hr_quiet_set(impl, origin, now, hr_sat_add(now, delay_ms));
 }
 
+static void q_forget(void *impl, const char *origin) {
+  hr_quiet_forget(impl, origin);
+}
+
 static void q_destroy(void *impl) { hr_quiet_free(impl); }
 
-static const hr_origin_vt local_vt = {"local", q_any, q_get, q_raise,
-                                      q_destroy};
+static const hr_origin_vt local_vt = {"local", q_any,    q_get,
+                                      q_raise, q_forget, q_destroy};
 
 int hr_origins_new_local(hr_origins *out) {
   hr_quiet *q;

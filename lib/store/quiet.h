@@ -35,5 +35,8 @@ int64_t hr_quiet_get(hr_quiet *c, const char *origin_key, int64_t now);
 /* Remembers `not_before` for `origin_key` (keeps the later of two). */
 int hr_quiet_set(hr_quiet *c, const char *origin_key, int64_t now,
                  int64_t not_before);
+/* Forgets the quiet time of `origin_key`, of every origin when NULL.
+ * Returns how many were remembered (ended ones included until pruned). */
+size_t hr_quiet_forget(hr_quiet *c, const char *origin_key);
 
 #endif

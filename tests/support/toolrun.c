@@ -32,6 +32,12 @@ char tool_tmpdir[64];
 
 /* ---- running programs ---------------------------------------------------- */
 
+int64_t bound_ms(int64_t ms) {
+  const char *s = getenv("HTTPRESP_TEST_TIME_SCALE");
+  double v = s ? strtod(s, NULL) : 1.0;
+  return v > 1.0 ? (int64_t)((double)ms * v) : ms;
+}
+
 int64_t now_ms(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
@@ -98,7 +104,7 @@ run run_prog_in(const char *tool, const char *in, size_t in_len,
   while (fout >= 0 || ferr >= 0) {
     struct pollfd p[3] = {
         {fout, POLLIN, 0}, {ferr, POLLIN, 0}, {fin, POLLOUT, 0}};
-    int64_t left = start + RUN_LIMIT_MS - now_ms();
+    int64_t left = start + bound_ms(RUN_LIMIT_MS) - now_ms();
     if (left <= 0) {
       kill(pid, SIGKILL);
       break;
@@ -197,7 +203,7 @@ demo demo_start(void) {
   }
   close(p[1]);
   char l1[128], l2[128];
-  int64_t deadline = now_ms() + 5000;
+  int64_t deadline = now_ms() + bound_ms(5000);
   cr_assert(read_line(p[0], l1, sizeof(l1), deadline) == 0 &&
                 read_line(p[0], l2, sizeof(l2), deadline) == 0,
             "the demo server did not print its address");
@@ -330,7 +336,7 @@ pid_t tls_server(const char *cert, const char *key, int *port) {
   }
   close(p[1]);
   char line[256];
-  int64_t deadline = now_ms() + 5000;
+  int64_t deadline = now_ms() + bound_ms(5000);
   *port = 0;
   while (!*port && read_line(p[0], line, sizeof(line), deadline) == 0)
     sscanf(line, "ACCEPT 127.0.0.1:%d", port);

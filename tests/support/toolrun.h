@@ -28,6 +28,9 @@ void tool_setup(void);
 void tool_teardown(void);
 
 int64_t now_ms(void);
+/* A time bound, stretched by HTTPRESP_TEST_TIME_SCALE when set (the
+ * valgrind run sets it: the tool then starts under memcheck). */
+int64_t bound_ms(int64_t ms);
 /* Appends `n` bytes to a NUL-terminated malloc'd buffer. */
 void append(char **buf, size_t *len, const char *d, size_t n);
 /* $HTTPRESP_TOOL, or the test is skipped. */
