@@ -397,6 +397,85 @@ static int make_room(dstore *s, int lfd, uint64_t need, dstate *st) {
   return fits(s, st, need) ? 0 : 1;
 }
 
+/* Reserve: room for the whole file, counted before the temp file exists (a
+ * kill in between leaves the total too high, not too low), and a temp file
+ * that a scan counts at that size, locked to say its writer lives.  0 and
+ * the temp file's descriptor in *fd, or the put's error. */
+static int reserve(dstore *s, char *tmp, const char *path, size_t fsize,
+                   int *fd) {
+  int lfd = lock_dir(s, LOCK_EX);
+  if (lfd < 0)
+    return errno ? -errno : HTTPRESP_E_CACHE_IO;
+  int rc = HTTPRESP_E_CACHE_IO;
+  dstate st;
+  int room = make_room(s, lfd, fsize, &st);
+  if (room > 0) {
+    /* Other writers' temp files hold the rest of the bound: this answer
+     * is not kept, and the one it supersedes must go. */
+    rc = remove_locked(s, lfd, path, NULL) == 0 ? HTTPRESP_E_INVALID_ARG
+                                                : HTTPRESP_E_CACHE_IO;
+  } else if (room == 0) {
+    st.temps += fsize;
+    if (state_write(s, lfd, &st) == 0) {
+      *fd = mkstemp(tmp);
+      if (*fd >= 0 && ftruncate(*fd, (off_t)fsize) == 0 &&
+          flock(*fd, LOCK_EX | LOCK_NB) == 0) {
+        rc = 0;
+      } else {
+        int e = errno;
+        if (*fd >= 0) {
+          unlink(tmp);
+          close(*fd);
+          *fd = -1;
+        }
+        st.temps = sub_floor0(st.temps, fsize);
+        state_write(s, lfd, &st);
+        rc = e ? -e : rc;
+      }
+    }
+  }
+  unlock_dir(lfd);
+  return rc;
+}
+
+/* Commit: the reservation becomes the entry (when `ok`: the temp file was
+ * written whole), minus what it replaces.  Without the lock nothing may
+ * change: the temp file goes, and its reservation stays counted until a
+ * scan (too high is safe).  0 when renamed, else -errno of the failure
+ * (`werr` when the write failed). */
+static int commit(dstore *s, const char *tmp, const char *path, size_t fsize,
+                  int ok, int werr) {
+  int lfd = lock_dir(s, LOCK_EX);
+  if (lfd < 0) {
+    int e = errno;
+    unlink(tmp);
+    return e ? -e : HTTPRESP_E_CACHE_IO;
+  }
+  dstate st;
+  int known = state_read(s, lfd, &st) == 0;
+  struct stat old;
+  int had_old = ok && lstat(path, &old) == 0 && S_ISREG(old.st_mode);
+  int renamed = ok && rename(tmp, path) == 0;
+  if (ok && !renamed)
+    werr = errno;
+  /* A temp file a scan removed meanwhile is already off the total. */
+  int gone = renamed || unlink(tmp) == 0;
+  if (!known) {
+    scan_locked(s, lfd, TEMP_AGE_SEC, 0, &st);
+  } else {
+    if (gone)
+      st.temps = sub_floor0(st.temps, fsize);
+    if (renamed)
+      st.entries =
+          sub_floor0(st.entries, had_old ? (uint64_t)old.st_size : 0) + fsize;
+    state_write(s, lfd, &st);
+  }
+  unlock_dir(lfd);
+  if (renamed)
+    return 0;
+  return werr ? -werr : HTTPRESP_E_CACHE_IO;
+}
+
 static int d_put(void *store, const char *key, const void *data, size_t len) {
   dstore *s = store;
   if (!s || !key || (len && !data))
@@ -418,88 +497,17 @@ static int d_put(void *store, const char *key, const void *data, size_t len) {
 
   char *tmp = path_of(s, TEMP_PREFIX "XXXXXX");
   char *path = entry_path(s, key);
-  int rc = HTTPRESP_E_NOMEM, fd = -1, lfd = -1;
-  if (!tmp || !path)
-    goto out;
-  rc = HTTPRESP_E_CACHE_IO;
-  /* Reserve: room for the whole file, counted before the temp file
-   * exists (a kill in between leaves the total too high, not too low),
-   * and a temp file that a scan counts at that size. */
-  lfd = lock_dir(s, LOCK_EX);
-  if (lfd < 0) {
-    rc = errno ? -errno : rc;
-    goto out;
-  }
-  dstate st;
-  int room = make_room(s, lfd, fsize, &st);
-  if (room != 0) {
-    if (room > 0) {
-      /* Other writers' temp files hold the rest of the bound: this
-       * answer is not kept, and the one it supersedes must go. */
-      rc = remove_locked(s, lfd, path, NULL) == 0 ? HTTPRESP_E_INVALID_ARG
-                                                  : HTTPRESP_E_CACHE_IO;
-    }
-    goto out;
-  }
-  st.temps += fsize;
-  if (state_write(s, lfd, &st) != 0)
-    goto out;
-  fd = mkstemp(tmp);
-  if (fd < 0 || ftruncate(fd, (off_t)fsize) != 0 ||
-      flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    int e = errno;
-    if (fd >= 0)
-      unlink(tmp);
-    st.temps = sub_floor0(st.temps, fsize);
-    state_write(s, lfd, &st);
-    rc = e ? -e : rc;
-    goto out;
-  }
-  unlock_dir(lfd);
-
-  int ok = write_all(fd, h, HEADER_LEN) == 0 && write_all(fd, key, klen) == 0 &&
-           write_all(fd, data, len) == 0 &&
-           (!(s->flags & HR_STORE_DISK_FSYNC) || fsync(fd) == 0);
-  int werr = ok ? 0 : errno;
-
-  /* Commit: the reservation becomes the entry, minus what it replaces.
-   * Without the lock nothing may change: the temp file goes, and its
-   * reservation stays counted until a scan (too high is safe). */
-  lfd = lock_dir(s, LOCK_EX);
-  if (lfd < 0) {
-    rc = errno ? -errno : rc;
-    unlink(tmp);
-    goto out;
-  }
-  int known = state_read(s, lfd, &st) == 0;
-  struct stat old;
-  int had_old = ok && lstat(path, &old) == 0 && S_ISREG(old.st_mode);
-  int renamed = ok && rename(tmp, path) == 0;
-  if (ok && !renamed)
-    werr = errno;
-  /* A temp file a scan removed meanwhile is already off the total. */
-  int gone = renamed || unlink(tmp) == 0;
-  if (!known) {
-    scan_locked(s, lfd, TEMP_AGE_SEC, 0, &st);
-  } else {
-    if (gone)
-      st.temps = sub_floor0(st.temps, fsize);
-    if (renamed)
-      st.entries =
-          sub_floor0(st.entries, had_old ? (uint64_t)old.st_size : 0) + fsize;
-    state_write(s, lfd, &st);
-  }
-  unlock_dir(lfd);
-  lfd = -1;
-  if (renamed) {
-    if (s->flags & HR_STORE_DISK_FSYNC)
+  int rc = HTTPRESP_E_NOMEM, fd = -1;
+  if (tmp && path)
+    rc = reserve(s, tmp, path, fsize, &fd);
+  if (rc == 0) {
+    int ok = write_all(fd, h, HEADER_LEN) == 0 &&
+             write_all(fd, key, klen) == 0 && write_all(fd, data, len) == 0 &&
+             (!(s->flags & HR_STORE_DISK_FSYNC) || fsync(fd) == 0);
+    rc = commit(s, tmp, path, fsize, ok, ok ? 0 : errno);
+    if (rc == 0 && (s->flags & HR_STORE_DISK_FSYNC))
       sync_dir(s);
-    rc = 0;
-  } else if (werr) {
-    rc = -werr;
   }
-out:
-  unlock_dir(lfd);
   if (fd >= 0)
     close(fd); /* after the rename: the temp file's flock says "alive" */
   free(tmp);
