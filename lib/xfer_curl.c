@@ -156,17 +156,17 @@ static int deadline_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow,
 static void set_credentials(hr_xfer *x) {
   CURL *e = x->easy;
   const httpresp_request *o = x->orig;
-  if (x->cross_origin &&
-      hr_policy_header_is_sensitive(&x->client->policy, "Authorization")) {
-    /* libcurl cannot report what the caller set on the handle, so clear
-     * every credential option that would otherwise reach the new origin. */
+  const hr_policy *p = &x->client->policy;
+  /* libcurl cannot report what the caller set on the handle, so on another
+   * origin every credential option that would reach it is cleared, each
+   * by its own keep-list entry: keeping Authorization says nothing about
+   * the handle's cookies, nor the other way round. */
+  if (x->cross_origin && hr_policy_header_is_sensitive(p, "Authorization")) {
     curl_easy_setopt(e, CURLOPT_USERPWD, NULL);
     curl_easy_setopt(e, CURLOPT_USERNAME, NULL);
     curl_easy_setopt(e, CURLOPT_PASSWORD, NULL);
     curl_easy_setopt(e, CURLOPT_XOAUTH2_BEARER, NULL);
     curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-    if (hr_policy_header_is_sensitive(&x->client->policy, "Cookie"))
-      curl_easy_setopt(e, CURLOPT_COOKIE, NULL);
     x->armed |= HR_ARMED_CREDS;
   } else if (o->user) {
     curl_easy_setopt(e, CURLOPT_USERNAME, o->user);
@@ -174,6 +174,9 @@ static void set_credentials(hr_xfer *x) {
     curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)o->auth);
     x->armed |= HR_ARMED_CREDS;
   }
+  /* Cleared for good, as the other options above: nothing to reset. */
+  if (x->cross_origin && hr_policy_header_is_sensitive(p, "Cookie"))
+    curl_easy_setopt(e, CURLOPT_COOKIE, NULL);
 }
 
 int hr_xfer_arm_handle(hr_xfer *x) {

@@ -489,6 +489,52 @@ FIXTURE_TEST(redirect, keep_list_is_honoured) {
   httpresp_response_free(r);
 }
 
+/* Credentials set on the handle itself: keeping Authorization across
+ * origins keeps CURLOPT_USERPWD, and says nothing about the handle's
+ * CURLOPT_COOKIE, which must still stay with its origin (and the other
+ * way round). */
+FIXTURE_TEST(redirect, handle_cookie_and_userpwd_kept_apart) {
+  static const struct {
+    const char *keep;
+    int auth_crosses, cookie_crosses;
+  } rows[] = {
+      {NULL, 0, 0},
+      {"Authorization", 1, 0},
+      {"Cookie", 0, 1},
+  };
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+    fixture_driver_release(); /* the multi loop's context holds the client */
+    httpresp_client_free(client);
+    client = fixture_client(&clk);
+    if (rows[i].keep)
+      httpresp_client_keep_header_across_origins(client, rows[i].keep);
+    ts_reset(ts);
+    cross_origin_setup();
+    curl_easy_setopt(easy, CURLOPT_USERPWD, "bob:pw");
+    curl_easy_setopt(easy, CURLOPT_COOKIE, "handle=yes");
+    httpresp_response *r = run("GET", "/go", NULL, NULL);
+    cr_assert_eq(ts_request_count(ts), 2, "row %zu", i);
+    const ts_request *first = ts_request_get(ts, 0);
+    const ts_request *second = ts_request_get(ts, 1);
+    /* "bob:pw" in base64 */
+    cr_expect_str_eq(ts_req_header(first, "Authorization"), "Basic Ym9iOnB3");
+    cr_expect_str_eq(ts_req_header(first, "Cookie"), "handle=yes");
+    if (rows[i].auth_crosses)
+      cr_expect_str_eq(ts_req_header(second, "Authorization"),
+                       "Basic Ym9iOnB3", "row %zu", i);
+    else
+      cr_expect_null(ts_req_header(second, "Authorization"), "row %zu", i);
+    if (rows[i].cookie_crosses)
+      cr_expect_str_eq(ts_req_header(second, "Cookie"), "handle=yes",
+                       "row %zu", i);
+    else
+      cr_expect_null(ts_req_header(second, "Cookie"), "row %zu", i);
+    httpresp_response_free(r);
+    curl_easy_setopt(easy, CURLOPT_USERPWD, NULL);
+    curl_easy_setopt(easy, CURLOPT_COOKIE, NULL);
+  }
+}
+
 FIXTURE_TEST(redirect, curl_credentials_stay_with_their_origin) {
   cross_origin_setup();
   char *u = url(0, "/go");
