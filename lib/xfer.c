@@ -375,6 +375,8 @@ static hr_xfer_state consult_cache(hr_xfer *x, int64_t now) {
   x->resp->cache_reason = why;
   switch (use) {
   case HR_CACHE_USE_FRESH:
+    /* The cache answered this attempt: it counts as one, as documented. */
+    x->resp->attempts = ++x->attempts;
     x->resp->cache_status = HTTPRESP_CACHE_HIT;
     return serve_stored(x);
   case HR_CACHE_USE_REVALIDATE:

@@ -91,6 +91,7 @@ FIXTURE_TEST(cache, fresh_hit_sends_no_request) {
   cr_expect_str_eq(httpresp_response_header(r, "Age"), "10");
   cr_expect_str_eq(httpresp_response_header(r, "ETag"), "\"v1\"");
   fixture_expect_hop(r, 0, FIXTURE_ANY_STATUS, HTTPRESP_DECISION_CACHE_HIT);
+  cr_expect_eq(httpresp_response_attempts(r), 1, "the cache answered once");
   cr_expect_eq(ts_request_count(ts), 1, "the hit never reached the server");
   httpresp_response_free(r);
 }
