@@ -150,6 +150,12 @@ size_t tool_sink(void *ud, const char *data, size_t len) {
 
 /* Keeps the last response head the network delivered for the job. */
 void tool_capture_head(tool_job *j, const char *line, size_t len) {
+  /* -D: every head line as it arrives, as curl's --dump-header writes. */
+  if (j->o->dump_fp && fwrite(line, 1, len, j->o->dump_fp) != len &&
+      !j->write_failed) {
+    j->write_failed = 1;
+    j->write_errno = errno;
+  }
   if (len >= 5 && memcmp(line, "HTTP/", 5) == 0) {
     /* libcurl does not always pass on the blank line that ends a 1xx:
      * the next status line ends it too. */
@@ -219,7 +225,8 @@ static void report_error(const tool_job *j, const tool_opts *o, int code) {
  * error and its -w; sets its exit code. */
 void tool_finish_job(tool_job *j, const tool_opts *o) {
   int code = tool_exit_code(j, o);
-  if (!code) {
+  /* --fail-with-body: an error status still writes what came with it. */
+  if (!code || (o->fail_with_body && !j->rc && !j->write_failed)) {
     /* The answer's head unless it went out as it arrived; a body served
      * from the cache. */
     if (o->include || o->head)

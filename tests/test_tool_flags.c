@@ -1,0 +1,402 @@
+/* The tool's curl flags beyond the basics (-b/-c, -D, -O, -G,
+ * --data-urlencode, -T, -e, --fail-with-body, --compressed, -x, --resolve,
+ * --http1.1/--http2), each run twice on the same loopback exchange: once
+ * by the tool, once by curl (with -L, which the tool does by default).
+ * Both must send the server the same request, print the same output and
+ * exit with the same code.  Without /usr/bin/curl these tests are
+ * skipped. */
+#include <criterion/criterion.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testsrv.h"
+#include "toolrun.h"
+
+TestSuite(flags, .init = tool_setup, .fini = tool_teardown);
+
+#define MAX_ARGS 24
+
+/* What one program sent and printed. */
+typedef struct seen {
+  run r;
+  size_t nreq;
+  char method[4][16];
+  char target[4][256];
+  char hdr[4][512]; /* the header the test names, "" if absent */
+  char body[4][512];
+  char ctype[4][128];
+} seen;
+
+static void copy(char *dst, size_t cap, const char *s) {
+  snprintf(dst, cap, "%s", s ? s : "");
+}
+
+/* Sets the routes, runs `prog` (the tool, or curl with -L) with `args`,
+ * and records the requests the server received and header `hdr` of each. */
+static seen run_one(int curl, void (*routes)(void), const char *hdr,
+                    const char *const *args) {
+  const char *argv[MAX_ARGS + 2];
+  size_t n = 0;
+  if (curl)
+    argv[n++] = "-L";
+  for (size_t i = 0; args[i]; i++) {
+    cr_assert(n < MAX_ARGS);
+    argv[n++] = args[i];
+  }
+  argv[n] = NULL;
+  ts_reset(tool_ts);
+  routes();
+  seen s;
+  memset(&s, 0, sizeof(s));
+  s.r = curl ? run_curl(argv) : run_tool_in(NULL, 0, argv);
+  s.nreq = ts_request_count(tool_ts);
+  for (size_t i = 0; i < s.nreq && i < 4; i++) {
+    const ts_request *q = ts_request_get(tool_ts, i);
+    copy(s.method[i], sizeof(s.method[i]), q->method);
+    copy(s.target[i], sizeof(s.target[i]), q->target);
+    copy(s.hdr[i], sizeof(s.hdr[i]), hdr ? ts_req_header(q, hdr) : NULL);
+    copy(s.body[i], sizeof(s.body[i]), q->body);
+    copy(s.ctype[i], sizeof(s.ctype[i]), ts_req_header(q, "Content-Type"));
+  }
+  return s;
+}
+
+/* The tool and curl on the same exchange: same requests (method, target,
+ * body, Content-Type and header `hdr`), same stdout, same exit code.
+ * Returns the tool's side for further checks; frees curl's. */
+static seen same_as_curl(void (*routes)(void), const char *hdr,
+                         const char *const *args) {
+  seen c = run_one(1, routes, hdr, args);
+  seen t = run_one(0, routes, hdr, args);
+  cr_expect_eq(t.r.code, c.r.code, "exit: tool %d, curl %d; tool err: %s",
+               t.r.code, c.r.code, t.r.err);
+  cr_expect_str_eq(t.r.out, c.r.out, "stdout: tool '%s', curl '%s'", t.r.out,
+                   c.r.out);
+  cr_expect_eq(t.nreq, c.nreq, "requests: tool %zu, curl %zu", t.nreq, c.nreq);
+  for (size_t i = 0; i < t.nreq && i < c.nreq && i < 4; i++) {
+    cr_expect_str_eq(t.method[i], c.method[i], "request %zu: tool %s curl %s",
+                     i, t.method[i], c.method[i]);
+    cr_expect_str_eq(t.target[i], c.target[i], "request %zu: tool %s curl %s",
+                     i, t.target[i], c.target[i]);
+    cr_expect_str_eq(t.body[i], c.body[i], "request %zu body: tool %s curl %s",
+                     i, t.body[i], c.body[i]);
+    cr_expect_str_eq(t.ctype[i], c.ctype[i],
+                     "request %zu Content-Type: tool %s curl %s", i, t.ctype[i],
+                     c.ctype[i]);
+    cr_expect_str_eq(t.hdr[i], c.hdr[i], "request %zu %s: tool '%s' curl '%s'",
+                     i, hdr ? hdr : "", t.hdr[i], c.hdr[i]);
+  }
+  run_free(&c.r);
+  return t;
+}
+
+#define SAME(routes, hdr, ...)                                                 \
+  same_as_curl(routes, hdr, (const char *const[]){__VA_ARGS__, NULL})
+
+/* ---- -b/--cookie and -c/--cookie-jar ------------------------------------ */
+
+/* A login dance: /app sends to /login, which sets a cookie and sends back
+ * to /app, which now answers.  The second visit of /app is no loop (the
+ * library's rule: a response that set a cookie makes a revisit
+ * legitimate), and the engine sends the cookie on it. */
+static void cookie_routes(void) {
+  ts_simple(tool_ts, 0, "/app", 302, "Location: /login", NULL);
+  ts_simple(tool_ts, 0, "/app", 200, NULL, "in");
+  ts_simple(tool_ts, 0, "/login", 302,
+            "Set-Cookie: s=1; Path=/\r\nLocation: /app", NULL);
+}
+
+/* Only the lines with cookies (curl's jar starts with comments). */
+static char *jar_cookies(const char *path) {
+  char *all = slurp_file(path, NULL);
+  cr_assert_not_null(all, "%s was not written", path);
+  char *out = NULL;
+  size_t n = 0;
+  append(&out, &n, "", 0);
+  for (char *line = strtok(all, "\n"); line; line = strtok(NULL, "\n"))
+    if (line[0] != '#' && line[0])
+      append(&out, &n, line, strlen(line)), append(&out, &n, "\n", 1);
+  free(all);
+  return out;
+}
+
+Test(flags, cookie_engine_and_jar) {
+  char *u = url("/app");
+  char jar_c[128], jar_t[128];
+  snprintf(jar_c, sizeof(jar_c), "%s", path_in_tmp("jar.curl"));
+  snprintf(jar_t, sizeof(jar_t), "%s", path_in_tmp("jar.tool"));
+  seen c = run_one(1, cookie_routes, "Cookie",
+                   (const char *const[]){"-s", "-b", "", "-c", jar_c, u, NULL});
+  seen t = run_one(0, cookie_routes, "Cookie",
+                   (const char *const[]){"-s", "-b", "", "-c", jar_t, u, NULL});
+  cr_expect_eq(t.r.code, c.r.code, "tool %d (%s), curl %d", t.r.code, t.r.err,
+               c.r.code);
+  cr_expect_str_eq(t.r.out, "in");
+  cr_expect_str_eq(t.r.out, c.r.out);
+  cr_expect_eq(t.nreq, 3);
+  cr_expect_eq(c.nreq, 3);
+  cr_expect_str_eq(t.hdr[0], "");
+  cr_expect_str_eq(t.hdr[2], "s=1", "the engine sends what /login set");
+  cr_expect_str_eq(t.hdr[2], c.hdr[2]);
+  char *jc = jar_cookies(jar_c), *jt = jar_cookies(jar_t);
+  cr_expect(strstr(jt, "\ts\t1\n"), "jar: %s", jt);
+  cr_expect_str_eq(jt, jc, "jar: tool '%s', curl '%s'", jt, jc);
+  free(jc);
+  free(jt);
+  run_free(&c.r);
+  run_free(&t.r);
+
+  /* The jar read back with -b FILE: the cookie goes on the first request. */
+  seen s = SAME(cookie_routes, "Cookie", "-s", "-b", jar_t, u);
+  cr_expect_str_eq(s.hdr[0], "s=1");
+  run_free(&s.r);
+  free(u);
+}
+
+static void plain_routes(void) {
+  ts_simple(tool_ts, 0, "/p", 200, NULL, "plain");
+  ts_simple(tool_ts, 0, "/r", 302, "Location: /p", NULL);
+}
+
+/* -b NAME=VALUE, several times: joined as curl joins them, on every hop
+ * (same origin) and on every URL of the run. */
+Test(flags, cookie_text_on_every_hop_and_url) {
+  char *r = url("/r"), *p = url("/p");
+  seen s = SAME(plain_routes, "Cookie", "-s", "-b", "a=1", "-b", "b=2", r, p);
+  cr_expect_eq(s.nreq, 3);
+  for (size_t i = 0; i < 3; i++)
+    cr_expect_str_eq(s.hdr[i], "a=1;b=2", "request %zu", i);
+  run_free(&s.r);
+  free(r);
+  free(p);
+}
+
+/* ---- -D/--dump-header --------------------------------------------------- */
+
+Test(flags, dump_header_writes_every_head) {
+  char *r = url("/r");
+  char dc[128], dt[128];
+  snprintf(dc, sizeof(dc), "%s", path_in_tmp("d.curl"));
+  snprintf(dt, sizeof(dt), "%s", path_in_tmp("d.tool"));
+  seen c = run_one(1, plain_routes, NULL,
+                   (const char *const[]){"-s", "-D", dc, r, NULL});
+  seen t = run_one(0, plain_routes, NULL,
+                   (const char *const[]){"-s", "-D", dt, r, NULL});
+  cr_expect_eq(t.r.code, c.r.code);
+  cr_expect_str_eq(t.r.out, c.r.out);
+  char *hc = slurp_file(dc, NULL), *ht = slurp_file(dt, NULL);
+  cr_assert_not_null(ht);
+  cr_expect(strstr(ht, "HTTP/1.1 302 ") && strstr(ht, "HTTP/1.1 200 "),
+            "both heads: %s", ht);
+  cr_expect_str_eq(ht, hc, "tool:\n%s\ncurl:\n%s", ht, hc);
+  free(hc);
+  free(ht);
+  run_free(&c.r);
+  run_free(&t.r);
+
+  /* -D - : the heads on stdout, before the body. */
+  seen s = SAME(plain_routes, NULL, "-s", "-D", "-", r);
+  cr_expect(strncmp(s.r.out, "HTTP/1.1 302 ", 13) == 0, "out: %s", s.r.out);
+  run_free(&s.r);
+  free(r);
+}
+
+/* ---- -O/--remote-name --------------------------------------------------- */
+
+static void file_routes(void) {
+  ts_simple(tool_ts, 0, "/dir/file.txt", 200, NULL, "file body");
+  ts_simple(tool_ts, 0, "/", 200, NULL, "root");
+}
+
+Test(flags, remote_name_from_url) {
+  cr_assert(chdir(tool_tmpdir) == 0);
+  char *f = url("/dir/file.txt?x=1");
+  seen c = SAME(file_routes, NULL, "-s", "-O", f);
+  char *got = slurp_file("file.txt", NULL);
+  cr_expect(got && !strcmp(got, "file body"), "file.txt: %s", got);
+  free(got);
+  run_free(&c.r);
+  /* The tool's own file, not curl's. */
+  cr_assert(unlink("file.txt") == 0);
+  seen t =
+      run_one(0, file_routes, NULL, (const char *const[]){"-s", "-O", f, NULL});
+  got = slurp_file("file.txt", NULL);
+  cr_expect(got && !strcmp(got, "file body"), "file.txt: %s", got);
+  free(got);
+  run_free(&t.r);
+
+  /* No file name in the URL: curl's exit code, nothing requested. */
+  char *root = url("/");
+  seen s = SAME(file_routes, NULL, "-s", "-O", root);
+  cr_expect_neq(s.r.code, 0);
+  run_free(&s.r);
+  free(root);
+  free(f);
+}
+
+/* ---- -G, --data-urlencode ----------------------------------------------- */
+
+Test(flags, get_puts_data_in_query) {
+  char *p = url("/p?x=y");
+  seen s = SAME(plain_routes, NULL, "-s", "-G", "-d", "a=1", "-d", "b=2", p);
+  cr_expect_str_eq(s.method[0], "GET");
+  cr_expect_str_eq(s.target[0], "/p?x=y&a=1&b=2");
+  cr_expect_str_eq(s.body[0], "");
+  run_free(&s.r);
+  char *q = url("/p");
+  s = SAME(plain_routes, NULL, "-s", "-G", "-I", "--data-urlencode", "a b", q);
+  cr_expect_str_eq(s.method[0], "HEAD");
+  cr_expect_str_eq(s.target[0], "/p?a+b");
+  run_free(&s.r);
+  free(p);
+  free(q);
+}
+
+Test(flags, data_urlencode_forms) {
+  const char *file = path_in_tmp("v.txt");
+  FILE *fp = fopen(file, "wb");
+  cr_assert_not_null(fp);
+  fputs("line 1\nx&y=z\n", fp);
+  fclose(fp);
+  char arg[160];
+  snprintf(arg, sizeof(arg), "f@%s", file);
+  char *p = url("/p");
+  seen s = SAME(plain_routes, NULL, "-s", "--data-urlencode", "a b&c",
+                "--data-urlencode", "n=x y/\xc3\xa9", "--data-urlencode",
+                "=k=v", "--data-urlencode", arg, "-d", "raw=1", p);
+  cr_expect_str_eq(s.method[0], "POST");
+  cr_expect_str_eq(s.body[0], "a+b%26c&n=x+y%2F%C3%A9&k%3Dv&"
+                              "f=line+1%0Ax%26y%3Dz%0A&raw=1");
+  run_free(&s.r);
+  free(p);
+}
+
+/* ---- -T/--upload-file --------------------------------------------------- */
+
+static void upload_routes(void) {
+  ts_simple(tool_ts, 0, "/up/u.bin", 307, "Location: /stored", NULL);
+  ts_simple(tool_ts, 0, "/stored", 201, NULL, "stored");
+}
+
+Test(flags, upload_file_puts_and_resends_on_307) {
+  const char *file = path_in_tmp("u.bin");
+  FILE *fp = fopen(file, "wb");
+  cr_assert_not_null(fp);
+  fputs("upload bytes", fp);
+  fclose(fp);
+  char *u = url("/up/");
+  seen s = SAME(upload_routes, "Content-Length", "-s", "-T", file, u);
+  cr_expect_eq(s.nreq, 2);
+  cr_expect_str_eq(s.method[0], "PUT");
+  cr_expect_str_eq(s.target[0], "/up/u.bin", "the file's name is added");
+  cr_expect_str_eq(s.body[0], "upload bytes");
+  cr_expect_str_eq(s.method[1], "PUT");
+  cr_expect_str_eq(s.body[1], "upload bytes", "the file is read again");
+  cr_expect_str_eq(s.hdr[0], "12");
+  cr_expect_str_eq(s.r.out, "stored");
+  run_free(&s.r);
+
+  /* A file that cannot be read: curl's exit code. */
+  s = SAME(upload_routes, NULL, "-s", "-T", "/nonexistent/x", u);
+  cr_expect_eq(s.r.code, 26);
+  run_free(&s.r);
+  free(u);
+}
+
+/* ---- -e/--referer, --fail-with-body ------------------------------------- */
+
+Test(flags, referer_fixed_and_auto) {
+  char *r = url("/r");
+  seen s = SAME(plain_routes, "Referer", "-s", "-e", "http://from.example/", r);
+  cr_expect_str_eq(s.hdr[0], "http://from.example/");
+  cr_expect_str_eq(s.hdr[1], "http://from.example/");
+  run_free(&s.r);
+  s = SAME(plain_routes, "Referer", "-s", "-e", ";auto", r);
+  cr_expect_str_eq(s.hdr[0], "");
+  cr_expect_str_eq(s.hdr[1], r, "the hop names the URL that sent it");
+  run_free(&s.r);
+  free(r);
+}
+
+static void error_routes(void) {
+  ts_simple(tool_ts, 0, "/e", 404, NULL, "not here");
+}
+
+Test(flags, fail_with_body_writes_and_exits_22) {
+  char *e = url("/e");
+  seen s = SAME(error_routes, NULL, "-s", "--fail-with-body", e);
+  cr_expect_eq(s.r.code, 22);
+  cr_expect_str_eq(s.r.out, "not here");
+  run_free(&s.r);
+  s = SAME(error_routes, NULL, "-s", "--fail-with-body", "-i", e);
+  run_free(&s.r);
+  s = SAME(error_routes, NULL, "-s", "-f", "--fail-with-body", e);
+  cr_expect_eq(s.r.code, 2);
+  run_free(&s.r);
+  free(e);
+}
+
+/* ---- --compressed -------------------------------------------------------- */
+
+static void gzip_routes(void) {
+  static const char gz[] = "\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\x03\xcb\x48"
+                           "\xcd\xc9\xc9\x57\x48\xaf\xca\x2c\xe0\x02\x00\x39"
+                           "\x7c\x63\x56\x0b\x00\x00\x00";
+  ts_resp *r = ts_route(tool_ts, 0, "/gz");
+  ts_resp_str(r, "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n"
+                 "Content-Length: 31\r\n\r\n");
+  ts_resp_raw(r, gz, 31);
+}
+
+Test(flags, compressed_asks_and_decodes) {
+  char *g = url("/gz");
+  seen s = SAME(gzip_routes, "Accept-Encoding", "-s", "--compressed", g);
+  cr_expect_str_eq(s.r.out, "hello gzip\n");
+  cr_expect(s.hdr[0][0], "Accept-Encoding is sent");
+  run_free(&s.r);
+  free(g);
+}
+
+/* ---- -x/--proxy, --resolve, --http1.1/--http2 ---------------------------- */
+
+static void proxy_routes(void) {
+  ts_simple(tool_ts, 0, "http://origin.test:4321/via", 200, NULL, "proxied");
+  ts_simple(tool_ts, 0, "/named", 200, NULL, "named");
+}
+
+Test(flags, proxy_gets_absolute_form) {
+  char proxy[64];
+  snprintf(proxy, sizeof(proxy), "127.0.0.1:%d", ts_port(tool_ts, 0));
+  seen s = SAME(proxy_routes, "Host", "-s", "-x", proxy,
+                "http://origin.test:4321/via");
+  cr_expect_str_eq(s.target[0], "http://origin.test:4321/via");
+  cr_expect_str_eq(s.hdr[0], "origin.test:4321");
+  cr_expect_str_eq(s.r.out, "proxied");
+  run_free(&s.r);
+}
+
+Test(flags, resolve_pins_the_address) {
+  int port = ts_port(tool_ts, 0);
+  char pin[64], u[96], host[64];
+  snprintf(pin, sizeof(pin), "named.test:%d:127.0.0.1", port);
+  snprintf(u, sizeof(u), "http://named.test:%d/named", port);
+  snprintf(host, sizeof(host), "named.test:%d", port);
+  seen s = SAME(proxy_routes, "Host", "-s", "--resolve", pin, u);
+  cr_expect_str_eq(s.hdr[0], host);
+  cr_expect_str_eq(s.r.out, "named");
+  run_free(&s.r);
+}
+
+Test(flags, http_version_flags) {
+  char *p = url("/p");
+  seen s = SAME(plain_routes, "Upgrade", "-s", "--http2", p);
+  cr_expect_str_eq(s.hdr[0], "h2c", "curl asks http:// to upgrade");
+  run_free(&s.r);
+  s = SAME(plain_routes, "Upgrade", "-s", "--http1.1", p);
+  cr_expect_str_eq(s.hdr[0], "");
+  run_free(&s.r);
+  free(p);
+}
