@@ -34,6 +34,9 @@ static void copy(char *dst, size_t cap, const char *s) {
   snprintf(dst, cap, "%s", s ? s : "");
 }
 
+/* Standard input for the next runs (NULL: none). */
+static const char *stdin_bytes;
+
 /* Sets the routes, runs `prog` (the tool, or curl with -L) with `args`,
  * and records the requests the server received and header `hdr` of each. */
 static seen run_one(int curl, void (*routes)(void), const char *hdr,
@@ -51,7 +54,11 @@ static seen run_one(int curl, void (*routes)(void), const char *hdr,
   routes();
   seen s;
   memset(&s, 0, sizeof(s));
-  s.r = curl ? run_curl(argv) : run_tool_in(NULL, 0, argv);
+  size_t in_len = stdin_bytes ? strlen(stdin_bytes) : 0;
+  if (curl && access("/usr/bin/curl", X_OK) != 0)
+    cr_skip_test("curl is not installed");
+  s.r = curl ? run_prog_in("/usr/bin/curl", stdin_bytes, in_len, argv)
+             : run_tool_in(stdin_bytes, in_len, argv);
   s.nreq = ts_request_count(tool_ts);
   for (size_t i = 0; i < s.nreq && i < 4; i++) {
     const ts_request *q = ts_request_get(tool_ts, i);
@@ -154,6 +161,39 @@ Test(flags, cookie_engine_and_jar) {
   cr_expect_str_eq(s.hdr[0], "s=1");
   run_free(&s.r);
   free(u);
+}
+
+static void two_cookie_routes(void) {
+  ts_simple(tool_ts, 0, "/c1", 200, "Set-Cookie: one=1; Path=/", "1");
+  ts_simple(tool_ts, 0, "/c2", 200, "Set-Cookie: two=2; Path=/", "2");
+}
+
+/* --parallel: one cookie store for all handles, so the jar has what every
+ * URL set (each handle with its own store would write only its own). */
+Test(flags, parallel_shares_the_cookie_store) {
+  char *c1 = url("/c1"), *c2 = url("/c2");
+  char jar_c[128], jar_t[128];
+  snprintf(jar_c, sizeof(jar_c), "%s", path_in_tmp("pjar.curl"));
+  snprintf(jar_t, sizeof(jar_t), "%s", path_in_tmp("pjar.tool"));
+  seen c =
+      run_one(1, two_cookie_routes, NULL,
+              (const char *const[]){"-s", "-Z", "-c", jar_c, c1, c2, NULL});
+  seen t =
+      run_one(0, two_cookie_routes, NULL,
+              (const char *const[]){"-s", "-Z", "-c", jar_t, c1, c2, NULL});
+  cr_expect_eq(t.r.code, c.r.code);
+  cr_expect_str_eq(t.r.out, "12");
+  char *jc = jar_cookies(jar_c), *jt = jar_cookies(jar_t);
+  cr_expect(strstr(jt, "\tone\t1\n") && strstr(jt, "\ttwo\t2\n"), "jar: %s",
+            jt);
+  cr_expect(strstr(jc, "\tone\t1\n") && strstr(jc, "\ttwo\t2\n"),
+            "curl's jar: %s", jc);
+  free(jc);
+  free(jt);
+  run_free(&c.r);
+  run_free(&t.r);
+  free(c1);
+  free(c2);
 }
 
 static void plain_routes(void) {
@@ -303,6 +343,19 @@ Test(flags, upload_file_puts_and_resends_on_307) {
   s = SAME(upload_routes, NULL, "-s", "-T", "/nonexistent/x", u);
   cr_expect_eq(s.r.code, 26);
   run_free(&s.r);
+  free(u);
+}
+
+/* -T - : standard input, of unknown length, goes chunked. */
+Test(flags, upload_stdin_is_chunked) {
+  stdin_bytes = "from stdin";
+  char *u = url("/stored");
+  seen s = SAME(upload_routes, "Transfer-Encoding", "-s", "-T", "-", u);
+  cr_expect_str_eq(s.method[0], "PUT");
+  cr_expect_str_eq(s.body[0], "from stdin");
+  cr_expect_str_eq(s.hdr[0], "chunked");
+  run_free(&s.r);
+  stdin_bytes = NULL;
   free(u);
 }
 
