@@ -286,6 +286,7 @@ static int set_upload(tool_job *j, const tool_opts *o) {
   /* A regular file has a length and can be read again; a pipe is sent
    * chunked, once, as curl does. */
   int regular = S_ISREG(st.st_mode);
+  j->upload_size = regular ? (int64_t)st.st_size : -1;
   /* curl's -T sends no Content-Type; libcurl would add a form's to the
    * body the library streams, unless told to leave the field out. */
   if (!httpresp_request_header(j->req, "Content-Type") &&
@@ -403,6 +404,10 @@ static int debug_cb(CURL *easy, curl_infotype type, char *data, size_t size,
   tool_slot *s = ud;
   if (s->job && type == CURLINFO_HEADER_IN)
     tool_capture_head(s->job, data, size);
+  if (s->job && type == CURLINFO_DATA_OUT) {
+    s->job->up_bytes += size;
+    tool_meter(s->job, 0);
+  }
   if (s->trace)
     trace_debug(s->trace, s->index, easy, type, data, size);
   return 0;
@@ -754,6 +759,8 @@ int main(int argc, char **argv) {
   size_t nslots = o.parallel > 1 ? (size_t)o.parallel : 1;
   if (nslots > o.nurls)
     nslots = o.nurls;
+  if (nslots > 1)
+    o.meter = 0; /* one line cannot show several transfers */
   tool_run run = {calloc(nslots, sizeof(tool_slot)), nslots, NULL, &o};
   tool_job *jobs = calloc(o.nurls, sizeof(*jobs));
   int status = 0;

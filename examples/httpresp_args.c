@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "httpresp_tool.h"
 
@@ -86,8 +87,14 @@ static const char usage_text2[] =
     "and\n"
     "                            cache, and the body (base64 unless UTF-8)\n"
     "  -v, --verbose             trace every hop and decision on stderr\n"
-    "  -s, --silent              no error messages;  -S, --show-error: "
-    "still show them\n"
+    "  -#, --progress-bar        the progress meter as a bar of '#'\n"
+    "                            (a meter shows on a terminal when a "
+    "transfer\n"
+    "                            takes over a second and its body does not "
+    "go\n"
+    "                            to the terminal)\n"
+    "  -s, --silent              no meter and no error messages;\n"
+    "  -S, --show-error          with -s, still the error messages\n"
     "  -f, --fail                exit 22 on HTTP status >= 400 (body not "
     "written)\n"
     "      --fail-with-body      exit 22 on HTTP status >= 400, body written\n"
@@ -339,29 +346,30 @@ static const struct {
   char letter;
   int takes_value;
 } options[] = {
-    {"request", 'X', 1},     {"data", 'd', 1},
-    {"data-binary", 0, 1},   {"data-raw", 0, 1},
-    {"json", 0, 1},          {"header", 'H', 1},
-    {"user", 'u', 1},        {"user-agent", 'A', 1},
-    {"output", 'o', 1},      {"include", 'i', 0},
-    {"head", 'I', 0},        {"write-out", 'w', 1},
-    {"verbose", 'v', 0},     {"silent", 's', 0},
-    {"show-error", 'S', 0},  {"fail", 'f', 0},
-    {"no-follow", 0, 0},     {"location", 'L', 0},
-    {"max-redirs", 0, 1},    {"keep-post", 0, 0},
-    {"max-retries", 0, 1},   {"max-wait", 0, 1},
-    {"cache", 0, 2},         {"no-cache", 0, 0},
-    {"insecure", 'k', 0},    {"cacert", 0, 1},
-    {"capath", 0, 1},        {"connect-timeout", 0, 1},
-    {"max-time", 'm', 1},    {"parallel", 'Z', 1},
-    {"help", 'h', 0},        {"version", 'V', 0},
-    {"cookie", 'b', 1},      {"cookie-jar", 'c', 1},
-    {"dump-header", 'D', 1}, {"remote-name", 'O', 0},
-    {"get", 'G', 0},         {"data-urlencode", 0, 1},
-    {"referer", 'e', 1},     {"fail-with-body", 0, 0},
-    {"compressed", 0, 0},    {"proxy", 'x', 1},
-    {"resolve", 0, 1},       {"http1.1", 0, 0},
-    {"http2", 0, 0},         {"upload-file", 'T', 1},
+    {"request", 'X', 1},      {"data", 'd', 1},
+    {"data-binary", 0, 1},    {"data-raw", 0, 1},
+    {"json", 0, 1},           {"header", 'H', 1},
+    {"user", 'u', 1},         {"user-agent", 'A', 1},
+    {"output", 'o', 1},       {"include", 'i', 0},
+    {"head", 'I', 0},         {"write-out", 'w', 1},
+    {"verbose", 'v', 0},      {"silent", 's', 0},
+    {"show-error", 'S', 0},   {"fail", 'f', 0},
+    {"no-follow", 0, 0},      {"location", 'L', 0},
+    {"max-redirs", 0, 1},     {"keep-post", 0, 0},
+    {"max-retries", 0, 1},    {"max-wait", 0, 1},
+    {"cache", 0, 2},          {"no-cache", 0, 0},
+    {"insecure", 'k', 0},     {"cacert", 0, 1},
+    {"capath", 0, 1},         {"connect-timeout", 0, 1},
+    {"max-time", 'm', 1},     {"parallel", 'Z', 1},
+    {"help", 'h', 0},         {"version", 'V', 0},
+    {"cookie", 'b', 1},       {"cookie-jar", 'c', 1},
+    {"dump-header", 'D', 1},  {"remote-name", 'O', 0},
+    {"get", 'G', 0},          {"data-urlencode", 0, 1},
+    {"referer", 'e', 1},      {"fail-with-body", 0, 0},
+    {"compressed", 0, 0},     {"proxy", 'x', 1},
+    {"resolve", 0, 1},        {"http1.1", 0, 0},
+    {"http2", 0, 0},          {"upload-file", 'T', 1},
+    {"progress-bar", '#', 0},
 };
 
 const char tool_remote_name[] = "-O";
@@ -498,6 +506,8 @@ static int apply(tool_opts *o, const char *name, const char *val) {
     o->http_version = CURL_HTTP_VERSION_2_0;
   else if (!strcmp(name, "upload-file"))
     o->upload_file = val;
+  else if (!strcmp(name, "progress-bar"))
+    o->progress_bar = 1;
   else if (!strcmp(name, "help")) {
     fputs(usage_text, stdout);
     fputs(usage_text2, stdout);
@@ -605,6 +615,9 @@ int tool_parse_args(tool_opts *o, int argc, char **argv) {
     tool_say(NULL, "-I (HEAD) and a request body do not go together");
     return EXIT_USAGE;
   }
+  /* curl's meter is for a person watching: the tool draws it only on a
+   * terminal, and -s or the -v trace leave no room for it. */
+  o->meter = !o->silent && !o->verbose && isatty(STDERR_FILENO);
   if (o->cache < 0) { /* neither --cache nor --no-cache: the environment */
     const char *env = getenv("HTTPRESP_CACHE");
     o->cache = env && *env;

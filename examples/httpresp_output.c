@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "httpresp_tool.h"
 
@@ -112,6 +114,92 @@ static int write_head(tool_job *j) {
   return emit_bytes(j, "\r\n", 2);
 }
 
+/* The final response's Content-Length from the head received, -1 if none. */
+static int64_t wire_length(const tool_job *j) {
+  static const char name[] = "content-length:";
+  size_t nl = sizeof(name) - 1;
+  for (size_t i = 0; j->wire && i + nl <= j->wire_len; i++) {
+    if ((i == 0 || j->wire[i - 1] == '\n') &&
+        strncasecmp(j->wire + i, name, nl) == 0) {
+      char buf[32];
+      size_t k = 0;
+      for (i += nl; i < j->wire_len && k + 1 < sizeof(buf) &&
+                    j->wire[i] != '\r' && j->wire[i] != '\n';
+           i++)
+        buf[k++] = j->wire[i];
+      buf[k] = '\0';
+      char *end;
+      long long v = strtoll(buf, &end, 10);
+      return end != buf && v >= 0 ? (int64_t)v : -1;
+    }
+  }
+  return -1;
+}
+
+/* "512", "1.5k", "12.3M" (curl's meter units). */
+static void human(char *buf, size_t cap, double n) {
+  static const char units[] = " kMGTP";
+  size_t u = 0;
+  while (n >= 1024 && u + 1 < sizeof(units) - 1)
+    n /= 1024, u++;
+  if (!u)
+    snprintf(buf, cap, "%.0f", n);
+  else
+    snprintf(buf, cap, "%.1f%c", n, units[u]);
+}
+
+static int terminal_width(void) {
+  struct winsize ws;
+  if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20)
+    return ws.ws_col;
+  return 80;
+}
+
+void tool_meter(tool_job *j, int final) {
+  const tool_opts *o = j->o;
+  if (!o || !o->meter || (!j->path && isatty(STDOUT_FILENO)))
+    return;
+  int64_t now = tool_mono_ms();
+  if (final ? !j->meter_last
+            : now - j->start_ms < 1000 || now - j->meter_last < 200)
+    return;
+  j->meter_last = now;
+  /* Sending the body (-T) until the answer starts coming. */
+  int up = j->upload && !j->body_bytes;
+  double done = up ? (double)j->up_bytes : (double)j->body_bytes;
+  int64_t total = up ? j->upload_size : wire_length(j);
+  double secs = (double)(now - j->start_ms) / 1000.0;
+  char d[16], t[16], r[16];
+  human(d, sizeof(d), done);
+  human(r, sizeof(r), secs > 0 ? done / secs : 0);
+  if (o->progress_bar) {
+    int width = terminal_width() - 8;
+    if (total > 0) {
+      double frac = done >= (double)total ? 1.0 : done / (double)total;
+      int fill = (int)(frac * width);
+      fprintf(stderr, "\r%.*s%*s %5.1f%%", fill,
+              "##############################################################"
+              "##############################################################"
+              "##############################################################"
+              "##############################################################",
+              width - fill, "", frac * 100.0);
+    } else {
+      fprintf(stderr, "\r%-*s", width + 7, d);
+    }
+  } else if (total > 0) {
+    human(t, sizeof(t), (double)total);
+    fprintf(stderr, "\r%3d%%  %s of %s  %s/s  %02d:%02d:%02d   ",
+            (int)(done * 100.0 / (double)total), d, t, r, (int)secs / 3600,
+            (int)secs / 60 % 60, (int)secs % 60);
+  } else {
+    fprintf(stderr, "\r%s  %s/s  %02d:%02d:%02d   ", d, r, (int)secs / 3600,
+            (int)secs / 60 % 60, (int)secs % 60);
+  }
+  if (final)
+    fputc('\n', stderr);
+  fflush(stderr);
+}
+
 /* The request's sink: the final body, as it arrives.  A body from the
  * network is written at once (after the head, with -i); one the library
  * serves from the cache (bounded by the cache's entry size) is held until
@@ -145,6 +233,7 @@ size_t tool_sink(void *ud, const char *data, size_t len) {
     return 0;
   keep_body(j, data, len);
   j->body_bytes += len;
+  tool_meter(j, 0);
   return len;
 }
 
@@ -224,6 +313,7 @@ static void report_error(const tool_job *j, const tool_opts *o, int code) {
 /* Writes what the job has not written yet, closes its output, prints its
  * error and its -w; sets its exit code. */
 void tool_finish_job(tool_job *j, const tool_opts *o) {
+  tool_meter(j, 1);
   int code = tool_exit_code(j, o);
   /* --fail-with-body: an error status still writes what came with it. */
   if (!code || (o->fail_with_body && !j->rc && !j->write_failed)) {

@@ -78,7 +78,10 @@ typedef struct tool_opts {
   long http_version;       /* --http1.1 / --http2; 0: libcurl's default */
   const char *upload_file; /* -T FILE ("-": stdin) */
   struct curl_slist *resolve_list; /* --resolve, as libcurl takes it */
-  CURLSH *share;                   /* --parallel with cookies: one cookie jar */
+  int progress_bar;                /* -#: a bar of '#' for the meter */
+  int meter;     /* a meter may be shown: stderr is a terminal,
+                    and neither -s nor -v */
+  CURLSH *share; /* --parallel with cookies: one cookie jar */
 } tool_opts;
 
 /* The -O marker among the -o names: the file name comes from the URL. */
@@ -108,6 +111,9 @@ typedef struct tool_job {
   const char *path;    /* the -o or -O file; NULL: stdout */
   char *path_owned;    /* -O: the name taken from the URL */
   FILE *upload;        /* -T FILE, open while the job runs */
+  int64_t upload_size; /* its length, -1 if unknown */
+  uint64_t up_bytes;   /* request body bytes sent (the meter's) */
+  int64_t meter_last;  /* when the meter was last drawn, 0: never */
   uint64_t body_bytes; /* written (size_download) */
   int head_written;    /* -i/-I: the head received last went out */
   int fail_stopped;    /* -f stopped the transfer at a status >= 400 */
@@ -160,6 +166,11 @@ void tool_take_turn(tool_job *j);
 /* Writes what the job has not written yet, closes its output, prints its
  * error line and its -w. */
 void tool_finish_job(tool_job *j, const tool_opts *o);
+
+/* The progress meter on stderr (a terminal) for a transfer that has run
+ * a second or more, redrawn at most five times a second; `final` ends its
+ * line.  Nothing unless the job's body goes elsewhere than a terminal. */
+void tool_meter(tool_job *j, int final);
 
 /* Monotonic milliseconds, for durations. */
 int64_t tool_mono_ms(void);

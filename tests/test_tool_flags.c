@@ -5,11 +5,16 @@
  * Both must send the server the same request, print the same output and
  * exit with the same code.  Without /usr/bin/curl these tests are
  * skipped. */
+#define _XOPEN_SOURCE 700
 #include <criterion/criterion.h>
 
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testsrv.h"
@@ -452,4 +457,124 @@ Test(flags, http_version_flags) {
   cr_expect_str_eq(s.hdr[0], "");
   run_free(&s.r);
   free(p);
+}
+
+/* ---- the progress meter ---------------------------------------------------
+ */
+
+/* Runs `prog` with stderr on a pseudo-terminal (stdout on /dev/null) and
+ * returns what reached the terminal; the exit code in `*code`. */
+static char *run_on_tty(const char *prog, const char *const *args, int *code) {
+  int master = posix_openpt(O_RDWR | O_NOCTTY);
+  cr_assert(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0);
+  const char *slave_name = ptsname(master);
+  cr_assert_not_null(slave_name);
+  pid_t pid = fork();
+  cr_assert(pid >= 0);
+  if (pid == 0) {
+    int slave = open(slave_name, O_RDWR | O_NOCTTY);
+    int null = open("/dev/null", O_RDWR);
+    if (slave < 0 || null < 0)
+      _exit(127);
+    dup2(null, 0);
+    dup2(null, 1);
+    dup2(slave, 2);
+    const char *argv[MAX_ARGS + 2] = {prog};
+    for (size_t i = 0; args[i] && i < MAX_ARGS; i++)
+      argv[i + 1] = args[i];
+    execv(prog, (char *const *)argv);
+    _exit(127);
+  }
+  char *out = NULL;
+  size_t n = 0;
+  append(&out, &n, "", 0);
+  int64_t deadline = now_ms() + 15000;
+  for (;;) {
+    struct pollfd p = {master, POLLIN, 0};
+    if (poll(&p, 1, 100) > 0) {
+      char buf[4096];
+      ssize_t got = read(master, buf, sizeof(buf));
+      if (got > 0) {
+        append(&out, &n, buf, (size_t)got);
+        continue;
+      }
+    }
+    int st;
+    if (waitpid(pid, &st, WNOHANG) == pid) {
+      *code = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+      break;
+    }
+    if (now_ms() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, NULL, 0);
+      *code = 137;
+      break;
+    }
+  }
+  close(master);
+  return out;
+}
+
+/* 3 KiB in three pieces over about 1.5 s. */
+static void slow_routes(void) {
+  static char piece[1024];
+  memset(piece, 'x', sizeof(piece));
+  ts_resp *r = ts_route(tool_ts, 0, "/slow");
+  ts_resp_str(r, "HTTP/1.1 200 OK\r\nContent-Length: 3072\r\n\r\n");
+  for (int i = 0; i < 3; i++) {
+    ts_resp_raw(r, piece, sizeof(piece));
+    ts_resp_delay(r, 500);
+  }
+}
+
+/* On a terminal, a transfer of more than a second shows a meter, as curl's
+ * does (-# a bar of '#' ending at 100.0%); -s shows none.  Off a terminal
+ * the tool shows none (curl would: the meter is for a person). */
+Test(flags, progress_meter_on_a_terminal) {
+  if (access("/usr/bin/curl", X_OK) != 0)
+    cr_skip_test("curl is not installed");
+  char *u = url("/slow");
+  const char *bar[] = {"-#", "-o", "/dev/null", u, NULL};
+  const char *meter[] = {"-o", "/dev/null", u, NULL};
+  const char *quiet[] = {"-s", "-#", "-o", "/dev/null", u, NULL};
+  int tc, cc;
+
+  ts_reset(tool_ts);
+  slow_routes();
+  char *t = run_on_tty(tool_path(), bar, &tc);
+  ts_reset(tool_ts);
+  slow_routes();
+  char *c = run_on_tty("/usr/bin/curl", bar, &cc);
+  cr_expect_eq(tc, 0);
+  cr_expect_eq(tc, cc);
+  cr_expect(strstr(t, "###") && strstr(t, "100.0%"), "tool: %s", t);
+  cr_expect(strstr(c, "###") && strstr(c, "100.0%"), "curl: %s", c);
+  free(t);
+  free(c);
+
+  ts_reset(tool_ts);
+  slow_routes();
+  t = run_on_tty(tool_path(), meter, &tc);
+  cr_expect(strstr(t, "100%") && strstr(t, "3.0k of 3.0k"), "tool: %s", t);
+  free(t);
+
+  ts_reset(tool_ts);
+  slow_routes();
+  t = run_on_tty(tool_path(), quiet, &tc);
+  ts_reset(tool_ts);
+  slow_routes();
+  c = run_on_tty("/usr/bin/curl", quiet, &cc);
+  cr_expect_eq(tc, cc);
+  cr_expect_str_eq(t, "", "tool: %s", t);
+  cr_expect_str_eq(c, "", "curl: %s", c);
+  free(t);
+  free(c);
+
+  ts_reset(tool_ts);
+  slow_routes();
+  run r = RUN("-#", "-o", "/dev/null", u);
+  cr_expect_eq(r.code, 0);
+  cr_expect_str_eq(r.err, "", "no terminal, no meter: %s", r.err);
+  run_free(&r);
+  free(u);
 }
