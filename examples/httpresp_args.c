@@ -142,7 +142,7 @@ static const char exit_text[] =
     "   7  could not connect\n"
     "   8  malformed or oversized response, or an unexpected 101 upgrade\n"
     "  22  HTTP status >= 400 with -f or --fail-with-body\n"
-    "  23  could not write the output (or -O finds no file name)\n"
+    "  23  could not write the output (or -O finds no file name in the URL)\n"
     "  26  could not read the data file\n"
     "  27  out of memory\n"
     "  28  time limit reached (--connect-timeout, -m)\n"
