@@ -678,6 +678,10 @@ static int configure_client(httpresp_client *c, const tool_opts *o,
     rc = httpresp_client_set_deadline_ms(c, o->max_time_ms);
   if (!rc)
     rc = httpresp_client_set_hop_callback(c, hop_cb, run);
+  /* Cookies on the handle are an identity the library cannot see: answers
+   * made for them are neither served from the cache nor stored in it. */
+  if (!rc && (o->cookie || o->ncookie_files || o->cookie_jar))
+    rc = httpresp_client_set_handle_identity(c, 1);
   return rc;
 }
 

@@ -578,3 +578,28 @@ Test(flags, progress_meter_on_a_terminal) {
   run_free(&r);
   free(u);
 }
+
+/* Cookies on the handle are an identity the library cannot see: with
+ * --cache, an answer made for them is neither stored nor served, so the
+ * second fetch asks the server again (with the cookie). */
+Test(flags, cookies_bypass_the_cache) {
+  ts_simple(tool_ts, 0, "/cc", 200, "Cache-Control: max-age=600", "mine");
+  char *u = url("/cc");
+  char cache[160];
+  snprintf(cache, sizeof(cache), "--cache=%s", path_in_tmp("cache"));
+  run r = RUN("-s", cache, "-b", "who=me", u, u);
+  cr_expect_eq(r.code, 0, "err: %s", r.err);
+  cr_expect_str_eq(r.out, "minemine");
+  cr_expect_eq(ts_request_count(tool_ts), 2, "both fetches reach the server");
+  for (size_t i = 0; i < ts_request_count(tool_ts); i++)
+    cr_expect_str_eq(ts_req_header(ts_request_get(tool_ts, i), "Cookie"),
+                     "who=me");
+  run_free(&r);
+  /* Without cookies the same run is answered from the cache once. */
+  ts_reset(tool_ts);
+  ts_simple(tool_ts, 0, "/cc", 200, "Cache-Control: max-age=600", "mine");
+  r = RUN("-s", cache, u, u);
+  cr_expect_eq(ts_request_count(tool_ts), 1);
+  run_free(&r);
+  free(u);
+}
