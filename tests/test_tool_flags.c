@@ -603,3 +603,52 @@ Test(flags, cookies_bypass_the_cache) {
   run_free(&r);
   free(u);
 }
+
+/* Flags together, as curl combines them. */
+Test(flags, combinations_match_curl) {
+  char *e = url("/e"), *r = url("/r"), *p = url("/p");
+  /* -D - with -f: curl writes the error's head before it stops. */
+  seen s = SAME(error_routes, NULL, "-s", "-f", "-D", "-", e);
+  cr_expect_eq(s.r.code, 22);
+  run_free(&s.r);
+  /* -G with -X: the method given, the data in the query. */
+  s = SAME(plain_routes, NULL, "-s", "-G", "-X", "DELETE", "-d", "id=7", p);
+  cr_expect_str_eq(s.method[0], "DELETE");
+  cr_expect_str_eq(s.target[0], "/p?id=7");
+  run_free(&s.r);
+  /* -T with -X POST: the file as the body of a POST, no form type. */
+  const char *file = path_in_tmp("t.txt");
+  FILE *fp = fopen(file, "wb");
+  cr_assert_not_null(fp);
+  fputs("tee", fp);
+  fclose(fp);
+  s = SAME(plain_routes, NULL, "-s", "-T", file, "-X", "POST", p);
+  cr_expect_str_eq(s.method[0], "POST");
+  cr_expect_str_eq(s.body[0], "tee");
+  run_free(&s.r);
+  /* --compressed with -i: the head says gzip, the body is decoded. */
+  char *g = url("/gz");
+  s = SAME(gzip_routes, NULL, "-s", "-i", "--compressed", g);
+  run_free(&s.r);
+  free(g);
+  free(e);
+  free(r);
+  free(p);
+}
+
+Test(flags, remote_name_per_url) {
+  cr_assert(chdir(tool_tmpdir) == 0);
+  char *f = url("/dir/file.txt"), *p = url("/p");
+  seen s =
+      run_one(0, file_routes, NULL,
+              (const char *const[]){"-s", "-O", f, "-o", "other", p, NULL});
+  cr_expect_eq(s.r.code, 0, "err: %s", s.r.err);
+  char *a = slurp_file("file.txt", NULL), *b = slurp_file("other", NULL);
+  cr_expect(a && !strcmp(a, "file body"));
+  cr_expect(b && b[0], "the second URL's -o");
+  free(a);
+  free(b);
+  run_free(&s.r);
+  free(f);
+  free(p);
+}
