@@ -413,6 +413,26 @@ static int debug_cb(CURL *easy, curl_infotype type, char *data, size_t size,
   return 0;
 }
 
+/* -e ';auto': like curl's CURLOPT_AUTOREFERER, the next hop names the URL
+ * that sent it there, without its user, password and fragment (which a
+ * Referer must not carry, RFC 9110 10.1.3).  Non-zero when out of memory:
+ * the redirect is then not followed. */
+static int set_auto_referer(httpresp_request *next, const char *from) {
+  CURLU *h = curl_url();
+  char *ref = NULL;
+  int rc = !h || curl_url_set(h, CURLUPART_URL, from, 0) != CURLUE_OK ||
+           curl_url_set(h, CURLUPART_USER, NULL, 0) != CURLUE_OK ||
+           curl_url_set(h, CURLUPART_PASSWORD, NULL, 0) != CURLUE_OK ||
+           curl_url_set(h, CURLUPART_FRAGMENT, NULL, 0) != CURLUE_OK ||
+           curl_url_get(h, CURLUPART_URL, &ref, 0) != CURLUE_OK;
+  if (!rc)
+    rc = httpresp_request_remove_header(next, "Referer") != 0 ||
+         httpresp_request_add_header(next, "Referer", ref) != 0;
+  curl_free(ref);
+  curl_url_cleanup(h);
+  return rc;
+}
+
 /* The library follows a redirect: the head just received is not the
  * answer.  The hop says where it came from; with several transfers at
  * once, that URL tells which job it is. */
@@ -420,11 +440,7 @@ static int hop_cb(void *ud, const httpresp_hop_view *hop,
                   httpresp_request *next) {
   tool_run *run = ud;
   const char *from = httpresp_hop_from(hop);
-  /* -e ';auto': like curl's CURLOPT_AUTOREFERER, the next hop names the
-   * one that sent it there. */
-  if (run->o->auto_referer && from && next &&
-      (httpresp_request_remove_header(next, "Referer") != 0 ||
-       httpresp_request_add_header(next, "Referer", from) != 0))
+  if (run->o->auto_referer && from && next && set_auto_referer(next, from))
     return 1;
   for (size_t i = 0; i < run->nslots; i++) {
     tool_slot *s = &run->slots[i];

@@ -376,6 +376,17 @@ Test(flags, referer_fixed_and_auto) {
   cr_expect_str_eq(s.hdr[0], "");
   cr_expect_str_eq(s.hdr[1], r, "the hop names the URL that sent it");
   run_free(&s.r);
+  /* A given Referer first, then the hop's; credentials and fragment are
+   * not part of it. */
+  char *cred = ts_url(tool_ts, 0, "/r#frag");
+  char with_user[160];
+  snprintf(with_user, sizeof(with_user), "http://u:pw@%s", cred + 7);
+  s = SAME(plain_routes, "Referer", "-s", "-e", "http://first.example/;auto",
+           with_user);
+  cr_expect_str_eq(s.hdr[0], "http://first.example/");
+  cr_expect_str_eq(s.hdr[1], r);
+  run_free(&s.r);
+  free(cred);
   free(r);
 }
 
@@ -433,6 +444,12 @@ Test(flags, proxy_gets_absolute_form) {
   cr_expect_str_eq(s.target[0], "http://origin.test:4321/via");
   cr_expect_str_eq(s.hdr[0], "origin.test:4321");
   cr_expect_str_eq(s.r.out, "proxied");
+  run_free(&s.r);
+  /* A proxy that refuses the connection: curl's exit code (7). */
+  s = SAME(proxy_routes, NULL, "-s", "-x", "127.0.0.1:1",
+           "http://origin.test:4321/via");
+  cr_expect_eq(s.r.code, 7);
+  cr_expect_eq(s.nreq, 0);
   run_free(&s.r);
 }
 
