@@ -305,15 +305,9 @@ static int add_default(httpresp_request *req, const char *name,
              : httpresp_request_add_header(req, name, value);
 }
 
-/* Builds the job's request; on failure the job is done with an error.
- * Returns EXIT_USAGE for a bad -H or -u, 0 otherwise. */
-static int build_request(tool_job *j, const tool_opts *o) {
-  j->method = job_method(o);
-  j->o = o;
-  j->kept_all = 1;
-  j->path = j->index < o->noutputs && strcmp(o->outputs[j->index], "-") != 0
-                ? o->outputs[j->index]
-                : NULL;
+/* The URL as curl would request it: http:// for a bare host, -G's data
+ * in the query, -T's file name after a final '/'. */
+static void shape_url(tool_job *j, const tool_opts *o) {
   if (!strstr(j->url, "://")) { /* like curl: a bare host means http */
     size_t len = strlen(j->url) + 8;
     char *u = tool_xrealloc(NULL, len);
@@ -324,6 +318,36 @@ static int build_request(tool_job *j, const tool_opts *o) {
     data_into_query(j, o);
   if (o->upload_file)
     upload_name_into_url(j, o);
+}
+
+/* The request body: -T's file, else the data (unless -G took it).
+ * Returns an httpresp code, or EXIT_READ with j->exit_code set. */
+static int set_body(tool_job *j, const tool_opts *o) {
+  if (o->upload_file)
+    return set_upload(j, o);
+  if (!o->data || o->get)
+    return 0;
+  /* A -H Content-Type, even an empty one, replaces the default. */
+  int rc = add_default(j->req, "Content-Type",
+                       o->json_data ? "application/json"
+                                    : "application/x-www-form-urlencoded");
+  if (!rc && o->json_data)
+    rc = add_default(j->req, "Accept", "application/json");
+  if (!rc)
+    rc = httpresp_request_set_body(j->req, o->data, o->data_len);
+  return rc;
+}
+
+/* Builds the job's request; on failure the job is done with an error.
+ * Returns EXIT_USAGE for a bad -H or -u, 0 otherwise. */
+static int build_request(tool_job *j, const tool_opts *o) {
+  j->method = job_method(o);
+  j->o = o;
+  j->kept_all = 1;
+  j->path = j->index < o->noutputs && strcmp(o->outputs[j->index], "-") != 0
+                ? o->outputs[j->index]
+                : NULL;
+  shape_url(j, o);
   if (j->path == tool_remote_name && remote_name(j, o) != 0)
     return 0; /* this URL fails; the others still run */
   int rc = httpresp_request_new(&j->req, j->method, j->url);
@@ -346,21 +370,11 @@ static int build_request(tool_job *j, const tool_opts *o) {
       return EXIT_USAGE;
     }
   }
-  if (o->upload_file && (rc = set_upload(j, o)) != 0) {
-    if (j->exit_code) { /* the file cannot be read: this URL fails */
-      httpresp_request_free(j->req);
-      j->req = NULL;
-      return 0;
-    }
-  } else if (o->data && !o->get) {
-    /* A -H Content-Type, even an empty one, replaces the default. */
-    rc = add_default(j->req, "Content-Type",
-                     o->json_data ? "application/json"
-                                  : "application/x-www-form-urlencoded");
-    if (!rc && o->json_data)
-      rc = add_default(j->req, "Accept", "application/json");
-    if (!rc)
-      rc = httpresp_request_set_body(j->req, o->data, o->data_len);
+  rc = set_body(j, o);
+  if (j->exit_code) { /* -T's file cannot be read: this URL fails */
+    httpresp_request_free(j->req);
+    j->req = NULL;
+    return 0;
   }
   if (!rc && o->user) {
     const char *colon = strchr(o->user, ':');

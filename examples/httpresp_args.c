@@ -400,9 +400,66 @@ static int set_write_out(tool_opts *o, const char *val) {
   return 0;
 }
 
+/* -e URL or URL;auto. */
+static void set_referer(tool_opts *o, const char *val) {
+  const char *semi = strstr(val, ";auto");
+  o->auto_referer = semi && !semi[5];
+  if (o->auto_referer) { /* "URL;auto": the URL part, maybe empty */
+    free(o->referer_owned);
+    o->referer_owned = tool_xrealloc(NULL, (size_t)(semi - val) + 1);
+    memcpy(o->referer_owned, val, (size_t)(semi - val));
+    o->referer_owned[semi - val] = '\0';
+    val = o->referer_owned;
+  }
+  o->referer = *val ? val : NULL;
+}
+
+/* The options of cookies, connection and transfer details (apply()'s
+ * second half).  Returns 0, an exit code, or -2 for "not one of these". */
+static int apply_more(tool_opts *o, const char *name, const char *arg) {
+  /* Every option here that takes a value has one (parse_*_opt). */
+  const char *val = arg ? arg : "";
+  if (!strcmp(name, "cookie"))
+    add_cookie(o, val);
+  else if (!strcmp(name, "cookie-jar"))
+    o->cookie_jar = val;
+  else if (!strcmp(name, "dump-header"))
+    o->dump_header = val;
+  else if (!strcmp(name, "remote-name"))
+    push(&o->outputs, &o->noutputs, tool_remote_name);
+  else if (!strcmp(name, "get"))
+    o->get = 1;
+  else if (!strcmp(name, "data-urlencode"))
+    return add_urlencoded(o, val);
+  else if (!strcmp(name, "referer"))
+    set_referer(o, val);
+  else if (!strcmp(name, "fail-with-body"))
+    o->fail_with_body = 1;
+  else if (!strcmp(name, "compressed"))
+    o->compressed = 1;
+  else if (!strcmp(name, "proxy"))
+    o->proxy = val;
+  else if (!strcmp(name, "resolve"))
+    push(&o->resolve, &o->nresolve, val);
+  else if (!strcmp(name, "http1.1"))
+    o->http_version = CURL_HTTP_VERSION_1_1;
+  else if (!strcmp(name, "http2"))
+    o->http_version = CURL_HTTP_VERSION_2_0;
+  else if (!strcmp(name, "upload-file"))
+    o->upload_file = val;
+  else if (!strcmp(name, "progress-bar"))
+    o->progress_bar = 1;
+  else
+    return -2;
+  return 0;
+}
+
 /* Applies option `name` (long form) with `val` (NULL: none given).
  * Returns 0, an exit code, or -1 for "print help/version and exit 0". */
 static int apply(tool_opts *o, const char *name, const char *val) {
+  int more = apply_more(o, name, val);
+  if (more != -2)
+    return more;
   if (!strcmp(name, "request"))
     o->method = val;
   else if (!strcmp(name, "data"))
@@ -469,45 +526,6 @@ static int apply(tool_opts *o, const char *name, const char *val) {
     return parse_seconds("--max-time", val, &o->max_time_ms);
   else if (!strcmp(name, "parallel"))
     return parse_long("--parallel", val, 1, &o->parallel);
-  else if (!strcmp(name, "cookie"))
-    add_cookie(o, val);
-  else if (!strcmp(name, "cookie-jar"))
-    o->cookie_jar = val;
-  else if (!strcmp(name, "dump-header"))
-    o->dump_header = val;
-  else if (!strcmp(name, "remote-name"))
-    push(&o->outputs, &o->noutputs, tool_remote_name);
-  else if (!strcmp(name, "get"))
-    o->get = 1;
-  else if (!strcmp(name, "data-urlencode"))
-    return add_urlencoded(o, val);
-  else if (!strcmp(name, "referer")) {
-    const char *semi = strstr(val, ";auto");
-    o->auto_referer = semi && !semi[5];
-    if (o->auto_referer) { /* "URL;auto": the URL part, maybe empty */
-      free(o->referer_owned);
-      o->referer_owned = tool_xrealloc(NULL, (size_t)(semi - val) + 1);
-      memcpy(o->referer_owned, val, (size_t)(semi - val));
-      o->referer_owned[semi - val] = '\0';
-      val = o->referer_owned;
-    }
-    o->referer = *val ? val : NULL;
-  } else if (!strcmp(name, "fail-with-body"))
-    o->fail_with_body = 1;
-  else if (!strcmp(name, "compressed"))
-    o->compressed = 1;
-  else if (!strcmp(name, "proxy"))
-    o->proxy = val;
-  else if (!strcmp(name, "resolve"))
-    push(&o->resolve, &o->nresolve, val);
-  else if (!strcmp(name, "http1.1"))
-    o->http_version = CURL_HTTP_VERSION_1_1;
-  else if (!strcmp(name, "http2"))
-    o->http_version = CURL_HTTP_VERSION_2_0;
-  else if (!strcmp(name, "upload-file"))
-    o->upload_file = val;
-  else if (!strcmp(name, "progress-bar"))
-    o->progress_bar = 1;
   else if (!strcmp(name, "help")) {
     fputs(usage_text, stdout);
     fputs(usage_text2, stdout);
