@@ -351,6 +351,33 @@ Test(flags, upload_file_puts_and_resends_on_307) {
   free(u);
 }
 
+static void upload_302_routes(void) {
+  ts_simple(tool_ts, 0, "/u302", 302, "Location: /stored", NULL);
+  ts_simple(tool_ts, 0, "/u303", 303, "Location: /stored", NULL);
+  ts_simple(tool_ts, 0, "/stored", 201, NULL, "stored");
+}
+
+/* A PUT on 302 stays a PUT with its body, on 303 becomes a GET: curl -L's
+ * rules, which are the library's. */
+Test(flags, upload_file_on_302_and_303) {
+  const char *file = path_in_tmp("v.bin");
+  FILE *fp = fopen(file, "wb");
+  cr_assert_not_null(fp);
+  fputs("again", fp);
+  fclose(fp);
+  char *u2 = url("/u302"), *u3 = url("/u303");
+  seen s = SAME(upload_302_routes, NULL, "-s", "-T", file, u2);
+  cr_expect_str_eq(s.method[1], "PUT");
+  cr_expect_str_eq(s.body[1], "again");
+  run_free(&s.r);
+  s = SAME(upload_302_routes, NULL, "-s", "-T", file, u3);
+  cr_expect_str_eq(s.method[1], "GET");
+  cr_expect_str_eq(s.body[1], "");
+  run_free(&s.r);
+  free(u2);
+  free(u3);
+}
+
 /* -T - : standard input, of unknown length, goes chunked. */
 Test(flags, upload_stdin_is_chunked) {
   stdin_bytes = "from stdin";
