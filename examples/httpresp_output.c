@@ -83,16 +83,32 @@ static int write_wire_head(tool_job *j) {
   return j->wire_done ? 0 : emit_bytes(j, "\r\n", 2);
 }
 
-/* The head of the final response: the server's own bytes when the answer
- * came from the network (written already if its head went out as it
- * arrived), else built from the response (a stored answer, with its Age). */
-static int write_head(tool_job *j) {
+/* Whether the final answer's head is the one last received from the
+ * network (not a stored answer's, nor a redirect's the library followed). */
+static int head_from_wire(const tool_job *j) {
+  int st = httpresp_response_status(j->resp);
+  httpresp_cache_status cs = httpresp_response_cache_status(j->resp);
+  return j->wire && j->wire_status == st && !j->wire_followed &&
+         cs != HTTPRESP_CACHE_HIT && cs != HTTPRESP_CACHE_REVALIDATED;
+}
+
+/* Bytes of a built head: to the job's output, or to `to` (-D). */
+static int head_out(tool_job *j, FILE *to, const char *s, size_t n) {
+  if (!to)
+    return emit_bytes(j, s, n);
+  if (n && fwrite(s, 1, n, to) != n) {
+    j->write_failed = 1;
+    j->write_errno = errno;
+    return -1;
+  }
+  return 0;
+}
+
+/* The final response's head built from the response (a stored answer,
+ * with its Age), to the job's output or to `to`. */
+static int built_head(tool_job *j, FILE *to) {
   const httpresp_response *r = j->resp;
   int st = httpresp_response_status(r);
-  httpresp_cache_status cs = httpresp_response_cache_status(r);
-  if (j->wire && j->wire_status == st && !j->wire_followed &&
-      cs != HTTPRESP_CACHE_HIT && cs != HTTPRESP_CACHE_REVALIDATED)
-    return j->head_written ? 0 : write_wire_head(j);
   long ver = j->http_version;
   const char *v = ver == CURL_HTTP_VERSION_2_0   ? "HTTP/2"
                   : ver == CURL_HTTP_VERSION_3   ? "HTTP/3"
@@ -101,17 +117,26 @@ static int write_head(tool_job *j) {
   char line[8192];
   snprintf(line, sizeof(line), "%s %d %s\r\n", v, st,
            httpresp_status_reason(st));
-  if (emit_bytes(j, line, strlen(line)) != 0)
+  if (head_out(j, to, line, strlen(line)) != 0)
     return -1;
   for (size_t i = 0; i < httpresp_response_header_count(r); i++) {
     const char *name, *value;
     if (httpresp_response_header_at(r, i, &name, &value) != 0)
       continue;
-    if (emit_bytes(j, name, strlen(name)) || emit_bytes(j, ": ", 2) ||
-        emit_bytes(j, value, strlen(value)) || emit_bytes(j, "\r\n", 2))
+    if (head_out(j, to, name, strlen(name)) || head_out(j, to, ": ", 2) ||
+        head_out(j, to, value, strlen(value)) || head_out(j, to, "\r\n", 2))
       return -1;
   }
-  return emit_bytes(j, "\r\n", 2);
+  return head_out(j, to, "\r\n", 2);
+}
+
+/* The head of the final response: the server's own bytes when the answer
+ * came from the network (written already if its head went out as it
+ * arrived), else built from the response. */
+static int write_head(tool_job *j) {
+  if (head_from_wire(j))
+    return j->head_written ? 0 : write_wire_head(j);
+  return built_head(j, NULL);
 }
 
 /* The final response's Content-Length from the head received, -1 if none. */
@@ -321,6 +346,10 @@ void tool_finish_job(tool_job *j, const tool_opts *o) {
      * from the cache. */
     if (o->include || o->head)
       write_head(j);
+    /* -D has what was received; an answer from the cache adds its head
+     * (with its Age), as -i shows it. */
+    if (o->dump_fp && j->resp && !j->rc && !head_from_wire(j))
+      built_head(j, o->dump_fp);
     if (j->stored && !o->head) {
       emit_bytes(j, j->stored, j->stored_len);
       keep_body(j, j->stored, j->stored_len);

@@ -696,3 +696,34 @@ Test(flags, remote_name_per_url) {
   free(f);
   free(p);
 }
+
+/* -D with --cache: an answer served from the cache was not received just
+ * now, and its head says so (Age), as -i shows it. */
+Test(flags, dump_header_of_a_stored_answer) {
+  ts_simple(tool_ts, 0, "/keep", 200, "Cache-Control: max-age=600", "kept");
+  char *u = url("/keep");
+  char cache[160];
+  snprintf(cache, sizeof(cache), "--cache=%s", path_in_tmp("dcache"));
+  const char *d1 = path_in_tmp("d1");
+  run r = RUN("-s", cache, "-D", d1, u);
+  cr_expect_eq(r.code, 0, "err: %s", r.err);
+  run_free(&r);
+  char *h1 = slurp_file(d1, NULL);
+  cr_assert_not_null(h1);
+  cr_expect(strncmp(h1, "HTTP/1.1 200 OK\r\n", 17) == 0, "%s", h1);
+  cr_expect_null(strstr(h1, "Age:"), "fetched just now: %s", h1);
+  const char *d2 = path_in_tmp("d2");
+  r = RUN("-s", cache, "-D", d2, u);
+  cr_expect_eq(r.code, 0, "err: %s", r.err);
+  cr_expect_str_eq(r.out, "kept");
+  cr_expect_eq(ts_request_count(tool_ts), 1, "the second comes from the cache");
+  run_free(&r);
+  char *h2 = slurp_file(d2, NULL);
+  cr_assert_not_null(h2);
+  cr_expect(strncmp(h2, "HTTP/1.1 200 OK\r\n", 17) == 0, "%s", h2);
+  cr_expect(strstr(h2, "\r\nAge: "), "a stored answer shows its Age: %s", h2);
+  cr_expect(strstr(h2, "Cache-Control: max-age=600\r\n"), "%s", h2);
+  free(h1);
+  free(h2);
+  free(u);
+}
