@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "httpresp_tool.h"
@@ -123,7 +124,8 @@ int tool_exit_code(const tool_job *j, const tool_opts *o) {
   if (j->write_failed)
     return EXIT_WRITE;
   int st = j->resp ? httpresp_response_status(j->resp) : 0;
-  if (j->fail_stopped || (!j->rc && o->fail && st >= 400))
+  if (j->fail_stopped ||
+      (!j->rc && (o->fail || o->fail_with_body) && st >= 400))
     return gave_up_waiting(j->resp) ? TOOL_EXIT_WAIT : EXIT_HTTP_ERROR;
   if (j->rc == HTTPRESP_E_CURL) {
     /* curl's exit code is the CURLcode: the same failure, the same number. */
@@ -166,7 +168,133 @@ static const char *job_method(const tool_opts *o) {
     return o->method;
   if (o->head)
     return "HEAD";
-  return o->data ? "POST" : "GET";
+  if (o->upload_file)
+    return "PUT";
+  return o->data && !o->get ? "POST" : "GET";
+}
+
+/* The URL's path, or NULL when it does not parse (curl_free it). */
+static char *url_path(const char *u) {
+  CURLU *h = curl_url();
+  char *path = NULL;
+  if (h && curl_url_set(h, CURLUPART_URL, u, 0) == CURLUE_OK)
+    curl_url_get(h, CURLUPART_PATH, &path, 0);
+  curl_url_cleanup(h);
+  return path;
+}
+
+/* Replaces the job's URL with `u` (malloc'd). */
+static void set_job_url(tool_job *j, char *u) {
+  free(j->url_owned);
+  j->url = j->url_owned = u;
+}
+
+/* -G: the data goes after the URL's query ('?' or '&'), before any
+ * fragment, as curl puts it. */
+static void data_into_query(tool_job *j, const tool_opts *o) {
+  const char *hash = strchr(j->url, '#');
+  size_t base = hash ? (size_t)(hash - j->url) : strlen(j->url);
+  const char *q = memchr(j->url, '?', base);
+  size_t len = base + 1 + o->data_len + 1;
+  char *u = tool_xrealloc(NULL, len);
+  snprintf(u, len, "%.*s%c%s", (int)base, j->url, q ? '&' : '?', o->data);
+  set_job_url(j, u);
+}
+
+/* -T FILE to a URL whose path ends in '/' (or is empty): like curl, the
+ * file's name goes at the end. */
+static void upload_name_into_url(tool_job *j, const tool_opts *o) {
+  if (!strcmp(o->upload_file, "-"))
+    return;
+  char *path = url_path(j->url);
+  size_t plen = path ? strlen(path) : 0;
+  int wants_name = path && (!plen || path[plen - 1] == '/');
+  curl_free(path);
+  if (!wants_name)
+    return;
+  const char *slash = strrchr(o->upload_file, '/');
+  const char *name = slash ? slash + 1 : o->upload_file;
+  char *enc = curl_easy_escape(NULL, name, 0);
+  if (!enc)
+    return;
+  CURLU *h = curl_url();
+  char *p = NULL, *u = NULL;
+  if (h && curl_url_set(h, CURLUPART_URL, j->url, 0) == CURLUE_OK &&
+      curl_url_get(h, CURLUPART_PATH, &p, 0) == CURLUE_OK) {
+    size_t len = strlen(p) + strlen(enc) + 2;
+    char *np = tool_xrealloc(NULL, len);
+    snprintf(np, len, "%s%s%s", p, p[0] && p[strlen(p) - 1] == '/' ? "" : "/",
+             enc);
+    if (curl_url_set(h, CURLUPART_PATH, np, 0) == CURLUE_OK &&
+        curl_url_get(h, CURLUPART_URL, &u, 0) == CURLUE_OK) {
+      char *copy = tool_xrealloc(NULL, strlen(u) + 1);
+      memcpy(copy, u, strlen(u) + 1);
+      set_job_url(j, copy);
+    }
+    free(np);
+  }
+  curl_free(u);
+  curl_free(p);
+  curl_url_cleanup(h);
+  curl_free(enc);
+}
+
+/* -O: the last segment of the URL's path names the file, as in curl
+ * (which neither decodes it nor follows redirects for it).  0, or
+ * EXIT_WRITE when the URL names no file. */
+static int remote_name(tool_job *j, const tool_opts *o) {
+  char *path = url_path(j->url);
+  const char *slash = path ? strrchr(path, '/') : NULL;
+  const char *name = slash ? slash + 1 : path;
+  if (!name || !*name) {
+    curl_free(path);
+    tool_say(o, "%s: -O: the URL names no file", j->url);
+    j->exit_code = EXIT_WRITE;
+    return EXIT_WRITE;
+  }
+  j->path_owned = tool_xrealloc(NULL, strlen(name) + 1);
+  memcpy(j->path_owned, name, strlen(name) + 1);
+  j->path = j->path_owned;
+  curl_free(path);
+  return 0;
+}
+
+/* -T's body: the file, read as libcurl asks; rewound for a redirect that
+ * keeps the body, or a repeat. */
+static size_t upload_read(void *ud, char *buf, size_t len) {
+  tool_job *j = ud;
+  size_t got = fread(buf, 1, len, j->upload);
+  return got == 0 && ferror(j->upload) ? (size_t)-1 : got;
+}
+
+static int upload_rewind(void *ud) {
+  tool_job *j = ud;
+  return fseek(j->upload, 0, SEEK_SET);
+}
+
+/* Opens -T's file and makes it the job's streamed body.  Returns 0, or
+ * EXIT_READ when it cannot be read. */
+static int set_upload(tool_job *j, const tool_opts *o) {
+  int is_stdin = !strcmp(o->upload_file, "-");
+  j->upload = is_stdin ? stdin : fopen(o->upload_file, "rb");
+  struct stat st;
+  if (!j->upload || fstat(fileno(j->upload), &st) != 0) {
+    tool_say(o, "%s: cannot read: %s", o->upload_file, strerror(errno));
+    j->exit_code = EXIT_READ;
+    return EXIT_READ;
+  }
+  /* A regular file has a length and can be read again; a pipe is sent
+   * chunked, once, as curl does. */
+  int regular = S_ISREG(st.st_mode);
+  j->upload_size = regular ? (int64_t)st.st_size : -1;
+  /* curl's -T sends no Content-Type; libcurl would add a form's to the
+   * body the library streams, unless told to leave the field out. */
+  if (!httpresp_request_header(j->req, "Content-Type") &&
+      httpresp_request_add_header(j->req, "Content-Type:", NULL) != 0)
+    return HTTPRESP_E_NOMEM;
+  return httpresp_request_set_body_stream(
+      j->req, upload_read, regular ? upload_rewind : NULL,
+      regular ? (int64_t)st.st_size : -1, j);
 }
 
 /* Adds `name: value` unless a -H of that name is there already. */
@@ -175,6 +303,39 @@ static int add_default(httpresp_request *req, const char *name,
   return httpresp_request_header(req, name)
              ? 0
              : httpresp_request_add_header(req, name, value);
+}
+
+/* The URL as curl would request it: http:// for a bare host, -G's data
+ * in the query, -T's file name after a final '/'. */
+static void shape_url(tool_job *j, const tool_opts *o) {
+  if (!strstr(j->url, "://")) { /* like curl: a bare host means http */
+    size_t len = strlen(j->url) + 8;
+    char *u = tool_xrealloc(NULL, len);
+    snprintf(u, len, "http://%s", j->url);
+    set_job_url(j, u);
+  }
+  if (o->get && o->data)
+    data_into_query(j, o);
+  if (o->upload_file)
+    upload_name_into_url(j, o);
+}
+
+/* The request body: -T's file, else the data (unless -G took it).
+ * Returns an httpresp code, or EXIT_READ with j->exit_code set. */
+static int set_body(tool_job *j, const tool_opts *o) {
+  if (o->upload_file)
+    return set_upload(j, o);
+  if (!o->data || o->get)
+    return 0;
+  /* A -H Content-Type, even an empty one, replaces the default. */
+  int rc = add_default(j->req, "Content-Type",
+                       o->json_data ? "application/json"
+                                    : "application/x-www-form-urlencoded");
+  if (!rc && o->json_data)
+    rc = add_default(j->req, "Accept", "application/json");
+  if (!rc)
+    rc = httpresp_request_set_body(j->req, o->data, o->data_len);
+  return rc;
 }
 
 /* Builds the job's request; on failure the job is done with an error.
@@ -186,12 +347,9 @@ static int build_request(tool_job *j, const tool_opts *o) {
   j->path = j->index < o->noutputs && strcmp(o->outputs[j->index], "-") != 0
                 ? o->outputs[j->index]
                 : NULL;
-  if (!strstr(j->url, "://")) { /* like curl: a bare host means http */
-    size_t len = strlen(j->url) + 8;
-    j->url_owned = tool_xrealloc(NULL, len);
-    snprintf(j->url_owned, len, "http://%s", j->url);
-    j->url = j->url_owned;
-  }
+  shape_url(j, o);
+  if (j->path == tool_remote_name && remote_name(j, o) != 0)
+    return 0; /* this URL fails; the others still run */
   int rc = httpresp_request_new(&j->req, j->method, j->url);
   if (rc == HTTPRESP_E_INVALID_ARG && o->method) {
     tool_say(o, "-X %s: not a valid method", o->method);
@@ -212,15 +370,11 @@ static int build_request(tool_job *j, const tool_opts *o) {
       return EXIT_USAGE;
     }
   }
-  if (o->data) {
-    /* A -H Content-Type, even an empty one, replaces the default. */
-    rc = add_default(j->req, "Content-Type",
-                     o->json_data ? "application/json"
-                                  : "application/x-www-form-urlencoded");
-    if (!rc && o->json_data)
-      rc = add_default(j->req, "Accept", "application/json");
-    if (!rc)
-      rc = httpresp_request_set_body(j->req, o->data, o->data_len);
+  rc = set_body(j, o);
+  if (j->exit_code) { /* -T's file cannot be read: this URL fails */
+    httpresp_request_free(j->req);
+    j->req = NULL;
+    return 0;
   }
   if (!rc && o->user) {
     const char *colon = strchr(o->user, ':');
@@ -256,6 +410,7 @@ typedef struct tool_run {
   tool_slot *slots;
   size_t nslots;
   tool_trace *trace;
+  const tool_opts *o;
 } tool_run;
 
 static int debug_cb(CURL *easy, curl_infotype type, char *data, size_t size,
@@ -263,9 +418,33 @@ static int debug_cb(CURL *easy, curl_infotype type, char *data, size_t size,
   tool_slot *s = ud;
   if (s->job && type == CURLINFO_HEADER_IN)
     tool_capture_head(s->job, data, size);
+  if (s->job && type == CURLINFO_DATA_OUT) {
+    s->job->up_bytes += size;
+    tool_meter(s->job, 0);
+  }
   if (s->trace)
     trace_debug(s->trace, s->index, easy, type, data, size);
   return 0;
+}
+
+/* -e ';auto': like curl's CURLOPT_AUTOREFERER, the next hop names the URL
+ * that sent it there, without its user, password and fragment (which a
+ * Referer must not carry, RFC 9110 10.1.3).  Non-zero when out of memory:
+ * the redirect is then not followed. */
+static int set_auto_referer(httpresp_request *next, const char *from) {
+  CURLU *h = curl_url();
+  char *ref = NULL;
+  int rc = !h || curl_url_set(h, CURLUPART_URL, from, 0) != CURLUE_OK ||
+           curl_url_set(h, CURLUPART_USER, NULL, 0) != CURLUE_OK ||
+           curl_url_set(h, CURLUPART_PASSWORD, NULL, 0) != CURLUE_OK ||
+           curl_url_set(h, CURLUPART_FRAGMENT, NULL, 0) != CURLUE_OK ||
+           curl_url_get(h, CURLUPART_URL, &ref, 0) != CURLUE_OK;
+  if (!rc)
+    rc = httpresp_request_remove_header(next, "Referer") != 0 ||
+         httpresp_request_add_header(next, "Referer", ref) != 0;
+  curl_free(ref);
+  curl_url_cleanup(h);
+  return rc;
 }
 
 /* The library follows a redirect: the head just received is not the
@@ -273,9 +452,10 @@ static int debug_cb(CURL *easy, curl_infotype type, char *data, size_t size,
  * once, that URL tells which job it is. */
 static int hop_cb(void *ud, const httpresp_hop_view *hop,
                   httpresp_request *next) {
-  (void)next;
   tool_run *run = ud;
   const char *from = httpresp_hop_from(hop);
+  if (run->o->auto_referer && from && next && set_auto_referer(next, from))
+    return 1;
   for (size_t i = 0; i < run->nslots; i++) {
     tool_slot *s = &run->slots[i];
     char *eff = NULL;
@@ -319,6 +499,27 @@ static CURL *new_easy(const tool_opts *o, tool_slot *slot) {
     curl_easy_setopt(e, CURLOPT_CAINFO, o->cacert);
   if (o->capath)
     curl_easy_setopt(e, CURLOPT_CAPATH, o->capath);
+  /* What curl's flags of the same names set on its handle. */
+  if (o->referer)
+    curl_easy_setopt(e, CURLOPT_REFERER, o->referer);
+  if (o->compressed)
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+  if (o->proxy)
+    curl_easy_setopt(e, CURLOPT_PROXY, o->proxy);
+  if (o->resolve_list)
+    curl_easy_setopt(e, CURLOPT_RESOLVE, o->resolve_list);
+  if (o->http_version)
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, o->http_version);
+  /* The cookie engine: on with -b (text or file) or -c, as in curl.  The
+   * library sees each Set-Cookie itself, for its loop rule. */
+  for (size_t i = 0; i < o->ncookie_files; i++)
+    curl_easy_setopt(e, CURLOPT_COOKIEFILE, o->cookie_files[i]);
+  if (o->cookie && !o->ncookie_files)
+    curl_easy_setopt(e, CURLOPT_COOKIEFILE, "");
+  if (o->cookie_jar)
+    curl_easy_setopt(e, CURLOPT_COOKIEJAR, o->cookie_jar);
+  if (o->share)
+    curl_easy_setopt(e, CURLOPT_SHARE, o->share);
   /* The heads as they arrive: -i prints the server's own, and the trace
    * reads the exchange from here. */
   curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, debug_cb);
@@ -327,11 +528,21 @@ static CURL *new_easy(const tool_opts *o, tool_slot *slot) {
   return e;
 }
 
+/* -b NAME=VALUE, set for every URL: the library clears it on a hop to
+ * another origin, as it does credentials. */
+static void set_job_cookie(CURL *e, const tool_opts *o) {
+  if (o->cookie)
+    curl_easy_setopt(e, CURLOPT_COOKIE, o->cookie);
+}
+
 static void release(tool_job *j) {
   httpresp_response_free(j->resp);
   j->resp = NULL;
   httpresp_request_free(j->req);
   j->req = NULL;
+  if (j->upload && j->upload != stdin)
+    fclose(j->upload);
+  j->upload = NULL;
   free(j->kept);
   j->kept = NULL;
   free(j->stored);
@@ -369,6 +580,7 @@ static int run_serial(httpresp_client *client, tool_job *jobs, size_t n,
     if (run->trace)
       trace_begin(run->trace, 0, j);
     j->start_ms = tool_mono_ms();
+    set_job_cookie(easy, o);
     if (j->req) {
       j->rc = httpresp_perform(client, easy, j->req, &j->resp);
       curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &j->http_version);
@@ -402,6 +614,7 @@ static void start_jobs(par *p) {
     j->start_ms = tool_mono_ms();
     if (p->run->trace)
       trace_begin(p->run->trace, s, j);
+    set_job_cookie(slot->easy, p->run->o);
     if (j->req &&
         (j->rc = httpresp_multi_add(p->m, slot->easy, j->req, j)) == 0) {
       slot->job = j;
@@ -495,6 +708,10 @@ static int configure_client(httpresp_client *c, const tool_opts *o,
     rc = httpresp_client_set_deadline_ms(c, o->max_time_ms);
   if (!rc)
     rc = httpresp_client_set_hop_callback(c, hop_cb, run);
+  /* Cookies on the handle are an identity the library cannot see: answers
+   * made for them are neither served from the cache nor stored in it. */
+  if (!rc && (o->cookie || o->ncookie_files || o->cookie_jar))
+    rc = httpresp_client_set_handle_identity(c, 1);
   return rc;
 }
 
@@ -524,6 +741,33 @@ static int open_cache(httpresp_client *client, const tool_opts *o,
   return 0;
 }
 
+/* What the easy handles share, made once: the --resolve list, -D's file,
+ * and for --parallel with cookies a share so that all handles use one
+ * cookie store, as curl's parallel mode does.  0 or an exit code. */
+static int prepare_handles_setup(tool_opts *o, size_t nslots) {
+  for (size_t i = 0; i < o->nresolve; i++) {
+    struct curl_slist *l = curl_slist_append(o->resolve_list, o->resolve[i]);
+    if (!l)
+      return EXIT_NOMEM;
+    o->resolve_list = l;
+  }
+  if (o->dump_header) {
+    o->dump_fp =
+        strcmp(o->dump_header, "-") == 0 ? stdout : fopen(o->dump_header, "wb");
+    if (!o->dump_fp) {
+      tool_say(o, "%s: cannot write: %s", o->dump_header, strerror(errno));
+      return EXIT_WRITE;
+    }
+  }
+  if (nslots > 1 && (o->cookie || o->ncookie_files || o->cookie_jar)) {
+    if (!(o->share = curl_share_init()) ||
+        curl_share_setopt(o->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE) !=
+            CURLSHE_OK)
+      return EXIT_NOMEM;
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   tool_opts o;
   memset(&o, 0, sizeof(o));
@@ -549,7 +793,9 @@ int main(int argc, char **argv) {
   size_t nslots = o.parallel > 1 ? (size_t)o.parallel : 1;
   if (nslots > o.nurls)
     nslots = o.nurls;
-  tool_run run = {calloc(nslots, sizeof(tool_slot)), nslots, NULL};
+  if (nslots > 1)
+    o.meter = 0; /* one line cannot show several transfers */
+  tool_run run = {calloc(nslots, sizeof(tool_slot)), nslots, NULL, &o};
   tool_job *jobs = calloc(o.nurls, sizeof(*jobs));
   int status = 0;
   rc = jobs && run.slots ? httpresp_client_new(&client) : HTTPRESP_E_NOMEM;
@@ -570,6 +816,8 @@ int main(int argc, char **argv) {
   }
   if (!status && o.cache)
     status = open_cache(client, &o, run.trace, &cache, &cache_dir);
+  if (!status)
+    status = prepare_handles_setup(&o, nslots);
   for (size_t i = 0; !status && i < o.nurls; i++) {
     jobs[i].index = i;
     jobs[i].url = o.urls[i];
@@ -583,6 +831,7 @@ int main(int argc, char **argv) {
   for (size_t i = 0; jobs && i < o.nurls; i++) {
     release(&jobs[i]);
     free(jobs[i].url_owned);
+    free(jobs[i].path_owned);
   }
   free(jobs);
   free(run.slots);
@@ -590,6 +839,13 @@ int main(int argc, char **argv) {
   httpresp_cache_free(cache); /* after the client that used it */
   free(cache_dir);
   trace_free(run.trace);
+  curl_slist_free_all(o.resolve_list);
+  if (o.share)
+    curl_share_cleanup(o.share);
+  if (o.dump_fp && o.dump_fp != stdout && fclose(o.dump_fp) != 0 && !status) {
+    tool_say(&o, "%s: cannot write: %s", o.dump_header, strerror(errno));
+    status = EXIT_WRITE;
+  }
   curl_global_cleanup();
   tool_free_opts(&o);
   return status;

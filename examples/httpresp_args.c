@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "httpresp_tool.h"
 
@@ -29,15 +30,36 @@ static const char usage_text[] =
     "Content-Type and\n"
     "                            Accept: application/json (curl's --json)\n"
     "  -H, --header 'Name: value'  add a request header\n"
+    "      --data-urlencode DATA  body piece URL-encoded: CONTENT, =CONTENT,\n"
+    "                            NAME=CONTENT, @FILE or NAME@FILE (curl's)\n"
+    "  -G, --get                 put the data in the URL's query, and GET\n"
+    "  -T, --upload-file FILE    PUT the file (- is stdin); a URL ending in "
+    "/\n"
+    "                            gets the file's name\n"
     "  -u, --user USER:PASSWORD  credentials, sent to the first origin only\n"
     "  -A, --user-agent NAME     User-Agent (default " TOOL_NAME "/VERSION)\n"
+    "  -e, --referer URL         Referer (URL;auto: each redirect names the "
+    "last)\n"
+    "  -b, --cookie DATA|FILE    send NAME=VALUE cookies, or read a cookie "
+    "file;\n"
+    "                            either turns on libcurl's cookie engine\n"
+    "  -c, --cookie-jar FILE     write the engine's cookies to FILE at the "
+    "end\n"
+    "      --compressed          ask for a compressed body and decode it\n"
+    "Connection:\n"
+    "  -x, --proxy [PROTO://]HOST[:PORT]  use this proxy\n"
+    "      --resolve HOST:PORT:ADDR  connect to ADDR for HOST:PORT\n"
+    "      --http1.1, --http2    the HTTP version to use (as curl)\n"
     "TLS:\n"
     "  -k, --insecure            do not verify the server's certificate\n"
     "      --cacert FILE         CA certificates to verify the server with\n"
     "      --capath DIR          a directory of CA certificates\n"
     "                            Without them, like curl: $CURL_CA_BUNDLE, "
     "else\n"
-    "                            $SSL_CERT_DIR and $SSL_CERT_FILE\n"
+    "                            $SSL_CERT_DIR and $SSL_CERT_FILE\n";
+
+/* The rest of the usage (one literal would pass C's 4095-byte limit). */
+static const char usage_text2[] =
     "Output:\n"
     "  -o, --output FILE         write the body to FILE as it arrives (one -o "
     "per\n"
@@ -47,6 +69,11 @@ static const char usage_text[] =
     "                            redirects too, like curl -i -L), then the "
     "body\n"
     "  -I, --head                HEAD request, print the heads\n"
+    "  -O, --remote-name         write the body to a file named as the URL's "
+    "last\n"
+    "                            path segment (one -o or -O per URL)\n"
+    "  -D, --dump-header FILE    write the response heads there as they "
+    "arrive\n"
     "  -w, --write-out FORMAT    after each URL print FORMAT (@FILE reads it): "
     "text\n"
     "                            with %{http_code} %{url_effective} "
@@ -60,10 +87,17 @@ static const char usage_text[] =
     "and\n"
     "                            cache, and the body (base64 unless UTF-8)\n"
     "  -v, --verbose             trace every hop and decision on stderr\n"
-    "  -s, --silent              no error messages;  -S, --show-error: "
-    "still show them\n"
+    "  -#, --progress-bar        the progress meter as a bar of '#'\n"
+    "                            (a meter shows on a terminal when a "
+    "transfer\n"
+    "                            takes over a second and its body does not "
+    "go\n"
+    "                            to the terminal)\n"
+    "  -s, --silent              no meter and no error messages;\n"
+    "  -S, --show-error          with -s, still the error messages\n"
     "  -f, --fail                exit 22 on HTTP status >= 400 (body not "
     "written)\n"
+    "      --fail-with-body      exit 22 on HTTP status >= 400, body written\n"
     "Policy:\n"
     "      --no-follow           do not follow redirects (following is the "
     "default;\n"
@@ -107,8 +141,8 @@ static const char exit_text[] =
     "   6  could not resolve the host\n"
     "   7  could not connect\n"
     "   8  malformed or oversized response, or an unexpected 101 upgrade\n"
-    "  22  HTTP status >= 400 with -f\n"
-    "  23  could not write the output\n"
+    "  22  HTTP status >= 400 with -f or --fail-with-body\n"
+    "  23  could not write the output (or -O finds no file name in the URL)\n"
     "  26  could not read the data file\n"
     "  27  out of memory\n"
     "  28  time limit reached (--connect-timeout, -m)\n"
@@ -162,6 +196,89 @@ static void add_bytes(tool_opts *o, const char *bytes, size_t len) {
     memcpy(o->data + o->data_len + sep, bytes, len);
   o->data_len += sep + len;
   o->data[o->data_len] = '\0';
+}
+
+static void push(const char ***v, size_t *n, const char *s) {
+  *v = tool_xrealloc((void *)*v, (*n + 1) * sizeof(**v));
+  (*v)[(*n)++] = s;
+}
+
+/* Reads `path` (@- is stdin) whole; prints why not. */
+static char *read_arg_file(const char *path, size_t *len) {
+  FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+  if (!f) {
+    tool_say(NULL, "%s: cannot read: %s", path, strerror(errno));
+    return NULL;
+  }
+  char *bytes = slurp(f, len);
+  int err = errno;
+  if (f != stdin)
+    fclose(f);
+  if (!bytes)
+    tool_say(NULL, "%s: cannot read: %s", path, strerror(err));
+  return bytes;
+}
+
+/* --data-urlencode, as curl reads it: CONTENT and =CONTENT encode it all,
+ * NAME=CONTENT encodes CONTENT, @FILE and NAME@FILE encode the file. */
+static int add_urlencoded(tool_opts *o, const char *arg) {
+  const char *eq = strchr(arg, '='), *at = strchr(arg, '@');
+  size_t name_len = 0, len;
+  char *owned = NULL;
+  const char *content;
+  if (eq && (!at || eq < at)) {
+    name_len = (size_t)(eq - arg);
+    content = eq + 1;
+    len = strlen(content);
+  } else if (at) {
+    name_len = (size_t)(at - arg);
+    if (!(owned = read_arg_file(at + 1, &len)))
+      return EXIT_READ;
+    content = owned;
+  } else {
+    content = arg;
+    len = strlen(arg);
+  }
+  /* As curl encodes it: letters, digits and -._~ stay, a space is '+',
+   * every other byte %XX. */
+  char *piece = tool_xrealloc(NULL, name_len + 1 + 3 * len + 1);
+  memcpy(piece, arg, name_len);
+  size_t n = name_len;
+  if (name_len)
+    piece[n++] = '=';
+  static const char hex[] = "0123456789ABCDEF";
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)content[i];
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+        (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+        c == '~') {
+      piece[n++] = (char)c;
+    } else if (c == ' ') {
+      piece[n++] = '+';
+    } else {
+      piece[n++] = '%';
+      piece[n++] = hex[c >> 4];
+      piece[n++] = hex[c & 15];
+    }
+  }
+  free(owned);
+  add_bytes(o, piece, n);
+  free(piece);
+  return 0;
+}
+
+/* -b: NAME=VALUE text (curl tells it by the '='), else a cookie file.
+ * Several texts are joined with ';', as curl joins them. */
+static void add_cookie(tool_opts *o, const char *arg) {
+  if (!strchr(arg, '=')) {
+    push(&o->cookie_files, &o->ncookie_files, arg);
+    return;
+  }
+  size_t old = o->cookie ? strlen(o->cookie) : 0, len = strlen(arg);
+  o->cookie = tool_xrealloc(o->cookie, old + 1 + len + 1);
+  if (old)
+    o->cookie[old++] = ';';
+  memcpy(o->cookie + old, arg, len + 1);
 }
 
 /* Adds one -d / --data-binary argument: text, or @FILE / @- read. */
@@ -222,11 +339,6 @@ static int parse_seconds(const char *opt, const char *v, int64_t *ms) {
   return 0;
 }
 
-static void push(const char ***v, size_t *n, const char *s) {
-  *v = tool_xrealloc((void *)*v, (*n + 1) * sizeof(**v));
-  (*v)[(*n)++] = s;
-}
-
 /* Options, long name and short letter (0 if none); takes_value 2: only as
  * "--name=value" (--cache[=DIR]). */
 static const struct {
@@ -234,18 +346,33 @@ static const struct {
   char letter;
   int takes_value;
 } options[] = {
-    {"request", 'X', 1},       {"data", 'd', 1},       {"data-binary", 0, 1},
-    {"data-raw", 0, 1},        {"json", 0, 1},         {"header", 'H', 1},
-    {"user", 'u', 1},          {"user-agent", 'A', 1}, {"output", 'o', 1},
-    {"include", 'i', 0},       {"head", 'I', 0},       {"write-out", 'w', 1},
-    {"verbose", 'v', 0},       {"silent", 's', 0},     {"show-error", 'S', 0},
-    {"fail", 'f', 0},          {"no-follow", 0, 0},    {"location", 'L', 0},
-    {"max-redirs", 0, 1},      {"keep-post", 0, 0},    {"max-retries", 0, 1},
-    {"max-wait", 0, 1},        {"cache", 0, 2},        {"no-cache", 0, 0},
-    {"insecure", 'k', 0},      {"cacert", 0, 1},       {"capath", 0, 1},
-    {"connect-timeout", 0, 1}, {"max-time", 'm', 1},   {"parallel", 'Z', 1},
-    {"help", 'h', 0},          {"version", 'V', 0},
+    {"request", 'X', 1},      {"data", 'd', 1},
+    {"data-binary", 0, 1},    {"data-raw", 0, 1},
+    {"json", 0, 1},           {"header", 'H', 1},
+    {"user", 'u', 1},         {"user-agent", 'A', 1},
+    {"output", 'o', 1},       {"include", 'i', 0},
+    {"head", 'I', 0},         {"write-out", 'w', 1},
+    {"verbose", 'v', 0},      {"silent", 's', 0},
+    {"show-error", 'S', 0},   {"fail", 'f', 0},
+    {"no-follow", 0, 0},      {"location", 'L', 0},
+    {"max-redirs", 0, 1},     {"keep-post", 0, 0},
+    {"max-retries", 0, 1},    {"max-wait", 0, 1},
+    {"cache", 0, 2},          {"no-cache", 0, 0},
+    {"insecure", 'k', 0},     {"cacert", 0, 1},
+    {"capath", 0, 1},         {"connect-timeout", 0, 1},
+    {"max-time", 'm', 1},     {"parallel", 'Z', 1},
+    {"help", 'h', 0},         {"version", 'V', 0},
+    {"cookie", 'b', 1},       {"cookie-jar", 'c', 1},
+    {"dump-header", 'D', 1},  {"remote-name", 'O', 0},
+    {"get", 'G', 0},          {"data-urlencode", 0, 1},
+    {"referer", 'e', 1},      {"fail-with-body", 0, 0},
+    {"compressed", 0, 0},     {"proxy", 'x', 1},
+    {"resolve", 0, 1},        {"http1.1", 0, 0},
+    {"http2", 0, 0},          {"upload-file", 'T', 1},
+    {"progress-bar", '#', 0},
 };
+
+const char tool_remote_name[] = "-O";
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 
 /* -w FORMAT, or @FILE / @- to read it. */
@@ -273,9 +400,66 @@ static int set_write_out(tool_opts *o, const char *val) {
   return 0;
 }
 
+/* -e URL or URL;auto. */
+static void set_referer(tool_opts *o, const char *val) {
+  const char *semi = strstr(val, ";auto");
+  o->auto_referer = semi && !semi[5];
+  if (o->auto_referer) { /* "URL;auto": the URL part, maybe empty */
+    free(o->referer_owned);
+    o->referer_owned = tool_xrealloc(NULL, (size_t)(semi - val) + 1);
+    memcpy(o->referer_owned, val, (size_t)(semi - val));
+    o->referer_owned[semi - val] = '\0';
+    val = o->referer_owned;
+  }
+  o->referer = *val ? val : NULL;
+}
+
+/* The options of cookies, connection and transfer details (apply()'s
+ * second half).  Returns 0, an exit code, or -2 for "not one of these". */
+static int apply_more(tool_opts *o, const char *name, const char *arg) {
+  /* Every option here that takes a value has one (parse_*_opt). */
+  const char *val = arg ? arg : "";
+  if (!strcmp(name, "cookie"))
+    add_cookie(o, val);
+  else if (!strcmp(name, "cookie-jar"))
+    o->cookie_jar = val;
+  else if (!strcmp(name, "dump-header"))
+    o->dump_header = val;
+  else if (!strcmp(name, "remote-name"))
+    push(&o->outputs, &o->noutputs, tool_remote_name);
+  else if (!strcmp(name, "get"))
+    o->get = 1;
+  else if (!strcmp(name, "data-urlencode"))
+    return add_urlencoded(o, val);
+  else if (!strcmp(name, "referer"))
+    set_referer(o, val);
+  else if (!strcmp(name, "fail-with-body"))
+    o->fail_with_body = 1;
+  else if (!strcmp(name, "compressed"))
+    o->compressed = 1;
+  else if (!strcmp(name, "proxy"))
+    o->proxy = val;
+  else if (!strcmp(name, "resolve"))
+    push(&o->resolve, &o->nresolve, val);
+  else if (!strcmp(name, "http1.1"))
+    o->http_version = CURL_HTTP_VERSION_1_1;
+  else if (!strcmp(name, "http2"))
+    o->http_version = CURL_HTTP_VERSION_2_0;
+  else if (!strcmp(name, "upload-file"))
+    o->upload_file = val;
+  else if (!strcmp(name, "progress-bar"))
+    o->progress_bar = 1;
+  else
+    return -2;
+  return 0;
+}
+
 /* Applies option `name` (long form) with `val` (NULL: none given).
  * Returns 0, an exit code, or -1 for "print help/version and exit 0". */
 static int apply(tool_opts *o, const char *name, const char *val) {
+  int more = apply_more(o, name, val);
+  if (more != -2)
+    return more;
   if (!strcmp(name, "request"))
     o->method = val;
   else if (!strcmp(name, "data"))
@@ -344,6 +528,7 @@ static int apply(tool_opts *o, const char *name, const char *val) {
     return parse_long("--parallel", val, 1, &o->parallel);
   else if (!strcmp(name, "help")) {
     fputs(usage_text, stdout);
+    fputs(usage_text2, stdout);
     fputs(exit_text, stdout);
     return -1;
   } else if (!strcmp(name, "version")) {
@@ -435,10 +620,22 @@ int tool_parse_args(tool_opts *o, int argc, char **argv) {
     tool_say(NULL, "no URL given (try --help)");
     return EXIT_USAGE;
   }
-  if (o->head && o->data) {
+  if (o->fail && o->fail_with_body) { /* curl refuses the pair too */
+    tool_say(NULL, "--fail and --fail-with-body cannot be used together");
+    return EXIT_USAGE;
+  }
+  if (o->upload_file && o->data && !o->get) {
+    tool_say(NULL, "-T and a request body (-d, --json, ...) do not go "
+                   "together");
+    return EXIT_USAGE;
+  }
+  if (o->head && o->data && !o->get) {
     tool_say(NULL, "-I (HEAD) and a request body do not go together");
     return EXIT_USAGE;
   }
+  /* curl's meter is for a person watching: the tool draws it only on a
+   * terminal, and -s or the -v trace leave no room for it. */
+  o->meter = !o->silent && !o->verbose && isatty(STDERR_FILENO);
   if (o->cache < 0) { /* neither --cache nor --no-cache: the environment */
     const char *env = getenv("HTTPRESP_CACHE");
     o->cache = env && *env;
@@ -464,4 +661,8 @@ void tool_free_opts(tool_opts *o) {
   free(o->headers);
   free(o->outputs);
   free(o->write_out_owned);
+  free(o->cookie);
+  free(o->cookie_files);
+  free(o->resolve);
+  free(o->referer_owned);
 }

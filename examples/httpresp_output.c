@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "httpresp_tool.h"
 
@@ -81,16 +83,32 @@ static int write_wire_head(tool_job *j) {
   return j->wire_done ? 0 : emit_bytes(j, "\r\n", 2);
 }
 
-/* The head of the final response: the server's own bytes when the answer
- * came from the network (written already if its head went out as it
- * arrived), else built from the response (a stored answer, with its Age). */
-static int write_head(tool_job *j) {
+/* Whether the final answer's head is the one last received from the
+ * network (not a stored answer's, nor a redirect's the library followed). */
+static int head_from_wire(const tool_job *j) {
+  int st = httpresp_response_status(j->resp);
+  httpresp_cache_status cs = httpresp_response_cache_status(j->resp);
+  return j->wire && j->wire_status == st && !j->wire_followed &&
+         cs != HTTPRESP_CACHE_HIT && cs != HTTPRESP_CACHE_REVALIDATED;
+}
+
+/* Bytes of a built head: to the job's output, or to `to` (-D). */
+static int head_out(tool_job *j, FILE *to, const char *s, size_t n) {
+  if (!to)
+    return emit_bytes(j, s, n);
+  if (n && fwrite(s, 1, n, to) != n) {
+    j->write_failed = 1;
+    j->write_errno = errno;
+    return -1;
+  }
+  return 0;
+}
+
+/* The final response's head built from the response (a stored answer,
+ * with its Age), to the job's output or to `to`. */
+static int built_head(tool_job *j, FILE *to) {
   const httpresp_response *r = j->resp;
   int st = httpresp_response_status(r);
-  httpresp_cache_status cs = httpresp_response_cache_status(r);
-  if (j->wire && j->wire_status == st && !j->wire_followed &&
-      cs != HTTPRESP_CACHE_HIT && cs != HTTPRESP_CACHE_REVALIDATED)
-    return j->head_written ? 0 : write_wire_head(j);
   long ver = j->http_version;
   const char *v = ver == CURL_HTTP_VERSION_2_0   ? "HTTP/2"
                   : ver == CURL_HTTP_VERSION_3   ? "HTTP/3"
@@ -99,17 +117,112 @@ static int write_head(tool_job *j) {
   char line[8192];
   snprintf(line, sizeof(line), "%s %d %s\r\n", v, st,
            httpresp_status_reason(st));
-  if (emit_bytes(j, line, strlen(line)) != 0)
+  if (head_out(j, to, line, strlen(line)) != 0)
     return -1;
   for (size_t i = 0; i < httpresp_response_header_count(r); i++) {
     const char *name, *value;
     if (httpresp_response_header_at(r, i, &name, &value) != 0)
       continue;
-    if (emit_bytes(j, name, strlen(name)) || emit_bytes(j, ": ", 2) ||
-        emit_bytes(j, value, strlen(value)) || emit_bytes(j, "\r\n", 2))
+    if (head_out(j, to, name, strlen(name)) || head_out(j, to, ": ", 2) ||
+        head_out(j, to, value, strlen(value)) || head_out(j, to, "\r\n", 2))
       return -1;
   }
-  return emit_bytes(j, "\r\n", 2);
+  return head_out(j, to, "\r\n", 2);
+}
+
+/* The head of the final response: the server's own bytes when the answer
+ * came from the network (written already if its head went out as it
+ * arrived), else built from the response. */
+static int write_head(tool_job *j) {
+  if (head_from_wire(j))
+    return j->head_written ? 0 : write_wire_head(j);
+  return built_head(j, NULL);
+}
+
+/* The final response's Content-Length from the head received, -1 if none. */
+static int64_t wire_length(const tool_job *j) {
+  static const char name[] = "content-length:";
+  size_t nl = sizeof(name) - 1;
+  for (size_t i = 0; j->wire && i + nl <= j->wire_len; i++) {
+    if ((i == 0 || j->wire[i - 1] == '\n') &&
+        strncasecmp(j->wire + i, name, nl) == 0) {
+      char buf[32];
+      size_t k = 0;
+      for (i += nl; i < j->wire_len && k + 1 < sizeof(buf) &&
+                    j->wire[i] != '\r' && j->wire[i] != '\n';
+           i++)
+        buf[k++] = j->wire[i];
+      buf[k] = '\0';
+      char *end;
+      long long v = strtoll(buf, &end, 10);
+      return end != buf && v >= 0 ? (int64_t)v : -1;
+    }
+  }
+  return -1;
+}
+
+/* "512", "1.5k", "12.3M" (curl's meter units). */
+static void human(char *buf, size_t cap, double n) {
+  static const char units[] = " kMGTP";
+  size_t u = 0;
+  while (n >= 1024 && u + 1 < sizeof(units) - 1)
+    n /= 1024, u++;
+  if (!u)
+    snprintf(buf, cap, "%.0f", n);
+  else
+    snprintf(buf, cap, "%.1f%c", n, units[u]);
+}
+
+static int terminal_width(void) {
+  struct winsize ws;
+  if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20)
+    return ws.ws_col;
+  return 80;
+}
+
+void tool_meter(tool_job *j, int final) {
+  const tool_opts *o = j->o;
+  if (!o || !o->meter || (!j->path && isatty(STDOUT_FILENO)))
+    return;
+  int64_t now = tool_mono_ms();
+  if (final ? !j->meter_last
+            : now - j->start_ms < 1000 || now - j->meter_last < 200)
+    return;
+  j->meter_last = now;
+  /* Sending the body (-T) until the answer starts coming. */
+  int up = j->upload && !j->body_bytes;
+  double done = up ? (double)j->up_bytes : (double)j->body_bytes;
+  int64_t total = up ? j->upload_size : wire_length(j);
+  double secs = (double)(now - j->start_ms) / 1000.0;
+  char d[16], t[16], r[16];
+  human(d, sizeof(d), done);
+  human(r, sizeof(r), secs > 0 ? done / secs : 0);
+  if (o->progress_bar) {
+    int width = terminal_width() - 8;
+    if (total > 0) {
+      double frac = done >= (double)total ? 1.0 : done / (double)total;
+      int fill = (int)(frac * width);
+      fprintf(stderr, "\r%.*s%*s %5.1f%%", fill,
+              "##############################################################"
+              "##############################################################"
+              "##############################################################"
+              "##############################################################",
+              width - fill, "", frac * 100.0);
+    } else {
+      fprintf(stderr, "\r%-*s", width + 7, d);
+    }
+  } else if (total > 0) {
+    human(t, sizeof(t), (double)total);
+    fprintf(stderr, "\r%3d%%  %s of %s  %s/s  %02d:%02d:%02d   ",
+            (int)(done * 100.0 / (double)total), d, t, r, (int)secs / 3600,
+            (int)secs / 60 % 60, (int)secs % 60);
+  } else {
+    fprintf(stderr, "\r%s  %s/s  %02d:%02d:%02d   ", d, r, (int)secs / 3600,
+            (int)secs / 60 % 60, (int)secs % 60);
+  }
+  if (final)
+    fputc('\n', stderr);
+  fflush(stderr);
 }
 
 /* The request's sink: the final body, as it arrives.  A body from the
@@ -145,11 +258,18 @@ size_t tool_sink(void *ud, const char *data, size_t len) {
     return 0;
   keep_body(j, data, len);
   j->body_bytes += len;
+  tool_meter(j, 0);
   return len;
 }
 
 /* Keeps the last response head the network delivered for the job. */
 void tool_capture_head(tool_job *j, const char *line, size_t len) {
+  /* -D: every head line as it arrives, as curl's --dump-header writes. */
+  if (j->o->dump_fp && fwrite(line, 1, len, j->o->dump_fp) != len &&
+      !j->write_failed) {
+    j->write_failed = 1;
+    j->write_errno = errno;
+  }
   if (len >= 5 && memcmp(line, "HTTP/", 5) == 0) {
     /* libcurl does not always pass on the blank line that ends a 1xx:
      * the next status line ends it too. */
@@ -218,12 +338,18 @@ static void report_error(const tool_job *j, const tool_opts *o, int code) {
 /* Writes what the job has not written yet, closes its output, prints its
  * error and its -w; sets its exit code. */
 void tool_finish_job(tool_job *j, const tool_opts *o) {
+  tool_meter(j, 1);
   int code = tool_exit_code(j, o);
-  if (!code) {
+  /* --fail-with-body: an error status still writes what came with it. */
+  if (!code || (o->fail_with_body && !j->rc && !j->write_failed)) {
     /* The answer's head unless it went out as it arrived; a body served
      * from the cache. */
     if (o->include || o->head)
       write_head(j);
+    /* -D has what was received; an answer from the cache adds its head
+     * (with its Age), as -i shows it. */
+    if (o->dump_fp && j->resp && !j->rc && !head_from_wire(j))
+      built_head(j, o->dump_fp);
     if (j->stored && !o->head) {
       emit_bytes(j, j->stored, j->stored_len);
       keep_body(j, j->stored, j->stored_len);

@@ -60,7 +60,32 @@ typedef struct tool_opts {
   int64_t max_time_ms;        /* -m: overall limit per URL, waits included */
   const char *user;           /* -u user:password */
   const char *user_agent;     /* -A */
+  char *cookie;               /* -b NAME=VALUE pieces, joined with ';' */
+  const char **cookie_files;  /* -b FILE: read into the cookie engine */
+  size_t ncookie_files;
+  const char *cookie_jar;  /* -c FILE: the engine's cookies at the end */
+  const char *dump_header; /* -D FILE ("-": stdout) */
+  FILE *dump_fp;           /* it, once opened (main) */
+  int get;                 /* -G: the data goes into the URL's query */
+  const char *referer;     /* -e URL (";auto" cut off) */
+  char *referer_owned;
+  int auto_referer;     /* -e ...;auto: each hop names the previous */
+  int fail_with_body;   /* --fail-with-body */
+  int compressed;       /* --compressed */
+  const char *proxy;    /* -x */
+  const char **resolve; /* --resolve HOST:PORT:ADDR */
+  size_t nresolve;
+  long http_version;       /* --http1.1 / --http2; 0: libcurl's default */
+  const char *upload_file; /* -T FILE ("-": stdin) */
+  struct curl_slist *resolve_list; /* --resolve, as libcurl takes it */
+  int progress_bar;                /* -#: a bar of '#' for the meter */
+  int meter;     /* a meter may be shown: stderr is a terminal,
+                    and neither -s nor -v */
+  CURLSH *share; /* --parallel with cookies: one cookie jar */
 } tool_opts;
+
+/* The -O marker among the -o names: the file name comes from the URL. */
+extern const char tool_remote_name[];
 
 /* One URL of the run and what became of it. */
 typedef struct tool_job {
@@ -83,7 +108,12 @@ typedef struct tool_job {
   FILE *out;           /* stdout or the -o file, once opened */
   FILE *spool;         /* --parallel: stdout output held until its turn */
   int to_spool;        /* not this job's turn on stdout yet */
-  const char *path;    /* the -o file; NULL: stdout */
+  const char *path;    /* the -o or -O file; NULL: stdout */
+  char *path_owned;    /* -O: the name taken from the URL */
+  FILE *upload;        /* -T FILE, open while the job runs */
+  int64_t upload_size; /* its length, -1 if unknown */
+  uint64_t up_bytes;   /* request body bytes sent (the meter's) */
+  int64_t meter_last;  /* when the meter was last drawn, 0: never */
   uint64_t body_bytes; /* written (size_download) */
   int head_written;    /* -i/-I: the head received last went out */
   int fail_stopped;    /* -f stopped the transfer at a status >= 400 */
@@ -136,6 +166,11 @@ void tool_take_turn(tool_job *j);
 /* Writes what the job has not written yet, closes its output, prints its
  * error line and its -w. */
 void tool_finish_job(tool_job *j, const tool_opts *o);
+
+/* The progress meter on stderr (a terminal) for a transfer that has run
+ * a second or more, redrawn at most five times a second; `final` ends its
+ * line.  Nothing unless the job's body goes elsewhere than a terminal. */
+void tool_meter(tool_job *j, int final);
 
 /* Monotonic milliseconds, for durations. */
 int64_t tool_mono_ms(void);
