@@ -176,11 +176,14 @@ static const char *job_method(const tool_opts *o) {
 /* The URL's path, or NULL when it does not parse (curl_free it). */
 static char *url_path(const char *u) {
   CURLU *h = curl_url();
-  char *path = NULL;
-  if (h && curl_url_set(h, CURLUPART_URL, u, 0) == CURLUE_OK)
-    curl_url_get(h, CURLUPART_PATH, &path, 0);
+  char *out = NULL;
+  if (h && curl_url_set(h, CURLUPART_URL, u, 0) == CURLUE_OK) {
+    char *path = NULL;
+    if (curl_url_get(h, CURLUPART_PATH, &path, 0) == CURLUE_OK)
+      out = path;
+  }
   curl_url_cleanup(h);
-  return path;
+  return out;
 }
 
 /* Replaces the job's URL with `u` (malloc'd). */
