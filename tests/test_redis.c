@@ -1,0 +1,482 @@
+/* Fleet mode on a real redis-server (tests/support/redissrv.c): origin
+ * quiet times shared between clients and processes, the atomic max on the
+ * server's clock, and the failure rules (a slow, killed, restarted or
+ * absent Redis never fails a request nor holds it past the timeouts). */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fixtures.h"
+#include "redissrv.h"
+#include "testsrv.h"
+
+#ifdef HTTPRESP_HAVE_REDIS
+#include <hiredis/hiredis.h>
+
+#include "store/origin.h"
+#include "store/redis_conn.h"
+#endif
+
+Test(redis, built_in_or_unsupported) {
+  httpresp_origins *o = (httpresp_origins *)1;
+  int rc =
+      httpresp_origins_new_redis(&o, "unix:///nonexistent/redis.sock", NULL);
+#ifdef HTTPRESP_HAVE_REDIS
+  cr_expect_eq(rc, 0, "%s", httpresp_errname(rc));
+  cr_expect_not_null(o);
+#else
+  cr_expect_eq(rc, HTTPRESP_E_UNSUPPORTED, "%s", httpresp_errname(rc));
+  cr_expect_null(o);
+  cr_log_warn("built without hiredis: the fleet-mode tests are skipped");
+#endif
+  httpresp_origins_free(o);
+  cr_expect_str_eq(httpresp_errname(HTTPRESP_E_UNSUPPORTED),
+                   "HTTPRESP_E_UNSUPPORTED");
+}
+
+#ifdef HTTPRESP_HAVE_REDIS
+
+static rs_server srv;
+static ts_server *ts;
+static CURL *easy;
+
+static void setup(void) {
+  if (!rs_available())
+    cr_skip_test("redis-server is not installed (scripts/install-deps.sh "
+                 "installs it): the fleet-mode tests are skipped");
+  cr_assert_eq(rs_start(&srv), 0, "redis-server did not start");
+  ts = ts_start(2);
+  cr_assert_not_null(ts);
+  easy = fixture_easy();
+}
+
+static void teardown(void) {
+  if (easy)
+    curl_easy_cleanup(easy);
+  fixture_driver_release();
+  if (ts)
+    ts_stop(ts);
+  rs_stop(&srv);
+}
+
+TestSuite(redis_fleet, .init = setup, .fini = teardown, .timeout = 60);
+
+static int64_t mono_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* The test's own connection, to look at what the library wrote. */
+static redisContext *peek(void) {
+  redisContext *c = redisConnectUnix(srv.sock);
+  cr_assert(c && !c->err, "cannot reach the test's redis-server");
+  return c;
+}
+
+static long long pttl_of(redisContext *c, const char *key) {
+  redisReply *r = redisCommand(c, "PTTL %s", key);
+  cr_assert(r && r->type == REDIS_REPLY_INTEGER);
+  long long v = r->integer;
+  freeReplyObject(r);
+  return v;
+}
+
+/* INFO keyspace of db 0: keys and keys with a TTL. */
+static void keyspace(redisContext *c, long *keys, long *expires) {
+  redisReply *r = redisCommand(c, "INFO keyspace");
+  cr_assert(r && r->type == REDIS_REPLY_STRING);
+  *keys = *expires = 0;
+  const char *p = strstr(r->str, "db0:keys=");
+  if (p)
+    sscanf(p, "db0:keys=%ld,expires=%ld", keys, expires);
+  freeReplyObject(r);
+}
+
+static void pause_ms(long ms) {
+  struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+  while (nanosleep(&t, &t) != 0)
+    ;
+}
+
+/* Connections the server has accepted so far. */
+static long connections(redisContext *c) {
+  redisReply *r = redisCommand(c, "INFO stats");
+  cr_assert(r && r->type == REDIS_REPLY_STRING);
+  long n = -1;
+  const char *p = strstr(r->str, "total_connections_received:");
+  if (p)
+    n = strtol(p + strlen("total_connections_received:"), NULL, 10);
+  freeReplyObject(r);
+  return n;
+}
+
+static httpresp_origins *origins(const char *url) {
+  httpresp_origins *o;
+  int rc = httpresp_origins_new_redis(&o, url, NULL);
+  cr_assert_eq(rc, 0, "%s", httpresp_errname(rc));
+  return o;
+}
+
+static httpresp_response *get(httpresp_client *c, int port, const char *path) {
+  char *u = ts_url(ts, port, path);
+  httpresp_response *r = fixture_run(c, easy, "GET", u, NULL, NULL);
+  free(u);
+  cr_assert_not_null(r);
+  return r;
+}
+
+/* The key of the loopback server's origin on `port`. */
+static void nb_key(int port, char *buf, size_t len) {
+  snprintf(buf, len, "hr:v1:nb:{http://127.0.0.1:%d}", ts_port(ts, port));
+}
+
+Test(redis, bad_urls_and_options_are_refused) {
+  static const char *const bad[] = {"",
+                                    "http://127.0.0.1:6379",
+                                    "redis://",
+                                    "redis://:6379",
+                                    "redis://h:0",
+                                    "redis://h:70000",
+                                    "redis://h:12x",
+                                    "redis://h/abc",
+                                    "redis://user:pw@h",
+                                    "unix://",
+                                    "unix://relative",
+                                    "unix:///s?db=x",
+                                    "unix:///s?foo=1",
+                                    "redis://h?db=1"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    httpresp_origins *o = (httpresp_origins *)1;
+    cr_expect_eq(httpresp_origins_new_redis(&o, bad[i], NULL),
+                 HTTPRESP_E_INVALID_ARG, "%s", bad[i]);
+    cr_expect_null(o, "%s", bad[i]);
+  }
+  static const char *const good[] = {
+      "redis://127.0.0.1", "redis://h:1/0", "redis://localhost:6380/15",
+      "unix:///run/redis.sock", "unix:///run/redis.sock?db=3"};
+  for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+    httpresp_origins *o = NULL;
+    cr_expect_eq(httpresp_origins_new_redis(&o, good[i], NULL), 0, "%s",
+                 good[i]);
+    httpresp_origins_free(o);
+  }
+  httpresp_redis_options opts = {HTTPRESP_REDIS_OPTIONS_VERSION + 1, NULL, 0,
+                                 0};
+  httpresp_origins *o;
+  cr_expect_eq(httpresp_origins_new_redis(&o, "redis://h", &opts),
+               HTTPRESP_E_INVALID_ARG);
+  cr_expect_eq(httpresp_origins_new_redis(NULL, "redis://h", NULL),
+               HTTPRESP_E_INVALID_ARG);
+  cr_expect_eq(httpresp_client_set_origins(NULL, NULL), HTTPRESP_E_INVALID_ARG);
+}
+
+static int64_t timed_get(httpresp_client *c, int port, const char *path,
+                         int expect_status) {
+  int64_t t0 = mono_ms();
+  httpresp_response *r = get(c, port, path);
+  int64_t dt = mono_ms() - t0;
+  cr_expect_eq(httpresp_response_status(r), expect_status, "%s",
+               httpresp_response_errmsg(r));
+  httpresp_response_free(r);
+  return dt;
+}
+
+/* A worker told "Retry-After: 1" raises the origin's not-before in Redis;
+ * another worker (its own client, connection and clock) waits what Redis
+ * says is left before its first request there.  That worker is on the
+ * real clock: the time left is the server's, it runs in real time. */
+static void quiet_shared(int lua) {
+  httpresp_origins *oa = origins(srv.url), *ob = origins(srv.url);
+  hr_redis_force_lua(hr_origins_redis(oa), lua);
+  fake_clock ca = {0};
+  httpresp_client *a = fixture_client(&ca), *b = fixture_client(NULL);
+  cr_assert_eq(httpresp_client_set_max_retries(a, 0), 0);
+  cr_assert_eq(httpresp_client_set_origins(a, oa), 0);
+  cr_assert_eq(httpresp_client_set_origins(b, ob), 0);
+  ts_simple(ts, 0, "/busy", 429, "Retry-After: 1\r\n", "quiet please");
+  ts_simple(ts, -1, "/next", 200, NULL, "next");
+
+  httpresp_response *r = get(a, 0, "/busy");
+  cr_expect_eq(httpresp_response_status(r), 429);
+  httpresp_response_free(r);
+  int64_t t0 = mono_ms();
+
+  redisContext *c = peek();
+  char key[96];
+  nb_key(0, key, sizeof(key));
+  long long left = pttl_of(c, key);
+  cr_expect(left > 900 && left <= 1000, "PTTL %lld", left);
+  long keys, expires;
+  keyspace(c, &keys, &expires);
+  cr_expect_eq(keys, 1);
+  cr_expect_eq(expires, keys, "every key has a TTL");
+
+  /* The other origin is not held back; this one is, for what Redis says
+   * is left. */
+  cr_expect_lt(timed_get(b, 1, "/next", 200), 100);
+  cr_expect_eq(ts_request_count(ts), 2);
+  int64_t dt = timed_get(b, 0, "/next", 200);
+  int64_t since = mono_ms() - t0;
+  cr_expect(since >= 900 && since < 1500, "sent %lld ms after the 429",
+            (long long)since);
+  cr_expect_geq(dt, 700, "waited %lld ms", (long long)dt);
+  cr_assert_eq(ts_request_count(ts), 3);
+  cr_expect_str_eq(ts_request_get(ts, 0)->target, "/busy");
+  cr_expect_eq(ts_request_get(ts, 1)->port_idx, 1);
+  cr_expect_str_eq(ts_request_get(ts, 2)->target, "/next");
+  cr_expect_eq(ts_request_get(ts, 2)->port_idx, 0);
+  redisFree(c);
+  httpresp_client_free(a);
+  httpresp_client_free(b);
+  httpresp_origins_free(oa);
+  httpresp_origins_free(ob);
+}
+
+Test(redis_fleet, quiet_is_shared_between_clients) { quiet_shared(0); }
+Test(redis_fleet, quiet_is_shared_between_clients_lua) { quiet_shared(1); }
+
+/* The same object used before and after fork(): the child connects anew
+ * (sharing the parent's socket would interleave replies) and its raise is
+ * what the parent then reads. */
+Test(redis_fleet, quiet_is_shared_across_fork) {
+  httpresp_origins *o = origins(srv.url);
+  fake_clock clk = {0};
+  httpresp_client *c = fixture_client(&clk);
+  cr_assert_eq(httpresp_client_set_origins(c, o), 0);
+  ts_simple(ts, -1, "/p", 200, NULL, "p");
+  httpresp_response *r = get(c, 0, "/p"); /* connects in the parent */
+  cr_expect_eq(httpresp_response_status(r), 200);
+  cr_expect_eq(clk.slept_ms, 0);
+  httpresp_response_free(r);
+
+  redisContext *c0 = peek();
+  long conns = connections(c0);
+  pid_t pid = fork();
+  cr_assert_geq(pid, 0);
+  if (pid == 0) {
+    struct hr_origins *ho = &o->o;
+    int rc = ho->vt->raise(ho->impl, "http://127.0.0.1:1", 0, 20000);
+    _exit(rc == 0 && hr_redis_backoff_ms(hr_origins_redis(o)) == 0 ? 0 : 1);
+  }
+  int st;
+  cr_assert_eq(waitpid(pid, &st, 0), pid);
+  cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child's raise");
+  cr_expect_eq(connections(c0), conns + 1, "the child connected anew");
+  redisFree(c0);
+  struct hr_origins *ho = &o->o;
+  int64_t nb = ho->vt->get(ho->impl, "http://127.0.0.1:1", 1000000);
+  cr_expect(nb > 1000000 + 19000 && nb <= 1000000 + 20000, "%lld",
+            (long long)nb);
+  /* And the parent's own connection still answers in step. */
+  r = get(c, 0, "/p");
+  cr_expect_eq(httpresp_response_status(r), 200);
+  cr_expect_eq(hr_redis_backoff_ms(hr_origins_redis(o)), 0);
+  httpresp_response_free(r);
+  httpresp_client_free(c);
+  httpresp_origins_free(o);
+}
+
+/* Two writers at once, 5 s and 30 s: 30 s wins whatever the order; a
+ * shorter raise never shortens. */
+static void atomic_max(int lua) {
+  httpresp_origins *o = origins(srv.url);
+  hr_redis_force_lua(hr_origins_redis(o), lua);
+  struct hr_origins *ho = &o->o;
+  redisContext *c = peek();
+  const char *order[2][2] = {{"http://a:1", "http://b:1"},
+                             {"http://b:1", "http://a:1"}};
+  for (int k = 0; k < 2; k++) {
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0)
+      _exit(ho->vt->raise(ho->impl, order[k][0], 0, 5000) ? 1 : 0);
+    cr_expect_eq(ho->vt->raise(ho->impl, order[k][1], 0, 30000), 0);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  }
+  cr_expect_eq(ho->vt->raise(ho->impl, "http://a:1", 0, 5000), 0);
+  /* Each origin got 5 s from one side and 30 s from the other, in both
+   * orders, then a:1 another 5 s: 30 s stays. */
+  long long a = pttl_of(c, "hr:v1:nb:{http://a:1}");
+  long long b = pttl_of(c, "hr:v1:nb:{http://b:1}");
+  cr_expect(a > 29000 && a <= 30000, "a: %lld", a);
+  cr_expect(b > 29000 && b <= 30000, "b: %lld", b);
+  /* Clamped: a delay below 1 s still makes a key with a TTL. */
+  cr_expect_eq(ho->vt->raise(ho->impl, "http://c:1", 0, 10), 0);
+  long long cc = pttl_of(c, "hr:v1:nb:{http://c:1}");
+  cr_expect(cc > 0 && cc <= 1000, "c: %lld", cc);
+  long keys, expires;
+  keyspace(c, &keys, &expires);
+  cr_expect_eq(keys, 3);
+  cr_expect_eq(expires, keys);
+  cr_expect_eq(hr_redis_backoff_ms(hr_origins_redis(o)), 0);
+  redisFree(c);
+  httpresp_origins_free(o);
+}
+
+Test(redis_fleet, raise_is_an_atomic_max_multi) { atomic_max(0); }
+Test(redis_fleet, raise_is_an_atomic_max_lua) { atomic_max(1); }
+
+/* The SHA-1 the library sends with EVALSHA is the script's. */
+Test(redis_fleet, lua_script_sha_matches) {
+  httpresp_origins *o = origins(srv.url);
+  hr_redis_force_lua(hr_origins_redis(o), 1);
+  struct hr_origins *ho = &o->o;
+  cr_expect_eq(ho->vt->raise(ho->impl, "http://a:1", 0, 5000), 0);
+  redisContext *c = peek();
+  /* The raise loaded the script (NOSCRIPT, then EVAL): the cache now has
+   * exactly the SHA the library uses. */
+  redisReply *r =
+      redisCommand(c, "SCRIPT EXISTS 89d0e979e6405b2b837f11d8c76a5d0c13da177a");
+  cr_assert(r && r->type == REDIS_REPLY_ARRAY && r->elements == 1);
+  cr_expect_eq(r->element[0]->integer, 1);
+  freeReplyObject(r);
+  redisFree(c);
+  httpresp_origins_free(o);
+}
+
+/* A stopped Redis accepts connections and answers nothing: the request
+ * waits the command timeout (200 ms) once, then Redis is set aside and the
+ * local memory answers at once; what was raised meanwhile is replayed when
+ * Redis answers again. */
+Test(redis_fleet, stopped_redis_costs_one_timeout_then_nothing) {
+  httpresp_origins *o = origins(srv.url);
+  hr_redis *hr = hr_origins_redis(o);
+  fake_clock clk = {0};
+  httpresp_client *c = fixture_client(&clk);
+  cr_assert_eq(httpresp_client_set_origins(c, o), 0);
+  cr_assert_eq(httpresp_client_set_max_retries(c, 0), 0);
+  ts_simple(ts, -1, "/ok", 200, NULL, "ok");
+  ts_simple(ts, 1, "/busy", 503, "Retry-After: 60\r\n", "later");
+  cr_expect_lt(timed_get(c, 0, "/ok", 200), 150, "connected and answered");
+
+  rs_pause(&srv);
+  int64_t dt = timed_get(c, 0, "/ok", 200);
+  cr_expect_geq(dt, 190, "the command timeout was waited: %lld", (long long)dt);
+  cr_expect_lt(dt, 600, "and no more: %lld", (long long)dt);
+  cr_expect_eq(hr_redis_backoff_ms(hr), 1000);
+  dt = timed_get(c, 0, "/ok", 200);
+  cr_expect_lt(dt, 100, "set aside: %lld", (long long)dt);
+  /* Raised meanwhile: kept locally (the next request waits), and for
+   * Redis. */
+  cr_expect_lt(timed_get(c, 1, "/busy", 503), 100);
+  int64_t slept = clk.slept_ms;
+  cr_expect_eq(timed_get(c, 1, "/ok", 200) >= 0, 1);
+  cr_expect_eq(clk.slept_ms - slept, 60000, "the local memory was used");
+  cr_expect_eq(ts_request_count(ts), 5);
+
+  rs_resume(&srv);
+  /* The probe is due after the jittered back-off (750..1000 ms). */
+  pause_ms(1050);
+  clk.now_ms -= 60000; /* back inside the quiet window */
+  cr_expect_lt(timed_get(c, 0, "/ok", 200), 150);
+  cr_expect_eq(hr_redis_backoff_ms(hr), 0, "the probe ended the back-off");
+  redisContext *rc = peek();
+  char key[96];
+  nb_key(1, key, sizeof(key));
+  long long left = pttl_of(rc, key);
+  cr_expect(left > 50000 && left <= 60000, "replayed: PTTL %lld", left);
+  redisFree(rc);
+  httpresp_client_free(c);
+  httpresp_origins_free(o);
+}
+
+/* Killed: the connection breaks (no wait), Redis is set aside, requests go
+ * on; restarted empty on the same socket: the probe reconnects, the Lua
+ * path meets NOSCRIPT and loads the script again, raises made while Redis
+ * was gone are replayed. */
+Test(redis_fleet, killed_then_restarted) {
+  httpresp_origins *o = origins(srv.url);
+  hr_redis *hr = hr_origins_redis(o);
+  hr_redis_force_lua(hr, 1);
+  struct hr_origins *ho = &o->o;
+  fake_clock clk = {0};
+  httpresp_client *c = fixture_client(&clk);
+  int64_t t0 = clk.now_ms;
+  cr_expect_eq(ho->vt->raise(ho->impl, "http://a:1", t0, 30000), 0);
+  cr_assert_eq(httpresp_client_set_origins(c, o), 0);
+  ts_simple(ts, -1, "/ok", 200, NULL, "ok");
+
+  rs_kill(&srv);
+  cr_expect_lt(timed_get(c, 0, "/ok", 200), 100);
+  cr_expect_eq(hr_redis_backoff_ms(hr), 1000);
+  cr_expect_eq(ho->vt->raise(ho->impl, "http://b:1", t0, 30000), 0);
+  cr_expect_eq(ho->vt->get(ho->impl, "http://a:1", t0 + 1000), t0 + 30000,
+               "the local memory answers");
+
+  cr_assert_eq(rs_restart(&srv), 0);
+  pause_ms(1050);
+  cr_expect_lt(timed_get(c, 0, "/ok", 200), 150);
+  cr_expect_eq(hr_redis_backoff_ms(hr), 0);
+  redisContext *rc = peek();
+  cr_expect_eq(pttl_of(rc, "hr:v1:nb:{http://a:1}"), -2,
+               "a restarted Redis is empty");
+  long long b = pttl_of(rc, "hr:v1:nb:{http://b:1}");
+  cr_expect(b > 0 && b <= 30000, "replayed: %lld", b);
+  /* EVALSHA on the empty script cache: NOSCRIPT, then EVAL. */
+  cr_expect_eq(ho->vt->raise(ho->impl, "http://d:1", t0, 9000), 0);
+  long long d = pttl_of(rc, "hr:v1:nb:{http://d:1}");
+  cr_expect(d > 8000 && d <= 9000, "d: %lld", d);
+  cr_expect_eq(hr_redis_backoff_ms(hr), 0);
+  redisFree(rc);
+  httpresp_client_free(c);
+  httpresp_origins_free(o);
+}
+
+/* Absent from the start: the connect fails at once, the request goes on. */
+Test(redis_fleet, absent_at_start) {
+  char url[160];
+  snprintf(url, sizeof(url), "unix://%s/none.sock", srv.dir);
+  httpresp_origins *o = origins(url);
+  fake_clock clk = {0};
+  httpresp_client *c = fixture_client(&clk);
+  cr_assert_eq(httpresp_client_set_origins(c, o), 0);
+  ts_simple(ts, -1, "/ok", 200, NULL, "ok");
+  cr_expect_lt(timed_get(c, 0, "/ok", 200), 100);
+  cr_expect_eq(hr_redis_backoff_ms(hr_origins_redis(o)), 1000);
+  cr_expect_lt(timed_get(c, 0, "/ok", 200), 100);
+  cr_expect_eq(ts_request_count(ts), 2);
+  httpresp_client_free(c);
+  httpresp_origins_free(o);
+}
+
+/* What one request pays for the shared memory: one PTTL on a unix socket.
+ * Printed, for the report: ctest -R test_redis -V | grep fleet-cost */
+Test(redis_fleet, cost_per_request) {
+  httpresp_origins *o = origins(srv.url);
+  httpresp_client *local = fixture_client(NULL), *shared = fixture_client(NULL);
+  cr_assert_eq(httpresp_client_set_origins(shared, o), 0);
+  ts_simple(ts, -1, "/ok", 200, NULL, "ok");
+  enum { N = 200 };
+  int64_t best[2] = {0, 0};
+  for (int round = 0; round < 3; round++) {
+    for (int k = 0; k < 2; k++) {
+      int64_t t0 = mono_ms();
+      for (int i = 0; i < N; i++) {
+        httpresp_response *r = get(k ? shared : local, 0, "/ok");
+        cr_assert_eq(httpresp_response_status(r), 200);
+        httpresp_response_free(r);
+      }
+      int64_t dt = mono_ms() - t0;
+      if (!round || dt < best[k])
+        best[k] = dt;
+    }
+  }
+  fprintf(stderr,
+          "fleet-cost: %d requests, local memory %lld ms, Redis (unix "
+          "socket) %lld ms: %.1f us added per request\n",
+          N, (long long)best[0], (long long)best[1],
+          (double)(best[1] - best[0]) * 1000.0 / N);
+  cr_expect_eq(hr_redis_backoff_ms(hr_origins_redis(o)), 0);
+  httpresp_client_free(local);
+  httpresp_client_free(shared);
+  httpresp_origins_free(o);
+}
+
+#endif
