@@ -17,8 +17,10 @@
 #ifdef HTTPRESP_HAVE_REDIS
 #include <hiredis/hiredis.h>
 
+#include "cache/cache.h"
 #include "store/origin.h"
 #include "store/redis_conn.h"
+#include "store/store.h"
 #endif
 
 Test(redis, built_in_or_unsupported) {
@@ -34,6 +36,15 @@ Test(redis, built_in_or_unsupported) {
   cr_log_warn("built without hiredis: the fleet-mode tests are skipped");
 #endif
   httpresp_origins_free(o);
+  httpresp_cache *c = (httpresp_cache *)1;
+  rc = httpresp_cache_new_redis(&c, "unix:///nonexistent/redis.sock", NULL);
+#ifdef HTTPRESP_HAVE_REDIS
+  cr_expect_eq(rc, 0, "%s", httpresp_errname(rc));
+#else
+  cr_expect_eq(rc, HTTPRESP_E_UNSUPPORTED, "%s", httpresp_errname(rc));
+  cr_expect_null(c);
+#endif
+  httpresp_cache_free(c);
   cr_expect_str_eq(httpresp_errname(HTTPRESP_E_UNSUPPORTED),
                    "HTTPRESP_E_UNSUPPORTED");
 }
@@ -115,6 +126,12 @@ static long connections(redisContext *c) {
   return n;
 }
 
+static int64_t fixture_now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_REALTIME, &t);
+  return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 static httpresp_origins *origins(const char *url) {
   httpresp_origins *o;
   int rc = httpresp_origins_new_redis(&o, url, NULL);
@@ -165,10 +182,15 @@ Test(redis, bad_urls_and_options_are_refused) {
                  good[i]);
     httpresp_origins_free(o);
   }
-  httpresp_redis_options opts = {HTTPRESP_REDIS_OPTIONS_VERSION + 1, NULL, 0,
-                                 0};
+  httpresp_redis_options opts = {.version = HTTPRESP_REDIS_OPTIONS_VERSION + 1};
   httpresp_origins *o;
   cr_expect_eq(httpresp_origins_new_redis(&o, "redis://h", &opts),
+               HTTPRESP_E_INVALID_ARG);
+  httpresp_cache *cache = (httpresp_cache *)1;
+  cr_expect_eq(httpresp_cache_new_redis(&cache, "redis://h", &opts),
+               HTTPRESP_E_INVALID_ARG);
+  cr_expect_null(cache);
+  cr_expect_eq(httpresp_cache_new_redis(&cache, "redis://", NULL),
                HTTPRESP_E_INVALID_ARG);
   cr_expect_eq(httpresp_origins_new_redis(NULL, "redis://h", NULL),
                HTTPRESP_E_INVALID_ARG);
@@ -444,6 +466,221 @@ Test(redis_fleet, absent_at_start) {
   cr_expect_eq(ts_request_count(ts), 2);
   httpresp_client_free(c);
   httpresp_origins_free(o);
+}
+
+/* ---- the shared cache -----------------------------------------------------
+ */
+
+static httpresp_cache *rcache(const httpresp_redis_options *opts) {
+  httpresp_cache *c;
+  int rc = httpresp_cache_new_redis(&c, srv.url, opts);
+  cr_assert_eq(rc, 0, "%s", httpresp_errname(rc));
+  return c;
+}
+
+/* Keys matching a pattern, sorted by Redis's whim: their count, and the
+ * first one into `out`. */
+static size_t keys_like(redisContext *c, const char *pattern, char *out,
+                        size_t cap) {
+  redisReply *r = redisCommand(c, "KEYS %s", pattern);
+  cr_assert(r && r->type == REDIS_REPLY_ARRAY);
+  size_t n = r->elements;
+  if (n && out)
+    snprintf(out, cap, "%s", r->element[0]->str);
+  freeReplyObject(r);
+  return n;
+}
+
+/* One worker stores, another (its own cache object and connection) is
+ * served without the network; each key has the TTL DESIGN.md gives. */
+Test(redis_fleet, cache_hit_across_clients) {
+  httpresp_cache *ca = rcache(NULL), *cb = rcache(NULL);
+  httpresp_client *a = fixture_client(NULL), *b = fixture_client(NULL);
+  cr_assert_eq(httpresp_client_set_cache(a, ca), 0);
+  cr_assert_eq(httpresp_client_set_cache(b, cb), 0);
+  ts_simple(ts, 0, "/c", 200, "Cache-Control: max-age=600\r\nETag: \"v1\"\r\n",
+            "shared body");
+  httpresp_response *r = get(a, 0, "/c");
+  cr_expect_eq(httpresp_response_status(r), 200);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_STORED);
+  httpresp_response_free(r);
+  r = get(b, 0, "/c");
+  cr_expect_eq(httpresp_response_status(r), 200);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_HIT, "%s",
+               httpresp_response_cache_reason(r));
+  cr_expect_str_eq(fixture_body(r), "shared body");
+  httpresp_response_free(r);
+  cr_expect_eq(ts_request_count(ts), 1, "one fetch for two workers");
+
+  redisContext *c = peek();
+  char vkey[160], ikey[160];
+  cr_assert_eq(keys_like(c, "hr:v1:c:{*}:v:*", vkey, sizeof(vkey)), 1);
+  cr_assert_eq(keys_like(c, "hr:v1:c:{*}:i", ikey, sizeof(ikey)), 1);
+  cr_expect_eq(strncmp(vkey, ikey, strlen(ikey) - 1), 0, "one hash tag: %s, %s",
+               vkey, ikey);
+  /* 600 s of freshness plus 24 h of grace less up to 10% jitter. */
+  long long v = pttl_of(c, vkey), i = pttl_of(c, ikey);
+  cr_expect(v > (600 + 86400 * 9 / 10 - 5) * 1000LL &&
+                v <= (600 + 86400) * 1000LL,
+            "entry PTTL %lld", v);
+  cr_expect_geq(i, v - 1000, "the index outlives its variants");
+  long keys, expires;
+  keyspace(c, &keys, &expires);
+  cr_expect_eq(keys, 2);
+  cr_expect_eq(expires, keys, "every key has a TTL");
+  redisReply *rep = redisCommand(c, "GET %s", vkey);
+  cr_assert(rep && rep->type == REDIS_REPLY_STRING);
+  cr_expect_eq(rep->str[0], 1, "the format byte");
+  freeReplyObject(rep);
+  /* The put script's SHA-1 in the library is the script's. */
+  rep =
+      redisCommand(c, "SCRIPT EXISTS e493430757ddc2d1c4ea2e0a501eca363e45c8f6");
+  cr_assert(rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 1);
+  cr_expect_eq(rep->element[0]->integer, 1);
+  freeReplyObject(rep);
+  redisFree(c);
+  httpresp_client_free(a);
+  httpresp_client_free(b);
+  httpresp_cache_free(ca);
+  httpresp_cache_free(cb);
+}
+
+/* An entry written by another version of the library (another format
+ * byte) is a miss, and is left for it. */
+Test(redis_fleet, cache_unknown_format_is_a_miss_left_alone) {
+  httpresp_cache *ca = rcache(NULL);
+  httpresp_client *a = fixture_client(NULL);
+  cr_assert_eq(httpresp_client_set_cache(a, ca), 0);
+  ts_simple(ts, 0, "/c", 200, "Cache-Control: max-age=600\r\n", "v1");
+  httpresp_response_free(get(a, 0, "/c"));
+  redisContext *c = peek();
+  char vkey[160];
+  cr_assert_eq(keys_like(c, "hr:v1:c:{*}:v:*", vkey, sizeof(vkey)), 1);
+  redisReply *rep = redisCommand(c, "SETRANGE %s 0 %b", vkey, "\x02", 1);
+  cr_assert(rep && rep->type == REDIS_REPLY_INTEGER);
+  freeReplyObject(rep);
+
+  httpresp_request *req;
+  char *u = ts_url(ts, 0, "/c");
+  cr_assert_eq(httpresp_request_new(&req, "GET", u), 0);
+  free(u);
+  hr_stored *out = NULL;
+  cr_expect_eq(hr_cache_lookup(ca, req, fixture_now_ms(), &out, NULL),
+               HR_CACHE_USE_NONE);
+  cr_expect_null(out);
+  rep = redisCommand(c, "GETRANGE %s 0 0", vkey);
+  cr_assert(rep && rep->type == REDIS_REPLY_STRING && rep->len == 1,
+            "left alone");
+  cr_expect_eq(rep->str[0], 2);
+  freeReplyObject(rep);
+  httpresp_request_free(req);
+  redisFree(c);
+  httpresp_client_free(a);
+  httpresp_cache_free(ca);
+}
+
+/* Over the size limit: not in Redis, and the answer still delivered. */
+Test(redis_fleet, cache_size_limit) {
+  httpresp_redis_options opts = {.version = HTTPRESP_REDIS_OPTIONS_VERSION,
+                                 .max_entry = 2000};
+  httpresp_cache *ca = rcache(&opts);
+  httpresp_client *a = fixture_client(NULL);
+  cr_assert_eq(httpresp_client_set_cache(a, ca), 0);
+  char big[3001];
+  memset(big, 'x', 3000);
+  big[3000] = '\0';
+  ts_simple(ts, 0, "/big", 200, "Cache-Control: max-age=600\r\n", big);
+  ts_simple(ts, 0, "/small", 200, "Cache-Control: max-age=600\r\n", "s");
+  httpresp_response *r = get(a, 0, "/big");
+  cr_expect_eq(httpresp_response_body(r, NULL) != NULL, 1);
+  cr_expect_str_eq(httpresp_response_cache_reason(r), "too-large");
+  httpresp_response_free(r);
+  r = get(a, 0, "/small");
+  httpresp_response_free(r);
+  redisContext *c = peek();
+  long keys, expires;
+  keyspace(c, &keys, &expires);
+  cr_expect_eq(keys, 2, "only the small entry and its index");
+  cr_expect_eq(expires, keys);
+  redisFree(c);
+  httpresp_client_free(a);
+  httpresp_cache_free(ca);
+}
+
+/* Nothing is written with a TTL <= 0: an answer already stale without a
+ * validator stays out of Redis. */
+Test(redis_fleet, cache_writes_nothing_worth_no_time) {
+  httpresp_cache *ca = rcache(NULL);
+  httpresp_client *a = fixture_client(NULL);
+  cr_assert_eq(httpresp_client_set_cache(a, ca), 0);
+  ts_simple(ts, 0, "/old", 200, "Cache-Control: max-age=60\r\nAge: 120\r\n",
+            "old");
+  httpresp_response *r = get(a, 0, "/old");
+  cr_expect_eq(httpresp_response_status(r), 200);
+  cr_expect_str_eq(httpresp_response_cache_reason(r), "expired");
+  httpresp_response_free(r);
+  redisContext *c = peek();
+  long keys, expires;
+  keyspace(c, &keys, &expires);
+  cr_expect_eq(keys, 0);
+  redisFree(c);
+  httpresp_client_free(a);
+  httpresp_cache_free(ca);
+}
+
+/* A 304 refresh rewrites with XX: an entry evicted meanwhile stays gone.
+ * Through the store layer, as the cache's 304 event calls it. */
+Test(redis_fleet, cache_refresh_never_resurrects) {
+  httpresp_cache *ca = rcache(NULL);
+  const hr_store *st = hr_cache_store(ca);
+  hr_key k;
+  cr_assert_eq(hr_key_init(&k, "GET", "http://x/r", 10, NULL), 0);
+  hr_cache_entry e;
+  hr_cache_entry_init(&e);
+  e.key = strdup("http://x/r");
+  e.status = 200;
+  e.request_ms = e.response_ms = fixture_now_ms();
+  hr_put_how how = {1, 60};
+  cr_expect_eq(hr_store_put(st, &k, &e, &how), 1, "nothing to update");
+  redisContext *c = peek();
+  long keys, expires;
+  keyspace(c, &keys, &expires);
+  cr_expect_eq(keys, 0);
+  how.update_only = 0;
+  cr_expect_eq(hr_store_put(st, &k, &e, &how), 0);
+  how.update_only = 1;
+  how.ttl_sec = 120;
+  cr_expect_eq(hr_store_put(st, &k, &e, &how), 0, "updated in place");
+  char vkey[160];
+  cr_assert_eq(keys_like(c, "hr:v1:c:{*}:v:*", vkey, sizeof(vkey)), 1);
+  long long v = pttl_of(c, vkey);
+  cr_expect(v > 110000 && v <= 120000, "%lld", v);
+  cr_expect_eq(hr_store_del(st, &k), 0);
+  keyspace(c, &keys, &expires);
+  cr_expect_eq(keys, 0, "the entry and its index entry are gone");
+  hr_cache_entry_free(&e);
+  hr_key_free(&k);
+  redisFree(c);
+  httpresp_cache_free(ca);
+}
+
+/* Redis stopped: lookups miss and stores fail quietly, within the
+ * command timeout; the answer comes from the network. */
+Test(redis_fleet, cache_with_redis_stopped) {
+  httpresp_cache *ca = rcache(NULL);
+  httpresp_client *a = fixture_client(NULL);
+  cr_assert_eq(httpresp_client_set_cache(a, ca), 0);
+  ts_simple(ts, -1, "/c", 200, "Cache-Control: max-age=600\r\n", "c");
+  httpresp_response_free(get(a, 0, "/c"));
+  rs_pause(&srv);
+  int64_t dt = timed_get(a, 0, "/c", 200);
+  cr_expect_lt(dt, 600, "one command timeout at most: %lld", (long long)dt);
+  dt = timed_get(a, 0, "/c", 200);
+  cr_expect_lt(dt, 100, "set aside: %lld", (long long)dt);
+  cr_expect_eq(ts_request_count(ts), 3);
+  rs_resume(&srv);
+  httpresp_client_free(a);
+  httpresp_cache_free(ca);
 }
 
 /* What one request pays for the shared memory: one PTTL on a unix socket.

@@ -765,6 +765,9 @@ typedef struct httpresp_redis_options {
   const char *key_prefix;      /**< NULL: "hr:v1:" (copied) */
   uint32_t connect_timeout_ms; /**< 0: 100 */
   uint32_t command_timeout_ms; /**< 0: 200 */
+  size_t max_entry;            /**< cache: largest entry stored; 0: 1 MiB */
+  int64_t grace_sec;           /**< cache: kept beyond freshness when the
+                                    entry has a validator; 0: 24 h, <0: none */
 } httpresp_redis_options;
 
 /** Per-origin memory on the Redis server at `url`: "redis://host[:port][/db]"
@@ -780,6 +783,22 @@ typedef struct httpresp_redis_options {
  *  HTTPRESP_E_UNSUPPORTED when the library was built without hiredis. */
 HTTPRESP_EXTERN int httpresp_origins_new_redis(
     httpresp_origins **out, const char *url,
+    const httpresp_redis_options *opts);
+/** A cache shared through the Redis server at `url` (as for
+ *  httpresp_origins_new_redis()).  Entries are stored in the disk store's
+ *  encoding behind a format byte (an entry of another format is a miss and
+ *  is left alone), under hash-tagged keys
+ *  "<prefix>c:{P}:v:<V>" (one per variant, P a digest of the key) with an
+ *  index hash "<prefix>c:{P}:i"; every key has a TTL: the entry's
+ *  remaining freshness, plus its longest stale allowance, plus the grace
+ *  when it has a validator, clamped to [1 s, 7 d]; an entry worth no time
+ *  is not written.  A 304 refresh only rewrites an entry still there.
+ *  Entries over `max_entry` are not stored.  While Redis is unreachable or
+ *  slow, lookups miss and stores fail quietly (the request itself never
+ *  fails).  Returns 0; HTTPRESP_E_INVALID_ARG, HTTPRESP_E_NOMEM or
+ *  HTTPRESP_E_UNSUPPORTED as httpresp_origins_new_redis(). */
+HTTPRESP_EXTERN int httpresp_cache_new_redis(
+    httpresp_cache **out, const char *url,
     const httpresp_redis_options *opts);
 /** Release shared origin memory (no client may still use it).  NULL is
  *  accepted. */

@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include "cache.h"
+#include "codec.h"
 #include "store/store.h"
+#include "ttl.h"
 
 /* Keys whose stored entry is superseded but could be neither replaced nor
  * removed (a read-only or full store): never served again by this
@@ -23,6 +25,7 @@
  * so that a lookup in the usual case (none) takes no lock. */
 struct httpresp_cache {
   hr_store store;
+  int64_t grace_sec; /* kept for revalidation, in stores with a TTL */
   pthread_mutex_t lock;
   _Atomic size_t ntombs; /* HR_TOMBSTONES_MAX + 1: full, nothing served */
   char *tombs[HR_TOMBSTONES_MAX];
@@ -35,9 +38,18 @@ static int cache_new(httpresp_cache **out, const hr_store *st) {
     return HTTPRESP_E_NOMEM;
   }
   c->store = *st;
+  c->grace_sec = HR_TTL_GRACE_SEC;
   atomic_init(&c->ntombs, 0);
   *out = c;
   return 0;
+}
+
+int hr_cache_new_over(httpresp_cache **out, const hr_store *st,
+                      int64_t grace_sec) {
+  int rc = cache_new(out, st);
+  if (rc == 0)
+    (*out)->grace_sec = grace_sec;
+  return rc;
 }
 
 /* ---- tombstones ------------------------------------------------------------ */
@@ -207,11 +219,24 @@ int hr_cache_request_key(const httpresp_request *req, hr_key *k) {
   return hr_key_init(k, "GET", req->url, strcspn(req->url, "#"), part);
 }
 
+/* save()'s answer for an entry a store with TTLs would keep for no time:
+ * it is not written (DESIGN.md: nothing is written with a TTL <= 0).  Not
+ * an error code, nor a store's 1 or -errno. */
+#define SAVE_EXPIRED (HTTPRESP_E_COUNT_ + 1)
+
 /* Stores `e` under `k`; a store that refuses it as too large has removed
- * the superseded entry itself. */
+ * the superseded entry itself.  A store with TTLs gets the entry's
+ * (hr_cache_entry_ttl), with a jitter drawn from the key so that one
+ * URL's expiry is the same in every process. */
 static int save(httpresp_cache *c, const hr_key *k, const hr_cache_entry *e,
-                int update_only) {
+                int update_only, int64_t now_ms) {
   hr_put_how how = {update_only, 0};
+  if (c->store.vt->caps & HR_STORE_TTL) {
+    how.ttl_sec = hr_cache_entry_ttl(e, now_ms, c->grace_sec,
+                                     hr_cache_checksum(k->flat, k->flat_len));
+    if (how.ttl_sec <= 0)
+      return SAVE_EXPIRED;
+  }
   int rc = hr_store_put(&c->store, k, e, &how);
   if (rc == 0)
     tomb_clear(c, k);
@@ -266,12 +291,14 @@ int hr_cache_on_response(httpresp_cache *c, const httpresp_request *req,
     int rc = hr_cache_entry_from_response(&e, &k, req, status, resp, body,
                                           body_len, request_ms, response_ms);
     if (rc == 0) {
-      rc = save(c, &k, &e, 0);
+      rc = save(c, &k, &e, 0, response_ms);
       hr_cache_entry_free(&e);
       stored = rc == 0;
     }
     if (!stored) {
-      *why = rc == HTTPRESP_E_INVALID_ARG ? "too-large" : "store-failed";
+      *why = rc == HTTPRESP_E_INVALID_ARG ? "too-large"
+             : rc == SAVE_EXPIRED        ? "expired"
+                                         : "store-failed";
       *sys_err = rc < 0 ? -rc : 0;
     }
   }
@@ -311,7 +338,7 @@ int hr_cache_on_304(httpresp_cache *c, const httpresp_request *req,
      * refresh is only a lost update. */
     if (hr_cache_refresh_storable(req, out->status, &out->headers,
                                   out->body_len, NULL))
-      save(c, &k, out, 1);
+      save(c, &k, out, 1, response_ms);
     else
       supersede(c, &k);
   }

@@ -15,6 +15,11 @@
 /* ---- the cache object -------------------------------------------------- */
 
 struct hr_store;
+/* A cache over `st` (taken on success), keeping entries with validators
+ * `grace_sec` beyond their freshness in a store with TTLs.  Returns 0 or
+ * HTTPRESP_E_NOMEM (then `st` is still the caller's). */
+int hr_cache_new_over(httpresp_cache **out, const struct hr_store *st,
+                      int64_t grace_sec);
 /* The store behind the cache (for the store conformance tests). */
 const struct hr_store *hr_cache_store(const httpresp_cache *c);
 

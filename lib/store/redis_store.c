@@ -1,0 +1,229 @@
+/* The cache's entries on Redis, shared by a fleet: a store of bytes
+ * (httpresp_store_ops_v2, so encoding, decoding and verification are
+ * bytes.c's, as for the disk store) with variants, TTLs and atomic
+ * update-only writes.
+ *
+ * Keys (DESIGN.md, "Fleet mode"), P a digest of the flat key, V the
+ * variant id, both hex:
+ *   <prefix>c:{P}:v:<V>  the entry: a format byte, then the codec's bytes;
+ *   <prefix>c:{P}:i      the variant index: field V = the entry's expiry.
+ * The braces are a hash tag: one key's entries stay on one cluster shard,
+ * and the put script may touch both. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache/cache.h"
+#include "cache/ttl.h"
+#include "common.h"
+#include "store.h"
+
+#ifdef HTTPRESP_HAVE_REDIS
+
+#include <stdio.h>
+#include <time.h>
+
+#include "redis_conn.h"
+#include "sha256.h"
+
+/* The format byte in front of the codec's bytes: another value is an
+ * entry written by another version of the library (rolling upgrades). */
+#define FORMAT 0x01
+#define MAX_ENTRY_DEFAULT ((size_t)1 << 20)
+
+/* The write, atomic with its index entry, for every server version; with
+ * ARGV[4] = "1" only over an entry still stored (a 304 refresh never brings
+ * back an evicted entry).  Its SHA-1 is checked by the tests. */
+static const char put_lua[] =
+    "local px = tonumber(ARGV[2])\n"
+    "if ARGV[4] == '1' then\n"
+    "  if not redis.call('SET', KEYS[1], ARGV[1], 'PX', px, 'XX') then\n"
+    "    return 0\n"
+    "  end\n"
+    "else\n"
+    "  redis.call('SET', KEYS[1], ARGV[1], 'PX', px)\n"
+    "end\n"
+    "redis.call('HSET', KEYS[2], ARGV[3], ARGV[5])\n"
+    "if redis.call('PTTL', KEYS[2]) < px then\n"
+    "  redis.call('PEXPIRE', KEYS[2], px)\n"
+    "end\n"
+    "return 1";
+static const char put_sha[] = "e493430757ddc2d1c4ea2e0a501eca363e45c8f6";
+
+typedef struct rstore {
+  hr_redis *r;
+  size_t max_entry;
+} rstore;
+
+typedef struct rkeys {
+  char v[256 + 64];
+  char i[256 + 64];
+  char field[17];
+  size_t vlen, ilen;
+} rkeys;
+
+static void make_keys(const rstore *s, const char *key, hr_variant_id var,
+                      rkeys *k) {
+  unsigned char d[32];
+  hr_sha256 h;
+  hr_sha256_init(&h);
+  hr_sha256_update(&h, key, strlen(key));
+  hr_sha256_final(&h, d);
+  char p[33];
+  for (int j = 0; j < 16; j++)
+    snprintf(p + 2 * j, 3, "%02x", d[j]);
+  snprintf(k->field, sizeof(k->field), "%016llx", (unsigned long long)var);
+  const char *prefix = hr_redis_prefix(s->r);
+  k->vlen = (size_t)snprintf(k->v, sizeof(k->v), "%.255sc:{%s}:v:%s", prefix, p,
+                             k->field);
+  k->ilen = (size_t)snprintf(k->i, sizeof(k->i), "%.255sc:{%s}:i", prefix, p);
+}
+
+static int r_get(void *store, const char *key, hr_variant_id var, void **data,
+                 size_t *len) {
+  rstore *s = store;
+  redisContext *ctx = hr_redis_ctx(s->r);
+  if (!ctx)
+    return HTTPRESP_E_CACHE_IO;
+  rkeys k;
+  make_keys(s, key, var, &k);
+  const char *argv[2] = {"GET", k.v};
+  size_t lens[2] = {3, k.vlen};
+  redisReply *rep = redisCommandArgv(ctx, 2, argv, lens);
+  int rc = HTTPRESP_E_CACHE_IO;
+  if (rep && rep->type == REDIS_REPLY_NIL) {
+    rc = 1;
+  } else if (rep && rep->type == REDIS_REPLY_STRING) {
+    /* Another format is a miss, and stays for the writers that read it. */
+    rc = 1;
+    if (rep->len > 1 && (unsigned char)rep->str[0] == FORMAT) {
+      *len = (size_t)rep->len - 1;
+      *data = malloc(*len);
+      rc = *data ? 0 : HTTPRESP_E_NOMEM;
+      if (*data)
+        memcpy(*data, rep->str + 1, *len);
+    }
+  }
+  hr_redis_done(s->r, rep && rep->type != REDIS_REPLY_ERROR);
+  hr_redis_end();
+  if (rep)
+    freeReplyObject(rep);
+  return rc;
+}
+
+static int r_del(void *store, const char *key, hr_variant_id var) {
+  rstore *s = store;
+  redisContext *ctx = hr_redis_ctx(s->r);
+  if (!ctx)
+    return HTTPRESP_E_CACHE_IO;
+  rkeys k;
+  make_keys(s, key, var, &k);
+  const char *del[2] = {"DEL", k.v};
+  size_t del_l[2] = {3, k.vlen};
+  const char *hdel[3] = {"HDEL", k.i, k.field};
+  size_t hdel_l[3] = {4, k.ilen, 16};
+  int ok = redisAppendCommandArgv(ctx, 2, del, del_l) == REDIS_OK &&
+           redisAppendCommandArgv(ctx, 3, hdel, hdel_l) == REDIS_OK;
+  for (int j = 0; ok && j < 2; j++) {
+    void *v = NULL;
+    ok = redisGetReply(ctx, &v) == REDIS_OK && v &&
+         ((redisReply *)v)->type == REDIS_REPLY_INTEGER;
+    if (v)
+      freeReplyObject(v);
+  }
+  hr_redis_done(s->r, ok);
+  hr_redis_end();
+  return ok ? 0 : HTTPRESP_E_CACHE_IO;
+}
+
+static int r_put(void *store, const char *key, hr_variant_id var,
+                 const void *data, size_t len, int64_t ttl_sec, unsigned how) {
+  rstore *s = store;
+  /* Too large, or worth no time: never written (a key without a TTL would
+   * live for ever); the caller removes what was stored. */
+  if (len >= s->max_entry || ttl_sec <= 0)
+    return HTTPRESP_E_INVALID_ARG;
+  char *val = malloc(len + 1);
+  if (!val)
+    return HTTPRESP_E_NOMEM;
+  val[0] = (char)FORMAT;
+  memcpy(val + 1, data, len);
+  redisContext *ctx = hr_redis_ctx(s->r);
+  if (!ctx) {
+    free(val);
+    return HTTPRESP_E_CACHE_IO;
+  }
+  rkeys k;
+  make_keys(s, key, var, &k);
+  char px[24], exp[24];
+  size_t pxlen =
+      (size_t)snprintf(px, sizeof(px), "%lld", (long long)ttl_sec * 1000);
+  size_t explen = (size_t)snprintf(exp, sizeof(exp), "%lld",
+                                   (long long)time(NULL) + (long long)ttl_sec);
+  const char *update = how & HTTPRESP_STORE_UPDATE_ONLY ? "1" : "0";
+  const char *argv[7] = {k.v, k.i, val, px, k.field, update, exp};
+  size_t lens[7] = {k.vlen, k.ilen, len + 1, pxlen, 16, 1, explen};
+  redisReply *rep = hr_redis_eval(ctx, put_lua, put_sha, 2, 7, argv, lens);
+  free(val);
+  int rc = HTTPRESP_E_CACHE_IO;
+  if (rep && rep->type == REDIS_REPLY_INTEGER)
+    rc = rep->integer == 1 ? 0 : 1;
+  hr_redis_done(s->r, rc != HTTPRESP_E_CACHE_IO);
+  hr_redis_end();
+  if (rep)
+    freeReplyObject(rep);
+  return rc;
+}
+
+static void r_destroy(void *store) {
+  rstore *s = store;
+  hr_redis_free(s->r);
+  free(s);
+}
+
+static const httpresp_store_ops_v2 redis_ops = {HTTPRESP_STORE_VERSION_2,
+                                                HTTPRESP_STORE_UPDATE_ONLY |
+                                                    HTTPRESP_STORE_TTL,
+                                                r_get,
+                                                r_put,
+                                                r_del,
+                                                r_destroy};
+
+int httpresp_cache_new_redis(httpresp_cache **out, const char *url,
+                             const httpresp_redis_options *opts) {
+  if (!out)
+    return HTTPRESP_E_INVALID_ARG;
+  *out = NULL;
+  rstore *s = calloc(1, sizeof(*s));
+  if (!s)
+    return HTTPRESP_E_NOMEM;
+  int rc = hr_redis_new(&s->r, url, opts);
+  if (rc) {
+    free(s);
+    return rc;
+  }
+  s->max_entry = opts && opts->max_entry ? opts->max_entry : MAX_ENTRY_DEFAULT;
+  int64_t grace = opts && opts->grace_sec ? opts->grace_sec : HR_TTL_GRACE_SEC;
+  hr_store st;
+  rc = hr_store_bytes_bind_v2(&st, &redis_ops, s);
+  if (rc == 0) {
+    rc = hr_cache_new_over(out, &st, grace < 0 ? 0 : grace);
+    if (rc)
+      hr_store_destroy(&st);
+    return rc;
+  }
+  r_destroy(s);
+  return rc;
+}
+
+#else
+
+int httpresp_cache_new_redis(httpresp_cache **out, const char *url,
+                             const httpresp_redis_options *opts) {
+  (void)url;
+  (void)opts;
+  if (out)
+    *out = NULL;
+  return HTTPRESP_E_UNSUPPORTED;
+}
+
+#endif
