@@ -664,21 +664,33 @@ Test(redis_fleet, cache_refresh_never_resurrects) {
   httpresp_cache_free(ca);
 }
 
-/* Redis stopped: lookups miss and stores fail quietly, within the
- * command timeout; the answer comes from the network. */
-Test(redis_fleet, cache_with_redis_stopped) {
+/* Redis stopped: the lookup waits one command timeout and misses; from
+ * then on, while Redis is set aside, the cache lives in local memory (a
+ * hit without the network); when Redis answers again it is used again. */
+Test(redis_fleet, cache_with_redis_stopped_uses_local_memory) {
   httpresp_cache *ca = rcache(NULL);
   httpresp_client *a = fixture_client(NULL);
   cr_assert_eq(httpresp_client_set_cache(a, ca), 0);
   ts_simple(ts, -1, "/c", 200, "Cache-Control: max-age=600\r\n", "c");
+  ts_simple(ts, -1, "/d", 200, "Cache-Control: max-age=600\r\n", "d");
   httpresp_response_free(get(a, 0, "/c"));
   rs_pause(&srv);
-  int64_t dt = timed_get(a, 0, "/c", 200);
+  int64_t dt = timed_get(a, 0, "/d", 200);
   cr_expect_lt(dt, 600, "one command timeout at most: %lld", (long long)dt);
-  dt = timed_get(a, 0, "/c", 200);
+  dt = timed_get(a, 0, "/d", 200);
   cr_expect_lt(dt, 100, "set aside: %lld", (long long)dt);
+  cr_expect_eq(ts_request_count(ts), 2, "the second /d came from memory");
+  /* /c is in Redis only: fetched while Redis is away. */
+  httpresp_response *r = get(a, 0, "/c");
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_STORED);
+  httpresp_response_free(r);
   cr_expect_eq(ts_request_count(ts), 3);
   rs_resume(&srv);
+  pause_ms(1050);
+  r = get(a, 0, "/c");
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_HIT);
+  httpresp_response_free(r);
+  cr_expect_eq(ts_request_count(ts), 3);
   httpresp_client_free(a);
   httpresp_cache_free(ca);
 }

@@ -51,7 +51,8 @@ redisReply *hr_redis_eval(redisContext *ctx, const char *script,
                           const char *sha, int nkeys, int argc,
                           const char **argv, const size_t *lens);
 
-/* The current back-off step in ms (0: Redis in use), for the tests. */
+/* The current back-off step in ms (0: Redis in use): non-zero while
+ * Redis is set aside (or being probed). */
 int64_t hr_redis_backoff_ms(hr_redis *r);
 
 #endif

@@ -8,7 +8,10 @@
  *   <prefix>c:{P}:v:<V>  the entry: a format byte, then the codec's bytes;
  *   <prefix>c:{P}:i      the variant index: field V = the entry's expiry.
  * The braces are a hash tag: one key's entries stay on one cluster shard,
- * and the put script may touch both. */
+ * and the put script may touch both.
+ *
+ * While Redis is set aside (redis_conn.c's back-off) the cache goes on in
+ * a local memory store: the tier below is what the cache object sees. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +32,8 @@
  * entry written by another version of the library (rolling upgrades). */
 #define FORMAT 0x01
 #define MAX_ENTRY_DEFAULT ((size_t)1 << 20)
+/* The local memory that stands in for Redis while it is set aside. */
+#define LOCAL_BYTES ((size_t)16 << 20)
 
 /* The write, atomic with its index entry, for every server version; with
  * ARGV[4] = "1" only over an entry still stored (a 304 refresh never brings
@@ -188,6 +193,62 @@ static const httpresp_store_ops_v2 redis_ops = {HTTPRESP_STORE_VERSION_2,
                                                 r_del,
                                                 r_destroy};
 
+/* ---- Redis, or local memory while Redis is set aside ----------------------
+ */
+
+typedef struct tier {
+  hr_store remote; /* the byte store above, bound by bytes.c */
+  hr_store local;  /* a memory store */
+  hr_redis *r;
+} tier;
+
+static int aside(const tier *t) { return hr_redis_backoff_ms(t->r) != 0; }
+
+static int t_get(void *impl, const hr_key *k, hr_stored **out) {
+  tier *t = impl;
+  if (!aside(t)) {
+    int rc = hr_store_get(&t->remote, k, out);
+    if (rc != HTTPRESP_E_CACHE_IO)
+      return rc;
+  }
+  return hr_store_get(&t->local, k, out);
+}
+
+static int t_put(void *impl, const hr_key *k, const hr_cache_entry *e,
+                 const hr_put_how *how) {
+  tier *t = impl;
+  if (!aside(t)) {
+    int rc = hr_store_put(&t->remote, k, e, how);
+    if (rc != HTTPRESP_E_CACHE_IO) {
+      /* Redis has the newer answer (or refused it): a copy kept locally
+       * while it was away is superseded. */
+      hr_store_del(&t->local, k);
+      return rc;
+    }
+  }
+  return hr_store_put(&t->local, k, e, how);
+}
+
+static int t_del(void *impl, const hr_key *k) {
+  tier *t = impl;
+  hr_store_del(&t->local, k);
+  /* What Redis holds cannot be removed while it is away: the error makes
+   * the cache tombstone the key, so it is not served meanwhile. */
+  return aside(t) ? HTTPRESP_E_CACHE_IO : hr_store_del(&t->remote, k);
+}
+
+static void t_destroy(void *impl) {
+  tier *t = impl;
+  hr_store_destroy(&t->local);
+  hr_store_destroy(&t->remote);
+  free(t);
+}
+
+static const hr_store_vt tier_vt = {
+    "redis", HR_STORE_UPDATE_ONLY | HR_STORE_TTL | HR_STORE_LOCKS,
+    t_get,   t_put,
+    t_del,   t_destroy};
+
 int httpresp_cache_new_redis(httpresp_cache **out, const char *url,
                              const httpresp_redis_options *opts) {
   if (!out)
@@ -203,15 +264,23 @@ int httpresp_cache_new_redis(httpresp_cache **out, const char *url,
   }
   s->max_entry = opts && opts->max_entry ? opts->max_entry : MAX_ENTRY_DEFAULT;
   int64_t grace = opts && opts->grace_sec ? opts->grace_sec : HR_TTL_GRACE_SEC;
-  hr_store st;
-  rc = hr_store_bytes_bind_v2(&st, &redis_ops, s);
-  if (rc == 0) {
-    rc = hr_cache_new_over(out, &st, grace < 0 ? 0 : grace);
-    if (rc)
-      hr_store_destroy(&st);
+  tier *t = calloc(1, sizeof(*t));
+  hr_mstore *m = NULL;
+  rc = t ? hr_store_memory_new(&m, LOCAL_BYTES) : HTTPRESP_E_NOMEM;
+  if (rc == 0)
+    rc = hr_store_bytes_bind_v2(&t->remote, &redis_ops, s);
+  if (rc) {
+    hr_store_memory_free(m);
+    free(t);
+    r_destroy(s);
     return rc;
   }
-  r_destroy(s);
+  hr_store_memory_bind(&t->local, m);
+  t->r = s->r;
+  hr_store st = {&tier_vt, t};
+  rc = hr_cache_new_over(out, &st, grace < 0 ? 0 : grace);
+  if (rc)
+    t_destroy(t);
   return rc;
 }
 
