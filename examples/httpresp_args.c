@@ -85,6 +85,10 @@ static const char usage_text[] =
     "%{json},\n"
     "                            and its Age with -i\n"
     "      --no-cache            no cache, whatever came before\n"
+    "      --cache=redis://HOST[:PORT][/DB] or --cache=unix:///SOCKET[?db=N]\n"
+    "                            a cache shared with other processes on Redis\n"
+    "      --share-origins URL   remember servers' Retry-After on Redis (URL as\n"
+    "                            for --cache), shared with other processes\n"
     "Transfer:\n"
     "      --connect-timeout SECONDS   limit for connecting\n"
     "  -m, --max-time SECONDS    limit per URL, redirects and waits included\n"
@@ -245,6 +249,7 @@ static const struct {
     {"insecure", 'k', 0},      {"cacert", 0, 1},       {"capath", 0, 1},
     {"connect-timeout", 0, 1}, {"max-time", 'm', 1},   {"parallel", 'Z', 1},
     {"help", 'h', 0},          {"version", 'V', 0},
+    {"share-origins", 0, 1},
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -328,6 +333,8 @@ static int apply(tool_opts *o, const char *name, const char *val) {
     }
     o->cache = 1;
     o->cache_dir = val;
+  } else if (!strcmp(name, "share-origins")) {
+    o->share_origins = val;
   } else if (!strcmp(name, "no-cache"))
     o->cache = 0, o->cache_dir = NULL;
   else if (!strcmp(name, "insecure"))

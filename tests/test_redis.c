@@ -13,6 +13,7 @@
 #include "fixtures.h"
 #include "redissrv.h"
 #include "testsrv.h"
+#include "toolrun.h"
 
 #ifdef HTTPRESP_HAVE_REDIS
 #include <hiredis/hiredis.h>
@@ -693,6 +694,52 @@ Test(redis_fleet, cache_with_redis_stopped_uses_local_memory) {
   cr_expect_eq(ts_request_count(ts), 3);
   httpresp_client_free(a);
   httpresp_cache_free(ca);
+}
+
+/* ---- the tool -------------------------------------------------------------
+ */
+
+/* Two separate tool processes: the second waits for the quiet time the
+ * first was told (learnt from Redis), and is served the answer the first
+ * stored. */
+Test(redis_fleet, tool_processes_share_quiet_and_cache) {
+  tool_path(); /* skips without $HTTPRESP_TOOL */
+  ts_simple(ts, 0, "/busy", 429, "Retry-After: 1\r\n", "quiet please");
+  ts_simple(ts, 0, "/later", 200, NULL, "later");
+  ts_simple(ts, 1, "/doc", 200, "Cache-Control: max-age=600\r\n", "doc");
+  char *busy = ts_url(ts, 0, "/busy"), *later = ts_url(ts, 0, "/later");
+  char *doc = ts_url(ts, 1, "/doc");
+  char cache_opt[200];
+  snprintf(cache_opt, sizeof(cache_opt), "--cache=%s", srv.url);
+
+  run r = RUN("-s", "--max-retries", "0", "--share-origins", srv.url, busy);
+  cr_expect_eq(ts_request_count(ts), 1, "%s", r.err);
+  int64_t t0 = mono_ms();
+  run_free(&r);
+  r = RUN("-s", "--share-origins", srv.url, later);
+  int64_t since = mono_ms() - t0;
+  cr_expect_eq(r.code, 0, "%s", r.err);
+  cr_expect_str_eq(r.out, "later");
+  cr_expect_geq(since, 800, "the second process waited: %lld ms",
+                (long long)since);
+  cr_expect_eq(ts_request_count(ts), 2);
+  run_free(&r);
+
+  r = RUN("-s", cache_opt, doc);
+  cr_expect_eq(r.code, 0, "%s", r.err);
+  run_free(&r);
+  r = RUN("-s", cache_opt, doc);
+  cr_expect_eq(r.code, 0, "%s", r.err);
+  cr_expect_str_eq(r.out, "doc");
+  run_free(&r);
+  cr_expect_eq(ts_request_count(ts), 3, "the second process hit the cache");
+
+  r = RUN("-s", "--share-origins", "redis://", later);
+  cr_expect_eq(r.code, 113, "a bad URL is refused: %s", r.err);
+  run_free(&r);
+  free(busy);
+  free(later);
+  free(doc);
 }
 
 /* What one request pays for the shared memory: one PTTL on a unix socket.
