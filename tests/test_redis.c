@@ -696,6 +696,128 @@ Test(redis_fleet, cache_with_redis_stopped_uses_local_memory) {
   httpresp_cache_free(ca);
 }
 
+/* ---- coalescing ------------------------------------------------------------
+ */
+
+/* `n` forked workers, each with its own client and cache on the test's
+ * Redis, released at once to GET `path`; returns how many got its body. */
+static int cold_fleet(int n, uint32_t coalesce_ms, const char *path,
+                      const char *want) {
+  int go[2];
+  cr_assert_eq(pipe(go), 0);
+  char *u = ts_url(ts, 0, path);
+  pid_t pids[16];
+  for (int w = 0; w < n; w++) {
+    pids[w] = fork();
+    cr_assert_geq(pids[w], 0);
+    if (pids[w] == 0) {
+      close(go[1]);
+      httpresp_redis_options o = {.version = HTTPRESP_REDIS_OPTIONS_VERSION,
+                                  .coalesce_ms = coalesce_ms};
+      httpresp_cache *c = NULL;
+      httpresp_client *cl = NULL;
+      CURL *e = curl_easy_init();
+      if (httpresp_cache_new_redis(&c, srv.url, &o) ||
+          httpresp_client_new(&cl) || httpresp_client_set_cache(cl, c) || !e)
+        _exit(2);
+      curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
+      char b;
+      if (read(go[0], &b, 1) != 1)
+        _exit(3);
+      httpresp_request *req;
+      httpresp_response *r = NULL;
+      if (httpresp_request_new(&req, "GET", u) ||
+          httpresp_perform(cl, e, req, &r))
+        _exit(4);
+      size_t len;
+      const char *body = httpresp_response_body(r, &len);
+      int ok = httpresp_response_status(r) == 200 && body &&
+               len == strlen(want) && memcmp(body, want, len) == 0;
+      _exit(ok ? 0 : 5);
+    }
+  }
+  close(go[0]);
+  for (int w = 0; w < n; w++)
+    cr_assert_eq(write(go[1], "g", 1), 1);
+  close(go[1]);
+  int good = 0;
+  for (int w = 0; w < n; w++) {
+    int st;
+    cr_assert_eq(waitpid(pids[w], &st, 0), pids[w]);
+    good += WIFEXITED(st) && WEXITSTATUS(st) == 0;
+  }
+  free(u);
+  return good;
+}
+
+static size_t requests_for(const char *target) {
+  size_t n = 0;
+  for (size_t i = 0; i < ts_request_count(ts); i++)
+    n += strcmp(ts_request_get(ts, i)->target, target) == 0;
+  return n;
+}
+
+/* 8 workers miss one cold URL at once: with coalescing the origin sees one
+ * request and every worker gets the answer; without, each fetches. */
+Test(redis_fleet, coalescing_one_fetch_for_eight_workers) {
+  ts_resp_delay(ts_simple(ts, -1, "/cold", 200,
+                          "Cache-Control: max-age=600\r\n", "cold body"),
+                300);
+  ts_resp_delay(ts_simple(ts, -1, "/cold2", 200,
+                          "Cache-Control: max-age=600\r\n", "cold body"),
+                300);
+  cr_expect_eq(cold_fleet(8, 3000, "/cold", "cold body"), 8);
+  size_t with = requests_for("/cold");
+  cr_expect_eq(with, 1, "origin fetches with coalescing: %zu", with);
+  cr_expect_eq(cold_fleet(8, 0, "/cold2", "cold body"), 8);
+  size_t without = requests_for("/cold2");
+  cr_expect_gt(without, 1, "origin fetches without: %zu", without);
+  fprintf(stderr,
+          "fleet-coalescing: 8 workers, one cold URL: %zu origin "
+          "fetch(es) with coalescing, %zu without\n",
+          with, without);
+  redisContext *c = peek();
+  cr_expect_eq(keys_like(c, "*:lock", NULL, 0), 0, "every lock released");
+  long keys, expires;
+  keyspace(c, &keys, &expires);
+  cr_expect_eq(expires, keys);
+  redisFree(c);
+}
+
+/* A lock whose holder died (or is slow) holds nobody up beyond the bound:
+ * the request goes ahead after coalesce_ms. */
+Test(redis_fleet, coalescing_wait_is_bounded) {
+  ts_simple(ts, -1, "/held", 200, "Cache-Control: max-age=600\r\n", "held");
+  httpresp_redis_options o = {.version = HTTPRESP_REDIS_OPTIONS_VERSION,
+                              .coalesce_ms = 300};
+  httpresp_cache *ca = rcache(&o);
+  httpresp_client *a = fixture_client(NULL);
+  cr_assert_eq(httpresp_client_set_cache(a, ca), 0);
+  /* Learn the lock's name from a first fetch, then hold it as a dead
+   * worker would. */
+  httpresp_response_free(get(a, 0, "/held"));
+  redisContext *c = peek();
+  char vkey[160];
+  cr_assert_eq(keys_like(c, "hr:v1:c:{*}:v:*", vkey, sizeof(vkey)), 1);
+  char lock[160];
+  snprintf(lock, sizeof(lock), "%.*s:lock",
+           (int)(strstr(vkey, "}:v:") - vkey + 1), vkey);
+  redisReply *rep = redisCommand(c, "DEL %s", vkey);
+  freeReplyObject(rep);
+  rep = redisCommand(c, "SET %s dead-worker PX 60000", lock);
+  freeReplyObject(rep);
+  int64_t dt = timed_get(a, 0, "/held", 200);
+  cr_expect(dt >= 280 && dt < 800, "waited %lld ms", (long long)dt);
+  cr_expect_eq(requests_for("/held"), 2);
+  rep = redisCommand(c, "GET %s", lock);
+  cr_assert(rep && rep->type == REDIS_REPLY_STRING);
+  cr_expect_str_eq(rep->str, "dead-worker", "another's lock is not deleted");
+  freeReplyObject(rep);
+  redisFree(c);
+  httpresp_client_free(a);
+  httpresp_cache_free(ca);
+}
+
 /* ---- the tool -------------------------------------------------------------
  */
 

@@ -768,6 +768,9 @@ typedef struct httpresp_redis_options {
   size_t max_entry;            /**< cache: largest entry stored; 0: 1 MiB */
   int64_t grace_sec;           /**< cache: kept beyond freshness when the
                                     entry has a validator; 0: 24 h, <0: none */
+  uint32_t coalesce_ms;        /**< cache: on a miss, one worker of the
+                                    fleet fetches while the others wait for
+                                    its answer up to this long; 0: off */
 } httpresp_redis_options;
 
 /** Per-origin memory on the Redis server at `url`: "redis://host[:port][/db]"
@@ -793,7 +796,12 @@ HTTPRESP_EXTERN int httpresp_origins_new_redis(
  *  remaining freshness, plus its longest stale allowance, plus the grace
  *  when it has a validator, clamped to [1 s, 7 d]; an entry worth no time
  *  is not written.  A 304 refresh only rewrites an entry still there.
- *  Entries over `max_entry` are not stored.  While Redis is unreachable or
+ *  Entries over `max_entry` are not stored.  With `coalesce_ms`, a miss
+ *  takes the key's lock (SET NX PX with a random token, released by
+ *  compare-and-delete once the answer is stored); a request finding it
+ *  taken looks in the cache again every 25 ms, and goes to the network
+ *  itself after `coalesce_ms` (the lock's life too, so a holder that died
+ *  holds nobody up longer).  While Redis is unreachable or
  *  slow, lookups miss and stores fail quietly (the request itself never
  *  fails).  Returns 0; HTTPRESP_E_INVALID_ARG, HTTPRESP_E_NOMEM or
  *  HTTPRESP_E_UNSUPPORTED as httpresp_origins_new_redis(). */

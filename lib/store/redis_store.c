@@ -54,12 +54,22 @@ static const char put_lua[] =
     "return 1";
 static const char put_sha[] = "e493430757ddc2d1c4ea2e0a501eca363e45c8f6";
 
+/* Compare-and-delete: only the holder's token releases the lock. */
+static const char unlock_lua[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+    "  return redis.call('DEL', KEYS[1])\n"
+    "end\n"
+    "return 0";
+static const char unlock_sha[] = "b6a796aa8d73bb4ce6e26afe648196d086a8d1f1";
+
 typedef struct rstore {
   hr_redis *r;
   size_t max_entry;
 } rstore;
 
 typedef struct rkeys {
+  char lock[256 + 64];
+  size_t locklen;
   char v[256 + 64];
   char i[256 + 64];
   char field[17];
@@ -81,6 +91,8 @@ static void make_keys(const rstore *s, const char *key, hr_variant_id var,
   k->vlen = (size_t)snprintf(k->v, sizeof(k->v), "%.255sc:{%s}:v:%s", prefix, p,
                              k->field);
   k->ilen = (size_t)snprintf(k->i, sizeof(k->i), "%.255sc:{%s}:i", prefix, p);
+  k->locklen = (size_t)snprintf(k->lock, sizeof(k->lock), "%.255sc:{%s}:lock",
+                                prefix, p);
 }
 
 static int r_get(void *store, const char *key, hr_variant_id var, void **data,
@@ -177,6 +189,59 @@ static int r_put(void *store, const char *key, hr_variant_id var,
   if (rep)
     freeReplyObject(rep);
   return rc;
+}
+
+/* The key's coalescing lock (keys are NUL-free C strings here: the flat
+ * key of a URL). */
+static int r_lock(void *impl, const char *key, size_t klen, const char *token,
+                  int64_t ttl_ms) {
+  rstore *s = impl;
+  char *kz = hr_strndup(key, klen);
+  if (!kz)
+    return -1;
+  rkeys k;
+  make_keys(s, kz, HR_VARIANT_NONE, &k);
+  free(kz);
+  redisContext *ctx = hr_redis_ctx(s->r);
+  if (!ctx)
+    return -1;
+  char px[24];
+  size_t pxlen = (size_t)snprintf(px, sizeof(px), "%lld", (long long)ttl_ms);
+  const char *argv[6] = {"SET", k.lock, token, "NX", "PX", px};
+  size_t lens[6] = {3, k.locklen, strlen(token), 2, 2, pxlen};
+  redisReply *rep = redisCommandArgv(ctx, 6, argv, lens);
+  int rc = -1;
+  if (rep && rep->type == REDIS_REPLY_STATUS)
+    rc = 1;
+  else if (rep && rep->type == REDIS_REPLY_NIL)
+    rc = 0;
+  hr_redis_done(s->r, rc >= 0);
+  hr_redis_end();
+  if (rep)
+    freeReplyObject(rep);
+  return rc;
+}
+
+static void r_unlock(void *impl, const char *key, size_t klen,
+                     const char *token) {
+  rstore *s = impl;
+  char *kz = hr_strndup(key, klen);
+  if (!kz)
+    return;
+  rkeys k;
+  make_keys(s, kz, HR_VARIANT_NONE, &k);
+  free(kz);
+  redisContext *ctx = hr_redis_ctx(s->r);
+  if (!ctx)
+    return; /* it expires by itself */
+  const char *argv[2] = {k.lock, token};
+  size_t lens[2] = {k.locklen, strlen(token)};
+  redisReply *rep =
+      hr_redis_eval(ctx, unlock_lua, unlock_sha, 1, 2, argv, lens);
+  hr_redis_done(s->r, rep && rep->type == REDIS_REPLY_INTEGER);
+  hr_redis_end();
+  if (rep)
+    freeReplyObject(rep);
 }
 
 static void r_destroy(void *store) {
@@ -279,9 +344,15 @@ int httpresp_cache_new_redis(httpresp_cache **out, const char *url,
   t->r = s->r;
   hr_store st = {&tier_vt, t};
   rc = hr_cache_new_over(out, &st, grace < 0 ? 0 : grace);
-  if (rc)
+  if (rc) {
     t_destroy(t);
-  return rc;
+    return rc;
+  }
+  if (opts && opts->coalesce_ms) {
+    hr_coalescer co = {r_lock, r_unlock, s, opts->coalesce_ms};
+    hr_cache_set_coalescer(*out, &co);
+  }
+  return 0;
 }
 
 #else
