@@ -700,12 +700,75 @@ Test(redis_fleet, cache_with_redis_stopped_uses_local_memory) {
   cr_expect_eq(ts_request_count(ts), 3);
   rs_resume(&srv);
   pause_ms(1050);
+  /* /d is in local memory only: the probe finds Redis back, which does
+   * not have it; /c is served from Redis. */
+  r = get(a, 0, "/d");
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_STORED);
+  httpresp_response_free(r);
+  cr_expect_eq(ts_request_count(ts), 4);
   r = get(a, 0, "/c");
   cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_HIT);
   httpresp_response_free(r);
-  cr_expect_eq(ts_request_count(ts), 3);
+  cr_expect_eq(ts_request_count(ts), 4);
+  redisContext *rc = peek();
+  long keys, expires;
+  keyspace(rc, &keys, &expires);
+  cr_expect_eq(keys, 4, "/c and /d in Redis, each with its index");
+  redisFree(rc);
   httpresp_client_free(a);
   httpresp_cache_free(ca);
+}
+
+/* Redis refusing writes (maxmemory with noeviction) or dropping our
+ * connection (CLIENT KILL): the requests still succeed, answered and
+ * remembered locally. */
+Test(redis_fleet, refused_writes_and_killed_connections) {
+  httpresp_cache *ca = rcache(NULL);
+  httpresp_origins *o = origins(srv.url);
+  fake_clock clk = {0};
+  httpresp_client *a = fixture_client(&clk);
+  cr_assert_eq(httpresp_client_set_cache(a, ca), 0);
+  cr_assert_eq(httpresp_client_set_origins(a, o), 0);
+  cr_assert_eq(httpresp_client_set_max_retries(a, 0), 0);
+  ts_simple(ts, -1, "/c", 200, "Cache-Control: max-age=600\r\n", "c");
+  ts_simple(ts, 1, "/busy", 429, "Retry-After: 30\r\n", "later");
+  ts_simple(ts, 1, "/after", 200, NULL, "after");
+  redisContext *c = peek();
+  redisReply *rep = redisCommand(c, "CONFIG SET maxmemory-policy noeviction");
+  freeReplyObject(rep);
+  rep = redisCommand(c, "CONFIG SET maxmemory 1");
+  cr_assert(rep && rep->type == REDIS_REPLY_STATUS);
+  freeReplyObject(rep);
+  httpresp_response *r = get(a, 0, "/c");
+  cr_expect_eq(httpresp_response_status(r), 200);
+  cr_expect_str_eq(fixture_body(r), "c");
+  httpresp_response_free(r);
+  r = get(a, 1, "/busy");
+  cr_expect_eq(httpresp_response_status(r), 429);
+  httpresp_response_free(r);
+  r = get(a, 1, "/after");
+  cr_expect_eq(httpresp_response_status(r), 200);
+  cr_expect_eq(clk.slept_ms, 30000, "the quiet time was kept locally");
+  httpresp_response_free(r);
+  long keys, expires;
+  keyspace(c, &keys, &expires);
+  cr_expect_eq(keys, 0, "nothing was written");
+  rep = redisCommand(c, "CONFIG SET maxmemory 0");
+  freeReplyObject(rep);
+
+  /* CLIENT KILL of every connection but the test's own. */
+  pause_ms(1050);
+  cr_expect_eq(timed_get(a, 0, "/c", 200) < 500, 1);
+  rep = redisCommand(c, "CLIENT KILL TYPE normal SKIPME yes");
+  cr_assert(rep && rep->type == REDIS_REPLY_INTEGER);
+  cr_expect_geq(rep->integer, 1);
+  freeReplyObject(rep);
+  cr_expect_lt(timed_get(a, 0, "/c", 200), 100);
+  cr_expect_eq(hr_redis_backoff_ms(hr_origins_redis(o)), 1000);
+  redisFree(c);
+  httpresp_client_free(a);
+  httpresp_cache_free(ca);
+  httpresp_origins_free(o);
 }
 
 /* ---- coalescing ------------------------------------------------------------

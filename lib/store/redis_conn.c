@@ -370,6 +370,13 @@ int hr_redis_server_version(hr_redis *r) {
 void hr_redis_force_lua(hr_redis *r, int on) { r->force_lua = on; }
 int hr_redis_lua_forced(const hr_redis *r) { return r->force_lua; }
 
+int hr_redis_aside(hr_redis *r) {
+  pthread_mutex_lock(&r->mu);
+  int aside = r->backoff_ms && (r->probing || mono_ms() < r->aside_until);
+  pthread_mutex_unlock(&r->mu);
+  return aside;
+}
+
 int64_t hr_redis_backoff_ms(hr_redis *r) {
   pthread_mutex_lock(&r->mu);
   int64_t v = r->backoff_ms;

@@ -51,6 +51,10 @@ redisReply *hr_redis_eval(redisContext *ctx, const char *script,
                           const char *sha, int nkeys, int argc,
                           const char **argv, const size_t *lens);
 
+/* Whether Redis is set aside right now: in a back-off that is not yet due
+ * for its probe (or whose probe another thread is making). */
+int hr_redis_aside(hr_redis *r);
+
 /* The current back-off step in ms (0: Redis in use): non-zero while
  * Redis is set aside (or being probed). */
 int64_t hr_redis_backoff_ms(hr_redis *r);

@@ -267,7 +267,8 @@ typedef struct tier {
   hr_redis *r;
 } tier;
 
-static int aside(const tier *t) { return hr_redis_backoff_ms(t->r) != 0; }
+/* When the back-off is due, the next operation on Redis is its probe. */
+static int aside(const tier *t) { return hr_redis_aside(t->r); }
 
 static int t_get(void *impl, const hr_key *k, hr_stored **out) {
   tier *t = impl;
