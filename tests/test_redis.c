@@ -3,6 +3,7 @@
  * server's clock, and the failure rules (a slow, killed, restarted or
  * absent Redis never fails a request nor holds it past the timeouts). */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -477,6 +478,54 @@ Test(redis_fleet, absent_at_start) {
   cr_expect_lt(timed_get(c, 0, "/ok", 200), 100);
   cr_expect_eq(ts_request_count(ts), 2);
   httpresp_client_free(c);
+  httpresp_origins_free(o);
+}
+
+/* One object, several threads: each gets its own connection (a shared
+ * hiredis context would interleave replies), and every raise lands. */
+typedef struct thread_job {
+  httpresp_origins *o;
+  int id;
+  int failures;
+} thread_job;
+
+static void *raise_many(void *p) {
+  thread_job *j = p;
+  struct hr_origins *ho = &j->o->o;
+  for (int i = 0; i < 50; i++) {
+    char origin[64];
+    snprintf(origin, sizeof(origin), "http://t%d:%d", j->id, i % 5);
+    if (ho->vt->raise(ho->impl, origin, 0, 10000 + i) != 0)
+      j->failures++;
+    int64_t nb = ho->vt->get(ho->impl, origin, 1000000);
+    if (nb < 1000000 + 9000)
+      j->failures++;
+  }
+  return NULL;
+}
+
+Test(redis_fleet, one_connection_per_thread) {
+  httpresp_origins *o = origins(srv.url);
+  redisContext *c = peek();
+  long before = connections(c);
+  enum { T = 4 };
+  pthread_t th[T];
+  thread_job jobs[T];
+  for (int t = 0; t < T; t++) {
+    jobs[t] = (thread_job){o, t, 0};
+    cr_assert_eq(pthread_create(&th[t], NULL, raise_many, &jobs[t]), 0);
+  }
+  for (int t = 0; t < T; t++) {
+    pthread_join(th[t], NULL);
+    cr_expect_eq(jobs[t].failures, 0, "thread %d", t);
+  }
+  cr_expect_eq(connections(c) - before, T, "one connection per thread");
+  cr_expect_eq(hr_redis_backoff_ms(hr_origins_redis(o)), 0);
+  long keys, expires;
+  keyspace(c, &keys, &expires);
+  cr_expect_eq(keys, T * 5);
+  cr_expect_eq(expires, keys);
+  redisFree(c);
   httpresp_origins_free(o);
 }
 
