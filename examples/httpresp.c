@@ -730,7 +730,12 @@ static int open_cache(httpresp_client *client, const tool_opts *o,
   errno = 0;
   /* The store creates the directory and its parents (mode 0700); when that
    * fails, errno says why better than the error code does. */
-  if (dir && (rc = httpresp_cache_new_disk(cache, dir, TOOL_CACHE_BYTES)) != 0)
+  int redis =
+      dir && (!strncmp(dir, "redis://", 8) || !strncmp(dir, "unix://", 7));
+  if (redis && (rc = httpresp_cache_new_redis(cache, dir, NULL)) != 0)
+    why = httpresp_strerror(rc);
+  if (dir && !redis &&
+      (rc = httpresp_cache_new_disk(cache, dir, TOOL_CACHE_BYTES)) != 0)
     why = rc == HTTPRESP_E_CACHE_IO && errno ? strerror(errno)
                                              : httpresp_strerror(rc);
   if (!rc)
@@ -819,6 +824,14 @@ int main(int argc, char **argv) {
   }
   if (!status && o.cache)
     status = open_cache(client, &o, run.trace, &cache, &cache_dir);
+  httpresp_origins *origins = NULL;
+  if (!status && o.share_origins &&
+      ((rc = httpresp_origins_new_redis(&origins, o.share_origins, NULL)) ||
+       (rc = httpresp_client_set_origins(client, origins)))) {
+    tool_say(&o, "%s: cannot share origins: %s", o.share_origins,
+             httpresp_strerror(rc));
+    status = TOOL_EXIT_CACHE;
+  }
   if (!status)
     status = prepare_handles_setup(&o, nslots);
   for (size_t i = 0; !status && i < o.nurls; i++) {
@@ -840,6 +853,7 @@ int main(int argc, char **argv) {
   free(run.slots);
   httpresp_client_free(client);
   httpresp_cache_free(cache); /* after the client that used it */
+  httpresp_origins_free(origins);
   free(cache_dir);
   trace_free(run.trace);
   curl_slist_free_all(o.resolve_list);

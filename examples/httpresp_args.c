@@ -119,6 +119,10 @@ static const char usage_text2[] =
     "%{json},\n"
     "                            and its Age with -i\n"
     "      --no-cache            no cache, whatever came before\n"
+    "      --cache=redis://HOST[:PORT][/DB] or --cache=unix:///SOCKET[?db=N]\n"
+    "                            a cache shared with other processes on Redis\n"
+    "      --share-origins URL   remember servers' Retry-After on Redis (URL as\n"
+    "                            for --cache), shared with other processes\n"
     "Transfer:\n"
     "      --connect-timeout SECONDS   limit for connecting\n"
     "  -m, --max-time SECONDS    limit per URL, redirects and waits included\n"
@@ -370,6 +374,7 @@ static const struct {
     {"resolve", 0, 1},        {"http1.1", 0, 0},
     {"http2", 0, 0},          {"upload-file", 'T', 1},
     {"progress-bar", '#', 0},
+    {"share-origins", 0, 1},
 };
 
 const char tool_remote_name[] = "-O";
@@ -512,6 +517,8 @@ static int apply(tool_opts *o, const char *name, const char *val) {
     }
     o->cache = 1;
     o->cache_dir = val;
+  } else if (!strcmp(name, "share-origins")) {
+    o->share_origins = val;
   } else if (!strcmp(name, "no-cache"))
     o->cache = 0, o->cache_dir = NULL;
   else if (!strcmp(name, "insecure"))

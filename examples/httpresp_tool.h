@@ -51,7 +51,9 @@ typedef struct tool_opts {
   long max_retries;           /* -1: library default */
   int64_t max_wait_ms;        /* -1: library default */
   int cache;                  /* --cache[=DIR] or $HTTPRESP_CACHE: opt-in */
-  const char *cache_dir;      /* its directory; NULL: the default location */
+  const char *cache_dir;      /* its directory (or redis:// unix:// URL);
+                                 NULL: the default location */
+  const char *share_origins;  /* --share-origins URL: quiet times on Redis */
   int insecure;               /* -k */
   const char *cacert;         /* --cacert FILE, else from the environment */
   const char *capath;         /* --capath DIR, else from the environment */

@@ -45,9 +45,10 @@ int httpresp_client_new(httpresp_client **out) {
   c->now = system_now;
   c->sleep = system_sleep;
   atomic_init(&c->rng, (uint64_t)system_now(NULL) ^ (uint64_t)(uintptr_t)c);
-  c->origins = malloc(sizeof(*c->origins));
+  c->local_origins = malloc(sizeof(*c->local_origins));
+  c->origins = c->local_origins;
   if (!p->schemes || !c->origins || hr_origins_new_local(c->origins) != 0) {
-    free(c->origins);
+    free(c->local_origins);
     free(p->schemes);
     free(c);
     return HTTPRESP_E_NOMEM;
@@ -63,8 +64,8 @@ void httpresp_client_free(httpresp_client *c) {
   for (size_t i = 0; i < c->policy.nkeep; i++)
     free(c->policy.keep_headers[i]);
   free(c->policy.keep_headers);
-  c->origins->vt->destroy(c->origins->impl);
-  free(c->origins);
+  c->local_origins->vt->destroy(c->local_origins->impl);
+  free(c->local_origins);
   free(c);
 }
 
@@ -254,5 +255,12 @@ int httpresp_client_set_early_hints_callback(httpresp_client *c,
   CHECK_CLIENT(c);
   c->hints_fn = fn;
   c->hints_ud = userdata;
+  return 0;
+}
+
+int httpresp_client_set_origins(httpresp_client *c, httpresp_origins *o) {
+  if (!c)
+    return HTTPRESP_E_INVALID_ARG;
+  c->origins = o ? &o->o : c->local_origins;
   return 0;
 }

@@ -153,6 +153,7 @@ struct httpresp_client {
   int handle_identity;
   /* Per-origin state (quiet times), shared by every request of a client. */
   struct hr_origins *origins;
+  struct hr_origins *local_origins; /* its own, used when none is set */
   _Atomic uint64_t rng; /* jitter state */
 };
 

@@ -388,6 +388,12 @@ static hr_xfer_state consult_cache(hr_xfer *x, int64_t now) {
   case HR_CACHE_USE_NONE:
     break;
   }
+  /* Another worker of the fleet may be fetching it: look again soon. */
+  int64_t again = hr_cache_coalesce(x->client->cache, x->cur, now, &x->claim);
+  if (again > 0) {
+    x->wake_ms = again;
+    return HR_XS_WAIT;
+  }
   x->resp->cache_status = HTTPRESP_CACHE_MISS;
   return HR_XS_RUN;
 }
@@ -478,6 +484,7 @@ int hr_xfer_init(hr_xfer *x, httpresp_client *c, CURL *easy,
 }
 
 void hr_xfer_cleanup(hr_xfer *x) {
+  hr_cache_release(x->client ? x->client->cache : NULL, &x->claim);
   hr_xfer_reset_handle(x);
   x->easy = NULL;
   curl_slist_free_all(x->slist);
@@ -633,6 +640,7 @@ static void update_cache(hr_xfer *x) {
   int stored =
       hr_cache_on_response(cache, x->cur, x->status, &x->hdrs, body, len,
                            x->request_ms, x->response_ms, &why, &sys_err);
+  hr_cache_release(cache, &x->claim); /* the others find it stored now */
   x->resp->cache_status =
       stored ? (x->hc == HR_HC_REVALIDATE ? HTTPRESP_CACHE_UPDATED
                                           : HTTPRESP_CACHE_STORED)

@@ -101,6 +101,7 @@ typedef struct hr_xfer {
   int64_t response_ms;
   hr_buf sink_copy;          /* body kept for the cache when a sink is used */
   int sink_copy_full;
+  hr_claim claim;            /* a coalescing lock held, or waited for */
 
   /* Large members last: hr_xfer_init zeroes what comes before them
    * (HR_XFER_HEAD) and initialises these itself. */

@@ -3,7 +3,7 @@
 # Idempotent: does nothing when everything is there.
 set -euo pipefail
 pkgs="build-essential cmake pkg-config libcurl4-openssl-dev liburiparser-dev
-libcriterion-dev python3"
+libcriterion-dev python3 libhiredis-dev redis-server"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

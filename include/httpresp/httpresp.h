@@ -115,7 +115,8 @@ HTTPRESP_EXTERN uint32_t httpresp_version_num(void);
   X(CACHE_IO, "the cache store failed")                                        \
   X(ABORTED, "a caller callback aborted the transfer")                         \
   X(BAD_URL, "the request URL is not a valid absolute http(s) URL")            \
-  X(BUSY, "the object is in use by a running transfer")
+  X(BUSY, "the object is in use by a running transfer")                        \
+  X(UNSUPPORTED, "this build of the library does not support the feature")
 
 /** Error codes.  HTTPRESP_OK is 0; all others are positive. */
 typedef enum httpresp_code {
@@ -280,7 +281,10 @@ HTTPRESP_EXTERN int httpresp_client_set_max_quiet_ms(httpresp_client *c,
 /** Forgets the quiet time remembered for the origin (scheme, host, port) of
  *  `url`, any URL of it; NULL forgets every origin's.  The next request to
  *  the origin is sent at once.  Requests already waiting in the multi driver
- *  keep their wake-up time.  Returns 0 (also when nothing was remembered),
+ *  keep their wake-up time.  With origins shared through Redis
+ *  (httpresp_client_set_origins()) the shared key goes too, so the whole
+ *  fleet forgets (while Redis is set aside, only this process does).
+ *  Returns 0 (also when nothing was remembered),
  *  HTTPRESP_E_INVALID_ARG if `c` is NULL, HTTPRESP_E_BAD_URL if `url` has
  *  no origin, or HTTPRESP_E_NOMEM. */
 HTTPRESP_EXTERN int httpresp_client_forget_quiet(httpresp_client *c,
@@ -783,6 +787,74 @@ HTTPRESP_EXTERN int httpresp_cache_new_custom_v2(
 /** Release a cache (no client may still use it); responses served from a
  *  memory cache stay valid.  NULL is accepted. */
 HTTPRESP_EXTERN void httpresp_cache_free(httpresp_cache *cache);
+
+/* ---------------------------------------------------------------------- */
+/* Fleet mode: state shared through Redis                                 */
+/* ---------------------------------------------------------------------- */
+
+/** Per-origin memory (the quiet times servers ask for with Retry-After)
+ *  that several clients, processes and machines share. */
+typedef struct httpresp_origins httpresp_origins;
+
+#define HTTPRESP_REDIS_OPTIONS_VERSION 1
+/** How to use a Redis server.  Zero members take the defaults. */
+typedef struct httpresp_redis_options {
+  int version;                 /**< HTTPRESP_REDIS_OPTIONS_VERSION */
+  const char *key_prefix;      /**< NULL: "hr:v1:" (copied) */
+  uint32_t connect_timeout_ms; /**< 0: 100 */
+  uint32_t command_timeout_ms; /**< 0: 200 */
+  size_t max_entry;            /**< cache: largest entry stored; 0: 1 MiB */
+  int64_t grace_sec;           /**< cache: kept beyond freshness when the
+                                    entry has a validator; 0: 24 h, <0: none */
+  uint32_t coalesce_ms;        /**< cache: on a miss, one worker of the
+                                    fleet fetches while the others wait for
+                                    its answer up to this long; 0: off */
+} httpresp_redis_options;
+
+/** Per-origin memory on the Redis server at `url`: "redis://host[:port][/db]"
+ *  (port 6379 and db 0 by default) or "unix:///path/to/socket[?db=N]".
+ *  Nothing is contacted here: each thread connects on first use.  Raising
+ *  an origin's quiet time is one atomic maximum on the server's clock; a
+ *  lookup is one PTTL.  The client also keeps its local memory, which it
+ *  uses alone while Redis is unreachable or slow (set aside for a back-off
+ *  of 1 s doubling to 30 s after an error or a timeout): no request fails
+ *  or waits beyond the timeouts because of Redis.  `opts` may be NULL.
+ *  Returns 0; HTTPRESP_E_INVALID_ARG for a NULL `out`, a URL of another
+ *  form or options of another version; HTTPRESP_E_NOMEM; or
+ *  HTTPRESP_E_UNSUPPORTED when the library was built without hiredis. */
+HTTPRESP_EXTERN int httpresp_origins_new_redis(
+    httpresp_origins **out, const char *url,
+    const httpresp_redis_options *opts);
+/** A cache shared through the Redis server at `url` (as for
+ *  httpresp_origins_new_redis()).  Entries are stored in the disk store's
+ *  encoding behind a format byte (an entry of another format is a miss and
+ *  is left alone), under hash-tagged keys
+ *  "<prefix>c:{P}:v:<V>" (one per variant, P a digest of the key) with an
+ *  index hash "<prefix>c:{P}:i"; every key has a TTL: the entry's
+ *  remaining freshness, plus its longest stale allowance, plus the grace
+ *  when it has a validator, clamped to [1 s, 7 d]; an entry worth no time
+ *  is not written.  A 304 refresh only rewrites an entry still there.
+ *  Entries over `max_entry` are not stored.  With `coalesce_ms`, a miss
+ *  takes the key's lock (SET NX PX with a random token, released by
+ *  compare-and-delete once the answer is stored); a request finding it
+ *  taken looks in the cache again every 25 ms, and goes to the network
+ *  itself after `coalesce_ms` (the lock's life too, so a holder that died
+ *  holds nobody up longer).  While Redis is unreachable or
+ *  slow, lookups miss and stores fail quietly (the request itself never
+ *  fails).  Returns 0; HTTPRESP_E_INVALID_ARG, HTTPRESP_E_NOMEM or
+ *  HTTPRESP_E_UNSUPPORTED as httpresp_origins_new_redis(). */
+HTTPRESP_EXTERN int httpresp_cache_new_redis(
+    httpresp_cache **out, const char *url,
+    const httpresp_redis_options *opts);
+/** Release shared origin memory (no client may still use it).  NULL is
+ *  accepted. */
+HTTPRESP_EXTERN void httpresp_origins_free(httpresp_origins *o);
+/** Make the client remember and look up origins' quiet times in `o`
+ *  (NULL: the client's own memory, the default).  The client does not take
+ *  ownership; `o` must outlive it and may serve several clients and
+ *  threads.  Returns 0, or HTTPRESP_E_INVALID_ARG if `c` is NULL. */
+HTTPRESP_EXTERN int httpresp_client_set_origins(httpresp_client *c,
+                                                httpresp_origins *o);
 
 /* ---------------------------------------------------------------------- */
 /* Non-blocking driver over curl_multi                                    */

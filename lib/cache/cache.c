@@ -6,11 +6,17 @@
  * same, so every event below reads the same way whatever the store. */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cache.h"
+#include "codec.h"
+#include "sha256.h"
 #include "store/store.h"
+#include "ttl.h"
 
 /* Keys whose stored entry is superseded but could be neither replaced nor
  * removed (a read-only or full store): never served again by this
@@ -23,6 +29,9 @@
  * so that a lookup in the usual case (none) takes no lock. */
 struct httpresp_cache {
   hr_store store;
+  int64_t grace_sec;       /* kept for revalidation, in stores with a TTL */
+  hr_coalescer co;         /* co.lock NULL: no coalescing */
+  _Atomic uint64_t tokens; /* lock tokens made */
   pthread_mutex_t lock;
   _Atomic size_t ntombs; /* HR_TOMBSTONES_MAX + 1: full, nothing served */
   char *tombs[HR_TOMBSTONES_MAX];
@@ -35,12 +44,94 @@ static int cache_new(httpresp_cache **out, const hr_store *st) {
     return HTTPRESP_E_NOMEM;
   }
   c->store = *st;
+  c->grace_sec = HR_TTL_GRACE_SEC;
   atomic_init(&c->ntombs, 0);
   *out = c;
   return 0;
 }
 
-/* ---- tombstones ------------------------------------------------------------ */
+int hr_cache_new_over(httpresp_cache **out, const hr_store *st,
+                      int64_t grace_sec) {
+  int rc = cache_new(out, st);
+  if (rc == 0)
+    (*out)->grace_sec = grace_sec;
+  return rc;
+}
+
+/* ---- coalescing ------------------------------------------------------------
+ */
+
+#define COALESCE_POLL_MS 25
+
+void hr_cache_set_coalescer(httpresp_cache *c, const hr_coalescer *co) {
+  if (co)
+    c->co = *co;
+  else
+    memset(&c->co, 0, sizeof(c->co));
+}
+
+/* A token no other holder anywhere will have: a digest of this host,
+ * process, time and a counter. */
+static void make_token(httpresp_cache *c, char out[33]) {
+  struct {
+    char host[64];
+    pid_t pid;
+    struct timespec ts;
+    uint64_t n;
+    const void *self;
+  } seed;
+  memset(&seed, 0, sizeof(seed));
+  gethostname(seed.host, sizeof(seed.host) - 1);
+  seed.pid = getpid();
+  clock_gettime(CLOCK_REALTIME, &seed.ts);
+  seed.n = atomic_fetch_add(&c->tokens, 1);
+  seed.self = c;
+  unsigned char d[32];
+  hr_sha256 h;
+  hr_sha256_init(&h);
+  hr_sha256_update(&h, &seed, sizeof(seed));
+  hr_sha256_final(&h, d);
+  for (int i = 0; i < 16; i++)
+    snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+int64_t hr_cache_coalesce(httpresp_cache *c, const httpresp_request *req,
+                          int64_t now_ms, hr_claim *cl) {
+  if (!c || !c->co.lock || cl->key || (cl->until && now_ms >= cl->until))
+    return 0;
+  hr_key k;
+  if (hr_cache_request_key(req, &k) != 0)
+    return 0;
+  char token[33];
+  make_token(c, token);
+  int got = c->co.lock(c->co.impl, k.flat, k.flat_len, token, c->co.ttl_ms);
+  int64_t again = 0;
+  if (got == 1) {
+    cl->key = hr_strndup(k.flat, k.flat_len);
+    cl->klen = k.flat_len;
+    memcpy(cl->token, token, sizeof(token));
+    if (!cl->key) /* cannot release it later: let it expire now */
+      c->co.unlock(c->co.impl, k.flat, k.flat_len, token);
+  } else if (got == 0) {
+    if (!cl->until)
+      cl->until = hr_sat_add(now_ms, c->co.ttl_ms);
+    again = hr_sat_add(now_ms, COALESCE_POLL_MS);
+    if (again > cl->until)
+      again = cl->until;
+  }
+  hr_key_free(&k);
+  return again;
+}
+
+void hr_cache_release(httpresp_cache *c, hr_claim *cl) {
+  if (cl->key && c && c->co.unlock)
+    c->co.unlock(c->co.impl, cl->key, cl->klen, cl->token);
+  free(cl->key);
+  memset(cl, 0, sizeof(*cl));
+}
+
+/* ---- tombstones ------------------------------------------------------------
+ */
 
 static long tomb_find(httpresp_cache *c, const hr_key *k, size_t n) {
   for (size_t i = 0; i < n && i < HR_TOMBSTONES_MAX; i++)
@@ -207,11 +298,24 @@ int hr_cache_request_key(const httpresp_request *req, hr_key *k) {
   return hr_key_init(k, "GET", req->url, strcspn(req->url, "#"), part);
 }
 
+/* save()'s answer for an entry a store with TTLs would keep for no time:
+ * it is not written (DESIGN.md: nothing is written with a TTL <= 0).  Not
+ * an error code, nor a store's 1 or -errno. */
+#define SAVE_EXPIRED (HTTPRESP_E_COUNT_ + 1)
+
 /* Stores `e` under `k`; a store that refuses it as too large has removed
- * the superseded entry itself. */
+ * the superseded entry itself.  A store with TTLs gets the entry's
+ * (hr_cache_entry_ttl), with a jitter drawn from the key so that one
+ * URL's expiry is the same in every process. */
 static int save(httpresp_cache *c, const hr_key *k, const hr_cache_entry *e,
-                int update_only) {
+                int update_only, int64_t now_ms) {
   hr_put_how how = {update_only, 0};
+  if (c->store.vt->caps & HR_STORE_TTL) {
+    how.ttl_sec = hr_cache_entry_ttl(e, now_ms, c->grace_sec,
+                                     hr_cache_checksum(k->flat, k->flat_len));
+    if (how.ttl_sec <= 0)
+      return SAVE_EXPIRED;
+  }
   int rc = hr_store_put(&c->store, k, e, &how);
   if (rc == 0)
     tomb_clear(c, k);
@@ -231,8 +335,8 @@ hr_cache_use hr_cache_lookup(httpresp_cache *c, const httpresp_request *req,
     rc = tombstoned(c, &k) ? 1 : hr_store_get(&c->store, &k, out);
     hr_key_free(&k);
   }
-  hr_cache_use use = hr_cache_select(rc == 0 ? &(*out)->e : NULL, req, now_ms,
-                                     why);
+  hr_cache_use use =
+      hr_cache_select(rc == 0 ? &(*out)->e : NULL, req, now_ms, why);
   if (use != HR_CACHE_USE_FRESH && use != HR_CACHE_USE_REVALIDATE) {
     hr_stored_unref(*out);
     *out = NULL;
@@ -243,8 +347,7 @@ hr_cache_use hr_cache_lookup(httpresp_cache *c, const httpresp_request *req,
 int hr_cache_on_response(httpresp_cache *c, const httpresp_request *req,
                          int status, const hr_headers *resp, const char *body,
                          size_t body_len, int64_t request_ms,
-                         int64_t response_ms, const char **why,
-                         int *sys_err) {
+                         int64_t response_ms, const char **why, int *sys_err) {
   const char *dummy;
   int no_err;
   if (!why)
@@ -266,12 +369,14 @@ int hr_cache_on_response(httpresp_cache *c, const httpresp_request *req,
     int rc = hr_cache_entry_from_response(&e, &k, req, status, resp, body,
                                           body_len, request_ms, response_ms);
     if (rc == 0) {
-      rc = save(c, &k, &e, 0);
+      rc = save(c, &k, &e, 0, response_ms);
       hr_cache_entry_free(&e);
       stored = rc == 0;
     }
     if (!stored) {
-      *why = rc == HTTPRESP_E_INVALID_ARG ? "too-large" : "store-failed";
+      *why = rc == HTTPRESP_E_INVALID_ARG ? "too-large"
+             : rc == SAVE_EXPIRED         ? "expired"
+                                          : "store-failed";
       *sys_err = rc < 0 ? -rc : 0;
     }
   }
@@ -311,7 +416,7 @@ int hr_cache_on_304(httpresp_cache *c, const httpresp_request *req,
      * refresh is only a lost update. */
     if (hr_cache_refresh_storable(req, out->status, &out->headers,
                                   out->body_len, NULL))
-      save(c, &k, out, 1);
+      save(c, &k, out, 1, response_ms);
     else
       supersede(c, &k);
   }

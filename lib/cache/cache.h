@@ -14,7 +14,43 @@
 
 /* ---- the cache object -------------------------------------------------- */
 
+/* Fleet-wide coalescing of misses (opt-in, a store shared by processes):
+ * a request that misses takes the key's lock before it fetches; one that
+ * finds the lock taken waits for the holder's answer, within a bound. */
+typedef struct hr_coalescer {
+  /* 1: the lock on `key` is now held with `token` for `ttl_ms`; 0: another
+   * holds it; -1: cannot tell (go ahead). */
+  int (*lock)(void *impl, const char *key, size_t klen, const char *token,
+              int64_t ttl_ms);
+  /* Releases it if still held with `token`. */
+  void (*unlock)(void *impl, const char *key, size_t klen, const char *token);
+  void *impl;
+  int64_t ttl_ms; /* the lock's life, and the longest a request waits */
+} hr_coalescer;
+
+/* A request's part in it: `key` non-NULL while it holds the lock. */
+typedef struct hr_claim {
+  char *key;
+  size_t klen;
+  char token[33];
+  int64_t until; /* 0, or when the wait for another's answer ends */
+} hr_claim;
+
 struct hr_store;
+/* A cache over `st` (taken on success), keeping entries with validators
+ * `grace_sec` beyond their freshness in a store with TTLs.  Returns 0 or
+ * HTTPRESP_E_NOMEM (then `st` is still the caller's). */
+int hr_cache_new_over(httpresp_cache **out, const struct hr_store *st,
+                      int64_t grace_sec);
+/* Turns coalescing on (`co` copied; NULL: off). */
+void hr_cache_set_coalescer(httpresp_cache *c, const hr_coalescer *co);
+/* After a miss of `req`: 0 to go to the network (holding the key's lock in
+ * `cl` when it could be taken), or the time to look in the cache again
+ * because another worker is fetching it.  Never later than the bound. */
+int64_t hr_cache_coalesce(httpresp_cache *c, const httpresp_request *req,
+                          int64_t now_ms, hr_claim *cl);
+/* Releases the lock `cl` holds, if any (NULL cache: forgets it). */
+void hr_cache_release(httpresp_cache *c, hr_claim *cl);
 /* The store behind the cache (for the store conformance tests). */
 const struct hr_store *hr_cache_store(const httpresp_cache *c);
 

@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+#include "httpresp/httpresp.h"
+
 typedef struct hr_origin_vt {
   const char *name;
   /* Whether any origin may have state (expired ones may count): when not,
@@ -27,6 +29,16 @@ typedef struct hr_origins {
   const hr_origin_vt *vt;
   void *impl;
 } hr_origins;
+
+/* The public handle of an origin-state backend other than a client's own. */
+struct httpresp_origins {
+  hr_origins o;
+};
+
+/* The endpoint under a Redis-backed `o` (NULL for any other), for the
+ * tests; only with HTTPRESP_HAVE_REDIS. */
+struct hr_redis;
+struct hr_redis *hr_origins_redis(httpresp_origins *o);
 
 /* The in-process backend (quiet.c).  Returns 0 or HTTPRESP_E_NOMEM. */
 int hr_origins_new_local(hr_origins *out);

@@ -1,0 +1,425 @@
+/* A Redis endpoint: per-thread hiredis connections and the back-off that
+ * keeps a slow or absent Redis from ever holding a request up. */
+#ifdef HTTPRESP_HAVE_REDIS
+
+#include "redis_conn.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BACKOFF_FIRST_MS 1000
+#define BACKOFF_MAX_MS 30000
+
+/* One thread's connection.  Linked into its endpoint so that freeing the
+ * endpoint frees the connections of threads still running. */
+typedef struct tconn {
+  hr_redis *owner;
+  redisContext *ctx;
+  pid_t pid; /* the process that connected: a fork()ed child reconnects */
+  struct tconn *prev, *next;
+} tconn;
+
+struct hr_redis {
+  char *host; /* NULL for a unix socket */
+  char *path;
+  int port;
+  int db;
+  char *prefix;
+  struct timeval connect_tv, command_tv;
+  pthread_key_t key;
+  pthread_mutex_t mu; /* the list, the back-off, the version */
+  tconn *conns;
+  int64_t backoff_ms; /* 0: in use */
+  int64_t aside_until;
+  int probing;
+  uint64_t rng;
+  int version;
+  int force_lua;
+};
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct timeval tv_ms(uint32_t ms) {
+  struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+  return tv;
+}
+
+static int parse_db(const char *s, int *db) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (!*s || *end || errno || v < 0 || v > 65535)
+    return -1;
+  *db = (int)v;
+  return 0;
+}
+
+static int parse_url(hr_redis *r, const char *url) {
+  if (strncmp(url, "unix://", 7) == 0) {
+    const char *p = url + 7;
+    if (*p != '/')
+      return HTTPRESP_E_INVALID_ARG;
+    const char *q = strchr(p, '?');
+    size_t plen = q ? (size_t)(q - p) : strlen(p);
+    if (q && (strncmp(q, "?db=", 4) != 0 || parse_db(q + 4, &r->db) != 0))
+      return HTTPRESP_E_INVALID_ARG;
+    if (plen < 2 || memchr(p, '@', plen))
+      return HTTPRESP_E_INVALID_ARG;
+    r->path = hr_strndup(p, plen);
+    return r->path ? 0 : HTTPRESP_E_NOMEM;
+  }
+  if (strncmp(url, "redis://", 8) != 0)
+    return HTTPRESP_E_INVALID_ARG;
+  const char *h = url + 8;
+  /* Credentials are not supported: refuse them rather than ignore them. */
+  size_t hlen = strcspn(h, ":/?@");
+  if (hlen == 0 || h[hlen] == '@' || h[hlen] == '?')
+    return HTTPRESP_E_INVALID_ARG;
+  const char *rest = h + hlen;
+  r->port = 6379;
+  if (*rest == ':') {
+    char *end;
+    errno = 0;
+    long port = strtol(rest + 1, &end, 10);
+    if (end == rest + 1 || errno || port < 1 || port > 65535 ||
+        (*end && *end != '/'))
+      return HTTPRESP_E_INVALID_ARG;
+    r->port = (int)port;
+    rest = end;
+  }
+  if (*rest == '/' && rest[1] && parse_db(rest + 1, &r->db) != 0)
+    return HTTPRESP_E_INVALID_ARG;
+  if (*rest && *rest != '/')
+    return HTTPRESP_E_INVALID_ARG;
+  r->host = hr_strndup(h, hlen);
+  return r->host ? 0 : HTTPRESP_E_NOMEM;
+}
+
+static void conn_close(tconn *t) {
+  if (t->ctx)
+    redisFree(t->ctx);
+  t->ctx = NULL;
+}
+
+/* A thread ends: its connection goes with it. */
+static void thread_gone(void *p) {
+  tconn *t = p;
+  hr_redis *r = t->owner;
+  pthread_mutex_lock(&r->mu);
+  if (t->prev)
+    t->prev->next = t->next;
+  else
+    r->conns = t->next;
+  if (t->next)
+    t->next->prev = t->prev;
+  pthread_mutex_unlock(&r->mu);
+  conn_close(t);
+  free(t);
+}
+
+int hr_redis_new(hr_redis **out, const char *url,
+                 const httpresp_redis_options *opts) {
+  *out = NULL;
+  if (!url || (opts && opts->version != HTTPRESP_REDIS_OPTIONS_VERSION))
+    return HTTPRESP_E_INVALID_ARG;
+  hr_redis *r = calloc(1, sizeof(*r));
+  if (!r)
+    return HTTPRESP_E_NOMEM;
+  int rc = parse_url(r, url);
+  const char *prefix = opts && opts->key_prefix ? opts->key_prefix : "hr:v1:";
+  if (rc == 0 && !(r->prefix = hr_strdup(prefix)))
+    rc = HTTPRESP_E_NOMEM;
+  if (rc == 0 && pthread_mutex_init(&r->mu, NULL) != 0)
+    rc = HTTPRESP_E_NOMEM;
+  if (rc == 0 && pthread_key_create(&r->key, thread_gone) != 0) {
+    pthread_mutex_destroy(&r->mu);
+    rc = HTTPRESP_E_NOMEM;
+  }
+  if (rc) {
+    free(r->host);
+    free(r->path);
+    free(r->prefix);
+    free(r);
+    return rc;
+  }
+  uint32_t cms =
+      opts && opts->connect_timeout_ms ? opts->connect_timeout_ms : 100;
+  uint32_t tms =
+      opts && opts->command_timeout_ms ? opts->command_timeout_ms : 200;
+  r->connect_tv = tv_ms(cms);
+  r->command_tv = tv_ms(tms);
+  r->rng =
+      (uint64_t)mono_ms() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)r;
+  *out = r;
+  return 0;
+}
+
+void hr_redis_free(hr_redis *r) {
+  if (!r)
+    return;
+  /* After the key is deleted no thread's destructor runs for it, so every
+   * connection can go here. */
+  pthread_key_delete(r->key);
+  for (tconn *t = r->conns, *n; t; t = n) {
+    n = t->next;
+    conn_close(t);
+    free(t);
+  }
+  pthread_mutex_destroy(&r->mu);
+  free(r->host);
+  free(r->path);
+  free(r->prefix);
+  free(r);
+}
+
+const char *hr_redis_prefix(const hr_redis *r) { return r->prefix; }
+
+/* "redis_version:7.0.15" in INFO server, as major * 100 + minor. */
+static int read_version(redisContext *ctx) {
+  redisReply *rep = redisCommand(ctx, "INFO server");
+  if (!rep)
+    return -1;
+  int v = 0;
+  if (rep->type == REDIS_REPLY_STRING) {
+    const char *p = strstr(rep->str, "redis_version:");
+    if (p) {
+      char *end;
+      long major = strtol(p + 14, &end, 10);
+      long minor = *end == '.' ? strtol(end + 1, NULL, 10) : 0;
+      if (major >= 0 && major < 1000 && minor >= 0 && minor < 100)
+        v = (int)(major * 100 + minor);
+    }
+  }
+  freeReplyObject(rep);
+  return v;
+}
+
+static int conn_open(hr_redis *r, tconn *t) {
+  /* A fresh context every time, never redisReconnect: hiredis 0.14 drops
+   * the command timeout on reconnect. */
+  redisContext *ctx =
+      r->host ? redisConnectWithTimeout(r->host, r->port, r->connect_tv)
+              : redisConnectUnixWithTimeout(r->path, r->connect_tv);
+  if (!ctx)
+    return -1;
+  t->ctx = ctx;
+  t->pid = getpid();
+  if (ctx->err || redisSetTimeout(ctx, r->command_tv) != REDIS_OK)
+    return -1;
+  if (r->db) {
+    char num[8];
+    int n = snprintf(num, sizeof(num), "%d", r->db);
+    const char *argv[2] = {"SELECT", num};
+    size_t lens[2] = {6, (size_t)n};
+    redisReply *rep = redisCommandArgv(ctx, 2, argv, lens);
+    int ok = rep && rep->type == REDIS_REPLY_STATUS;
+    if (rep)
+      freeReplyObject(rep);
+    if (!ok)
+      return -1;
+  }
+  int v = read_version(ctx);
+  if (v < 0)
+    return -1;
+  pthread_mutex_lock(&r->mu);
+  r->version = v;
+  pthread_mutex_unlock(&r->mu);
+  return 0;
+}
+
+/* Whether this thread may use Redis now: always when it is in use; during
+ * a back-off, not before its end, and then by one thread only (the
+ * probe). */
+static int admitted(hr_redis *r) {
+  pthread_mutex_lock(&r->mu);
+  int ok = 1;
+  if (r->backoff_ms) {
+    if (r->probing || mono_ms() < r->aside_until)
+      ok = 0;
+    else
+      r->probing = 1;
+  }
+  pthread_mutex_unlock(&r->mu);
+  return ok;
+}
+
+static tconn *thread_conn(hr_redis *r) {
+  tconn *t = pthread_getspecific(r->key);
+  if (t)
+    return t;
+  t = calloc(1, sizeof(*t));
+  if (!t)
+    return NULL;
+  t->owner = r;
+  if (pthread_setspecific(r->key, t) != 0) {
+    free(t);
+    return NULL;
+  }
+  pthread_mutex_lock(&r->mu);
+  t->next = r->conns;
+  if (r->conns)
+    r->conns->prev = t;
+  r->conns = t;
+  pthread_mutex_unlock(&r->mu);
+  return t;
+}
+
+/* hiredis writes with write(): a server gone away would raise SIGPIPE,
+ * whose default kills the process.  The signal is blocked in this thread
+ * while it talks to Redis, and one it raised is taken back before the mask
+ * is restored; the process's dispositions are the caller's and stay
+ * untouched. */
+static _Thread_local struct {
+  int active;
+  int was_pending;
+  sigset_t old;
+} guard;
+
+static void guard_begin(void) {
+  sigset_t pipe, pending;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  sigpending(&pending);
+  guard.was_pending = sigismember(&pending, SIGPIPE) == 1;
+  pthread_sigmask(SIG_BLOCK, &pipe, &guard.old);
+  guard.active = 1;
+}
+
+void hr_redis_end(void) {
+  if (!guard.active)
+    return;
+  guard.active = 0;
+  sigset_t pipe, pending;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  sigpending(&pending);
+  if (!guard.was_pending && sigismember(&pending, SIGPIPE) == 1) {
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&pipe, NULL, &zero) < 0 && errno == EINTR)
+      ;
+  }
+  pthread_sigmask(SIG_SETMASK, &guard.old, NULL);
+}
+
+redisContext *hr_redis_ctx(hr_redis *r) {
+  if (!admitted(r))
+    return NULL;
+  guard_begin();
+  tconn *t = thread_conn(r);
+  if (!t) {
+    hr_redis_done(r, 0);
+    hr_redis_end();
+    return NULL;
+  }
+  if (t->ctx && (t->pid != getpid() || t->ctx->err))
+    conn_close(t); /* a fork()ed child must not share its parent's socket */
+  if (!t->ctx && conn_open(r, t) != 0) {
+    hr_redis_done(r, 0);
+    hr_redis_end();
+    return NULL;
+  }
+  return t->ctx;
+}
+
+int hr_redis_done(hr_redis *r, int ok) {
+  if (!ok) {
+    tconn *t = pthread_getspecific(r->key);
+    if (t)
+      conn_close(t);
+  }
+  int back = 0;
+  pthread_mutex_lock(&r->mu);
+  if (ok) {
+    back = r->backoff_ms != 0;
+    r->backoff_ms = 0;
+  } else {
+    int64_t step = r->backoff_ms ? r->backoff_ms * 2 : BACKOFF_FIRST_MS;
+    if (step > BACKOFF_MAX_MS)
+      step = BACKOFF_MAX_MS;
+    r->backoff_ms = step;
+    /* xorshift64: a jitter of up to a quarter of the step keeps a fleet's
+     * probes from arriving together. */
+    r->rng ^= r->rng << 13;
+    r->rng ^= r->rng >> 7;
+    r->rng ^= r->rng << 17;
+    r->aside_until =
+        mono_ms() + step - (int64_t)(r->rng % (uint64_t)(step / 4));
+  }
+  r->probing = 0;
+  pthread_mutex_unlock(&r->mu);
+  return back;
+}
+
+int hr_redis_server_version(hr_redis *r) {
+  pthread_mutex_lock(&r->mu);
+  int v = r->version;
+  pthread_mutex_unlock(&r->mu);
+  return v;
+}
+
+void hr_redis_force_lua(hr_redis *r, int on) { r->force_lua = on; }
+int hr_redis_lua_forced(const hr_redis *r) { return r->force_lua; }
+
+int hr_redis_aside(hr_redis *r) {
+  pthread_mutex_lock(&r->mu);
+  int aside = r->backoff_ms && (r->probing || mono_ms() < r->aside_until);
+  pthread_mutex_unlock(&r->mu);
+  return aside;
+}
+
+int64_t hr_redis_backoff_ms(hr_redis *r) {
+  pthread_mutex_lock(&r->mu);
+  int64_t v = r->backoff_ms;
+  pthread_mutex_unlock(&r->mu);
+  return v;
+}
+
+redisReply *hr_redis_eval(redisContext *ctx, const char *script,
+                          const char *sha, int nkeys, int argc,
+                          const char **argv, const size_t *lens) {
+  enum { MAXARGS = 8 };
+  if (argc + 3 > MAXARGS + 3)
+    return NULL;
+  char nk[12];
+  int nklen = snprintf(nk, sizeof(nk), "%d", nkeys);
+  const char *av[MAXARGS + 3];
+  size_t al[MAXARGS + 3];
+  av[0] = "EVALSHA";
+  al[0] = 7;
+  av[1] = sha;
+  al[1] = strlen(sha);
+  av[2] = nk;
+  al[2] = (size_t)nklen;
+  for (int i = 0; i < argc; i++) {
+    av[3 + i] = argv[i];
+    al[3 + i] = lens[i];
+  }
+  redisReply *rep = redisCommandArgv(ctx, argc + 3, av, al);
+  if (rep && rep->type == REDIS_REPLY_ERROR &&
+      strncmp(rep->str, "NOSCRIPT", 8) == 0) {
+    /* The script cache is empty (a restart, SCRIPT FLUSH): EVAL loads it
+     * again, and the next EVALSHA finds it. */
+    freeReplyObject(rep);
+    av[0] = "EVAL";
+    al[0] = 4;
+    av[1] = script;
+    al[1] = strlen(script);
+    rep = redisCommandArgv(ctx, argc + 3, av, al);
+  }
+  return rep;
+}
+
+#else
+/* ISO C wants something in every translation unit. */
+typedef int hr_redis_conn_unused;
+#endif

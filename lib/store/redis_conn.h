@@ -1,0 +1,63 @@
+/* One Redis endpoint shared by a fleet, as the stores on it see it: an
+ * address, a connection per thread (hiredis contexts are not thread-safe)
+ * re-made after fork(), timeouts on connect and on every command, and the
+ * back-off that sets Redis aside after a failure so that no request waits
+ * on it.  Only built with hiredis (HTTPRESP_HAVE_REDIS). */
+#ifndef HR_STORE_REDIS_CONN_H
+#define HR_STORE_REDIS_CONN_H
+
+#ifdef HTTPRESP_HAVE_REDIS
+
+#include <hiredis/hiredis.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+
+typedef struct hr_redis hr_redis;
+
+/* Parses `url` (redis://host[:port][/db], unix:///path[?db=N]); connects
+ * nothing.  Returns 0, HTTPRESP_E_INVALID_ARG or HTTPRESP_E_NOMEM. */
+int hr_redis_new(hr_redis **out, const char *url,
+                 const httpresp_redis_options *opts);
+void hr_redis_free(hr_redis *r); /* NULL is fine */
+const char *hr_redis_prefix(const hr_redis *r);
+
+/* The calling thread's connection, made (or re-made after fork or a
+ * failure) within the connect timeout; NULL while Redis is set aside or
+ * when connecting failed (which sets it aside).  Every command on it ends
+ * with hr_redis_done, and the thread's use of Redis with hr_redis_end
+ * (SIGPIPE is held back in between). */
+redisContext *hr_redis_ctx(hr_redis *r);
+void hr_redis_end(void);
+/* After the commands on the thread's connection: `ok` non-zero when they
+ * worked.  A failure drops the connection and sets Redis aside (1 s,
+ * doubling to 30 s, jittered); success ends a back-off.  Returns 1 when
+ * this call ended a back-off (so state kept locally meanwhile should be
+ * replayed), else 0. */
+int hr_redis_done(hr_redis *r, int ok);
+
+/* The server's version as major * 100 + minor, read on connect (0 if
+ * unknown); and whether the Lua path is forced (for the tests of servers
+ * before 7.0). */
+int hr_redis_server_version(hr_redis *r);
+void hr_redis_force_lua(hr_redis *r, int on);
+int hr_redis_lua_forced(const hr_redis *r);
+
+/* Runs `script` (keys then arguments) by EVALSHA, loading it by EVAL when
+ * the server answers NOSCRIPT (its script cache empties on restart).
+ * Returns the reply (NULL on an I/O error or a timeout). */
+redisReply *hr_redis_eval(redisContext *ctx, const char *script,
+                          const char *sha, int nkeys, int argc,
+                          const char **argv, const size_t *lens);
+
+/* Whether Redis is set aside right now: in a back-off that is not yet due
+ * for its probe (or whose probe another thread is making). */
+int hr_redis_aside(hr_redis *r);
+
+/* The current back-off step in ms (0: Redis in use): non-zero while
+ * Redis is set aside (or being probed). */
+int64_t hr_redis_backoff_ms(hr_redis *r);
+
+#endif
+#endif
