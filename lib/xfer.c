@@ -668,7 +668,8 @@ static hr_xfer_state deliver_revalidated(hr_xfer *x) {
     return HR_XS_DONE;
   hr_cache_entry e; /* the stored entry is frozen: the update is a copy */
   hr_cache_entry_init(&e);
-  int rc = hr_cache_on_304(x->client->cache, x->cur, x->stored, 1, &x->hdrs,
+  int rc = hr_cache_on_304(x->client->cache, x->cur, x->stored,
+                           (hr_304_sel)x->dec.revalidated, &x->hdrs,
                            x->request_ms, x->response_ms, &e);
   if (!rc) {
     hr_headers_clear(&x->hdrs);
@@ -681,7 +682,8 @@ static hr_xfer_state deliver_revalidated(hr_xfer *x) {
     x->status = e.status;
     keep_final(x);
     x->resp->cache_status = HTTPRESP_CACHE_REVALIDATED;
-    x->resp->cache_reason = "";
+    x->resp->cache_reason =
+        x->dec.revalidated == HR_304_SERVE ? "not-updated" : "";
     step = deliver_stored_body(x, &e, 1);
   }
   hr_cache_entry_free(&e);
@@ -715,8 +717,9 @@ static hr_xfer_state complete_hop(hr_xfer *x) {
     if (record(x, HTTPRESP_DECISION_REPEAT) != 0)
       return HR_XS_DONE;
     if (x->dec.skip_cache && x->hc != HR_HC_OFF && x->stored)
-      hr_cache_on_304(c->cache, x->cur, x->stored, 0, &x->hdrs, x->request_ms,
-                      x->response_ms, NULL); /* it no longer matches */
+      hr_cache_on_304(c->cache, x->cur, x->stored, HR_304_NONE, &x->hdrs,
+                      x->request_ms, x->response_ms,
+                      NULL); /* it no longer matches */
     set_cur(x, x->dec.next_req);
     x->dec.next_req = NULL;
     /* A repeat is asked without conditionals. */

@@ -292,6 +292,41 @@ FIXTURE_TEST(cache, weak_etag_revalidates) {
   httpresp_response_free(r);
 }
 
+/* nginx with gzip stores `ETag: W/"x"` and answers If-None-Match: W/"x"
+ * with a 304 carrying the strong "x".  The 304 answers the conditional we
+ * sent: the stored response is served (no unconditional repeat), but a
+ * strong validator may not update a weakly validated entry (RFC 9111
+ * §4.3.4), so its fields stay as stored. */
+FIXTURE_TEST(cache, strong_304_for_a_weak_etag_serves_without_update) {
+  serve("/gz", 200,
+        "Cache-Control: max-age=1\r\nETag: W/\"x\"\r\nX-Version: 1\r\n",
+        "compressed");
+  serve("/gz", 304, "ETag: \"x\"\r\nCache-Control: max-age=600\r\n"
+                    "X-Version: 2\r\n", NULL);
+  serve("/gz", 200, "Cache-Control: max-age=1\r\nETag: W/\"y\"\r\n", "again");
+  httpresp_response_free(get("/gz", NULL));
+  clk.now_ms += 2000;
+  httpresp_response *r = get("/gz", NULL);
+  cr_assert_eq(ts_request_count(ts), 2, "one conditional request, no repeat");
+  cr_expect_str_eq(ts_req_header(ts_request_get(ts, 1), "If-None-Match"),
+                   "W/\"x\"");
+  cr_expect_eq(httpresp_response_error(r), 0);
+  cr_expect_eq(httpresp_response_status(r), 200);
+  cr_expect_str_eq(fixture_body(r), "compressed");
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_REVALIDATED);
+  cr_expect_str_eq(httpresp_response_cache_reason(r), "not-updated");
+  cr_expect_str_eq(httpresp_response_header(r, "X-Version"), "1");
+  cr_expect_str_eq(httpresp_response_header(r, "ETag"), "W/\"x\"");
+  fixture_expect_hop(r, 0, 304, HTTPRESP_DECISION_REVALIDATED);
+  httpresp_response_free(r);
+  /* Not updated: still stale, so the next request revalidates again. */
+  r = get("/gz", NULL);
+  cr_expect_eq(ts_request_count(ts), 3);
+  cr_expect_str_eq(ts_req_header(ts_request_get(ts, 2), "If-None-Match"),
+                   "W/\"x\"");
+  httpresp_response_free(r);
+}
+
 FIXTURE_TEST(cache, changed_resource_replaces_the_entry) {
   serve("/c", 200, "Cache-Control: max-age=1\r\nETag: \"old\"\r\n", "old");
   serve("/c", 200, "Cache-Control: max-age=60\r\nETag: \"new\"\r\n", "new");

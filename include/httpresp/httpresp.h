@@ -605,6 +605,13 @@ HTTPRESP_EXTERN const char *httpresp_response_cache_reason(
  *  - Response directives: no-store, no-cache, max-age, must-revalidate,
  *    public, private (stored: this is a private cache), must-understand;
  *    s-maxage and proxy-revalidate are for shared caches and ignored.
+ *  - A 304 to the cache's conditional request serves the stored answer
+ *    (HTTPRESP_CACHE_REVALIDATED) and updates its fields from the 304,
+ *    unless the 304's ETag is strong and the stored one weak with the same
+ *    opaque tag (nginx answers `W/"x"` so when it compresses): the stored
+ *    answer is served as it was stored, and not updated (RFC 9111 §4.3.4;
+ *    cache reason "not-updated").  A 304 whose validators match nothing
+ *    stored is never served: the request is repeated without conditionals.
  *  - Entries larger than 64 MiB (headers and body) are not stored.
  *  - The cache never makes a request fail: a store that cannot load an
  *    entry is a miss, one that cannot save it leaves the answer unstored

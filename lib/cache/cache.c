@@ -291,7 +291,7 @@ int hr_cache_on_response(httpresp_cache *c, const httpresp_request *req,
 }
 
 int hr_cache_on_304(httpresp_cache *c, const httpresp_request *req,
-                    const hr_stored *stored, int selected,
+                    const hr_stored *stored, hr_304_sel selected,
                     const hr_headers *h304, int64_t request_ms,
                     int64_t response_ms, hr_cache_entry *out) {
   if (!c || !req || !stored)
@@ -300,10 +300,12 @@ int hr_cache_on_304(httpresp_cache *c, const httpresp_request *req,
   if (hr_cache_request_key(req, &k) != 0)
     return HTTPRESP_E_NOMEM;
   int rc = 0;
-  if (!selected) {
+  if (selected == HR_304_NONE) {
     supersede(c, &k);
   } else if (!out) {
     rc = HTTPRESP_E_INVALID_ARG;
+  } else if (selected == HR_304_SERVE) {
+    rc = hr_stored_thaw(stored, out); /* served as stored, store untouched */
   } else if ((rc = hr_stored_thaw(stored, out)) == 0 &&
              (rc = hr_cache_update_from_304(out, h304, request_ms,
                                             response_ms)) == 0) {

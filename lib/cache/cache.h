@@ -52,7 +52,8 @@ int hr_cache_on_response(httpresp_cache *c, const httpresp_request *req,
                          int64_t response_ms, const char **why, int *sys_err);
 
 /* Event 3, a 304 answered the conditionals that revalidated `stored`.
- * When it `selected` the entry (hr_cache_304_selects, RFC 9111 §4.3.4),
+ * With HR_304_SERVE (hr_cache_304_selects), `*out` gets the entry as
+ * stored and nothing is written.  With HR_304_UPDATE (RFC 9111 §4.3.4),
  * `*out` gets the entry updated from the 304 (§3.2; free it with
  * hr_cache_entry_free), and the store gets it too, update-only: an entry
  * evicted or removed meanwhile stays gone.  If the update may not be
@@ -61,7 +62,7 @@ int hr_cache_on_response(httpresp_cache *c, const httpresp_request *req,
  * removed (`out` may then be NULL).  Returns 0 or HTTPRESP_E_NOMEM; a
  * store failure is only a lost update. */
 int hr_cache_on_304(httpresp_cache *c, const httpresp_request *req,
-                    const hr_stored *stored, int selected,
+                    const hr_stored *stored, hr_304_sel selected,
                     const hr_headers *h304, int64_t request_ms,
                     int64_t response_ms, hr_cache_entry *out);
 

@@ -504,9 +504,10 @@ static int parse_etag(const char *v, int *weak, const char **tag, size_t *len) {
   return 1;
 }
 
-int hr_cache_304_selects(const hr_cache_entry *e, const hr_headers *h304) {
+hr_304_sel hr_cache_304_selects(const hr_cache_entry *e,
+                                const hr_headers *h304) {
   if (!e || !h304)
-    return 0;
+    return HR_304_NONE;
   const char *new_tag = hr_headers_get(h304, "ETag");
   const char *old_tag = hr_headers_get(&e->headers, "ETag");
   if (new_tag) {
@@ -514,29 +515,34 @@ int hr_cache_304_selects(const hr_cache_entry *e, const hr_headers *h304) {
     const char *nt, *ot;
     size_t nl, ol;
     if (!old_tag)
-      return 0;
+      return HR_304_NONE;
     if (!parse_etag(new_tag, &nw, &nt, &nl) ||
         !parse_etag(old_tag, &ow, &ot, &ol))
-      return strcmp(new_tag, old_tag) == 0; /* unquoted: only itself */
+      return strcmp(new_tag, old_tag) == 0 ? HR_304_UPDATE
+                                           : HR_304_NONE; /* unquoted */
     if (nl != ol || memcmp(nt, ot, nl) != 0)
-      return 0;
-    /* A strong validator selects only an entry holding the same strong
-     * validator; a weak one by weak comparison (RFC 9110 §8.8.3.2). */
-    return nw || !ow;
+      return HR_304_NONE;
+    /* A strong validator selects for update only an entry holding the same
+     * strong validator; a weak one by weak comparison (RFC 9110 §8.8.3.2).
+     * A strong "x" answering our W/"x" (nginx with gzip does this) still
+     * says that If-None-Match matched by weak comparison (RFC 9110
+     * §13.1.2): the entry we asked about is current and is served, but
+     * §4.3.4 forbids updating it from this 304. */
+    return nw || !ow ? HR_304_UPDATE : HR_304_SERVE;
   }
   const char *new_lm = hr_headers_get(h304, "Last-Modified");
   if (new_lm) {
     const char *old_lm = hr_headers_get(&e->headers, "Last-Modified");
     int64_t a, b;
     if (!old_lm)
-      return 0;
+      return HR_304_NONE;
     if (hr_httpdate_parse(new_lm, strlen(new_lm), 0, &a) == 0 &&
         hr_httpdate_parse(old_lm, strlen(old_lm), 0, &b) == 0)
-      return a == b;
-    return strcmp(new_lm, old_lm) == 0;
+      return a == b ? HR_304_UPDATE : HR_304_NONE;
+    return strcmp(new_lm, old_lm) == 0 ? HR_304_UPDATE : HR_304_NONE;
   }
   /* No validator at all: the answer to the conditional we sent for e. */
-  return 1;
+  return HR_304_UPDATE;
 }
 
 /* Fields a 304 never changes in the stored response (RFC 9111 §3.2):

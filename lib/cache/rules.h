@@ -111,10 +111,21 @@ int hr_cache_has_validator(const hr_cache_entry *e);
  * so no request derived from it (a redirect, a repeat) carries them. */
 int hr_cache_conditionals(const hr_cache_entry *e, hr_headers *out);
 
-/* Whether a 304 selects `e` (RFC 9111 §4.3.4): strong ETag equal, weak
- * ETag equal by weak comparison, else equal Last-Modified; a 304 without
- * any validator selects the entry it was asked about. */
-int hr_cache_304_selects(const hr_cache_entry *e, const hr_headers *h304);
+/* What a 304 to the conditionals sent for `e` does to it (RFC 9111
+ * §4.3.4). */
+typedef enum hr_304_sel {
+  HR_304_NONE = 0, /* selects nothing: `e` is not served (repeat) */
+  HR_304_UPDATE,   /* selects `e`: updated from the 304 and served */
+  HR_304_SERVE     /* `e` is current and served, but not updated */
+} hr_304_sel;
+/* UPDATE: strong ETag equal, weak ETag equal by weak comparison, else
+ * equal Last-Modified; a 304 without any validator selects the entry it
+ * was asked about.  SERVE: a strong ETag in the 304 whose opaque tag
+ * equals the stored weak one (the If-None-Match we sent matched by weak
+ * comparison, RFC 9110 §13.1.2, but a strong validator updates only a
+ * stored response holding the same strong validator). */
+hr_304_sel hr_cache_304_selects(const hr_cache_entry *e,
+                                const hr_headers *h304);
 /* Updates `e` from a 304 (RFC 9111 §3.2): each field of the 304 replaces
  * the stored fields of that name (as a group, at the place of the first
  * stored one; new names are appended), except Content-Length,
