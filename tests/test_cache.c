@@ -405,6 +405,93 @@ FIXTURE_TEST(cache, vary_mismatch_goes_to_the_network) {
   httpresp_response_free(r);
 }
 
+/* RFC 9111 §4.1: an API client alternating two Accept values keeps both
+ * answers; after the first round neither reaches the server. */
+FIXTURE_TEST(cache, alternating_variants_both_served_from_cache) {
+  serve("/api", 200, "Cache-Control: max-age=600\r\nVary: Accept\r\n",
+        "{\"json\":1}");
+  serve("/api", 200, "Cache-Control: max-age=600\r\nVary: Accept\r\n",
+        "csv,1");
+  const char *json[] = {"Accept: application/json", NULL};
+  const char *csv[] = {"Accept: text/csv", NULL};
+  for (int round = 0; round < 3; round++) {
+    httpresp_response *r = get("/api", json);
+    cr_expect_str_eq(fixture_body(r), "{\"json\":1}", "round %d", round);
+    cr_expect_eq(httpresp_response_cache_status(r),
+                 round ? HTTPRESP_CACHE_HIT : HTTPRESP_CACHE_STORED);
+    httpresp_response_free(r);
+    r = get("/api", csv);
+    cr_expect_str_eq(fixture_body(r), "csv,1", "round %d", round);
+    cr_expect_eq(httpresp_response_cache_status(r),
+                 round ? HTTPRESP_CACHE_HIT : HTTPRESP_CACHE_STORED);
+    httpresp_response_free(r);
+  }
+  cr_assert_eq(ts_request_count(ts), 2, "only the first round was fetched");
+  cr_expect_str_eq(ts_req_header(ts_request_get(ts, 0), "Accept"),
+                   "application/json");
+  cr_expect_str_eq(ts_req_header(ts_request_get(ts, 1), "Accept"), "text/csv");
+  /* Member order and whitespace do not make another variant. */
+  const char *lang1[] = {"Accept-Language: en, fr;q=0.5", NULL};
+  const char *lang2[] = {"Accept-Language: FR; q=0.5,EN", NULL};
+  serve("/lang", 200,
+        "Cache-Control: max-age=600\r\nVary: Accept-Language\r\n", "en");
+  httpresp_response_free(get("/lang", lang1));
+  httpresp_response *r = get("/lang", lang2);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_HIT);
+  httpresp_response_free(r);
+  cr_expect_eq(ts_request_count(ts), 3);
+  /* An unsafe method removes every variant of its URL (§4.4). */
+  serve("/api", 200, "Cache-Control: max-age=600\r\nVary: Accept\r\n",
+        "again");
+  httpresp_response_free(req("POST", "/api", "x=1"));
+  r = get("/api", json);
+  cr_expect_str_eq(fixture_body(r), "again");
+  httpresp_response_free(r);
+  r = get("/api", csv);
+  cr_expect_str_eq(fixture_body(r), "again");
+  httpresp_response_free(r);
+  cr_expect_eq(ts_request_count(ts), 6, "both variants were refetched");
+}
+
+/* RFC 9111 §4.3.4: of two stale variants, a 304 refreshes the one whose
+ * conditional it answered; the other stays stale and is revalidated with
+ * its own validator. */
+FIXTURE_TEST(cache, not_modified_updates_the_variant_it_validated) {
+  serve("/v2", 200, "Cache-Control: max-age=1\r\nVary: Accept-Language\r\n"
+                    "ETag: \"en\"\r\nX-Version: 1\r\n", "english");
+  serve("/v2", 200, "Cache-Control: max-age=1\r\nVary: Accept-Language\r\n"
+                    "ETag: \"fr\"\r\nX-Version: 1\r\n", "french");
+  serve("/v2", 304, "ETag: \"fr\"\r\nCache-Control: max-age=600\r\n"
+                    "X-Version: 2\r\n", NULL);
+  const char *en[] = {"Accept-Language: en", NULL};
+  const char *fr[] = {"Accept-Language: fr", NULL};
+  httpresp_response_free(get("/v2", en));
+  httpresp_response_free(get("/v2", fr));
+  clk.now_ms += 2000;
+  httpresp_response *r = get("/v2", fr);
+  cr_assert_eq(ts_request_count(ts), 3);
+  cr_expect_str_eq(ts_req_header(ts_request_get(ts, 2), "If-None-Match"),
+                   "\"fr\"");
+  cr_expect_str_eq(fixture_body(r), "french");
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_REVALIDATED);
+  cr_expect_str_eq(httpresp_response_header(r, "X-Version"), "2");
+  httpresp_response_free(r);
+  r = get("/v2", fr);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_HIT,
+               "the refreshed variant is fresh");
+  cr_expect_str_eq(httpresp_response_header(r, "X-Version"), "2");
+  httpresp_response_free(r);
+  cr_expect_eq(ts_request_count(ts), 3);
+  serve("/v2", 304, "ETag: \"en\"\r\nCache-Control: max-age=600\r\n", NULL);
+  r = get("/v2", en);
+  cr_assert_eq(ts_request_count(ts), 4, "the other variant is still stale");
+  cr_expect_str_eq(ts_req_header(ts_request_get(ts, 3), "If-None-Match"),
+                   "\"en\"");
+  cr_expect_str_eq(fixture_body(r), "english");
+  cr_expect_str_eq(httpresp_response_header(r, "X-Version"), "1");
+  httpresp_response_free(r);
+}
+
 FIXTURE_TEST(cache, unsafe_method_invalidates) {
   serve("/item", 200, "Cache-Control: max-age=600\r\n", "v1");
   serve("/item", 200, "Cache-Control: max-age=600\r\n", "v2");

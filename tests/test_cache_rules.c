@@ -553,8 +553,32 @@ static const select_row select_rows[] = {
      "ACCEPT-LANGUAGE: en", 10, FRESH, "fresh"},
     {MA100 "\nVary: Accept-Language", "Accept-Language: en", "GET",
      "Accept-Language: fr", 10, NONE, "vary"},
+    /* Vary: * never matches (RFC 9111 §4.1), whatever the request. */
+    {MA100 "\nVary: *", NULL, "GET", NULL, 10, NONE, "vary"},
+    {MA100 "\nVary: Accept, *", "Accept: a", "GET", "Accept: a", 10, NONE,
+     "vary"},
+    /* Accept-Language is case-insensitive: normalised (RFC 9111 §4.1). */
     {MA100 "\nVary: Accept-Language", "Accept-Language: en", "GET",
-     "Accept-Language: EN", 10, NONE, "vary"},
+     "Accept-Language: EN", 10, FRESH, "fresh"},
+    /* A field not known to be case-insensitive keeps its case. */
+    {MA100 "\nVary: X-Lang", "X-Lang: en", "GET", "X-Lang: EN", 10, NONE,
+     "vary"},
+    {MA100 "\nVary: X-Lang", "X-Lang: en, fr", "GET", "X-Lang: fr, en", 10,
+     NONE, "vary"},
+    /* Whitespace within members and their order do not count... */
+    {MA100 "\nVary: Accept-Language", "Accept-Language: en;q=0.5, fr", "GET",
+     "Accept-Language: FR,en ; q=0.5", 10, FRESH, "fresh"},
+    {MA100 "\nVary: Accept-Encoding", "Accept-Encoding: gzip, br", "GET",
+     "Accept-Encoding: BR\nAccept-Encoding: gzip", 10, FRESH, "fresh"},
+    {MA100 "\nVary: Accept", "Accept: text/csv, application/json", "GET",
+     "Accept: application/json,text/csv", 10, FRESH, "fresh"},
+    /* ...but values do, and Accept keeps its case (parameter values). */
+    {MA100 "\nVary: Accept-Encoding", "Accept-Encoding: gzip", "GET",
+     "Accept-Encoding: gzip, br", 10, NONE, "vary"},
+    {MA100 "\nVary: Accept", "Accept: text/csv;x=A", "GET",
+     "Accept: text/csv;x=a", 10, NONE, "vary"},
+    {MA100 "\nVary: Accept", "Accept: text/csv", "GET",
+     "Accept: application/json", 10, NONE, "vary"},
     {MA100 "\nVary: Accept-Language", "Accept-Language: en", "GET", NULL, 10,
      NONE, "vary"},
     {MA100 "\nVary: Accept-Language", NULL, "GET", NULL, 10, FRESH, "fresh"},
@@ -565,7 +589,7 @@ static const select_row select_rows[] = {
     {MA100 "\nVary: Accept-Language", "Accept-Language: en, fr", "GET",
      "Accept-Language: en\nAccept-Language: fr", 10, FRESH, "fresh"},
     {MA100 "\nVary: Accept-Language", "Accept-Language: en, fr", "GET",
-     "Accept-Language: fr, en", 10, NONE, "vary"},
+     "Accept-Language: fr, en", 10, FRESH, "fresh"},
     {MA100 "\nVary: Accept, Accept-Encoding",
      "Accept: text/html\nAccept-Encoding: gzip", "GET",
      "Accept-Encoding: gzip\nAccept: text/html", 10, FRESH, "fresh"},
@@ -710,6 +734,125 @@ Test(cache_rules, select_304_table) {
     hr_headers_free(&h);
     hr_cache_entry_free(&e);
   }
+}
+
+/* ---- Vary normalisation and variant ids ------------------------------- */
+
+typedef struct vary_value_row {
+  const char *fields;
+  const char *name;
+  const char *want;
+} vary_value_row;
+
+static const vary_value_row vary_value_rows[] = {
+    {"Accept-Language: fr-CH, fr;q=0.9 ,EN ; q=0.8", "accept-language",
+     "en;q=0.8,fr-ch,fr;q=0.9"},
+    {"Accept-Encoding: gzip\naccept-encoding: BR", "Accept-Encoding",
+     "br,gzip"},
+    {"Accept-Charset: UTF-8", "accept-charset", "utf-8"},
+    {"Accept: text/html; level=1, Text/CSV", "accept",
+     "Text/CSV,text/html;level=1"},
+    {"Accept: text/x;p=\"A b\"", "accept", "text/x;p=\"A b\""},
+    {"X-Other: b ,  a", "x-other", "b,a"},
+    {"X-Other: A", "x-other", "A"},
+    {NULL, "accept", ""},
+    {"Accept:", "accept", ""},
+};
+
+Test(cache_rules, vary_value_table) {
+  for (size_t i = 0; i < sizeof(vary_value_rows) / sizeof(*vary_value_rows);
+       i++) {
+    hr_headers h;
+    fill(&h, vary_value_rows[i].fields);
+    hr_buf b;
+    hr_buf_init(&b);
+    cr_expect_eq(hr_cache_vary_value(&h, vary_value_rows[i].name, &b), 0);
+    cr_expect_eq(b.len, strlen(vary_value_rows[i].want), "row %zu", i);
+    if (b.len == strlen(vary_value_rows[i].want))
+      cr_expect(b.len == 0 || memcmp(b.data, vary_value_rows[i].want,
+                                     b.len) == 0,
+                "row %zu: %.*s", i, (int)b.len, b.data);
+    hr_buf_free(&b);
+    hr_headers_free(&h);
+  }
+}
+
+typedef struct vary_names_row {
+  const char *resp;
+  int rc;
+  const char *want; /* NULL: none */
+} vary_names_row;
+
+static const vary_names_row vary_names_rows[] = {
+    {"Vary: Accept-Language, accept", 0, "accept,accept-language"},
+    {"Vary: Accept\nVary: ACCEPT, Accept-Encoding", 0,
+     "accept,accept-encoding"},
+    {"Content-Type: text/plain", 0, NULL},
+    {"Vary: ", 0, NULL},
+    {"Vary: *", HTTPRESP_E_INVALID_ARG, NULL},
+    {"Vary: Accept, *", HTTPRESP_E_INVALID_ARG, NULL},
+    {"Vary: a b", HTTPRESP_E_INVALID_ARG, NULL},
+};
+
+Test(cache_rules, vary_names_table) {
+  for (size_t i = 0; i < sizeof(vary_names_rows) / sizeof(*vary_names_rows);
+       i++) {
+    hr_headers h;
+    fill(&h, vary_names_rows[i].resp);
+    char *names = (char *)"unset";
+    cr_expect_eq(hr_cache_vary_names(&h, &names), vary_names_rows[i].rc,
+                 "row %zu", i);
+    if (vary_names_rows[i].want)
+      cr_expect_str_eq(names ? names : "(null)", vary_names_rows[i].want,
+                       "row %zu", i);
+    else
+      cr_expect_null(names, "row %zu", i);
+    free(names);
+    hr_headers_free(&h);
+  }
+}
+
+typedef struct variant_id_row {
+  const char *names;
+  const char *a, *b;
+  int same;
+} variant_id_row;
+
+static const variant_id_row variant_id_rows[] = {
+    {"accept", "Accept: application/json", "Accept: text/csv", 0},
+    {"accept", "Accept: application/json", "accept:  application/json", 1},
+    {"accept-language", "Accept-Language: en, fr", "Accept-Language: FR,EN",
+     1},
+    {"accept-language", NULL, "Accept-Language:", 1},
+    {"accept-language", NULL, "Accept-Language: en", 0},
+    /* Values are not confused across fields by how they join. */
+    {"a,b", "A: x,y", "A: x\nB: y", 0},
+    {"a,b", "A: x\nB: y", "B: y\nA: x", 1},
+    /* The names are part of the id. */
+    {"accept", "Accept: x", "Accept: x", 1},
+};
+
+Test(cache_rules, variant_id_table) {
+  for (size_t i = 0; i < sizeof(variant_id_rows) / sizeof(*variant_id_rows);
+       i++) {
+    hr_headers a, b;
+    fill(&a, variant_id_rows[i].a);
+    fill(&b, variant_id_rows[i].b);
+    hr_variant_id ia = 0, ib = 0;
+    cr_expect_eq(hr_cache_variant_id(variant_id_rows[i].names, &a, &ia), 0);
+    cr_expect_eq(hr_cache_variant_id(variant_id_rows[i].names, &b, &ib), 0);
+    cr_expect_eq(ia == ib, variant_id_rows[i].same, "row %zu", i);
+    cr_expect(ia != HR_VARIANT_NONE && ia != HR_VARIANT_INDEX);
+    hr_headers_free(&a);
+    hr_headers_free(&b);
+  }
+  hr_headers h;
+  fill(&h, "Accept: x\nX: x");
+  hr_variant_id i1, i2;
+  cr_expect_eq(hr_cache_variant_id("accept", &h, &i1), 0);
+  cr_expect_eq(hr_cache_variant_id("x", &h, &i2), 0);
+  cr_expect_neq(i1, i2, "same value under another name: another variant");
+  hr_headers_free(&h);
 }
 
 /* ---- 304 update -------------------------------------------------------- */

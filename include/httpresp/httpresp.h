@@ -612,6 +612,18 @@ HTTPRESP_EXTERN const char *httpresp_response_cache_reason(
  *    answer is served as it was stored, and not updated (RFC 9111 §4.3.4;
  *    cache reason "not-updated").  A 304 whose validators match nothing
  *    stored is never served: the request is repeated without conditionals.
+ *  - Vary (RFC 9111 §4.1): up to 8 variants of a URL are kept side by
+ *    side, in every store, the least recently used going first when a
+ *    ninth comes; a request is answered by the variant whose recorded
+ *    request fields match its own.  Values are compared as lists (OWS
+ *    around commas does not count); Accept, Accept-Charset,
+ *    Accept-Encoding and Accept-Language are also compared regardless of
+ *    member order and whitespace, and the last three regardless of case.
+ *    `Vary: *` is never stored nor matched.  A 304 refreshes the variant
+ *    it validated; a new answer without Vary, or an unsafe method,
+ *    removes every variant of the URL.  A version 1 store sees a variant
+ *    as a key of its own (the URL's key followed by "#v" and 16 hex
+ *    digits; "#i" for the index).
  *  - Entries larger than 64 MiB (headers and body) are not stored.
  *  - The cache never makes a request fail: a store that cannot load an
  *    entry is a miss, one that cannot save it leaves the answer unstored
@@ -677,8 +689,11 @@ typedef struct httpresp_store_ops {
  * store adds, per entry:
  *  - a variant id: a key may have several variants (responses chosen by
  *    the request fields their Vary names), so entries are kept per
- *    (key, variant).  The library uses variant 0 for now (one variant per
- *    key), so a store written today keeps working when it uses more;
+ *    (key, variant).  Variant 0 is the key's response without Vary;
+ *    responses with Vary are stored under an id digested from the request
+ *    fields their Vary names, and variant UINT64_MAX holds the library's
+ *    index of the key's variants (an entry like any other to the store).
+ *    A store compares ids, it never interprets them;
  *  - a time to live in seconds (0: no limit): how long the entry is worth
  *    keeping; with HTTPRESP_STORE_TTL in `flags` the store may drop it once
  *    that has passed;

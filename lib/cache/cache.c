@@ -218,6 +218,225 @@ static int save(httpresp_cache *c, const hr_key *k, const hr_cache_entry *e,
   return rc;
 }
 
+/* ---- variants (RFC 9111 §4.1) ------------------------------------------------
+ *
+ * A response without Vary lives under the key itself (variant
+ * HR_VARIANT_NONE).  Responses with Vary live under their variant id
+ * (hr_cache_variant_id of the Vary names and the request's values), and
+ * the key's index (variant HR_VARIANT_INDEX: an entry whose Vary field
+ * holds the names and whose body the ids, most recently used first) says
+ * which are held, at most HR_VARIANTS_MAX.  The index is read, changed and
+ * written without a lock: two writers at once can lose an id from it,
+ * which leaves a variant unreachable (a miss, then evicted by the store's
+ * own bound), never a wrong one served, since a variant is served only
+ * when its recorded request fields match. */
+
+static int fold(const httpresp_cache *c) {
+  return !(c->store.vt->caps & HR_STORE_VARIANTS);
+}
+
+static void index_free(hr_variant_index *ix) {
+  free(ix->vary);
+  memset(ix, 0, sizeof(*ix));
+}
+
+/* 0 and the index of `k` in `ix`; 1 when there is none (or it is
+ * damaged); an error code. */
+static int index_load(httpresp_cache *c, const hr_key *k, hr_variant_index *ix) {
+  memset(ix, 0, sizeof(*ix));
+  hr_key ik;
+  int rc = hr_key_variant(k, HR_VARIANT_INDEX, fold(c), &ik);
+  if (rc)
+    return rc;
+  hr_stored *s = NULL;
+  rc = hr_store_get(&c->store, &ik, &s);
+  hr_key_free(&ik);
+  if (rc)
+    return rc;
+  const char *vary = hr_headers_get(&s->e.headers, "Vary");
+  const char *p = s->e.body ? s->e.body : "";
+  rc = vary && *vary ? 0 : 1;
+  if (!rc && !(ix->vary = hr_strdup(vary)))
+    rc = HTTPRESP_E_NOMEM;
+  while (!rc && *p) {
+    char *end;
+    unsigned long long id = strtoull(p, &end, 16);
+    if (end == p || (*end && *end != ' ') || ix->n == HR_VARIANTS_MAX ||
+        id == HR_VARIANT_NONE || id == HR_VARIANT_INDEX)
+      rc = 1;
+    else
+      ix->ids[ix->n++] = (hr_variant_id)id;
+    p = *end ? end + 1 : end;
+  }
+  hr_stored_unref(s);
+  if (rc)
+    index_free(ix);
+  return rc;
+}
+
+static int index_save(httpresp_cache *c, const hr_key *k,
+                      const hr_variant_index *ix) {
+  hr_key ik;
+  int rc = hr_key_variant(k, HR_VARIANT_INDEX, fold(c), &ik);
+  if (rc)
+    return rc;
+  hr_cache_entry e;
+  hr_cache_entry_init(&e);
+  e.status = 200;
+  hr_buf body;
+  hr_buf_init(&body);
+  char num[24];
+  for (size_t i = 0; i < ix->n && !rc; i++) {
+    snprintf(num, sizeof(num), "%s%016llx", i ? " " : "",
+             (unsigned long long)ix->ids[i]);
+    rc = hr_buf_append_str(&body, num);
+  }
+  if (!rc && !(e.key = hr_strndup(ik.flat, ik.flat_len)))
+    rc = HTTPRESP_E_NOMEM;
+  if (!rc)
+    rc = hr_headers_add(&e.headers, "Vary", 4, ix->vary, strlen(ix->vary));
+  if (!rc) {
+    e.body_len = body.len;
+    e.body = hr_buf_steal(&body);
+    if (!e.body)
+      rc = HTTPRESP_E_NOMEM;
+  }
+  if (!rc)
+    rc = save(c, &ik, &e, 0);
+  hr_buf_free(&body);
+  hr_cache_entry_free(&e);
+  hr_key_free(&ik);
+  return rc;
+}
+
+/* Removes variant `id` of `k`: the store's code. */
+static int del_variant(httpresp_cache *c, const hr_key *k, hr_variant_id id) {
+  hr_key vk;
+  int rc = hr_key_variant(k, id, fold(c), &vk);
+  if (!rc) {
+    rc = hr_store_del(&c->store, &vk);
+    hr_key_free(&vk);
+  }
+  return rc;
+}
+
+/* Removes the key's index and every variant it lists; the store's code
+ * (the first failure). */
+static int del_variants(httpresp_cache *c, const hr_key *k) {
+  hr_variant_index ix;
+  int rc = index_load(c, k, &ix);
+  if (rc)
+    return rc == 1 ? 0 : rc;
+  for (size_t i = 0; i < ix.n; i++) {
+    int drc = del_variant(c, k, ix.ids[i]);
+    if (!rc)
+      rc = drc;
+  }
+  int drc = del_variant(c, k, HR_VARIANT_INDEX);
+  index_free(&ix);
+  return rc ? rc : drc;
+}
+
+/* Everything stored for `k` is superseded (§4.4 invalidation, a newer
+ * answer): its own entry and all its variants.  What cannot be removed
+ * is tombstoned.  Returns the store's code. */
+static int supersede_all(httpresp_cache *c, const hr_key *k) {
+  int vrc = del_variants(c, k);
+  int rc = hr_store_del(&c->store, k);
+  if (!rc)
+    rc = vrc;
+  if (rc)
+    tomb_add(c, k);
+  else
+    tomb_clear(c, k);
+  return rc;
+}
+
+/* Makes `id` the most recently used variant in `ix`; the one pushed out
+ * past HR_VARIANTS_MAX, if any, in `*out` (else HR_VARIANT_NONE). */
+static void index_touch(hr_variant_index *ix, hr_variant_id id,
+                        hr_variant_id *out) {
+  *out = HR_VARIANT_NONE;
+  size_t at = ix->n;
+  for (size_t i = 0; i < ix->n; i++)
+    if (ix->ids[i] == id)
+      at = i;
+  if (at == ix->n) {
+    if (ix->n == HR_VARIANTS_MAX)
+      *out = ix->ids[--at];
+    else
+      ix->n++;
+  }
+  memmove(&ix->ids[1], &ix->ids[0], at * sizeof(ix->ids[0]));
+  ix->ids[0] = id;
+}
+
+/* The variant of the request in the key's index, read into `*out`:
+ * 0, or 1 (no index, not in it, or not stored). */
+static int lookup_variant(httpresp_cache *c, const hr_key *k,
+                          const httpresp_request *req, hr_stored **out) {
+  hr_variant_index ix;
+  if (index_load(c, k, &ix) != 0)
+    return 1;
+  hr_variant_id id;
+  int rc = 1;
+  size_t at = ix.n;
+  if (hr_cache_variant_id(ix.vary, &req->headers, &id) == 0)
+    for (size_t i = 0; i < ix.n; i++)
+      if (ix.ids[i] == id)
+        at = i;
+  if (at < ix.n) {
+    hr_key vk;
+    if (hr_key_variant(k, id, fold(c), &vk) == 0) {
+      rc = hr_store_get(&c->store, &vk, out);
+      hr_key_free(&vk);
+    }
+    if (rc == 0 && at > 0) {
+      /* Used: first in the index, so eviction takes the least used. */
+      hr_variant_id dropped;
+      index_touch(&ix, id, &dropped);
+      index_save(c, k, &ix);
+    }
+  }
+  index_free(&ix);
+  return rc == 0 ? 0 : 1;
+}
+
+/* Stores `e` (built for variant key `vk`) as variant `id` of `k`, chosen by
+ * the Vary names `names`: the index gets it first; an index of other names
+ * (the resource's Vary changed) is replaced with its variants; the variant
+ * pushed past HR_VARIANTS_MAX is removed, as is the key's entry without
+ * Vary, which this answer supersedes.  Returns save()'s code. */
+static int save_variant(httpresp_cache *c, const hr_key *k, const hr_key *vk,
+                        const char *names, hr_variant_id id,
+                        const hr_cache_entry *e) {
+  int rc = save(c, vk, e, 0);
+  if (rc)
+    return rc;
+  hr_variant_index ix;
+  if (index_load(c, k, &ix) == 0 && strcmp(ix.vary, names) != 0) {
+    index_free(&ix);
+    del_variants(c, k);
+    ix.n = 0;
+  }
+  if (!ix.vary && !(ix.vary = hr_strdup(names))) {
+    del_variant(c, k, id); /* unreachable without an index */
+    return HTTPRESP_E_NOMEM;
+  }
+  hr_variant_id dropped;
+  index_touch(&ix, id, &dropped);
+  if (dropped != HR_VARIANT_NONE)
+    del_variant(c, k, dropped);
+  rc = index_save(c, k, &ix);
+  index_free(&ix);
+  if (rc) {
+    del_variant(c, k, id);
+    return rc;
+  }
+  supersede(c, k);
+  return 0;
+}
+
 hr_cache_use hr_cache_lookup(httpresp_cache *c, const httpresp_request *req,
                              int64_t now_ms, hr_stored **out,
                              const char **why) {
@@ -228,7 +447,11 @@ hr_cache_use hr_cache_lookup(httpresp_cache *c, const httpresp_request *req,
   int rc = 1;
   hr_key k;
   if (req && c && hr_cache_request_key(req, &k) == 0) {
-    rc = tombstoned(c, &k) ? 1 : hr_store_get(&c->store, &k, out);
+    if (!tombstoned(c, &k)) {
+      rc = hr_store_get(&c->store, &k, out);
+      if (rc == 1)
+        rc = lookup_variant(c, &k, req, out);
+    }
     hr_key_free(&k);
   }
   hr_cache_use use = hr_cache_select(rc == 0 ? &(*out)->e : NULL, req, now_ms,
@@ -262,14 +485,31 @@ int hr_cache_on_response(httpresp_cache *c, const httpresp_request *req,
   }
   int stored = 0;
   if (hr_cache_storable(req, status, resp, body_len, why)) {
-    hr_cache_entry e;
-    int rc = hr_cache_entry_from_response(&e, &k, req, status, resp, body,
-                                          body_len, request_ms, response_ms);
+    char *names = NULL;
+    hr_variant_id id = HR_VARIANT_NONE;
+    hr_key vk;
+    int rc = hr_cache_vary_names(resp, &names);
+    if (rc == 0 && names)
+      rc = hr_cache_variant_id(names, &req->headers, &id);
+    if (rc == 0)
+      rc = hr_key_variant(&k, id, fold(c), &vk);
     if (rc == 0) {
-      rc = save(c, &k, &e, 0);
-      hr_cache_entry_free(&e);
-      stored = rc == 0;
+      hr_cache_entry e;
+      rc = hr_cache_entry_from_response(&e, &vk, req, status, resp, body,
+                                        body_len, request_ms, response_ms);
+      if (rc == 0) {
+        if (names) {
+          rc = save_variant(c, &k, &vk, names, id, &e);
+        } else if ((rc = save(c, &k, &e, 0)) == 0 && del_variants(c, &k)) {
+          /* Variants this answer supersedes could not be removed. */
+          tomb_add(c, &k);
+        }
+        hr_cache_entry_free(&e);
+        stored = rc == 0;
+      }
+      hr_key_free(&vk);
     }
+    free(names);
     if (!stored) {
       *why = rc == HTTPRESP_E_INVALID_ARG ? "too-large" : "store-failed";
       *sys_err = rc < 0 ? -rc : 0;
@@ -282,12 +522,37 @@ int hr_cache_on_response(httpresp_cache *c, const httpresp_request *req,
    * tombstoned: never served again by this process. */
   if (!stored && req->method && strcmp(req->method, "GET") == 0 &&
       status >= 200 && status < 500 && status != 304) {
-    int rc = supersede(c, &k);
+    int rc = supersede_all(c, &k);
     if (rc && !*sys_err && rc < 0)
       *sys_err = -rc;
   }
   hr_key_free(&k);
   return stored;
+}
+
+/* Writes an entry a 304 refreshed back where it was read from: its own
+ * variant (the one the 304 validated, §4.3.4), found from the Vary names
+ * and request fields it recorded; update-only, so an entry removed
+ * meanwhile stays removed.  A failure is only a lost update. */
+static void save_refreshed(httpresp_cache *c, const hr_key *k,
+                           hr_cache_entry *e) {
+  char *names = NULL;
+  hr_variant_id id = HR_VARIANT_NONE;
+  hr_key vk;
+  if (hr_cache_vary_names(&e->headers, &names) != 0 ||
+      (names && hr_cache_variant_id(names, &e->vary, &id) != 0) ||
+      hr_key_variant(k, id, fold(c), &vk) != 0) {
+    free(names);
+    return;
+  }
+  free(names);
+  char *key = hr_strndup(vk.flat, vk.flat_len);
+  if (key) {
+    free(e->key);
+    e->key = key;
+    save(c, &vk, e, 1);
+  }
+  hr_key_free(&vk);
 }
 
 int hr_cache_on_304(httpresp_cache *c, const httpresp_request *req,
@@ -301,7 +566,7 @@ int hr_cache_on_304(httpresp_cache *c, const httpresp_request *req,
     return HTTPRESP_E_NOMEM;
   int rc = 0;
   if (selected == HR_304_NONE) {
-    supersede(c, &k);
+    supersede_all(c, &k);
   } else if (!out) {
     rc = HTTPRESP_E_INVALID_ARG;
   } else if (selected == HR_304_SERVE) {
@@ -313,9 +578,9 @@ int hr_cache_on_304(httpresp_cache *c, const httpresp_request *req,
      * refresh is only a lost update. */
     if (hr_cache_refresh_storable(req, out->status, &out->headers,
                                   out->body_len, NULL))
-      save(c, &k, out, 1);
+      save_refreshed(c, &k, out);
     else
-      supersede(c, &k);
+      supersede_all(c, &k);
   }
   hr_key_free(&k);
   return rc;
@@ -336,7 +601,7 @@ void hr_cache_on_unsafe(httpresp_cache *c, const httpresp_request *req,
     for (size_t j = 0; j < (*part ? 2u : 1u); j++) {
       hr_key k;
       if (hr_key_init(&k, "GET", urls[i], strlen(urls[i]), parts[j]) == 0) {
-        supersede(c, &k);
+        supersede_all(c, &k);
         hr_key_free(&k);
       }
     }

@@ -75,6 +75,29 @@ int hr_cache_entry_from_response(hr_cache_entry *e, const hr_key *k,
                                  const char *body, size_t body_len,
                                  int64_t request_ms, int64_t response_ms);
 
+/* ---- Vary (RFC 9111 §4.1) ---------------------------------------------- */
+
+/* The value of the fields `name` of `h` as Vary matching compares it, in
+ * `out`: list members with OWS around commas dropped, joined by ","
+ * (absent and empty read the same); for Accept, Accept-Charset,
+ * Accept-Encoding and Accept-Language, where order, whitespace and (but
+ * for Accept) case carry no meaning, each member loses its whitespace
+ * outside quotes and its case, and the members are sorted.  Returns 0,
+ * HTTPRESP_E_NOMEM, or HTTPRESP_E_INVALID_ARG (more than 64 members). */
+int hr_cache_vary_value(const hr_headers *h, const char *name, hr_buf *out);
+/* The field names a response's Vary lists, lower case, sorted, without
+ * duplicates, joined by "," (malloc'd), or NULL when it has no Vary.
+ * Returns 0, HTTPRESP_E_NOMEM, or HTTPRESP_E_INVALID_ARG for "*" or a name
+ * that is no token. */
+int hr_cache_vary_names(const hr_headers *resp, char **out);
+/* The variant id of `names` (hr_cache_vary_names) with the values
+ * `fields` has for them (a request's fields, or an entry's recorded
+ * ones): a digest of the normalised values (hr_cache_vary_value), never
+ * HR_VARIANT_NONE nor HR_VARIANT_INDEX.  Returns 0 or an error of
+ * hr_cache_vary_value. */
+int hr_cache_variant_id(const char *names, const hr_headers *fields,
+                        hr_variant_id *out);
+
 /* Current age in seconds (RFC 9111 §4.2.3). */
 int64_t hr_cache_current_age(const hr_cache_entry *e, int64_t now_ms);
 /* Freshness lifetime in seconds (§4.2.1, heuristic §4.2.2: 10% of
