@@ -192,6 +192,15 @@ int httpresp_client_set_cache(httpresp_client *c, httpresp_cache *cache) {
   return 0;
 }
 
+int httpresp_client_set_stale_if_error(httpresp_client *c,
+                                       int64_t max_stale_sec) {
+  CHECK_CLIENT(c);
+  if (max_stale_sec < 0)
+    return HTTPRESP_E_INVALID_ARG;
+  c->stale_if_error_sec = max_stale_sec;
+  return 0;
+}
+
 int httpresp_client_set_handle_identity(httpresp_client *c, int hidden) {
   CHECK_CLIENT(c);
   c->handle_identity = hidden != 0;

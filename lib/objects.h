@@ -149,6 +149,7 @@ struct httpresp_client {
    * which the library cannot see: requests without a cache partition of
    * their own take no part in the cache. */
   int handle_identity;
+  int64_t stale_if_error_sec; /* the caller's allowance, 0: none */
   /* Per-origin state (quiet times), shared by every request of a client. */
   struct hr_origins *origins;
   _Atomic uint64_t rng; /* jitter state */

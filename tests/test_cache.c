@@ -492,6 +492,138 @@ FIXTURE_TEST(cache, not_modified_updates_the_variant_it_validated) {
   httpresp_response_free(r);
 }
 
+/* ---- stale-if-error (RFC 5861 §4, RFC 9111 §4.2.4) ------------------- */
+
+static size_t sink(void *ud, const char *data, size_t len);
+
+/* Stores `headers` + body "stored" at /e, then makes it 5 s stale. */
+static void stored_then_stale(const char *headers) {
+  serve("/e", 200, headers, "stored");
+  httpresp_response *r = get("/e", NULL);
+  cr_assert_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_STORED);
+  httpresp_response_free(r);
+  clk.now_ms += 6000;
+}
+
+static void expect_stale(httpresp_response *r, const char *reason) {
+  cr_expect_eq(httpresp_response_error(r), 0, "%s",
+               httpresp_response_errmsg(r));
+  cr_expect_eq(httpresp_response_status(r), 200);
+  cr_expect_str_eq(fixture_body(r), "stored");
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_STALE);
+  cr_expect_str_eq(httpresp_response_cache_reason(r), reason);
+  cr_expect_str_eq(httpresp_response_header(r, "Age"), "6");
+  fixture_expect_hop(r, 0, FIXTURE_ANY_STATUS, HTTPRESP_DECISION_STALE);
+  fixture_expect_hop(r, 1, 200, HTTPRESP_DECISION_CACHE_HIT);
+}
+
+FIXTURE_TEST(cache, stale_if_error_when_the_origin_closes) {
+  stored_then_stale("Cache-Control: max-age=1, stale-if-error=60\r\n"
+                    "ETag: \"s\"\r\n");
+  ts_resp_close(ts_route(ts, 0, "/e")); /* no answer at all */
+  httpresp_response *r = get("/e", NULL);
+  /* libcurl tries once more on a fresh connection when a reused one dies
+   * without an answer: every try is the conditional request. */
+  size_t n = ts_request_count(ts);
+  cr_assert(n == 2 || n == 3, "got %zu", n);
+  for (size_t i = 1; i < n; i++)
+    cr_expect_str_eq(ts_req_header(ts_request_get(ts, i), "If-None-Match"),
+                     "\"s\"", "it did try to revalidate");
+  expect_stale(r, "origin-unreachable");
+  httpresp_response_free(r);
+}
+
+FIXTURE_TEST(cache, stale_if_error_on_503_without_validators) {
+  stored_then_stale("Cache-Control: max-age=1, stale-if-error=60\r\n");
+  serve("/e", 503, NULL, "the origin's error page");
+  char got[64] = "";
+  char *u = ts_url(ts, 0, "/e");
+  httpresp_request *rq;
+  cr_assert_eq(httpresp_request_new(&rq, "GET", u), 0);
+  httpresp_request_set_sink(rq, sink, got);
+  httpresp_response *r;
+  cr_expect_eq(fixture_perform(client, easy, rq, &r), 0);
+  cr_assert_eq(ts_request_count(ts), 2);
+  cr_expect_null(ts_req_header(ts_request_get(ts, 1), "If-None-Match"));
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_STALE);
+  cr_expect_str_eq(httpresp_response_cache_reason(r), "origin-error: 503");
+  cr_expect_str_eq(got, "stored", "the error page never reached the sink");
+  fixture_expect_hop(r, 0, 503, HTTPRESP_DECISION_STALE);
+  httpresp_response_free(r);
+  httpresp_request_free(rq);
+  free(u);
+  /* The 503 did not replace the entry: still there for the next error. */
+  r = get("/e", NULL);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_STALE);
+  cr_expect_str_eq(fixture_body(r), "stored");
+  httpresp_response_free(r);
+}
+
+FIXTURE_TEST(cache, stale_if_error_never_with_must_revalidate) {
+  stored_then_stale("Cache-Control: max-age=1, must-revalidate, "
+                    "stale-if-error=60\r\nETag: \"m\"\r\n");
+  cr_assert_eq(httpresp_client_set_stale_if_error(client, 3600), 0);
+  serve("/e", 503, NULL, "down");
+  httpresp_response *r = get("/e", NULL);
+  cr_expect_eq(httpresp_response_status(r), 503, "the error, not stale");
+  cr_expect_str_eq(fixture_body(r), "down");
+  cr_expect_neq(httpresp_response_cache_status(r), HTTPRESP_CACHE_STALE);
+  httpresp_response_free(r);
+  ts_resp_close(ts_route(ts, 0, "/e"));
+  r = get("/e", NULL);
+  cr_expect_eq(httpresp_response_error(r), HTTPRESP_E_CURL);
+  cr_expect_neq(httpresp_response_cache_status(r), HTTPRESP_CACHE_STALE);
+  httpresp_response_free(r);
+  size_t n = ts_request_count(ts);
+  cr_expect(n == 3 || n == 4, "got %zu", n); /* libcurl's one retry */
+}
+
+/* Without any stale-if-error, only the client's opt-in allows it; a
+ * request's own no-cache refuses it, its stale-if-error allows it. */
+FIXTURE_TEST(cache, stale_on_error_needs_a_permission) {
+  stored_then_stale("Cache-Control: max-age=1\r\nETag: \"p\"\r\n");
+  serve("/e", 502, NULL, "bad gateway");
+  httpresp_response *r = get("/e", NULL);
+  cr_expect_eq(httpresp_response_status(r), 502, "off by default");
+  httpresp_response_free(r);
+  const char *rq_sie[] = {"Cache-Control: stale-if-error=10", NULL};
+  r = get("/e", rq_sie);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_STALE);
+  cr_expect_str_eq(httpresp_response_cache_reason(r), "origin-error: 502");
+  httpresp_response_free(r);
+  cr_expect_eq(httpresp_client_set_stale_if_error(client, -1),
+               HTTPRESP_E_INVALID_ARG);
+  cr_assert_eq(httpresp_client_set_stale_if_error(client, 60), 0);
+  r = get("/e", NULL);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_STALE);
+  cr_expect_str_eq(fixture_body(r), "stored");
+  httpresp_response_free(r);
+  const char *no_cache[] = {"Cache-Control: no-cache", NULL};
+  r = get("/e", no_cache);
+  cr_expect_eq(httpresp_response_status(r), 502, "the request said no-cache");
+  httpresp_response_free(r);
+  /* Beyond the allowance: the error. */
+  clk.now_ms += 60000;
+  r = get("/e", NULL);
+  cr_expect_eq(httpresp_response_status(r), 502, "too stale");
+  httpresp_response_free(r);
+  cr_expect_eq(ts_request_count(ts), 6);
+}
+
+/* A 503 with Retry-After goes through the retry rules first; the stored
+ * answer stands in only for the answer retrying ends with. */
+FIXTURE_TEST(cache, retry_after_is_honoured_before_stale) {
+  stored_then_stale("Cache-Control: max-age=1, stale-if-error=600\r\n"
+                    "ETag: \"r\"\r\n");
+  serve("/e", 503, "Retry-After: 1\r\n", "later");
+  serve("/e", 200, "Cache-Control: max-age=60\r\nETag: \"r2\"\r\n", "new");
+  httpresp_response *r = get("/e", NULL);
+  cr_expect_eq(ts_request_count(ts), 3, "retried after the 503");
+  cr_expect_str_eq(fixture_body(r), "new");
+  fixture_expect_hop(r, 0, 503, HTTPRESP_DECISION_RETRY);
+  httpresp_response_free(r);
+}
+
 FIXTURE_TEST(cache, unsafe_method_invalidates) {
   serve("/item", 200, "Cache-Control: max-age=600\r\n", "v1");
   serve("/item", 200, "Cache-Control: max-age=600\r\n", "v2");

@@ -625,6 +625,81 @@ Test(cache_rules, select_table) {
   }
 }
 
+/* ---- stale on error (RFC 5861 §4, RFC 9111 §4.2.4) --------------------- */
+
+typedef struct sie_row {
+  const char *resp; /* stored at T0, request in `req` */
+  const char *req;
+  int64_t now_s;
+  int64_t client_sec;
+  int want;
+  const char *why;
+} sie_row;
+
+/* max-age=10: stale from T0+10 s. */
+#define MA10 "Date: {0}\nCache-Control: max-age=10"
+
+static const sie_row sie_rows[] = {
+    /* The response's allowance: staleness 50 s within 60, 70 s beyond. */
+    {MA10 ", stale-if-error=60", NULL, 60, 0, 1, "stale-if-error"},
+    {MA10 ", stale-if-error=60", NULL, 70, 0, 1, "stale-if-error"},
+    {MA10 ", stale-if-error=60", NULL, 71, 0, 0, "too-stale"},
+    /* The request's, and the client's. */
+    {MA10, "Cache-Control: stale-if-error=30", 40, 0, 1, "stale-if-error"},
+    {MA10, "Cache-Control: stale-if-error=30", 41, 0, 0, "too-stale"},
+    {MA10, NULL, 100, 90, 1, "stale-if-error"},
+    {MA10, NULL, 101, 90, 0, "too-stale"},
+    /* The largest of the three. */
+    {MA10 ", stale-if-error=5", "Cache-Control: stale-if-error=100", 100, 20,
+     1, "stale-if-error"},
+    /* Nobody allowed it. */
+    {MA10, NULL, 11, 0, 0, "no-stale-if-error"},
+    {MA10 ", stale-while-revalidate=60", NULL, 11, 0, 0, "no-stale-if-error"},
+    /* Never against must-revalidate, proxy-revalidate, no-cache. */
+    {MA10 ", must-revalidate, stale-if-error=60", NULL, 20, 60, 0,
+     "must-revalidate"},
+    {MA10 ", proxy-revalidate, stale-if-error=60", NULL, 20, 60, 0,
+     "proxy-revalidate"},
+    {MA10 ", no-cache, stale-if-error=60", NULL, 20, 60, 0, "no-cache"},
+    {MA10 ", stale-if-error=60", "Cache-Control: no-cache", 20, 60, 0,
+     "request-no-cache"},
+    {MA10 ", stale-if-error=60", "Pragma: no-cache", 20, 60, 0,
+     "request-no-cache"},
+    {MA10 ", stale-if-error=60", "Cache-Control: no-store", 20, 60, 0,
+     "request-no-cache"},
+    /* Still fresh (a revalidation the request forced): within any
+     * allowance. */
+    {MA10 ", stale-if-error=1", "Cache-Control: max-age=0", 5, 0, 1,
+     "stale-if-error"},
+    /* The variant must still be the request's. */
+    {MA10 ", stale-if-error=60\nVary: Accept", "Accept: b", 20, 0, 0, "vary"},
+};
+
+Test(cache_rules, stale_on_error_table) {
+  for (size_t i = 0; i < sizeof(sie_rows) / sizeof(sie_rows[0]); i++) {
+    const sie_row *r = &sie_rows[i];
+    hr_cache_entry e;
+    mkentry(&e, 200, r->resp, "Accept: a", 0);
+    httpresp_request *q = mkreq("GET", URL, r->req);
+    const char *why = NULL;
+    int got = hr_cache_stale_on_error(&e, q, T0 + r->now_s * 1000,
+                                      r->client_sec, &why);
+    cr_expect_eq(got, r->want, "row %zu (%s | %s): got %d (%s)", i, r->resp,
+                 r->req ? r->req : "", got, why);
+    cr_expect_str_eq(why, r->why, "row %zu", i);
+    httpresp_request_free(q);
+    hr_cache_entry_free(&e);
+  }
+  const char *why;
+  cr_expect_eq(hr_cache_stale_on_error(NULL, NULL, T0, 60, &why), 0);
+  static const int errors[] = {500, 502, 503, 504};
+  for (size_t i = 0; i < 4; i++)
+    cr_expect(hr_cache_error_status(errors[i]));
+  cr_expect(!hr_cache_error_status(501));
+  cr_expect(!hr_cache_error_status(404));
+  cr_expect(!hr_cache_error_status(429));
+}
+
 Test(cache_rules, select_without_entry) {
   httpresp_request *q = mkreq("GET", URL, NULL);
   const char *why = NULL;

@@ -282,6 +282,22 @@ HTTPRESP_EXTERN int httpresp_client_set_clock(httpresp_client *c,
  *  The client does not take ownership; the cache must outlive it. */
 HTTPRESP_EXTERN int httpresp_client_set_cache(httpresp_client *c,
                                               httpresp_cache *cache);
+/** Lets the cache answer with a stale stored response, at most
+ *  `max_stale_sec` seconds stale, when the origin cannot be reached (any
+ *  transfer failure) or answers 500, 502, 503 or 504 (RFC 9111 §4.2.4).
+ *  Default 0: only a response's or request's `stale-if-error=N` (RFC 5861)
+ *  allows it, within N; the largest allowance of the three applies.  Never
+ *  when the stored response says must-revalidate, proxy-revalidate or
+ *  no-cache, nor when the request says no-cache or no-store.  A 429 or 503
+ *  with Retry-After is retried first (httpresp_client_set_max_retries());
+ *  the stored answer stands in only for the answer retrying ends with.  The
+ *  response is the stored one with its current Age, cache status
+ *  HTTPRESP_CACHE_STALE, and a reason of "origin-error: <status>" or
+ *  "origin-unreachable"; the failed hop is recorded with
+ *  HTTPRESP_DECISION_STALE.  Returns 0, or HTTPRESP_E_INVALID_ARG without a
+ *  client or with a negative `max_stale_sec`. */
+HTTPRESP_EXTERN int httpresp_client_set_stale_if_error(httpresp_client *c,
+                                                       int64_t max_stale_sec);
 /** Says whether the easy handles given to this client may carry an
  *  identity set on them directly (CURLOPT_USERPWD, CURLOPT_USERNAME,
  *  CURLOPT_XOAUTH2_BEARER, CURLOPT_COOKIE, the cookie engine), which the
@@ -477,7 +493,9 @@ typedef enum httpresp_decision {
   HTTPRESP_DECISION_CACHE_HIT,   /**< answered from the cache, no network */
   HTTPRESP_DECISION_REVALIDATED, /**< 304 turned into the stored answer */
   HTTPRESP_DECISION_STOP,        /**< ended with an error */
-  HTTPRESP_DECISION_VETOED       /**< redirect vetoed by the hop callback */
+  HTTPRESP_DECISION_VETOED,      /**< redirect vetoed by the hop callback */
+  HTTPRESP_DECISION_STALE /**< origin failed (network, 500/502/503/504):
+                             the stored answer stands in, served stale */
 } httpresp_decision;
 
 /** What the cache did for the request. */
@@ -488,7 +506,10 @@ typedef enum httpresp_cache_status {
   HTTPRESP_CACHE_MISS,        /**< fetched, not stored */
   HTTPRESP_CACHE_STORED,      /**< fetched and stored */
   HTTPRESP_CACHE_REVALIDATED, /**< stored answer confirmed by a 304 */
-  HTTPRESP_CACHE_UPDATED      /**< stored answer replaced by a new 200 */
+  HTTPRESP_CACHE_UPDATED,     /**< stored answer replaced by a new 200 */
+  HTTPRESP_CACHE_STALE /**< stored answer served stale because the origin
+                          failed; the cache reason says how ("origin-error:
+                          503", "origin-unreachable") */
 } httpresp_cache_status;
 
 /** Why the retry logic stopped repeating. */
@@ -600,11 +621,13 @@ HTTPRESP_EXTERN const char *httpresp_response_cache_reason(
  *    staleness if given, unless the response said must-revalidate; ignored
  *    with min-fresh), `only-if-cached` (no network: a request that cannot
  *    be answered from the cache as it is ends with HTTPRESP_E_NOT_CACHED).
- *    Other request directives (no-transform, stale-if-error, ...) are
- *    ignored.
+ *    `stale-if-error=N` (a stale answer stands in for an origin failure,
+ *    httpresp_client_set_stale_if_error()).  Other request directives
+ *    (no-transform, ...) are ignored.
  *  - Response directives: no-store, no-cache, max-age, must-revalidate,
- *    public, private (stored: this is a private cache), must-understand;
- *    s-maxage and proxy-revalidate are for shared caches and ignored.
+ *    public, private (stored: this is a private cache), must-understand,
+ *    stale-if-error; s-maxage is for shared caches and ignored;
+ *    proxy-revalidate only forbids serving stale on error.
  *  - A 304 to the cache's conditional request serves the stored answer
  *    (HTTPRESP_CACHE_REVALIDATED) and updates its fields from the 304,
  *    unless the 304's ETag is strong and the stored one weak with the same

@@ -440,6 +440,12 @@ static int save_variant(httpresp_cache *c, const hr_key *k, const hr_key *vk,
 hr_cache_use hr_cache_lookup(httpresp_cache *c, const httpresp_request *req,
                              int64_t now_ms, hr_stored **out,
                              const char **why) {
+  return hr_cache_consult(c, req, now_ms, 0, out, why);
+}
+
+hr_cache_use hr_cache_consult(httpresp_cache *c, const httpresp_request *req,
+                              int64_t now_ms, int keep_stale, hr_stored **out,
+                              const char **why) {
   const char *dummy;
   if (!why)
     why = &dummy;
@@ -456,7 +462,10 @@ hr_cache_use hr_cache_lookup(httpresp_cache *c, const httpresp_request *req,
   }
   hr_cache_use use = hr_cache_select(rc == 0 ? &(*out)->e : NULL, req, now_ms,
                                      why);
-  if (use != HR_CACHE_USE_FRESH && use != HR_CACHE_USE_REVALIDATE) {
+  int keep = use == HR_CACHE_USE_FRESH || use == HR_CACHE_USE_REVALIDATE ||
+             (keep_stale && use == HR_CACHE_USE_NONE && *out &&
+              strcmp(*why, "stale") == 0);
+  if (!keep) {
     hr_stored_unref(*out);
     *out = NULL;
   }

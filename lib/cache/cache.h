@@ -32,6 +32,13 @@ hr_cache_use hr_cache_lookup(httpresp_cache *c, const httpresp_request *req,
                              int64_t now_ms, hr_stored **out,
                              const char **why);
 
+/* hr_cache_lookup, and with `keep_stale`, on NONE for an entry that is
+ * stale and has no validator (why "stale"), `*out` holds it too: it may
+ * still stand in for an origin failure (hr_cache_stale_on_error). */
+hr_cache_use hr_cache_consult(httpresp_cache *c, const httpresp_request *req,
+                              int64_t now_ms, int keep_stale, hr_stored **out,
+                              const char **why);
+
 /* Event 2, a complete final response to `req` came from the network:
  * stores it when hr_cache_storable allows (returns 1), else removes
  * whatever was stored for the key, since it is superseded (returns 0) --

@@ -626,6 +626,62 @@ hr_cache_use hr_cache_select(const hr_cache_entry *e,
   return revalidate;
 }
 
+/* ---- serving stale on error (RFC 5861 §4, RFC 9111 §4.2.4) ------------ */
+
+int hr_cache_error_status(int status) {
+  return status == 500 || status == 502 || status == 503 || status == 504;
+}
+
+int hr_cache_stale_on_error(const hr_cache_entry *e,
+                            const httpresp_request *req, int64_t now_ms,
+                            int64_t client_sec, const char **why) {
+  const char *dummy;
+  if (!why)
+    why = &dummy;
+  *why = "miss";
+  if (!e || !req)
+    return 0;
+  hr_cache_facts tmp;
+  const hr_cache_facts *f = hr_cache_facts_of(e, &tmp);
+  if (f->varies && !vary_matches(e, req)) {
+    *why = "vary";
+    return 0;
+  }
+  hr_cc rq, rs;
+  hr_cc_from_headers(&rq, &req->headers);
+  hr_cc_from_headers(&rs, &e->headers);
+  /* The request insists on the origin (§5.2.1.4), or the server forbade
+   * serving it unvalidated (§5.2.2.2, §5.2.2.4, §5.2.2.8). */
+  if (rq.flags & (HR_CC_NO_CACHE | HR_CC_NO_STORE)) {
+    *why = "request-no-cache";
+    return 0;
+  }
+  if (rs.flags & (HR_CC_NO_CACHE | HR_CC_NO_STORE | HR_CC_MUST_REVALIDATE |
+                  HR_CC_PROXY_REVALIDATE)) {
+    *why = rs.flags & HR_CC_MUST_REVALIDATE    ? "must-revalidate"
+           : rs.flags & HR_CC_PROXY_REVALIDATE ? "proxy-revalidate"
+                                               : "no-cache";
+    return 0;
+  }
+  int64_t allow = client_sec > 0 ? client_sec : -1;
+  if (rs.stale_if_error > allow)
+    allow = rs.stale_if_error;
+  if (rq.stale_if_error > allow)
+    allow = rq.stale_if_error;
+  if (allow < 0) {
+    *why = "no-stale-if-error";
+    return 0;
+  }
+  int64_t staleness = current_age_ms(e, f, now_ms) -
+                      hr_sat_mul(f->lifetime, 1000);
+  if (staleness > hr_sat_mul(allow, 1000)) {
+    *why = "too-stale";
+    return 0;
+  }
+  *why = "stale-if-error";
+  return 1;
+}
+
 /* ---- validation ------------------------------------------------------- */
 
 int hr_cache_conditionals(const hr_cache_entry *e, hr_headers *out) {

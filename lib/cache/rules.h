@@ -125,6 +125,23 @@ hr_cache_use hr_cache_select(const hr_cache_entry *e,
                              const httpresp_request *req, int64_t now_ms,
                              const char **why);
 
+/* Whether a hop's status is an origin failure a stale answer may stand in
+ * for (RFC 5861 §4): 500, 502, 503, 504. */
+int hr_cache_error_status(int status);
+/* Whether the stored `e` may answer `req` at `now_ms` although stale,
+ * because the origin could not be reached or answered with an error
+ * status (RFC 5861 §4, RFC 9111 §4.2.4): never when the request says
+ * no-cache (or Pragma: no-cache) or no-store, nor when the response says
+ * no-cache, must-revalidate or proxy-revalidate; otherwise when its
+ * staleness is within the largest of the response's stale-if-error, the
+ * request's stale-if-error and `client_sec` (the client's allowance, 0:
+ * none).  `*why` gets a static reason ("stale-if-error" when it may;
+ * "must-revalidate", "proxy-revalidate", "no-cache", "request-no-cache",
+ * "no-stale-if-error", "too-stale", "vary", "miss" when not). */
+int hr_cache_stale_on_error(const hr_cache_entry *e,
+                            const httpresp_request *req, int64_t now_ms,
+                            int64_t client_sec, const char **why);
+
 /* Whether `e` carries a validator (an ETag, or a Last-Modified that is a
  * valid HTTP-date). */
 int hr_cache_has_validator(const hr_cache_entry *e);
