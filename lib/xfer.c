@@ -348,6 +348,34 @@ static hr_xfer_state serve_stored(hr_xfer *x) {
   return HR_XS_HOP_DONE;
 }
 
+/* Whether the stale x->stored answers this hop at once, its revalidation
+ * deferred (stale-while-revalidate, HTTPRESP_SWR_DEFER): one deferred
+ * revalidation per stored entry (its key and variant), whoever asks. */
+static int answer_stale_now(hr_xfer *x, int64_t now) {
+  httpresp_client *c = x->client;
+  const hr_cache_entry *e = &x->stored->e;
+  const char *why;
+  if (c->swr_mode != HTTPRESP_SWR_DEFER || x->cur->cache_refresh ||
+      !hr_cache_swr_allows(e, x->cur, now, &why))
+    return 0;
+  char *names = NULL;
+  hr_variant_id v = HR_VARIANT_NONE;
+  if (hr_cache_vary_names(&e->headers, &names) != 0 ||
+      (names && hr_cache_variant_id(names, &e->vary, &v) != 0)) {
+    free(names);
+    return 0;
+  }
+  free(names);
+  size_t klen = strlen(e->key);
+  char *id = malloc(klen + 24);
+  if (!id)
+    return 0;
+  snprintf(id, klen + 24, "%s %016llx", e->key, (unsigned long long)v);
+  int ok = hr_client_swr_defer(c, id, x->cur) == 0;
+  free(id);
+  return ok;
+}
+
 /* Asks the cache about the current hop before any network: returns
  * HR_XS_RUN to go on to the network (possibly with conditionals added),
  * HR_XS_HOP_DONE when the store answers, HR_XS_DONE on error. */
@@ -385,6 +413,12 @@ static hr_xfer_state consult_cache(hr_xfer *x, int64_t now) {
   hr_cache_use use =
       hr_cache_consult(x->client->cache, x->cur, now, 1, &x->stored, &why);
   x->resp->cache_reason = why;
+  if (x->stored && (use == HR_CACHE_USE_REVALIDATE || use == HR_CACHE_USE_NONE) &&
+      answer_stale_now(x, now)) {
+    x->resp->cache_status = HTTPRESP_CACHE_STALE;
+    x->resp->cache_reason = "revalidating";
+    return serve_stored(x);
+  }
   switch (use) {
   case HR_CACHE_USE_FRESH:
     x->resp->cache_status = HTTPRESP_CACHE_HIT;

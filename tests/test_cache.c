@@ -886,3 +886,134 @@ FIXTURE_TEST(cache, threads_share_one_client_and_disk_cache) {
   httpresp_cache_free(disk);
   fixture_rm_rf(dir);
 }
+
+/* ---- stale-while-revalidate (RFC 5861 §3), HTTPRESP_SWR_DEFER ---------- */
+
+FIXTURE_TEST(cache, stale_while_revalidate_answers_at_once_then_revalidates) {
+  serve("/swr", 200, "Cache-Control: max-age=1, stale-while-revalidate=60\r\n"
+                     "ETag: \"w\"\r\nX-Version: 1\r\n", "old");
+  serve("/swr", 304, "Cache-Control: max-age=600\r\nETag: \"w\"\r\n"
+                     "X-Version: 2\r\n", NULL);
+  httpresp_response_free(get("/swr", NULL));
+  clk.now_ms += 5000;
+  /* Default: revalidated now, as any stale answer. */
+  cr_expect_eq(httpresp_client_set_stale_while_revalidate(client, 7),
+               HTTPRESP_E_INVALID_ARG);
+  cr_assert_eq(httpresp_client_set_stale_while_revalidate(client,
+                                                          HTTPRESP_SWR_DEFER),
+               0);
+  for (int i = 0; i < 20; i++) {
+    httpresp_response *r = get("/swr", NULL);
+    cr_expect_eq(httpresp_response_status(r), 200);
+    cr_expect_str_eq(fixture_body(r), "old");
+    cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_STALE);
+    cr_expect_str_eq(httpresp_response_cache_reason(r), "revalidating");
+    cr_expect_str_eq(httpresp_response_header(r, "Age"), "5");
+    httpresp_response_free(r);
+  }
+  cr_expect_eq(ts_request_count(ts), 1, "answered without the network");
+  size_t done = 99;
+  cr_expect_eq(httpresp_client_revalidate(client, easy, &done), 0);
+  cr_expect_eq(done, 1u, "one revalidation for twenty stale answers");
+  cr_assert_eq(ts_request_count(ts), 2);
+  cr_expect_str_eq(ts_req_header(ts_request_get(ts, 1), "If-None-Match"),
+                   "\"w\"");
+  cr_expect_eq(httpresp_client_revalidate(client, easy, &done), 0);
+  cr_expect_eq(done, 0u, "nothing left to do");
+  httpresp_response *r = get("/swr", NULL);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_HIT);
+  cr_expect_str_eq(httpresp_response_header(r, "X-Version"), "2");
+  httpresp_response_free(r);
+  cr_expect_eq(ts_request_count(ts), 2);
+  /* Past the window: revalidated now. */
+  clk.now_ms += 700000;
+  serve("/swr", 304, "Cache-Control: max-age=1, stale-while-revalidate=60\r\n"
+                     "ETag: \"w\"\r\n", NULL);
+  r = get("/swr", NULL);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_REVALIDATED);
+  httpresp_response_free(r);
+  cr_expect_eq(ts_request_count(ts), 3);
+}
+
+FIXTURE_TEST(cache, stale_while_revalidate_never_with_must_revalidate) {
+  serve("/swm", 200, "Cache-Control: max-age=1, must-revalidate, "
+                     "stale-while-revalidate=60\r\nETag: \"m\"\r\n", "old");
+  serve("/swm", 304, "ETag: \"m\"\r\n", NULL);
+  httpresp_response_free(get("/swm", NULL));
+  clk.now_ms += 5000;
+  cr_assert_eq(httpresp_client_set_stale_while_revalidate(client,
+                                                          HTTPRESP_SWR_DEFER),
+               0);
+  httpresp_response *r = get("/swm", NULL);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_REVALIDATED);
+  httpresp_response_free(r);
+  cr_expect_eq(ts_request_count(ts), 2);
+}
+
+typedef struct swr_arg {
+  httpresp_client *client;
+  CURL *easy;
+  char *url;
+  pthread_barrier_t *go;
+  int stale;
+} swr_arg;
+
+static void *swr_request(void *p) {
+  swr_arg *a = p;
+  httpresp_request *rq;
+  if (httpresp_request_new(&rq, "GET", a->url) == 0) {
+    pthread_barrier_wait(a->go);
+    httpresp_response *r;
+    if (fixture_perform(a->client, a->easy, rq, &r) == 0 &&
+        httpresp_response_cache_status(r) == HTTPRESP_CACHE_STALE)
+      a->stale = 1;
+    httpresp_response_free(r);
+    httpresp_request_free(rq);
+  }
+  fixture_driver_release();
+  return NULL;
+}
+
+/* Twenty requests at once in the window, from twenty threads: all answered
+ * stale, and one revalidation deferred, not twenty. */
+FIXTURE_TEST(cache, stale_while_revalidate_one_revalidation_for_20_at_once) {
+  httpresp_client *shared = fixture_client(NULL); /* real clock */
+  httpresp_client_set_cache(shared, cache);
+  cr_assert_eq(httpresp_client_set_stale_while_revalidate(shared,
+                                                          HTTPRESP_SWR_DEFER),
+               0);
+  ts_simple(ts, 0, "/c20", 200,
+            "Cache-Control: max-age=0, stale-while-revalidate=600\r\n"
+            "ETag: \"c\"\r\n", "shared");
+  ts_simple(ts, 0, "/c20", 304, "ETag: \"c\"\r\n", NULL);
+  char *u = ts_url(ts, 0, "/c20");
+  httpresp_request *rq;
+  cr_assert_eq(httpresp_request_new(&rq, "GET", u), 0);
+  httpresp_response *r;
+  cr_assert_eq(fixture_perform(shared, easy, rq, &r), 0);
+  httpresp_response_free(r);
+  httpresp_request_free(rq);
+  enum { N = 20 };
+  pthread_t th[N];
+  swr_arg args[N];
+  pthread_barrier_t go;
+  pthread_barrier_init(&go, NULL, N);
+  for (int i = 0; i < N; i++) {
+    args[i] = (swr_arg){shared, fixture_easy(), u, &go, 0};
+    cr_assert_eq(pthread_create(&th[i], NULL, swr_request, &args[i]), 0);
+  }
+  for (int i = 0; i < N; i++) {
+    pthread_join(th[i], NULL);
+    curl_easy_cleanup(args[i].easy);
+    cr_expect(args[i].stale, "thread %d answered stale", i);
+  }
+  pthread_barrier_destroy(&go);
+  cr_expect_eq(ts_request_count(ts), 1, "none of the twenty reached it");
+  size_t done = 0;
+  cr_expect_eq(httpresp_client_revalidate(shared, easy, &done), 0);
+  cr_expect_eq(done, 1u);
+  cr_expect_eq(ts_request_count(ts), 2, "exactly one revalidation");
+  cr_expect_not_null(ts_req_header(ts_request_get(ts, 1), "If-None-Match"));
+  free(u);
+  httpresp_client_free(shared);
+}

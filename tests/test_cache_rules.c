@@ -700,6 +700,47 @@ Test(cache_rules, stale_on_error_table) {
   cr_expect(!hr_cache_error_status(429));
 }
 
+/* ---- stale-while-revalidate (RFC 5861 §3) ------------------------------ */
+
+static const sie_row swr_rows[] = {
+    {MA10 ", stale-while-revalidate=30", NULL, 5, 0, 0, "fresh"},
+    {MA10 ", stale-while-revalidate=30", NULL, 11, 0, 1,
+     "stale-while-revalidate"},
+    {MA10 ", stale-while-revalidate=30", NULL, 40, 0, 1,
+     "stale-while-revalidate"},
+    {MA10 ", stale-while-revalidate=30", NULL, 41, 0, 0, "too-stale"},
+    {MA10, NULL, 11, 0, 0, "no-stale-while-revalidate"},
+    {MA10 ", stale-if-error=30", NULL, 11, 0, 0, "no-stale-while-revalidate"},
+    {MA10 ", must-revalidate, stale-while-revalidate=30", NULL, 11, 0, 0,
+     "must-revalidate"},
+    {MA10 ", no-cache, stale-while-revalidate=30", NULL, 11, 0, 0,
+     "no-cache"},
+    {MA10 ", stale-while-revalidate=30", "Cache-Control: no-cache", 11, 0, 0,
+     "request-directive"},
+    {MA10 ", stale-while-revalidate=30", "Cache-Control: max-age=100", 11, 0,
+     0, "request-directive"},
+    {MA10 ", stale-while-revalidate=30", "Cache-Control: min-fresh=1", 11, 0,
+     0, "request-directive"},
+    {MA10 ", stale-while-revalidate=30\nVary: Accept", "Accept: b", 11, 0, 0,
+     "vary"},
+};
+
+Test(cache_rules, stale_while_revalidate_table) {
+  for (size_t i = 0; i < sizeof(swr_rows) / sizeof(swr_rows[0]); i++) {
+    const sie_row *r = &swr_rows[i];
+    hr_cache_entry e;
+    mkentry(&e, 200, r->resp, "Accept: a", 0);
+    httpresp_request *q = mkreq("GET", URL, r->req);
+    const char *why = NULL;
+    int got = hr_cache_swr_allows(&e, q, T0 + r->now_s * 1000, &why);
+    cr_expect_eq(got, r->want, "row %zu (%s | %s): got %d (%s)", i, r->resp,
+                 r->req ? r->req : "", got, why);
+    cr_expect_str_eq(why, r->why, "row %zu", i);
+    httpresp_request_free(q);
+    hr_cache_entry_free(&e);
+  }
+}
+
 Test(cache_rules, select_without_entry) {
   httpresp_request *q = mkreq("GET", URL, NULL);
   const char *why = NULL;

@@ -298,6 +298,33 @@ HTTPRESP_EXTERN int httpresp_client_set_cache(httpresp_client *c,
  *  client or with a negative `max_stale_sec`. */
 HTTPRESP_EXTERN int httpresp_client_set_stale_if_error(httpresp_client *c,
                                                        int64_t max_stale_sec);
+/** How the client treats a stale stored answer whose response allows
+ *  `stale-while-revalidate=N` (RFC 5861 §3), within those N seconds of
+ *  staleness:
+ *  - HTTPRESP_SWR_REVALIDATE_NOW (the default): as any stale answer, the
+ *    request revalidates it with the origin before it answers;
+ *  - HTTPRESP_SWR_DEFER: the request is answered at once with the stale
+ *    answer (cache status HTTPRESP_CACHE_STALE, reason "revalidating") and
+ *    its revalidation is deferred until the caller runs
+ *    httpresp_client_revalidate().  However many requests get the stale
+ *    answer meanwhile, from any thread or driver, the entry is revalidated
+ *    once.  Past 256 deferred entries, requests revalidate at once.
+ *  Never when the response says must-revalidate or no-cache, nor when the
+ *  request says no-cache, no-store, max-age or min-fresh.  Returns 0, or
+ *  HTTPRESP_E_INVALID_ARG without a client or for another mode. */
+#define HTTPRESP_SWR_REVALIDATE_NOW 0
+#define HTTPRESP_SWR_DEFER 1
+HTTPRESP_EXTERN int httpresp_client_set_stale_while_revalidate(
+    httpresp_client *c, int mode);
+/** Runs the revalidations HTTPRESP_SWR_DEFER deferred, one after the
+ *  other, each as a conditional request through httpresp_perform() on
+ *  `easy` (with the first deferred request's fields, without its sink):
+ *  a 304 refreshes the stored entry, a new answer replaces it.  Entries
+ *  deferred while it runs are run too.  Their answers are not returned.
+ *  Sets `*done` (may be NULL) to how many ran.  Returns 0, or
+ *  HTTPRESP_E_INVALID_ARG without a client or handle. */
+HTTPRESP_EXTERN int httpresp_client_revalidate(httpresp_client *c, CURL *easy,
+                                               size_t *done);
 /** Says whether the easy handles given to this client may carry an
  *  identity set on them directly (CURLOPT_USERPWD, CURLOPT_USERNAME,
  *  CURLOPT_XOAUTH2_BEARER, CURLOPT_COOKIE, the cookie engine), which the
@@ -509,7 +536,8 @@ typedef enum httpresp_cache_status {
   HTTPRESP_CACHE_UPDATED,     /**< stored answer replaced by a new 200 */
   HTTPRESP_CACHE_STALE /**< stored answer served stale because the origin
                           failed; the cache reason says how ("origin-error:
-                          503", "origin-unreachable") */
+                          503", "origin-unreachable"), or within a
+                          stale-while-revalidate window ("revalidating") */
 } httpresp_cache_status;
 
 /** Why the retry logic stopped repeating. */

@@ -682,6 +682,53 @@ int hr_cache_stale_on_error(const hr_cache_entry *e,
   return 1;
 }
 
+/* ---- stale-while-revalidate (RFC 5861 §3) ------------------------------ */
+
+int hr_cache_swr_allows(const hr_cache_entry *e, const httpresp_request *req,
+                        int64_t now_ms, const char **why) {
+  const char *dummy;
+  if (!why)
+    why = &dummy;
+  *why = "miss";
+  if (!e || !req)
+    return 0;
+  hr_cache_facts tmp;
+  const hr_cache_facts *f = hr_cache_facts_of(e, &tmp);
+  if (f->varies && !vary_matches(e, req)) {
+    *why = "vary";
+    return 0;
+  }
+  hr_cc rq, rs;
+  hr_cc_from_headers(&rq, &req->headers);
+  hr_cc_from_headers(&rs, &e->headers);
+  /* A request that asks for the origin or for freshness gets it. */
+  if ((rq.flags & (HR_CC_NO_CACHE | HR_CC_NO_STORE)) || rq.max_age >= 0 ||
+      rq.min_fresh >= 0) {
+    *why = "request-directive";
+    return 0;
+  }
+  if (rs.flags & (HR_CC_NO_CACHE | HR_CC_NO_STORE | HR_CC_MUST_REVALIDATE)) {
+    *why = rs.flags & HR_CC_MUST_REVALIDATE ? "must-revalidate" : "no-cache";
+    return 0;
+  }
+  if (rs.stale_while_revalidate < 0) {
+    *why = "no-stale-while-revalidate";
+    return 0;
+  }
+  int64_t age = current_age_ms(e, f, now_ms);
+  int64_t life = hr_sat_mul(f->lifetime, 1000);
+  if (life > age) { /* as hr_cache_select has it */
+    *why = "fresh";
+    return 0;
+  }
+  if (age - life > hr_sat_mul(rs.stale_while_revalidate, 1000)) {
+    *why = "too-stale";
+    return 0;
+  }
+  *why = "stale-while-revalidate";
+  return 1;
+}
+
 /* ---- validation ------------------------------------------------------- */
 
 int hr_cache_conditionals(const hr_cache_entry *e, hr_headers *out) {

@@ -142,6 +142,17 @@ int hr_cache_stale_on_error(const hr_cache_entry *e,
                             const httpresp_request *req, int64_t now_ms,
                             int64_t client_sec, const char **why);
 
+/* Whether the stale `e` may answer `req` at `now_ms` at once while it is
+ * revalidated apart (RFC 5861 §3): its staleness is within the response's
+ * stale-while-revalidate, the response says neither no-cache nor
+ * must-revalidate, and the request says none of no-cache, no-store,
+ * max-age, min-fresh (it asks for the origin or for freshness).  `*why`:
+ * "stale-while-revalidate" when it may, else "fresh", "too-stale",
+ * "no-stale-while-revalidate", "must-revalidate", "no-cache",
+ * "request-directive", "vary", "miss". */
+int hr_cache_swr_allows(const hr_cache_entry *e, const httpresp_request *req,
+                        int64_t now_ms, const char **why);
+
 /* Whether `e` carries a validator (an ETag, or a Last-Modified that is a
  * valid HTTP-date). */
 int hr_cache_has_validator(const hr_cache_entry *e);
