@@ -453,6 +453,20 @@ FIXTURE_TEST(cache, alternating_variants_both_served_from_cache) {
   cr_expect_eq(ts_request_count(ts), 6, "both variants were refetched");
 }
 
+/* A Vary that no request can be matched against is not stored, and says
+ * why. */
+FIXTURE_TEST(cache, unmatchable_vary_is_not_stored) {
+  serve("/uv", 200, "Cache-Control: max-age=600\r\nVary: X-Bad Name\r\n",
+        "u");
+  httpresp_response *r = get("/uv", NULL);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_MISS);
+  cr_expect_str_eq(httpresp_response_cache_reason(r), "vary-unmatchable");
+  httpresp_response_free(r);
+  r = get("/uv", NULL);
+  cr_expect_eq(ts_request_count(ts), 2);
+  httpresp_response_free(r);
+}
+
 /* RFC 9111 §4.3.4: of two stale variants, a 304 refreshes the one whose
  * conditional it answered; the other stays stale and is revalidated with
  * its own validator. */

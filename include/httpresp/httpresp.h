@@ -670,9 +670,10 @@ HTTPRESP_EXTERN const char *httpresp_response_cache_reason(
  *    around commas does not count); Accept, Accept-Charset,
  *    Accept-Encoding and Accept-Language are also compared regardless of
  *    member order and whitespace, and the last three regardless of case.
- *    `Vary: *` is never stored nor matched.  A 304 refreshes the variant
- *    it validated; a new answer without Vary, or an unsafe method,
- *    removes every variant of the URL.  A version 1 store sees a variant
+ *    `Vary: *` is never stored nor matched, nor is a Vary naming what is
+ *    no field name (cache reason "vary-unmatchable").  A 304 refreshes
+ *    the variant it validated; a new answer without Vary, or an unsafe
+ *    method, removes every variant of the URL.  A version 1 store sees a variant
  *    as a key of its own (the URL's key followed by "#v" and 16 hex
  *    digits; "#i" for the index).
  *  - Entries larger than 64 MiB (headers and body) are not stored.

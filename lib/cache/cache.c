@@ -500,6 +500,9 @@ int hr_cache_on_response(httpresp_cache *c, const httpresp_request *req,
     int rc = hr_cache_vary_names(resp, &names);
     if (rc == 0 && names)
       rc = hr_cache_variant_id(names, &req->headers, &id);
+    /* A Vary no request could be matched against (a name that is no
+     * token, a value of more members than any sane request sends). */
+    int unmatchable = rc == HTTPRESP_E_INVALID_ARG;
     if (rc == 0)
       rc = hr_key_variant(&k, id, fold(c), &vk);
     if (rc == 0) {
@@ -520,8 +523,10 @@ int hr_cache_on_response(httpresp_cache *c, const httpresp_request *req,
     }
     free(names);
     if (!stored) {
-      *why = rc == HTTPRESP_E_INVALID_ARG ? "too-large" : "store-failed";
-      *sys_err = rc < 0 ? -rc : 0;
+      *why = unmatchable                  ? "vary-unmatchable"
+             : rc == HTTPRESP_E_INVALID_ARG ? "too-large"
+                                            : "store-failed";
+      *sys_err = rc < 0 && !unmatchable ? -rc : 0;
     }
   }
   /* A newer answer came from the server: what was stored is superseded.
