@@ -45,10 +45,12 @@ int httpresp_client_new(httpresp_client **out) {
   c->sleep = system_sleep;
   atomic_init(&c->rng, (uint64_t)system_now(NULL) ^ (uint64_t)(uintptr_t)c);
   c->origins = malloc(sizeof(*c->origins));
-  if (!p->schemes || !c->origins || hr_origins_new_local(c->origins) != 0 ||
-      pthread_mutex_init(&c->swr_lock, NULL) != 0) {
-    if (c->origins && c->origins->vt)
-      c->origins->vt->destroy(c->origins->impl);
+  int ok = p->schemes && c->origins && hr_origins_new_local(c->origins) == 0;
+  if (ok && pthread_mutex_init(&c->swr_lock, NULL) != 0) {
+    c->origins->vt->destroy(c->origins->impl);
+    ok = 0;
+  }
+  if (!ok) {
     free(c->origins);
     free(p->schemes);
     free(c);

@@ -381,6 +381,24 @@ static int cmp_member(const void *a, const void *b) {
 
 #define HR_VARY_MEMBERS_MAX 64
 
+/* Appends one list member without OWS outside quotes, case folded there
+ * when `fold`, NUL-terminated. */
+static int append_member(hr_buf *out, const char *s, size_t n, int fold) {
+  int quoted = 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (c == '"')
+      quoted = !quoted;
+    if (!quoted && hr_is_ows((unsigned char)c))
+      continue;
+    if (!quoted && fold)
+      c = hr_tolower(c);
+    if (hr_buf_append(out, &c, 1))
+      return HTTPRESP_E_NOMEM;
+  }
+  return hr_buf_append(out, "", 1) ? HTTPRESP_E_NOMEM : 0;
+}
+
 int hr_cache_vary_value(const hr_headers *h, const char *name, hr_buf *out) {
   hr_buf_reset(out);
   int known = -1;
@@ -399,8 +417,7 @@ int hr_cache_vary_value(const hr_headers *h, const char *name, hr_buf *out) {
         return HTTPRESP_E_NOMEM;
     return 0;
   }
-  /* Each member without OWS (outside quotes), case folded where the field
-   * is case-insensitive, then the members sorted. */
+  /* Each member normalised, then the members sorted. */
   hr_buf all;
   hr_buf_init(&all);
   size_t starts[HR_VARY_MEMBERS_MAX], count = 0;
@@ -411,19 +428,7 @@ int hr_cache_vary_value(const hr_headers *h, const char *name, hr_buf *out) {
       break;
     }
     starts[count++] = all.len;
-    int quoted = 0;
-    for (size_t i = 0; i < n && !rc; i++) {
-      char c = s[i];
-      if (c == '"')
-        quoted = !quoted;
-      if (!quoted && hr_is_ows((unsigned char)c))
-        continue;
-      if (!quoted && normalised_fields[known].fold_case)
-        c = hr_tolower(c);
-      rc = hr_buf_append(&all, &c, 1);
-    }
-    if (!rc)
-      rc = hr_buf_append(&all, "", 1); /* NUL-terminates the member */
+    rc = append_member(&all, s, n, normalised_fields[known].fold_case);
   }
   char *members[HR_VARY_MEMBERS_MAX];
   for (size_t i = 0; !rc && i < count; i++)
