@@ -1,5 +1,6 @@
 /* The client: settings, clock, callbacks and per-origin quiet times. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -47,7 +48,12 @@ int httpresp_client_new(httpresp_client **out) {
   atomic_init(&c->rng, (uint64_t)system_now(NULL) ^ (uint64_t)(uintptr_t)c);
   c->local_origins = malloc(sizeof(*c->local_origins));
   c->origins = c->local_origins;
-  if (!p->schemes || !c->origins || hr_origins_new_local(c->origins) != 0) {
+  int ok = p->schemes && c->origins && hr_origins_new_local(c->origins) == 0;
+  if (ok && pthread_mutex_init(&c->swr_lock, NULL) != 0) {
+    c->origins->vt->destroy(c->origins->impl);
+    ok = 0;
+  }
+  if (!ok) {
     free(c->local_origins);
     free(p->schemes);
     free(c);
@@ -66,7 +72,97 @@ void httpresp_client_free(httpresp_client *c) {
   free(c->policy.keep_headers);
   c->local_origins->vt->destroy(c->local_origins->impl);
   free(c->local_origins);
+  for (size_t i = 0; i < c->nswr; i++) {
+    free(c->swr[i].id);
+    httpresp_request_free(c->swr[i].req);
+  }
+  free(c->swr);
+  pthread_mutex_destroy(&c->swr_lock);
   free(c);
+}
+
+/* ---- stale-while-revalidate: deferred revalidations ----------------------- */
+
+int hr_client_swr_defer(httpresp_client *c, const char *id,
+                        const httpresp_request *req) {
+  pthread_mutex_lock(&c->swr_lock);
+  int rc = 0;
+  int found = 0;
+  for (size_t i = 0; i < c->nswr && !found; i++)
+    found = strcmp(c->swr[i].id, id) == 0;
+  if (!found) {
+    rc = HTTPRESP_E_NOMEM;
+    struct hr_swr_pending *grown =
+        c->nswr < HR_SWR_PENDING_MAX
+            ? realloc(c->swr, (c->nswr + 1) * sizeof(*c->swr))
+            : NULL;
+    httpresp_request *copy = NULL;
+    char *idc = hr_strdup(id);
+    if (grown) {
+      c->swr = grown;
+      if (idc && hr_request_copy(&copy, req) == 0) {
+        /* Nobody waits for its body, and the caller's sink may be gone. */
+        copy->sink = NULL;
+        copy->sink_ud = NULL;
+        copy->cache_refresh = 1;
+        c->swr[c->nswr].id = idc;
+        c->swr[c->nswr].req = copy;
+        c->swr[c->nswr].running = 0;
+        c->nswr++;
+        idc = NULL;
+        rc = 0;
+      }
+    }
+    free(idc);
+  }
+  pthread_mutex_unlock(&c->swr_lock);
+  return rc;
+}
+
+int httpresp_client_set_stale_while_revalidate(httpresp_client *c, int mode) {
+  if (!c)
+    return HTTPRESP_E_INVALID_ARG;
+  if (mode != HTTPRESP_SWR_REVALIDATE_NOW && mode != HTTPRESP_SWR_DEFER)
+    return HTTPRESP_E_INVALID_ARG;
+  c->swr_mode = mode;
+  return 0;
+}
+
+int httpresp_client_revalidate(httpresp_client *c, CURL *easy, size_t *done) {
+  if (done)
+    *done = 0;
+  if (!c || !easy)
+    return HTTPRESP_E_INVALID_ARG;
+  for (;;) {
+    /* Take one that nobody runs; it stays listed while it runs, so that
+     * requests meanwhile neither defer nor run a second one. */
+    httpresp_request *req = NULL;
+    char *id = NULL;
+    pthread_mutex_lock(&c->swr_lock);
+    for (size_t i = 0; i < c->nswr && !req; i++)
+      if (!c->swr[i].running) {
+        c->swr[i].running = 1;
+        req = c->swr[i].req;
+        id = c->swr[i].id;
+      }
+    pthread_mutex_unlock(&c->swr_lock);
+    if (!req)
+      return 0;
+    httpresp_response *resp = NULL;
+    httpresp_perform(c, easy, req, &resp);
+    httpresp_response_free(resp);
+    pthread_mutex_lock(&c->swr_lock);
+    for (size_t i = 0; i < c->nswr; i++)
+      if (c->swr[i].id == id) {
+        c->swr[i] = c->swr[--c->nswr];
+        break;
+      }
+    pthread_mutex_unlock(&c->swr_lock);
+    free(id);
+    httpresp_request_free(req);
+    if (done)
+      (*done)++;
+  }
 }
 
 int64_t hr_client_now(const httpresp_client *c) { return c->now(c->clock_ud); }
@@ -216,6 +312,15 @@ int httpresp_client_set_clock(httpresp_client *c, httpresp_now_fn now,
 int httpresp_client_set_cache(httpresp_client *c, httpresp_cache *cache) {
   CHECK_CLIENT(c);
   c->cache = cache;
+  return 0;
+}
+
+int httpresp_client_set_stale_if_error(httpresp_client *c,
+                                       int64_t max_stale_sec) {
+  CHECK_CLIENT(c);
+  if (max_stale_sec < 0)
+    return HTTPRESP_E_INVALID_ARG;
+  c->stale_if_error_sec = max_stale_sec;
   return 0;
 }
 

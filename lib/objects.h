@@ -34,6 +34,9 @@ struct httpresp_request {
   char *cache_partition; /* the caller's name for the identity, or NULL */
   unsigned char own_method; /* `method` is an allocation of its own */
   unsigned char own_url;    /* likewise `url` */
+  /* A deferred revalidation (httpresp_client_revalidate): it goes to the
+   * origin, never answered stale-while-revalidate. */
+  unsigned char cache_refresh;
   /* The method and URL given when the request was made, side by side in
    * the request's own allocation ("GET\0http://...\0"). */
   char text[];
@@ -137,6 +140,13 @@ typedef struct hr_policy {
 
 struct hr_origins;
 
+/* A revalidation deferred by stale-while-revalidate. */
+struct hr_swr_pending {
+  char *id;              /* the stored entry's key and variant */
+  httpresp_request *req; /* a copy of the first request answered stale */
+  int running;           /* httpresp_client_revalidate() is at it */
+};
+
 struct httpresp_client {
   hr_policy policy;
   httpresp_now_fn now;
@@ -151,11 +161,27 @@ struct httpresp_client {
    * which the library cannot see: requests without a cache partition of
    * their own take no part in the cache. */
   int handle_identity;
+  int64_t stale_if_error_sec; /* the caller's allowance, 0: none */
+  /* stale-while-revalidate (HTTPRESP_SWR_*), and the revalidations
+   * deferred to httpresp_client_revalidate(), one per stored entry. */
+  int swr_mode;
+  pthread_mutex_t swr_lock;
+  struct hr_swr_pending *swr;
+  size_t nswr;
   /* Per-origin state (quiet times), shared by every request of a client. */
   struct hr_origins *origins;
   struct hr_origins *local_origins; /* its own, used when none is set */
   _Atomic uint64_t rng; /* jitter state */
 };
+
+/* Most revalidations deferred at once; past it, requests revalidate at
+ * once as without stale-while-revalidate. */
+#define HR_SWR_PENDING_MAX 256
+/* Defers the revalidation of the stored entry named `id` for `req` (copied)
+ * unless one is pending or running: 0 when the request may be answered
+ * stale (one is pending now), else an error code (full: go to the origin). */
+int hr_client_swr_defer(httpresp_client *c, const char *id,
+                        const httpresp_request *req);
 
 int64_t hr_client_now(const httpresp_client *c);
 /* A uniformly random value in [0, max], for backoff jitter. */

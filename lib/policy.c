@@ -99,9 +99,10 @@ static int expect_repeat(const hr_policy_input *in, hr_decision *d) {
  * response it selects back into the answer; one that selects nothing is
  * never served: the request is repeated once without conditionals. */
 static int revalidation(const hr_policy_input *in, hr_decision *d) {
-  if (hr_cache_304_selects(in->revalidating, in->resp)) {
+  hr_304_sel sel = hr_cache_304_selects(in->revalidating, in->resp);
+  if (sel != HR_304_NONE) {
     d->next = HR_NEXT_DELIVER;
-    d->revalidated = 1;
+    d->revalidated = (int)sel;
     strcpy(d->msg, "304: stored response revalidated");
     return 0;
   }

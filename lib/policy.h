@@ -78,7 +78,8 @@ typedef struct hr_decision {
   int64_t quiet_until_ms;    /* origin asked for quiet until then, 0 if not */
   int cross_origin;          /* FOLLOW: next_req's origin differs from orig's */
   int suppress_expect;       /* send the repeat without Expect */
-  int revalidated;           /* DELIVER the stored entry the 304 selected */
+  int revalidated; /* DELIVER the stored entry a 304 answered: an hr_304_sel,
+                     UPDATE or SERVE (then the entry is not updated) */
   int skip_cache;            /* REPEAT without consulting the cache */
   /* Why: set for STOP (the error message), RETRY and REPEAT; last, so
    * that starting a decision clears only the fields before it. */

@@ -234,6 +234,7 @@ static int derive(httpresp_request **out, const httpresp_request *src,
   }
   r->sink = src->sink;
   r->sink_ud = src->sink_ud;
+  r->cache_refresh = src->cache_refresh;
   *out = r;
   return 0;
 }

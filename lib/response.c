@@ -217,7 +217,7 @@ int httpresp_response_hop(const httpresp_response *r, size_t i, int *status,
 const char *httpresp_decision_name(httpresp_decision d) {
   static const char *const names[] = {"deliver",   "follow",      "retry",
                                       "repeat",    "cache-hit",   "revalidated",
-                                      "stop",      "vetoed"};
+                                      "stop",      "vetoed",    "stale"};
   return (unsigned)d < HR_ARRAY_LEN(names) ? names[d] : "unknown";
 }
 
@@ -248,7 +248,7 @@ httpresp_cache_status httpresp_response_cache_status(
 const char *httpresp_cache_status_name(httpresp_cache_status s) {
   static const char *const names[] = {"none",  "bypass",      "hit",
                                       "miss",  "stored",      "revalidated",
-                                      "updated"};
+                                      "updated", "stale"};
   return (unsigned)s < HR_ARRAY_LEN(names) ? names[s] : "unknown";
 }
 

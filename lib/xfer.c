@@ -75,6 +75,18 @@ static const hr_headers *hop_headers(const hr_xfer *x) {
   return x->hc == HR_HC_SERVED ? &x->stored->e.headers : &x->hdrs;
 }
 
+/* Whether the stored entry this hop consulted may stand in for the
+ * origin's failure (RFC 5861 §4, RFC 9111 §4.2.4): a hop that went to the
+ * network for a request the cache applies to, with an entry at hand. */
+static int may_serve_stale(const hr_xfer *x) {
+  if (!x->stored || (x->hc != HR_HC_REVALIDATE && x->hc != HR_HC_NETWORK))
+    return 0;
+  const char *why;
+  return hr_cache_stale_on_error(&x->stored->e, x->cur,
+                                 hr_client_now(x->client),
+                                 x->client->stale_if_error_sec, &why);
+}
+
 static void decide_at_headers(hr_xfer *x) {
   httpresp_client *c = x->client;
   if (x->set_cookie)
@@ -103,8 +115,15 @@ static void decide_at_headers(hr_xfer *x) {
     hr_xfer_abort(x, rc, httpresp_strerror(rc));
     return;
   }
-  /* Bodies of redirects, repeats and stopped hops never reach the caller. */
-  x->deliver_body = x->dec.next == HR_NEXT_DELIVER;
+  /* An origin error that retrying does not take care of: a stored answer
+   * the rules allow stands in for it (decided here, so that the error's
+   * body never reaches the caller's sink). */
+  x->stale_stands_in = x->hc != HR_HC_SERVED &&
+                       x->dec.next != HR_NEXT_RETRY &&
+                       hr_cache_error_status(x->status) && may_serve_stale(x);
+  /* Bodies of redirects, repeats, stopped hops and errors a stale answer
+   * stands in for never reach the caller. */
+  x->deliver_body = x->dec.next == HR_NEXT_DELIVER && !x->stale_stands_in;
 }
 
 /* A new response starts (a status line, the end of a 1xx block, a new
@@ -305,6 +324,7 @@ static void reset_receive_state(hr_xfer *x) {
   x->interim = 0;
   x->header_bytes = 0;
   x->deliver_body = 0;
+  x->stale_stands_in = 0;
   x->discarded = 0;
   x->discard_abort = 0;
   x->errbuf[0] = '\0';
@@ -336,6 +356,34 @@ static hr_xfer_state serve_stored(hr_xfer *x) {
   if (x->abort_code)
     return fail(x, x->abort_code, x->abort_msg);
   return HR_XS_HOP_DONE;
+}
+
+/* Whether the stale x->stored answers this hop at once, its revalidation
+ * deferred (stale-while-revalidate, HTTPRESP_SWR_DEFER): one deferred
+ * revalidation per stored entry (its key and variant), whoever asks. */
+static int answer_stale_now(hr_xfer *x, int64_t now) {
+  httpresp_client *c = x->client;
+  const hr_cache_entry *e = &x->stored->e;
+  const char *why;
+  if (c->swr_mode != HTTPRESP_SWR_DEFER || x->cur->cache_refresh ||
+      !hr_cache_swr_allows(e, x->cur, now, &why))
+    return 0;
+  char *names = NULL;
+  hr_variant_id v = HR_VARIANT_NONE;
+  if (hr_cache_vary_names(&e->headers, &names) != 0 ||
+      (names && hr_cache_variant_id(names, &e->vary, &v) != 0)) {
+    free(names);
+    return 0;
+  }
+  free(names);
+  size_t klen = strlen(e->key);
+  char *id = malloc(klen + 24);
+  if (!id)
+    return 0;
+  snprintf(id, klen + 24, "%s %016llx", e->key, (unsigned long long)v);
+  int ok = hr_client_swr_defer(c, id, x->cur) == 0;
+  free(id);
+  return ok;
 }
 
 /* Asks the cache about the current hop before any network: returns
@@ -370,9 +418,17 @@ static hr_xfer_state consult_cache(hr_xfer *x, int64_t now) {
   x->hc = HR_HC_NETWORK;
   hr_stored_unref(x->stored);
   x->stored = NULL;
+  /* A stale entry without validators is kept: it may stand in for an
+   * origin failure (stale-if-error). */
   hr_cache_use use =
-      hr_cache_lookup(x->client->cache, x->cur, now, &x->stored, &why);
+      hr_cache_consult(x->client->cache, x->cur, now, 1, &x->stored, &why);
   x->resp->cache_reason = why;
+  if (x->stored && (use == HR_CACHE_USE_REVALIDATE || use == HR_CACHE_USE_NONE) &&
+      answer_stale_now(x, now)) {
+    x->resp->cache_status = HTTPRESP_CACHE_STALE;
+    x->resp->cache_reason = "revalidating";
+    return serve_stored(x);
+  }
   switch (use) {
   case HR_CACHE_USE_FRESH:
     /* The cache answered this attempt: it counts as one, as documented. */
@@ -688,7 +744,8 @@ static hr_xfer_state deliver_revalidated(hr_xfer *x) {
     return HR_XS_DONE;
   hr_cache_entry e; /* the stored entry is frozen: the update is a copy */
   hr_cache_entry_init(&e);
-  int rc = hr_cache_on_304(x->client->cache, x->cur, x->stored, 1, &x->hdrs,
+  int rc = hr_cache_on_304(x->client->cache, x->cur, x->stored,
+                           (hr_304_sel)x->dec.revalidated, &x->hdrs,
                            x->request_ms, x->response_ms, &e);
   if (!rc) {
     hr_headers_clear(&x->hdrs);
@@ -701,11 +758,33 @@ static hr_xfer_state deliver_revalidated(hr_xfer *x) {
     x->status = e.status;
     keep_final(x);
     x->resp->cache_status = HTTPRESP_CACHE_REVALIDATED;
-    x->resp->cache_reason = "";
+    x->resp->cache_reason =
+        x->dec.revalidated == HR_304_SERVE ? "not-updated" : "";
     step = deliver_stored_body(x, &e, 1);
   }
   hr_cache_entry_free(&e);
   return step;
+}
+
+/* The origin failed: the failed hop is recorded and the stored entry
+ * becomes the answer, as a hit would (a stored redirect is followed),
+ * flagged stale with how the origin failed. */
+static hr_xfer_state serve_stale(hr_xfer *x) {
+  httpresp_response *r = x->resp;
+  char why[32] = "origin-unreachable";
+  if (x->stale_stands_in)
+    snprintf(why, sizeof(why), "origin-error: %d", x->status);
+  if (record(x, HTTPRESP_DECISION_STALE) != 0)
+    return HR_XS_DONE;
+  /* The failure is not the answer: what the transfer reported goes. */
+  r->curl_code = CURLE_OK;
+  hr_decision_free(&x->dec);
+  hr_decision_init(&x->dec);
+  hr_xfer_state next = serve_stored(x);
+  r->cache_status = HTTPRESP_CACHE_STALE;
+  snprintf(r->cache_reason_buf, sizeof(r->cache_reason_buf), "%s", why);
+  r->cache_reason = r->cache_reason_buf;
+  return next;
 }
 
 /* Applies the decision taken at the end of this hop's headers. */
@@ -714,6 +793,9 @@ static hr_xfer_state complete_hop(hr_xfer *x) {
   httpresp_client *c = x->client;
   if (x->hc != HR_HC_SERVED)
     remember_quiet(x);
+  /* The error is not stored over the answer standing in for it. */
+  if (x->stale_stands_in)
+    return serve_stale(x);
   update_cache(x);
   switch (x->dec.next) {
   case HR_NEXT_DELIVER:
@@ -735,8 +817,9 @@ static hr_xfer_state complete_hop(hr_xfer *x) {
     if (record(x, HTTPRESP_DECISION_REPEAT) != 0)
       return HR_XS_DONE;
     if (x->dec.skip_cache && x->hc != HR_HC_OFF && x->stored)
-      hr_cache_on_304(c->cache, x->cur, x->stored, 0, &x->hdrs, x->request_ms,
-                      x->response_ms, NULL); /* it no longer matches */
+      hr_cache_on_304(c->cache, x->cur, x->stored, HR_304_NONE, &x->hdrs,
+                      x->request_ms, x->response_ms,
+                      NULL); /* it no longer matches */
     set_cur(x, x->dec.next_req);
     x->dec.next_req = NULL;
     /* A repeat is asked without conditionals. */
@@ -813,6 +896,11 @@ static hr_xfer_state transfer_ended(hr_xfer *x, CURLcode rc) {
   if (rc == CURLE_WRITE_ERROR && x->discard_abort)
     rc = CURLE_OK; /* we dropped an unwanted body on purpose */
   r->curl_code = rc;
+  /* The origin could not be reached, or failed before an answer began to
+   * reach the caller (never splice a stored body onto part of a new one). */
+  if (rc != CURLE_OK && (!final_seen(x) || x->stale_stands_in) &&
+      may_serve_stale(x))
+    return serve_stale(x);
   if (rc != CURLE_OK) {
     if (x->status)
       record(x, HTTPRESP_DECISION_STOP);

@@ -85,6 +85,7 @@ typedef struct hr_xfer {
   size_t header_bytes;
   int abort_code;
   int deliver_body;
+  int stale_stands_in; /* the origin failed: the stored entry will answer */
   size_t discarded;
   int discard_abort;
 

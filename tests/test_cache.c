@@ -293,6 +293,41 @@ FIXTURE_TEST(cache, weak_etag_revalidates) {
   httpresp_response_free(r);
 }
 
+/* nginx with gzip stores `ETag: W/"x"` and answers If-None-Match: W/"x"
+ * with a 304 carrying the strong "x".  The 304 answers the conditional we
+ * sent: the stored response is served (no unconditional repeat), but a
+ * strong validator may not update a weakly validated entry (RFC 9111
+ * §4.3.4), so its fields stay as stored. */
+FIXTURE_TEST(cache, strong_304_for_a_weak_etag_serves_without_update) {
+  serve("/gz", 200,
+        "Cache-Control: max-age=1\r\nETag: W/\"x\"\r\nX-Version: 1\r\n",
+        "compressed");
+  serve("/gz", 304, "ETag: \"x\"\r\nCache-Control: max-age=600\r\n"
+                    "X-Version: 2\r\n", NULL);
+  serve("/gz", 200, "Cache-Control: max-age=1\r\nETag: W/\"y\"\r\n", "again");
+  httpresp_response_free(get("/gz", NULL));
+  clk.now_ms += 2000;
+  httpresp_response *r = get("/gz", NULL);
+  cr_assert_eq(ts_request_count(ts), 2, "one conditional request, no repeat");
+  cr_expect_str_eq(ts_req_header(ts_request_get(ts, 1), "If-None-Match"),
+                   "W/\"x\"");
+  cr_expect_eq(httpresp_response_error(r), 0);
+  cr_expect_eq(httpresp_response_status(r), 200);
+  cr_expect_str_eq(fixture_body(r), "compressed");
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_REVALIDATED);
+  cr_expect_str_eq(httpresp_response_cache_reason(r), "not-updated");
+  cr_expect_str_eq(httpresp_response_header(r, "X-Version"), "1");
+  cr_expect_str_eq(httpresp_response_header(r, "ETag"), "W/\"x\"");
+  fixture_expect_hop(r, 0, 304, HTTPRESP_DECISION_REVALIDATED);
+  httpresp_response_free(r);
+  /* Not updated: still stale, so the next request revalidates again. */
+  r = get("/gz", NULL);
+  cr_expect_eq(ts_request_count(ts), 3);
+  cr_expect_str_eq(ts_req_header(ts_request_get(ts, 2), "If-None-Match"),
+                   "W/\"x\"");
+  httpresp_response_free(r);
+}
+
 FIXTURE_TEST(cache, changed_resource_replaces_the_entry) {
   serve("/c", 200, "Cache-Control: max-age=1\r\nETag: \"old\"\r\n", "old");
   serve("/c", 200, "Cache-Control: max-age=60\r\nETag: \"new\"\r\n", "new");
@@ -368,6 +403,239 @@ FIXTURE_TEST(cache, vary_mismatch_goes_to_the_network) {
   r = get("/vary", fr);
   cr_expect_str_eq(fixture_body(r), "fr");
   cr_expect_eq(ts_request_count(ts), 2);
+  httpresp_response_free(r);
+}
+
+/* RFC 9111 §4.1: an API client alternating two Accept values keeps both
+ * answers; after the first round neither reaches the server. */
+FIXTURE_TEST(cache, alternating_variants_both_served_from_cache) {
+  serve("/api", 200, "Cache-Control: max-age=600\r\nVary: Accept\r\n",
+        "{\"json\":1}");
+  serve("/api", 200, "Cache-Control: max-age=600\r\nVary: Accept\r\n",
+        "csv,1");
+  const char *json[] = {"Accept: application/json", NULL};
+  const char *csv[] = {"Accept: text/csv", NULL};
+  for (int round = 0; round < 3; round++) {
+    httpresp_response *r = get("/api", json);
+    cr_expect_str_eq(fixture_body(r), "{\"json\":1}", "round %d", round);
+    cr_expect_eq(httpresp_response_cache_status(r),
+                 round ? HTTPRESP_CACHE_HIT : HTTPRESP_CACHE_STORED);
+    httpresp_response_free(r);
+    r = get("/api", csv);
+    cr_expect_str_eq(fixture_body(r), "csv,1", "round %d", round);
+    cr_expect_eq(httpresp_response_cache_status(r),
+                 round ? HTTPRESP_CACHE_HIT : HTTPRESP_CACHE_STORED);
+    httpresp_response_free(r);
+  }
+  cr_assert_eq(ts_request_count(ts), 2, "only the first round was fetched");
+  cr_expect_str_eq(ts_req_header(ts_request_get(ts, 0), "Accept"),
+                   "application/json");
+  cr_expect_str_eq(ts_req_header(ts_request_get(ts, 1), "Accept"), "text/csv");
+  /* Member order and whitespace do not make another variant. */
+  const char *lang1[] = {"Accept-Language: en, fr;q=0.5", NULL};
+  const char *lang2[] = {"Accept-Language: FR; q=0.5,EN", NULL};
+  serve("/lang", 200,
+        "Cache-Control: max-age=600\r\nVary: Accept-Language\r\n", "en");
+  httpresp_response_free(get("/lang", lang1));
+  httpresp_response *r = get("/lang", lang2);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_HIT);
+  httpresp_response_free(r);
+  cr_expect_eq(ts_request_count(ts), 3);
+  /* An unsafe method removes every variant of its URL (§4.4). */
+  serve("/api", 200, "Cache-Control: max-age=600\r\nVary: Accept\r\n",
+        "again");
+  httpresp_response_free(req("POST", "/api", "x=1"));
+  r = get("/api", json);
+  cr_expect_str_eq(fixture_body(r), "again");
+  httpresp_response_free(r);
+  r = get("/api", csv);
+  cr_expect_str_eq(fixture_body(r), "again");
+  httpresp_response_free(r);
+  cr_expect_eq(ts_request_count(ts), 6, "both variants were refetched");
+}
+
+/* A Vary that no request can be matched against is not stored, and says
+ * why. */
+FIXTURE_TEST(cache, unmatchable_vary_is_not_stored) {
+  serve("/uv", 200, "Cache-Control: max-age=600\r\nVary: X-Bad Name\r\n",
+        "u");
+  httpresp_response *r = get("/uv", NULL);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_MISS);
+  cr_expect_str_eq(httpresp_response_cache_reason(r), "vary-unmatchable");
+  httpresp_response_free(r);
+  r = get("/uv", NULL);
+  cr_expect_eq(ts_request_count(ts), 2);
+  httpresp_response_free(r);
+}
+
+/* RFC 9111 §4.3.4: of two stale variants, a 304 refreshes the one whose
+ * conditional it answered; the other stays stale and is revalidated with
+ * its own validator. */
+FIXTURE_TEST(cache, not_modified_updates_the_variant_it_validated) {
+  serve("/v2", 200, "Cache-Control: max-age=1\r\nVary: Accept-Language\r\n"
+                    "ETag: \"en\"\r\nX-Version: 1\r\n", "english");
+  serve("/v2", 200, "Cache-Control: max-age=1\r\nVary: Accept-Language\r\n"
+                    "ETag: \"fr\"\r\nX-Version: 1\r\n", "french");
+  serve("/v2", 304, "ETag: \"fr\"\r\nCache-Control: max-age=600\r\n"
+                    "X-Version: 2\r\n", NULL);
+  const char *en[] = {"Accept-Language: en", NULL};
+  const char *fr[] = {"Accept-Language: fr", NULL};
+  httpresp_response_free(get("/v2", en));
+  httpresp_response_free(get("/v2", fr));
+  clk.now_ms += 2000;
+  httpresp_response *r = get("/v2", fr);
+  cr_assert_eq(ts_request_count(ts), 3);
+  cr_expect_str_eq(ts_req_header(ts_request_get(ts, 2), "If-None-Match"),
+                   "\"fr\"");
+  cr_expect_str_eq(fixture_body(r), "french");
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_REVALIDATED);
+  cr_expect_str_eq(httpresp_response_header(r, "X-Version"), "2");
+  httpresp_response_free(r);
+  r = get("/v2", fr);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_HIT,
+               "the refreshed variant is fresh");
+  cr_expect_str_eq(httpresp_response_header(r, "X-Version"), "2");
+  httpresp_response_free(r);
+  cr_expect_eq(ts_request_count(ts), 3);
+  serve("/v2", 304, "ETag: \"en\"\r\nCache-Control: max-age=600\r\n", NULL);
+  r = get("/v2", en);
+  cr_assert_eq(ts_request_count(ts), 4, "the other variant is still stale");
+  cr_expect_str_eq(ts_req_header(ts_request_get(ts, 3), "If-None-Match"),
+                   "\"en\"");
+  cr_expect_str_eq(fixture_body(r), "english");
+  cr_expect_str_eq(httpresp_response_header(r, "X-Version"), "1");
+  httpresp_response_free(r);
+}
+
+/* ---- stale-if-error (RFC 5861 §4, RFC 9111 §4.2.4) ------------------- */
+
+static size_t sink(void *ud, const char *data, size_t len);
+
+/* Stores `headers` + body "stored" at /e, then makes it 5 s stale. */
+static void stored_then_stale(const char *headers) {
+  serve("/e", 200, headers, "stored");
+  httpresp_response *r = get("/e", NULL);
+  cr_assert_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_STORED);
+  httpresp_response_free(r);
+  clk.now_ms += 6000;
+}
+
+static void expect_stale(httpresp_response *r, const char *reason) {
+  cr_expect_eq(httpresp_response_error(r), 0, "%s",
+               httpresp_response_errmsg(r));
+  cr_expect_eq(httpresp_response_status(r), 200);
+  cr_expect_str_eq(fixture_body(r), "stored");
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_STALE);
+  cr_expect_str_eq(httpresp_response_cache_reason(r), reason);
+  cr_expect_str_eq(httpresp_response_header(r, "Age"), "6");
+  fixture_expect_hop(r, 0, FIXTURE_ANY_STATUS, HTTPRESP_DECISION_STALE);
+  fixture_expect_hop(r, 1, 200, HTTPRESP_DECISION_CACHE_HIT);
+}
+
+FIXTURE_TEST(cache, stale_if_error_when_the_origin_closes) {
+  stored_then_stale("Cache-Control: max-age=1, stale-if-error=60\r\n"
+                    "ETag: \"s\"\r\n");
+  ts_resp_close(ts_route(ts, 0, "/e")); /* no answer at all */
+  httpresp_response *r = get("/e", NULL);
+  /* libcurl tries once more on a fresh connection when a reused one dies
+   * without an answer: every try is the conditional request. */
+  size_t n = ts_request_count(ts);
+  cr_assert(n == 2 || n == 3, "got %zu", n);
+  for (size_t i = 1; i < n; i++)
+    cr_expect_str_eq(ts_req_header(ts_request_get(ts, i), "If-None-Match"),
+                     "\"s\"", "it did try to revalidate");
+  expect_stale(r, "origin-unreachable");
+  httpresp_response_free(r);
+}
+
+FIXTURE_TEST(cache, stale_if_error_on_503_without_validators) {
+  stored_then_stale("Cache-Control: max-age=1, stale-if-error=60\r\n");
+  serve("/e", 503, NULL, "the origin's error page");
+  char got[64] = "";
+  char *u = ts_url(ts, 0, "/e");
+  httpresp_request *rq;
+  cr_assert_eq(httpresp_request_new(&rq, "GET", u), 0);
+  httpresp_request_set_sink(rq, sink, got);
+  httpresp_response *r;
+  cr_expect_eq(fixture_perform(client, easy, rq, &r), 0);
+  cr_assert_eq(ts_request_count(ts), 2);
+  cr_expect_null(ts_req_header(ts_request_get(ts, 1), "If-None-Match"));
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_STALE);
+  cr_expect_str_eq(httpresp_response_cache_reason(r), "origin-error: 503");
+  cr_expect_str_eq(got, "stored", "the error page never reached the sink");
+  fixture_expect_hop(r, 0, 503, HTTPRESP_DECISION_STALE);
+  httpresp_response_free(r);
+  httpresp_request_free(rq);
+  free(u);
+  /* The 503 did not replace the entry: still there for the next error. */
+  r = get("/e", NULL);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_STALE);
+  cr_expect_str_eq(fixture_body(r), "stored");
+  httpresp_response_free(r);
+}
+
+FIXTURE_TEST(cache, stale_if_error_never_with_must_revalidate) {
+  stored_then_stale("Cache-Control: max-age=1, must-revalidate, "
+                    "stale-if-error=60\r\nETag: \"m\"\r\n");
+  cr_assert_eq(httpresp_client_set_stale_if_error(client, 3600), 0);
+  serve("/e", 503, NULL, "down");
+  httpresp_response *r = get("/e", NULL);
+  cr_expect_eq(httpresp_response_status(r), 503, "the error, not stale");
+  cr_expect_str_eq(fixture_body(r), "down");
+  cr_expect_neq(httpresp_response_cache_status(r), HTTPRESP_CACHE_STALE);
+  httpresp_response_free(r);
+  ts_resp_close(ts_route(ts, 0, "/e"));
+  r = get("/e", NULL);
+  cr_expect_eq(httpresp_response_error(r), HTTPRESP_E_CURL);
+  cr_expect_neq(httpresp_response_cache_status(r), HTTPRESP_CACHE_STALE);
+  httpresp_response_free(r);
+  size_t n = ts_request_count(ts);
+  cr_expect(n == 3 || n == 4, "got %zu", n); /* libcurl's one retry */
+}
+
+/* Without any stale-if-error, only the client's opt-in allows it; a
+ * request's own no-cache refuses it, its stale-if-error allows it. */
+FIXTURE_TEST(cache, stale_on_error_needs_a_permission) {
+  stored_then_stale("Cache-Control: max-age=1\r\nETag: \"p\"\r\n");
+  serve("/e", 502, NULL, "bad gateway");
+  httpresp_response *r = get("/e", NULL);
+  cr_expect_eq(httpresp_response_status(r), 502, "off by default");
+  httpresp_response_free(r);
+  const char *rq_sie[] = {"Cache-Control: stale-if-error=10", NULL};
+  r = get("/e", rq_sie);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_STALE);
+  cr_expect_str_eq(httpresp_response_cache_reason(r), "origin-error: 502");
+  httpresp_response_free(r);
+  cr_expect_eq(httpresp_client_set_stale_if_error(client, -1),
+               HTTPRESP_E_INVALID_ARG);
+  cr_assert_eq(httpresp_client_set_stale_if_error(client, 60), 0);
+  r = get("/e", NULL);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_STALE);
+  cr_expect_str_eq(fixture_body(r), "stored");
+  httpresp_response_free(r);
+  const char *no_cache[] = {"Cache-Control: no-cache", NULL};
+  r = get("/e", no_cache);
+  cr_expect_eq(httpresp_response_status(r), 502, "the request said no-cache");
+  httpresp_response_free(r);
+  /* Beyond the allowance: the error. */
+  clk.now_ms += 60000;
+  r = get("/e", NULL);
+  cr_expect_eq(httpresp_response_status(r), 502, "too stale");
+  httpresp_response_free(r);
+  cr_expect_eq(ts_request_count(ts), 6);
+}
+
+/* A 503 with Retry-After goes through the retry rules first; the stored
+ * answer stands in only for the answer retrying ends with. */
+FIXTURE_TEST(cache, retry_after_is_honoured_before_stale) {
+  stored_then_stale("Cache-Control: max-age=1, stale-if-error=600\r\n"
+                    "ETag: \"r\"\r\n");
+  serve("/e", 503, "Retry-After: 1\r\n", "later");
+  serve("/e", 200, "Cache-Control: max-age=60\r\nETag: \"r2\"\r\n", "new");
+  httpresp_response *r = get("/e", NULL);
+  cr_expect_eq(ts_request_count(ts), 3, "retried after the 503");
+  cr_expect_str_eq(fixture_body(r), "new");
+  fixture_expect_hop(r, 0, 503, HTTPRESP_DECISION_RETRY);
   httpresp_response_free(r);
 }
 
@@ -632,4 +900,135 @@ FIXTURE_TEST(cache, threads_share_one_client_and_disk_cache) {
   share_across_threads(disk);
   httpresp_cache_free(disk);
   fixture_rm_rf(dir);
+}
+
+/* ---- stale-while-revalidate (RFC 5861 §3), HTTPRESP_SWR_DEFER ---------- */
+
+FIXTURE_TEST(cache, stale_while_revalidate_answers_at_once_then_revalidates) {
+  serve("/swr", 200, "Cache-Control: max-age=1, stale-while-revalidate=60\r\n"
+                     "ETag: \"w\"\r\nX-Version: 1\r\n", "old");
+  serve("/swr", 304, "Cache-Control: max-age=600\r\nETag: \"w\"\r\n"
+                     "X-Version: 2\r\n", NULL);
+  httpresp_response_free(get("/swr", NULL));
+  clk.now_ms += 5000;
+  /* Default: revalidated now, as any stale answer. */
+  cr_expect_eq(httpresp_client_set_stale_while_revalidate(client, 7),
+               HTTPRESP_E_INVALID_ARG);
+  cr_assert_eq(httpresp_client_set_stale_while_revalidate(client,
+                                                          HTTPRESP_SWR_DEFER),
+               0);
+  for (int i = 0; i < 20; i++) {
+    httpresp_response *r = get("/swr", NULL);
+    cr_expect_eq(httpresp_response_status(r), 200);
+    cr_expect_str_eq(fixture_body(r), "old");
+    cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_STALE);
+    cr_expect_str_eq(httpresp_response_cache_reason(r), "revalidating");
+    cr_expect_str_eq(httpresp_response_header(r, "Age"), "5");
+    httpresp_response_free(r);
+  }
+  cr_expect_eq(ts_request_count(ts), 1, "answered without the network");
+  size_t done = 99;
+  cr_expect_eq(httpresp_client_revalidate(client, easy, &done), 0);
+  cr_expect_eq(done, 1u, "one revalidation for twenty stale answers");
+  cr_assert_eq(ts_request_count(ts), 2);
+  cr_expect_str_eq(ts_req_header(ts_request_get(ts, 1), "If-None-Match"),
+                   "\"w\"");
+  cr_expect_eq(httpresp_client_revalidate(client, easy, &done), 0);
+  cr_expect_eq(done, 0u, "nothing left to do");
+  httpresp_response *r = get("/swr", NULL);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_HIT);
+  cr_expect_str_eq(httpresp_response_header(r, "X-Version"), "2");
+  httpresp_response_free(r);
+  cr_expect_eq(ts_request_count(ts), 2);
+  /* Past the window: revalidated now. */
+  clk.now_ms += 700000;
+  serve("/swr", 304, "Cache-Control: max-age=1, stale-while-revalidate=60\r\n"
+                     "ETag: \"w\"\r\n", NULL);
+  r = get("/swr", NULL);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_REVALIDATED);
+  httpresp_response_free(r);
+  cr_expect_eq(ts_request_count(ts), 3);
+}
+
+FIXTURE_TEST(cache, stale_while_revalidate_never_with_must_revalidate) {
+  serve("/swm", 200, "Cache-Control: max-age=1, must-revalidate, "
+                     "stale-while-revalidate=60\r\nETag: \"m\"\r\n", "old");
+  serve("/swm", 304, "ETag: \"m\"\r\n", NULL);
+  httpresp_response_free(get("/swm", NULL));
+  clk.now_ms += 5000;
+  cr_assert_eq(httpresp_client_set_stale_while_revalidate(client,
+                                                          HTTPRESP_SWR_DEFER),
+               0);
+  httpresp_response *r = get("/swm", NULL);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_REVALIDATED);
+  httpresp_response_free(r);
+  cr_expect_eq(ts_request_count(ts), 2);
+}
+
+typedef struct swr_arg {
+  httpresp_client *client;
+  CURL *easy;
+  char *url;
+  pthread_barrier_t *go;
+  int stale;
+} swr_arg;
+
+static void *swr_request(void *p) {
+  swr_arg *a = p;
+  httpresp_request *rq;
+  if (httpresp_request_new(&rq, "GET", a->url) == 0) {
+    pthread_barrier_wait(a->go);
+    httpresp_response *r;
+    if (fixture_perform(a->client, a->easy, rq, &r) == 0 &&
+        httpresp_response_cache_status(r) == HTTPRESP_CACHE_STALE)
+      a->stale = 1;
+    httpresp_response_free(r);
+    httpresp_request_free(rq);
+  }
+  fixture_driver_release();
+  return NULL;
+}
+
+/* Twenty requests at once in the window, from twenty threads: all answered
+ * stale, and one revalidation deferred, not twenty. */
+FIXTURE_TEST(cache, stale_while_revalidate_one_revalidation_for_20_at_once) {
+  httpresp_client *shared = fixture_client(NULL); /* real clock */
+  httpresp_client_set_cache(shared, cache);
+  cr_assert_eq(httpresp_client_set_stale_while_revalidate(shared,
+                                                          HTTPRESP_SWR_DEFER),
+               0);
+  ts_simple(ts, 0, "/c20", 200,
+            "Cache-Control: max-age=0, stale-while-revalidate=600\r\n"
+            "ETag: \"c\"\r\n", "shared");
+  ts_simple(ts, 0, "/c20", 304, "ETag: \"c\"\r\n", NULL);
+  char *u = ts_url(ts, 0, "/c20");
+  httpresp_request *rq;
+  cr_assert_eq(httpresp_request_new(&rq, "GET", u), 0);
+  httpresp_response *r;
+  cr_assert_eq(fixture_perform(shared, easy, rq, &r), 0);
+  httpresp_response_free(r);
+  httpresp_request_free(rq);
+  enum { N = 20 };
+  pthread_t th[N];
+  swr_arg args[N];
+  pthread_barrier_t go;
+  pthread_barrier_init(&go, NULL, N);
+  for (int i = 0; i < N; i++) {
+    args[i] = (swr_arg){shared, fixture_easy(), u, &go, 0};
+    cr_assert_eq(pthread_create(&th[i], NULL, swr_request, &args[i]), 0);
+  }
+  for (int i = 0; i < N; i++) {
+    pthread_join(th[i], NULL);
+    curl_easy_cleanup(args[i].easy);
+    cr_expect(args[i].stale, "thread %d answered stale", i);
+  }
+  pthread_barrier_destroy(&go);
+  cr_expect_eq(ts_request_count(ts), 1, "none of the twenty reached it");
+  size_t done = 0;
+  cr_expect_eq(httpresp_client_revalidate(shared, easy, &done), 0);
+  cr_expect_eq(done, 1u);
+  cr_expect_eq(ts_request_count(ts), 2, "exactly one revalidation");
+  cr_expect_not_null(ts_req_header(ts_request_get(ts, 1), "If-None-Match"));
+  free(u);
+  httpresp_client_free(shared);
 }

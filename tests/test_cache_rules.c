@@ -553,8 +553,32 @@ static const select_row select_rows[] = {
      "ACCEPT-LANGUAGE: en", 10, FRESH, "fresh"},
     {MA100 "\nVary: Accept-Language", "Accept-Language: en", "GET",
      "Accept-Language: fr", 10, NONE, "vary"},
+    /* Vary: * never matches (RFC 9111 §4.1), whatever the request. */
+    {MA100 "\nVary: *", NULL, "GET", NULL, 10, NONE, "vary"},
+    {MA100 "\nVary: Accept, *", "Accept: a", "GET", "Accept: a", 10, NONE,
+     "vary"},
+    /* Accept-Language is case-insensitive: normalised (RFC 9111 §4.1). */
     {MA100 "\nVary: Accept-Language", "Accept-Language: en", "GET",
-     "Accept-Language: EN", 10, NONE, "vary"},
+     "Accept-Language: EN", 10, FRESH, "fresh"},
+    /* A field not known to be case-insensitive keeps its case. */
+    {MA100 "\nVary: X-Lang", "X-Lang: en", "GET", "X-Lang: EN", 10, NONE,
+     "vary"},
+    {MA100 "\nVary: X-Lang", "X-Lang: en, fr", "GET", "X-Lang: fr, en", 10,
+     NONE, "vary"},
+    /* Whitespace within members and their order do not count... */
+    {MA100 "\nVary: Accept-Language", "Accept-Language: en;q=0.5, fr", "GET",
+     "Accept-Language: FR,en ; q=0.5", 10, FRESH, "fresh"},
+    {MA100 "\nVary: Accept-Encoding", "Accept-Encoding: gzip, br", "GET",
+     "Accept-Encoding: BR\nAccept-Encoding: gzip", 10, FRESH, "fresh"},
+    {MA100 "\nVary: Accept", "Accept: text/csv, application/json", "GET",
+     "Accept: application/json,text/csv", 10, FRESH, "fresh"},
+    /* ...but values do, and Accept keeps its case (parameter values). */
+    {MA100 "\nVary: Accept-Encoding", "Accept-Encoding: gzip", "GET",
+     "Accept-Encoding: gzip, br", 10, NONE, "vary"},
+    {MA100 "\nVary: Accept", "Accept: text/csv;x=A", "GET",
+     "Accept: text/csv;x=a", 10, NONE, "vary"},
+    {MA100 "\nVary: Accept", "Accept: text/csv", "GET",
+     "Accept: application/json", 10, NONE, "vary"},
     {MA100 "\nVary: Accept-Language", "Accept-Language: en", "GET", NULL, 10,
      NONE, "vary"},
     {MA100 "\nVary: Accept-Language", NULL, "GET", NULL, 10, FRESH, "fresh"},
@@ -565,7 +589,7 @@ static const select_row select_rows[] = {
     {MA100 "\nVary: Accept-Language", "Accept-Language: en, fr", "GET",
      "Accept-Language: en\nAccept-Language: fr", 10, FRESH, "fresh"},
     {MA100 "\nVary: Accept-Language", "Accept-Language: en, fr", "GET",
-     "Accept-Language: fr, en", 10, NONE, "vary"},
+     "Accept-Language: fr, en", 10, FRESH, "fresh"},
     {MA100 "\nVary: Accept, Accept-Encoding",
      "Accept: text/html\nAccept-Encoding: gzip", "GET",
      "Accept-Encoding: gzip\nAccept: text/html", 10, FRESH, "fresh"},
@@ -596,6 +620,122 @@ Test(cache_rules, select_table) {
     cr_expect_eq(hr_cache_has_validator(&v->e), hr_cache_has_validator(&e),
                  "frozen row %zu: validator", i);
     hr_stored_unref(v);
+    httpresp_request_free(q);
+    hr_cache_entry_free(&e);
+  }
+}
+
+/* ---- stale on error (RFC 5861 §4, RFC 9111 §4.2.4) --------------------- */
+
+typedef struct sie_row {
+  const char *resp; /* stored at T0, request in `req` */
+  const char *req;
+  int64_t now_s;
+  int64_t client_sec;
+  int want;
+  const char *why;
+} sie_row;
+
+/* max-age=10: stale from T0+10 s. */
+#define MA10 "Date: {0}\nCache-Control: max-age=10"
+
+static const sie_row sie_rows[] = {
+    /* The response's allowance: staleness 50 s within 60, 70 s beyond. */
+    {MA10 ", stale-if-error=60", NULL, 60, 0, 1, "stale-if-error"},
+    {MA10 ", stale-if-error=60", NULL, 70, 0, 1, "stale-if-error"},
+    {MA10 ", stale-if-error=60", NULL, 71, 0, 0, "too-stale"},
+    /* The request's, and the client's. */
+    {MA10, "Cache-Control: stale-if-error=30", 40, 0, 1, "stale-if-error"},
+    {MA10, "Cache-Control: stale-if-error=30", 41, 0, 0, "too-stale"},
+    {MA10, NULL, 100, 90, 1, "stale-if-error"},
+    {MA10, NULL, 101, 90, 0, "too-stale"},
+    /* The largest of the three. */
+    {MA10 ", stale-if-error=5", "Cache-Control: stale-if-error=100", 100, 20,
+     1, "stale-if-error"},
+    /* Nobody allowed it. */
+    {MA10, NULL, 11, 0, 0, "no-stale-if-error"},
+    {MA10 ", stale-while-revalidate=60", NULL, 11, 0, 0, "no-stale-if-error"},
+    /* Never against must-revalidate, proxy-revalidate, no-cache. */
+    {MA10 ", must-revalidate, stale-if-error=60", NULL, 20, 60, 0,
+     "must-revalidate"},
+    {MA10 ", proxy-revalidate, stale-if-error=60", NULL, 20, 60, 0,
+     "proxy-revalidate"},
+    {MA10 ", no-cache, stale-if-error=60", NULL, 20, 60, 0, "no-cache"},
+    {MA10 ", stale-if-error=60", "Cache-Control: no-cache", 20, 60, 0,
+     "request-no-cache"},
+    {MA10 ", stale-if-error=60", "Pragma: no-cache", 20, 60, 0,
+     "request-no-cache"},
+    {MA10 ", stale-if-error=60", "Cache-Control: no-store", 20, 60, 0,
+     "request-no-cache"},
+    /* Still fresh (a revalidation the request forced): within any
+     * allowance. */
+    {MA10 ", stale-if-error=1", "Cache-Control: max-age=0", 5, 0, 1,
+     "stale-if-error"},
+    /* The variant must still be the request's. */
+    {MA10 ", stale-if-error=60\nVary: Accept", "Accept: b", 20, 0, 0, "vary"},
+};
+
+Test(cache_rules, stale_on_error_table) {
+  for (size_t i = 0; i < sizeof(sie_rows) / sizeof(sie_rows[0]); i++) {
+    const sie_row *r = &sie_rows[i];
+    hr_cache_entry e;
+    mkentry(&e, 200, r->resp, "Accept: a", 0);
+    httpresp_request *q = mkreq("GET", URL, r->req);
+    const char *why = NULL;
+    int got = hr_cache_stale_on_error(&e, q, T0 + r->now_s * 1000,
+                                      r->client_sec, &why);
+    cr_expect_eq(got, r->want, "row %zu (%s | %s): got %d (%s)", i, r->resp,
+                 r->req ? r->req : "", got, why);
+    cr_expect_str_eq(why, r->why, "row %zu", i);
+    httpresp_request_free(q);
+    hr_cache_entry_free(&e);
+  }
+  const char *why;
+  cr_expect_eq(hr_cache_stale_on_error(NULL, NULL, T0, 60, &why), 0);
+  static const int errors[] = {500, 502, 503, 504};
+  for (size_t i = 0; i < 4; i++)
+    cr_expect(hr_cache_error_status(errors[i]));
+  cr_expect(!hr_cache_error_status(501));
+  cr_expect(!hr_cache_error_status(404));
+  cr_expect(!hr_cache_error_status(429));
+}
+
+/* ---- stale-while-revalidate (RFC 5861 §3) ------------------------------ */
+
+static const sie_row swr_rows[] = {
+    {MA10 ", stale-while-revalidate=30", NULL, 5, 0, 0, "fresh"},
+    {MA10 ", stale-while-revalidate=30", NULL, 11, 0, 1,
+     "stale-while-revalidate"},
+    {MA10 ", stale-while-revalidate=30", NULL, 40, 0, 1,
+     "stale-while-revalidate"},
+    {MA10 ", stale-while-revalidate=30", NULL, 41, 0, 0, "too-stale"},
+    {MA10, NULL, 11, 0, 0, "no-stale-while-revalidate"},
+    {MA10 ", stale-if-error=30", NULL, 11, 0, 0, "no-stale-while-revalidate"},
+    {MA10 ", must-revalidate, stale-while-revalidate=30", NULL, 11, 0, 0,
+     "must-revalidate"},
+    {MA10 ", no-cache, stale-while-revalidate=30", NULL, 11, 0, 0,
+     "no-cache"},
+    {MA10 ", stale-while-revalidate=30", "Cache-Control: no-cache", 11, 0, 0,
+     "request-directive"},
+    {MA10 ", stale-while-revalidate=30", "Cache-Control: max-age=100", 11, 0,
+     0, "request-directive"},
+    {MA10 ", stale-while-revalidate=30", "Cache-Control: min-fresh=1", 11, 0,
+     0, "request-directive"},
+    {MA10 ", stale-while-revalidate=30\nVary: Accept", "Accept: b", 11, 0, 0,
+     "vary"},
+};
+
+Test(cache_rules, stale_while_revalidate_table) {
+  for (size_t i = 0; i < sizeof(swr_rows) / sizeof(swr_rows[0]); i++) {
+    const sie_row *r = &swr_rows[i];
+    hr_cache_entry e;
+    mkentry(&e, 200, r->resp, "Accept: a", 0);
+    httpresp_request *q = mkreq("GET", URL, r->req);
+    const char *why = NULL;
+    int got = hr_cache_swr_allows(&e, q, T0 + r->now_s * 1000, &why);
+    cr_expect_eq(got, r->want, "row %zu (%s | %s): got %d (%s)", i, r->resp,
+                 r->req ? r->req : "", got, why);
+    cr_expect_str_eq(why, r->why, "row %zu", i);
     httpresp_request_free(q);
     hr_cache_entry_free(&e);
   }
@@ -674,8 +814,10 @@ static const sel304_row sel304_rows[] = {
     {"ETag: \"a\"", "ETag: \"a\"", 1},
     {"ETag: \"a\"", "ETag: \"b\"", 0},
     {"ETag: \"a\"", "ETag: \"A\"", 0},
-    /* A strong validator never selects a weak one. */
-    {"ETag: W/\"a\"", "ETag: \"a\"", 0},
+    /* A strong validator never selects a weak one for update; the entry
+     * our weak If-None-Match matched is still served (nginx with gzip). */
+    {"ETag: W/\"a\"", "ETag: \"a\"", 2},
+    {"ETag: W/\"a\"", "ETag: \"b\"", 0},
     /* A weak validator selects by weak comparison. */
     {"ETag: \"a\"", "ETag: W/\"a\"", 1},
     {"ETag: W/\"a\"", "ETag: W/\"a\"", 1},
@@ -708,6 +850,125 @@ Test(cache_rules, select_304_table) {
     hr_headers_free(&h);
     hr_cache_entry_free(&e);
   }
+}
+
+/* ---- Vary normalisation and variant ids ------------------------------- */
+
+typedef struct vary_value_row {
+  const char *fields;
+  const char *name;
+  const char *want;
+} vary_value_row;
+
+static const vary_value_row vary_value_rows[] = {
+    {"Accept-Language: fr-CH, fr;q=0.9 ,EN ; q=0.8", "accept-language",
+     "en;q=0.8,fr-ch,fr;q=0.9"},
+    {"Accept-Encoding: gzip\naccept-encoding: BR", "Accept-Encoding",
+     "br,gzip"},
+    {"Accept-Charset: UTF-8", "accept-charset", "utf-8"},
+    {"Accept: text/html; level=1, Text/CSV", "accept",
+     "Text/CSV,text/html;level=1"},
+    {"Accept: text/x;p=\"A b\"", "accept", "text/x;p=\"A b\""},
+    {"X-Other: b ,  a", "x-other", "b,a"},
+    {"X-Other: A", "x-other", "A"},
+    {NULL, "accept", ""},
+    {"Accept:", "accept", ""},
+};
+
+Test(cache_rules, vary_value_table) {
+  for (size_t i = 0; i < sizeof(vary_value_rows) / sizeof(*vary_value_rows);
+       i++) {
+    hr_headers h;
+    fill(&h, vary_value_rows[i].fields);
+    hr_buf b;
+    hr_buf_init(&b);
+    cr_expect_eq(hr_cache_vary_value(&h, vary_value_rows[i].name, &b), 0);
+    cr_expect_eq(b.len, strlen(vary_value_rows[i].want), "row %zu", i);
+    if (b.len == strlen(vary_value_rows[i].want))
+      cr_expect(b.len == 0 || memcmp(b.data, vary_value_rows[i].want,
+                                     b.len) == 0,
+                "row %zu: %.*s", i, (int)b.len, b.data);
+    hr_buf_free(&b);
+    hr_headers_free(&h);
+  }
+}
+
+typedef struct vary_names_row {
+  const char *resp;
+  int rc;
+  const char *want; /* NULL: none */
+} vary_names_row;
+
+static const vary_names_row vary_names_rows[] = {
+    {"Vary: Accept-Language, accept", 0, "accept,accept-language"},
+    {"Vary: Accept\nVary: ACCEPT, Accept-Encoding", 0,
+     "accept,accept-encoding"},
+    {"Content-Type: text/plain", 0, NULL},
+    {"Vary: ", 0, NULL},
+    {"Vary: *", HTTPRESP_E_INVALID_ARG, NULL},
+    {"Vary: Accept, *", HTTPRESP_E_INVALID_ARG, NULL},
+    {"Vary: a b", HTTPRESP_E_INVALID_ARG, NULL},
+};
+
+Test(cache_rules, vary_names_table) {
+  for (size_t i = 0; i < sizeof(vary_names_rows) / sizeof(*vary_names_rows);
+       i++) {
+    hr_headers h;
+    fill(&h, vary_names_rows[i].resp);
+    char *names = (char *)"unset";
+    cr_expect_eq(hr_cache_vary_names(&h, &names), vary_names_rows[i].rc,
+                 "row %zu", i);
+    if (vary_names_rows[i].want)
+      cr_expect_str_eq(names ? names : "(null)", vary_names_rows[i].want,
+                       "row %zu", i);
+    else
+      cr_expect_null(names, "row %zu", i);
+    free(names);
+    hr_headers_free(&h);
+  }
+}
+
+typedef struct variant_id_row {
+  const char *names;
+  const char *a, *b;
+  int same;
+} variant_id_row;
+
+static const variant_id_row variant_id_rows[] = {
+    {"accept", "Accept: application/json", "Accept: text/csv", 0},
+    {"accept", "Accept: application/json", "accept:  application/json", 1},
+    {"accept-language", "Accept-Language: en, fr", "Accept-Language: FR,EN",
+     1},
+    {"accept-language", NULL, "Accept-Language:", 1},
+    {"accept-language", NULL, "Accept-Language: en", 0},
+    /* Values are not confused across fields by how they join. */
+    {"a,b", "A: x,y", "A: x\nB: y", 0},
+    {"a,b", "A: x\nB: y", "B: y\nA: x", 1},
+    /* The names are part of the id. */
+    {"accept", "Accept: x", "Accept: x", 1},
+};
+
+Test(cache_rules, variant_id_table) {
+  for (size_t i = 0; i < sizeof(variant_id_rows) / sizeof(*variant_id_rows);
+       i++) {
+    hr_headers a, b;
+    fill(&a, variant_id_rows[i].a);
+    fill(&b, variant_id_rows[i].b);
+    hr_variant_id ia = 0, ib = 0;
+    cr_expect_eq(hr_cache_variant_id(variant_id_rows[i].names, &a, &ia), 0);
+    cr_expect_eq(hr_cache_variant_id(variant_id_rows[i].names, &b, &ib), 0);
+    cr_expect_eq(ia == ib, variant_id_rows[i].same, "row %zu", i);
+    cr_expect(ia != HR_VARIANT_NONE && ia != HR_VARIANT_INDEX);
+    hr_headers_free(&a);
+    hr_headers_free(&b);
+  }
+  hr_headers h;
+  fill(&h, "Accept: x\nX: x");
+  hr_variant_id i1, i2;
+  cr_expect_eq(hr_cache_variant_id("accept", &h, &i1), 0);
+  cr_expect_eq(hr_cache_variant_id("x", &h, &i2), 0);
+  cr_expect_neq(i1, i2, "same value under another name: another variant");
+  hr_headers_free(&h);
 }
 
 /* ---- 304 update -------------------------------------------------------- */

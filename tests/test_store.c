@@ -1440,3 +1440,117 @@ Test(origin_state, local_backend_get_and_raise) {
   cr_expect_eq(o.vt->get(o.impl, "http://c:80", now - 1), 0);
   o.vt->destroy(o.impl);
 }
+
+/* RFC 9111 §4.1 on every backend: the variants of one URL are kept side by
+ * side, at most HR_VARIANTS_MAX, the least recently used going first; a 304
+ * refreshes the variant it validated; an unsafe method removes them all. */
+static void store_lang(httpresp_cache *c, const char *lang, int64_t t0) {
+  char line[64];
+  snprintf(line, sizeof(line), "Accept-Language: %s", lang);
+  httpresp_request *q = req("GET", "http://a.example/v", line);
+  hr_headers h;
+  resp(&h, "Cache-Control: max-age=60", "Vary: accept-language");
+  hr_headers_add(&h, "ETag", 4, lang, strlen(lang));
+  const char *why;
+  cr_expect_eq(hr_cache_on_response(c, q, 200, &h, lang, strlen(lang), t0, t0,
+                                    &why, NULL),
+               1, "%s: %s", lang, why);
+  hr_headers_free(&h);
+  httpresp_request_free(q);
+}
+
+/* The body served for `lang` at `now`, or NULL on a miss. */
+static char *lookup_lang(httpresp_cache *c, const char *lang, int64_t now,
+                         hr_cache_use want_hit) {
+  char line[64];
+  snprintf(line, sizeof(line), "Accept-Language: %s", lang);
+  httpresp_request *q = req("GET", "http://a.example/v", line);
+  hr_stored *e = NULL;
+  const char *why;
+  hr_cache_use use = hr_cache_lookup(c, q, now, &e, &why);
+  char *body = NULL;
+  if (use == want_hit)
+    body = strdup(e->e.body);
+  hr_stored_unref(e);
+  httpresp_request_free(q);
+  return body;
+}
+
+static void expect_lang(httpresp_cache *c, const char *lang, int64_t now,
+                        const char *want, backend b) {
+  char *got = lookup_lang(c, lang, now, HR_CACHE_USE_FRESH);
+  if (want)
+    cr_expect_str_eq(got ? got : "(miss)", want, "%s: %s", backend_names[b],
+                     lang);
+  else
+    cr_expect_null(got, "%s: %s still stored", backend_names[b], lang);
+  free(got);
+}
+
+ParameterizedTestParameters(conformance, variants_side_by_side) {
+  static backend all[] = {B_MEMORY, B_DISK, B_CUSTOM_V1, B_CUSTOM_V2};
+  return cr_make_param_array(backend, all, sizeof(all) / sizeof(all[0]));
+}
+ParameterizedTest(backend *b, conformance, variants_side_by_side) {
+  bcache bc;
+  bcache_open(&bc, *b, 1 << 20);
+  httpresp_cache *c = bc.c;
+  const int64_t t0 = INT64_C(1700000000000);
+  static const char *const langs[] = {"l0", "l1", "l2", "l3", "l4",
+                                      "l5", "l6", "l7", "l8"};
+  for (int i = 0; i < HR_VARIANTS_MAX; i++)
+    store_lang(c, langs[i], t0);
+  for (int i = 0; i < HR_VARIANTS_MAX; i++)
+    expect_lang(c, langs[i], t0 + 1000, langs[i], *b);
+  /* Normalised: case and whitespace of Accept-Language do not count. */
+  expect_lang(c, " L3 ", t0 + 1000, "l3", *b);
+  expect_lang(c, "l9", t0 + 1000, NULL, *b);
+  if (*b == B_CUSTOM_V2)
+    cr_expect_neq(bc.map->last_variant, 0u, "a v2 store gets variant ids");
+  /* l0 was used again last but for l1..l7 and l3: the ninth variant pushes
+   * out the least recently used, l1. */
+  expect_lang(c, "l0", t0 + 1000, "l0", *b);
+  store_lang(c, langs[8], t0);
+  expect_lang(c, "l1", t0 + 1000, NULL, *b);
+  expect_lang(c, "l0", t0 + 1000, "l0", *b);
+  expect_lang(c, "l8", t0 + 1000, "l8", *b);
+
+  /* Stale: a 304 for l2 refreshes l2 only. */
+  int64_t later = t0 + 120000;
+  char line[64] = "Accept-Language: l2";
+  httpresp_request *q = req("GET", "http://a.example/v", line);
+  hr_stored *e = NULL;
+  const char *why;
+  cr_assert_eq(hr_cache_lookup(c, q, later, &e, &why), HR_CACHE_USE_REVALIDATE);
+  hr_headers h;
+  resp(&h, "ETag: l2", "Cache-Control: max-age=600");
+  hr_304_sel sel = hr_cache_304_selects(&e->e, &h);
+  cr_expect_eq(sel, HR_304_UPDATE);
+  hr_cache_entry m;
+  cr_assert(hr_cache_on_304(c, q, e, sel, &h, later, later, &m) == 0);
+  hr_cache_entry_free(&m);
+  hr_headers_free(&h);
+  hr_stored_unref(e);
+  httpresp_request_free(q);
+  expect_lang(c, "l2", later + 1000, "l2", *b);
+  char *l4 = lookup_lang(c, "l4", later + 1000, HR_CACHE_USE_REVALIDATE);
+  cr_expect_str_eq(l4 ? l4 : "(not stale)", "l4", "%s: l4 untouched",
+                   backend_names[*b]);
+  free(l4);
+
+  /* An unsafe method removes every variant. */
+  httpresp_request *pq = req("POST", "http://a.example/v", NULL);
+  resp(&h, NULL, NULL);
+  hr_cache_on_unsafe(c, pq, 200, &h);
+  hr_headers_free(&h);
+  httpresp_request_free(pq);
+  for (int i = 0; i < 9; i++) {
+    char *got = lookup_lang(c, langs[i], later + 1000, HR_CACHE_USE_REVALIDATE);
+    cr_expect_null(got, "%s: %s survived the POST", backend_names[*b],
+                   langs[i]);
+    free(got);
+  }
+  if (bc.map)
+    cr_expect_eq(bc.map->n, 0u, "%s: nothing left behind", backend_names[*b]);
+  bcache_close(&bc);
+}

@@ -314,6 +314,49 @@ HTTPRESP_EXTERN int httpresp_client_set_clock(httpresp_client *c,
  *  The client does not take ownership; the cache must outlive it. */
 HTTPRESP_EXTERN int httpresp_client_set_cache(httpresp_client *c,
                                               httpresp_cache *cache);
+/** Lets the cache answer with a stale stored response, at most
+ *  `max_stale_sec` seconds stale, when the origin cannot be reached (any
+ *  transfer failure) or answers 500, 502, 503 or 504 (RFC 9111 §4.2.4).
+ *  Default 0: only a response's or request's `stale-if-error=N` (RFC 5861)
+ *  allows it, within N; the largest allowance of the three applies.  Never
+ *  when the stored response says must-revalidate, proxy-revalidate or
+ *  no-cache, nor when the request says no-cache or no-store.  A 429 or 503
+ *  with Retry-After is retried first (httpresp_client_set_max_retries());
+ *  the stored answer stands in only for the answer retrying ends with.  The
+ *  response is the stored one with its current Age, cache status
+ *  HTTPRESP_CACHE_STALE, and a reason of "origin-error: <status>" or
+ *  "origin-unreachable"; the failed hop is recorded with
+ *  HTTPRESP_DECISION_STALE.  Returns 0, or HTTPRESP_E_INVALID_ARG without a
+ *  client or with a negative `max_stale_sec`. */
+HTTPRESP_EXTERN int httpresp_client_set_stale_if_error(httpresp_client *c,
+                                                       int64_t max_stale_sec);
+/** How the client treats a stale stored answer whose response allows
+ *  `stale-while-revalidate=N` (RFC 5861 §3), within those N seconds of
+ *  staleness:
+ *  - HTTPRESP_SWR_REVALIDATE_NOW (the default): as any stale answer, the
+ *    request revalidates it with the origin before it answers;
+ *  - HTTPRESP_SWR_DEFER: the request is answered at once with the stale
+ *    answer (cache status HTTPRESP_CACHE_STALE, reason "revalidating") and
+ *    its revalidation is deferred until the caller runs
+ *    httpresp_client_revalidate().  However many requests get the stale
+ *    answer meanwhile, from any thread or driver, the entry is revalidated
+ *    once.  Past 256 deferred entries, requests revalidate at once.
+ *  Never when the response says must-revalidate or no-cache, nor when the
+ *  request says no-cache, no-store, max-age or min-fresh.  Returns 0, or
+ *  HTTPRESP_E_INVALID_ARG without a client or for another mode. */
+#define HTTPRESP_SWR_REVALIDATE_NOW 0
+#define HTTPRESP_SWR_DEFER 1
+HTTPRESP_EXTERN int httpresp_client_set_stale_while_revalidate(
+    httpresp_client *c, int mode);
+/** Runs the revalidations HTTPRESP_SWR_DEFER deferred, one after the
+ *  other, each as a conditional request through httpresp_perform() on
+ *  `easy` (with the first deferred request's fields, without its sink):
+ *  a 304 refreshes the stored entry, a new answer replaces it.  Entries
+ *  deferred while it runs are run too.  Their answers are not returned.
+ *  Sets `*done` (may be NULL) to how many ran.  Returns 0, or
+ *  HTTPRESP_E_INVALID_ARG without a client or handle. */
+HTTPRESP_EXTERN int httpresp_client_revalidate(httpresp_client *c, CURL *easy,
+                                               size_t *done);
 /** Says whether the easy handles given to this client may carry an
  *  identity set on them directly (CURLOPT_USERPWD, CURLOPT_USERNAME,
  *  CURLOPT_XOAUTH2_BEARER, CURLOPT_COOKIE, the cookie engine), which the
@@ -509,7 +552,9 @@ typedef enum httpresp_decision {
   HTTPRESP_DECISION_CACHE_HIT,   /**< answered from the cache, no network */
   HTTPRESP_DECISION_REVALIDATED, /**< 304 turned into the stored answer */
   HTTPRESP_DECISION_STOP,        /**< ended with an error */
-  HTTPRESP_DECISION_VETOED       /**< redirect vetoed by the hop callback */
+  HTTPRESP_DECISION_VETOED,      /**< redirect vetoed by the hop callback */
+  HTTPRESP_DECISION_STALE /**< origin failed (network, 500/502/503/504):
+                             the stored answer stands in, served stale */
 } httpresp_decision;
 
 /** What the cache did for the request. */
@@ -520,7 +565,11 @@ typedef enum httpresp_cache_status {
   HTTPRESP_CACHE_MISS,        /**< fetched, not stored */
   HTTPRESP_CACHE_STORED,      /**< fetched and stored */
   HTTPRESP_CACHE_REVALIDATED, /**< stored answer confirmed by a 304 */
-  HTTPRESP_CACHE_UPDATED      /**< stored answer replaced by a new 200 */
+  HTTPRESP_CACHE_UPDATED,     /**< stored answer replaced by a new 200 */
+  HTTPRESP_CACHE_STALE /**< stored answer served stale because the origin
+                          failed; the cache reason says how ("origin-error:
+                          503", "origin-unreachable"), or within a
+                          stale-while-revalidate window ("revalidating") */
 } httpresp_cache_status;
 
 /** Why the retry logic stopped repeating. */
@@ -639,11 +688,33 @@ HTTPRESP_EXTERN const char *httpresp_response_cache_reason(
  *    staleness if given, unless the response said must-revalidate; ignored
  *    with min-fresh), `only-if-cached` (no network: a request that cannot
  *    be answered from the cache as it is ends with HTTPRESP_E_NOT_CACHED).
- *    Other request directives (no-transform, stale-if-error, ...) are
- *    ignored.
+ *    `stale-if-error=N` (a stale answer stands in for an origin failure,
+ *    httpresp_client_set_stale_if_error()).  Other request directives
+ *    (no-transform, ...) are ignored.
  *  - Response directives: no-store, no-cache, max-age, must-revalidate,
- *    public, private (stored: this is a private cache), must-understand;
- *    s-maxage and proxy-revalidate are for shared caches and ignored.
+ *    public, private (stored: this is a private cache), must-understand,
+ *    stale-if-error; s-maxage is for shared caches and ignored;
+ *    proxy-revalidate only forbids serving stale on error.
+ *  - A 304 to the cache's conditional request serves the stored answer
+ *    (HTTPRESP_CACHE_REVALIDATED) and updates its fields from the 304,
+ *    unless the 304's ETag is strong and the stored one weak with the same
+ *    opaque tag (nginx answers `W/"x"` so when it compresses): the stored
+ *    answer is served as it was stored, and not updated (RFC 9111 §4.3.4;
+ *    cache reason "not-updated").  A 304 whose validators match nothing
+ *    stored is never served: the request is repeated without conditionals.
+ *  - Vary (RFC 9111 §4.1): up to 8 variants of a URL are kept side by
+ *    side, in every store, the least recently used going first when a
+ *    ninth comes; a request is answered by the variant whose recorded
+ *    request fields match its own.  Values are compared as lists (OWS
+ *    around commas does not count); Accept, Accept-Charset,
+ *    Accept-Encoding and Accept-Language are also compared regardless of
+ *    member order and whitespace, and the last three regardless of case.
+ *    `Vary: *` is never stored nor matched, nor is a Vary naming what is
+ *    no field name (cache reason "vary-unmatchable").  A 304 refreshes
+ *    the variant it validated; a new answer without Vary, or an unsafe
+ *    method, removes every variant of the URL.  A version 1 store sees a variant
+ *    as a key of its own (the URL's key followed by "#v" and 16 hex
+ *    digits; "#i" for the index).
  *  - Entries larger than 64 MiB (headers and body) are not stored.
  *  - The cache never makes a request fail: a store that cannot load an
  *    entry is a miss, one that cannot save it leaves the answer unstored
@@ -709,8 +780,11 @@ typedef struct httpresp_store_ops {
  * store adds, per entry:
  *  - a variant id: a key may have several variants (responses chosen by
  *    the request fields their Vary names), so entries are kept per
- *    (key, variant).  The library uses variant 0 for now (one variant per
- *    key), so a store written today keeps working when it uses more;
+ *    (key, variant).  Variant 0 is the key's response without Vary;
+ *    responses with Vary are stored under an id digested from the request
+ *    fields their Vary names, and variant UINT64_MAX holds the library's
+ *    index of the key's variants (an entry like any other to the store).
+ *    A store compares ids, it never interprets them;
  *  - a time to live in seconds (0: no limit): how long the entry is worth
  *    keeping; with HTTPRESP_STORE_TTL in `flags` the store may drop it once
  *    that has passed;

@@ -307,24 +307,258 @@ int hr_cache_request_key(const httpresp_request *req, hr_key *k) {
  * the superseded entry itself.  A store with TTLs gets the entry's
  * (hr_cache_entry_ttl), with a jitter drawn from the key so that one
  * URL's expiry is the same in every process. */
-static int save(httpresp_cache *c, const hr_key *k, const hr_cache_entry *e,
-                int update_only, int64_t now_ms) {
-  hr_put_how how = {update_only, 0};
-  if (c->store.vt->caps & HR_STORE_TTL) {
-    how.ttl_sec = hr_cache_entry_ttl(e, now_ms, c->grace_sec,
-                                     hr_cache_checksum(k->flat, k->flat_len));
-    if (how.ttl_sec <= 0)
-      return SAVE_EXPIRED;
-  }
+static int save_for(httpresp_cache *c, const hr_key *k,
+                    const hr_cache_entry *e, int update_only, int64_t ttl_sec) {
+  hr_put_how how = {update_only, ttl_sec};
   int rc = hr_store_put(&c->store, k, e, &how);
   if (rc == 0)
     tomb_clear(c, k);
   return rc;
 }
 
+static int save(httpresp_cache *c, const hr_key *k, const hr_cache_entry *e,
+                int update_only, int64_t now_ms) {
+  int64_t ttl = 0;
+  if (c->store.vt->caps & HR_STORE_TTL) {
+    ttl = hr_cache_entry_ttl(e, now_ms, c->grace_sec,
+                             hr_cache_checksum(k->flat, k->flat_len));
+    if (ttl <= 0)
+      return SAVE_EXPIRED;
+  }
+  return save_for(c, k, e, update_only, ttl);
+}
+
+/* ---- variants (RFC 9111 §4.1) ------------------------------------------------
+ *
+ * A response without Vary lives under the key itself (variant
+ * HR_VARIANT_NONE).  Responses with Vary live under their variant id
+ * (hr_cache_variant_id of the Vary names and the request's values), and
+ * the key's index (variant HR_VARIANT_INDEX: an entry whose Vary field
+ * holds the names and whose body the ids, most recently used first) says
+ * which are held, at most HR_VARIANTS_MAX.  The index is read, changed and
+ * written without a lock: two writers at once can lose an id from it,
+ * which leaves a variant unreachable (a miss, then evicted by the store's
+ * own bound), never a wrong one served, since a variant is served only
+ * when its recorded request fields match. */
+
+static int fold(const httpresp_cache *c) {
+  return !(c->store.vt->caps & HR_STORE_VARIANTS);
+}
+
+static void index_free(hr_variant_index *ix) {
+  free(ix->vary);
+  memset(ix, 0, sizeof(*ix));
+}
+
+/* 0 and the index of `k` in `ix`; 1 when there is none (or it is
+ * damaged); an error code. */
+static int index_load(httpresp_cache *c, const hr_key *k, hr_variant_index *ix) {
+  memset(ix, 0, sizeof(*ix));
+  hr_key ik;
+  int rc = hr_key_variant(k, HR_VARIANT_INDEX, fold(c), &ik);
+  if (rc)
+    return rc;
+  hr_stored *s = NULL;
+  rc = hr_store_get(&c->store, &ik, &s);
+  hr_key_free(&ik);
+  if (rc)
+    return rc;
+  const char *vary = hr_headers_get(&s->e.headers, "Vary");
+  const char *p = s->e.body ? s->e.body : "";
+  rc = vary && *vary ? 0 : 1;
+  if (!rc && !(ix->vary = hr_strdup(vary)))
+    rc = HTTPRESP_E_NOMEM;
+  while (!rc && *p) {
+    char *end;
+    unsigned long long id = strtoull(p, &end, 16);
+    if (end == p || (*end && *end != ' ') || ix->n == HR_VARIANTS_MAX ||
+        id == HR_VARIANT_NONE || id == HR_VARIANT_INDEX)
+      rc = 1;
+    else
+      ix->ids[ix->n++] = (hr_variant_id)id;
+    p = *end ? end + 1 : end;
+  }
+  hr_stored_unref(s);
+  if (rc)
+    index_free(ix);
+  return rc;
+}
+
+static int index_save(httpresp_cache *c, const hr_key *k,
+                      const hr_variant_index *ix) {
+  hr_key ik;
+  int rc = hr_key_variant(k, HR_VARIANT_INDEX, fold(c), &ik);
+  if (rc)
+    return rc;
+  hr_cache_entry e;
+  hr_cache_entry_init(&e);
+  e.status = 200;
+  hr_buf body;
+  hr_buf_init(&body);
+  char num[24];
+  for (size_t i = 0; i < ix->n && !rc; i++) {
+    snprintf(num, sizeof(num), "%s%016llx", i ? " " : "",
+             (unsigned long long)ix->ids[i]);
+    rc = hr_buf_append_str(&body, num);
+  }
+  if (!rc && !(e.key = hr_strndup(ik.flat, ik.flat_len)))
+    rc = HTTPRESP_E_NOMEM;
+  if (!rc)
+    rc = hr_headers_add(&e.headers, "Vary", 4, ix->vary, strlen(ix->vary));
+  if (!rc) {
+    e.body_len = body.len;
+    e.body = hr_buf_steal(&body);
+    if (!e.body)
+      rc = HTTPRESP_E_NOMEM;
+  }
+  /* The index lives as long as a store keeps anything (its variants carry
+   * their own TTLs; an index that outlives them only leads to misses). */
+  if (!rc)
+    rc = save_for(c, &ik, &e, 0,
+                  (c->store.vt->caps & HR_STORE_TTL) ? HR_TTL_MAX_SEC : 0);
+  hr_buf_free(&body);
+  hr_cache_entry_free(&e);
+  hr_key_free(&ik);
+  return rc;
+}
+
+/* Removes variant `id` of `k`: the store's code. */
+static int del_variant(httpresp_cache *c, const hr_key *k, hr_variant_id id) {
+  hr_key vk;
+  int rc = hr_key_variant(k, id, fold(c), &vk);
+  if (!rc) {
+    rc = hr_store_del(&c->store, &vk);
+    hr_key_free(&vk);
+  }
+  return rc;
+}
+
+/* Removes the key's index and every variant it lists; the store's code
+ * (the first failure). */
+static int del_variants(httpresp_cache *c, const hr_key *k) {
+  hr_variant_index ix;
+  int rc = index_load(c, k, &ix);
+  if (rc)
+    return rc == 1 ? 0 : rc;
+  for (size_t i = 0; i < ix.n; i++) {
+    int drc = del_variant(c, k, ix.ids[i]);
+    if (!rc)
+      rc = drc;
+  }
+  int drc = del_variant(c, k, HR_VARIANT_INDEX);
+  index_free(&ix);
+  return rc ? rc : drc;
+}
+
+/* Everything stored for `k` is superseded (§4.4 invalidation, a newer
+ * answer): its own entry and all its variants.  What cannot be removed
+ * is tombstoned.  Returns the store's code. */
+static int supersede_all(httpresp_cache *c, const hr_key *k) {
+  int vrc = del_variants(c, k);
+  int rc = hr_store_del(&c->store, k);
+  if (!rc)
+    rc = vrc;
+  if (rc)
+    tomb_add(c, k);
+  else
+    tomb_clear(c, k);
+  return rc;
+}
+
+/* Makes `id` the most recently used variant in `ix`; the one pushed out
+ * past HR_VARIANTS_MAX, if any, in `*out` (else HR_VARIANT_NONE). */
+static void index_touch(hr_variant_index *ix, hr_variant_id id,
+                        hr_variant_id *out) {
+  *out = HR_VARIANT_NONE;
+  size_t at = ix->n;
+  for (size_t i = 0; i < ix->n; i++)
+    if (ix->ids[i] == id)
+      at = i;
+  if (at == ix->n) {
+    if (ix->n == HR_VARIANTS_MAX)
+      *out = ix->ids[--at];
+    else
+      ix->n++;
+  }
+  memmove(&ix->ids[1], &ix->ids[0], at * sizeof(ix->ids[0]));
+  ix->ids[0] = id;
+}
+
+/* The variant of the request in the key's index, read into `*out`:
+ * 0, or 1 (no index, not in it, or not stored). */
+static int lookup_variant(httpresp_cache *c, const hr_key *k,
+                          const httpresp_request *req, hr_stored **out) {
+  hr_variant_index ix;
+  if (index_load(c, k, &ix) != 0)
+    return 1;
+  hr_variant_id id;
+  int rc = 1;
+  size_t at = ix.n;
+  if (hr_cache_variant_id(ix.vary, &req->headers, &id) == 0)
+    for (size_t i = 0; i < ix.n; i++)
+      if (ix.ids[i] == id)
+        at = i;
+  if (at < ix.n) {
+    hr_key vk;
+    if (hr_key_variant(k, id, fold(c), &vk) == 0) {
+      rc = hr_store_get(&c->store, &vk, out);
+      hr_key_free(&vk);
+    }
+    if (rc == 0 && at > 0) {
+      /* Used: first in the index, so eviction takes the least used. */
+      hr_variant_id dropped;
+      index_touch(&ix, id, &dropped);
+      index_save(c, k, &ix);
+    }
+  }
+  index_free(&ix);
+  return rc == 0 ? 0 : 1;
+}
+
+/* Stores `e` (built for variant key `vk`) as variant `id` of `k`, chosen by
+ * the Vary names `names`: the index gets it first; an index of other names
+ * (the resource's Vary changed) is replaced with its variants; the variant
+ * pushed past HR_VARIANTS_MAX is removed, as is the key's entry without
+ * Vary, which this answer supersedes.  Returns save()'s code. */
+static int save_variant(httpresp_cache *c, const hr_key *k, const hr_key *vk,
+                        const char *names, hr_variant_id id,
+                        const hr_cache_entry *e, int64_t now_ms) {
+  int rc = save(c, vk, e, 0, now_ms);
+  if (rc)
+    return rc;
+  hr_variant_index ix;
+  if (index_load(c, k, &ix) == 0 && strcmp(ix.vary, names) != 0) {
+    index_free(&ix);
+    del_variants(c, k);
+    ix.n = 0;
+  }
+  if (!ix.vary && !(ix.vary = hr_strdup(names))) {
+    del_variant(c, k, id); /* unreachable without an index */
+    return HTTPRESP_E_NOMEM;
+  }
+  hr_variant_id dropped;
+  index_touch(&ix, id, &dropped);
+  if (dropped != HR_VARIANT_NONE)
+    del_variant(c, k, dropped);
+  rc = index_save(c, k, &ix);
+  index_free(&ix);
+  if (rc) {
+    del_variant(c, k, id);
+    return rc;
+  }
+  supersede(c, k);
+  return 0;
+}
+
 hr_cache_use hr_cache_lookup(httpresp_cache *c, const httpresp_request *req,
                              int64_t now_ms, hr_stored **out,
                              const char **why) {
+  return hr_cache_consult(c, req, now_ms, 0, out, why);
+}
+
+hr_cache_use hr_cache_consult(httpresp_cache *c, const httpresp_request *req,
+                              int64_t now_ms, int keep_stale, hr_stored **out,
+                              const char **why) {
   const char *dummy;
   if (!why)
     why = &dummy;
@@ -332,12 +566,19 @@ hr_cache_use hr_cache_lookup(httpresp_cache *c, const httpresp_request *req,
   int rc = 1;
   hr_key k;
   if (req && c && hr_cache_request_key(req, &k) == 0) {
-    rc = tombstoned(c, &k) ? 1 : hr_store_get(&c->store, &k, out);
+    if (!tombstoned(c, &k)) {
+      rc = hr_store_get(&c->store, &k, out);
+      if (rc == 1)
+        rc = lookup_variant(c, &k, req, out);
+    }
     hr_key_free(&k);
   }
-  hr_cache_use use =
-      hr_cache_select(rc == 0 ? &(*out)->e : NULL, req, now_ms, why);
-  if (use != HR_CACHE_USE_FRESH && use != HR_CACHE_USE_REVALIDATE) {
+  hr_cache_use use = hr_cache_select(rc == 0 ? &(*out)->e : NULL, req, now_ms,
+                                     why);
+  int keep = use == HR_CACHE_USE_FRESH || use == HR_CACHE_USE_REVALIDATE ||
+             (keep_stale && use == HR_CACHE_USE_NONE && *out &&
+              strcmp(*why, "stale") == 0);
+  if (!keep) {
     hr_stored_unref(*out);
     *out = NULL;
   }
@@ -365,19 +606,40 @@ int hr_cache_on_response(httpresp_cache *c, const httpresp_request *req,
   }
   int stored = 0;
   if (hr_cache_storable(req, status, resp, body_len, why)) {
-    hr_cache_entry e;
-    int rc = hr_cache_entry_from_response(&e, &k, req, status, resp, body,
-                                          body_len, request_ms, response_ms);
+    char *names = NULL;
+    hr_variant_id id = HR_VARIANT_NONE;
+    hr_key vk;
+    int rc = hr_cache_vary_names(resp, &names);
+    if (rc == 0 && names)
+      rc = hr_cache_variant_id(names, &req->headers, &id);
+    /* A Vary no request could be matched against (a name that is no
+     * token, a value of more members than any sane request sends). */
+    int unmatchable = rc == HTTPRESP_E_INVALID_ARG;
+    if (rc == 0)
+      rc = hr_key_variant(&k, id, fold(c), &vk);
     if (rc == 0) {
-      rc = save(c, &k, &e, 0, response_ms);
-      hr_cache_entry_free(&e);
-      stored = rc == 0;
+      hr_cache_entry e;
+      rc = hr_cache_entry_from_response(&e, &vk, req, status, resp, body,
+                                        body_len, request_ms, response_ms);
+      if (rc == 0) {
+        if (names) {
+          rc = save_variant(c, &k, &vk, names, id, &e, response_ms);
+        } else if ((rc = save(c, &k, &e, 0, response_ms)) == 0 && del_variants(c, &k)) {
+          /* Variants this answer supersedes could not be removed. */
+          tomb_add(c, &k);
+        }
+        hr_cache_entry_free(&e);
+        stored = rc == 0;
+      }
+      hr_key_free(&vk);
     }
+    free(names);
     if (!stored) {
-      *why = rc == HTTPRESP_E_INVALID_ARG ? "too-large"
-             : rc == SAVE_EXPIRED         ? "expired"
-                                          : "store-failed";
-      *sys_err = rc < 0 ? -rc : 0;
+      *why = unmatchable                  ? "vary-unmatchable"
+             : rc == HTTPRESP_E_INVALID_ARG ? "too-large"
+             : rc == SAVE_EXPIRED           ? "expired"
+                                            : "store-failed";
+      *sys_err = rc < 0 && !unmatchable ? -rc : 0;
     }
   }
   /* A newer answer came from the server: what was stored is superseded.
@@ -387,7 +649,7 @@ int hr_cache_on_response(httpresp_cache *c, const httpresp_request *req,
    * tombstoned: never served again by this process. */
   if (!stored && req->method && strcmp(req->method, "GET") == 0 &&
       status >= 200 && status < 500 && status != 304) {
-    int rc = supersede(c, &k);
+    int rc = supersede_all(c, &k);
     if (rc && !*sys_err && rc < 0)
       *sys_err = -rc;
   }
@@ -395,8 +657,33 @@ int hr_cache_on_response(httpresp_cache *c, const httpresp_request *req,
   return stored;
 }
 
+/* Writes an entry a 304 refreshed back where it was read from: its own
+ * variant (the one the 304 validated, §4.3.4), found from the Vary names
+ * and request fields it recorded; update-only, so an entry removed
+ * meanwhile stays removed.  A failure is only a lost update. */
+static void save_refreshed(httpresp_cache *c, const hr_key *k,
+                           hr_cache_entry *e, int64_t now_ms) {
+  char *names = NULL;
+  hr_variant_id id = HR_VARIANT_NONE;
+  hr_key vk;
+  if (hr_cache_vary_names(&e->headers, &names) != 0 ||
+      (names && hr_cache_variant_id(names, &e->vary, &id) != 0) ||
+      hr_key_variant(k, id, fold(c), &vk) != 0) {
+    free(names);
+    return;
+  }
+  free(names);
+  char *key = hr_strndup(vk.flat, vk.flat_len);
+  if (key) {
+    free(e->key);
+    e->key = key;
+    save(c, &vk, e, 1, now_ms);
+  }
+  hr_key_free(&vk);
+}
+
 int hr_cache_on_304(httpresp_cache *c, const httpresp_request *req,
-                    const hr_stored *stored, int selected,
+                    const hr_stored *stored, hr_304_sel selected,
                     const hr_headers *h304, int64_t request_ms,
                     int64_t response_ms, hr_cache_entry *out) {
   if (!c || !req || !stored)
@@ -405,10 +692,12 @@ int hr_cache_on_304(httpresp_cache *c, const httpresp_request *req,
   if (hr_cache_request_key(req, &k) != 0)
     return HTTPRESP_E_NOMEM;
   int rc = 0;
-  if (!selected) {
-    supersede(c, &k);
+  if (selected == HR_304_NONE) {
+    supersede_all(c, &k);
   } else if (!out) {
     rc = HTTPRESP_E_INVALID_ARG;
+  } else if (selected == HR_304_SERVE) {
+    rc = hr_stored_thaw(stored, out); /* served as stored, store untouched */
   } else if ((rc = hr_stored_thaw(stored, out)) == 0 &&
              (rc = hr_cache_update_from_304(out, h304, request_ms,
                                             response_ms)) == 0) {
@@ -416,9 +705,9 @@ int hr_cache_on_304(httpresp_cache *c, const httpresp_request *req,
      * refresh is only a lost update. */
     if (hr_cache_refresh_storable(req, out->status, &out->headers,
                                   out->body_len, NULL))
-      save(c, &k, out, 1, response_ms);
+      save_refreshed(c, &k, out, response_ms);
     else
-      supersede(c, &k);
+      supersede_all(c, &k);
   }
   hr_key_free(&k);
   return rc;
@@ -439,7 +728,7 @@ void hr_cache_on_unsafe(httpresp_cache *c, const httpresp_request *req,
     for (size_t j = 0; j < (*part ? 2u : 1u); j++) {
       hr_key k;
       if (hr_key_init(&k, "GET", urls[i], strlen(urls[i]), parts[j]) == 0) {
-        supersede(c, &k);
+        supersede_all(c, &k);
         hr_key_free(&k);
       }
     }

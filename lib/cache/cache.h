@@ -68,6 +68,13 @@ hr_cache_use hr_cache_lookup(httpresp_cache *c, const httpresp_request *req,
                              int64_t now_ms, hr_stored **out,
                              const char **why);
 
+/* hr_cache_lookup, and with `keep_stale`, on NONE for an entry that is
+ * stale and has no validator (why "stale"), `*out` holds it too: it may
+ * still stand in for an origin failure (hr_cache_stale_on_error). */
+hr_cache_use hr_cache_consult(httpresp_cache *c, const httpresp_request *req,
+                              int64_t now_ms, int keep_stale, hr_stored **out,
+                              const char **why);
+
 /* Event 2, a complete final response to `req` came from the network:
  * stores it when hr_cache_storable allows (returns 1), else removes
  * whatever was stored for the key, since it is superseded (returns 0) --
@@ -88,7 +95,8 @@ int hr_cache_on_response(httpresp_cache *c, const httpresp_request *req,
                          int64_t response_ms, const char **why, int *sys_err);
 
 /* Event 3, a 304 answered the conditionals that revalidated `stored`.
- * When it `selected` the entry (hr_cache_304_selects, RFC 9111 §4.3.4),
+ * With HR_304_SERVE (hr_cache_304_selects), `*out` gets the entry as
+ * stored and nothing is written.  With HR_304_UPDATE (RFC 9111 §4.3.4),
  * `*out` gets the entry updated from the 304 (§3.2; free it with
  * hr_cache_entry_free), and the store gets it too, update-only: an entry
  * evicted or removed meanwhile stays gone.  If the update may not be
@@ -97,7 +105,7 @@ int hr_cache_on_response(httpresp_cache *c, const httpresp_request *req,
  * removed (`out` may then be NULL).  Returns 0 or HTTPRESP_E_NOMEM; a
  * store failure is only a lost update. */
 int hr_cache_on_304(httpresp_cache *c, const httpresp_request *req,
-                    const hr_stored *stored, int selected,
+                    const hr_stored *stored, hr_304_sel selected,
                     const hr_headers *h304, int64_t request_ms,
                     int64_t response_ms, hr_cache_entry *out);
 

@@ -1,6 +1,7 @@
 /* Flat store keys: the one place that spells a key as a string. */
 #include "key.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,4 +53,27 @@ void hr_key_free(hr_key *k) {
   free(k->own);
   k->own = NULL;
   k->flat = NULL;
+}
+
+int hr_key_variant(const hr_key *base, hr_variant_id id, int fold,
+                   hr_key *out) {
+  *out = *base;
+  out->own = NULL;
+  out->variant = id;
+  if (!fold || id == HR_VARIANT_NONE)
+    return 0;
+  out->variant = HR_VARIANT_NONE;
+  if (base->flat_len > SIZE_MAX - 32)
+    return HTTPRESP_E_NOMEM;
+  char *p = malloc(base->flat_len + 32);
+  if (!p)
+    return HTTPRESP_E_NOMEM;
+  memcpy(p, base->flat, base->flat_len);
+  int n = id == HR_VARIANT_INDEX
+              ? snprintf(p + base->flat_len, 32, "#i")
+              : snprintf(p + base->flat_len, 32, "#v%016" PRIx64, id);
+  out->own = p;
+  out->flat = p;
+  out->flat_len = base->flat_len + (size_t)n;
+  return 0;
 }

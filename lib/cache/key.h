@@ -13,6 +13,8 @@
  * store keeps per key while the cache selects no variants itself. */
 typedef uint64_t hr_variant_id;
 #define HR_VARIANT_NONE ((hr_variant_id)0)
+/* Where the index of a key's variants lives (hr_variant_index). */
+#define HR_VARIANT_INDEX UINT64_MAX
 
 typedef struct hr_key {
   const char *method;    /* whose responses the entry answers ("GET") */
@@ -33,12 +35,20 @@ typedef struct hr_key {
 int hr_key_init(hr_key *k, const char *method, const char *url, size_t url_len,
                 const char *partition);
 void hr_key_free(hr_key *k);
+/* The key of variant `id` of `base` in `out` (free with hr_key_free;
+ * `base` must outlive it).  A store that keeps variants itself
+ * (HR_STORE_VARIANTS) gets the flat key of `base` and the id; for any
+ * other (`fold`), the id is folded into the flat key: "<flat>#v<16 hex>",
+ * or "<flat>#i" for the index, which no base key can spell (a key's URL
+ * is cut at its fragment's "#").  Returns 0 or HTTPRESP_E_NOMEM. */
+int hr_key_variant(const hr_key *base, hr_variant_id id, int fold,
+                   hr_key *out);
 
-/* The shape a store that keeps several variants per key
- * (HR_STORE_VARIANTS) keeps per key: the Vary field names its responses
- * were chosen by, and which variants it holds, so that a lookup reads the
- * index, computes the request's variant id from those fields, and reads
- * that variant. */
+/* The index the cache keeps per key whose responses carry Vary (as the
+ * variant HR_VARIANT_INDEX of the key): the Vary field names its
+ * responses were chosen by, and which variants it holds, most recently
+ * used first, so that a lookup reads the index, computes the request's
+ * variant id from those fields, and reads that variant. */
 #define HR_VARIANTS_MAX 8
 typedef struct hr_variant_index {
   char *vary; /* lower-case field names, comma-separated, sorted */

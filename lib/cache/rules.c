@@ -80,24 +80,6 @@ void hr_cache_partition(const httpresp_request *req,
 
 /* ---- list helpers ----------------------------------------------------- */
 
-/* Whether the fields `name` of `a` and of `b` carry the same list (OWS
- * around commas and empty elements do not count; absent equals absent). */
-static int same_list(const hr_headers *a, const hr_headers *b,
-                     const char *name) {
-  hr_list_iter ia, ib;
-  hr_list_init(&ia, a, name);
-  hr_list_init(&ib, b, name);
-  for (;;) {
-    const char *sa, *sb;
-    size_t la, lb;
-    int ha = hr_list_next(&ia, &sa, &la), hb = hr_list_next(&ib, &sb, &lb);
-    if (!ha || !hb)
-      return ha == hb;
-    if (la != lb || memcmp(sa, sb, la) != 0)
-      return 0;
-  }
-}
-
 static int vary_has_star(const hr_headers *h) {
   hr_list_iter it;
   const char *s;
@@ -376,24 +358,202 @@ int hr_cache_has_validator(const hr_cache_entry *e) {
 
 /* ---- selection -------------------------------------------------------- */
 
-/* Every field the stored response's Vary names matches the request. */
+/* ---- Vary: names, normalised values, variant ids ------------------------ */
+
+/* Fields whose members are unordered, case-insensitive tokens with
+ * parameters, where whitespace outside quoted strings is not significant
+ * (RFC 9110 §12.5): their values are normalised before matching, as RFC
+ * 9111 §4.1 allows.  Accept keeps its case (a media type parameter's
+ * value may be case-sensitive). */
+static const struct {
+  const char *name;
+  int fold_case;
+} normalised_fields[] = {
+    {"accept", 0},
+    {"accept-charset", 1},
+    {"accept-encoding", 1},
+    {"accept-language", 1},
+};
+
+static int cmp_member(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+#define HR_VARY_MEMBERS_MAX 64
+
+/* Appends one list member without OWS outside quotes, case folded there
+ * when `fold`, NUL-terminated. */
+static int append_member(hr_buf *out, const char *s, size_t n, int fold) {
+  int quoted = 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (c == '"')
+      quoted = !quoted;
+    if (!quoted && hr_is_ows((unsigned char)c))
+      continue;
+    if (!quoted && fold)
+      c = hr_tolower(c);
+    if (hr_buf_append(out, &c, 1))
+      return HTTPRESP_E_NOMEM;
+  }
+  return hr_buf_append(out, "", 1) ? HTTPRESP_E_NOMEM : 0;
+}
+
+int hr_cache_vary_value(const hr_headers *h, const char *name, hr_buf *out) {
+  hr_buf_reset(out);
+  int known = -1;
+  for (size_t i = 0; i < sizeof(normalised_fields) / sizeof(*normalised_fields);
+       i++)
+    if (hr_strcaseeq(name, normalised_fields[i].name))
+      known = (int)i;
+  hr_list_iter it;
+  const char *s;
+  size_t n;
+  hr_list_init(&it, h, name);
+  if (known < 0) {
+    /* Members in order, as sent: OWS around commas does not count. */
+    for (int first = 1; hr_list_next(&it, &s, &n); first = 0)
+      if ((!first && hr_buf_append(out, ",", 1)) || hr_buf_append(out, s, n))
+        return HTTPRESP_E_NOMEM;
+    return 0;
+  }
+  /* Each member normalised, then the members sorted. */
+  hr_buf all;
+  hr_buf_init(&all);
+  size_t starts[HR_VARY_MEMBERS_MAX], count = 0;
+  int rc = 0;
+  while (!rc && hr_list_next(&it, &s, &n)) {
+    if (count == HR_VARY_MEMBERS_MAX) {
+      rc = HTTPRESP_E_INVALID_ARG; /* no sane request lists this many */
+      break;
+    }
+    starts[count++] = all.len;
+    rc = append_member(&all, s, n, normalised_fields[known].fold_case);
+  }
+  char *members[HR_VARY_MEMBERS_MAX];
+  for (size_t i = 0; !rc && i < count; i++)
+    members[i] = all.data + starts[i];
+  if (!rc && count > 1)
+    qsort(members, count, sizeof(*members), cmp_member);
+  for (size_t i = 0; !rc && i < count; i++)
+    if ((i && hr_buf_append(out, ",", 1)) ||
+        hr_buf_append_str(out, members[i]))
+      rc = HTTPRESP_E_NOMEM;
+  hr_buf_free(&all);
+  return rc;
+}
+
+int hr_cache_vary_names(const hr_headers *resp, char **out) {
+  *out = NULL;
+  char *names[HR_VARY_MEMBERS_MAX];
+  size_t count = 0;
+  hr_list_iter it;
+  const char *s;
+  size_t n;
+  int rc = 0;
+  hr_list_init(&it, resp, "Vary");
+  while (!rc && hr_list_next(&it, &s, &n)) {
+    if ((n == 1 && s[0] == '*') || !hr_is_token(s, n) || n > 255 ||
+        count == HR_VARY_MEMBERS_MAX) {
+      rc = HTTPRESP_E_INVALID_ARG; /* "*", or no sane request field */
+      break;
+    }
+    char *name = hr_strndup(s, n);
+    if (!name) {
+      rc = HTTPRESP_E_NOMEM;
+      break;
+    }
+    for (size_t i = 0; i < n; i++)
+      name[i] = hr_tolower(name[i]);
+    int seen = 0;
+    for (size_t i = 0; i < count && !seen; i++)
+      seen = strcmp(names[i], name) == 0;
+    if (seen)
+      free(name);
+    else
+      names[count++] = name;
+  }
+  if (count > 1)
+    qsort(names, count, sizeof(*names), cmp_member);
+  hr_buf b;
+  hr_buf_init(&b);
+  for (size_t i = 0; i < count; i++) {
+    if (!rc && ((i && hr_buf_append(&b, ",", 1)) ||
+                hr_buf_append_str(&b, names[i])))
+      rc = HTTPRESP_E_NOMEM;
+    free(names[i]);
+  }
+  if (!rc && count)
+    *out = hr_buf_steal(&b);
+  hr_buf_free(&b);
+  return rc;
+}
+
+int hr_cache_variant_id(const char *names, const hr_headers *fields,
+                        hr_variant_id *out) {
+  hr_sha256 h;
+  hr_sha256_init(&h);
+  hr_sha256_update(&h, names, strlen(names) + 1);
+  hr_buf v;
+  hr_buf_init(&v);
+  int rc = 0;
+  for (const char *p = names; *p && !rc;) {
+    size_t n = strcspn(p, ",");
+    char name[256];
+    if (n >= sizeof(name)) {
+      rc = HTTPRESP_E_INVALID_ARG;
+      break;
+    }
+    memcpy(name, p, n);
+    name[n] = '\0';
+    p += n + (p[n] == ',');
+    if (!(rc = hr_cache_vary_value(fields, name, &v))) {
+      /* Length first, so no two value lists hash alike by their joins. */
+      unsigned char len[8];
+      hr_put_le64(len, (uint64_t)v.len);
+      hr_sha256_update(&h, len, sizeof(len));
+      hr_sha256_update(&h, v.data ? v.data : "", v.len);
+    }
+  }
+  hr_buf_free(&v);
+  if (rc)
+    return rc;
+  unsigned char d[32];
+  hr_sha256_final(&h, d);
+  hr_variant_id id = hr_get_le64(d);
+  /* 0 is the key's entry without Vary, the largest its index. */
+  if (id == HR_VARIANT_NONE || id == HR_VARIANT_INDEX)
+    id = 1;
+  *out = id;
+  return 0;
+}
+
+/* Every field the stored response's Vary names matches the request, after
+ * normalisation (hr_cache_vary_value). */
 static int vary_matches(const hr_cache_entry *e, const httpresp_request *req) {
   hr_list_iter it;
   const char *s;
   size_t n;
   char name[256];
+  hr_buf a, b;
+  hr_buf_init(&a);
+  hr_buf_init(&b);
+  int match = 1;
   hr_list_init(&it, &e->headers, "Vary");
-  while (hr_list_next(&it, &s, &n)) {
-    if (n == 1 && s[0] == '*')
-      return 0;
-    if (n >= sizeof(name) || !hr_is_token(s, n))
-      return 0; /* no sane request field has this name: do not guess */
+  while (match && hr_list_next(&it, &s, &n)) {
+    if ((n == 1 && s[0] == '*') || n >= sizeof(name) || !hr_is_token(s, n)) {
+      match = 0; /* "*", or no sane request field has this name */
+      break;
+    }
     memcpy(name, s, n);
     name[n] = '\0';
-    if (!same_list(&e->vary, &req->headers, name))
-      return 0;
+    match = hr_cache_vary_value(&e->vary, name, &a) == 0 &&
+            hr_cache_vary_value(&req->headers, name, &b) == 0 &&
+            a.len == b.len && (!a.len || memcmp(a.data, b.data, a.len) == 0);
   }
-  return 1;
+  hr_buf_free(&a);
+  hr_buf_free(&b);
+  return match;
 }
 
 hr_cache_use hr_cache_select(const hr_cache_entry *e,
@@ -471,6 +631,109 @@ hr_cache_use hr_cache_select(const hr_cache_entry *e,
   return revalidate;
 }
 
+/* ---- serving stale on error (RFC 5861 §4, RFC 9111 §4.2.4) ------------ */
+
+int hr_cache_error_status(int status) {
+  return status == 500 || status == 502 || status == 503 || status == 504;
+}
+
+int hr_cache_stale_on_error(const hr_cache_entry *e,
+                            const httpresp_request *req, int64_t now_ms,
+                            int64_t client_sec, const char **why) {
+  const char *dummy;
+  if (!why)
+    why = &dummy;
+  *why = "miss";
+  if (!e || !req)
+    return 0;
+  hr_cache_facts tmp;
+  const hr_cache_facts *f = hr_cache_facts_of(e, &tmp);
+  if (f->varies && !vary_matches(e, req)) {
+    *why = "vary";
+    return 0;
+  }
+  hr_cc rq, rs;
+  hr_cc_from_headers(&rq, &req->headers);
+  hr_cc_from_headers(&rs, &e->headers);
+  /* The request insists on the origin (§5.2.1.4), or the server forbade
+   * serving it unvalidated (§5.2.2.2, §5.2.2.4, §5.2.2.8). */
+  if (rq.flags & (HR_CC_NO_CACHE | HR_CC_NO_STORE)) {
+    *why = "request-no-cache";
+    return 0;
+  }
+  if (rs.flags & (HR_CC_NO_CACHE | HR_CC_NO_STORE | HR_CC_MUST_REVALIDATE |
+                  HR_CC_PROXY_REVALIDATE)) {
+    *why = rs.flags & HR_CC_MUST_REVALIDATE    ? "must-revalidate"
+           : rs.flags & HR_CC_PROXY_REVALIDATE ? "proxy-revalidate"
+                                               : "no-cache";
+    return 0;
+  }
+  int64_t allow = client_sec > 0 ? client_sec : -1;
+  if (rs.stale_if_error > allow)
+    allow = rs.stale_if_error;
+  if (rq.stale_if_error > allow)
+    allow = rq.stale_if_error;
+  if (allow < 0) {
+    *why = "no-stale-if-error";
+    return 0;
+  }
+  int64_t staleness = current_age_ms(e, f, now_ms) -
+                      hr_sat_mul(f->lifetime, 1000);
+  if (staleness > hr_sat_mul(allow, 1000)) {
+    *why = "too-stale";
+    return 0;
+  }
+  *why = "stale-if-error";
+  return 1;
+}
+
+/* ---- stale-while-revalidate (RFC 5861 §3) ------------------------------ */
+
+int hr_cache_swr_allows(const hr_cache_entry *e, const httpresp_request *req,
+                        int64_t now_ms, const char **why) {
+  const char *dummy;
+  if (!why)
+    why = &dummy;
+  *why = "miss";
+  if (!e || !req)
+    return 0;
+  hr_cache_facts tmp;
+  const hr_cache_facts *f = hr_cache_facts_of(e, &tmp);
+  if (f->varies && !vary_matches(e, req)) {
+    *why = "vary";
+    return 0;
+  }
+  hr_cc rq, rs;
+  hr_cc_from_headers(&rq, &req->headers);
+  hr_cc_from_headers(&rs, &e->headers);
+  /* A request that asks for the origin or for freshness gets it. */
+  if ((rq.flags & (HR_CC_NO_CACHE | HR_CC_NO_STORE)) || rq.max_age >= 0 ||
+      rq.min_fresh >= 0) {
+    *why = "request-directive";
+    return 0;
+  }
+  if (rs.flags & (HR_CC_NO_CACHE | HR_CC_NO_STORE | HR_CC_MUST_REVALIDATE)) {
+    *why = rs.flags & HR_CC_MUST_REVALIDATE ? "must-revalidate" : "no-cache";
+    return 0;
+  }
+  if (rs.stale_while_revalidate < 0) {
+    *why = "no-stale-while-revalidate";
+    return 0;
+  }
+  int64_t age = current_age_ms(e, f, now_ms);
+  int64_t life = hr_sat_mul(f->lifetime, 1000);
+  if (life > age) { /* as hr_cache_select has it */
+    *why = "fresh";
+    return 0;
+  }
+  if (age - life > hr_sat_mul(rs.stale_while_revalidate, 1000)) {
+    *why = "too-stale";
+    return 0;
+  }
+  *why = "stale-while-revalidate";
+  return 1;
+}
+
 /* ---- validation ------------------------------------------------------- */
 
 int hr_cache_conditionals(const hr_cache_entry *e, hr_headers *out) {
@@ -504,9 +767,10 @@ static int parse_etag(const char *v, int *weak, const char **tag, size_t *len) {
   return 1;
 }
 
-int hr_cache_304_selects(const hr_cache_entry *e, const hr_headers *h304) {
+hr_304_sel hr_cache_304_selects(const hr_cache_entry *e,
+                                const hr_headers *h304) {
   if (!e || !h304)
-    return 0;
+    return HR_304_NONE;
   const char *new_tag = hr_headers_get(h304, "ETag");
   const char *old_tag = hr_headers_get(&e->headers, "ETag");
   if (new_tag) {
@@ -514,29 +778,34 @@ int hr_cache_304_selects(const hr_cache_entry *e, const hr_headers *h304) {
     const char *nt, *ot;
     size_t nl, ol;
     if (!old_tag)
-      return 0;
+      return HR_304_NONE;
     if (!parse_etag(new_tag, &nw, &nt, &nl) ||
         !parse_etag(old_tag, &ow, &ot, &ol))
-      return strcmp(new_tag, old_tag) == 0; /* unquoted: only itself */
+      return strcmp(new_tag, old_tag) == 0 ? HR_304_UPDATE
+                                           : HR_304_NONE; /* unquoted */
     if (nl != ol || memcmp(nt, ot, nl) != 0)
-      return 0;
-    /* A strong validator selects only an entry holding the same strong
-     * validator; a weak one by weak comparison (RFC 9110 §8.8.3.2). */
-    return nw || !ow;
+      return HR_304_NONE;
+    /* A strong validator selects for update only an entry holding the same
+     * strong validator; a weak one by weak comparison (RFC 9110 §8.8.3.2).
+     * A strong "x" answering our W/"x" (nginx with gzip does this) still
+     * says that If-None-Match matched by weak comparison (RFC 9110
+     * §13.1.2): the entry we asked about is current and is served, but
+     * §4.3.4 forbids updating it from this 304. */
+    return nw || !ow ? HR_304_UPDATE : HR_304_SERVE;
   }
   const char *new_lm = hr_headers_get(h304, "Last-Modified");
   if (new_lm) {
     const char *old_lm = hr_headers_get(&e->headers, "Last-Modified");
     int64_t a, b;
     if (!old_lm)
-      return 0;
+      return HR_304_NONE;
     if (hr_httpdate_parse(new_lm, strlen(new_lm), 0, &a) == 0 &&
         hr_httpdate_parse(old_lm, strlen(old_lm), 0, &b) == 0)
-      return a == b;
-    return strcmp(new_lm, old_lm) == 0;
+      return a == b ? HR_304_UPDATE : HR_304_NONE;
+    return strcmp(new_lm, old_lm) == 0 ? HR_304_UPDATE : HR_304_NONE;
   }
   /* No validator at all: the answer to the conditional we sent for e. */
-  return 1;
+  return HR_304_UPDATE;
 }
 
 /* Fields a 304 never changes in the stored response (RFC 9111 §3.2):

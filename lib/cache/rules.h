@@ -75,6 +75,29 @@ int hr_cache_entry_from_response(hr_cache_entry *e, const hr_key *k,
                                  const char *body, size_t body_len,
                                  int64_t request_ms, int64_t response_ms);
 
+/* ---- Vary (RFC 9111 §4.1) ---------------------------------------------- */
+
+/* The value of the fields `name` of `h` as Vary matching compares it, in
+ * `out`: list members with OWS around commas dropped, joined by ","
+ * (absent and empty read the same); for Accept, Accept-Charset,
+ * Accept-Encoding and Accept-Language, where order, whitespace and (but
+ * for Accept) case carry no meaning, each member loses its whitespace
+ * outside quotes and its case, and the members are sorted.  Returns 0,
+ * HTTPRESP_E_NOMEM, or HTTPRESP_E_INVALID_ARG (more than 64 members). */
+int hr_cache_vary_value(const hr_headers *h, const char *name, hr_buf *out);
+/* The field names a response's Vary lists, lower case, sorted, without
+ * duplicates, joined by "," (malloc'd), or NULL when it has no Vary.
+ * Returns 0, HTTPRESP_E_NOMEM, or HTTPRESP_E_INVALID_ARG for "*" or a name
+ * that is no token. */
+int hr_cache_vary_names(const hr_headers *resp, char **out);
+/* The variant id of `names` (hr_cache_vary_names) with the values
+ * `fields` has for them (a request's fields, or an entry's recorded
+ * ones): a digest of the normalised values (hr_cache_vary_value), never
+ * HR_VARIANT_NONE nor HR_VARIANT_INDEX.  Returns 0 or an error of
+ * hr_cache_vary_value. */
+int hr_cache_variant_id(const char *names, const hr_headers *fields,
+                        hr_variant_id *out);
+
 /* Current age in seconds (RFC 9111 §4.2.3). */
 int64_t hr_cache_current_age(const hr_cache_entry *e, int64_t now_ms);
 /* Freshness lifetime in seconds (§4.2.1, heuristic §4.2.2: 10% of
@@ -102,6 +125,34 @@ hr_cache_use hr_cache_select(const hr_cache_entry *e,
                              const httpresp_request *req, int64_t now_ms,
                              const char **why);
 
+/* Whether a hop's status is an origin failure a stale answer may stand in
+ * for (RFC 5861 §4): 500, 502, 503, 504. */
+int hr_cache_error_status(int status);
+/* Whether the stored `e` may answer `req` at `now_ms` although stale,
+ * because the origin could not be reached or answered with an error
+ * status (RFC 5861 §4, RFC 9111 §4.2.4): never when the request says
+ * no-cache (or Pragma: no-cache) or no-store, nor when the response says
+ * no-cache, must-revalidate or proxy-revalidate; otherwise when its
+ * staleness is within the largest of the response's stale-if-error, the
+ * request's stale-if-error and `client_sec` (the client's allowance, 0:
+ * none).  `*why` gets a static reason ("stale-if-error" when it may;
+ * "must-revalidate", "proxy-revalidate", "no-cache", "request-no-cache",
+ * "no-stale-if-error", "too-stale", "vary", "miss" when not). */
+int hr_cache_stale_on_error(const hr_cache_entry *e,
+                            const httpresp_request *req, int64_t now_ms,
+                            int64_t client_sec, const char **why);
+
+/* Whether the stale `e` may answer `req` at `now_ms` at once while it is
+ * revalidated apart (RFC 5861 §3): its staleness is within the response's
+ * stale-while-revalidate, the response says neither no-cache nor
+ * must-revalidate, and the request says none of no-cache, no-store,
+ * max-age, min-fresh (it asks for the origin or for freshness).  `*why`:
+ * "stale-while-revalidate" when it may, else "fresh", "too-stale",
+ * "no-stale-while-revalidate", "must-revalidate", "no-cache",
+ * "request-directive", "vary", "miss". */
+int hr_cache_swr_allows(const hr_cache_entry *e, const httpresp_request *req,
+                        int64_t now_ms, const char **why);
+
 /* Whether `e` carries a validator (an ETag, or a Last-Modified that is a
  * valid HTTP-date). */
 int hr_cache_has_validator(const hr_cache_entry *e);
@@ -111,10 +162,21 @@ int hr_cache_has_validator(const hr_cache_entry *e);
  * so no request derived from it (a redirect, a repeat) carries them. */
 int hr_cache_conditionals(const hr_cache_entry *e, hr_headers *out);
 
-/* Whether a 304 selects `e` (RFC 9111 §4.3.4): strong ETag equal, weak
- * ETag equal by weak comparison, else equal Last-Modified; a 304 without
- * any validator selects the entry it was asked about. */
-int hr_cache_304_selects(const hr_cache_entry *e, const hr_headers *h304);
+/* What a 304 to the conditionals sent for `e` does to it (RFC 9111
+ * §4.3.4). */
+typedef enum hr_304_sel {
+  HR_304_NONE = 0, /* selects nothing: `e` is not served (repeat) */
+  HR_304_UPDATE,   /* selects `e`: updated from the 304 and served */
+  HR_304_SERVE     /* `e` is current and served, but not updated */
+} hr_304_sel;
+/* UPDATE: strong ETag equal, weak ETag equal by weak comparison, else
+ * equal Last-Modified; a 304 without any validator selects the entry it
+ * was asked about.  SERVE: a strong ETag in the 304 whose opaque tag
+ * equals the stored weak one (the If-None-Match we sent matched by weak
+ * comparison, RFC 9110 §13.1.2, but a strong validator updates only a
+ * stored response holding the same strong validator). */
+hr_304_sel hr_cache_304_selects(const hr_cache_entry *e,
+                                const hr_headers *h304);
 /* Updates `e` from a 304 (RFC 9111 §3.2): each field of the 304 replaces
  * the stored fields of that name (as a group, at the place of the first
  * stored one; new names are appended), except Content-Length,

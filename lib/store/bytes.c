@@ -136,16 +136,20 @@ static void b_destroy(void *impl) {
 
 static const hr_store_vt bytes_v1 = {"bytes", HR_STORE_LOCKS, b_get, b_put,
                                      b_del, b_destroy};
-static const hr_store_vt bytes_v2 = {"bytes-v2", HR_STORE_LOCKS, b_get, b_put,
-                                     b_del, b_destroy};
+/* A version 2 store takes the variant id with the key. */
+static const hr_store_vt bytes_v2 = {"bytes-v2",
+                                     HR_STORE_LOCKS | HR_STORE_VARIANTS, b_get,
+                                     b_put, b_del, b_destroy};
 static const hr_store_vt bytes_v2_update = {
-    "bytes-v2", HR_STORE_LOCKS | HR_STORE_UPDATE_ONLY, b_get, b_put, b_del,
-    b_destroy};
+    "bytes-v2", HR_STORE_LOCKS | HR_STORE_VARIANTS | HR_STORE_UPDATE_ONLY,
+    b_get, b_put, b_del, b_destroy};
 static const hr_store_vt bytes_v2_ttl = {
-    "bytes-v2", HR_STORE_LOCKS | HR_STORE_TTL, b_get, b_put, b_del, b_destroy};
-static const hr_store_vt bytes_v2_both = {
-    "bytes-v2", HR_STORE_LOCKS | HR_STORE_UPDATE_ONLY | HR_STORE_TTL, b_get,
+    "bytes-v2", HR_STORE_LOCKS | HR_STORE_VARIANTS | HR_STORE_TTL, b_get,
     b_put, b_del, b_destroy};
+static const hr_store_vt bytes_v2_both = {
+    "bytes-v2",
+    HR_STORE_LOCKS | HR_STORE_VARIANTS | HR_STORE_UPDATE_ONLY | HR_STORE_TTL,
+    b_get, b_put, b_del, b_destroy};
 
 static int bind_to(hr_store *out, const hr_store_vt *vt, bstore *b) {
   out->vt = vt;

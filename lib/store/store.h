@@ -22,7 +22,10 @@
 
 /* Capability bits. */
 #define HR_STORE_FROZEN 0x01u      /* holds frozen entries: hits share them */
-#define HR_STORE_VARIANTS 0x02u    /* keeps several variants per key */
+/* Takes a key's variant id beside its flat key (hr_key.variant); for any
+ * other store the cache folds the id into the flat key (hr_key_variant),
+ * so every store keeps several variants per key. */
+#define HR_STORE_VARIANTS 0x02u
 #define HR_STORE_UPDATE_ONLY 0x04u /* update-only puts are atomic */
 #define HR_STORE_TTL 0x08u         /* puts carry a time to live */
 #define HR_STORE_LOCKS 0x10u       /* serialises its own operations */
