@@ -373,8 +373,10 @@ static int name_is(const char *name, const char *lower) {
 }
 
 int hr_headers_check_framing(const hr_headers *h, int bodyless,
-                             const char **why) {
+                             int64_t *length, const char **why) {
   *why = NULL;
+  if (length)
+    *length = -1;
   if (bodyless)
     return 0;
   int64_t len = -1;
@@ -388,6 +390,8 @@ int hr_headers_check_framing(const hr_headers *h, int bodyless,
       bad = length_field(h->v[i].value, &len);
   }
   *why = bad;
+  if (!bad && length)
+    *length = len;
   return bad ? HTTPRESP_E_BAD_RESPONSE : 0;
 }
 

@@ -3,6 +3,7 @@
 #define HR_HEADERS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct hr_field {
   char *name;  /* as received, NUL-terminated */
@@ -77,9 +78,11 @@ int hr_list_next(hr_list_iter *it, const char **s, size_t *len);
  * Transfer-Encoding, Content-Length is overridden (item 3).  Otherwise every
  * Content-Length field, read as a list, must hold only 1*DIGIT values that
  * fit in 63 bits and are all the same (item 5: "5, 5" is processed as 5).
- * Returns 0, or HTTPRESP_E_BAD_RESPONSE with *why set to a static message. */
+ * Returns 0, or HTTPRESP_E_BAD_RESPONSE with *why set to a static message.
+ * `length` (may be NULL) gets the length Content-Length frames the body
+ * with, -1 when none does (no field, Transfer-Encoding, bodyless). */
 int hr_headers_check_framing(const hr_headers *h, int bodyless,
-                             const char **why);
+                             int64_t *length, const char **why);
 
 /* Parses an HTTP/1.x or HTTP/2/3 status line as libcurl hands it
  * ("HTTP/1.1 200 OK\r\n", "HTTP/2 200").  Returns 0 and the status, or

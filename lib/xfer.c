@@ -162,15 +162,27 @@ static void end_of_block(hr_xfer *x) {
    * unrecoverable framing error; stopped before any of the body is
    * delivered or stored. */
   const char *why;
+  int64_t length;
   int bodyless = x->status == 204 || x->status == 304 ||
                  strcmp(x->cur->method, "HEAD") == 0;
-  if (hr_headers_check_framing(&x->hdrs, bodyless, &why) != 0) {
+  if (hr_headers_check_framing(&x->hdrs, bodyless, &length, &why) != 0) {
     hr_xfer_abort(x, HTTPRESP_E_BAD_RESPONSE, why);
     return;
   }
   x->rx = x->status == 401 || x->status == 407 ? HR_RX_FINAL_AUTH
                                                : HR_RX_FINAL;
   decide_at_headers(x);
+  /* A body the library collects that announces more than the limit fails
+   * now, not after reading up to the limit; a sink takes any length. */
+  size_t max = x->client->policy.max_body;
+  if (!x->abort_code && x->deliver_body && !x->cur->sink && length >= 0 &&
+      (uint64_t)length > (uint64_t)max) {
+    char msg[96];
+    snprintf(msg, sizeof(msg),
+             "Content-Length %lld exceeds the body limit of %zu bytes",
+             (long long)length, max);
+    hr_xfer_abort(x, HTTPRESP_E_BODY_TOO_LARGE, msg);
+  }
 }
 
 /* obs-fold: RFC 9112 §5.2 says replace it with SP.  The value grows

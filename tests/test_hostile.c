@@ -889,6 +889,21 @@ Test(hostile, body_over_the_limit) {
   free(body);
 }
 
+/* A collected body announced larger than the limit fails at its headers:
+ * the server sends them and then nothing, so only a check at the headers
+ * returns before the transfer's timeout; with a sink any length is taken. */
+Test(hostile, announced_length_over_the_limit_fails_at_the_headers) {
+  ts_resp *st = ts_route(ts, 0, "/huge");
+  ts_resp_str(st, "HTTP/1.1 200 OK\r\nContent-Length: 5000000000\r\n\r\nab");
+  ts_resp_stall(st);
+  cr_assert_eq(httpresp_client_set_max_body(client, 64 * 1024), 0);
+  httpresp_response *r = quick("/huge", "5 GB announced");
+  expect_code(r, HTTPRESP_E_BODY_TOO_LARGE, "5 GB announced, 64 KiB limit");
+  cr_expect(strstr(httpresp_response_errmsg(r), "Content-Length 5000000000"),
+            "%s", httpresp_response_errmsg(r));
+  httpresp_response_free(r);
+}
+
 Test(hostile, endless_body) {
   cr_assert_eq(httpresp_client_set_max_body(client, 1 << 20), 0);
   char *unit = repeat("", 'q', 4096, "");

@@ -369,7 +369,9 @@ HTTPRESP_EXTERN int httpresp_client_revalidate(httpresp_client *c, CURL *easy,
 HTTPRESP_EXTERN int httpresp_client_set_handle_identity(httpresp_client *c,
                                                         int hidden);
 /** Largest response body collected in memory, in bytes (default 1 GiB).
- *  Bodies given to a sink are not limited. */
+ *  A longer body ends the request with HTTPRESP_E_BODY_TOO_LARGE: at its
+ *  headers when its Content-Length announces more, else once the limit is
+ *  reached.  Bodies given to a sink are not limited. */
 HTTPRESP_EXTERN int httpresp_client_set_max_body(httpresp_client *c,
                                                  size_t bytes);
 /** Largest header block accepted, in bytes, summed over one response, and
