@@ -92,7 +92,7 @@ static void make_token(httpresp_cache *c, char out[33]) {
   hr_sha256_update(&h, &seed, sizeof(seed));
   hr_sha256_final(&h, d);
   for (int i = 0; i < 16; i++)
-    snprintf(out + 2 * i, 3, "%02x", d[i]);
+    snprintf(out + (size_t)2 * (size_t)i, 3, "%02x", d[i]);
 }
 
 int64_t hr_cache_coalesce(httpresp_cache *c, const httpresp_request *req,
@@ -585,6 +585,53 @@ hr_cache_use hr_cache_consult(httpresp_cache *c, const httpresp_request *req,
   return use;
 }
 
+/* Stores a response hr_cache_storable allows under `k` (or its variant):
+ * 1 when stored, else 0 with `*why` and `*sys_err` saying why not. */
+static int store_new(httpresp_cache *c, const hr_key *k,
+                     const httpresp_request *req, int status,
+                     const hr_headers *resp, const char *body,
+                     size_t body_len, int64_t request_ms, int64_t response_ms,
+                     const char **why, int *sys_err) {
+  char *names = NULL;
+  hr_variant_id id = HR_VARIANT_NONE;
+  hr_key vk;
+  int stored = 0;
+  int rc = hr_cache_vary_names(resp, &names);
+  if (rc == 0 && names)
+    rc = hr_cache_variant_id(names, &req->headers, &id);
+  /* A Vary no request could be matched against (a name that is no token,
+   * a value of more members than any sane request sends). */
+  int unmatchable = rc == HTTPRESP_E_INVALID_ARG;
+  if (rc == 0)
+    rc = hr_key_variant(k, id, fold(c), &vk);
+  if (rc == 0) {
+    hr_cache_entry e;
+    rc = hr_cache_entry_from_response(&e, &vk, req, status, resp, body,
+                                      body_len, request_ms, response_ms);
+    if (rc == 0) {
+      if (names) {
+        rc = save_variant(c, k, &vk, names, id, &e, response_ms);
+      } else if ((rc = save(c, k, &e, 0, response_ms)) == 0 &&
+                 del_variants(c, k)) {
+        /* Variants this answer supersedes could not be removed. */
+        tomb_add(c, k);
+      }
+      hr_cache_entry_free(&e);
+      stored = rc == 0;
+    }
+    hr_key_free(&vk);
+  }
+  free(names);
+  if (!stored) {
+    *why = unmatchable                  ? "vary-unmatchable"
+           : rc == HTTPRESP_E_INVALID_ARG ? "too-large"
+           : rc == SAVE_EXPIRED           ? "expired"
+                                          : "store-failed";
+    *sys_err = rc < 0 && !unmatchable ? -rc : 0;
+  }
+  return stored;
+}
+
 int hr_cache_on_response(httpresp_cache *c, const httpresp_request *req,
                          int status, const hr_headers *resp, const char *body,
                          size_t body_len, int64_t request_ms,
@@ -604,44 +651,9 @@ int hr_cache_on_response(httpresp_cache *c, const httpresp_request *req,
     *why = "store-failed";
     return 0;
   }
-  int stored = 0;
-  if (hr_cache_storable(req, status, resp, body_len, why)) {
-    char *names = NULL;
-    hr_variant_id id = HR_VARIANT_NONE;
-    hr_key vk;
-    int rc = hr_cache_vary_names(resp, &names);
-    if (rc == 0 && names)
-      rc = hr_cache_variant_id(names, &req->headers, &id);
-    /* A Vary no request could be matched against (a name that is no
-     * token, a value of more members than any sane request sends). */
-    int unmatchable = rc == HTTPRESP_E_INVALID_ARG;
-    if (rc == 0)
-      rc = hr_key_variant(&k, id, fold(c), &vk);
-    if (rc == 0) {
-      hr_cache_entry e;
-      rc = hr_cache_entry_from_response(&e, &vk, req, status, resp, body,
-                                        body_len, request_ms, response_ms);
-      if (rc == 0) {
-        if (names) {
-          rc = save_variant(c, &k, &vk, names, id, &e, response_ms);
-        } else if ((rc = save(c, &k, &e, 0, response_ms)) == 0 && del_variants(c, &k)) {
-          /* Variants this answer supersedes could not be removed. */
-          tomb_add(c, &k);
-        }
-        hr_cache_entry_free(&e);
-        stored = rc == 0;
-      }
-      hr_key_free(&vk);
-    }
-    free(names);
-    if (!stored) {
-      *why = unmatchable                  ? "vary-unmatchable"
-             : rc == HTTPRESP_E_INVALID_ARG ? "too-large"
-             : rc == SAVE_EXPIRED           ? "expired"
-                                            : "store-failed";
-      *sys_err = rc < 0 && !unmatchable ? -rc : 0;
-    }
-  }
+  int stored = hr_cache_storable(req, status, resp, body_len, why) &&
+               store_new(c, &k, req, status, resp, body, body_len, request_ms,
+                         response_ms, why, sys_err);
   /* A newer answer came from the server: what was stored is superseded.
    * Not by a HEAD's answer (it says nothing about the stored body), a 304
    * (it confirms), nor a 5xx (the server failing is no new representation,

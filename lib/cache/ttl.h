@@ -10,8 +10,8 @@
 #include "entry.h"
 
 #define HR_TTL_MIN_SEC 1
-#define HR_TTL_MAX_SEC (7 * 24 * 3600)
-#define HR_TTL_GRACE_SEC (24 * 3600) /* default grace for revalidation */
+#define HR_TTL_MAX_SEC ((int64_t)7 * 24 * 3600)
+#define HR_TTL_GRACE_SEC ((int64_t)24 * 3600) /* default grace for revalidation */
 
 /* Remaining freshness (`lifetime` - `age`), plus the longest stale
  * allowance `stale` (stale-while-revalidate, stale-if-error; negative:

@@ -85,7 +85,7 @@ static void make_keys(const rstore *s, const char *key, hr_variant_id var,
   hr_sha256_final(&h, d);
   char p[33];
   for (int j = 0; j < 16; j++)
-    snprintf(p + 2 * j, 3, "%02x", d[j]);
+    snprintf(p + (size_t)2 * (size_t)j, 3, "%02x", d[j]);
   snprintf(k->field, sizeof(k->field), "%016llx", (unsigned long long)var);
   const char *prefix = hr_redis_prefix(s->r);
   k->vlen = (size_t)snprintf(k->v, sizeof(k->v), "%.255sc:{%s}:v:%s", prefix, p,
