@@ -62,9 +62,9 @@ void hr_headers_clear(hr_headers *h) {
       free_chunks(h->chunks->next);
       h->chunks->next = NULL;
     }
-    h->chunks->used =
-        h->v_in_chunk && !h->chunks->next ? HR_FIELDS_FIRST * sizeof(hr_field)
-                                          : 0;
+    h->chunks->used = h->v_in_chunk && !h->chunks->next
+                          ? HR_FIELDS_FIRST * sizeof(hr_field)
+                          : 0;
   }
   h->bytes = 0;
   h->dead = 0;
@@ -259,8 +259,9 @@ size_t hr_headers_count(const hr_headers *h, const char *name) {
 static void compact(hr_headers *h) {
   if (h->stable || h->dead < 4096 || h->dead < h->bytes)
     return;
+  /* Without memory to move the field array, the garbage stays. */
   if (h->v_in_chunk && fields_out(h, h->cap) != 0)
-    return; /* no memory: keep the garbage, lose nothing */
+    return;
   if (h->n == 0) { /* nothing live: just drop the strings */
     free_chunks(h->chunks);
     h->chunks = NULL;

@@ -140,11 +140,11 @@ Test(headers, first_allocation_shared_by_fields_and_strings) {
     int n2;
     size_t len2;
   } rows[] = {
-      {3, 10, 3, 10},    /* stays in the first allocation */
-      {3, 10, 40, 20},   /* more fields than it holds */
-      {3, 2000, 5, 10},  /* a second chunk, then a clear */
-      {40, 300, 2, 5},   /* both outgrown */
-      {16, 10, 17, 10},  /* exactly full, then one more */
+      {3, 10, 3, 10},   /* stays in the first allocation */
+      {3, 10, 40, 20},  /* more fields than it holds */
+      {3, 2000, 5, 10}, /* a second chunk, then a clear */
+      {40, 300, 2, 5},  /* both outgrown */
+      {16, 10, 17, 10}, /* exactly full, then one more */
   };
   for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
     hr_headers h;
@@ -170,8 +170,9 @@ Test(headers, first_allocation_shared_by_fields_and_strings) {
 
     /* Edits that leave dead strings behind until the list compacts. */
     for (int i = 0; i < 50; i++) {
-      add(&h, "Churn", "a value long enough to leave garbage behind it, "
-                       "many times over, until the list compacts itself");
+      add(&h, "Churn",
+          "a value long enough to leave garbage behind it, "
+          "many times over, until the list compacts itself");
       cr_assert_eq(hr_headers_remove(&h, "Churn"), 1u);
     }
     expect_filled(&h, rows[r].n1, rows[r].len1, 'c');
