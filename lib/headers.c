@@ -14,6 +14,8 @@ struct hr_chunk {
 };
 
 #define HR_CHUNK_MIN 512u
+/* Fields the first allocation of a list has room for. */
+#define HR_FIELDS_FIRST 16u
 
 void hr_headers_init(hr_headers *h) { memset(h, 0, sizeof(*h)); }
 
@@ -30,17 +32,40 @@ static void free_chunks(hr_chunk *c) {
   }
 }
 
+/* Gives the field array an allocation of its own (`cap` fields), before
+ * the chunk it lies in is freed or when it outgrows its place there. */
+static int fields_out(hr_headers *h, size_t cap) {
+  if (cap > SIZE_MAX / sizeof(hr_field))
+    return HTTPRESP_E_NOMEM;
+  hr_field *v = malloc(cap * sizeof(*v));
+  if (!v)
+    return HTTPRESP_E_NOMEM;
+  if (h->n)
+    memcpy(v, h->v, h->n * sizeof(*v));
+  h->v = v;
+  h->cap = cap;
+  h->v_in_chunk = 0;
+  return 0;
+}
+
 void hr_headers_clear(hr_headers *h) {
   if (h->stable)
     for (size_t i = 0; i < h->n; i++)
       free(h->v[i].name); /* the value shares the allocation */
-  /* The newest chunk is the largest: keep it for the next use. */
-  if (h->chunks) {
-    free_chunks(h->chunks->next);
-    h->chunks->next = NULL;
-    h->chunks->used = 0;
-  }
   h->n = 0;
+  /* The newest chunk is the largest: keep it for the next use.  The field
+   * array leaves the oldest chunk first; without memory for that, every
+   * chunk stays. */
+  if (h->chunks) {
+    if (!h->chunks->next || !h->v_in_chunk ||
+        fields_out(h, HR_FIELDS_FIRST) == 0) {
+      free_chunks(h->chunks->next);
+      h->chunks->next = NULL;
+    }
+    h->chunks->used = h->v_in_chunk && !h->chunks->next
+                          ? HR_FIELDS_FIRST * sizeof(hr_field)
+                          : 0;
+  }
   h->bytes = 0;
   h->dead = 0;
 }
@@ -48,8 +73,9 @@ void hr_headers_clear(hr_headers *h) {
 void hr_headers_free(hr_headers *h) {
   int stable = h->stable;
   hr_headers_clear(h);
+  if (!h->v_in_chunk)
+    free(h->v);
   free_chunks(h->chunks);
-  free(h->v);
   hr_headers_init(h);
   h->stable = stable;
 }
@@ -77,10 +103,31 @@ static char *space(hr_headers *h, size_t len) {
   return n->data;
 }
 
+/* A list's first fields and its first strings: one allocation, where
+ * a response's header block mostly fits. */
+static int first_block(hr_headers *h) {
+  const size_t fields = HR_FIELDS_FIRST * sizeof(hr_field);
+  hr_chunk *c = malloc(sizeof(hr_chunk) + fields + HR_CHUNK_MIN);
+  if (!c)
+    return HTTPRESP_E_NOMEM;
+  c->next = NULL;
+  c->cap = fields + HR_CHUNK_MIN;
+  c->used = fields;
+  h->chunks = c;
+  h->v = (hr_field *)(void *)c->data;
+  h->cap = HR_FIELDS_FIRST;
+  h->v_in_chunk = 1;
+  return 0;
+}
+
 static int grow_fields(hr_headers *h) {
   if (h->n < h->cap)
     return 0;
+  if (!h->stable && !h->v && !h->chunks)
+    return first_block(h);
   size_t cap = h->cap ? h->cap * 2 : 16;
+  if (h->v_in_chunk)
+    return fields_out(h, cap);
   hr_field *v = realloc(h->v, cap * sizeof(*v));
   if (!v)
     return HTTPRESP_E_NOMEM;
@@ -212,6 +259,9 @@ size_t hr_headers_count(const hr_headers *h, const char *name) {
 static void compact(hr_headers *h) {
   if (h->stable || h->dead < 4096 || h->dead < h->bytes)
     return;
+  /* Without memory to move the field array, the garbage stays. */
+  if (h->v_in_chunk && fields_out(h, h->cap) != 0)
+    return;
   if (h->n == 0) { /* nothing live: just drop the strings */
     free_chunks(h->chunks);
     h->chunks = NULL;
@@ -277,6 +327,8 @@ int hr_headers_copy(hr_headers *dst, const hr_headers *src) {
   /* One chunk for all the strings, one array for the fields. */
   size_t need = src->bytes + 2 * src->n;
   if (!dst->stable && dst->chunks && dst->chunks->cap < need) {
+    if (dst->v_in_chunk && fields_out(dst, src->n) != 0)
+      return HTTPRESP_E_NOMEM;
     free_chunks(dst->chunks);
     dst->chunks = NULL;
   }
@@ -285,7 +337,10 @@ int hr_headers_copy(hr_headers *dst, const hr_headers *src) {
       return HTTPRESP_E_NOMEM;
     dst->chunks->used = 0;
   }
-  if (dst->cap < src->n) {
+  if (dst->cap < src->n && dst->v_in_chunk) {
+    if (fields_out(dst, src->n) != 0)
+      return HTTPRESP_E_NOMEM;
+  } else if (dst->cap < src->n) {
     hr_field *v = realloc(dst->v, src->n * sizeof(*v));
     if (!v)
       return HTTPRESP_E_NOMEM;

@@ -27,6 +27,8 @@ typedef struct hr_headers {
   hr_chunk *chunks; /* newest first */
   size_t dead;      /* chunk bytes of removed or replaced strings */
   int stable;       /* one allocation per field, never moved */
+  int v_in_chunk;   /* v lies at the start of the oldest chunk: a list's
+                       first fields and strings are one allocation */
 } hr_headers;
 
 void hr_headers_init(hr_headers *h);

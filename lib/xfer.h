@@ -55,6 +55,7 @@ typedef enum hr_hop_cache {
 #define HR_ARMED_BODY 2u     /* method/body options differ from a GET */
 #define HR_ARMED_CREDS 4u    /* credentials set or cleared */
 #define HR_ARMED_PROGRESS 8u /* the deadline's progress callback */
+#define HR_ARMED_GET 16u     /* HTTPGET set, CUSTOMREQUEST cleared */
 
 typedef struct hr_xfer {
   httpresp_client *client;

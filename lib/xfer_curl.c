@@ -97,16 +97,22 @@ static int set_method_and_body(hr_xfer *x) {
   CURLcode cc = CURLE_OK;
   int is_get = strcmp(r->method, "GET") == 0;
   if (is_get && r->body_kind == HR_BODY_NONE) {
+    /* A GET after a GET of the same request (a redirect's usual next hop)
+     * finds both options as the last hop left them. */
+    if (x->armed & HR_ARMED_GET)
+      return 0;
     if (x->armed & HR_ARMED_BODY)
       plain_get(e); /* nothing of the previous hop survives */
     else
       curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     x->armed &= ~HR_ARMED_BODY;
     cc = curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
+    if (cc == CURLE_OK)
+      x->armed |= HR_ARMED_GET;
     return cc == CURLE_OK ? 0 : HTTPRESP_E_CURL;
   }
   plain_get(e);
-  x->armed |= HR_ARMED_BODY;
+  x->armed = (x->armed & ~HR_ARMED_GET) | HR_ARMED_BODY;
   if (strcmp(r->method, "HEAD") == 0) {
     cc = curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
   } else if (r->body_kind == HR_BODY_MEMORY) {

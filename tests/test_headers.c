@@ -108,6 +108,80 @@ Test(headers, clear_reuses_and_edits_stay_bounded) {
   hr_headers_free(&h);
 }
 
+/* A list's first fields share one allocation with its first strings; each
+ * way out of it (more fields, more strings then a clear, a copy, a
+ * compaction) must leave every field readable (ASan checks the memory). */
+static void fill(hr_headers *h, int n, size_t vlen, char tag) {
+  char name[32], value[4096];
+  memset(value, tag, vlen);
+  value[vlen] = '\0';
+  for (int i = 0; i < n; i++) {
+    snprintf(name, sizeof(name), "F%d", i);
+    add(h, name, value);
+  }
+}
+
+static void expect_filled(const hr_headers *h, int n, size_t vlen, char tag) {
+  cr_assert_eq(h->n, (size_t)n);
+  for (int i = 0; i < n; i++) {
+    char name[32];
+    snprintf(name, sizeof(name), "F%d", i);
+    const char *v = hr_headers_get(h, name);
+    cr_assert_not_null(v, "%s", name);
+    cr_assert_eq(strlen(v), vlen, "%s", name);
+    cr_assert(vlen == 0 || (v[0] == tag && v[vlen - 1] == tag), "%s", name);
+  }
+}
+
+Test(headers, first_allocation_shared_by_fields_and_strings) {
+  static const struct {
+    int n1;
+    size_t len1;
+    int n2;
+    size_t len2;
+  } rows[] = {
+      {3, 10, 3, 10},   /* stays in the first allocation */
+      {3, 10, 40, 20},  /* more fields than it holds */
+      {3, 2000, 5, 10}, /* a second chunk, then a clear */
+      {40, 300, 2, 5},  /* both outgrown */
+      {16, 10, 17, 10}, /* exactly full, then one more */
+  };
+  for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+    hr_headers h;
+    hr_headers_init(&h);
+    fill(&h, rows[r].n1, rows[r].len1, 'a');
+    expect_filled(&h, rows[r].n1, rows[r].len1, 'a');
+    hr_headers_clear(&h);
+    fill(&h, rows[r].n2, rows[r].len2, 'b');
+    expect_filled(&h, rows[r].n2, rows[r].len2, 'b');
+    hr_headers_clear(&h);
+    fill(&h, rows[r].n1, rows[r].len1, 'c');
+    expect_filled(&h, rows[r].n1, rows[r].len1, 'c');
+
+    hr_headers big, small;
+    hr_headers_init(&big);
+    hr_headers_init(&small);
+    fill(&big, rows[r].n2 + 20, rows[r].len2 + 100, 'd');
+    fill(&small, 2, 5, 'e');
+    cr_assert_eq(hr_headers_copy(&small, &big), 0, "row %zu", r);
+    expect_filled(&small, rows[r].n2 + 20, rows[r].len2 + 100, 'd');
+    cr_assert_eq(hr_headers_copy(&big, &h), 0, "row %zu", r);
+    expect_filled(&big, rows[r].n1, rows[r].len1, 'c');
+
+    /* Edits that leave dead strings behind until the list compacts. */
+    for (int i = 0; i < 50; i++) {
+      add(&h, "Churn",
+          "a value long enough to leave garbage behind it, "
+          "many times over, until the list compacts itself");
+      cr_assert_eq(hr_headers_remove(&h, "Churn"), 1u);
+    }
+    expect_filled(&h, rows[r].n1, rows[r].len1, 'c');
+    hr_headers_free(&h);
+    hr_headers_free(&big);
+    hr_headers_free(&small);
+  }
+}
+
 Test(headers, value_space_replaces_a_value) {
   hr_headers h;
   hr_headers_init(&h);
