@@ -253,6 +253,17 @@ int httpresp_client_set_early_hints_callback(httpresp_client *c,
                                              void *userdata) {
   CHECK_CLIENT(c);
   c->hints_fn = fn;
+  c->hints2_fn = NULL;
+  c->hints_ud = userdata;
+  return 0;
+}
+
+int httpresp_client_set_early_hints_callback2(httpresp_client *c,
+                                              httpresp_early_hints2_fn fn,
+                                              void *userdata) {
+  CHECK_CLIENT(c);
+  c->hints2_fn = fn;
+  c->hints_fn = NULL;
   c->hints_ud = userdata;
   return 0;
 }

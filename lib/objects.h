@@ -32,6 +32,14 @@ struct httpresp_request {
   char *password;
   unsigned long auth;
   char *cache_partition; /* the caller's name for the identity, or NULL */
+  /* Overrides of the client's policy, -1 for "the client's"
+   * (hr_policy_effective reads them). */
+  int64_t deadline_ms;
+  int64_t max_wait_ms;
+  long max_redirects;
+  long max_retries;
+  httpresp_cache_mode cache_mode;
+  void *userdata; /* handed to the callbacks run for this request */
   unsigned char own_method; /* `method` is an allocation of its own */
   unsigned char own_url;    /* likewise `url` */
   /* The method and URL given when the request was made, side by side in
@@ -145,6 +153,7 @@ struct httpresp_client {
   httpresp_hop_fn hop_fn;
   void *hop_ud;
   httpresp_early_hints_fn hints_fn;
+  httpresp_early_hints2_fn hints2_fn; /* at most one of the two is set */
   void *hints_ud;
   httpresp_cache *cache;
   /* The handles may carry credentials or cookies set on them directly,

@@ -88,6 +88,13 @@ typedef struct hr_decision {
 void hr_decision_init(hr_decision *d);
 void hr_decision_free(hr_decision *d);
 
+/* The settings a request runs under: the client's `client`, with the
+ * overrides `req` carries (its deadline, redirect limit, retry count and
+ * maximum wait; -1 keeps the client's).  `out` shares the client's
+ * strings (schemes, keep list): it lives no longer than the client. */
+void hr_policy_effective(const hr_policy *client, const httpresp_request *req,
+                         hr_policy *out);
+
 /* The whole decision for one final (non-1xx) response. */
 int hr_policy_decide(const hr_policy_input *in, hr_decision *d);
 

@@ -20,6 +20,8 @@ static httpresp_request *alloc_request(const char *method, size_t mlen,
   memset(r, 0, sizeof(*r));
   hr_headers_init_stable(&r->headers);
   r->stream_len = -1;
+  r->deadline_ms = r->max_wait_ms = -1;
+  r->max_redirects = r->max_retries = -1;
   r->method = r->text;
   r->url = hr_put_pair(r->text, method, mlen, url, ulen);
   return r;
@@ -234,6 +236,13 @@ static int derive(httpresp_request **out, const httpresp_request *src,
   }
   r->sink = src->sink;
   r->sink_ud = src->sink_ud;
+  /* Redirects and repeats run under the policy the caller chose. */
+  r->deadline_ms = src->deadline_ms;
+  r->max_wait_ms = src->max_wait_ms;
+  r->max_redirects = src->max_redirects;
+  r->max_retries = src->max_retries;
+  r->cache_mode = src->cache_mode;
+  r->userdata = src->userdata;
   *out = r;
   return 0;
 }
@@ -248,6 +257,54 @@ int httpresp_request_set_cache_partition(httpresp_request *r,
   free(r->cache_partition);
   r->cache_partition = p;
   return 0;
+}
+
+int httpresp_request_set_deadline_ms(httpresp_request *r, int64_t ms) {
+  if (!r || ms < -1)
+    return HTTPRESP_E_INVALID_ARG;
+  r->deadline_ms = ms;
+  return 0;
+}
+
+int httpresp_request_set_max_redirects(httpresp_request *r, long n) {
+  if (!r || n < -1)
+    return HTTPRESP_E_INVALID_ARG;
+  r->max_redirects = n;
+  return 0;
+}
+
+int httpresp_request_set_max_retries(httpresp_request *r, long n) {
+  if (!r || n < -1)
+    return HTTPRESP_E_INVALID_ARG;
+  r->max_retries = n;
+  return 0;
+}
+
+int httpresp_request_set_max_wait_ms(httpresp_request *r, int64_t ms) {
+  if (!r || ms < -1)
+    return HTTPRESP_E_INVALID_ARG;
+  r->max_wait_ms = ms;
+  return 0;
+}
+
+int httpresp_request_set_cache_mode(httpresp_request *r,
+                                    httpresp_cache_mode mode) {
+  if (!r || mode < HTTPRESP_CACHE_MODE_DEFAULT ||
+      mode > HTTPRESP_CACHE_MODE_ONLY_IF_CACHED)
+    return HTTPRESP_E_INVALID_ARG;
+  r->cache_mode = mode;
+  return 0;
+}
+
+int httpresp_request_set_userdata(httpresp_request *r, void *userdata) {
+  if (!r)
+    return HTTPRESP_E_INVALID_ARG;
+  r->userdata = userdata;
+  return 0;
+}
+
+void *httpresp_request_userdata(const httpresp_request *r) {
+  return r ? r->userdata : NULL;
 }
 
 int hr_request_copy(httpresp_request **out, const httpresp_request *src) {

@@ -19,6 +19,7 @@ struct httpresp_hop_view {
   const char *from;
   const char *to;
   const hr_headers *headers;
+  void *request_ud;
 };
 
 int httpresp_hop_status(const httpresp_hop_view *h) { return h ? h->status : 0; }
@@ -30,6 +31,9 @@ const char *httpresp_hop_to(const httpresp_hop_view *h) {
 }
 const char *httpresp_hop_header(const httpresp_hop_view *h, const char *name) {
   return (h && name) ? hr_headers_get(h->headers, name) : NULL;
+}
+void *httpresp_hop_userdata(const httpresp_hop_view *h) {
+  return h ? h->request_ud : NULL;
 }
 
 void hr_xfer_abort(hr_xfer *x, int code, const char *msg) {
@@ -43,7 +47,7 @@ void hr_xfer_abort(hr_xfer *x, int code, const char *msg) {
 
 static void early_hints(hr_xfer *x) {
   httpresp_client *c = x->client;
-  if (!c->hints_fn)
+  if (!c->hints_fn && !c->hints2_fn)
     return;
   const char **lines = calloc(x->hdrs.n + 1, sizeof(*lines));
   hr_buf all;
@@ -60,7 +64,11 @@ static void early_hints(hr_xfer *x) {
   if (ok) {
     for (size_t i = 0; i < x->hdrs.n; i++)
       lines[i] = all.data + offs[i];
-    c->hints_fn(c->hints_ud, x->status, lines, x->hdrs.n);
+    if (c->hints2_fn)
+      c->hints2_fn(c->hints_ud, x->cur->userdata, x->status, lines,
+                   x->hdrs.n);
+    else
+      c->hints_fn(c->hints_ud, x->status, lines, x->hdrs.n);
   } else {
     hr_xfer_abort(x, HTTPRESP_E_NOMEM, "out of memory for 103 headers");
   }
@@ -81,7 +89,7 @@ static void decide_at_headers(hr_xfer *x) {
     x->hist.cookie_epoch++;
   hr_policy_input in;
   memset(&in, 0, sizeof(in));
-  in.policy = &c->policy;
+  in.policy = &x->policy;
   in.orig = x->orig;
   in.cur = x->cur;
   in.history = &x->hist;
@@ -94,8 +102,8 @@ static void decide_at_headers(hr_xfer *x) {
   in.location_malformed = x->bad_location;
   if (x->hc != HR_HC_SERVED)
     x->response_ms = in.now_ms;
-  if (c->policy.backoff_base_ms > 0)
-    in.random_ms = hr_client_random(c, c->policy.backoff_cap_ms);
+  if (x->policy.backoff_base_ms > 0)
+    in.random_ms = hr_client_random(c, x->policy.backoff_cap_ms);
   hr_decision_free(&x->dec);
   hr_decision_init(&x->dec);
   int rc = hr_policy_decide(&in, &x->dec);
@@ -191,7 +199,7 @@ static size_t unfold(hr_xfer *x, const char *buf, size_t len) {
 size_t hr_xfer_header_cb(char *buf, size_t size, size_t n, void *ud) {
   hr_xfer *x = ud;
   size_t len = size * n;
-  const hr_policy *p = &x->client->policy;
+  const hr_policy *p = &x->policy;
   if (x->abort_code)
     return 0;
   x->header_bytes += len;
@@ -286,8 +294,8 @@ size_t hr_xfer_write_cb(char *data, size_t size, size_t n, void *ud) {
     }
     return len;
   }
-  if (len > x->client->policy.max_body ||
-      x->resp->body.len > x->client->policy.max_body - len) {
+  if (len > x->policy.max_body ||
+      x->resp->body.len > x->policy.max_body - len) {
     hr_xfer_abort(x, HTTPRESP_E_BODY_TOO_LARGE,
                "response body exceeds the size limit");
     return 0;
@@ -345,20 +353,38 @@ static hr_xfer_state consult_cache(hr_xfer *x, int64_t now) {
   const char *why = "";
   if (x->hc == HR_HC_SERVED)
     x->hc = HR_HC_NETWORK;
-  if (!x->client->cache || x->hc == HR_HC_REVALIDATE)
+  if (x->hc == HR_HC_REVALIDATE)
     return HR_XS_RUN;
-  int applies = hr_cache_request_applies(x->cur, &why);
+  int have_cache = x->client->cache != NULL;
+  int applies = have_cache && hr_cache_request_applies(x->cur, &why);
   if (applies && x->client->handle_identity && !x->cur->cache_partition) {
     /* The handle may carry an identity the library cannot see: one
      * identity's answer must never reach another. */
     applies = 0;
     why = "identity-unknown";
   }
-  if (!applies) {
+  switch (hr_cache_mode_plan(x->cur->cache_mode, have_cache, applies)) {
+  case HR_CACHE_PLAN_FAIL:
+    x->hc = HR_HC_OFF;
+    return fail(x, HTTPRESP_E_NOT_CACHED,
+                have_cache ? "only-if-cached: the cache does not apply to "
+                             "this request"
+                           : "only-if-cached: the client has no cache");
+  case HR_CACHE_PLAN_OFF:
+    if (!have_cache)
+      return HR_XS_RUN;
     x->hc = HR_HC_OFF;
     x->resp->cache_status = HTTPRESP_CACHE_BYPASS;
-    x->resp->cache_reason = why;
+    x->resp->cache_reason = applies ? "cache-mode" : why;
     return HR_XS_RUN;
+  case HR_CACHE_PLAN_STORE_ONLY:
+    if (x->hc != HR_HC_BYPASS)
+      x->hc = HR_HC_NETWORK;
+    x->resp->cache_status = HTTPRESP_CACHE_MISS;
+    x->resp->cache_reason = "cache-mode";
+    return HR_XS_RUN;
+  case HR_CACHE_PLAN_CONSULT:
+    break;
   }
   if (x->hc == HR_HC_BYPASS) {
     /* The unconditional repeat after a 304 that selected nothing: its
@@ -396,7 +422,7 @@ static hr_xfer_state consult_cache(hr_xfer *x, int64_t now) {
  * HR_XS_RUN to go on, HR_XS_WAIT or HR_XS_DONE otherwise. */
 static hr_xfer_state keep_quiet(hr_xfer *x, int64_t now) {
   httpresp_client *c = x->client;
-  const hr_policy *p = &c->policy;
+  const hr_policy *p = &x->policy;
   /* With nothing remembered (the usual case) an http(s) URL, whose origin
    * always parses, needs no lookup: parsing it for the key was the largest
    * part of arming a hop. */
@@ -427,8 +453,7 @@ static hr_xfer_state keep_quiet(hr_xfer *x, int64_t now) {
 /* Arms the handle for the current hop at `now` (HR_XS_RUN), or says what
  * comes instead: the cache's answer, a wait, the end. */
 static hr_xfer_state arm_at(hr_xfer *x, int64_t now) {
-  httpresp_client *c = x->client;
-  const hr_policy *p = &c->policy;
+  const hr_policy *p = &x->policy;
   if (p->deadline_ms > 0 && now >= hr_sat_add(x->start_ms, p->deadline_ms))
     return fail(x, HTTPRESP_E_DEADLINE, "the request's deadline passed");
   hr_xfer_state cached = consult_cache(x, now);
@@ -457,6 +482,7 @@ int hr_xfer_init(hr_xfer *x, httpresp_client *c, CURL *easy,
   memset(x, 0, HR_XFER_HEAD); /* the large members are set up below */
   x->client = c;
   x->easy = easy;
+  hr_policy_effective(&c->policy, req, &x->policy);
   hr_headers_init(&x->hdrs);
   hr_history_init(&x->hist);
   hr_decision_init(&x->dec);
@@ -556,7 +582,8 @@ static hr_xfer_state follow(hr_xfer *x) {
     char *target = hr_strdup(next->url);
     if (!target)
       return fail(x, HTTPRESP_E_NOMEM, "out of memory");
-    struct httpresp_hop_view view = {x->status, x->cur->url, target, &x->hdrs};
+    struct httpresp_hop_view view = {x->status, x->cur->url, target, &x->hdrs,
+                                     x->cur->userdata};
     int veto = c->hop_fn(c->hop_ud, &view, next);
     int moved = strcmp(target, next->url) != 0;
     free(target);
@@ -569,7 +596,7 @@ static hr_xfer_state follow(hr_xfer *x) {
      * hop really goes (fail closed: sensitive fields it added are dropped
      * too unless that is the caller's origin or they are on the keep
      * list). */
-    if (moved && hr_redirect_origin_rules(&c->policy, x->orig, next,
+    if (moved && hr_redirect_origin_rules(&x->policy, x->orig, next,
                                           &x->dec.cross_origin) != 0)
       return fail(x, HTTPRESP_E_NOMEM, "out of memory");
   }

@@ -59,6 +59,9 @@ typedef enum hr_hop_cache {
 typedef struct hr_xfer {
   httpresp_client *client;
   CURL *easy;
+  /* The client's settings with the request's overrides
+   * (hr_policy_effective), what every rule of this request reads. */
+  hr_policy policy;
   /* The caller's request: borrowed by the blocking driver (it outlives the
    * call), a copy owned in orig_own for the multi driver. */
   const httpresp_request *orig;

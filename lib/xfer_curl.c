@@ -45,8 +45,8 @@ static int append_fields(hr_xfer *x, const hr_headers *h, hr_buf *line) {
   return 0;
 }
 
-/* The request's fields, then the cache's conditionals when this hop
- * revalidates a stored answer (they stay out of the request, so nothing
+/* The request's fields, then those its cache mode adds (Fetch), then the
+ * cache's conditionals when this hop revalidates a stored answer (they stay out of the request, so nothing
  * derived from it carries them), then "Expect:" after a 417. */
 static int build_header_list(hr_xfer *x) {
   curl_slist_free_all(x->slist);
@@ -54,13 +54,16 @@ static int build_header_list(hr_xfer *x) {
   hr_buf line;
   hr_buf_init(&line);
   int rc = append_fields(x, &x->cur->headers, &line);
-  if (!rc && x->hc == HR_HC_REVALIDATE) {
-    hr_headers cond;
-    hr_headers_init(&cond);
-    rc = hr_cache_conditionals(&x->stored->e, &cond);
+  if (!rc && (x->hc == HR_HC_REVALIDATE ||
+              x->cur->cache_mode != HTTPRESP_CACHE_MODE_DEFAULT)) {
+    hr_headers more;
+    hr_headers_init(&more);
+    rc = hr_cache_mode_fields(x->cur->cache_mode, &x->cur->headers, &more);
+    if (!rc && x->hc == HR_HC_REVALIDATE)
+      rc = hr_cache_conditionals(&x->stored->e, &more);
     if (!rc)
-      rc = append_fields(x, &cond, &line);
-    hr_headers_free(&cond);
+      rc = append_fields(x, &more, &line);
+    hr_headers_free(&more);
   }
   if (!rc && x->hist.expect_repeated) {
     struct curl_slist *s = curl_slist_append(x->slist, "Expect:");
@@ -146,7 +149,7 @@ static int deadline_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow,
   (void)ultotal;
   (void)ulnow;
   hr_xfer *x = ud;
-  const hr_policy *p = &x->client->policy;
+  const hr_policy *p = &x->policy;
   if (hr_client_now(x->client) < hr_sat_add(x->start_ms, p->deadline_ms))
     return 0;
   hr_xfer_abort(x, HTTPRESP_E_DEADLINE, "the request's deadline passed");
@@ -156,7 +159,7 @@ static int deadline_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow,
 static void set_credentials(hr_xfer *x) {
   CURL *e = x->easy;
   const httpresp_request *o = x->orig;
-  const hr_policy *p = &x->client->policy;
+  const hr_policy *p = &x->policy;
   /* libcurl cannot report what the caller set on the handle, so on another
    * origin every credential option that would reach it is cleared, each
    * by its own keep-list entry: keeping Authorization says nothing about
@@ -180,7 +183,7 @@ static void set_credentials(hr_xfer *x) {
 }
 
 int hr_xfer_arm_handle(hr_xfer *x) {
-  const hr_policy *p = &x->client->policy;
+  const hr_policy *p = &x->policy;
   CURL *e = x->easy;
   int had_list = x->slist != NULL;
   if (build_header_list(x) != 0)

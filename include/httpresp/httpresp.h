@@ -358,6 +358,10 @@ HTTPRESP_EXTERN const char *httpresp_hop_to(const httpresp_hop_view *hop);
 /** First value of response header `name` of the 3xx, or NULL. */
 HTTPRESP_EXTERN const char *httpresp_hop_header(const httpresp_hop_view *hop,
                                                 const char *name);
+/** The caller's pointer of the request being redirected
+ *  (httpresp_request_set_userdata()), so that a callback shared by many
+ *  requests knows which one it runs for; NULL if none or `hop` is NULL. */
+HTTPRESP_EXTERN void *httpresp_hop_userdata(const httpresp_hop_view *hop);
 
 /** Called for each 103 Early Hints response: `status` is 103 and `headers`
  *  are its fields as "Name: value" strings, valid during the call only. */
@@ -365,9 +369,22 @@ typedef void (*httpresp_early_hints_fn)(void *userdata, int status,
                                         const char *const *headers,
                                         size_t count);
 /** Register the early-hints callback (NULL to remove); `userdata` is the
- *  client's, as for the hop callback. */
+ *  client's, as for the hop callback.  Replaces one set with
+ *  httpresp_client_set_early_hints_callback2(). */
 HTTPRESP_EXTERN int httpresp_client_set_early_hints_callback(
     httpresp_client *c, httpresp_early_hints_fn fn, void *userdata);
+/** As httpresp_early_hints_fn, with the request's own pointer
+ *  (httpresp_request_set_userdata()) in `request_userdata`. */
+typedef void (*httpresp_early_hints2_fn)(void *userdata,
+                                         void *request_userdata, int status,
+                                         const char *const *headers,
+                                         size_t count);
+/** Register the early-hints callback that also gets the request's pointer
+ *  (NULL to remove).  A client has one early-hints callback: this replaces
+ *  one set with httpresp_client_set_early_hints_callback(), and that one
+ *  replaces this.  Returns 0, or HTTPRESP_E_INVALID_ARG if `c` is NULL. */
+HTTPRESP_EXTERN int httpresp_client_set_early_hints_callback2(
+    httpresp_client *c, httpresp_early_hints2_fn fn, void *userdata);
 
 /* ---------------------------------------------------------------------- */
 /* Request                                                                */
@@ -468,6 +485,79 @@ HTTPRESP_EXTERN int httpresp_request_set_credentials(httpresp_request *req,
  *  HTTPRESP_E_INVALID_ARG (no request, a name that is too long). */
 HTTPRESP_EXTERN int httpresp_request_set_cache_partition(
     httpresp_request *req, const char *partition);
+
+/*
+ * Per-request policy.  Each setting below overrides the client's for this
+ * request only; -1 goes back to "the client's" (the default).  The values
+ * are read when the request starts (httpresp_perform(),
+ * httpresp_multi_add()); the copies the library makes of a request for a
+ * redirect or a repeat keep them, and so does the `next` request the hop
+ * callback sees.  Each returns 0, or HTTPRESP_E_INVALID_ARG when `req` is
+ * NULL or the value is below -1 (a refused call changes nothing).
+ */
+/** Overall time limit for this request in ms, waits included (0 = none),
+ *  as httpresp_client_set_deadline_ms() says; -1: the client's. */
+HTTPRESP_EXTERN int httpresp_request_set_deadline_ms(httpresp_request *req,
+                                                     int64_t ms);
+/** Redirects followed for this request at most, as
+ *  httpresp_client_set_max_redirects() says; -1: the client's. */
+HTTPRESP_EXTERN int httpresp_request_set_max_redirects(httpresp_request *req,
+                                                       long n);
+/** Repeats after 429/503/413 for this request at most, as
+ *  httpresp_client_set_max_retries() says; -1: the client's. */
+HTTPRESP_EXTERN int httpresp_request_set_max_retries(httpresp_request *req,
+                                                     long n);
+/** Longest single wait in ms for this request (before a repeat, or for an
+ *  origin's quiet time), as httpresp_client_set_max_wait_ms() says; -1:
+ *  the client's. */
+HTTPRESP_EXTERN int httpresp_request_set_max_wait_ms(httpresp_request *req,
+                                                     int64_t ms);
+
+/** How a request uses the client's cache: the cache modes of the Fetch
+ *  standard (RequestCache), with their meanings. */
+typedef enum httpresp_cache_mode {
+  /** RFC 9111 as the cache applies it to every request. */
+  HTTPRESP_CACHE_MODE_DEFAULT = 0,
+  /** As if there were no cache: nothing stored is used, the answer is not
+   *  stored.  The request goes out with `Cache-Control: no-cache` and
+   *  `Pragma: no-cache` unless it has those fields. */
+  HTTPRESP_CACHE_MODE_NO_STORE,
+  /** Nothing stored is used, the answer is stored; the request goes out
+   *  with `Cache-Control: no-cache` and `Pragma: no-cache` unless it has
+   *  those fields. */
+  HTTPRESP_CACHE_MODE_RELOAD,
+  /** A stored answer, fresh or stale, is always revalidated (a conditional
+   *  request), never served as it is; one without validators is fetched
+   *  anew.  The request goes out with `Cache-Control: max-age=0` unless it
+   *  has a Cache-Control field. */
+  HTTPRESP_CACHE_MODE_NO_CACHE,
+  /** Any stored answer that matches the request (its Vary fields) is
+   *  served, however stale; without one the request goes to the network
+   *  and its answer is stored. */
+  HTTPRESP_CACHE_MODE_FORCE_CACHE,
+  /** As force-cache, but never the network: without a matching stored
+   *  answer (or without a cache, or for a request the cache does not
+   *  apply to) the request ends with HTTPRESP_E_NOT_CACHED. */
+  HTTPRESP_CACHE_MODE_ONLY_IF_CACHED
+} httpresp_cache_mode;
+/** Chooses the request's cache mode (default HTTPRESP_CACHE_MODE_DEFAULT).
+ *  The mode decides whether the cache is consulted and written; the
+ *  request's own Cache-Control directives still apply within it.  Returns
+ *  0, or HTTPRESP_E_INVALID_ARG for no request or a value outside the
+ *  enum. */
+HTTPRESP_EXTERN int httpresp_request_set_cache_mode(httpresp_request *req,
+                                                    httpresp_cache_mode mode);
+
+/** The caller's pointer for this request (default NULL), handed to the
+ *  callbacks that run for it: httpresp_hop_userdata() in the hop callback,
+ *  the `request_userdata` of the hints, wait and headers callbacks.  The
+ *  copies the library makes of the request keep it.  Returns 0, or
+ *  HTTPRESP_E_INVALID_ARG when `req` is NULL. */
+HTTPRESP_EXTERN int httpresp_request_set_userdata(httpresp_request *req,
+                                                  void *userdata);
+/** The pointer set by httpresp_request_set_userdata() (NULL if none or if
+ *  `req` is NULL). */
+HTTPRESP_EXTERN void *httpresp_request_userdata(const httpresp_request *req);
 
 /* ---------------------------------------------------------------------- */
 /* Running a request                                                      */
