@@ -248,6 +248,35 @@ int httpresp_client_set_hop_callback(httpresp_client *c, httpresp_hop_fn fn,
   return 0;
 }
 
+int httpresp_client_set_wait_callback(httpresp_client *c, httpresp_wait_fn fn,
+                                      void *userdata) {
+  CHECK_CLIENT(c);
+  c->wait_fn = fn;
+  c->wait_ud = userdata;
+  return 0;
+}
+
+const char *httpresp_wait_reason_name(httpresp_wait_reason r) {
+  switch (r) {
+  case HTTPRESP_WAIT_RETRY_AFTER:
+    return "retry-after";
+  case HTTPRESP_WAIT_BACKOFF:
+    return "backoff";
+  case HTTPRESP_WAIT_ORIGIN_QUIET:
+    return "origin-quiet";
+  }
+  return "unknown";
+}
+
+int httpresp_client_set_headers_callback(httpresp_client *c,
+                                         httpresp_headers_fn fn,
+                                         void *userdata) {
+  CHECK_CLIENT(c);
+  c->headers_fn = fn;
+  c->headers_ud = userdata;
+  return 0;
+}
+
 int httpresp_client_set_early_hints_callback(httpresp_client *c,
                                              httpresp_early_hints_fn fn,
                                              void *userdata) {

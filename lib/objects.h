@@ -152,6 +152,10 @@ struct httpresp_client {
   void *clock_ud;
   httpresp_hop_fn hop_fn;
   void *hop_ud;
+  httpresp_wait_fn wait_fn;
+  void *wait_ud;
+  httpresp_headers_fn headers_fn;
+  void *headers_ud;
   httpresp_early_hints_fn hints_fn;
   httpresp_early_hints2_fn hints2_fn; /* at most one of the two is set */
   void *hints_ud;

@@ -120,6 +120,13 @@ int hr_retry_decide(const hr_policy_input *in, hr_decision *d);
 void hr_quiet_decide(const hr_policy *p, int64_t not_before_ms, int64_t now_ms,
                      int64_t start_ms, hr_decision *d);
 
+/* The wait a caller's wait callback grants for a planned wait of
+ * `planned` ms, given its answer `asked`: -1 to abort (a negative
+ * answer), else `asked` within [0, planned] (a callback may shorten a
+ * wait, never lengthen it past the limits the wait was checked
+ * against). */
+int64_t hr_policy_wait_granted(int64_t planned, int64_t asked);
+
 /* A 1xx flood is an attack or a broken server, not a conversation. */
 #define HR_MAX_INTERIM 100
 

@@ -103,3 +103,9 @@ void hr_quiet_decide(const hr_policy *p, int64_t not_before_ms, int64_t now_ms,
   d->next = HR_NEXT_RETRY;
   d->wait_ms = wait;
 }
+
+int64_t hr_policy_wait_granted(int64_t planned, int64_t asked) {
+  if (asked < 0)
+    return -1;
+  return asked < planned ? asked : planned;
+}

@@ -45,36 +45,70 @@ void hr_xfer_abort(hr_xfer *x, int code, const char *msg) {
 
 /* ---- receiving ---------------------------------------------------------- */
 
+/* The fields of `h` as "Name: value" strings for a caller's callback:
+ * `*lines` (malloc'd) points into `all`.  0 or HTTPRESP_E_NOMEM. */
+static int field_lines(const hr_headers *h, hr_buf *all, const char ***lines) {
+  hr_buf_init(all);
+  *lines = calloc(h->n + 1, sizeof(**lines));
+  size_t *offs = calloc(h->n + 1, sizeof(*offs));
+  int ok = *lines && offs;
+  for (size_t i = 0; ok && i < h->n; i++) {
+    offs[i] = all->len;
+    ok = hr_buf_append_str(all, h->v[i].name) == 0 &&
+         hr_buf_append(all, ": ", 2) == 0 &&
+         hr_buf_append(all, h->v[i].value, strlen(h->v[i].value) + 1) == 0;
+  }
+  if (ok)
+    for (size_t i = 0; i < h->n; i++)
+      (*lines)[i] = all->data + offs[i];
+  free(offs);
+  if (ok)
+    return 0;
+  free(*lines);
+  *lines = NULL;
+  hr_buf_free(all);
+  return HTTPRESP_E_NOMEM;
+}
+
 static void early_hints(hr_xfer *x) {
   httpresp_client *c = x->client;
   if (!c->hints_fn && !c->hints2_fn)
     return;
-  const char **lines = calloc(x->hdrs.n + 1, sizeof(*lines));
   hr_buf all;
-  hr_buf_init(&all);
-  size_t *offs = calloc(x->hdrs.n + 1, sizeof(*offs));
-  int ok = lines && offs;
-  for (size_t i = 0; ok && i < x->hdrs.n; i++) {
-    offs[i] = all.len;
-    ok = hr_buf_append_str(&all, x->hdrs.v[i].name) == 0 &&
-         hr_buf_append(&all, ": ", 2) == 0 &&
-         hr_buf_append(&all, x->hdrs.v[i].value,
-                       strlen(x->hdrs.v[i].value) + 1) == 0;
-  }
-  if (ok) {
-    for (size_t i = 0; i < x->hdrs.n; i++)
-      lines[i] = all.data + offs[i];
-    if (c->hints2_fn)
-      c->hints2_fn(c->hints_ud, x->cur->userdata, x->status, lines,
-                   x->hdrs.n);
-    else
-      c->hints_fn(c->hints_ud, x->status, lines, x->hdrs.n);
-  } else {
+  const char **lines;
+  if (field_lines(&x->hdrs, &all, &lines) != 0) {
     hr_xfer_abort(x, HTTPRESP_E_NOMEM, "out of memory for 103 headers");
+    return;
   }
+  if (c->hints2_fn)
+    c->hints2_fn(c->hints_ud, x->cur->userdata, x->status, lines, x->hdrs.n);
+  else
+    c->hints_fn(c->hints_ud, x->status, lines, x->hdrs.n);
   free(lines);
-  free(offs);
   hr_buf_free(&all);
+}
+
+/* The final-headers callback for the answer about to be delivered, `h`
+ * its fields as the caller gets them: 0 to go on, HTTPRESP_E_ABORTED or
+ * HTTPRESP_E_NOMEM. */
+static int final_headers(hr_xfer *x, int status, const hr_headers *h) {
+  httpresp_client *c = x->client;
+  if (!c->headers_fn)
+    return 0;
+  hr_buf all;
+  const char **lines;
+  if (field_lines(h, &all, &lines) != 0)
+    return HTTPRESP_E_NOMEM;
+  int veto = c->headers_fn(c->headers_ud, x->cur->userdata, status,
+                           x->cur->url, lines, h->n);
+  free(lines);
+  hr_buf_free(&all);
+  return veto ? HTTPRESP_E_ABORTED : 0;
+}
+
+static const char *final_headers_msg(int rc) {
+  return rc == HTTPRESP_E_ABORTED ? "the headers callback aborted the transfer"
+                                  : "out of memory";
 }
 
 /* The fields of this hop's response: received, or stored (as stored: the
@@ -113,6 +147,13 @@ static void decide_at_headers(hr_xfer *x) {
   }
   /* Bodies of redirects, repeats and stopped hops never reach the caller. */
   x->deliver_body = x->dec.next == HR_NEXT_DELIVER;
+  /* A stored answer (served or revalidated) shows its fields when it is
+   * delivered, with their Age. */
+  if (x->deliver_body && x->hc != HR_HC_SERVED && !x->dec.revalidated) {
+    rc = final_headers(x, x->status, &x->hdrs);
+    if (rc)
+      hr_xfer_abort(x, rc, final_headers_msg(rc));
+  }
 }
 
 /* A new response starts (a status line, the end of a 1xx block, a new
@@ -418,6 +459,28 @@ static hr_xfer_state consult_cache(hr_xfer *x, int64_t now) {
   return HR_XS_RUN;
 }
 
+/* A wait of `ms` before the next hop, through the caller's wait callback
+ * (which may shorten or abort it): HR_XS_WAIT with wake_ms set, HR_XS_ARM
+ * when nothing is left to wait, HR_XS_DONE when aborted. */
+static hr_xfer_state plan_wait(hr_xfer *x, httpresp_wait_reason why,
+                               int64_t now, int64_t ms) {
+  httpresp_client *c = x->client;
+  if (c->wait_fn) {
+    int64_t granted = hr_policy_wait_granted(
+        ms, c->wait_fn(c->wait_ud, x->cur->userdata, why, ms, x->cur->url));
+    if (granted < 0)
+      return fail(x, HTTPRESP_E_ABORTED, "the wait callback aborted the wait");
+    /* What the origin asked for is what was just shortened: waiting for
+     * it again would undo the caller's choice. */
+    x->quiet_waived = granted < ms;
+    ms = granted;
+  }
+  if (ms <= 0)
+    return HR_XS_ARM;
+  x->wake_ms = hr_sat_add(now, ms);
+  return HR_XS_WAIT;
+}
+
 /* Whether the origin of the current hop asked for quiet (Retry-After):
  * HR_XS_RUN to go on, HR_XS_WAIT or HR_XS_DONE otherwise. */
 static hr_xfer_state keep_quiet(hr_xfer *x, int64_t now) {
@@ -428,6 +491,10 @@ static hr_xfer_state keep_quiet(hr_xfer *x, int64_t now) {
    * part of arming a hop. */
   const char *u = x->cur->url;
   const hr_origins *o = c->origins;
+  if (x->quiet_waived) {
+    x->quiet_waived = 0;
+    return HR_XS_RUN;
+  }
   if (!o->vt->any(o->impl) &&
       (hr_strncaseeq(u, "http://", 7) || hr_strncaseeq(u, "https://", 8)))
     return HR_XS_RUN;
@@ -446,8 +513,13 @@ static hr_xfer_state keep_quiet(hr_xfer *x, int64_t now) {
   x->resp->retry_after_ms = d.retry_after_ms;
   if (d.next == HR_NEXT_STOP)
     return fail(x, d.error, d.msg);
-  x->wake_ms = hr_sat_add(now, d.wait_ms);
-  return HR_XS_WAIT;
+  hr_xfer_state next =
+      plan_wait(x, HTTPRESP_WAIT_ORIGIN_QUIET, now, d.wait_ms);
+  if (next == HR_XS_ARM) { /* the wait callback said: send now */
+    x->quiet_waived = 0;
+    return HR_XS_RUN;
+  }
+  return next;
 }
 
 /* Arms the handle for the current hop at `now` (HR_XS_RUN), or says what
@@ -718,10 +790,13 @@ static hr_xfer_state deliver_revalidated(hr_xfer *x) {
     step = fail(x, HTTPRESP_E_NOMEM, "out of memory");
   } else {
     x->status = e.status;
+    int veto = final_headers(x, x->status, &x->hdrs); /* before keep_final
+                                                         takes them */
     keep_final(x);
     x->resp->cache_status = HTTPRESP_CACHE_REVALIDATED;
     x->resp->cache_reason = "";
-    step = deliver_stored_body(x, &e, 1);
+    step = veto ? fail(x, veto, final_headers_msg(veto))
+                : deliver_stored_body(x, &e, 1);
   }
   hr_cache_entry_free(&e);
   return step;
@@ -742,8 +817,18 @@ static hr_xfer_state complete_hop(hr_xfer *x) {
                                         : HTTPRESP_DECISION_DELIVER) != 0)
       return HR_XS_DONE;
     keep_final(x);
-    return x->hc == HR_HC_SERVED ? deliver_stored_body(x, &x->stored->e, 0)
-                                 : HR_XS_DONE;
+    if (x->hc != HR_HC_SERVED)
+      return HR_XS_DONE;
+    if (c->headers_fn) {
+      hr_headers_clear(&x->hdrs);
+      int rc = hr_cache_served_headers(&x->stored->e, hr_client_now(c),
+                                       &x->hdrs);
+      if (!rc)
+        rc = final_headers(x, x->status, &x->hdrs);
+      if (rc)
+        return fail(x, rc, final_headers_msg(rc));
+    }
+    return deliver_stored_body(x, &x->stored->e, 0);
   case HR_NEXT_STOP:
     record(x, HTTPRESP_DECISION_STOP);
     keep_final(x);
@@ -773,10 +858,11 @@ static hr_xfer_state complete_hop(hr_xfer *x) {
     r->retry_after_ms = x->dec.retry_after_ms;
     x->hist.retries++;
     int64_t now = hr_client_now(c);
-    if (x->dec.wait_ms > 0) {
-      x->wake_ms = hr_sat_add(now, x->dec.wait_ms);
-      return HR_XS_WAIT;
-    }
+    if (x->dec.wait_ms > 0)
+      return plan_wait(x,
+                       x->dec.retry_after_ms >= 0 ? HTTPRESP_WAIT_RETRY_AFTER
+                                                  : HTTPRESP_WAIT_BACKOFF,
+                       now, x->dec.wait_ms);
     return HR_XS_ARM;
   }
   }

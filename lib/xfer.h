@@ -73,6 +73,9 @@ typedef struct hr_xfer {
   httpresp_response *resp;
   int64_t start_ms;
   int64_t wake_ms;
+  /* The caller's wait callback shortened the wait just made: the next hop
+   * goes out without waiting again for the origin's quiet time. */
+  int quiet_waived;
   unsigned attempts;
   hr_xfer_state state;
 

@@ -956,3 +956,16 @@ Test(policy, cache_mode_fields_table) {
     hr_headers_free(&out);
   }
 }
+
+Test(policy, wait_granted_table) {
+  static const struct {
+    int64_t planned, asked, want;
+  } cases[] = {
+      {1000, 1000, 1000}, {1000, 10, 10},  {1000, 0, 0},
+      {1000, 5000, 1000}, {1000, INT64_MAX, 1000},
+      {1000, -1, -1},     {1000, INT64_MIN, -1},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+    cr_expect_eq(hr_policy_wait_granted(cases[i].planned, cases[i].asked),
+                 cases[i].want, "case %zu", i);
+}

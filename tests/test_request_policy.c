@@ -4,6 +4,7 @@
  * alone, and the copies made for redirects and repeats keep them.  Each
  * test checks what the server received, not only what came back. */
 #include <criterion/criterion.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -497,4 +498,267 @@ Test(reqpolicy_args, multi_callbacks_tell_requests_apart) {
     curl_easy_cleanup(e[i]);
   httpresp_client_free(c);
   ts_stop(srv);
+}
+
+/* ---- the wait callback --------------------------------------------------- */
+
+typedef struct waits {
+  int calls;
+  httpresp_wait_reason reason[4];
+  int64_t ms[4];
+  char url[4][128];
+  void *request_ud[4];
+  int64_t answer; /* what the callback returns; -2: the planned wait */
+} waits;
+
+static int64_t record_wait(void *ud, void *request_ud,
+                           httpresp_wait_reason reason, int64_t ms,
+                           const char *url) {
+  waits *w = ud;
+  if (w->calls < 4) {
+    w->reason[w->calls] = reason;
+    w->ms[w->calls] = ms;
+    w->request_ud[w->calls] = request_ud;
+    snprintf(w->url[w->calls], sizeof(w->url[0]), "%s", url);
+  }
+  w->calls++;
+  return w->answer == -2 ? ms : w->answer;
+}
+
+static int ends_with(const char *s, const char *tail) {
+  size_t n = strlen(s), m = strlen(tail);
+  return n >= m && strcmp(s + n - m, tail) == 0;
+}
+
+FIXTURE_TEST(reqpolicy, wait_callback_shortens_a_retry_after) {
+  static int job;
+  waits w = {.answer = 2000};
+  cr_assert_eq(httpresp_client_set_wait_callback(client, record_wait, &w), 0);
+  ts_simple(ts, 0, "/busy", 503, "Retry-After: 10\r\n", NULL);
+  ts_simple(ts, 0, "/busy", 200, NULL, "ok");
+  httpresp_request *q = new_req("GET", "/busy");
+  cr_assert_eq(httpresp_request_set_userdata(q, &job), 0);
+  int64_t t0 = clk.now_ms;
+  httpresp_response *r = run(q);
+  cr_expect_eq(httpresp_response_status(r), 200);
+  cr_expect_eq(ts_request_count(ts), 2u);
+  /* One wait, shortened; the origin's remembered quiet time does not make
+   * the repeat wait again. */
+  cr_assert_eq(w.calls, 1);
+  cr_expect_eq(w.reason[0], HTTPRESP_WAIT_RETRY_AFTER);
+  cr_expect_eq(w.ms[0], 10000);
+  cr_expect_eq(w.request_ud[0], &job);
+  cr_expect(ends_with(w.url[0], "/busy"), "%s", w.url[0]);
+  cr_expect_eq(clk.now_ms - t0, 2000);
+  cr_expect_eq(clk.slept_ms, 2000);
+  httpresp_response_free(r);
+}
+
+FIXTURE_TEST(reqpolicy, wait_callback_cannot_lengthen_a_wait) {
+  waits w = {.answer = INT64_MAX};
+  cr_assert_eq(httpresp_client_set_wait_callback(client, record_wait, &w), 0);
+  ts_simple(ts, 0, "/busy", 503, "Retry-After: 1\r\n", NULL);
+  ts_simple(ts, 0, "/busy", 200, NULL, "ok");
+  httpresp_response *r = get("/busy");
+  cr_expect_eq(httpresp_response_status(r), 200);
+  cr_expect_eq(clk.slept_ms, 1000);
+  cr_expect_eq(w.calls, 1);
+  httpresp_response_free(r);
+}
+
+FIXTURE_TEST(reqpolicy, wait_callback_aborts) {
+  waits w = {.answer = -1};
+  cr_assert_eq(httpresp_client_set_wait_callback(client, record_wait, &w), 0);
+  ts_simple(ts, 0, "/busy", 503, "Retry-After: 5\r\n", NULL);
+  ts_simple(ts, 0, "/busy", 200, NULL, "never");
+  httpresp_response *r = get("/busy");
+  cr_expect_eq(httpresp_response_error(r), HTTPRESP_E_ABORTED);
+  cr_expect_eq(httpresp_response_status(r), 503, "the answer that asked");
+  cr_expect_eq(ts_request_count(ts), 1u);
+  cr_expect_eq(clk.sleeps, 0);
+  cr_expect_eq(w.calls, 1);
+  httpresp_response_free(r);
+}
+
+FIXTURE_TEST(reqpolicy, wait_callback_sees_backoff) {
+  waits w = {.answer = -2};
+  cr_assert_eq(httpresp_client_set_backoff(client, 100, 100), 0);
+  cr_assert_eq(httpresp_client_set_wait_callback(client, record_wait, &w), 0);
+  /* Jitter may draw 0 (no wait, no call): enough 503s for one to wait. */
+  for (int i = 0; i < 3; i++)
+    ts_simple(ts, 0, "/busy", 503, NULL, NULL);
+  ts_simple(ts, 0, "/busy", 200, NULL, "ok");
+  httpresp_response *r = get("/busy");
+  cr_expect_eq(httpresp_response_status(r), 200);
+  cr_expect_eq(ts_request_count(ts), 4u);
+  cr_expect_eq(clk.slept_ms, w.calls ? w.ms[0] + (w.calls > 1 ? w.ms[1] : 0) +
+                                           (w.calls > 2 ? w.ms[2] : 0)
+                                     : 0);
+  for (int i = 0; i < w.calls && i < 3; i++) {
+    cr_expect_eq(w.reason[i], HTTPRESP_WAIT_BACKOFF);
+    cr_expect(w.ms[i] > 0 && w.ms[i] <= 100);
+  }
+  httpresp_response_free(r);
+}
+
+FIXTURE_TEST(reqpolicy, wait_callback_sees_an_origin_quiet_time) {
+  waits w = {.answer = 0};
+  ts_simple(ts, 0, "/slow-down", 429, "Retry-After: 30\r\n", NULL);
+  httpresp_request *q = new_req("GET", "/slow-down");
+  cr_assert_eq(httpresp_request_set_max_retries(q, 0), 0);
+  httpresp_response *r = run(q);
+  cr_expect_eq(httpresp_response_status(r), 429);
+  httpresp_response_free(r);
+  cr_assert_eq(httpresp_client_set_wait_callback(client, record_wait, &w), 0);
+  ts_simple(ts, 0, "/other", 200, NULL, "ok");
+  r = get("/other");
+  cr_expect_eq(httpresp_response_status(r), 200);
+  cr_expect_eq(ts_request_count(ts), 2u, "sent at once, as the callback said");
+  cr_assert_eq(w.calls, 1);
+  cr_expect_eq(w.reason[0], HTTPRESP_WAIT_ORIGIN_QUIET);
+  cr_expect_eq(w.ms[0], 30000);
+  cr_expect(ends_with(w.url[0], "/other"));
+  cr_expect_eq(clk.sleeps, 0);
+  httpresp_response_free(r);
+  /* A shortened quiet wait is waited once, not again for the rest. */
+  w.answer = 1000;
+  ts_simple(ts, 0, "/other", 200, NULL, "ok");
+  r = get("/other");
+  cr_expect_eq(httpresp_response_status(r), 200);
+  cr_expect_eq(w.calls, 2);
+  cr_expect_eq(clk.slept_ms, 1000);
+  httpresp_response_free(r);
+}
+
+Test(reqpolicy_args, wait_reason_names) {
+  cr_expect_str_eq(httpresp_wait_reason_name(HTTPRESP_WAIT_RETRY_AFTER),
+                   "retry-after");
+  cr_expect_str_eq(httpresp_wait_reason_name(HTTPRESP_WAIT_BACKOFF),
+                   "backoff");
+  cr_expect_str_eq(httpresp_wait_reason_name(HTTPRESP_WAIT_ORIGIN_QUIET),
+                   "origin-quiet");
+  cr_expect_str_eq(httpresp_wait_reason_name((httpresp_wait_reason)42),
+                   "unknown");
+  cr_expect_eq(httpresp_client_set_wait_callback(NULL, NULL, NULL),
+               HTTPRESP_E_INVALID_ARG);
+  cr_expect_eq(httpresp_client_set_headers_callback(NULL, NULL, NULL),
+               HTTPRESP_E_INVALID_ARG);
+}
+
+/* ---- the final-headers callback ------------------------------------------ */
+
+typedef struct heads {
+  int calls;
+  int status;
+  char url[128];
+  char fields[512]; /* the lines, each followed by '|' */
+  void *request_ud;
+  int body_bytes_before; /* body bytes the sink had got at the call */
+  int body_bytes;
+  int veto;
+} heads;
+
+static int record_headers(void *ud, void *request_ud, int status,
+                          const char *url, const char *const *headers,
+                          size_t count) {
+  heads *h = ud;
+  h->calls++;
+  h->status = status;
+  h->request_ud = request_ud;
+  h->body_bytes_before = h->body_bytes;
+  snprintf(h->url, sizeof(h->url), "%s", url);
+  h->fields[0] = '\0';
+  for (size_t i = 0; i < count; i++) {
+    strncat(h->fields, headers[i], sizeof(h->fields) - strlen(h->fields) - 2);
+    strcat(h->fields, "|");
+  }
+  return h->veto;
+}
+
+static size_t count_sink(void *ud, const char *data, size_t len) {
+  (void)data;
+  heads *h = ud;
+  h->body_bytes += (int)len;
+  return len;
+}
+
+static httpresp_response *get_sunk(const char *path, heads *h) {
+  httpresp_request *q = new_req("GET", path);
+  cr_assert_eq(httpresp_request_set_sink(q, count_sink, h), 0);
+  cr_assert_eq(httpresp_request_set_userdata(q, h), 0);
+  return run(q);
+}
+
+FIXTURE_TEST(reqpolicy, headers_callback_before_the_body) {
+  heads h;
+  memset(&h, 0, sizeof(h));
+  cr_assert_eq(httpresp_client_set_headers_callback(client, record_headers, &h),
+               0);
+  ts_simple(ts, 0, "/a", 302, "Location: /b\r\nX-Hop: 1\r\n", "moved");
+  ts_simple(ts, 0, "/b", 200, "X-Final: yes\r\n", "hello");
+  httpresp_response *r = get_sunk("/a", &h);
+  cr_expect_eq(httpresp_response_error(r), 0);
+  cr_expect_eq(h.calls, 1, "the followed 302 is not shown");
+  cr_expect_eq(h.status, 200);
+  cr_expect(ends_with(h.url, "/b"), "%s", h.url);
+  cr_expect(strstr(h.fields, "X-Final: yes|") != NULL, "%s", h.fields);
+  cr_expect(strstr(h.fields, "X-Hop") == NULL, "%s", h.fields);
+  cr_expect_eq(h.request_ud, &h);
+  cr_expect_eq(h.body_bytes_before, 0);
+  cr_expect_eq(h.body_bytes, 5);
+  cr_expect_eq(ts_request_count(ts), 2u);
+  httpresp_response_free(r);
+}
+
+FIXTURE_TEST(reqpolicy, headers_callback_aborts_before_the_body) {
+  heads h;
+  memset(&h, 0, sizeof(h));
+  h.veto = 1;
+  cr_assert_eq(httpresp_client_set_headers_callback(client, record_headers, &h),
+               0);
+  ts_simple(ts, 0, "/b", 200, NULL, "hello");
+  httpresp_response *r = get_sunk("/b", &h);
+  cr_expect_eq(httpresp_response_error(r), HTTPRESP_E_ABORTED);
+  cr_expect_eq(httpresp_response_status(r), 200);
+  cr_expect_eq(h.calls, 1);
+  cr_expect_eq(h.body_bytes, 0, "none of the body was delivered");
+  httpresp_response_free(r);
+}
+
+FIXTURE_TEST(reqpolicy, headers_callback_for_stored_answers) {
+  heads h;
+  memset(&h, 0, sizeof(h));
+  use_cache();
+  prime("/x", 60, "ETag: \"e\"\r\n", "body");
+  cr_assert_eq(httpresp_client_set_headers_callback(client, record_headers, &h),
+               0);
+  clk.now_ms += 5000;
+  httpresp_response *r = get_sunk("/x", &h);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_HIT);
+  cr_expect_eq(h.calls, 1);
+  cr_expect_eq(h.status, 200);
+  cr_expect(strstr(h.fields, "Age: 5|") != NULL, "%s", h.fields);
+  cr_expect_eq(h.body_bytes_before, 0);
+  cr_expect_eq(h.body_bytes, 4);
+  httpresp_response_free(r);
+  /* Revalidated: the stored answer's status and fields, not the 304's. */
+  ts_simple(ts, 0, "/x", 304, "ETag: \"e\"\r\nX-Fresh: again\r\n", NULL);
+  memset(&h, 0, sizeof(h));
+  r = get_mode("/x", HTTPRESP_CACHE_MODE_NO_CACHE);
+  cr_expect_eq(httpresp_response_cache_status(r),
+               HTTPRESP_CACHE_REVALIDATED);
+  cr_expect_eq(h.calls, 1);
+  cr_expect_eq(h.status, 200);
+  cr_expect(strstr(h.fields, "X-Fresh: again|") != NULL, "%s", h.fields);
+  httpresp_response_free(r);
+  /* A stopped request shows nothing. */
+  memset(&h, 0, sizeof(h));
+  ts_simple(ts, 0, "/loop", 302, "Location: /loop2\r\n", NULL);
+  ts_simple(ts, 0, "/loop2", 302, "Location: /loop3\r\n", NULL);
+  httpresp_request *q = new_req("GET", "/loop");
+  cr_assert_eq(httpresp_request_set_max_redirects(q, 1), 0);
+  r = run(q);
+  cr_expect_eq(httpresp_response_error(r), HTTPRESP_E_TOO_MANY_REDIRECTS);
+  cr_expect_eq(h.calls, 0);
+  httpresp_response_free(r);
 }

@@ -386,6 +386,56 @@ typedef void (*httpresp_early_hints2_fn)(void *userdata,
 HTTPRESP_EXTERN int httpresp_client_set_early_hints_callback2(
     httpresp_client *c, httpresp_early_hints2_fn fn, void *userdata);
 
+/** Why the library is about to wait before sending a request. */
+typedef enum httpresp_wait_reason {
+  HTTPRESP_WAIT_RETRY_AFTER = 0, /**< a 429/503/413's Retry-After, before
+                                      repeating the request */
+  HTTPRESP_WAIT_BACKOFF,         /**< the client's backoff (a 429/503
+                                      without Retry-After), before repeating */
+  HTTPRESP_WAIT_ORIGIN_QUIET     /**< the origin asked for quiet earlier
+                                      (httpresp_client_quiet_until()) */
+} httpresp_wait_reason;
+/** Called before each wait of `ms` (> 0) milliseconds, with the URL about
+ *  to be requested.  Returns the wait to make instead: `ms` to wait as
+ *  planned, less to shorten it (0: send at once; more than `ms` counts as
+ *  `ms`), or a negative value to abort: the request then ends with
+ *  HTTPRESP_E_ABORTED, its response holding the answer that asked for the
+ *  wait, if any.  Under httpresp_perform() the wait is then made through
+ *  the client's sleep function; under httpresp_multi the transfer's
+ *  wake-up time is what shrinks (the driver never sleeps). */
+typedef int64_t (*httpresp_wait_fn)(void *userdata, void *request_userdata,
+                                    httpresp_wait_reason reason, int64_t ms,
+                                    const char *url);
+/** Register the wait callback (NULL to remove).  `userdata` is the
+ *  client's; `request_userdata` the request's
+ *  (httpresp_request_set_userdata()).  Returns 0, or
+ *  HTTPRESP_E_INVALID_ARG if `c` is NULL. */
+HTTPRESP_EXTERN int httpresp_client_set_wait_callback(httpresp_client *c,
+                                                      httpresp_wait_fn fn,
+                                                      void *userdata);
+/** Name of a wait reason ("retry-after", "backoff", "origin-quiet");
+ *  "unknown" outside the enum. */
+HTTPRESP_EXTERN const char *httpresp_wait_reason_name(httpresp_wait_reason r);
+
+/** Called once per request with the status and header fields of the
+ *  response that becomes its answer, before any of its body reaches the
+ *  sink or the response (a HEAD's answer, with no body, too): the final
+ *  answer from the network, or from the cache (its stored fields with
+ *  Age), or a stored answer a 304 revalidated (its updated fields).
+ *  Never for a redirect that is followed, a response that is repeated, or
+ *  one that ends the request with an error.  `url` is the URL that
+ *  answered; `headers` are "Name: value" strings; all are valid during the
+ *  call only.  Return 0 to go on, non-zero to abort: the request ends with
+ *  HTTPRESP_E_ABORTED and none of the body is delivered. */
+typedef int (*httpresp_headers_fn)(void *userdata, void *request_userdata,
+                                   int status, const char *url,
+                                   const char *const *headers, size_t count);
+/** Register the final-headers callback (NULL to remove).  Returns 0, or
+ *  HTTPRESP_E_INVALID_ARG if `c` is NULL. */
+HTTPRESP_EXTERN int httpresp_client_set_headers_callback(httpresp_client *c,
+                                                         httpresp_headers_fn fn,
+                                                         void *userdata);
+
 /* ---------------------------------------------------------------------- */
 /* Request                                                                */
 /* ---------------------------------------------------------------------- */
