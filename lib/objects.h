@@ -138,6 +138,7 @@ typedef struct hr_policy {
   int64_t backoff_base_ms;
   int64_t backoff_cap_ms;
   int64_t max_quiet_ms; /* longest quiet time remembered for an origin */
+  int quiet_scope;      /* httpresp_quiet_scope */
   size_t max_body;
   size_t max_header_bytes;
   size_t max_header_fields;

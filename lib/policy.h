@@ -111,6 +111,13 @@ int hr_redirect_origin_rules(const hr_policy *p, const httpresp_request *orig,
  * and fills the retry fields. */
 int hr_retry_decide(const hr_policy_input *in, hr_decision *d);
 
+/* The key a quiet time for `url` is remembered under, by `scope`
+ * (httpresp_quiet_scope): the origin's key ("scheme://host:port"), or for
+ * HTTPRESP_QUIET_URL "url " and the URL's normal form without its fragment
+ * (the space keeps the two apart: no origin key has one); *out NULL for
+ * HTTPRESP_QUIET_OFF.  Returns 0, HTTPRESP_E_BAD_URL or HTTPRESP_E_NOMEM. */
+int hr_quiet_key(int scope, const char *url, char **out);
+
 /* Before a request goes to an origin that asked for quiet until
  * `not_before_ms` (RFC 9110 §10.2.3 applied to the whole client): go on
  * (HR_NEXT_DELIVER here means "send now"), HR_NEXT_RETRY with d->wait_ms,

@@ -499,10 +499,12 @@ static hr_xfer_state keep_quiet(hr_xfer *x, int64_t now) {
       (hr_strncaseeq(u, "http://", 7) || hr_strncaseeq(u, "https://", 8)))
     return HR_XS_RUN;
   char *key;
-  int rc = hr_url_origin_key(x->cur->url, &key);
+  int rc = hr_quiet_key(p->quiet_scope, x->cur->url, &key);
   if (rc)
     return fail(x, rc, rc == HTTPRESP_E_NOMEM ? "out of memory"
                                               : "the URL has no valid origin");
+  if (!key) /* nothing is remembered in this scope */
+    return HR_XS_RUN;
   int64_t nb = o->vt->get(o->impl, key, now);
   free(key);
   hr_decision d;
@@ -694,7 +696,7 @@ static void remember_quiet(hr_xfer *x) {
   if (x->dec.quiet_until_ms <= 0)
     return;
   char *key;
-  if (hr_url_origin_key(x->cur->url, &key) != 0)
+  if (hr_quiet_key(x->policy.quiet_scope, x->cur->url, &key) != 0 || !key)
     return;
   const hr_origins *o = x->client->origins;
   int64_t now = hr_client_now(x->client);

@@ -1,6 +1,7 @@
 /* The pure policy core, without a network: redirect, 417 and retry rules. */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "httpdate.h"
@@ -968,4 +969,46 @@ Test(policy, wait_granted_table) {
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
     cr_expect_eq(hr_policy_wait_granted(cases[i].planned, cases[i].asked),
                  cases[i].want, "case %zu", i);
+}
+
+Test(policy, quiet_key_table) {
+  static const struct {
+    int scope;
+    const char *url, *want; /* want NULL: no key */
+    int rc;
+  } cases[] = {
+      {HTTPRESP_QUIET_ORIGIN, "http://H:80/a?b#c", "http://h:80", 0},
+      {HTTPRESP_QUIET_ORIGIN, "https://h/x", "https://h:443", 0},
+      {HTTPRESP_QUIET_URL, "HTTP://H:80/./a?b#c", "url http://h/a?b", 0},
+      {HTTPRESP_QUIET_URL, "http://h", "url http://h/", 0},
+      {HTTPRESP_QUIET_OFF, "http://h/a", NULL, 0},
+      {HTTPRESP_QUIET_ORIGIN, "no-origin", NULL, HTTPRESP_E_BAD_URL},
+      {HTTPRESP_QUIET_URL, "no-origin", NULL, HTTPRESP_E_BAD_URL},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char *key = (char *)"unset";
+    cr_expect_eq(hr_quiet_key(cases[i].scope, cases[i].url, &key),
+                 cases[i].rc, "case %zu", i);
+    if (cases[i].want)
+      cr_expect_str_eq(key ? key : "(null)", cases[i].want, "case %zu", i);
+    else
+      cr_expect_null(key, "case %zu", i);
+    free(key);
+  }
+}
+
+Test(policy, quiet_scope_off_remembers_no_quiet) {
+  fixture f;
+  fx_init(&f, "GET", "http://h/");
+  f.in.status = 429;
+  add(&f.resp, "Retry-After", "5");
+  cr_assert_eq(hr_policy_decide(&f.in, &f.d), 0);
+  cr_expect_eq(f.d.quiet_until_ms, f.in.now_ms + 5000);
+  hr_decision_free(&f.d);
+  hr_decision_init(&f.d);
+  f.policy.quiet_scope = HTTPRESP_QUIET_OFF;
+  cr_assert_eq(hr_policy_decide(&f.in, &f.d), 0);
+  cr_expect_eq(f.d.quiet_until_ms, 0);
+  cr_expect_eq(f.d.next, HR_NEXT_RETRY, "the request itself still waits");
+  fx_free(&f);
 }

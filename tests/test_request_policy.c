@@ -762,3 +762,106 @@ FIXTURE_TEST(reqpolicy, headers_callback_for_stored_answers) {
   cr_expect_eq(h.calls, 0);
   httpresp_response_free(r);
 }
+
+/* ---- the quiet time's scope, and asking for it --------------------------- */
+
+/* A 429 asking for 30 s of quiet on `path`, not repeated. */
+static void told_to_wait(const char *path) {
+  ts_simple(ts, 0, path, 429, "Retry-After: 30\r\n", NULL);
+  httpresp_request *q = new_req("GET", path);
+  cr_assert_eq(httpresp_request_set_max_retries(q, 0), 0);
+  httpresp_response *r = run(q);
+  cr_assert_eq(httpresp_response_status(r), 429);
+  httpresp_response_free(r);
+}
+
+static int64_t quiet_until(int port, const char *path) {
+  char *u = ts_url(ts, port, path);
+  int64_t until = -1;
+  cr_assert_eq(httpresp_client_quiet_until(client, u, &until), 0);
+  free(u);
+  return until;
+}
+
+FIXTURE_TEST(reqpolicy, quiet_scope_origin_holds_the_whole_origin) {
+  int64_t t0 = clk.now_ms;
+  cr_expect_eq(quiet_until(0, "/a"), 0);
+  told_to_wait("/a");
+  cr_expect_eq(quiet_until(0, "/a"), t0 + 30000);
+  cr_expect_eq(quiet_until(0, "/other?q=1"), t0 + 30000);
+  cr_expect_eq(quiet_until(1, "/a"), 0, "another port is another origin");
+  ts_simple(ts, 0, "/b", 200, NULL, "b");
+  httpresp_response *r = get("/b");
+  cr_expect_eq(httpresp_response_status(r), 200);
+  cr_expect_eq(clk.slept_ms, 30000);
+  cr_expect_eq(ts_request_count(ts), 2u);
+  cr_expect_eq(quiet_until(0, "/a"), 0, "over");
+  httpresp_response_free(r);
+}
+
+FIXTURE_TEST(reqpolicy, quiet_scope_url_holds_that_url_alone) {
+  cr_assert_eq(httpresp_client_set_quiet_scope(client, HTTPRESP_QUIET_URL), 0);
+  int64_t t0 = clk.now_ms;
+  told_to_wait("/a");
+  cr_expect_eq(quiet_until(0, "/a"), t0 + 30000);
+  cr_expect_eq(quiet_until(0, "/./a#frag"), t0 + 30000, "one URL, spelled "
+                                                          "otherwise");
+  cr_expect_eq(quiet_until(0, "/b"), 0);
+  ts_simple(ts, 0, "/b", 200, NULL, "b");
+  httpresp_response *r = get("/b");
+  cr_expect_eq(httpresp_response_status(r), 200);
+  cr_expect_eq(clk.sleeps, 0, "another URL of the origin goes at once");
+  httpresp_response_free(r);
+  ts_simple(ts, 0, "/a", 200, NULL, "a");
+  r = get("/a");
+  cr_expect_eq(httpresp_response_status(r), 200);
+  cr_expect_eq(clk.slept_ms, 30000);
+  cr_expect_eq(ts_request_count(ts), 3u);
+  cr_expect_str_eq(target(2), "/a");
+  httpresp_response_free(r);
+  /* Forgetting is by the same scope. */
+  told_to_wait("/c");
+  char *u = ts_url(ts, 0, "/c");
+  cr_expect_eq(httpresp_client_forget_quiet(client, u), 0);
+  free(u);
+  cr_expect_eq(quiet_until(0, "/c"), 0);
+}
+
+FIXTURE_TEST(reqpolicy, quiet_scope_off_remembers_nothing) {
+  cr_assert_eq(httpresp_client_set_quiet_scope(client, HTTPRESP_QUIET_OFF), 0);
+  told_to_wait("/a");
+  cr_expect_eq(quiet_until(0, "/a"), 0);
+  ts_simple(ts, 0, "/a", 200, NULL, "a");
+  httpresp_response *r = get("/a");
+  cr_expect_eq(httpresp_response_status(r), 200);
+  cr_expect_eq(clk.sleeps, 0);
+  cr_expect_eq(ts_request_count(ts), 2u);
+  httpresp_response_free(r);
+  /* The request that got the answer still waits before its repeat. */
+  ts_simple(ts, 0, "/busy", 503, "Retry-After: 2\r\n", NULL);
+  ts_simple(ts, 0, "/busy", 200, NULL, "ok");
+  r = get("/busy");
+  cr_expect_eq(httpresp_response_status(r), 200);
+  cr_expect_eq(clk.slept_ms, 2000);
+  cr_expect_eq(quiet_until(0, "/busy"), 0);
+  httpresp_response_free(r);
+}
+
+Test(reqpolicy_args, quiet_scope_and_query_arguments) {
+  httpresp_client *c = fixture_client(NULL);
+  int64_t until = 7;
+  cr_expect_eq(httpresp_client_set_quiet_scope(c, (httpresp_quiet_scope)3),
+               HTTPRESP_E_INVALID_ARG);
+  cr_expect_eq(httpresp_client_set_quiet_scope(NULL, HTTPRESP_QUIET_URL),
+               HTTPRESP_E_INVALID_ARG);
+  cr_expect_eq(httpresp_client_quiet_until(c, "not a url", &until),
+               HTTPRESP_E_BAD_URL);
+  cr_expect_eq(until, 0);
+  cr_expect_eq(httpresp_client_quiet_until(c, NULL, &until),
+               HTTPRESP_E_INVALID_ARG);
+  cr_expect_eq(httpresp_client_quiet_until(c, "http://h/", NULL),
+               HTTPRESP_E_INVALID_ARG);
+  cr_expect_eq(httpresp_client_quiet_until(c, "http://h/", &until), 0);
+  cr_expect_eq(until, 0);
+  httpresp_client_free(c);
+}

@@ -277,8 +277,38 @@ HTTPRESP_EXTERN int httpresp_client_set_max_wait_ms(httpresp_client *c,
  *  Returns 0, or HTTPRESP_E_INVALID_ARG if `c` is NULL or `ms` < 0. */
 HTTPRESP_EXTERN int httpresp_client_set_max_quiet_ms(httpresp_client *c,
                                                      int64_t ms);
+/** What one Retry-After keeps quiet. */
+typedef enum httpresp_quiet_scope {
+  /** The origin (scheme, host, port) of the URL that answered: every
+   *  request of the client to it waits (the default). */
+  HTTPRESP_QUIET_ORIGIN = 0,
+  /** That URL alone (without its fragment, compared after RFC 3986
+   *  normalisation): other URLs of the origin are not held back. */
+  HTTPRESP_QUIET_URL,
+  /** Nothing is remembered: only the request that got the answer waits,
+   *  when it is repeated. */
+  HTTPRESP_QUIET_OFF
+} httpresp_quiet_scope;
+/** Sets what a Retry-After on a 429/503/413 keeps quiet (default
+ *  HTTPRESP_QUIET_ORIGIN).  Quiet times are looked up and remembered under
+ *  the scope set when the request runs; those remembered under another
+ *  scope are not found.  Returns 0, or HTTPRESP_E_INVALID_ARG if `c` is
+ *  NULL or `scope` is outside the enum. */
+HTTPRESP_EXTERN int httpresp_client_set_quiet_scope(httpresp_client *c,
+                                                    httpresp_quiet_scope scope);
+/** Until when requests to `url` wait for a quiet time a server asked for:
+ *  `*until_ms` gets that time (the client's clock, ms since the epoch), or
+ *  0 when `url` is not quiet (nothing remembered, the time passed, or the
+ *  scope is HTTPRESP_QUIET_OFF).  Under HTTPRESP_QUIET_ORIGIN any URL of
+ *  the origin answers for it.  Returns 0, HTTPRESP_E_INVALID_ARG (a NULL
+ *  argument), HTTPRESP_E_BAD_URL (`url` has no origin) or
+ *  HTTPRESP_E_NOMEM; on error `*until_ms` is 0. */
+HTTPRESP_EXTERN int httpresp_client_quiet_until(httpresp_client *c,
+                                                const char *url,
+                                                int64_t *until_ms);
 /** Forgets the quiet time remembered for the origin (scheme, host, port) of
- *  `url`, any URL of it; NULL forgets every origin's.  The next request to
+ *  `url`, any URL of it (under HTTPRESP_QUIET_URL, for `url` itself);
+ *  NULL forgets every origin's.  The next request to
  *  the origin is sent at once.  Requests already waiting in the multi driver
  *  keep their wake-up time.  Returns 0 (also when nothing was remembered),
  *  HTTPRESP_E_INVALID_ARG if `c` is NULL, HTTPRESP_E_BAD_URL if `url` has
