@@ -183,6 +183,20 @@ HTTPRESP_EXTERN int httpresp_status_class(int code);
 HTTPRESP_EXTERN const char *httpresp_status_reason(int code);
 
 /* ---------------------------------------------------------------------- */
+/* URLs                                                                   */
+/* ---------------------------------------------------------------------- */
+
+/** Whether absolute URLs `a` and `b` have the same origin (RFC 6454: the
+ *  same scheme, host and port), as the library decides it for redirects
+ *  and cache invalidation: scheme and host compared without case, a
+ *  scheme's default port equal to no port (http 80, https 443, ws 80,
+ *  wss 443, ftp 21), userinfo, path, query and fragment ignored, IPv6
+ *  literals compared as written in lower case; no DNS.  Returns 1 when they
+ *  do, 0 when they do not, and -1 when either is NULL, not an absolute URL
+ *  with a host, has an invalid port, or memory ran out. */
+HTTPRESP_EXTERN int httpresp_same_origin(const char *a, const char *b);
+
+/* ---------------------------------------------------------------------- */
 /* Objects                                                                */
 /* ---------------------------------------------------------------------- */
 
