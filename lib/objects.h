@@ -12,7 +12,8 @@
 typedef enum hr_body_kind {
   HR_BODY_NONE = 0,
   HR_BODY_MEMORY,
-  HR_BODY_STREAM
+  HR_BODY_STREAM,
+  HR_BODY_MIME /* the caller's curl_mime, libcurl rewinds it itself */
 } hr_body_kind;
 
 struct httpresp_request {
@@ -25,6 +26,7 @@ struct httpresp_request {
   httpresp_read_fn read;
   httpresp_rewind_fn rewind;
   int64_t stream_len; /* -1 unknown */
+  curl_mime *mime;     /* HR_BODY_MIME: the caller's, not owned */
   void *stream_ud;
   httpresp_write_fn sink;
   void *sink_ud;

@@ -139,6 +139,7 @@ static void clear_body(httpresp_request *r) {
   r->rewind = NULL;
   r->stream_len = -1;
   r->stream_ud = NULL;
+  r->mime = NULL;
   r->body_kind = HR_BODY_NONE;
 }
 
@@ -169,6 +170,15 @@ int httpresp_request_set_body_stream(httpresp_request *r, httpresp_read_fn read,
   r->rewind = rewind;
   r->stream_len = length;
   r->stream_ud = userdata;
+  return 0;
+}
+
+int httpresp_request_set_body_mime(httpresp_request *r, curl_mime *mime) {
+  if (!r || !mime)
+    return HTTPRESP_E_INVALID_ARG;
+  clear_body(r);
+  r->body_kind = HR_BODY_MIME;
+  r->mime = mime;
   return 0;
 }
 
@@ -226,6 +236,10 @@ static int derive(httpresp_request **out, const httpresp_request *src,
     free_parts(r); /* method and URL are still the inline ones */
     free(r);
     return rc;
+  }
+  if (src->body_kind == HR_BODY_MIME) {
+    r->body_kind = HR_BODY_MIME;
+    r->mime = src->mime;
   }
   if (src->body_kind == HR_BODY_STREAM) {
     r->body_kind = HR_BODY_STREAM;

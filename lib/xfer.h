@@ -97,6 +97,7 @@ typedef struct hr_xfer {
   /* send state */
   struct curl_slist *slist;
   int stream_used;
+  curl_mime *mime_bound; /* the caller's mime set on the handle, or NULL */
   int cross_origin;
   unsigned armed; /* HR_ARMED_* */
 

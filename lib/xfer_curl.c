@@ -79,8 +79,16 @@ static int build_header_list(hr_xfer *x) {
 /* Back to a plain GET without a body, as libcurl starts.  Setting
  * CURLOPT_POSTFIELDS (even to NULL) switches libcurl to POST, so it must
  * come before CURLOPT_HTTPGET. */
-static void plain_get(CURL *e) {
+static void plain_get(hr_xfer *x, int keep_mime) {
+  CURL *e = x->easy;
   curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
+  /* Unbinds a mime body (the caller's: libcurl does not free it).  Kept
+   * bound from one hop to the next: libcurl rewinds a mime it sent, but
+   * one bound anew reads as already sent. */
+  if (!keep_mime && x->mime_bound) {
+    curl_easy_setopt(e, CURLOPT_MIMEPOST, NULL);
+    x->mime_bound = NULL;
+  }
   curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
   curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
   curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
@@ -101,14 +109,14 @@ static int set_method_and_body(hr_xfer *x) {
   int is_get = strcmp(r->method, "GET") == 0;
   if (is_get && r->body_kind == HR_BODY_NONE) {
     if (x->armed & HR_ARMED_BODY)
-      plain_get(e); /* nothing of the previous hop survives */
+      plain_get(x, 0); /* nothing of the previous hop survives */
     else
       curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     x->armed &= ~HR_ARMED_BODY;
     cc = curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
     return cc == CURLE_OK ? 0 : HTTPRESP_E_CURL;
   }
-  plain_get(e);
+  plain_get(x, r->body_kind == HR_BODY_MIME && x->mime_bound == r->mime);
   x->armed |= HR_ARMED_BODY;
   if (strcmp(r->method, "HEAD") == 0) {
     cc = curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
@@ -134,6 +142,11 @@ static int set_method_and_body(hr_xfer *x) {
     }
     cc = curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
                           (curl_off_t)r->stream_len);
+  } else if (r->body_kind == HR_BODY_MIME) {
+    /* libcurl rewinds the parts itself for each hop that sends them. */
+    cc = curl_easy_setopt(e, CURLOPT_MIMEPOST, r->mime);
+    if (cc == CURLE_OK)
+      x->mime_bound = r->mime;
   }
   int is_post = strcmp(r->method, "POST") == 0 && r->body_kind != HR_BODY_NONE;
   if (!cc && !is_get && !is_post && strcmp(r->method, "HEAD") != 0)
@@ -236,7 +249,7 @@ void hr_xfer_reset_handle(hr_xfer *x) {
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
   }
   if (x->armed & HR_ARMED_BODY) {
-    plain_get(e);
+    plain_get(x, 0);
   }
   if (x->armed & HR_ARMED_CREDS) {
     curl_easy_setopt(e, CURLOPT_USERNAME, NULL);

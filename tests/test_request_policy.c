@@ -865,3 +865,93 @@ Test(reqpolicy_args, quiet_scope_and_query_arguments) {
   cr_expect_eq(until, 0);
   httpresp_client_free(c);
 }
+
+/* ---- a curl_mime body ------------------------------------------------------ */
+
+static curl_mime *form(void) {
+  curl_mime *m = curl_mime_init(easy);
+  cr_assert_not_null(m);
+  curl_mimepart *p = curl_mime_addpart(m);
+  curl_mime_name(p, "field");
+  curl_mime_data(p, "value-1", CURL_ZERO_TERMINATED);
+  p = curl_mime_addpart(m);
+  curl_mime_name(p, "upload");
+  curl_mime_filename(p, "a.txt");
+  curl_mime_type(p, "text/plain");
+  curl_mime_data(p, "file contents", CURL_ZERO_TERMINATED);
+  return m;
+}
+
+static void expect_form(const ts_request *q) {
+  cr_assert_not_null(q);
+  cr_expect_str_eq(q->method, "POST");
+  const char *ct = ts_req_header(q, "Content-Type");
+  cr_assert_not_null(ct);
+  cr_expect(strncmp(ct, "multipart/form-data; boundary=", 30) == 0, "%s", ct);
+  cr_expect(q->body_complete);
+  cr_expect(strstr(q->body, "name=\"field\"\r\n\r\nvalue-1\r\n") != NULL,
+            "%s", q->body);
+  cr_expect(strstr(q->body, "name=\"upload\"; filename=\"a.txt\"\r\n"
+                            "Content-Type: text/plain\r\n\r\nfile contents") !=
+                NULL,
+            "%s", q->body);
+}
+
+FIXTURE_TEST(reqpolicy, mime_body_is_sent_and_replayed_on_307) {
+  curl_mime *m = form();
+  ts_simple(ts, 0, "/form", 307, "Location: /form2\r\n", NULL);
+  ts_simple(ts, 0, "/form2", 200, NULL, "got it");
+  httpresp_request *q = new_req("POST", "/form");
+  cr_assert_eq(httpresp_request_set_body_mime(q, m), 0);
+  httpresp_response *r = run(q);
+  cr_expect_eq(httpresp_response_error(r), 0, "%s",
+               httpresp_response_errmsg(r));
+  cr_expect_str_eq(fixture_body(r), "got it");
+  cr_assert_eq(ts_request_count(ts), 2u);
+  expect_form(ts_request_get(ts, 0));
+  expect_form(ts_request_get(ts, 1));
+  cr_expect_str_eq(target(1), "/form2");
+  httpresp_response_free(r);
+  /* The handle no longer points at the caller's mime: a GET now is a GET. */
+  ts_simple(ts, 0, "/after", 200, NULL, "ok");
+  r = get("/after");
+  cr_expect_str_eq(ts_request_get(ts, 2)->method, "GET");
+  cr_expect_eq(ts_request_get(ts, 2)->body_len, 0u);
+  httpresp_response_free(r);
+  curl_mime_free(m);
+}
+
+FIXTURE_TEST(reqpolicy, mime_body_dropped_on_303) {
+  curl_mime *m = form();
+  ts_simple(ts, 0, "/form", 303, "Location: /done\r\n", NULL);
+  ts_simple(ts, 0, "/done", 200, NULL, "done");
+  httpresp_request *q = new_req("POST", "/form");
+  cr_assert_eq(httpresp_request_set_body_mime(q, m), 0);
+  httpresp_response *r = run(q);
+  cr_expect_eq(httpresp_response_error(r), 0);
+  cr_assert_eq(ts_request_count(ts), 2u);
+  expect_form(ts_request_get(ts, 0));
+  const ts_request *g = ts_request_get(ts, 1);
+  cr_expect_str_eq(g->method, "GET");
+  cr_expect_eq(g->body_len, 0u);
+  cr_expect_null(ts_req_header(g, "Content-Type"));
+  httpresp_response_free(r);
+  curl_mime_free(m);
+}
+
+FIXTURE_TEST(reqpolicy, mime_body_with_another_method) {
+  curl_mime *m = form();
+  ts_simple(ts, 0, "/put", 200, NULL, "ok");
+  httpresp_request *q = new_req("PUT", "/put");
+  cr_assert_eq(httpresp_request_set_body_mime(q, m), 0);
+  httpresp_response *r = run(q);
+  cr_expect_eq(httpresp_response_error(r), 0);
+  const ts_request *s = ts_request_get(ts, 0);
+  cr_assert_not_null(s);
+  cr_expect_str_eq(s->method, "PUT");
+  cr_expect(strstr(s->body, "value-1") != NULL);
+  httpresp_response_free(r);
+  curl_mime_free(m);
+  cr_expect_eq(httpresp_request_set_body_mime(NULL, NULL),
+               HTTPRESP_E_INVALID_ARG);
+}

@@ -28,7 +28,7 @@
  *
  * Things on the easy handle that libhttpresp owns while a request runs (the
  * options it sets anew for every hop): CURLOPT_URL, CURLOPT_CUSTOMREQUEST,
- * CURLOPT_NOBODY, CURLOPT_HTTPGET, CURLOPT_POST*, CURLOPT_UPLOAD,
+ * CURLOPT_NOBODY, CURLOPT_HTTPGET, CURLOPT_POST*, CURLOPT_MIMEPOST, CURLOPT_UPLOAD,
  * CURLOPT_READFUNCTION/DATA, CURLOPT_SEEKFUNCTION/DATA, CURLOPT_HTTPHEADER,
  * CURLOPT_HEADERFUNCTION/DATA, CURLOPT_WRITEFUNCTION/DATA,
  * CURLOPT_ERRORBUFFER, CURLOPT_FOLLOWLOCATION (always off),
@@ -545,6 +545,17 @@ HTTPRESP_EXTERN int httpresp_request_set_body_stream(httpresp_request *req,
                                                      httpresp_rewind_fn rewind,
                                                      int64_t length,
                                                      void *userdata);
+/** Body from the caller's `mime` (curl_mime_init() and curl_mime_addpart(),
+ *  as for CURLOPT_MIMEPOST): a multipart/form-data body, with the
+ *  Content-Type and boundary libcurl writes.  The mime is not copied nor
+ *  freed: it must stay unchanged until the request using it has completed.
+ *  Replayable within the request: libcurl rewinds it for a 307/308 or a
+ *  repeat; a redirect that turns the method into GET drops it like any
+ *  body.  Run each request with a mime of its own: libcurl cannot rewind a
+ *  mime sent by an earlier transfer once it is set on a handle again.
+ *  Replaces any earlier body.  `mime` NULL is HTTPRESP_E_INVALID_ARG. */
+HTTPRESP_EXTERN int httpresp_request_set_body_mime(httpresp_request *req,
+                                                   curl_mime *mime);
 /** Send the final body to `write` instead of collecting it (NULL goes back
  *  to collecting).  Bodies of redirects never reach it. */
 HTTPRESP_EXTERN int httpresp_request_set_sink(httpresp_request *req,
