@@ -46,8 +46,9 @@ static int append_fields(hr_xfer *x, const hr_headers *h, hr_buf *line) {
 }
 
 /* The request's fields, then those its cache mode adds (Fetch), then the
- * cache's conditionals when this hop revalidates a stored answer (they stay out of the request, so nothing
- * derived from it carries them), then "Expect:" after a 417. */
+ * cache's conditionals when this hop revalidates a stored answer (they
+ * stay out of the request, so nothing derived from it carries them), then
+ * "Expect:" after a 417. */
 static int build_header_list(hr_xfer *x) {
   curl_slist_free_all(x->slist);
   x->slist = NULL;

@@ -248,8 +248,7 @@ FIXTURE_TEST(reqpolicy, mode_reload_goes_to_the_network_and_stores) {
   ts_simple(ts, 0, "/x", 200, "Cache-Control: max-age=60\r\n", "two");
   httpresp_request *q = new_req("GET", "/x");
   /* The caller's own field stays as it is; the missing one is added. */
-  cr_assert_eq(httpresp_request_add_header(q, "Cache-Control", "max-age=5"),
-               0);
+  cr_assert_eq(httpresp_request_add_header(q, "Cache-Control", "max-age=5"), 0);
   cr_assert_eq(httpresp_request_set_cache_mode(q, HTTPRESP_CACHE_MODE_RELOAD),
                0);
   httpresp_response *r = run(q);
@@ -275,8 +274,7 @@ FIXTURE_TEST(reqpolicy, mode_no_cache_revalidates_a_fresh_entry) {
   httpresp_response *r = get_mode("/x", HTTPRESP_CACHE_MODE_NO_CACHE);
   cr_expect_eq(httpresp_response_status(r), 200);
   cr_expect_str_eq(fixture_body(r), "one");
-  cr_expect_eq(httpresp_response_cache_status(r),
-               HTTPRESP_CACHE_REVALIDATED);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_REVALIDATED);
   cr_expect_eq(ts_request_count(ts), 2u);
   const ts_request *q = ts_request_get(ts, 1);
   cr_expect_str_eq(ts_req_header(q, "If-None-Match"), "\"v1\"");
@@ -362,11 +360,11 @@ FIXTURE_TEST(reqpolicy, mode_travels_with_the_redirect) {
 /* ---- the request's own pointer in callbacks ----------------------------- */
 
 typedef struct seen {
-  void *hop_ud[4];      /* httpresp_hop_userdata of each hop call */
-  void *next_ud[4];     /* httpresp_request_userdata(next) */
+  void *hop_ud[4];  /* httpresp_hop_userdata of each hop call */
+  void *next_ud[4]; /* httpresp_request_userdata(next) */
   void *client_ud[4];
   int hops;
-  void *hints_ud[4];    /* request_userdata of each early-hints call */
+  void *hints_ud[4]; /* request_userdata of each early-hints call */
   char link[4][64];
   int hints;
 } seen;
@@ -633,8 +631,7 @@ FIXTURE_TEST(reqpolicy, wait_callback_sees_an_origin_quiet_time) {
 Test(reqpolicy_args, wait_reason_names) {
   cr_expect_str_eq(httpresp_wait_reason_name(HTTPRESP_WAIT_RETRY_AFTER),
                    "retry-after");
-  cr_expect_str_eq(httpresp_wait_reason_name(HTTPRESP_WAIT_BACKOFF),
-                   "backoff");
+  cr_expect_str_eq(httpresp_wait_reason_name(HTTPRESP_WAIT_BACKOFF), "backoff");
   cr_expect_str_eq(httpresp_wait_reason_name(HTTPRESP_WAIT_ORIGIN_QUIET),
                    "origin-quiet");
   cr_expect_str_eq(httpresp_wait_reason_name((httpresp_wait_reason)42),
@@ -745,8 +742,7 @@ FIXTURE_TEST(reqpolicy, headers_callback_for_stored_answers) {
   ts_simple(ts, 0, "/x", 304, "ETag: \"e\"\r\nX-Fresh: again\r\n", NULL);
   memset(&h, 0, sizeof(h));
   r = get_mode("/x", HTTPRESP_CACHE_MODE_NO_CACHE);
-  cr_expect_eq(httpresp_response_cache_status(r),
-               HTTPRESP_CACHE_REVALIDATED);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_REVALIDATED);
   cr_expect_eq(h.calls, 1);
   cr_expect_eq(h.status, 200);
   cr_expect(strstr(h.fields, "X-Fresh: again|") != NULL, "%s", h.fields);
@@ -804,8 +800,9 @@ FIXTURE_TEST(reqpolicy, quiet_scope_url_holds_that_url_alone) {
   int64_t t0 = clk.now_ms;
   told_to_wait("/a");
   cr_expect_eq(quiet_until(0, "/a"), t0 + 30000);
-  cr_expect_eq(quiet_until(0, "/./a#frag"), t0 + 30000, "one URL, spelled "
-                                                          "otherwise");
+  cr_expect_eq(quiet_until(0, "/./a#frag"), t0 + 30000,
+               "one URL, spelled "
+               "otherwise");
   cr_expect_eq(quiet_until(0, "/b"), 0);
   ts_simple(ts, 0, "/b", 200, NULL, "b");
   httpresp_response *r = get("/b");
@@ -866,7 +863,8 @@ Test(reqpolicy_args, quiet_scope_and_query_arguments) {
   httpresp_client_free(c);
 }
 
-/* ---- a curl_mime body ------------------------------------------------------ */
+/* ---- a curl_mime body ------------------------------------------------------
+ */
 
 static curl_mime *form(void) {
   curl_mime *m = curl_mime_init(easy);
@@ -889,11 +887,11 @@ static void expect_form(const ts_request *q) {
   cr_assert_not_null(ct);
   cr_expect(strncmp(ct, "multipart/form-data; boundary=", 30) == 0, "%s", ct);
   cr_expect(q->body_complete);
-  cr_expect(strstr(q->body, "name=\"field\"\r\n\r\nvalue-1\r\n") != NULL,
-            "%s", q->body);
-  cr_expect(strstr(q->body, "name=\"upload\"; filename=\"a.txt\"\r\n"
-                            "Content-Type: text/plain\r\n\r\nfile contents") !=
-                NULL,
+  cr_expect(strstr(q->body, "name=\"field\"\r\n\r\nvalue-1\r\n") != NULL, "%s",
+            q->body);
+  cr_expect(strstr(q->body,
+                   "name=\"upload\"; filename=\"a.txt\"\r\n"
+                   "Content-Type: text/plain\r\n\r\nfile contents") != NULL,
             "%s", q->body);
 }
 
