@@ -634,6 +634,7 @@ static int record(hr_xfer *x, httpresp_decision d) {
  * `bypass` says whether the next one bypasses it (the repeat after a 304
  * that selected nothing). */
 static void leave_hop(hr_xfer *x, int bypass) {
+  x->quiet_waived = 0; /* a shortened wait was for the hop it preceded */
   if (bypass)
     x->hc = HR_HC_BYPASS;
   else if (x->hc != HR_HC_OFF)
