@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "httpresp_tool.h"
 
@@ -170,6 +171,8 @@ static const char *job_method(const tool_opts *o) {
     return "HEAD";
   if (o->upload_file)
     return "PUT";
+  if (o->nforms)
+    return "POST";
   return o->data && !o->get ? "POST" : "GET";
 }
 
@@ -300,6 +303,71 @@ static int set_upload(tool_job *j, const tool_opts *o) {
       regular ? (int64_t)st.st_size : -1, j);
 }
 
+/* One -F part: NAME=CONTENT, CONTENT being @FILE (the file, uploaded
+ * under its name), <FILE (its contents as the value) or the value itself,
+ * followed by ";type=TYPE" and ";filename=NAME" as curl reads them.
+ * Returns 0, or EXIT_READ when the file cannot be read. */
+static int add_form_part(tool_job *j, const tool_opts *o, const char *spec) {
+  const char *eq = strchr(spec, '=');
+  size_t len = strlen(eq + 1);
+  char *value = tool_xrealloc(NULL, len + 1);
+  memcpy(value, eq + 1, len + 1);
+  const char *type = NULL, *filename = NULL;
+  /* The parameters start at the first ";type=" or ";filename=". */
+  char *params = NULL;
+  for (char *s = strchr(value, ';'); s && !params; s = strchr(s + 1, ';'))
+    if (!strncmp(s, ";type=", 6) || !strncmp(s, ";filename=", 10))
+      params = s;
+  for (char *s = params; s;) {
+    *s++ = '\0';
+    char *next = strchr(s, ';');
+    if (!strncmp(s, "type=", 5))
+      type = s + 5;
+    else if (!strncmp(s, "filename=", 9))
+      filename = s + 9;
+    s = next;
+  }
+  curl_mimepart *part = curl_mime_addpart(j->form);
+  char *name = tool_xrealloc(NULL, (size_t)(eq - spec) + 1);
+  memcpy(name, spec, (size_t)(eq - spec));
+  name[eq - spec] = '\0';
+  int rc = 0;
+  CURLcode cc = part ? curl_mime_name(part, name) : CURLE_OUT_OF_MEMORY;
+  if (!cc && (value[0] == '@' || value[0] == '<')) {
+    if (access(value + 1, R_OK) != 0) {
+      tool_say(o, "%s: cannot read: %s", value + 1, strerror(errno));
+      j->exit_code = EXIT_READ;
+      rc = EXIT_READ;
+    } else {
+      cc = curl_mime_filedata(part, value + 1);
+      if (!cc && value[0] == '<') /* the contents, not a file upload */
+        cc = curl_mime_filename(part, NULL);
+    }
+  } else if (!cc) {
+    cc = curl_mime_data(part, value, CURL_ZERO_TERMINATED);
+  }
+  if (!rc && !cc && type)
+    cc = curl_mime_type(part, type);
+  if (!rc && !cc && filename)
+    cc = curl_mime_filename(part, filename);
+  free(name);
+  free(value);
+  return rc ? rc : cc ? HTTPRESP_E_NOMEM : 0;
+}
+
+/* -F: the job's form, of its own (libcurl cannot send one mime twice). */
+static int set_form(tool_job *j, const tool_opts *o) {
+  j->form = curl_mime_init(NULL);
+  if (!j->form)
+    return HTTPRESP_E_NOMEM;
+  for (size_t i = 0; i < o->nforms; i++) {
+    int rc = add_form_part(j, o, o->forms[i]);
+    if (rc)
+      return rc;
+  }
+  return httpresp_request_set_body_mime(j->req, j->form);
+}
+
 /* Adds `name: value` unless a -H of that name is there already. */
 static int add_default(httpresp_request *req, const char *name,
                        const char *value) {
@@ -328,6 +396,8 @@ static void shape_url(tool_job *j, const tool_opts *o) {
 static int set_body(tool_job *j, const tool_opts *o) {
   if (o->upload_file)
     return set_upload(j, o);
+  if (o->nforms)
+    return set_form(j, o);
   if (!o->data || o->get)
     return 0;
   /* A -H Content-Type, even an empty one, replaces the default. */
@@ -546,6 +616,8 @@ static void release(tool_job *j) {
   if (j->upload && j->upload != stdin)
     fclose(j->upload);
   j->upload = NULL;
+  curl_mime_free(j->form); /* the request using it is done */
+  j->form = NULL;
   free(j->kept);
   j->kept = NULL;
   free(j->stored);

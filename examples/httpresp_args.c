@@ -33,6 +33,11 @@ static const char usage_text[] =
     "      --data-urlencode DATA  body piece URL-encoded: CONTENT, =CONTENT,\n"
     "                            NAME=CONTENT, @FILE or NAME@FILE (curl's)\n"
     "  -G, --get                 put the data in the URL's query, and GET\n"
+    "  -F, --form NAME=CONTENT   multipart/form-data part (POST): a value, "
+    "@FILE\n"
+    "                            (upload) or <FILE (its contents); ;type= "
+    "and\n"
+    "                            ;filename= after it, as curl\n"
     "  -T, --upload-file FILE    PUT the file (- is stdin); a URL ending in "
     "/\n"
     "                            gets the file's name\n"
@@ -373,7 +378,7 @@ static const struct {
     {"compressed", 0, 0},     {"proxy", 'x', 1},
     {"resolve", 0, 1},        {"http1.1", 0, 0},
     {"http2", 0, 0},          {"upload-file", 'T', 1},
-    {"progress-bar", '#', 0},
+    {"progress-bar", '#', 0}, {"form", 'F', 1},
     {"share-origins", 0, 1},
 };
 
@@ -454,6 +459,14 @@ static int apply_more(tool_opts *o, const char *name, const char *arg) {
     o->upload_file = val;
   else if (!strcmp(name, "progress-bar"))
     o->progress_bar = 1;
+  else if (!strcmp(name, "form")) {
+    /* curl refuses a part without a name at once (exit 2). */
+    if (!strchr(val, '=') || val[0] == '=') {
+      tool_say(NULL, "-F '%s': illegally formatted input field", val);
+      return EXIT_USAGE;
+    }
+    push(&o->forms, &o->nforms, val);
+  }
   else
     return -2;
   return 0;
@@ -636,6 +649,13 @@ int tool_parse_args(tool_opts *o, int argc, char **argv) {
                    "together");
     return EXIT_USAGE;
   }
+  /* One body at a time, as curl says ("you can only select one HTTP
+   * request method"). */
+  if (o->nforms && ((o->data && !o->get) || o->upload_file || o->head)) {
+    tool_say(NULL, "-F and another body or method (-d, -T, -I) do not go "
+                   "together");
+    return EXIT_USAGE;
+  }
   if (o->head && o->data && !o->get) {
     tool_say(NULL, "-I (HEAD) and a request body do not go together");
     return EXIT_USAGE;
@@ -671,5 +691,6 @@ void tool_free_opts(tool_opts *o) {
   free(o->cookie);
   free(o->cookie_files);
   free(o->resolve);
+  free(o->forms);
   free(o->referer_owned);
 }

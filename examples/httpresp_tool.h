@@ -79,6 +79,8 @@ typedef struct tool_opts {
   size_t nresolve;
   long http_version;       /* --http1.1 / --http2; 0: libcurl's default */
   const char *upload_file; /* -T FILE ("-": stdin) */
+  const char **forms;      /* -F NAME=CONTENT, as given */
+  size_t nforms;
   struct curl_slist *resolve_list; /* --resolve, as libcurl takes it */
   int progress_bar;                /* -#: a bar of '#' for the meter */
   int meter;     /* a meter may be shown: stderr is a terminal,
@@ -113,6 +115,7 @@ typedef struct tool_job {
   const char *path;    /* the -o or -O file; NULL: stdout */
   char *path_owned;    /* -O: the name taken from the URL */
   FILE *upload;        /* -T FILE, open while the job runs */
+  curl_mime *form;     /* -F's parts, while the job runs */
   int64_t upload_size; /* its length, -1 if unknown */
   uint64_t up_bytes;   /* request body bytes sent (the meter's) */
   int64_t meter_last;  /* when the meter was last drawn, 0: never */

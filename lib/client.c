@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "objects.h"
+#include "policy.h"
 #include "store/origin.h"
 #include "url.h"
 
@@ -274,11 +275,43 @@ int httpresp_client_forget_quiet(httpresp_client *c, const char *url) {
     return 0;
   }
   char *key;
-  int rc = hr_url_origin_key(url, &key);
+  /* With nothing remembered from now on (OFF), what was remembered under
+   * the default scope is what there is to forget. */
+  int scope = c->policy.quiet_scope == HTTPRESP_QUIET_OFF
+                  ? HTTPRESP_QUIET_ORIGIN
+                  : c->policy.quiet_scope;
+  int rc = hr_quiet_key(scope, url, &key);
   if (rc)
     return rc;
   o->vt->forget(o->impl, key);
   free(key);
+  return 0;
+}
+
+int httpresp_client_set_quiet_scope(httpresp_client *c,
+                                    httpresp_quiet_scope scope) {
+  CHECK_CLIENT(c);
+  if (scope < HTTPRESP_QUIET_ORIGIN || scope > HTTPRESP_QUIET_OFF)
+    return HTTPRESP_E_INVALID_ARG;
+  c->policy.quiet_scope = (int)scope;
+  return 0;
+}
+
+int httpresp_client_quiet_until(httpresp_client *c, const char *url,
+                                int64_t *until_ms) {
+  if (until_ms)
+    *until_ms = 0;
+  if (!c || !url || !until_ms)
+    return HTTPRESP_E_INVALID_ARG;
+  char *key;
+  int rc = hr_quiet_key(c->policy.quiet_scope, url, &key);
+  if (rc || !key)
+    return rc;
+  const hr_origins *o = c->origins;
+  int64_t now = hr_client_now(c);
+  int64_t nb = o->vt->get(o->impl, key, now);
+  free(key);
+  *until_ms = nb > now ? nb : 0;
   return 0;
 }
 
@@ -354,11 +387,51 @@ int httpresp_client_set_hop_callback(httpresp_client *c, httpresp_hop_fn fn,
   return 0;
 }
 
+int httpresp_client_set_wait_callback(httpresp_client *c, httpresp_wait_fn fn,
+                                      void *userdata) {
+  CHECK_CLIENT(c);
+  c->wait_fn = fn;
+  c->wait_ud = userdata;
+  return 0;
+}
+
+const char *httpresp_wait_reason_name(httpresp_wait_reason r) {
+  switch (r) {
+  case HTTPRESP_WAIT_RETRY_AFTER:
+    return "retry-after";
+  case HTTPRESP_WAIT_BACKOFF:
+    return "backoff";
+  case HTTPRESP_WAIT_ORIGIN_QUIET:
+    return "origin-quiet";
+  }
+  return "unknown";
+}
+
+int httpresp_client_set_headers_callback(httpresp_client *c,
+                                         httpresp_headers_fn fn,
+                                         void *userdata) {
+  CHECK_CLIENT(c);
+  c->headers_fn = fn;
+  c->headers_ud = userdata;
+  return 0;
+}
+
 int httpresp_client_set_early_hints_callback(httpresp_client *c,
                                              httpresp_early_hints_fn fn,
                                              void *userdata) {
   CHECK_CLIENT(c);
   c->hints_fn = fn;
+  c->hints2_fn = NULL;
+  c->hints_ud = userdata;
+  return 0;
+}
+
+int httpresp_client_set_early_hints_callback2(httpresp_client *c,
+                                              httpresp_early_hints2_fn fn,
+                                              void *userdata) {
+  CHECK_CLIENT(c);
+  c->hints2_fn = fn;
+  c->hints_fn = NULL;
   c->hints_ud = userdata;
   return 0;
 }

@@ -12,7 +12,8 @@
 typedef enum hr_body_kind {
   HR_BODY_NONE = 0,
   HR_BODY_MEMORY,
-  HR_BODY_STREAM
+  HR_BODY_STREAM,
+  HR_BODY_MIME /* the caller's curl_mime, libcurl rewinds it itself */
 } hr_body_kind;
 
 struct httpresp_request {
@@ -25,6 +26,7 @@ struct httpresp_request {
   httpresp_read_fn read;
   httpresp_rewind_fn rewind;
   int64_t stream_len; /* -1 unknown */
+  curl_mime *mime;     /* HR_BODY_MIME: the caller's, not owned */
   void *stream_ud;
   httpresp_write_fn sink;
   void *sink_ud;
@@ -32,6 +34,14 @@ struct httpresp_request {
   char *password;
   unsigned long auth;
   char *cache_partition; /* the caller's name for the identity, or NULL */
+  /* Overrides of the client's policy, -1 for "the client's"
+   * (hr_policy_effective reads them). */
+  int64_t deadline_ms;
+  int64_t max_wait_ms;
+  long max_redirects;
+  long max_retries;
+  httpresp_cache_mode cache_mode;
+  void *userdata; /* handed to the callbacks run for this request */
   unsigned char own_method; /* `method` is an allocation of its own */
   unsigned char own_url;    /* likewise `url` */
   /* A deferred revalidation (httpresp_client_revalidate): it goes to the
@@ -133,6 +143,7 @@ typedef struct hr_policy {
   int64_t backoff_base_ms;
   int64_t backoff_cap_ms;
   int64_t max_quiet_ms; /* longest quiet time remembered for an origin */
+  int quiet_scope;      /* httpresp_quiet_scope */
   size_t max_body;
   size_t max_header_bytes;
   size_t max_header_fields;
@@ -154,7 +165,12 @@ struct httpresp_client {
   void *clock_ud;
   httpresp_hop_fn hop_fn;
   void *hop_ud;
+  httpresp_wait_fn wait_fn;
+  void *wait_ud;
+  httpresp_headers_fn headers_fn;
+  void *headers_ud;
   httpresp_early_hints_fn hints_fn;
+  httpresp_early_hints2_fn hints2_fn; /* at most one of the two is set */
   void *hints_ud;
   httpresp_cache *cache;
   /* The handles may carry credentials or cookies set on them directly,

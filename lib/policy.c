@@ -1,4 +1,5 @@
 /* The policy core's entry point: one decision per final response. */
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,25 @@ void hr_decision_init(hr_decision *d) {
 void hr_decision_free(hr_decision *d) {
   httpresp_request_free(d->next_req);
   d->next_req = NULL;
+}
+
+void hr_policy_effective(const hr_policy *client, const httpresp_request *req,
+                         hr_policy *out) {
+  *out = *client;
+  if (req->deadline_ms >= 0)
+    out->deadline_ms = req->deadline_ms;
+  if (req->max_wait_ms >= 0)
+    out->max_wait_ms = req->max_wait_ms;
+  /* A count beyond what the client's unsigned setting holds means "no
+   * limit" there too. */
+  if (req->max_redirects >= 0)
+    out->max_redirects = (unsigned long)req->max_redirects > UINT_MAX
+                             ? UINT_MAX
+                             : (unsigned)req->max_redirects;
+  if (req->max_retries >= 0)
+    out->max_retries = (unsigned long)req->max_retries > UINT_MAX
+                           ? UINT_MAX
+                           : (unsigned)req->max_retries;
 }
 
 /* RFC 9110 §10.1.1: a client that gets 417 after sending Expect ought to

@@ -89,6 +89,13 @@ typedef struct hr_decision {
 void hr_decision_init(hr_decision *d);
 void hr_decision_free(hr_decision *d);
 
+/* The settings a request runs under: the client's `client`, with the
+ * overrides `req` carries (its deadline, redirect limit, retry count and
+ * maximum wait; -1 keeps the client's).  `out` shares the client's
+ * strings (schemes, keep list): it lives no longer than the client. */
+void hr_policy_effective(const hr_policy *client, const httpresp_request *req,
+                         hr_policy *out);
+
 /* The whole decision for one final (non-1xx) response. */
 int hr_policy_decide(const hr_policy_input *in, hr_decision *d);
 
@@ -105,6 +112,13 @@ int hr_redirect_origin_rules(const hr_policy *p, const httpresp_request *orig,
  * and fills the retry fields. */
 int hr_retry_decide(const hr_policy_input *in, hr_decision *d);
 
+/* The key a quiet time for `url` is remembered under, by `scope`
+ * (httpresp_quiet_scope): the origin's key ("scheme://host:port"), or for
+ * HTTPRESP_QUIET_URL "url " and the URL's normal form without its fragment
+ * (the space keeps the two apart: no origin key has one); *out NULL for
+ * HTTPRESP_QUIET_OFF.  Returns 0, HTTPRESP_E_BAD_URL or HTTPRESP_E_NOMEM. */
+int hr_quiet_key(int scope, const char *url, char **out);
+
 /* Before a request goes to an origin that asked for quiet until
  * `not_before_ms` (RFC 9110 §10.2.3 applied to the whole client): go on
  * (HR_NEXT_DELIVER here means "send now"), HR_NEXT_RETRY with d->wait_ms,
@@ -113,6 +127,13 @@ int hr_retry_decide(const hr_policy_input *in, hr_decision *d);
  * d->retry_after_ms gets the time left. */
 void hr_quiet_decide(const hr_policy *p, int64_t not_before_ms, int64_t now_ms,
                      int64_t start_ms, hr_decision *d);
+
+/* The wait a caller's wait callback grants for a planned wait of
+ * `planned` ms, given its answer `asked`: -1 to abort (a negative
+ * answer), else `asked` within [0, planned] (a callback may shorten a
+ * wait, never lengthen it past the limits the wait was checked
+ * against). */
+int64_t hr_policy_wait_granted(int64_t planned, int64_t asked);
 
 /* A 1xx flood is an attack or a broken server, not a conversation. */
 #define HR_MAX_INTERIM 100

@@ -20,6 +20,8 @@ static httpresp_request *alloc_request(const char *method, size_t mlen,
   memset(r, 0, sizeof(*r));
   hr_headers_init_stable(&r->headers);
   r->stream_len = -1;
+  r->deadline_ms = r->max_wait_ms = -1;
+  r->max_redirects = r->max_retries = -1;
   r->method = r->text;
   r->url = hr_put_pair(r->text, method, mlen, url, ulen);
   return r;
@@ -137,6 +139,7 @@ static void clear_body(httpresp_request *r) {
   r->rewind = NULL;
   r->stream_len = -1;
   r->stream_ud = NULL;
+  r->mime = NULL;
   r->body_kind = HR_BODY_NONE;
 }
 
@@ -167,6 +170,15 @@ int httpresp_request_set_body_stream(httpresp_request *r, httpresp_read_fn read,
   r->rewind = rewind;
   r->stream_len = length;
   r->stream_ud = userdata;
+  return 0;
+}
+
+int httpresp_request_set_body_mime(httpresp_request *r, curl_mime *mime) {
+  if (!r || !mime)
+    return HTTPRESP_E_INVALID_ARG;
+  clear_body(r);
+  r->body_kind = HR_BODY_MIME;
+  r->mime = mime;
   return 0;
 }
 
@@ -225,6 +237,10 @@ static int derive(httpresp_request **out, const httpresp_request *src,
     free(r);
     return rc;
   }
+  if (src->body_kind == HR_BODY_MIME) {
+    r->body_kind = HR_BODY_MIME;
+    r->mime = src->mime;
+  }
   if (src->body_kind == HR_BODY_STREAM) {
     r->body_kind = HR_BODY_STREAM;
     r->read = src->read;
@@ -235,6 +251,13 @@ static int derive(httpresp_request **out, const httpresp_request *src,
   r->sink = src->sink;
   r->sink_ud = src->sink_ud;
   r->cache_refresh = src->cache_refresh;
+  /* Redirects and repeats run under the policy the caller chose. */
+  r->deadline_ms = src->deadline_ms;
+  r->max_wait_ms = src->max_wait_ms;
+  r->max_redirects = src->max_redirects;
+  r->max_retries = src->max_retries;
+  r->cache_mode = src->cache_mode;
+  r->userdata = src->userdata;
   *out = r;
   return 0;
 }
@@ -249,6 +272,54 @@ int httpresp_request_set_cache_partition(httpresp_request *r,
   free(r->cache_partition);
   r->cache_partition = p;
   return 0;
+}
+
+int httpresp_request_set_deadline_ms(httpresp_request *r, int64_t ms) {
+  if (!r || ms < -1)
+    return HTTPRESP_E_INVALID_ARG;
+  r->deadline_ms = ms;
+  return 0;
+}
+
+int httpresp_request_set_max_redirects(httpresp_request *r, long n) {
+  if (!r || n < -1)
+    return HTTPRESP_E_INVALID_ARG;
+  r->max_redirects = n;
+  return 0;
+}
+
+int httpresp_request_set_max_retries(httpresp_request *r, long n) {
+  if (!r || n < -1)
+    return HTTPRESP_E_INVALID_ARG;
+  r->max_retries = n;
+  return 0;
+}
+
+int httpresp_request_set_max_wait_ms(httpresp_request *r, int64_t ms) {
+  if (!r || ms < -1)
+    return HTTPRESP_E_INVALID_ARG;
+  r->max_wait_ms = ms;
+  return 0;
+}
+
+int httpresp_request_set_cache_mode(httpresp_request *r,
+                                    httpresp_cache_mode mode) {
+  if (!r || mode < HTTPRESP_CACHE_MODE_DEFAULT ||
+      mode > HTTPRESP_CACHE_MODE_ONLY_IF_CACHED)
+    return HTTPRESP_E_INVALID_ARG;
+  r->cache_mode = mode;
+  return 0;
+}
+
+int httpresp_request_set_userdata(httpresp_request *r, void *userdata) {
+  if (!r)
+    return HTTPRESP_E_INVALID_ARG;
+  r->userdata = userdata;
+  return 0;
+}
+
+void *httpresp_request_userdata(const httpresp_request *r) {
+  return r ? r->userdata : NULL;
 }
 
 int hr_request_copy(httpresp_request **out, const httpresp_request *src) {

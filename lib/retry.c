@@ -3,8 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <stdlib.h>
+
 #include "httpdate.h"
 #include "policy.h"
+#include "url.h"
 
 int64_t hr_policy_retry_after(const hr_headers *resp, int64_t now_ms) {
   const char *value = NULL;
@@ -39,7 +42,8 @@ int hr_retry_decide(const hr_policy_input *in, hr_decision *d) {
   /* RFC 9110 §10.2.3 asks the client to wait, but the client's memory of
    * it is capped: one absurd Retry-After must not take an origin away for
    * good.  The delay itself stays exposed as the server gave it. */
-  if (delay >= 0 && p->max_quiet_ms > 0)
+  if (delay >= 0 && p->max_quiet_ms > 0 &&
+      p->quiet_scope != HTTPRESP_QUIET_OFF)
     d->quiet_until_ms = hr_sat_add(
         in->now_ms, delay < p->max_quiet_ms ? delay : p->max_quiet_ms);
   if (delay < 0) {
@@ -102,4 +106,34 @@ void hr_quiet_decide(const hr_policy *p, int64_t not_before_ms, int64_t now_ms,
   }
   d->next = HR_NEXT_RETRY;
   d->wait_ms = wait;
+}
+
+int64_t hr_policy_wait_granted(int64_t planned, int64_t asked) {
+  if (asked < 0)
+    return -1;
+  return asked < planned ? asked : planned;
+}
+
+int hr_quiet_key(int scope, const char *url, char **out) {
+  *out = NULL;
+  if (scope == HTTPRESP_QUIET_OFF)
+    return 0;
+  if (scope != HTTPRESP_QUIET_URL)
+    return hr_url_origin_key(url, out);
+  /* One URL however it is spelled: "HTTP://H:80/a#x" is "http://h/a". */
+  char *norm;
+  int rc = hr_url_normalize(url, &norm);
+  if (rc)
+    return rc;
+  size_t n = strlen(norm);
+  char *key = malloc(n + 5);
+  if (!key) {
+    free(norm);
+    return HTTPRESP_E_NOMEM;
+  }
+  memcpy(key, "url ", 4);
+  memcpy(key + 4, norm, n + 1);
+  free(norm);
+  *out = key;
+  return 0;
 }

@@ -554,6 +554,10 @@ int hr_url_same_origin(const char *a, const char *b) {
   return same;
 }
 
+int httpresp_same_origin(const char *a, const char *b) {
+  return hr_url_same_origin(a, b);
+}
+
 int hr_url_same_origin_valid(const char *a, const char *b) {
   const char *colon = strchr(a, ':');
   if (colon && colon[1] == '/' && colon[2] == '/') {

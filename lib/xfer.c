@@ -19,6 +19,7 @@ struct httpresp_hop_view {
   const char *from;
   const char *to;
   const hr_headers *headers;
+  void *request_ud;
 };
 
 int httpresp_hop_status(const httpresp_hop_view *h) { return h ? h->status : 0; }
@@ -31,6 +32,9 @@ const char *httpresp_hop_to(const httpresp_hop_view *h) {
 const char *httpresp_hop_header(const httpresp_hop_view *h, const char *name) {
   return (h && name) ? hr_headers_get(h->headers, name) : NULL;
 }
+void *httpresp_hop_userdata(const httpresp_hop_view *h) {
+  return h ? h->request_ud : NULL;
+}
 
 void hr_xfer_abort(hr_xfer *x, int code, const char *msg) {
   if (x->abort_code)
@@ -41,32 +45,70 @@ void hr_xfer_abort(hr_xfer *x, int code, const char *msg) {
 
 /* ---- receiving ---------------------------------------------------------- */
 
+/* The fields of `h` as "Name: value" strings for a caller's callback:
+ * `*lines` (malloc'd) points into `all`.  0 or HTTPRESP_E_NOMEM. */
+static int field_lines(const hr_headers *h, hr_buf *all, const char ***lines) {
+  hr_buf_init(all);
+  *lines = calloc(h->n + 1, sizeof(**lines));
+  size_t *offs = calloc(h->n + 1, sizeof(*offs));
+  int ok = *lines && offs;
+  for (size_t i = 0; ok && i < h->n; i++) {
+    offs[i] = all->len;
+    ok = hr_buf_append_str(all, h->v[i].name) == 0 &&
+         hr_buf_append(all, ": ", 2) == 0 &&
+         hr_buf_append(all, h->v[i].value, strlen(h->v[i].value) + 1) == 0;
+  }
+  if (ok)
+    for (size_t i = 0; i < h->n; i++)
+      (*lines)[i] = all->data + offs[i];
+  free(offs);
+  if (ok)
+    return 0;
+  free(*lines);
+  *lines = NULL;
+  hr_buf_free(all);
+  return HTTPRESP_E_NOMEM;
+}
+
 static void early_hints(hr_xfer *x) {
   httpresp_client *c = x->client;
-  if (!c->hints_fn)
+  if (!c->hints_fn && !c->hints2_fn)
     return;
-  const char **lines = calloc(x->hdrs.n + 1, sizeof(*lines));
   hr_buf all;
-  hr_buf_init(&all);
-  size_t *offs = calloc(x->hdrs.n + 1, sizeof(*offs));
-  int ok = lines && offs;
-  for (size_t i = 0; ok && i < x->hdrs.n; i++) {
-    offs[i] = all.len;
-    ok = hr_buf_append_str(&all, x->hdrs.v[i].name) == 0 &&
-         hr_buf_append(&all, ": ", 2) == 0 &&
-         hr_buf_append(&all, x->hdrs.v[i].value,
-                       strlen(x->hdrs.v[i].value) + 1) == 0;
-  }
-  if (ok) {
-    for (size_t i = 0; i < x->hdrs.n; i++)
-      lines[i] = all.data + offs[i];
-    c->hints_fn(c->hints_ud, x->status, lines, x->hdrs.n);
-  } else {
+  const char **lines;
+  if (field_lines(&x->hdrs, &all, &lines) != 0) {
     hr_xfer_abort(x, HTTPRESP_E_NOMEM, "out of memory for 103 headers");
+    return;
   }
+  if (c->hints2_fn)
+    c->hints2_fn(c->hints_ud, x->cur->userdata, x->status, lines, x->hdrs.n);
+  else
+    c->hints_fn(c->hints_ud, x->status, lines, x->hdrs.n);
   free(lines);
-  free(offs);
   hr_buf_free(&all);
+}
+
+/* The final-headers callback for the answer about to be delivered, `h`
+ * its fields as the caller gets them: 0 to go on, HTTPRESP_E_ABORTED or
+ * HTTPRESP_E_NOMEM. */
+static int final_headers(hr_xfer *x, int status, const hr_headers *h) {
+  httpresp_client *c = x->client;
+  if (!c->headers_fn)
+    return 0;
+  hr_buf all;
+  const char **lines;
+  if (field_lines(h, &all, &lines) != 0)
+    return HTTPRESP_E_NOMEM;
+  int veto = c->headers_fn(c->headers_ud, x->cur->userdata, status,
+                           x->cur->url, lines, h->n);
+  free(lines);
+  hr_buf_free(&all);
+  return veto ? HTTPRESP_E_ABORTED : 0;
+}
+
+static const char *final_headers_msg(int rc) {
+  return rc == HTTPRESP_E_ABORTED ? "the headers callback aborted the transfer"
+                                  : "out of memory";
 }
 
 /* The fields of this hop's response: received, or stored (as stored: the
@@ -93,7 +135,7 @@ static void decide_at_headers(hr_xfer *x) {
     x->hist.cookie_epoch++;
   hr_policy_input in;
   memset(&in, 0, sizeof(in));
-  in.policy = &c->policy;
+  in.policy = &x->policy;
   in.orig = x->orig;
   in.cur = x->cur;
   in.history = &x->hist;
@@ -106,8 +148,8 @@ static void decide_at_headers(hr_xfer *x) {
   in.location_malformed = x->bad_location;
   if (x->hc != HR_HC_SERVED)
     x->response_ms = in.now_ms;
-  if (c->policy.backoff_base_ms > 0)
-    in.random_ms = hr_client_random(c, c->policy.backoff_cap_ms);
+  if (x->policy.backoff_base_ms > 0)
+    in.random_ms = hr_client_random(c, x->policy.backoff_cap_ms);
   hr_decision_free(&x->dec);
   hr_decision_init(&x->dec);
   int rc = hr_policy_decide(&in, &x->dec);
@@ -124,6 +166,13 @@ static void decide_at_headers(hr_xfer *x) {
   /* Bodies of redirects, repeats, stopped hops and errors a stale answer
    * stands in for never reach the caller. */
   x->deliver_body = x->dec.next == HR_NEXT_DELIVER && !x->stale_stands_in;
+  /* A stored answer (served or revalidated) shows its fields when it is
+   * delivered, with their Age. */
+  if (x->deliver_body && x->hc != HR_HC_SERVED && !x->dec.revalidated) {
+    rc = final_headers(x, x->status, &x->hdrs);
+    if (rc)
+      hr_xfer_abort(x, rc, final_headers_msg(rc));
+  }
 }
 
 /* A new response starts (a status line, the end of a 1xx block, a new
@@ -222,7 +271,7 @@ static size_t unfold(hr_xfer *x, const char *buf, size_t len) {
 size_t hr_xfer_header_cb(char *buf, size_t size, size_t n, void *ud) {
   hr_xfer *x = ud;
   size_t len = size * n;
-  const hr_policy *p = &x->client->policy;
+  const hr_policy *p = &x->policy;
   if (x->abort_code)
     return 0;
   x->header_bytes += len;
@@ -317,8 +366,8 @@ size_t hr_xfer_write_cb(char *data, size_t size, size_t n, void *ud) {
     }
     return len;
   }
-  if (len > x->client->policy.max_body ||
-      x->resp->body.len > x->client->policy.max_body - len) {
+  if (len > x->policy.max_body ||
+      x->resp->body.len > x->policy.max_body - len) {
     hr_xfer_abort(x, HTTPRESP_E_BODY_TOO_LARGE,
                "response body exceeds the size limit");
     return 0;
@@ -405,20 +454,38 @@ static hr_xfer_state consult_cache(hr_xfer *x, int64_t now) {
   const char *why = "";
   if (x->hc == HR_HC_SERVED)
     x->hc = HR_HC_NETWORK;
-  if (!x->client->cache || x->hc == HR_HC_REVALIDATE)
+  if (x->hc == HR_HC_REVALIDATE)
     return HR_XS_RUN;
-  int applies = hr_cache_request_applies(x->cur, &why);
+  int have_cache = x->client->cache != NULL;
+  int applies = have_cache && hr_cache_request_applies(x->cur, &why);
   if (applies && x->client->handle_identity && !x->cur->cache_partition) {
     /* The handle may carry an identity the library cannot see: one
      * identity's answer must never reach another. */
     applies = 0;
     why = "identity-unknown";
   }
-  if (!applies) {
+  switch (hr_cache_mode_plan(x->cur->cache_mode, have_cache, applies)) {
+  case HR_CACHE_PLAN_FAIL:
+    x->hc = HR_HC_OFF;
+    return fail(x, HTTPRESP_E_NOT_CACHED,
+                have_cache ? "only-if-cached: the cache does not apply to "
+                             "this request"
+                           : "only-if-cached: the client has no cache");
+  case HR_CACHE_PLAN_OFF:
+    if (!have_cache)
+      return HR_XS_RUN;
     x->hc = HR_HC_OFF;
     x->resp->cache_status = HTTPRESP_CACHE_BYPASS;
-    x->resp->cache_reason = why;
+    x->resp->cache_reason = applies ? "cache-mode" : why;
     return HR_XS_RUN;
+  case HR_CACHE_PLAN_STORE_ONLY:
+    if (x->hc != HR_HC_BYPASS)
+      x->hc = HR_HC_NETWORK;
+    x->resp->cache_status = HTTPRESP_CACHE_MISS;
+    x->resp->cache_reason = "cache-mode";
+    return HR_XS_RUN;
+  case HR_CACHE_PLAN_CONSULT:
+    break;
   }
   if (x->hc == HR_HC_BYPASS) {
     /* The unconditional repeat after a 304 that selected nothing: its
@@ -466,24 +533,52 @@ static hr_xfer_state consult_cache(hr_xfer *x, int64_t now) {
   return HR_XS_RUN;
 }
 
+/* A wait of `ms` before the next hop, through the caller's wait callback
+ * (which may shorten or abort it): HR_XS_WAIT with wake_ms set, HR_XS_ARM
+ * when nothing is left to wait, HR_XS_DONE when aborted. */
+static hr_xfer_state plan_wait(hr_xfer *x, httpresp_wait_reason why,
+                               int64_t now, int64_t ms) {
+  httpresp_client *c = x->client;
+  if (c->wait_fn) {
+    int64_t granted = hr_policy_wait_granted(
+        ms, c->wait_fn(c->wait_ud, x->cur->userdata, why, ms, x->cur->url));
+    if (granted < 0)
+      return fail(x, HTTPRESP_E_ABORTED, "the wait callback aborted the wait");
+    /* What the origin asked for is what was just shortened: waiting for
+     * it again would undo the caller's choice. */
+    x->quiet_waived = granted < ms;
+    ms = granted;
+  }
+  if (ms <= 0)
+    return HR_XS_ARM;
+  x->wake_ms = hr_sat_add(now, ms);
+  return HR_XS_WAIT;
+}
+
 /* Whether the origin of the current hop asked for quiet (Retry-After):
  * HR_XS_RUN to go on, HR_XS_WAIT or HR_XS_DONE otherwise. */
 static hr_xfer_state keep_quiet(hr_xfer *x, int64_t now) {
   httpresp_client *c = x->client;
-  const hr_policy *p = &c->policy;
+  const hr_policy *p = &x->policy;
   /* With nothing remembered (the usual case) an http(s) URL, whose origin
    * always parses, needs no lookup: parsing it for the key was the largest
    * part of arming a hop. */
   const char *u = x->cur->url;
   const hr_origins *o = c->origins;
+  if (x->quiet_waived) {
+    x->quiet_waived = 0;
+    return HR_XS_RUN;
+  }
   if (!o->vt->any(o->impl) &&
       (hr_strncaseeq(u, "http://", 7) || hr_strncaseeq(u, "https://", 8)))
     return HR_XS_RUN;
   char *key;
-  int rc = hr_url_origin_key(x->cur->url, &key);
+  int rc = hr_quiet_key(p->quiet_scope, x->cur->url, &key);
   if (rc)
     return fail(x, rc, rc == HTTPRESP_E_NOMEM ? "out of memory"
                                               : "the URL has no valid origin");
+  if (!key) /* nothing is remembered in this scope */
+    return HR_XS_RUN;
   int64_t nb = o->vt->get(o->impl, key, now);
   free(key);
   hr_decision d;
@@ -494,15 +589,19 @@ static hr_xfer_state keep_quiet(hr_xfer *x, int64_t now) {
   x->resp->retry_after_ms = d.retry_after_ms;
   if (d.next == HR_NEXT_STOP)
     return fail(x, d.error, d.msg);
-  x->wake_ms = hr_sat_add(now, d.wait_ms);
-  return HR_XS_WAIT;
+  hr_xfer_state next =
+      plan_wait(x, HTTPRESP_WAIT_ORIGIN_QUIET, now, d.wait_ms);
+  if (next == HR_XS_ARM) { /* the wait callback said: send now */
+    x->quiet_waived = 0;
+    return HR_XS_RUN;
+  }
+  return next;
 }
 
 /* Arms the handle for the current hop at `now` (HR_XS_RUN), or says what
  * comes instead: the cache's answer, a wait, the end. */
 static hr_xfer_state arm_at(hr_xfer *x, int64_t now) {
-  httpresp_client *c = x->client;
-  const hr_policy *p = &c->policy;
+  const hr_policy *p = &x->policy;
   if (p->deadline_ms > 0 && now >= hr_sat_add(x->start_ms, p->deadline_ms))
     return fail(x, HTTPRESP_E_DEADLINE, "the request's deadline passed");
   hr_xfer_state cached = consult_cache(x, now);
@@ -531,6 +630,7 @@ int hr_xfer_init(hr_xfer *x, httpresp_client *c, CURL *easy,
   memset(x, 0, HR_XFER_HEAD); /* the large members are set up below */
   x->client = c;
   x->easy = easy;
+  hr_policy_effective(&c->policy, req, &x->policy);
   hr_headers_init(&x->hdrs);
   hr_history_init(&x->hist);
   hr_decision_init(&x->dec);
@@ -609,6 +709,7 @@ static int record(hr_xfer *x, httpresp_decision d) {
  * `bypass` says whether the next one bypasses it (the repeat after a 304
  * that selected nothing). */
 static void leave_hop(hr_xfer *x, int bypass) {
+  x->quiet_waived = 0; /* a shortened wait was for the hop it preceded */
   if (bypass)
     x->hc = HR_HC_BYPASS;
   else if (x->hc != HR_HC_OFF)
@@ -631,7 +732,8 @@ static hr_xfer_state follow(hr_xfer *x) {
     char *target = hr_strdup(next->url);
     if (!target)
       return fail(x, HTTPRESP_E_NOMEM, "out of memory");
-    struct httpresp_hop_view view = {x->status, x->cur->url, target, &x->hdrs};
+    struct httpresp_hop_view view = {x->status, x->cur->url, target, &x->hdrs,
+                                     x->cur->userdata};
     int veto = c->hop_fn(c->hop_ud, &view, next);
     int moved = strcmp(target, next->url) != 0;
     free(target);
@@ -644,7 +746,7 @@ static hr_xfer_state follow(hr_xfer *x) {
      * hop really goes (fail closed: sensitive fields it added are dropped
      * too unless that is the caller's origin or they are on the keep
      * list). */
-    if (moved && hr_redirect_origin_rules(&c->policy, x->orig, next,
+    if (moved && hr_redirect_origin_rules(&x->policy, x->orig, next,
                                           &x->dec.cross_origin) != 0)
       return fail(x, HTTPRESP_E_NOMEM, "out of memory");
   }
@@ -670,7 +772,7 @@ static void remember_quiet(hr_xfer *x) {
   if (x->dec.quiet_until_ms <= 0)
     return;
   char *key;
-  if (hr_url_origin_key(x->cur->url, &key) != 0)
+  if (hr_quiet_key(x->policy.quiet_scope, x->cur->url, &key) != 0 || !key)
     return;
   const hr_origins *o = x->client->origins;
   int64_t now = hr_client_now(x->client);
@@ -768,11 +870,14 @@ static hr_xfer_state deliver_revalidated(hr_xfer *x) {
     step = fail(x, HTTPRESP_E_NOMEM, "out of memory");
   } else {
     x->status = e.status;
+    int veto = final_headers(x, x->status, &x->hdrs); /* before keep_final
+                                                         takes them */
     keep_final(x);
     x->resp->cache_status = HTTPRESP_CACHE_REVALIDATED;
     x->resp->cache_reason =
         x->dec.revalidated == HR_304_SERVE ? "not-updated" : "";
-    step = deliver_stored_body(x, &e, 1);
+    step = veto ? fail(x, veto, final_headers_msg(veto))
+                : deliver_stored_body(x, &e, 1);
   }
   hr_cache_entry_free(&e);
   return step;
@@ -817,8 +922,18 @@ static hr_xfer_state complete_hop(hr_xfer *x) {
                                         : HTTPRESP_DECISION_DELIVER) != 0)
       return HR_XS_DONE;
     keep_final(x);
-    return x->hc == HR_HC_SERVED ? deliver_stored_body(x, &x->stored->e, 0)
-                                 : HR_XS_DONE;
+    if (x->hc != HR_HC_SERVED)
+      return HR_XS_DONE;
+    if (c->headers_fn) {
+      hr_headers_clear(&x->hdrs);
+      int rc = hr_cache_served_headers(&x->stored->e, hr_client_now(c),
+                                       &x->hdrs);
+      if (!rc)
+        rc = final_headers(x, x->status, &x->hdrs);
+      if (rc)
+        return fail(x, rc, final_headers_msg(rc));
+    }
+    return deliver_stored_body(x, &x->stored->e, 0);
   case HR_NEXT_STOP:
     record(x, HTTPRESP_DECISION_STOP);
     keep_final(x);
@@ -849,10 +964,11 @@ static hr_xfer_state complete_hop(hr_xfer *x) {
     r->retry_after_ms = x->dec.retry_after_ms;
     x->hist.retries++;
     int64_t now = hr_client_now(c);
-    if (x->dec.wait_ms > 0) {
-      x->wake_ms = hr_sat_add(now, x->dec.wait_ms);
-      return HR_XS_WAIT;
-    }
+    if (x->dec.wait_ms > 0)
+      return plan_wait(x,
+                       x->dec.retry_after_ms >= 0 ? HTTPRESP_WAIT_RETRY_AFTER
+                                                  : HTTPRESP_WAIT_BACKOFF,
+                       now, x->dec.wait_ms);
     return HR_XS_ARM;
   }
   }

@@ -60,6 +60,9 @@ typedef enum hr_hop_cache {
 typedef struct hr_xfer {
   httpresp_client *client;
   CURL *easy;
+  /* The client's settings with the request's overrides
+   * (hr_policy_effective), what every rule of this request reads. */
+  hr_policy policy;
   /* The caller's request: borrowed by the blocking driver (it outlives the
    * call), a copy owned in orig_own for the multi driver. */
   const httpresp_request *orig;
@@ -71,6 +74,9 @@ typedef struct hr_xfer {
   httpresp_response *resp;
   int64_t start_ms;
   int64_t wake_ms;
+  /* The caller's wait callback shortened the wait just made: the next hop
+   * goes out without waiting again for the origin's quiet time. */
+  int quiet_waived;
   unsigned attempts;
   hr_xfer_state state;
 
@@ -93,6 +99,7 @@ typedef struct hr_xfer {
   /* send state */
   struct curl_slist *slist;
   int stream_used;
+  curl_mime *mime_bound; /* the caller's mime set on the handle, or NULL */
   int cross_origin;
   unsigned armed; /* HR_ARMED_* */
 

@@ -45,22 +45,26 @@ static int append_fields(hr_xfer *x, const hr_headers *h, hr_buf *line) {
   return 0;
 }
 
-/* The request's fields, then the cache's conditionals when this hop
- * revalidates a stored answer (they stay out of the request, so nothing
- * derived from it carries them), then "Expect:" after a 417. */
+/* The request's fields, then those its cache mode adds (Fetch), then the
+ * cache's conditionals when this hop revalidates a stored answer (they
+ * stay out of the request, so nothing derived from it carries them), then
+ * "Expect:" after a 417. */
 static int build_header_list(hr_xfer *x) {
   curl_slist_free_all(x->slist);
   x->slist = NULL;
   hr_buf line;
   hr_buf_init(&line);
   int rc = append_fields(x, &x->cur->headers, &line);
-  if (!rc && x->hc == HR_HC_REVALIDATE) {
-    hr_headers cond;
-    hr_headers_init(&cond);
-    rc = hr_cache_conditionals(&x->stored->e, &cond);
+  if (!rc && (x->hc == HR_HC_REVALIDATE ||
+              x->cur->cache_mode != HTTPRESP_CACHE_MODE_DEFAULT)) {
+    hr_headers more;
+    hr_headers_init(&more);
+    rc = hr_cache_mode_fields(x->cur->cache_mode, &x->cur->headers, &more);
+    if (!rc && x->hc == HR_HC_REVALIDATE)
+      rc = hr_cache_conditionals(&x->stored->e, &more);
     if (!rc)
-      rc = append_fields(x, &cond, &line);
-    hr_headers_free(&cond);
+      rc = append_fields(x, &more, &line);
+    hr_headers_free(&more);
   }
   if (!rc && x->hist.expect_repeated) {
     struct curl_slist *s = curl_slist_append(x->slist, "Expect:");
@@ -76,8 +80,16 @@ static int build_header_list(hr_xfer *x) {
 /* Back to a plain GET without a body, as libcurl starts.  Setting
  * CURLOPT_POSTFIELDS (even to NULL) switches libcurl to POST, so it must
  * come before CURLOPT_HTTPGET. */
-static void plain_get(CURL *e) {
+static void plain_get(hr_xfer *x, int keep_mime) {
+  CURL *e = x->easy;
   curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
+  /* Unbinds a mime body (the caller's: libcurl does not free it).  Kept
+   * bound from one hop to the next: libcurl rewinds a mime it sent, but
+   * one bound anew reads as already sent. */
+  if (!keep_mime && x->mime_bound) {
+    curl_easy_setopt(e, CURLOPT_MIMEPOST, NULL);
+    x->mime_bound = NULL;
+  }
   curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
   curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
   curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
@@ -102,7 +114,7 @@ static int set_method_and_body(hr_xfer *x) {
     if (x->armed & HR_ARMED_GET)
       return 0;
     if (x->armed & HR_ARMED_BODY)
-      plain_get(e); /* nothing of the previous hop survives */
+      plain_get(x, 0); /* nothing of the previous hop survives */
     else
       curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     x->armed &= ~HR_ARMED_BODY;
@@ -111,7 +123,7 @@ static int set_method_and_body(hr_xfer *x) {
       x->armed |= HR_ARMED_GET;
     return cc == CURLE_OK ? 0 : HTTPRESP_E_CURL;
   }
-  plain_get(e);
+  plain_get(x, r->body_kind == HR_BODY_MIME && x->mime_bound == r->mime);
   x->armed = (x->armed & ~HR_ARMED_GET) | HR_ARMED_BODY;
   if (strcmp(r->method, "HEAD") == 0) {
     cc = curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
@@ -137,6 +149,11 @@ static int set_method_and_body(hr_xfer *x) {
     }
     cc = curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
                           (curl_off_t)r->stream_len);
+  } else if (r->body_kind == HR_BODY_MIME) {
+    /* libcurl rewinds the parts itself for each hop that sends them. */
+    cc = curl_easy_setopt(e, CURLOPT_MIMEPOST, r->mime);
+    if (cc == CURLE_OK)
+      x->mime_bound = r->mime;
   }
   int is_post = strcmp(r->method, "POST") == 0 && r->body_kind != HR_BODY_NONE;
   if (!cc && !is_get && !is_post && strcmp(r->method, "HEAD") != 0)
@@ -152,7 +169,7 @@ static int deadline_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow,
   (void)ultotal;
   (void)ulnow;
   hr_xfer *x = ud;
-  const hr_policy *p = &x->client->policy;
+  const hr_policy *p = &x->policy;
   if (hr_client_now(x->client) < hr_sat_add(x->start_ms, p->deadline_ms))
     return 0;
   hr_xfer_abort(x, HTTPRESP_E_DEADLINE, "the request's deadline passed");
@@ -162,7 +179,7 @@ static int deadline_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow,
 static void set_credentials(hr_xfer *x) {
   CURL *e = x->easy;
   const httpresp_request *o = x->orig;
-  const hr_policy *p = &x->client->policy;
+  const hr_policy *p = &x->policy;
   /* libcurl cannot report what the caller set on the handle, so on another
    * origin every credential option that would reach it is cleared, each
    * by its own keep-list entry: keeping Authorization says nothing about
@@ -186,7 +203,7 @@ static void set_credentials(hr_xfer *x) {
 }
 
 int hr_xfer_arm_handle(hr_xfer *x) {
-  const hr_policy *p = &x->client->policy;
+  const hr_policy *p = &x->policy;
   CURL *e = x->easy;
   int had_list = x->slist != NULL;
   if (build_header_list(x) != 0)
@@ -239,7 +256,7 @@ void hr_xfer_reset_handle(hr_xfer *x) {
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
   }
   if (x->armed & HR_ARMED_BODY) {
-    plain_get(e);
+    plain_get(x, 0);
   }
   if (x->armed & HR_ARMED_CREDS) {
     curl_easy_setopt(e, CURLOPT_USERNAME, NULL);

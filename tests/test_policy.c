@@ -1,6 +1,7 @@
 /* The pure policy core, without a network: redirect, 417 and retry rules. */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "httpdate.h"
@@ -826,4 +827,188 @@ Test(policy, userinfo_in_location) {
     }
     fx_free(&f);
   }
+}
+
+/* ---- per-request policy -------------------------------------------------- */
+
+Test(policy, effective_settings_table) {
+  static const struct {
+    int64_t deadline, wait;
+    long redirects, retries;
+    int64_t want_deadline, want_wait;
+    unsigned want_redirects, want_retries;
+  } cases[] = {
+      /* -1 everywhere: the client's (deadline 0, wait 60000, 20, 3) */
+      {-1, -1, -1, -1, 0, 60000, 20, 3},
+      {5000, -1, -1, -1, 5000, 60000, 20, 3},
+      {-1, 0, -1, -1, 0, 0, 20, 3},
+      {-1, -1, 0, -1, 0, 60000, 0, 3},
+      {-1, -1, -1, 0, 0, 60000, 20, 0},
+      {0, 10, 7, 9, 0, 10, 7, 9},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    hr_policy client = default_policy();
+    httpresp_request *q;
+    cr_assert_eq(httpresp_request_new(&q, "GET", "http://h/"), 0);
+    cr_assert_eq(httpresp_request_set_deadline_ms(q, cases[i].deadline), 0);
+    cr_assert_eq(httpresp_request_set_max_wait_ms(q, cases[i].wait), 0);
+    cr_assert_eq(httpresp_request_set_max_redirects(q, cases[i].redirects), 0);
+    cr_assert_eq(httpresp_request_set_max_retries(q, cases[i].retries), 0);
+    hr_policy eff;
+    hr_policy_effective(&client, q, &eff);
+    cr_expect_eq(eff.deadline_ms, cases[i].want_deadline, "case %zu", i);
+    cr_expect_eq(eff.max_wait_ms, cases[i].want_wait, "case %zu", i);
+    cr_expect_eq(eff.max_redirects, cases[i].want_redirects, "case %zu", i);
+    cr_expect_eq(eff.max_retries, cases[i].want_retries, "case %zu", i);
+    cr_expect_str_eq(eff.schemes, client.schemes, "case %zu", i);
+    /* A copy for a redirect runs under the same settings. */
+    httpresp_request *copy;
+    cr_assert_eq(hr_request_copy(&copy, q), 0);
+    hr_policy eff2;
+    hr_policy_effective(&client, copy, &eff2);
+    cr_expect_eq(eff2.max_redirects, eff.max_redirects, "case %zu", i);
+    cr_expect_eq(eff2.max_retries, eff.max_retries, "case %zu", i);
+    cr_expect_eq(eff2.deadline_ms, eff.deadline_ms, "case %zu", i);
+    cr_expect_eq(eff2.max_wait_ms, eff.max_wait_ms, "case %zu", i);
+    httpresp_request_free(copy);
+    httpresp_request_free(q);
+  }
+}
+
+Test(policy, effective_limits_reach_the_rules) {
+  /* The request's retry count is the one the retry rules read. */
+  fixture f;
+  fx_init(&f, "GET", "http://h/");
+  cr_assert_eq(httpresp_request_set_max_retries(f.orig, 0), 0);
+  hr_policy eff;
+  hr_policy_effective(&f.policy, f.orig, &eff);
+  f.in.policy = &eff;
+  f.in.status = 503;
+  add(&f.resp, "Retry-After", "1");
+  cr_assert_eq(hr_policy_decide(&f.in, &f.d), 0);
+  cr_expect_eq(f.d.next, HR_NEXT_DELIVER);
+  cr_expect_eq(f.d.retry_stop, HTTPRESP_RETRY_EXHAUSTED);
+  fx_free(&f);
+}
+
+Test(policy, cache_mode_plan_table) {
+  static const struct {
+    httpresp_cache_mode mode;
+    int have_cache, applies;
+    hr_cache_plan want;
+  } cases[] = {
+      {HTTPRESP_CACHE_MODE_DEFAULT, 1, 1, HR_CACHE_PLAN_CONSULT},
+      {HTTPRESP_CACHE_MODE_DEFAULT, 1, 0, HR_CACHE_PLAN_OFF},
+      {HTTPRESP_CACHE_MODE_DEFAULT, 0, 0, HR_CACHE_PLAN_OFF},
+      {HTTPRESP_CACHE_MODE_NO_STORE, 1, 1, HR_CACHE_PLAN_OFF},
+      {HTTPRESP_CACHE_MODE_RELOAD, 1, 1, HR_CACHE_PLAN_STORE_ONLY},
+      {HTTPRESP_CACHE_MODE_RELOAD, 1, 0, HR_CACHE_PLAN_OFF},
+      {HTTPRESP_CACHE_MODE_NO_CACHE, 1, 1, HR_CACHE_PLAN_CONSULT},
+      {HTTPRESP_CACHE_MODE_FORCE_CACHE, 1, 1, HR_CACHE_PLAN_CONSULT},
+      {HTTPRESP_CACHE_MODE_FORCE_CACHE, 0, 0, HR_CACHE_PLAN_OFF},
+      {HTTPRESP_CACHE_MODE_ONLY_IF_CACHED, 1, 1, HR_CACHE_PLAN_CONSULT},
+      {HTTPRESP_CACHE_MODE_ONLY_IF_CACHED, 1, 0, HR_CACHE_PLAN_FAIL},
+      {HTTPRESP_CACHE_MODE_ONLY_IF_CACHED, 0, 0, HR_CACHE_PLAN_FAIL},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+    cr_expect_eq(hr_cache_mode_plan(cases[i].mode, cases[i].have_cache,
+                                    cases[i].applies),
+                 cases[i].want, "case %zu", i);
+}
+
+Test(policy, cache_mode_fields_table) {
+  static const struct {
+    httpresp_cache_mode mode;
+    const char *given; /* a field the request has, "Name: value", or NULL */
+    const char *want_cc, *want_pragma;
+  } cases[] = {
+      {HTTPRESP_CACHE_MODE_DEFAULT, NULL, NULL, NULL},
+      {HTTPRESP_CACHE_MODE_FORCE_CACHE, NULL, NULL, NULL},
+      {HTTPRESP_CACHE_MODE_ONLY_IF_CACHED, NULL, NULL, NULL},
+      {HTTPRESP_CACHE_MODE_NO_CACHE, NULL, "max-age=0", NULL},
+      {HTTPRESP_CACHE_MODE_NO_CACHE, "Cache-Control: max-stale", NULL, NULL},
+      {HTTPRESP_CACHE_MODE_NO_STORE, NULL, "no-cache", "no-cache"},
+      {HTTPRESP_CACHE_MODE_RELOAD, NULL, "no-cache", "no-cache"},
+      {HTTPRESP_CACHE_MODE_RELOAD, "Pragma: x", "no-cache", NULL},
+      {HTTPRESP_CACHE_MODE_NO_STORE, "cache-control: max-age=1", NULL,
+       "no-cache"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    hr_headers req, out;
+    hr_headers_init(&req);
+    hr_headers_init(&out);
+    if (cases[i].given)
+      cr_assert_eq(hr_headers_add_line(&req, cases[i].given,
+                                       strlen(cases[i].given)),
+                   0);
+    cr_assert_eq(hr_cache_mode_fields(cases[i].mode, &req, &out), 0);
+    const char *cc = hr_headers_get(&out, "Cache-Control");
+    const char *pragma = hr_headers_get(&out, "Pragma");
+    if (cases[i].want_cc)
+      cr_expect_str_eq(cc ? cc : "(none)", cases[i].want_cc, "case %zu", i);
+    else
+      cr_expect_null(cc, "case %zu", i);
+    if (cases[i].want_pragma)
+      cr_expect_str_eq(pragma ? pragma : "(none)", cases[i].want_pragma,
+                       "case %zu", i);
+    else
+      cr_expect_null(pragma, "case %zu", i);
+    hr_headers_free(&req);
+    hr_headers_free(&out);
+  }
+}
+
+Test(policy, wait_granted_table) {
+  static const struct {
+    int64_t planned, asked, want;
+  } cases[] = {
+      {1000, 1000, 1000}, {1000, 10, 10},  {1000, 0, 0},
+      {1000, 5000, 1000}, {1000, INT64_MAX, 1000},
+      {1000, -1, -1},     {1000, INT64_MIN, -1},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+    cr_expect_eq(hr_policy_wait_granted(cases[i].planned, cases[i].asked),
+                 cases[i].want, "case %zu", i);
+}
+
+Test(policy, quiet_key_table) {
+  static const struct {
+    int scope;
+    const char *url, *want; /* want NULL: no key */
+    int rc;
+  } cases[] = {
+      {HTTPRESP_QUIET_ORIGIN, "http://H:80/a?b#c", "http://h:80", 0},
+      {HTTPRESP_QUIET_ORIGIN, "https://h/x", "https://h:443", 0},
+      {HTTPRESP_QUIET_URL, "HTTP://H:80/./a?b#c", "url http://h/a?b", 0},
+      {HTTPRESP_QUIET_URL, "http://h", "url http://h/", 0},
+      {HTTPRESP_QUIET_OFF, "http://h/a", NULL, 0},
+      {HTTPRESP_QUIET_ORIGIN, "no-origin", NULL, HTTPRESP_E_BAD_URL},
+      {HTTPRESP_QUIET_URL, "no-origin", NULL, HTTPRESP_E_BAD_URL},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char *key = (char *)"unset";
+    cr_expect_eq(hr_quiet_key(cases[i].scope, cases[i].url, &key),
+                 cases[i].rc, "case %zu", i);
+    if (cases[i].want)
+      cr_expect_str_eq(key ? key : "(null)", cases[i].want, "case %zu", i);
+    else
+      cr_expect_null(key, "case %zu", i);
+    free(key);
+  }
+}
+
+Test(policy, quiet_scope_off_remembers_no_quiet) {
+  fixture f;
+  fx_init(&f, "GET", "http://h/");
+  f.in.status = 429;
+  add(&f.resp, "Retry-After", "5");
+  cr_assert_eq(hr_policy_decide(&f.in, &f.d), 0);
+  cr_expect_eq(f.d.quiet_until_ms, f.in.now_ms + 5000);
+  hr_decision_free(&f.d);
+  hr_decision_init(&f.d);
+  f.policy.quiet_scope = HTTPRESP_QUIET_OFF;
+  cr_assert_eq(hr_policy_decide(&f.in, &f.d), 0);
+  cr_expect_eq(f.d.quiet_until_ms, 0);
+  cr_expect_eq(f.d.next, HR_NEXT_RETRY, "the request itself still waits");
+  fx_free(&f);
 }

@@ -727,3 +727,95 @@ Test(flags, dump_header_of_a_stored_answer) {
   free(h2);
   free(u);
 }
+
+/* ---- -F/--form ----------------------------------------------------------- */
+
+static void form_routes(void) {
+  ts_simple(tool_ts, 0, "/form", 307, "Location: /posted", NULL);
+  ts_simple(tool_ts, 0, "/posted", 200, NULL, "posted");
+}
+
+/* `body` with the boundary of Content-Type `ctype` replaced by "B", so
+ * that two programs' forms compare (each draws its own boundary). */
+static char *unbound(const char *ctype, const char *body) {
+  const char *b = strstr(ctype, "boundary=");
+  cr_assert_not_null(b, "no boundary in '%s'", ctype);
+  b += 9;
+  size_t blen = strlen(b), cap = strlen(body) + 1;
+  char *out = malloc(cap);
+  cr_assert_not_null(out);
+  size_t n = 0;
+  for (const char *s = body; *s;) {
+    if (blen && strncmp(s, b, blen) == 0) {
+      out[n++] = 'B';
+      s += blen;
+    } else {
+      out[n++] = *s++;
+    }
+  }
+  out[n] = '\0';
+  return out;
+}
+
+Test(flags, form_posts_multipart_and_resends_on_307) {
+  char up[256], val[256]; /* path_in_tmp's buffer is reused */
+  snprintf(up, sizeof(up), "%s", path_in_tmp("f.txt"));
+  snprintf(val, sizeof(val), "%s", path_in_tmp("v.dat"));
+  FILE *fp = fopen(up, "wb");
+  cr_assert_not_null(fp);
+  fputs("file body\n", fp);
+  fclose(fp);
+  fp = fopen(val, "wb");
+  cr_assert_not_null(fp);
+  fputs("from a file", fp);
+  fclose(fp);
+  char up_arg[320], val_arg[320];
+  snprintf(up_arg, sizeof(up_arg), "up=@%s;type=text/x-test", up);
+  snprintf(val_arg, sizeof(val_arg), "txt=<%s", val);
+  char *u = url("/form");
+  const char *const args[] = {"-s", "-F", "field=value", "-F", up_arg,
+                              "-F", val_arg, u, NULL};
+  seen c = run_one(1, form_routes, NULL, args);
+  seen t = run_one(0, form_routes, NULL, args);
+  cr_expect_eq(t.r.code, c.r.code, "tool %d curl %d: %s", t.r.code, c.r.code,
+               t.r.err);
+  cr_expect_str_eq(t.r.out, "posted");
+  cr_expect_str_eq(t.r.out, c.r.out);
+  cr_assert_eq(t.nreq, 2u);
+  cr_assert_eq(c.nreq, 2u);
+  for (size_t i = 0; i < 2; i++) {
+    cr_expect_str_eq(t.method[i], "POST");
+    cr_expect_str_eq(t.method[i], c.method[i]);
+    cr_expect_str_eq(t.target[i], c.target[i]);
+    cr_expect(strncmp(t.ctype[i], "multipart/form-data; boundary=", 30) == 0,
+              "%s", t.ctype[i]);
+    char *tb = unbound(t.ctype[i], t.body[i]);
+    char *cb = unbound(c.ctype[i], c.body[i]);
+    cr_expect_str_eq(tb, cb, "request %zu: tool\n%s\ncurl\n%s", i, tb, cb);
+    cr_expect(strstr(tb, "name=\"up\"; filename=\"f.txt\"\r\n"
+                         "Content-Type: text/x-test\r\n\r\nfile body\n") !=
+                  NULL,
+              "%s", tb);
+    cr_expect(strstr(tb, "name=\"txt\"\r\n\r\nfrom a file\r\n") != NULL, "%s",
+              tb);
+    free(tb);
+    free(cb);
+  }
+  run_free(&c.r);
+  run_free(&t.r);
+
+  /* Refused as curl refuses them: a part without a name, -F with -d. */
+  seen s = SAME(form_routes, NULL, "-s", "-F", "novalue", u);
+  cr_expect_eq(s.r.code, 2);
+  cr_expect_eq(s.nreq, 0u);
+  run_free(&s.r);
+  s = SAME(form_routes, NULL, "-s", "-F", "a=b", "-d", "x", u);
+  cr_expect_eq(s.r.code, 2);
+  run_free(&s.r);
+  /* A file that cannot be read: curl's 26, nothing sent. */
+  s = SAME(form_routes, NULL, "-s", "-F", "a=@/nonexistent/x", u);
+  cr_expect_eq(s.r.code, 26);
+  cr_expect_eq(s.nreq, 0u);
+  run_free(&s.r);
+  free(u);
+}

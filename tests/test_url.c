@@ -556,6 +556,11 @@ Test(url_origin, same_origin_pairs) {
                  r->b);
     cr_expect_eq(hr_url_same_origin(r->b, r->a), r->same, "(%s, %s)", r->b,
                  r->a);
+    /* The exported test is the library's own. */
+    cr_expect_eq(httpresp_same_origin(r->a, r->b), r->same, "(%s, %s)", r->a,
+                 r->b);
+    cr_expect_eq(httpresp_same_origin(r->b, r->a), r->same, "(%s, %s)", r->b,
+                 r->a);
   }
 }
 

@@ -28,8 +28,8 @@
  *
  * Things on the easy handle that libhttpresp owns while a request runs (the
  * options it sets anew for every hop): CURLOPT_URL, CURLOPT_CUSTOMREQUEST,
- * CURLOPT_NOBODY, CURLOPT_HTTPGET, CURLOPT_POST*, CURLOPT_UPLOAD,
- * CURLOPT_READFUNCTION/DATA, CURLOPT_SEEKFUNCTION/DATA, CURLOPT_HTTPHEADER,
+ * CURLOPT_NOBODY, CURLOPT_HTTPGET, CURLOPT_POST*, CURLOPT_MIMEPOST,
+ * CURLOPT_UPLOAD, CURLOPT_READFUNCTION/DATA, CURLOPT_SEEKFUNCTION/DATA, CURLOPT_HTTPHEADER,
  * CURLOPT_HEADERFUNCTION/DATA, CURLOPT_WRITEFUNCTION/DATA,
  * CURLOPT_ERRORBUFFER, CURLOPT_FOLLOWLOCATION (always off),
  * CURLOPT_SUPPRESS_CONNECT_HEADERS (on: a proxy's answer to CONNECT is not
@@ -184,6 +184,20 @@ HTTPRESP_EXTERN int httpresp_status_class(int code);
 HTTPRESP_EXTERN const char *httpresp_status_reason(int code);
 
 /* ---------------------------------------------------------------------- */
+/* URLs                                                                   */
+/* ---------------------------------------------------------------------- */
+
+/** Whether absolute URLs `a` and `b` have the same origin (RFC 6454: the
+ *  same scheme, host and port), as the library decides it for redirects
+ *  and cache invalidation: scheme and host compared without case, a
+ *  scheme's default port equal to no port (http 80, https 443, ws 80,
+ *  wss 443, ftp 21), userinfo, path, query and fragment ignored, IPv6
+ *  literals compared as written in lower case; no DNS.  Returns 1 when they
+ *  do, 0 when they do not, and -1 when either is NULL, not an absolute URL
+ *  with a host, has an invalid port, or memory ran out. */
+HTTPRESP_EXTERN int httpresp_same_origin(const char *a, const char *b);
+
+/* ---------------------------------------------------------------------- */
 /* Objects                                                                */
 /* ---------------------------------------------------------------------- */
 
@@ -278,8 +292,38 @@ HTTPRESP_EXTERN int httpresp_client_set_max_wait_ms(httpresp_client *c,
  *  Returns 0, or HTTPRESP_E_INVALID_ARG if `c` is NULL or `ms` < 0. */
 HTTPRESP_EXTERN int httpresp_client_set_max_quiet_ms(httpresp_client *c,
                                                      int64_t ms);
+/** What one Retry-After keeps quiet. */
+typedef enum httpresp_quiet_scope {
+  /** The origin (scheme, host, port) of the URL that answered: every
+   *  request of the client to it waits (the default). */
+  HTTPRESP_QUIET_ORIGIN = 0,
+  /** That URL alone (without its fragment, compared after RFC 3986
+   *  normalisation): other URLs of the origin are not held back. */
+  HTTPRESP_QUIET_URL,
+  /** Nothing is remembered: only the request that got the answer waits,
+   *  when it is repeated. */
+  HTTPRESP_QUIET_OFF
+} httpresp_quiet_scope;
+/** Sets what a Retry-After on a 429/503/413 keeps quiet (default
+ *  HTTPRESP_QUIET_ORIGIN).  Quiet times are looked up and remembered under
+ *  the scope set when the request runs; those remembered under another
+ *  scope are not found.  Returns 0, or HTTPRESP_E_INVALID_ARG if `c` is
+ *  NULL or `scope` is outside the enum. */
+HTTPRESP_EXTERN int httpresp_client_set_quiet_scope(httpresp_client *c,
+                                                    httpresp_quiet_scope scope);
+/** Until when requests to `url` wait for a quiet time a server asked for:
+ *  `*until_ms` gets that time (the client's clock, ms since the epoch), or
+ *  0 when `url` is not quiet (nothing remembered, the time passed, or the
+ *  scope is HTTPRESP_QUIET_OFF).  Under HTTPRESP_QUIET_ORIGIN any URL of
+ *  the origin answers for it.  Returns 0, HTTPRESP_E_INVALID_ARG (a NULL
+ *  argument), HTTPRESP_E_BAD_URL (`url` has no origin) or
+ *  HTTPRESP_E_NOMEM; on error `*until_ms` is 0. */
+HTTPRESP_EXTERN int httpresp_client_quiet_until(httpresp_client *c,
+                                                const char *url,
+                                                int64_t *until_ms);
 /** Forgets the quiet time remembered for the origin (scheme, host, port) of
- *  `url`, any URL of it; NULL forgets every origin's.  The next request to
+ *  `url`, any URL of it (under HTTPRESP_QUIET_URL, for `url` itself);
+ *  NULL forgets every origin's.  The next request to
  *  the origin is sent at once.  Requests already waiting in the multi driver
  *  keep their wake-up time.  With origins shared through Redis
  *  (httpresp_client_set_origins()) the shared key goes too, so the whole
@@ -407,6 +451,10 @@ HTTPRESP_EXTERN const char *httpresp_hop_to(const httpresp_hop_view *hop);
 /** First value of response header `name` of the 3xx, or NULL. */
 HTTPRESP_EXTERN const char *httpresp_hop_header(const httpresp_hop_view *hop,
                                                 const char *name);
+/** The caller's pointer of the request being redirected
+ *  (httpresp_request_set_userdata()), so that a callback shared by many
+ *  requests knows which one it runs for; NULL if none or `hop` is NULL. */
+HTTPRESP_EXTERN void *httpresp_hop_userdata(const httpresp_hop_view *hop);
 
 /** Called for each 103 Early Hints response: `status` is 103 and `headers`
  *  are its fields as "Name: value" strings, valid during the call only. */
@@ -414,9 +462,72 @@ typedef void (*httpresp_early_hints_fn)(void *userdata, int status,
                                         const char *const *headers,
                                         size_t count);
 /** Register the early-hints callback (NULL to remove); `userdata` is the
- *  client's, as for the hop callback. */
+ *  client's, as for the hop callback.  Replaces one set with
+ *  httpresp_client_set_early_hints_callback2(). */
 HTTPRESP_EXTERN int httpresp_client_set_early_hints_callback(
     httpresp_client *c, httpresp_early_hints_fn fn, void *userdata);
+/** As httpresp_early_hints_fn, with the request's own pointer
+ *  (httpresp_request_set_userdata()) in `request_userdata`. */
+typedef void (*httpresp_early_hints2_fn)(void *userdata,
+                                         void *request_userdata, int status,
+                                         const char *const *headers,
+                                         size_t count);
+/** Register the early-hints callback that also gets the request's pointer
+ *  (NULL to remove).  A client has one early-hints callback: this replaces
+ *  one set with httpresp_client_set_early_hints_callback(), and that one
+ *  replaces this.  Returns 0, or HTTPRESP_E_INVALID_ARG if `c` is NULL. */
+HTTPRESP_EXTERN int httpresp_client_set_early_hints_callback2(
+    httpresp_client *c, httpresp_early_hints2_fn fn, void *userdata);
+
+/** Why the library is about to wait before sending a request. */
+typedef enum httpresp_wait_reason {
+  HTTPRESP_WAIT_RETRY_AFTER = 0, /**< a 429/503/413's Retry-After, before
+                                      repeating the request */
+  HTTPRESP_WAIT_BACKOFF,         /**< the client's backoff (a 429/503
+                                      without Retry-After), before repeating */
+  HTTPRESP_WAIT_ORIGIN_QUIET     /**< the origin asked for quiet earlier
+                                      (httpresp_client_quiet_until()) */
+} httpresp_wait_reason;
+/** Called before each wait of `ms` (> 0) milliseconds, with the URL about
+ *  to be requested.  Returns the wait to make instead: `ms` to wait as
+ *  planned, less to shorten it (0: send at once; more than `ms` counts as
+ *  `ms`), or a negative value to abort: the request then ends with
+ *  HTTPRESP_E_ABORTED, its response holding the answer that asked for the
+ *  wait, if any.  Under httpresp_perform() the wait is then made through
+ *  the client's sleep function; under httpresp_multi the transfer's
+ *  wake-up time is what shrinks (the driver never sleeps). */
+typedef int64_t (*httpresp_wait_fn)(void *userdata, void *request_userdata,
+                                    httpresp_wait_reason reason, int64_t ms,
+                                    const char *url);
+/** Register the wait callback (NULL to remove).  `userdata` is the
+ *  client's; `request_userdata` the request's
+ *  (httpresp_request_set_userdata()).  Returns 0, or
+ *  HTTPRESP_E_INVALID_ARG if `c` is NULL. */
+HTTPRESP_EXTERN int httpresp_client_set_wait_callback(httpresp_client *c,
+                                                      httpresp_wait_fn fn,
+                                                      void *userdata);
+/** Name of a wait reason ("retry-after", "backoff", "origin-quiet");
+ *  "unknown" outside the enum. */
+HTTPRESP_EXTERN const char *httpresp_wait_reason_name(httpresp_wait_reason r);
+
+/** Called once per request with the status and header fields of the
+ *  response that becomes its answer, before any of its body reaches the
+ *  sink or the response (a HEAD's answer, with no body, too): the final
+ *  answer from the network, or from the cache (its stored fields with
+ *  Age), or a stored answer a 304 revalidated (its updated fields).
+ *  Never for a redirect that is followed, a response that is repeated, or
+ *  one that ends the request with an error.  `url` is the URL that
+ *  answered; `headers` are "Name: value" strings; all are valid during the
+ *  call only.  Return 0 to go on, non-zero to abort: the request ends with
+ *  HTTPRESP_E_ABORTED and none of the body is delivered. */
+typedef int (*httpresp_headers_fn)(void *userdata, void *request_userdata,
+                                   int status, const char *url,
+                                   const char *const *headers, size_t count);
+/** Register the final-headers callback (NULL to remove).  Returns 0, or
+ *  HTTPRESP_E_INVALID_ARG if `c` is NULL. */
+HTTPRESP_EXTERN int httpresp_client_set_headers_callback(httpresp_client *c,
+                                                         httpresp_headers_fn fn,
+                                                         void *userdata);
 
 /* ---------------------------------------------------------------------- */
 /* Request                                                                */
@@ -483,6 +594,17 @@ HTTPRESP_EXTERN int httpresp_request_set_body_stream(httpresp_request *req,
                                                      httpresp_rewind_fn rewind,
                                                      int64_t length,
                                                      void *userdata);
+/** Body from the caller's `mime` (curl_mime_init() and curl_mime_addpart(),
+ *  as for CURLOPT_MIMEPOST): a multipart/form-data body, with the
+ *  Content-Type and boundary libcurl writes.  The mime is not copied nor
+ *  freed: it must stay unchanged until the request using it has completed.
+ *  Replayable within the request: libcurl rewinds it for a 307/308 or a
+ *  repeat; a redirect that turns the method into GET drops it like any
+ *  body.  Run each request with a mime of its own: libcurl cannot rewind a
+ *  mime sent by an earlier transfer once it is set on a handle again.
+ *  Replaces any earlier body.  `mime` NULL is HTTPRESP_E_INVALID_ARG. */
+HTTPRESP_EXTERN int httpresp_request_set_body_mime(httpresp_request *req,
+                                                   curl_mime *mime);
 /** Send the final body to `write` instead of collecting it (NULL goes back
  *  to collecting).  Bodies of redirects never reach it. */
 HTTPRESP_EXTERN int httpresp_request_set_sink(httpresp_request *req,
@@ -517,6 +639,79 @@ HTTPRESP_EXTERN int httpresp_request_set_credentials(httpresp_request *req,
  *  HTTPRESP_E_INVALID_ARG (no request, a name that is too long). */
 HTTPRESP_EXTERN int httpresp_request_set_cache_partition(
     httpresp_request *req, const char *partition);
+
+/*
+ * Per-request policy.  Each setting below overrides the client's for this
+ * request only; -1 goes back to "the client's" (the default).  The values
+ * are read when the request starts (httpresp_perform(),
+ * httpresp_multi_add()); the copies the library makes of a request for a
+ * redirect or a repeat keep them, and so does the `next` request the hop
+ * callback sees.  Each returns 0, or HTTPRESP_E_INVALID_ARG when `req` is
+ * NULL or the value is below -1 (a refused call changes nothing).
+ */
+/** Overall time limit for this request in ms, waits included (0 = none),
+ *  as httpresp_client_set_deadline_ms() says; -1: the client's. */
+HTTPRESP_EXTERN int httpresp_request_set_deadline_ms(httpresp_request *req,
+                                                     int64_t ms);
+/** Redirects followed for this request at most, as
+ *  httpresp_client_set_max_redirects() says; -1: the client's. */
+HTTPRESP_EXTERN int httpresp_request_set_max_redirects(httpresp_request *req,
+                                                       long n);
+/** Repeats after 429/503/413 for this request at most, as
+ *  httpresp_client_set_max_retries() says; -1: the client's. */
+HTTPRESP_EXTERN int httpresp_request_set_max_retries(httpresp_request *req,
+                                                     long n);
+/** Longest single wait in ms for this request (before a repeat, or for an
+ *  origin's quiet time), as httpresp_client_set_max_wait_ms() says; -1:
+ *  the client's. */
+HTTPRESP_EXTERN int httpresp_request_set_max_wait_ms(httpresp_request *req,
+                                                     int64_t ms);
+
+/** How a request uses the client's cache: the cache modes of the Fetch
+ *  standard (RequestCache), with their meanings. */
+typedef enum httpresp_cache_mode {
+  /** RFC 9111 as the cache applies it to every request. */
+  HTTPRESP_CACHE_MODE_DEFAULT = 0,
+  /** As if there were no cache: nothing stored is used, the answer is not
+   *  stored.  The request goes out with `Cache-Control: no-cache` and
+   *  `Pragma: no-cache` unless it has those fields. */
+  HTTPRESP_CACHE_MODE_NO_STORE,
+  /** Nothing stored is used, the answer is stored; the request goes out
+   *  with `Cache-Control: no-cache` and `Pragma: no-cache` unless it has
+   *  those fields. */
+  HTTPRESP_CACHE_MODE_RELOAD,
+  /** A stored answer, fresh or stale, is always revalidated (a conditional
+   *  request), never served as it is; one without validators is fetched
+   *  anew.  The request goes out with `Cache-Control: max-age=0` unless it
+   *  has a Cache-Control field. */
+  HTTPRESP_CACHE_MODE_NO_CACHE,
+  /** Any stored answer that matches the request (its Vary fields) is
+   *  served, however stale; without one the request goes to the network
+   *  and its answer is stored. */
+  HTTPRESP_CACHE_MODE_FORCE_CACHE,
+  /** As force-cache, but never the network: without a matching stored
+   *  answer (or without a cache, or for a request the cache does not
+   *  apply to) the request ends with HTTPRESP_E_NOT_CACHED. */
+  HTTPRESP_CACHE_MODE_ONLY_IF_CACHED
+} httpresp_cache_mode;
+/** Chooses the request's cache mode (default HTTPRESP_CACHE_MODE_DEFAULT).
+ *  The mode decides whether the cache is consulted and written; the
+ *  request's own Cache-Control directives still apply within it.  Returns
+ *  0, or HTTPRESP_E_INVALID_ARG for no request or a value outside the
+ *  enum. */
+HTTPRESP_EXTERN int httpresp_request_set_cache_mode(httpresp_request *req,
+                                                    httpresp_cache_mode mode);
+
+/** The caller's pointer for this request (default NULL), handed to the
+ *  callbacks that run for it: httpresp_hop_userdata() in the hop callback,
+ *  the `request_userdata` of the hints, wait and headers callbacks.  The
+ *  copies the library makes of the request keep it.  Returns 0, or
+ *  HTTPRESP_E_INVALID_ARG when `req` is NULL. */
+HTTPRESP_EXTERN int httpresp_request_set_userdata(httpresp_request *req,
+                                                  void *userdata);
+/** The pointer set by httpresp_request_set_userdata() (NULL if none or if
+ *  `req` is NULL). */
+HTTPRESP_EXTERN void *httpresp_request_userdata(const httpresp_request *req);
 
 /* ---------------------------------------------------------------------- */
 /* Running a request                                                      */

@@ -570,9 +570,16 @@ hr_cache_use hr_cache_select(const hr_cache_entry *e,
   hr_cc rq;
   hr_cc_from_headers(&rq, &req->headers);
   /* only-if-cached: whatever cannot be served as it is fails (§5.2.1.7). */
-  hr_cache_use cannot = (rq.flags & HR_CC_ONLY_IF_CACHED)
+  httpresp_cache_mode mode = req->cache_mode;
+  hr_cache_use cannot = (rq.flags & HR_CC_ONLY_IF_CACHED) ||
+                                mode == HTTPRESP_CACHE_MODE_ONLY_IF_CACHED
                             ? HR_CACHE_USE_NOT_CACHED
                             : HR_CACHE_USE_NONE;
+  if (mode == HTTPRESP_CACHE_MODE_NO_STORE ||
+      mode == HTTPRESP_CACHE_MODE_RELOAD) {
+    *why = "cache-mode"; /* Fetch: nothing stored is used */
+    return HR_CACHE_USE_NONE;
+  }
   if (!e) {
     *why = cannot == HR_CACHE_USE_NONE ? "miss" : "only-if-cached";
     return cannot;
@@ -587,13 +594,20 @@ hr_cache_use hr_cache_select(const hr_cache_entry *e,
     *why = "request-no-store";
     return cannot;
   }
+  /* Fetch's force-cache and only-if-cached: any stored answer matching
+   * the request, "not paying attention to staleness". */
+  if (mode == HTTPRESP_CACHE_MODE_FORCE_CACHE ||
+      mode == HTTPRESP_CACHE_MODE_ONLY_IF_CACHED) {
+    *why = "cache-mode";
+    return HR_CACHE_USE_FRESH;
+  }
   int validator = f->validator;
   hr_cache_use revalidate =
       cannot == HR_CACHE_USE_NOT_CACHED
           ? cannot
           : (validator ? HR_CACHE_USE_REVALIDATE : HR_CACHE_USE_NONE);
-  if (rq.flags & HR_CC_NO_CACHE) {
-    *why = "request-no-cache";
+  if ((rq.flags & HR_CC_NO_CACHE) || mode == HTTPRESP_CACHE_MODE_NO_CACHE) {
+    *why = (rq.flags & HR_CC_NO_CACHE) ? "request-no-cache" : "cache-mode";
     return revalidate;
   }
   hr_cc rs;
@@ -971,4 +985,35 @@ size_t hr_cache_invalidation_keys(const char *req_url, int status,
     free(abs);
   }
   return n;
+}
+
+/* ---- the request's cache mode (Fetch, "cache mode") ------------------- */
+
+hr_cache_plan hr_cache_mode_plan(httpresp_cache_mode mode, int have_cache,
+                                 int applies) {
+  if (mode == HTTPRESP_CACHE_MODE_ONLY_IF_CACHED && (!have_cache || !applies))
+    return HR_CACHE_PLAN_FAIL; /* never the network */
+  if (!have_cache || !applies || mode == HTTPRESP_CACHE_MODE_NO_STORE)
+    return HR_CACHE_PLAN_OFF;
+  if (mode == HTTPRESP_CACHE_MODE_RELOAD)
+    return HR_CACHE_PLAN_STORE_ONLY;
+  return HR_CACHE_PLAN_CONSULT;
+}
+
+int hr_cache_mode_fields(httpresp_cache_mode mode, const hr_headers *req,
+                         hr_headers *out) {
+  int has_cc = hr_headers_get(req, "Cache-Control") != NULL;
+  int rc = 0;
+  /* Fetch, HTTP-network-or-cache fetch: so that caches on the way to the
+   * server answer as this one does. */
+  if (mode == HTTPRESP_CACHE_MODE_NO_CACHE && !has_cc)
+    rc = hr_headers_add(out, "Cache-Control", 13, "max-age=0", 9);
+  if (mode == HTTPRESP_CACHE_MODE_NO_STORE ||
+      mode == HTTPRESP_CACHE_MODE_RELOAD) {
+    if (!hr_headers_get(req, "Pragma"))
+      rc = hr_headers_add(out, "Pragma", 6, "no-cache", 8);
+    if (!rc && !has_cc)
+      rc = hr_headers_add(out, "Cache-Control", 13, "no-cache", 8);
+  }
+  return rc;
 }

@@ -118,6 +118,11 @@ typedef enum hr_cache_use {
  * must-revalidate; freshness.  An entry without validators that cannot be
  * served fresh is HR_CACHE_USE_NONE.  `e` may be NULL (nothing stored).
  * With only-if-cached, whatever is not FRESH is HR_CACHE_USE_NOT_CACHED.
+ * The request's cache mode applies first: no-store and reload use nothing
+ * (NONE, "cache-mode"); force-cache and only-if-cached serve any entry
+ * that matches the request (Vary, no request no-store) FRESH, however
+ * stale, and only-if-cached is NOT_CACHED otherwise; no-cache never
+ * serves an entry as it is (REVALIDATE, or NONE without validators).
  * `*why` gets a static reason ("fresh", "max-stale", "stale", "vary",
  * "no-cache", "request-no-cache", "request-no-store", "request-max-age",
  * "min-fresh", "miss", "only-if-cached"). */
@@ -152,6 +157,28 @@ int hr_cache_stale_on_error(const hr_cache_entry *e,
  * "request-directive", "vary", "miss". */
 int hr_cache_swr_allows(const hr_cache_entry *e, const httpresp_request *req,
                         int64_t now_ms, const char **why);
+/* What the cache does for a request in cache mode `mode` (Fetch's
+ * RequestCache), given whether the client has a cache and whether it
+ * applies to the request (hr_cache_request_applies): take no part (OFF:
+ * no-store, or nothing to do), look up and store (CONSULT), go to the
+ * network and store its answer (STORE_ONLY: reload), or fail at once with
+ * HTTPRESP_E_NOT_CACHED (FAIL: only-if-cached where no answer can be
+ * stored).  Within CONSULT, hr_cache_select applies the mode to the
+ * stored answer. */
+typedef enum hr_cache_plan {
+  HR_CACHE_PLAN_OFF = 0,
+  HR_CACHE_PLAN_CONSULT,
+  HR_CACHE_PLAN_STORE_ONLY,
+  HR_CACHE_PLAN_FAIL
+} hr_cache_plan;
+hr_cache_plan hr_cache_mode_plan(httpresp_cache_mode mode, int have_cache,
+                                 int applies);
+/* Appends to `out` the fields Fetch adds to a request in `mode` unless
+ * `req` has them: no-cache adds "Cache-Control: max-age=0"; no-store and
+ * reload add "Pragma: no-cache" and "Cache-Control: no-cache".  0 or
+ * HTTPRESP_E_NOMEM. */
+int hr_cache_mode_fields(httpresp_cache_mode mode, const hr_headers *req,
+                         hr_headers *out);
 
 /* Whether `e` carries a validator (an ETag, or a Last-Modified that is a
  * valid HTTP-date). */
