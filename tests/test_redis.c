@@ -916,15 +916,15 @@ static size_t requests_for(const char *target) {
 /* 8 workers miss one cold URL at once: with coalescing the origin sees one
  * request and every worker gets the answer; without, each fetches. */
 Test(redis_fleet, coalescing_one_fetch_for_eight_workers) {
-  ts_resp_delay(ts_simple(ts, -1, "/cold", 200,
-                          "Cache-Control: max-age=600\r\n", "cold body"),
-                300);
-  /* Without coalescing every worker must miss: a slow origin keeps the
-   * first answer from being stored before the last worker, started late on
-   * a loaded machine, looks. */
-  ts_resp_delay(ts_simple(ts, -1, "/cold2", 200,
-                          "Cache-Control: max-age=600\r\n", "cold body"),
-                1500);
+  /* A slow origin: each answer comes only after the delay, so without
+   * coalescing every worker misses (none can find another's answer stored
+   * before its own lookup), and with it the others wait for the one. */
+  ts_resp *cold = ts_route(ts, -1, "/cold");
+  ts_resp_delay(cold, 300);
+  ts_resp_simple(cold, 200, "Cache-Control: max-age=600\r\n", "cold body");
+  ts_resp *cold2 = ts_route(ts, -1, "/cold2");
+  ts_resp_delay(cold2, 1000);
+  ts_resp_simple(cold2, 200, "Cache-Control: max-age=600\r\n", "cold body");
   cr_expect_eq(cold_fleet(8, 3000, "/cold", "cold body"), 8);
   size_t with = requests_for("/cold");
   cr_expect_eq(with, 1, "origin fetches with coalescing: %zu", with);
