@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libhttpresp benchmark: the policy layer next to raw libcurl, on loopback.
  *
  * The harness.  Every case runs its sides (raw libcurl, libhttpresp, ...)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared parts of the benchmark: settings, measuring, rounds, verdicts.
  *
  * bench.c holds the harness (measuring, rounds, statistics, verdicts and

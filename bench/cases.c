@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The six cases: their sides (each a function running N operations over
  * state that lives as long as the case), their tables and verdicts. */
 #include <curl/curl.h>

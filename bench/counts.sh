@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Per-operation counts of one or more --profile sides under cachegrind:
 # instructions, L1 instruction-cache misses, L1 data-cache misses and
 # mispredicted branches of the client process, each side run for N and 2N

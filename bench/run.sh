@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The benchmark in one command: configure build-bench/ as a Release build
 # (-O2, no sanitizers, no tests or examples), build the benchmark and run it.
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The benchmark's loopback server: one epoll loop, canned responses.
  *
  * Speed matters more than generality here: every response is prebuilt

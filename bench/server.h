@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The benchmark's loopback HTTP/1.1 server.
  *
  * It runs in a child process of its own, so that its work and its memory

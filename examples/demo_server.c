@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* httpresp-demo-server: a small HTTP/1.1 server on loopback whose routes
  * each show one thing libhttpresp does (redirects with method changes,
  * Retry-After, interim 1xx, cache revalidation, loops, origin changes).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A concurrent fetcher over the non-blocking driver: N transfers in flight,
  * each following redirects, honouring Retry-After and answering from a
  * shared in-memory cache, without ever blocking the loop.

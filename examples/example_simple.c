@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The simplest correct use of libhttpresp: one GET that follows redirects,
  * absorbs 1xx and honours Retry-After, over the caller's own curl handle.
  *

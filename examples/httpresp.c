@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* httpresp: a curl-like command-line client that shows what libhttpresp
  * does with each response — redirects, interim 1xx, Retry-After and cache
  * revalidation.  Built on the public API alone.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The httpresp command line: options as curl spells them, --help and the
  * exit-code table it prints. */
 #include <errno.h>

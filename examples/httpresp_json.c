@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* -w/--write-out, curl's way: text with %{variable}s after each URL, and
  * %{json}, one JSON object with curl's variables and everything a script
  * needs to know what the library did.  No JSON library: the escaper below

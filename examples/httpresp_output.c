@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Where the tool's bytes go: bodies written as they arrive (the request's
  * sink), the response head for -i and -I, -w after each URL, and the
  * job's error line. */

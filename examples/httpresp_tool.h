@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The httpresp command-line tool: what its parts share (httpresp.c: the
  * requests, drivers and exit codes; httpresp_args.c: the command line and
  * --help; httpresp_output.c: bodies as they arrive and the output of each

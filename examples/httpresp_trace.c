@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The -v trace: one line per request sent and per response received, each
  * response annotated with what the library decided and why.
  *

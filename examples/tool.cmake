@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The httpresp command-line tool and the demo server it is shown against.
 # Both use the public API only and link the shared library, like any user.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared by the fuzz targets: the libFuzzer entry point's prototype, an
  * invariant check that crashes loudly, and a tiny reader that splits one
  * input into the several arguments a target needs.

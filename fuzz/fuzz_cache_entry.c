@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hr_cache_entry_decode (and hr_cache_entry_encode): the bytes a cache store
  * hands back are untrusted (a damaged disk, another program's file).
  *

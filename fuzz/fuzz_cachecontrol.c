@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hr_cc_parse_value and hr_cc_from_headers.
  *
  * The whole input is one Cache-Control value (read by length only, so ASan

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hr_parse_status_line and hr_parse_header_block, the field list they
  * fill, and the framing verdict on it (hr_headers_check_framing).
  *

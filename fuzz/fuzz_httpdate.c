@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hr_httpdate_parse, hr_httpdate_format and hr_retry_after_parse.
  *
  * Input: "<now ms, decimal>\n<value>\n<Date header>"; the Date part is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hr_policy_decide, the pure policy core, end to end.
  *
  * Input: 10 bytes of settings, then text lines:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hr_url_resolve, hr_origin_from_url, hr_url_same_origin,
  * hr_url_check_request, hr_url_normalize and the userinfo helpers.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Replays fuzz inputs through LLVMFuzzerTestOneInput without libFuzzer, so
  * the committed corpora run as ordinary ctest programs under any compiler
  * (and under the sanitizers when the build has them).

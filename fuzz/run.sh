@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds the libFuzzer targets with clang (ASan + UBSan) in build-fuzz and
 # runs each one for SECONDS (default 30), one after the other, in a single
 # process each (one job, one worker: CI machines are small).

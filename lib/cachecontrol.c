@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Cache-Control and Pragma parsing (RFC 9111 §5.2, §5.4).
  *
  * Field values are untrusted: the tokenizer reads [p, end) only, never

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Cache-Control (RFC 9111 §5.2) parsing for requests and responses. */
 #ifndef HR_CACHECONTROL_H
 #define HR_CACHECONTROL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The client: settings, clock, callbacks and per-origin quiet times. */
 #include <errno.h>
 #include <pthread.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Internal helpers shared by every module: allocation, strings, buffers. */
 #ifndef HR_COMMON_H
 #define HR_COMMON_H

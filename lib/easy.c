@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The blocking driver: runs the shared state machine over
  * curl_easy_perform, sleeping through the client's sleep function. */
 #include "xfer.h"

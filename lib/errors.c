@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Messages and names of the error codes, generated from one list. */
 #include "common.h"
 

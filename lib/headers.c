@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Header field lists and the header-line parsers. */
 #include "headers.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* An ordered list of header fields, and the parsers for header lines. */
 #ifndef HR_HEADERS_H
 #define HR_HEADERS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* HTTP-date and Retry-After parsing.
  *
  * The calendar arithmetic is done here rather than with mktime/timegm or

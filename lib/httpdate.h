@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* HTTP-date (RFC 9110 §5.6.7) and Retry-After (RFC 9110 §10.2.3). */
 #ifndef HR_HTTPDATE_H
 #define HR_HTTPDATE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The interim (1xx) response rules, pure like the others of the policy
  * core: the transfer code only reports what came and does what this says. */
 #include "policy.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The non-blocking driver: the shared state machine over the caller's
  * curl_multi handle.  It never sleeps: a transfer that must wait is parked
  * and its wake-up time shortens the caller's poll or timer. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The layouts of the public opaque objects, shared by the modules that
  * build them: request and response (pure data) and the client settings. */
 #ifndef HR_OBJECTS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The policy core's entry point: one decision per final response. */
 #include <limits.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The pure policy core: given the request as it stands, the response status
  * and headers and the history, decide what happens next.  No curl calls, no
  * clock reads, no I/O: time and randomness are inputs. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Redirect rules: which 3xx are followed, with which method and body, to
  * which targets, with which credentials (RFC 9110 §15.4, WHATWG Fetch
  * "HTTP-redirect fetch"). */

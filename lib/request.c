@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The request description: method, URL, headers, body and credentials. */
 #include <stdlib.h>
 #include <string.h>

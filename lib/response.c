@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The response object: final answer, hop history and outcome. */
 #include <stdarg.h>
 #include <stddef.h>

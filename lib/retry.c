@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Retry-After rules: when a 429, 503 or 413 is repeated, after how long,
  * and when the caller's limits say no (RFC 9110 §10.2.3, RFC 6585 §4). */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* SHA-256, straight from FIPS 180-4 §6.2. */
 #include "sha256.h"
 

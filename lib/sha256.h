@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* SHA-256 (FIPS 180-4), for digests of secrets that must not be stored
  * as they are (the cache's identity partitions). */
 #ifndef HR_SHA256_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the library knows of each HTTP status code, as one static table. */
 #include "status.h"
 

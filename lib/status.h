@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The status-code table, exposed to the unit tests and the policy core. */
 #ifndef HR_STATUS_H
 #define HR_STATUS_H

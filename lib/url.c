@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* URL handling over uriparser: Location resolution, origins, schemes.
  *
  * Every input here may come from a hostile server, so each entry point first

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* URL handling over uriparser: Location resolution, origins, schemes. */
 #ifndef HR_URL_H
 #define HR_URL_H

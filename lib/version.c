@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "common.h"
 
 const char *httpresp_version(void) { return HTTPRESP_VERSION_STRING; }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The per-request state machine shared by the blocking and multi drivers:
  * it arms the easy handle for each hop, collects each response, asks the
  * policy core what to do and applies the answer. */

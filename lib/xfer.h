@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* One request's journey through hops and attempts: the state machine both
  * drivers share, a dispatcher over hr_xfer_state.  It applies the policy
  * core's decisions; xfer_curl.c turns them into easy handle options; the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The libcurl option plumbing of a transfer: what each hop sets on the
  * caller's easy handle (header list, method and body, URL, our callbacks,
  * credentials, the deadline's progress callback), and the reset that

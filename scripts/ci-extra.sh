@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # CI's hardening steps after the tests: lib/'s include graph (no cycle, the
 # pure core reaches neither libcurl nor the stores), static analysis over
 # lib/, the suites that share a client and a cache across threads under

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The project's main job, end to end: installs what is missing, builds the
 # httpresp tool and the demo server (Release, build-demo/), starts the
 # server on loopback, and runs the tool with -v through one scenario per

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs the Debian 12 packages the build, the tests and the tools need.
 # Idempotent: does nothing when everything is there.
 set -euo pipefail

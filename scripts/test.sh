@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # README's test command: installs what is missing, builds a Debug build with
 # -Werror, AddressSanitizer and UBSan, and runs every suite through ctest.
 set -euo pipefail

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Fuzz corpora replayed as ordinary tests (the libgit2 habit): each fuzz
 # target is linked with fuzz/replay_main.c instead of libFuzzer, so this
 # runs with any compiler, and under ASan/UBSan when HTTPRESP_SANITIZE is on.

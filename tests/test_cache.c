@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The client cache end to end: what the server receives (or does not) for
  * hits, revalidations and invalidations, through both drivers: suite
  * "cache" through httpresp_perform, "cache_multi" through httpresp_multi

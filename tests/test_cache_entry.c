@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The cache entry encoding: round trips, and every kind of damage a store
  * can hand back (flipped bytes, truncation, foreign data, forged counts)
  * read as HTTPRESP_E_CACHE_IO, never a crash or a huge allocation. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* RFC 9111 rules of the private cache: storable, freshness, age, selection,
  * conditionals, 304 selection and update, stored fields, invalidation. */
 #include <criterion/criterion.h>

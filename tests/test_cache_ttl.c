@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The time to live a store gets for an entry (lib/cache/ttl.c). */
 #include <criterion/criterion.h>
 

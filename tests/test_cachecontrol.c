@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Cache-Control (RFC 9111 §5.2) and Pragma (§5.4) parsing. */
 #include <criterion/criterion.h>
 

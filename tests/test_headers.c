@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The header field list: its operations and the string pool under it. */
 #include <criterion/criterion.h>
 #include <stdint.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Hostile servers (DESIGN.md, "Bad input"): every case asserts the exact
  * code the request ends with, that a response object comes back with a
  * message, that the call returns within a bounded time and, where a server

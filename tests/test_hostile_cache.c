@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The cache against a server (or a store) that does not play along, end to
  * end through the loopback server, asserting what the server received:
  *  - a HEAD's revalidation refreshes the stored GET response and never

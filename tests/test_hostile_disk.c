@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The disk store against hostile conditions: many processes on one
  * directory, writers killed mid-write, temp files of dead and live
  * writers.  The byte bound is the directory's, not each process's. */

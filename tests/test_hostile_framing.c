@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Hostile servers, message framing and malformed replies: a response whose
  * length cannot be known (RFC 9112 §6.3) is an error of its own, nothing of
  * it is delivered or stored; replies libcurl refuses as malformed or

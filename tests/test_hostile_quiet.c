@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Hostile servers, Retry-After: one absurd delay must not take an origin
  * away from the client for good.  The client remembers a quiet time for at
  * most its cap (default one hour), and the caller can forget it.  Time is

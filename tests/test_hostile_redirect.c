@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Hostile servers, redirects: what a dropped body leaves behind (RFC 9110
  * §15.4, §10.1.1), credentials a server writes into its Location (RFC 9110
  * §4.2.4, WHATWG Fetch), and loops written so that the URL text differs

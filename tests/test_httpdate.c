@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* HTTP-date (RFC 9110 §5.6.7) and Retry-After (RFC 9110 §10.2.3).
  * Expected epoch values were computed independently (Python's
  * calendar.timegm), not with the code under test. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Interim 1xx responses through both drivers against the loopback server
  * (DESIGN "Interim 1xx", RFC 9110 §15.2): what the caller gets back, and
  * what the server received on every hop.  Suite "interim" runs through

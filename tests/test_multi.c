@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The non-blocking driver against the loopback server: hundreds of
  * transfers at once mixing 200s, redirect chains, 429 repeats and cache
  * hits; transfers parked on Retry-After or an origin's quiet time while

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The pure policy core, without a network: redirect, 417 and retry rules. */
 #include <criterion/criterion.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Requests through an HTTP proxy tunnel (CONNECT) against the loopback
  * server, which plays the proxy and, on the same connection, the origin.
  * The proxy's own answer to CONNECT is not the response: the library must

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Redirects through both drivers against the loopback server, asserting
  * what the server received on every hop: suite "redirect" through
  * httpresp_perform, "redirect_multi" through httpresp_multi (fixtures.h). */

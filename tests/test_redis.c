@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fleet mode on a real redis-server (tests/support/redissrv.c): origin
  * quiet times shared between clients and processes, the atomic max on the
  * server's clock, and the failure rules (a slow, killed, restarted or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Requests made, edited, copied and derived: the method and URL live in the
  * request's own allocation until a setter replaces them, and every copy is
  * deep.  The sanitizer build checks that each string is freed once. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Per-request policy end to end, through both drivers (fixtures.h): a
  * request's own deadline, redirect limit, retry count, maximum wait and
  * cache mode (Fetch's RequestCache) override the client's for that request

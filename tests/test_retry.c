@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Retry-After through both drivers against the loopback server (DESIGN
  * "Retry-After", RFC 9110 §10.2.3, RFC 6585 §4): suite "retry" through
  * httpresp_perform, "retry_multi" through httpresp_multi (fixtures.h).

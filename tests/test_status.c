@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Status-code knowledge: the table against the seed documents, the policy
  * flags, generic entries for unknown codes and invalid input. */
 #include <criterion/criterion.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The stores behind the cache: the memory LRU and the disk directory on
  * their own, then one conformance suite run against every backend the
  * cache can have (memory, disk, a caller's store through the version 1

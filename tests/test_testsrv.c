@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Tests of the loopback test server itself, driven by plain libcurl. */
 #include <criterion/criterion.h>
 #include <curl/curl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Tests of the httpresp command-line tool and the demo server, run as the
  * user runs them: as programs (tests/support/toolrun.c runs them).  Most
  * tests point the tool at the in-process loopback server, which records

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The httpresp tool beside curl: for the same loopback exchange and the
  * same flags, the same exit codes and the same output where curl has the
  * flag (-w, -i, --json, -f, -k, --cacert, --capath, the CA environment).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The tool's curl flags beyond the basics (-b/-c, -D, -O, -G,
  * --data-urlencode, -T, -e, --fail-with-body, --compressed, -x, --resolve,
  * --http1.1/--http2), each run twice on the same loopback exchange: once

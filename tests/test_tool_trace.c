@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The tool's -v trace: what it says about each hop agrees with what the
  * library did (the hop records the summary shows). */
 #include <criterion/criterion.h>

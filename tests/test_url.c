@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Tests for lib/url.c: Location resolution, origins, schemes, request URLs. */
 #include <criterion/criterion.h>
 

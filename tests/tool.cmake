@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/test_tool*.c run the built httpresp tool and demo server; they find
 # them through these variables (without them, their tests are skipped).
 if(TARGET httpresp_tool AND TARGET httpresp_demo_server)

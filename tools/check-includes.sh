@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Checks lib/'s include graph (STYLE.md, "a module that only depends
 # downward"):
 #  1. no cycle among lib/'s files, nor among its modules (a module is a

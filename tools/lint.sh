@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Static analysis: clang-tidy (checks in .clang-tidy) and cppcheck over the
 # library sources.  Exits 1 on any finding, so CI can gate on it.
 #

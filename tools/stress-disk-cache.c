@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The audit's disk cache scenario, repeatable: N worker processes fetch
  * checksummed bodies from a loopback server through one disk cache (the
  * public API only), while this process SIGKILLs workers in the middle of

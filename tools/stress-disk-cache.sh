@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The audit's disk cache scenarios, repeatable (issue 18, item 3):
 #   1. 8 processes on one directory, 8 MiB bound, ~200 SIGKILLs mid-write;
 #   2. the same with a 2 MiB bound;

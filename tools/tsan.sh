@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The suites whose threads share one client, one cache and one store, built
 # with clang's ThreadSanitizer (HTTPRESP_TSAN, never together with ASan) in
 # build-tsan, and run.  clang and its sanitizer runtimes are installed if

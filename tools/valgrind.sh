@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The whole test suite under valgrind memcheck: every Criterion executable
 # (tests/test_*) and every fuzz-corpus replay (tests/fuzz_replay_*), built
 # without sanitizers (ASan and valgrind do not mix) in build-valgrind.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libhttpresp — decide what a libcurl client does with each HTTP response.
  *

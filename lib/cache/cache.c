@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The cache object over a store, and the only writer of it.
  *
  * It asks the store's vtable (lib/store/store.h), never which backend is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The cache object: httpresp_cache over one store (lib/store/), and the
  * only writer of it.  Everything that happens to a cache passes through
  * one of four events: a lookup, a response received, a 304 received, an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A stored response and its byte encoding.
  *
  * Whatever a store hands back may have been damaged on disk, truncated by a

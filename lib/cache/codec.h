@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The byte encoding of a cache entry, for the stores that hold bytes. */
 #ifndef HR_CACHE_CODEC_H
 #define HR_CACHE_CODEC_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A stored response: what it holds and who frees it. */
 #include <stdlib.h>
 #include <string.h>

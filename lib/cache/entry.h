@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The client cache (RFC 9111, private cache), bottom layer: a stored
  * response.
  *

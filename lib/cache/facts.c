@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The facts of a stored response, and frozen entries that carry them.
  *
  * Pure: times come from the entry, nothing here reads a clock or a store.

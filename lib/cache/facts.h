@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the cache rules need of a stored response, worked out in one place:
  * every rule reads an entry through its facts, computed once when the
  * entry is frozen (hr_stored) or on the spot for an entry being built. */

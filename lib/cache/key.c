@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Flat store keys: the one place that spells a key as a string. */
 #include "key.h"
 

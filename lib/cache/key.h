@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What stores are keyed by: a key (method, normalised URL, partition)
  * flattened to one string, and a variant id.  Keys are built above the
  * store layer (the cache normalises the URL and picks the partition);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The client cache's pure rules (RFC 9111, private cache): what may be
  * stored, how old and how fresh it is, whether it serves a request, how a
  * 304 updates it, what an unsafe request invalidates.  No clock reads, no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Time to live of a stored entry: a pure function of its freshness. */
 #include "ttl.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* How long a store should keep an entry (DESIGN.md, "Fleet mode"): a time
  * to live only removes old data, freshness is still computed from the
  * stored times, so it must cover every use the rules may still make of the

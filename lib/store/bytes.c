@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Any store of bytes behind the entry-store vtable: the disk store and a
  * caller's httpresp_store_ops (version 1, or 2 with variants, TTLs and
  * update-only writes).

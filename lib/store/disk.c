@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Directory store: one file per key, shared safely by threads and
  * processes.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* In-memory LRU store of frozen entries, bounded in bytes.
  *
  * A node per entry points at the frozen entry (which holds its key); a chained hash table finds it and a doubly-linked list orders it

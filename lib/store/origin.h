@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Per-origin state a client keeps between requests: the time before which
  * an origin that asked for quiet (Retry-After) is not contacted.  Behind a
  * vtable, like the entry stores, so it can live elsewhere (a store shared

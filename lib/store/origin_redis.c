@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Per-origin quiet times shared by a fleet through Redis: a backend of
  * origin.h over the connection layer of redis_conn.c.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The client's memory of origins that asked for quiet (Retry-After). */
 #include "quiet.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Per-origin "not before" times a server asked for with Retry-After,
  * remembered in this process: the first backend of origin.h. */
 #ifndef HR_QUIET_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A Redis endpoint: per-thread hiredis connections and the back-off that
  * keeps a slow or absent Redis from ever holding a request up. */
 #ifdef HTTPRESP_HAVE_REDIS

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* One Redis endpoint shared by a fleet, as the stores on it see it: an
  * address, a connection per thread (hiredis contexts are not thread-safe)
  * re-made after fork(), timeouts on connect and on every command, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The cache's entries on Redis, shared by a fleet: a store of bytes
  * (httpresp_store_ops_v2, so encoding, decoding and verification are
  * bytes.c's, as for the disk store) with variants, TTLs and atomic

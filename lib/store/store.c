@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The operations every backend gets the same way. */
 #include "store.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The entry-store interface and its bundled backends, as libcurl's vtls:
  * the cache asks a vtable and its capability bits, never which backend it
  * has.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The public header must compile on its own, warning-free and pedantic. */
 #include <httpresp/httpresp.h>
 

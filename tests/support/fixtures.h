@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared helpers for the integration suites: a fake clock, a one-call way
  * to run a request, and the two drivers the behaviour suites run through. */
 #ifndef HTTPRESP_TEST_FIXTURES_H

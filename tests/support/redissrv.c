@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A redis-server of the test's own, driven by signals. */
 #include "redissrv.h"
 

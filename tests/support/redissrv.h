@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A real redis-server for the fleet-mode suites: started on a unix socket
  * in a temp dir of its own (no TCP port, no persistence), stopped, paused
  * and killed on demand for fault injection. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Loopback HTTP/1.1 test server: one poll() thread, non-blocking sockets,
  * scripted responses, recorded requests. See testsrv.h for the contract. */
 #include "testsrv.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* In-process loopback HTTP/1.1 server for the integration tests.
  *
  * One background thread serves every listening port with poll(); sockets are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Running the httpresp tool, the demo server, curl and openssl as
  * programs, for the tool's suites (test_tool*.c).  The tool and the demo
  * server come from HTTPRESP_TOOL and HTTPRESP_DEMO_SERVER (set by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Running the httpresp tool, the demo server, curl and openssl as
  * programs: what the tool's suites (test_tool*.c) share. */
 #ifndef TOOLRUN_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Linked into the test programs of the ThreadSanitizer build only
  * (HTTPRESP_TSAN, tools/tsan.sh).
  *
