@@ -41,6 +41,7 @@ static const char routes_text[] =
     "  /keep               307 -> /echo: the POST and its body are kept\n"
     "  /perm               308 -> /echo: likewise, permanently\n"
     "  /limited?id=X       429 Retry-After: 1 the first time for X, then 200\n"
+    "                      (&after=S: Retry-After: S, 1 to 3600)\n"
     "  /busy?id=X          503 Retry-After: <HTTP-date> the first time, then "
     "200\n"
     "  /slow-down          429 Retry-After: 3600, always\n"
@@ -356,7 +357,16 @@ static void route_retry(conn *c, const request *q, int status, int date_form) {
     http_date(time(NULL) + 1, date, sizeof(date));
     snprintf(extra, sizeof(extra), "Retry-After: %s\r\n", date);
   } else {
-    snprintf(extra, sizeof(extra), "Retry-After: 1\r\n");
+    /* ?after=S asks for S seconds (1 to 3600) instead of 1. */
+    char after[16];
+    long secs = 1;
+    if (query_param(q, "after", after, sizeof(after))) {
+      char *end;
+      secs = strtol(after, &end, 10);
+      if (*end || secs < 1 || secs > 3600)
+        secs = 1;
+    }
+    snprintf(extra, sizeof(extra), "Retry-After: %ld\r\n", secs);
   }
   respond_text(c, q, status, extra, "slow down, come back later\n");
 }

@@ -22,11 +22,12 @@ SERVER=$PWD/build-demo/examples/httpresp-demo-server
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/httpresp-demo.XXXXXX")
 SERVER_PID=""
+REDIS_PID=""
 cleanup() {
-  if [ -n "$SERVER_PID" ]; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
+  for pid in $SERVER_PID $REDIS_PID; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -204,6 +205,51 @@ scenario "An endless body: written as it arrives, memory stays flat; -m 2 ends i
 hr 28 -o /dev/null -m 2 "$B/endless"
 has '"exitcode":28'
 has '"body_truncated":true'
+
+# The fleet: a redis-server of the demo's own (a unix socket in the temp
+# directory, no persistence, stopped on exit) shared by separate tool
+# processes, as the workers of a fleet share one.
+scenario "Fleet: two processes share one Redis; a Retry-After learnt by one holds the other back"
+if ! command -v redis-server >/dev/null; then
+  echo "   (skipped: redis-server is not installed; scripts/install-deps.sh installs it)"
+elif ! "$TOOL" --share-origins "unix://$TMP/none.sock" -s --no-cache -o /dev/null \
+  "$B/new" </dev/null 2>/dev/null; then
+  echo "   (skipped: this httpresp was built without hiredis, so without fleet mode)"
+else
+  redis-server --port 0 --unixsocket "$TMP/redis.sock" --save '' \
+    --appendonly no --dir "$TMP" >"$TMP/redis.log" 2>&1 &
+  REDIS_PID=$!
+  for _ in $(seq 100); do
+    [ -S "$TMP/redis.sock" ] && break
+    sleep 0.05
+  done
+  R="unix://$TMP/redis.sock"
+  echo "   a redis-server of its own, no persistence: \$R = $R"
+  short() {
+    sed -u "/^\* cache: /d; s#${R}#\$R#g; s#${B2}\\b#\$B2#g; s#${B}\\b#\$B#g; s/^/${1:-}/"
+  }
+  echo "   process 1 gets 429 Retry-After: 2 and, with --max-wait 0, returns it at once:"
+  hr 0 --share-origins "$R" --max-wait 0 "$B/limited?id=fleet&after=2"
+  has '"status":429'
+  has '"retry_after_ms":2000'
+  echo "   process 2, started at once, has never seen the origin: it waits for the"
+  echo "   quiet time process 1 left in Redis before its first request:"
+  hr 0 --share-origins "$R" "$B/limited?id=fleet&after=2"
+  has '"status":200'
+  has '"attempts":1'
+  python3 -c 'import json,sys
+t = json.loads(open(sys.argv[1]).readline())["time_total"]
+sys.exit(0 if t >= 1.5 else 1)' "$JSON" ||
+    fail "process 2 did not wait for the origin's quiet time"
+  before=$(count /cached)
+  echo "   a URL stored by one process is a hit in another (--cache=\$R):"
+  hr 0 --cache="$R" "$B/cached?id=fleet"
+  has '"cache":{"status":"stored"'
+  hr 0 --cache="$R" "$B/cached?id=fleet"
+  has '"cache":{"status":"hit"'
+  [ "$(count /cached)" = $((before + 1)) ] ||
+    fail "the server saw $(($(count /cached) - before)) requests, expected 1"
+fi
 
 echo
 if [ "$FAILED" -ne 0 ]; then
