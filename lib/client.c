@@ -83,7 +83,8 @@ void httpresp_client_free(httpresp_client *c) {
   free(c);
 }
 
-/* ---- stale-while-revalidate: deferred revalidations ----------------------- */
+/* ---- stale-while-revalidate: deferred revalidations -----------------------
+ */
 
 int hr_client_swr_defer(httpresp_client *c, const char *id,
                         const httpresp_request *req) {
@@ -106,6 +107,9 @@ int hr_client_swr_defer(httpresp_client *c, const char *id,
         /* Nobody waits for its body, and the caller's sink may be gone. */
         copy->sink = NULL;
         copy->sink_ud = NULL;
+        /* Nor its userdata: what it points to may be freed when the first
+         * request is done, before the revalidation runs a callback. */
+        copy->userdata = NULL;
         copy->cache_refresh = 1;
         c->swr[c->nswr].id = idc;
         c->swr[c->nswr].req = copy;
@@ -130,6 +134,40 @@ int httpresp_client_set_stale_while_revalidate(httpresp_client *c, int mode) {
   return 0;
 }
 
+httpresp_request *hr_client_swr_take(httpresp_client *c, const char *id,
+                                     const char **idp) {
+  httpresp_request *req = NULL;
+  pthread_mutex_lock(&c->swr_lock);
+  for (size_t i = 0; i < c->nswr && !req; i++)
+    if (!c->swr[i].running && (!id || strcmp(c->swr[i].id, id) == 0)) {
+      c->swr[i].running = 1;
+      req = c->swr[i].req;
+      *idp = c->swr[i].id;
+    }
+  pthread_mutex_unlock(&c->swr_lock);
+  return req;
+}
+
+void hr_client_swr_end(httpresp_client *c, const char *id, int drop) {
+  httpresp_request *req = NULL;
+  char *idc = NULL;
+  pthread_mutex_lock(&c->swr_lock);
+  for (size_t i = 0; i < c->nswr; i++)
+    if (c->swr[i].id == id) {
+      if (drop) {
+        idc = c->swr[i].id;
+        req = c->swr[i].req;
+        c->swr[i] = c->swr[--c->nswr];
+      } else {
+        c->swr[i].running = 0;
+      }
+      break;
+    }
+  pthread_mutex_unlock(&c->swr_lock);
+  free(idc);
+  httpresp_request_free(req);
+}
+
 int httpresp_client_revalidate(httpresp_client *c, CURL *easy, size_t *done) {
   if (done)
     *done = 0;
@@ -138,30 +176,14 @@ int httpresp_client_revalidate(httpresp_client *c, CURL *easy, size_t *done) {
   for (;;) {
     /* Take one that nobody runs; it stays listed while it runs, so that
      * requests meanwhile neither defer nor run a second one. */
-    httpresp_request *req = NULL;
-    char *id = NULL;
-    pthread_mutex_lock(&c->swr_lock);
-    for (size_t i = 0; i < c->nswr && !req; i++)
-      if (!c->swr[i].running) {
-        c->swr[i].running = 1;
-        req = c->swr[i].req;
-        id = c->swr[i].id;
-      }
-    pthread_mutex_unlock(&c->swr_lock);
+    const char *id = NULL;
+    httpresp_request *req = hr_client_swr_take(c, NULL, &id);
     if (!req)
       return 0;
     httpresp_response *resp = NULL;
     httpresp_perform(c, easy, req, &resp);
     httpresp_response_free(resp);
-    pthread_mutex_lock(&c->swr_lock);
-    for (size_t i = 0; i < c->nswr; i++)
-      if (c->swr[i].id == id) {
-        c->swr[i] = c->swr[--c->nswr];
-        break;
-      }
-    pthread_mutex_unlock(&c->swr_lock);
-    free(id);
-    httpresp_request_free(req);
+    hr_client_swr_end(c, id, 1);
     if (done)
       (*done)++;
   }
@@ -235,8 +257,8 @@ int httpresp_client_keep_header_across_origins(httpresp_client *c,
   CHECK_CLIENT(c);
   if (!name || !hr_is_token(name, strlen(name)))
     return HTTPRESP_E_INVALID_ARG;
-  char **v = realloc(c->policy.keep_headers,
-                     (c->policy.nkeep + 1) * sizeof(*v));
+  char **v =
+      realloc(c->policy.keep_headers, (c->policy.nkeep + 1) * sizeof(*v));
   if (!v)
     return HTTPRESP_E_NOMEM;
   c->policy.keep_headers = v;

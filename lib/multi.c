@@ -1,7 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* The non-blocking driver: the shared state machine over the caller's
  * curl_multi handle.  It never sleeps: a transfer that must wait is parked
- * and its wake-up time shortens the caller's poll or timer. */
+ * and its wake-up time shortens the caller's poll or timer.
+ *
+ * Background revalidations (stale-while-revalidate, HTTPRESP_SWR_DEFER):
+ * when a caller's request is answered stale, the revalidation it deferred
+ * runs here at once as a transfer of our own, on a duplicate of the
+ * caller's handle, in the same lists as the caller's transfers but never
+ * counted for the caller nor handed back to it. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +20,9 @@ typedef struct mxfer {
   CURL *easy;
   void *userp;
   mx_state state;
+  /* A background revalidation: `easy` is our duplicate, `swr_id` the
+   * client's id of the deferred revalidation it runs (NULL otherwise). */
+  const char *swr_id;
   httpresp_response *resp; /* when done */
   struct mxfer *prev, *next;
 } mxfer;
@@ -36,6 +45,8 @@ struct httpresp_multi {
   mx_list done;
   mxfer *spare; /* linked through `next` */
   size_t nspare;
+  size_t bg_running; /* background revalidations in `running` or `parked` */
+  size_t bg_done;    /* background revalidations ended */
 };
 
 /* Uninitialised storage for a transfer. */
@@ -82,12 +93,87 @@ static void list_unlink(mx_list *l, mxfer *m) {
   l->n--;
 }
 
+static void apply_step(httpresp_multi *m, mxfer *t, hr_step step);
+static void start_background(httpresp_multi *m, CURL *easy, const char *id);
+
+/* Ends a background revalidation that is in no list: its handle is
+ * cleaned up and the client's deferred revalidation dropped (done:
+ * whatever came of it, the next request in the window may start another)
+ * or handed back (stopped: pending again). */
+static void end_background(httpresp_multi *m, mxfer *t, int done) {
+  CURL *easy = t->easy;
+  hr_xfer_cleanup(&t->x);
+  curl_easy_cleanup(easy);
+  hr_client_swr_end(m->client, t->swr_id, done);
+  m->bg_running--;
+  if (done)
+    m->bg_done++;
+}
+
 static void finish(httpresp_multi *m, mxfer *t) {
   curl_easy_setopt(t->easy, CURLOPT_PRIVATE, NULL);
   t->resp = hr_xfer_take_response(&t->x);
+  if (t->swr_id) { /* nobody takes its answer */
+    httpresp_response_free(t->resp);
+    end_background(m, t, 1);
+    xfer_put(m, t);
+    return;
+  }
+  /* Answered stale: its deferred revalidation starts now, on a duplicate
+   * of the handle as the caller set it (the library's options are reset). */
+  char *swr = t->x.swr_id;
+  t->x.swr_id = NULL;
   hr_xfer_cleanup(&t->x);
   t->state = MX_DONE;
   list_push(&m->done, t);
+  if (swr)
+    start_background(m, t->easy, swr);
+  free(swr);
+}
+
+/* Runs `req` over `easy` as transfer `t` (CURLOPT_PRIVATE points to it
+ * until it ends); `copy` as for hr_xfer_init.  0, or an error code (then
+ * `t` is the caller's again). */
+static int start(httpresp_multi *m, mxfer *t, CURL *easy,
+                 const httpresp_request *req, int copy) {
+  int rc = hr_xfer_init(&t->x, m->client, easy, req, copy);
+  if (rc)
+    return rc;
+  t->easy = easy;
+  t->resp = NULL;
+  t->x.background = t->swr_id != NULL;
+  curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)t);
+  /* apply_step sets its state and puts it on that state's list. */
+  apply_step(m, t, hr_xfer_begin(&t->x));
+  return 0;
+}
+
+/* Starts the deferred revalidation `id` in the background, on a duplicate
+ * of `easy`, unless it runs already (another request, another context or
+ * httpresp_client_revalidate() is at it).  Out of memory it stays
+ * deferred, for the next request in the window. */
+static void start_background(httpresp_multi *m, CURL *easy, const char *id) {
+  const char *idp = NULL;
+  httpresp_request *req = hr_client_swr_take(m->client, id, &idp);
+  if (!req)
+    return;
+  CURL *dup = curl_easy_duphandle(easy);
+  mxfer *t = dup ? xfer_get(m) : NULL;
+  if (!t) {
+    curl_easy_cleanup(dup);
+    hr_client_swr_end(m->client, idp, 0);
+    return;
+  }
+  t->userp = NULL;
+  t->swr_id = idp;
+  m->bg_running++;
+  /* The request stays the client's list's until the revalidation ends. */
+  if (start(m, t, dup, req, 0) != 0) {
+    curl_easy_cleanup(dup);
+    hr_client_swr_end(m->client, idp, 0);
+    m->bg_running--;
+    xfer_put(m, t);
+  }
 }
 
 /* Puts a transfer where its step says it belongs. */
@@ -134,7 +220,9 @@ static void drop_list(httpresp_multi *m, mx_list *l) {
       curl_multi_remove_handle(m->multi, t->easy);
     if (t->state != MX_DONE)
       curl_easy_setopt(t->easy, CURLOPT_PRIVATE, NULL);
-    if (t->state == MX_DONE)
+    if (t->swr_id) /* stopped: deferred again, for whoever comes next */
+      end_background(m, t, 0);
+    else if (t->state == MX_DONE)
       httpresp_response_free(t->resp);
     else
       hr_xfer_cleanup(&t->x);
@@ -168,19 +256,12 @@ int httpresp_multi_add(httpresp_multi *m, CURL *easy,
   mxfer *t = xfer_get(m);
   if (!t)
     return HTTPRESP_E_NOMEM;
-  int rc = hr_xfer_init(&t->x, m->client, easy, req, 1);
-  if (rc) {
-    xfer_put(m, t);
-    return rc;
-  }
-  t->easy = easy;
   t->userp = userp;
-  t->resp = NULL;
-  /* CURLOPT_PRIVATE points to this transfer until it ends (finish clears
-   * it); apply_step sets its state and puts it on that state's list. */
-  curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)t);
-  apply_step(m, t, hr_xfer_begin(&t->x));
-  return 0;
+  t->swr_id = NULL;
+  int rc = start(m, t, easy, req, 1);
+  if (rc)
+    xfer_put(m, t);
+  return rc;
 }
 
 /* Finished transfers get their decision; parked ones whose time came are
@@ -233,7 +314,7 @@ static long next_wake(httpresp_multi *m) {
 }
 
 static int pending_count(const httpresp_multi *m) {
-  size_t n = m->running.n + m->parked.n;
+  size_t n = m->running.n + m->parked.n - m->bg_running;
   return n > 0x7fffffff ? 0x7fffffff : (int)n;
 }
 
@@ -258,8 +339,8 @@ int httpresp_multi_poll(httpresp_multi *m, int timeout_ms) {
   return mc == CURLM_OK ? 0 : HTTPRESP_E_CURL;
 }
 
-int httpresp_multi_socket_action(httpresp_multi *m, curl_socket_t s,
-                                 int events, int *running) {
+int httpresp_multi_socket_action(httpresp_multi *m, curl_socket_t s, int events,
+                                 int *running) {
   if (!m)
     return HTTPRESP_E_INVALID_ARG;
   int r = 0;
@@ -284,7 +365,16 @@ int httpresp_multi_timeout(httpresp_multi *m, long *ms) {
 }
 
 size_t httpresp_multi_pending(const httpresp_multi *m) {
-  return m ? m->running.n + m->parked.n + m->done.n : 0;
+  return m ? m->running.n + m->parked.n + m->done.n - m->bg_running : 0;
+}
+
+int httpresp_multi_revalidations(const httpresp_multi *m, size_t *running,
+                                 size_t *done) {
+  if (running)
+    *running = m ? m->bg_running : 0;
+  if (done)
+    *done = m ? m->bg_done : 0;
+  return m ? 0 : HTTPRESP_E_INVALID_ARG;
 }
 
 int httpresp_multi_next_done(httpresp_multi *m, httpresp_response **resp,

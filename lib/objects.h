@@ -27,7 +27,7 @@ struct httpresp_request {
   httpresp_read_fn read;
   httpresp_rewind_fn rewind;
   int64_t stream_len; /* -1 unknown */
-  curl_mime *mime;     /* HR_BODY_MIME: the caller's, not owned */
+  curl_mime *mime;    /* HR_BODY_MIME: the caller's, not owned */
   void *stream_ud;
   httpresp_write_fn sink;
   void *sink_ud;
@@ -42,7 +42,7 @@ struct httpresp_request {
   long max_redirects;
   long max_retries;
   httpresp_cache_mode cache_mode;
-  void *userdata; /* handed to the callbacks run for this request */
+  void *userdata;           /* handed to the callbacks run for this request */
   unsigned char own_method; /* `method` is an allocation of its own */
   unsigned char own_url;    /* likewise `url` */
   /* A deferred revalidation (httpresp_client_revalidate): it goes to the
@@ -99,7 +99,7 @@ struct httpresp_response {
   int64_t retry_after_ms;
   httpresp_retry_stop retry_stop;
   httpresp_cache_status cache_status;
-  const char *cache_reason; /* static string, or cache_reason_buf */
+  const char *cache_reason;  /* static string, or cache_reason_buf */
   char cache_reason_buf[96]; /* a reason with its system error */
   /* The hops' strings while they fit, so that most chains allocate
    * nothing for them; last, as hr_response_new leaves it unset. */
@@ -156,7 +156,7 @@ struct hr_origins;
 struct hr_swr_pending {
   char *id;              /* the stored entry's key and variant */
   httpresp_request *req; /* a copy of the first request answered stale */
-  int running;           /* httpresp_client_revalidate() is at it */
+  int running; /* httpresp_client_revalidate() or a multi context is at it */
 };
 
 struct httpresp_client {
@@ -188,7 +188,7 @@ struct httpresp_client {
   /* Per-origin state (quiet times), shared by every request of a client. */
   struct hr_origins *origins;
   struct hr_origins *local_origins; /* its own, used when none is set */
-  _Atomic uint64_t rng; /* jitter state */
+  _Atomic uint64_t rng;             /* jitter state */
 };
 
 /* Most revalidations deferred at once; past it, requests revalidate at
@@ -199,6 +199,16 @@ struct httpresp_client {
  * stale (one is pending now), else an error code (full: go to the origin). */
 int hr_client_swr_defer(httpresp_client *c, const char *id,
                         const httpresp_request *req);
+/* Takes the deferred revalidation named `id` (NULL: any) that nobody
+ * runs: marks it running and returns its request, which stays the list's
+ * until hr_client_swr_end, and sets `*idp` to the list's copy of its id.
+ * NULL when there is none (or it runs already). */
+httpresp_request *hr_client_swr_take(httpresp_client *c, const char *id,
+                                     const char **idp);
+/* The revalidation taken as `id` (the pointer hr_client_swr_take gave)
+ * ended: with `drop` it leaves the list, else it is pending again, for
+ * whoever takes it next. */
+void hr_client_swr_end(httpresp_client *c, const char *id, int drop);
 
 int64_t hr_client_now(const httpresp_client *c);
 /* A uniformly random value in [0, max], for backoff jitter. */

@@ -382,8 +382,10 @@ HTTPRESP_EXTERN int httpresp_client_set_stale_if_error(httpresp_client *c,
  *    request revalidates it with the origin before it answers;
  *  - HTTPRESP_SWR_DEFER: the request is answered at once with the stale
  *    answer (cache status HTTPRESP_CACHE_STALE, reason "revalidating") and
- *    its revalidation is deferred until the caller runs
- *    httpresp_client_revalidate().  However many requests get the stale
+ *    its revalidation is deferred: under httpresp_perform() until the
+ *    caller runs httpresp_client_revalidate(); under httpresp_multi it
+ *    starts at once in the background, in the same context (see
+ *    httpresp_multi_revalidations()).  However many requests get the stale
  *    answer meanwhile, from any thread or driver, the entry is revalidated
  *    once.  Past 256 deferred entries, requests revalidate at once.
  *  Never when the response says must-revalidate or no-cache, nor when the
@@ -395,7 +397,8 @@ HTTPRESP_EXTERN int httpresp_client_set_stale_while_revalidate(
     httpresp_client *c, int mode);
 /** Runs the revalidations HTTPRESP_SWR_DEFER deferred, one after the
  *  other, each as a conditional request through httpresp_perform() on
- *  `easy` (with the first deferred request's fields, without its sink):
+ *  `easy` (with the first deferred request's fields, without its sink and
+ *  its userdata; one a multi context runs already is left to it):
  *  a 304 refreshes the stored entry, a new answer replaces it.  Entries
  *  deferred while it runs are run too.  Their answers are not returned.
  *  Sets `*done` (may be NULL) to how many ran.  Returns 0, or
@@ -1154,7 +1157,11 @@ typedef struct httpresp_multi httpresp_multi;
  *  Returns 0 and the context in `*out`. */
 HTTPRESP_EXTERN int httpresp_multi_new(httpresp_multi **out,
                                        httpresp_client *client, CURLM *multi);
-/** Release the context; running transfers are removed and discarded. */
+/** Release the context; running transfers are removed and discarded.
+ *  Background revalidations still running are stopped, their handles
+ *  cleaned up: each is deferred again, as if it had not started (the
+ *  stored entry stays as it is; the next request in the window, in any
+ *  context, or httpresp_client_revalidate() runs it). */
 HTTPRESP_EXTERN void httpresp_multi_free(httpresp_multi *m);
 /** Start `req` over `easy` (which must not be in any multi handle).
  *  `userp` is handed back on completion.  The request is copied.  Returns 0
@@ -1167,7 +1174,7 @@ HTTPRESP_EXTERN int httpresp_multi_add(httpresp_multi *m, CURL *easy,
                                        void *userp);
 /** curl_multi_perform() plus the policy work for finished transfers.
  *  `*running` (if not NULL) is set to the requests not yet complete,
- *  parked ones included.  Returns an httpresp_code, not a CURLMcode: 0, or
+ *  parked ones included, background revalidations not.  Returns an httpresp_code, not a CURLMcode: 0, or
  *  HTTPRESP_E_CURL when curl_multi_perform() failed (the policy work for
  *  transfers already finished is done all the same). */
 HTTPRESP_EXTERN int httpresp_multi_perform(httpresp_multi *m, int *running);
@@ -1186,8 +1193,25 @@ HTTPRESP_EXTERN int httpresp_multi_socket_action(httpresp_multi *m,
  *  the time in `*ms`, or HTTPRESP_E_CURL when curl_multi_timeout() failed. */
 HTTPRESP_EXTERN int httpresp_multi_timeout(httpresp_multi *m, long *ms);
 /** Transfers not yet handed back (running, parked or done); 0 if `m` is
- *  NULL. */
+ *  NULL.  Background revalidations are not counted. */
 HTTPRESP_EXTERN size_t httpresp_multi_pending(const httpresp_multi *m);
+/** Background revalidations of this context (stale-while-revalidate with
+ *  HTTPRESP_SWR_DEFER, RFC 5861 §3).  A request answered stale from an
+ *  entry whose revalidation no one runs yet starts it at once, on
+ *  curl_easy_duphandle() of the request's handle (the options the caller
+ *  set on it, none of the library's), in the same CURLM: a conditional
+ *  request whose 304 refreshes the entry and whose new answer replaces it;
+ *  a failure leaves it as it is.  It progresses while the caller drives
+ *  the context, is never counted in `*running` or
+ *  httpresp_multi_pending(), never handed back by
+ *  httpresp_multi_next_done(), and runs neither the final-headers nor the
+ *  early-hints callback (the hop and wait callbacks get NULL userdata).
+ *  Sets `*running` to those in flight, `*done` to those ended since the
+ *  context was made, whatever came of them (either may be NULL; 0 without
+ *  a context).  Returns 0, or HTTPRESP_E_INVALID_ARG if `m` is NULL. */
+HTTPRESP_EXTERN int httpresp_multi_revalidations(const httpresp_multi *m,
+                                                 size_t *running,
+                                                 size_t *done);
 /** Take the next completed request: returns 1 and fills the out parameters,
  *  or 0 when none is complete.  The response is the caller's to free; the
  *  easy handle is out of the multi handle and may be reused. */
