@@ -83,8 +83,7 @@ void httpresp_client_free(httpresp_client *c) {
   free(c);
 }
 
-/* ---- stale-while-revalidate: deferred revalidations -----------------------
- */
+/* ---- stale-while-revalidate: deferred revalidations ----------------------- */
 
 int hr_client_swr_defer(httpresp_client *c, const char *id,
                         const httpresp_request *req) {
@@ -257,8 +256,8 @@ int httpresp_client_keep_header_across_origins(httpresp_client *c,
   CHECK_CLIENT(c);
   if (!name || !hr_is_token(name, strlen(name)))
     return HTTPRESP_E_INVALID_ARG;
-  char **v =
-      realloc(c->policy.keep_headers, (c->policy.nkeep + 1) * sizeof(*v));
+  char **v = realloc(c->policy.keep_headers,
+                     (c->policy.nkeep + 1) * sizeof(*v));
   if (!v)
     return HTTPRESP_E_NOMEM;
   c->policy.keep_headers = v;

@@ -339,8 +339,8 @@ int httpresp_multi_poll(httpresp_multi *m, int timeout_ms) {
   return mc == CURLM_OK ? 0 : HTTPRESP_E_CURL;
 }
 
-int httpresp_multi_socket_action(httpresp_multi *m, curl_socket_t s, int events,
-                                 int *running) {
+int httpresp_multi_socket_action(httpresp_multi *m, curl_socket_t s,
+                                 int events, int *running) {
   if (!m)
     return HTTPRESP_E_INVALID_ARG;
   int r = 0;

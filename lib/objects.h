@@ -27,7 +27,7 @@ struct httpresp_request {
   httpresp_read_fn read;
   httpresp_rewind_fn rewind;
   int64_t stream_len; /* -1 unknown */
-  curl_mime *mime;    /* HR_BODY_MIME: the caller's, not owned */
+  curl_mime *mime;     /* HR_BODY_MIME: the caller's, not owned */
   void *stream_ud;
   httpresp_write_fn sink;
   void *sink_ud;
@@ -42,7 +42,7 @@ struct httpresp_request {
   long max_redirects;
   long max_retries;
   httpresp_cache_mode cache_mode;
-  void *userdata;           /* handed to the callbacks run for this request */
+  void *userdata; /* handed to the callbacks run for this request */
   unsigned char own_method; /* `method` is an allocation of its own */
   unsigned char own_url;    /* likewise `url` */
   /* A deferred revalidation (httpresp_client_revalidate): it goes to the
@@ -99,7 +99,7 @@ struct httpresp_response {
   int64_t retry_after_ms;
   httpresp_retry_stop retry_stop;
   httpresp_cache_status cache_status;
-  const char *cache_reason;  /* static string, or cache_reason_buf */
+  const char *cache_reason; /* static string, or cache_reason_buf */
   char cache_reason_buf[96]; /* a reason with its system error */
   /* The hops' strings while they fit, so that most chains allocate
    * nothing for them; last, as hr_response_new leaves it unset. */
@@ -188,7 +188,7 @@ struct httpresp_client {
   /* Per-origin state (quiet times), shared by every request of a client. */
   struct hr_origins *origins;
   struct hr_origins *local_origins; /* its own, used when none is set */
-  _Atomic uint64_t rng;             /* jitter state */
+  _Atomic uint64_t rng; /* jitter state */
 };
 
 /* Most revalidations deferred at once; past it, requests revalidate at

@@ -23,9 +23,7 @@ struct httpresp_hop_view {
   void *request_ud;
 };
 
-int httpresp_hop_status(const httpresp_hop_view *h) {
-  return h ? h->status : 0;
-}
+int httpresp_hop_status(const httpresp_hop_view *h) { return h ? h->status : 0; }
 const char *httpresp_hop_from(const httpresp_hop_view *h) {
   return h ? h->from : NULL;
 }
@@ -102,8 +100,8 @@ static int final_headers(hr_xfer *x, int status, const hr_headers *h) {
   const char **lines;
   if (field_lines(h, &all, &lines) != 0)
     return HTTPRESP_E_NOMEM;
-  int veto = c->headers_fn(c->headers_ud, x->cur->userdata, status, x->cur->url,
-                           lines, h->n);
+  int veto = c->headers_fn(c->headers_ud, x->cur->userdata, status,
+                           x->cur->url, lines, h->n);
   free(lines);
   hr_buf_free(&all);
   return veto ? HTTPRESP_E_ABORTED : 0;
@@ -163,7 +161,8 @@ static void decide_at_headers(hr_xfer *x) {
   /* An origin error that retrying does not take care of: a stored answer
    * the rules allow stands in for it (decided here, so that the error's
    * body never reaches the caller's sink). */
-  x->stale_stands_in = x->hc != HR_HC_SERVED && x->dec.next != HR_NEXT_RETRY &&
+  x->stale_stands_in = x->hc != HR_HC_SERVED &&
+                       x->dec.next != HR_NEXT_RETRY &&
                        hr_cache_error_status(x->status) && may_serve_stale(x);
   /* Bodies of redirects, repeats, stopped hops and errors a stale answer
    * stands in for never reach the caller. */
@@ -220,7 +219,8 @@ static void end_of_block(hr_xfer *x) {
     hr_xfer_abort(x, HTTPRESP_E_BAD_RESPONSE, why);
     return;
   }
-  x->rx = x->status == 401 || x->status == 407 ? HR_RX_FINAL_AUTH : HR_RX_FINAL;
+  x->rx = x->status == 401 || x->status == 407 ? HR_RX_FINAL_AUTH
+                                               : HR_RX_FINAL;
   decide_at_headers(x);
   /* A body the library collects that announces more than the limit fails
    * now, not after reading up to the limit; a sink takes any length. */
@@ -278,7 +278,7 @@ size_t hr_xfer_header_cb(char *buf, size_t size, size_t n, void *ud) {
   x->header_bytes += len;
   if (x->header_bytes > p->max_header_bytes) {
     hr_xfer_abort(x, HTTPRESP_E_HEADERS_TOO_LARGE,
-                  "response headers exceed the size limit");
+               "response headers exceed the size limit");
     return 0;
   }
   /* A status line is only one where a response can start: first, after a
@@ -311,7 +311,7 @@ size_t hr_xfer_header_cb(char *buf, size_t size, size_t n, void *ud) {
     return len; /* trailer fields after the body: not part of the header */
   if (x->hdrs.n + x->folds >= p->max_header_fields) {
     hr_xfer_abort(x, HTTPRESP_E_HEADERS_TOO_LARGE,
-                  "response has more header fields than the limit");
+               "response has more header fields than the limit");
     return 0;
   }
   if ((buf[0] == ' ' || buf[0] == '\t') && x->hdrs.n > 0) {
@@ -370,7 +370,7 @@ size_t hr_xfer_write_cb(char *data, size_t size, size_t n, void *ud) {
   if (len > x->policy.max_body ||
       x->resp->body.len > x->policy.max_body - len) {
     hr_xfer_abort(x, HTTPRESP_E_BODY_TOO_LARGE,
-                  "response body exceeds the size limit");
+               "response body exceeds the size limit");
     return 0;
   }
   if (hr_buf_append(&x->resp->body, data, len) != 0) {
@@ -506,8 +506,7 @@ static hr_xfer_state consult_cache(hr_xfer *x, int64_t now) {
   hr_cache_use use =
       hr_cache_consult(x->client->cache, x->cur, now, 1, &x->stored, &why);
   x->resp->cache_reason = why;
-  if (x->stored &&
-      (use == HR_CACHE_USE_REVALIDATE || use == HR_CACHE_USE_NONE) &&
+  if (x->stored && (use == HR_CACHE_USE_REVALIDATE || use == HR_CACHE_USE_NONE) &&
       answer_stale_now(x, now)) {
     x->resp->cache_status = HTTPRESP_CACHE_STALE;
     x->resp->cache_reason = "revalidating";
@@ -580,9 +579,8 @@ static hr_xfer_state keep_quiet(hr_xfer *x, int64_t now) {
   char *key;
   int rc = hr_quiet_key(p->quiet_scope, x->cur->url, &key);
   if (rc)
-    return fail(x, rc,
-                rc == HTTPRESP_E_NOMEM ? "out of memory"
-                                       : "the URL has no valid origin");
+    return fail(x, rc, rc == HTTPRESP_E_NOMEM ? "out of memory"
+                                              : "the URL has no valid origin");
   if (!key) /* nothing is remembered in this scope */
     return HR_XS_RUN;
   int64_t nb = o->vt->get(o->impl, key, now);
@@ -595,7 +593,8 @@ static hr_xfer_state keep_quiet(hr_xfer *x, int64_t now) {
   x->resp->retry_after_ms = d.retry_after_ms;
   if (d.next == HR_NEXT_STOP)
     return fail(x, d.error, d.msg);
-  hr_xfer_state next = plan_wait(x, HTTPRESP_WAIT_ORIGIN_QUIET, now, d.wait_ms);
+  hr_xfer_state next =
+      plan_wait(x, HTTPRESP_WAIT_ORIGIN_QUIET, now, d.wait_ms);
   if (next == HR_XS_ARM) { /* the wait callback said: send now */
     x->quiet_waived = 0;
     return HR_XS_RUN;
@@ -619,10 +618,9 @@ static hr_xfer_state arm_at(hr_xfer *x, int64_t now) {
   reset_receive_state(x);
   int rc = hr_xfer_arm_handle(x);
   if (rc)
-    return fail(x, rc,
-                x->abort_code            ? x->abort_msg
-                : rc == HTTPRESP_E_NOMEM ? "out of memory"
-                                         : "libcurl refused an option");
+    return fail(x, rc, x->abort_code ? x->abort_msg
+                       : rc == HTTPRESP_E_NOMEM ? "out of memory"
+                                                : "libcurl refused an option");
   x->attempts++;
   x->resp->attempts = x->attempts;
   x->request_ms = now;
@@ -679,6 +677,7 @@ void hr_xfer_cleanup(hr_xfer *x) {
   x->swr_id = NULL;
 }
 
+
 /* The response of this hop becomes the caller's answer. */
 static void keep_final(hr_xfer *x) {
   httpresp_response *r = x->resp;
@@ -732,8 +731,8 @@ static hr_xfer_state follow(hr_xfer *x) {
     /* A stored redirect is shown as served: Age set to its current age. */
     if (x->hc == HR_HC_SERVED) {
       hr_headers_clear(&x->hdrs);
-      if (hr_cache_served_headers(&x->stored->e, hr_client_now(c), &x->hdrs) !=
-          0)
+      if (hr_cache_served_headers(&x->stored->e, hr_client_now(c),
+                                  &x->hdrs) != 0)
         return fail(x, HTTPRESP_E_NOMEM, "out of memory");
     }
     char *target = hr_strdup(next->url);
@@ -933,8 +932,8 @@ static hr_xfer_state complete_hop(hr_xfer *x) {
       return HR_XS_DONE;
     if (c->headers_fn) {
       hr_headers_clear(&x->hdrs);
-      int rc =
-          hr_cache_served_headers(&x->stored->e, hr_client_now(c), &x->hdrs);
+      int rc = hr_cache_served_headers(&x->stored->e, hr_client_now(c),
+                                       &x->hdrs);
       if (!rc)
         rc = final_headers(x, x->status, &x->hdrs);
       if (rc)
@@ -1044,9 +1043,9 @@ static hr_xfer_state transfer_ended(hr_xfer *x, CURLcode rc) {
     long sent = 0;
     curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &sent);
     char msg[sizeof(x->errbuf) + 64];
-    int code =
-        hr_policy_curl_failure(rc, sent > 0, x->status != 0, final_seen(x),
-                               x->errbuf, msg, sizeof(msg));
+    int code = hr_policy_curl_failure(rc, sent > 0, x->status != 0,
+                                      final_seen(x), x->errbuf, msg,
+                                      sizeof(msg));
     hr_response_fail(r, code, "%s", msg);
     return HR_XS_DONE;
   }

@@ -106,12 +106,12 @@ typedef struct hr_xfer {
 
   /* cache state of the current hop */
   hr_hop_cache hc;
-  hr_stored *stored; /* stored response served or revalidated */
+  hr_stored *stored;         /* stored response served or revalidated */
   int64_t request_ms;
   int64_t response_ms;
-  hr_buf sink_copy; /* body kept for the cache when a sink is used */
+  hr_buf sink_copy;          /* body kept for the cache when a sink is used */
   int sink_copy_full;
-  hr_claim claim; /* a coalescing lock held, or waited for */
+  hr_claim claim;            /* a coalescing lock held, or waited for */
 
   /* stale-while-revalidate: the id of the entry this request was answered
    * stale from, its revalidation deferred (malloc'd, or NULL); the multi
