@@ -156,7 +156,7 @@ struct hr_origins;
 struct hr_swr_pending {
   char *id;              /* the stored entry's key and variant */
   httpresp_request *req; /* a copy of the first request answered stale */
-  int running; /* httpresp_client_revalidate() or a multi context is at it */
+  int running;           /* being run (revalidate() or a multi context) */
 };
 
 struct httpresp_client {

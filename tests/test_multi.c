@@ -713,3 +713,220 @@ Test(multi, free_with_transfers_in_flight) {
   cr_expect_eq(requests_for("/quiet"), 0);
   jobs_free(j, N);
 }
+
+/* ---- stale-while-revalidate in the background (RFC 5861 §3) -------------- */
+
+#define SWR_STORED                                                             \
+  "Cache-Control: max-age=1, stale-while-revalidate=60\r\n"                    \
+  "ETag: \"v1\"\r\nLast-Modified: Tue, 01 Dec 2025 10:00:00 GMT\r\n"           \
+  "X-Version: 1\r\n"
+
+static int headers_seen;
+static int count_headers(void *ud, void *request_ud, int status,
+                         const char *url, const char *const *lines,
+                         size_t n) {
+  (void)ud, (void)request_ud, (void)status, (void)url, (void)lines, (void)n;
+  headers_seen++;
+  return 0;
+}
+
+/* A memory cache, HTTPRESP_SWR_DEFER, and `path` stored from the server
+ * with SWR_STORED and body "old", then 5 s later: stale, in the window.
+ * The server then answers `path` with `next` (appended by the caller). */
+static void swr_stored(const char *path) {
+  cr_assert_eq(httpresp_cache_new_memory(&cache, 1 << 20), 0);
+  cr_assert_eq(httpresp_client_set_cache(client, cache), 0);
+  cr_assert_eq(httpresp_client_set_stale_while_revalidate(client,
+                                                          HTTPRESP_SWR_DEFER),
+               0);
+  cr_assert_eq(httpresp_client_set_headers_callback(client, count_headers,
+                                                    NULL),
+               0);
+  ts_simple(ts, 0, path, 200, SWR_STORED, "old");
+  job *j = jobs_new(1);
+  job_set(j, 0, path, 0, NULL, 200, "old", 1);
+  job_start(j);
+  cr_assert_eq(drive(1, 5000), 1);
+  job_check(j);
+  cr_assert_eq(httpresp_response_cache_status(j->resp), HTTPRESP_CACHE_STORED);
+  jobs_free(j, 1);
+  clk.now_ms += 5000;
+  headers_seen = 0;
+}
+
+/* Starts `n` GETs of `path` and expects each to be handed back at once
+ * (inside httpresp_multi_add, before any driving) with the stale "old",
+ * flagged stale (revalidating). */
+static void expect_stale_at_once(job *j, size_t n, const char *path) {
+  for (size_t i = 0; i < n; i++) {
+    job_set(&j[i], 0, path, 0, NULL, 200, "old", 1);
+    job_start(&j[i]);
+    cr_assert_eq(collect(), 1, "request %zu waited for the network", i);
+    job_check(&j[i]);
+    httpresp_cache_status cs = httpresp_response_cache_status(j[i].resp);
+    cr_expect_eq(cs, HTTPRESP_CACHE_STALE, "%zu: %s", i,
+                 httpresp_cache_status_name(cs));
+    cr_expect_str_eq(httpresp_response_cache_reason(j[i].resp),
+                     "revalidating");
+    cr_expect_str_eq(httpresp_response_header(j[i].resp, "X-Version"), "1");
+  }
+}
+
+/* Drives until no background revalidation is in flight; returns how many
+ * ended since the context was made.  The caller's counts never show it. */
+static size_t settle_background(void) {
+  int64_t end = mono_ms() + 5000;
+  size_t running = 1, done = 0;
+  while (mono_ms() < end) {
+    int n = -1;
+    cr_assert_eq(httpresp_multi_perform(hm, &n), 0);
+    cr_assert_eq(n, 0, "a background revalidation counted as running");
+    cr_assert_eq(httpresp_multi_pending(hm), 0);
+    cr_assert_eq(httpresp_multi_revalidations(hm, &running, &done), 0);
+    if (!running)
+      break;
+    cr_assert_eq(httpresp_multi_poll(hm, 20), 0);
+  }
+  cr_assert_eq(running, 0, "the background revalidation did not end");
+  cr_expect_eq(collect(), 0, "a background revalidation was handed back");
+  return done;
+}
+
+/* The one request after the background revalidation: from the cache. */
+static httpresp_response *next_answer(const char *path, job *j) {
+  job_set(j, 0, path, 0, NULL, 200, NULL, 1);
+  job_start(j);
+  cr_assert_eq(drive(1, 5000), 1);
+  return j->resp;
+}
+
+/* Twenty requests in the window: all answered at once with the stale body,
+ * one conditional request reaches the server, in the background, while the
+ * others are answered; its 304 refreshes the entry. */
+Test(multi, swr_twenty_requests_one_background_revalidation) {
+  swr_stored("/swr");
+  ts_resp *r304 = ts_route(ts, 0, "/swr");
+  ts_resp_delay(r304, 200); /* still in flight when the others come */
+  ts_resp_simple(r304, 304,
+                 "Cache-Control: max-age=600\r\nETag: \"v1\"\r\n"
+                 "X-Version: 2\r\n",
+                 NULL);
+  enum { N = 20 };
+  job *j = jobs_new(N + 1);
+  expect_stale_at_once(j, 1, "/swr");
+  size_t running = 0, done = 9;
+  cr_assert_eq(httpresp_multi_revalidations(hm, &running, &done), 0);
+  cr_expect_eq(running, 1);
+  cr_expect_eq(done, 0);
+  /* The conditional request reaches the server while the rest come. */
+  for (int i = 0; i < 200 && requests_for("/swr") < 2; i++)
+    spin(5);
+  cr_assert_eq(requests_for("/swr"), 2);
+  expect_stale_at_once(j + 1, N - 1, "/swr");
+  cr_expect_eq(settle_background(), 1);
+  cr_expect_eq(requests_for("/swr"), 2, "one revalidation for %d", N);
+  const ts_request *q = ts_request_get(ts, ts_request_count(ts) - 1);
+  cr_assert_not_null(q);
+  cr_expect_str_eq(q->method, "GET");
+  cr_expect_str_eq(ts_req_header(q, "If-None-Match"), "\"v1\"");
+  cr_expect_str_eq(ts_req_header(q, "If-Modified-Since"),
+                   "Tue, 01 Dec 2025 10:00:00 GMT");
+  /* The 304 refreshed the entry: fresh now, its fields updated. */
+  httpresp_response *r = next_answer("/swr", &j[N]);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_HIT);
+  cr_expect_str_eq(fixture_body(r), "old");
+  cr_expect_str_eq(httpresp_response_header(r, "X-Version"), "2");
+  cr_expect_eq(requests_for("/swr"), 2);
+  cr_expect_eq(headers_seen, N + 1, "the callback saw the background's");
+  jobs_free(j, N + 1);
+}
+
+/* A new answer to the background revalidation replaces the entry. */
+Test(multi, swr_background_200_replaces_the_entry) {
+  swr_stored("/swr200");
+  ts_simple(ts, 0, "/swr200", 200,
+            "Cache-Control: max-age=600\r\nETag: \"v2\"\r\nX-Version: 2\r\n",
+            "new");
+  job *j = jobs_new(2);
+  expect_stale_at_once(j, 1, "/swr200");
+  cr_expect_eq(settle_background(), 1);
+  cr_assert_eq(requests_for("/swr200"), 2);
+  cr_expect_str_eq(
+      ts_req_header(ts_request_get(ts, ts_request_count(ts) - 1),
+                    "If-None-Match"),
+      "\"v1\"");
+  httpresp_response *r = next_answer("/swr200", &j[1]);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_HIT);
+  cr_expect_str_eq(fixture_body(r), "new");
+  cr_expect_str_eq(httpresp_response_header(r, "ETag"), "\"v2\"");
+  cr_expect_eq(requests_for("/swr200"), 2);
+  /* The caller's callback saw its two answers, not the background's. */
+  cr_expect_eq(headers_seen, 2);
+  jobs_free(j, 2);
+}
+
+/* The background revalidation fails (a 500, then a connection closed
+ * inside the answer's header): the stale entry stays as it was, still served in
+ * the window, and the next request starts another revalidation. */
+Test(multi, swr_background_failure_keeps_the_stale_entry) {
+  swr_stored("/swrfail");
+  ts_simple(ts, 0, "/swrfail", 500, "X-Version: 9\r\n", "broken");
+  ts_resp *cut = ts_route(ts, 0, "/swrfail");
+  ts_resp_str(cut, "HTTP/1.1 200 OK\r\nX-Version: 9\r\nETa");
+  ts_resp_close(cut);
+  ts_simple(ts, 0, "/swrfail", 304, "ETag: \"v1\"\r\n", NULL);
+  job *j = jobs_new(2);
+  expect_stale_at_once(j, 1, "/swrfail");
+  cr_expect_eq(settle_background(), 1);
+  cr_expect_eq(requests_for("/swrfail"), 2);
+  expect_stale_at_once(j + 1, 1, "/swrfail");
+  cr_expect_eq(settle_background(), 2);
+  cr_expect_eq(requests_for("/swrfail"), 3);
+  const ts_request *q = ts_request_get(ts, ts_request_count(ts) - 1);
+  cr_expect_str_eq(ts_req_header(q, "If-None-Match"), "\"v1\"",
+                   "the entry and its validator were kept");
+  /* Still stale, as it was: the failures wrote nothing. */
+  job *k = jobs_new(1);
+  expect_stale_at_once(k, 1, "/swrfail");
+  cr_expect_eq(settle_background(), 3);
+  jobs_free(k, 1);
+  jobs_free(j, 2);
+}
+
+/* Freeing the context with a background revalidation in flight: nothing
+ * leaks (the sanitizers check), nothing crashes, and the revalidation is
+ * deferred again: a later httpresp_client_revalidate() runs it. */
+Test(multi, swr_free_with_background_revalidation_in_flight) {
+  swr_stored("/swrstall");
+  ts_resp *stall = ts_route(ts, 0, "/swrstall");
+  ts_resp_stall(stall);
+  ts_simple(ts, 0, "/swrstall", 304,
+            "Cache-Control: max-age=600\r\nETag: \"v1\"\r\nX-Version: 2\r\n",
+            NULL);
+  job *j = jobs_new(1);
+  expect_stale_at_once(j, 1, "/swrstall");
+  for (int i = 0; i < 200 && requests_for("/swrstall") < 2; i++)
+    spin(5);
+  cr_assert_eq(requests_for("/swrstall"), 2, "the background one went out");
+  size_t running = 0;
+  cr_assert_eq(httpresp_multi_revalidations(hm, &running, NULL), 0);
+  cr_assert_eq(running, 1);
+  httpresp_multi_free(hm);
+  hm = NULL;
+  cr_expect_eq(httpresp_multi_revalidations(NULL, &running, NULL),
+               HTTPRESP_E_INVALID_ARG);
+  cr_expect_eq(running, 0);
+  CURL *easy = fixture_easy();
+  size_t done = 0;
+  cr_assert_eq(httpresp_client_revalidate(client, easy, &done), 0);
+  cr_expect_eq(done, 1, "the stopped revalidation was deferred again");
+  cr_expect_eq(requests_for("/swrstall"), 3);
+  curl_easy_cleanup(easy);
+  cr_assert_eq(httpresp_multi_new(&hm, client, cm), 0);
+  job *k = jobs_new(1);
+  httpresp_response *r = next_answer("/swrstall", k);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_HIT);
+  cr_expect_str_eq(httpresp_response_header(r, "X-Version"), "2");
+  jobs_free(k, 1);
+  jobs_free(j, 1);
+}
