@@ -723,8 +723,7 @@ Test(multi, free_with_transfers_in_flight) {
 
 static int headers_seen;
 static int count_headers(void *ud, void *request_ud, int status,
-                         const char *url, const char *const *lines,
-                         size_t n) {
+                         const char *url, const char *const *lines, size_t n) {
   (void)ud, (void)request_ud, (void)status, (void)url, (void)lines, (void)n;
   headers_seen++;
   return 0;
@@ -736,12 +735,11 @@ static int count_headers(void *ud, void *request_ud, int status,
 static void swr_stored(const char *path) {
   cr_assert_eq(httpresp_cache_new_memory(&cache, 1 << 20), 0);
   cr_assert_eq(httpresp_client_set_cache(client, cache), 0);
-  cr_assert_eq(httpresp_client_set_stale_while_revalidate(client,
-                                                          HTTPRESP_SWR_DEFER),
-               0);
-  cr_assert_eq(httpresp_client_set_headers_callback(client, count_headers,
-                                                    NULL),
-               0);
+  cr_assert_eq(
+      httpresp_client_set_stale_while_revalidate(client, HTTPRESP_SWR_DEFER),
+      0);
+  cr_assert_eq(
+      httpresp_client_set_headers_callback(client, count_headers, NULL), 0);
   ts_simple(ts, 0, path, 200, SWR_STORED, "old");
   job *j = jobs_new(1);
   job_set(j, 0, path, 0, NULL, 200, "old", 1);
@@ -766,8 +764,7 @@ static void expect_stale_at_once(job *j, size_t n, const char *path) {
     httpresp_cache_status cs = httpresp_response_cache_status(j[i].resp);
     cr_expect_eq(cs, HTTPRESP_CACHE_STALE, "%zu: %s", i,
                  httpresp_cache_status_name(cs));
-    cr_expect_str_eq(httpresp_response_cache_reason(j[i].resp),
-                     "revalidating");
+    cr_expect_str_eq(httpresp_response_cache_reason(j[i].resp), "revalidating");
     cr_expect_str_eq(httpresp_response_header(j[i].resp, "X-Version"), "1");
   }
 }
@@ -851,10 +848,9 @@ Test(multi, swr_background_200_replaces_the_entry) {
   expect_stale_at_once(j, 1, "/swr200");
   cr_expect_eq(settle_background(), 1);
   cr_assert_eq(requests_for("/swr200"), 2);
-  cr_expect_str_eq(
-      ts_req_header(ts_request_get(ts, ts_request_count(ts) - 1),
-                    "If-None-Match"),
-      "\"v1\"");
+  cr_expect_str_eq(ts_req_header(ts_request_get(ts, ts_request_count(ts) - 1),
+                                 "If-None-Match"),
+                   "\"v1\"");
   httpresp_response *r = next_answer("/swr200", &j[1]);
   cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_HIT);
   cr_expect_str_eq(fixture_body(r), "new");
