@@ -47,6 +47,17 @@ struct httpresp_multi {
   size_t nspare;
   size_t bg_running; /* background revalidations in `running` or `parked` */
   size_t bg_done;    /* background revalidations ended */
+  /* Background revalidations taken, to start before the call that took
+   * them returns (start_queued): starting one where it was taken would
+   * nest transfers' steps in each other. */
+  struct bg_start *queue;
+  size_t nqueue, queue_cap;
+};
+
+struct bg_start {
+  CURL *easy; /* the duplicate handle, ours */
+  httpresp_request *req;
+  const char *id;
 };
 
 /* Uninitialised storage for a transfer. */
@@ -93,8 +104,7 @@ static void list_unlink(mx_list *l, mxfer *m) {
   l->n--;
 }
 
-static void apply_step(httpresp_multi *m, mxfer *t, hr_step step);
-static void start_background(httpresp_multi *m, CURL *easy, const char *id);
+static void take_background(httpresp_multi *m, CURL *easy, const char *id);
 
 /* Ends a background revalidation that is in no list: its handle is
  * cleaned up and the client's deferred revalidation dropped (done:
@@ -119,61 +129,17 @@ static void finish(httpresp_multi *m, mxfer *t) {
     xfer_put(m, t);
     return;
   }
-  /* Answered stale: its deferred revalidation starts now, on a duplicate
-   * of the handle as the caller set it (the library's options are reset). */
+  /* Answered stale: its deferred revalidation is taken now, on a duplicate
+   * of the handle as the caller set it (the library's options are reset),
+   * and started before the call returns. */
   char *swr = t->x.swr_id;
   t->x.swr_id = NULL;
   hr_xfer_cleanup(&t->x);
   t->state = MX_DONE;
   list_push(&m->done, t);
   if (swr)
-    start_background(m, t->easy, swr);
+    take_background(m, t->easy, swr);
   free(swr);
-}
-
-/* Runs `req` over `easy` as transfer `t` (CURLOPT_PRIVATE points to it
- * until it ends); `copy` as for hr_xfer_init.  0, or an error code (then
- * `t` is the caller's again). */
-static int start(httpresp_multi *m, mxfer *t, CURL *easy,
-                 const httpresp_request *req, int copy) {
-  int rc = hr_xfer_init(&t->x, m->client, easy, req, copy);
-  if (rc)
-    return rc;
-  t->easy = easy;
-  t->resp = NULL;
-  t->x.background = t->swr_id != NULL;
-  curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)t);
-  /* apply_step sets its state and puts it on that state's list. */
-  apply_step(m, t, hr_xfer_begin(&t->x));
-  return 0;
-}
-
-/* Starts the deferred revalidation `id` in the background, on a duplicate
- * of `easy`, unless it runs already (another request, another context or
- * httpresp_client_revalidate() is at it).  Out of memory it stays
- * deferred, for the next request in the window. */
-static void start_background(httpresp_multi *m, CURL *easy, const char *id) {
-  const char *idp = NULL;
-  httpresp_request *req = hr_client_swr_take(m->client, id, &idp);
-  if (!req)
-    return;
-  CURL *dup = curl_easy_duphandle(easy);
-  mxfer *t = dup ? xfer_get(m) : NULL;
-  if (!t) {
-    curl_easy_cleanup(dup);
-    hr_client_swr_end(m->client, idp, 0);
-    return;
-  }
-  t->userp = NULL;
-  t->swr_id = idp;
-  m->bg_running++;
-  /* The request stays the client's list's until the revalidation ends. */
-  if (start(m, t, dup, req, 0) != 0) {
-    curl_easy_cleanup(dup);
-    hr_client_swr_end(m->client, idp, 0);
-    m->bg_running--;
-    xfer_put(m, t);
-  }
 }
 
 /* Puts a transfer where its step says it belongs. */
@@ -193,6 +159,70 @@ static void apply_step(httpresp_multi *m, mxfer *t, hr_step step) {
     list_push(&m->parked, t);
   } else {
     finish(m, t);
+  }
+}
+
+/* Runs `req` over `easy` as transfer `t` (CURLOPT_PRIVATE points to it
+ * until it ends); `copy` as for hr_xfer_init.  0, or an error code (then
+ * `t` is the caller's again). */
+static int start(httpresp_multi *m, mxfer *t, CURL *easy,
+                 const httpresp_request *req, int copy) {
+  int rc = hr_xfer_init(&t->x, m->client, easy, req, copy);
+  if (rc)
+    return rc;
+  t->easy = easy;
+  t->resp = NULL;
+  t->x.background = t->swr_id != NULL;
+  curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)t);
+  /* apply_step sets its state and puts it on that state's list. */
+  apply_step(m, t, hr_xfer_begin(&t->x));
+  return 0;
+}
+
+/* Takes the deferred revalidation `id` for the background, on a duplicate
+ * of `easy`, unless it runs already (another request, another context or
+ * httpresp_client_revalidate() is at it); start_queued starts it.  Out of
+ * memory it stays deferred, for the next request in the window. */
+static void take_background(httpresp_multi *m, CURL *easy, const char *id) {
+  const char *idp = NULL;
+  httpresp_request *req = hr_client_swr_take(m->client, id, &idp);
+  if (!req)
+    return;
+  if (m->nqueue == m->queue_cap) {
+    size_t cap = m->queue_cap ? m->queue_cap * 2 : 4;
+    struct bg_start *q = realloc(m->queue, cap * sizeof(*q));
+    if (!q) {
+      hr_client_swr_end(m->client, idp, 0);
+      return;
+    }
+    m->queue = q;
+    m->queue_cap = cap;
+  }
+  CURL *dup = curl_easy_duphandle(easy);
+  if (!dup) {
+    hr_client_swr_end(m->client, idp, 0);
+    return;
+  }
+  m->queue[m->nqueue++] = (struct bg_start){dup, req, idp};
+}
+
+/* Starts the background revalidations taken during this call. */
+static void start_queued(httpresp_multi *m) {
+  while (m->nqueue) {
+    struct bg_start b = m->queue[--m->nqueue];
+    mxfer *t = xfer_get(m);
+    if (t) {
+      t->userp = NULL;
+      t->swr_id = b.id;
+      m->bg_running++;
+      /* The request stays the client's list's until it ends. */
+      if (start(m, t, b.easy, b.req, 0) == 0)
+        continue;
+      m->bg_running--;
+      xfer_put(m, t);
+    }
+    curl_easy_cleanup(b.easy);
+    hr_client_swr_end(m->client, b.id, 0);
   }
 }
 
@@ -239,6 +269,7 @@ void httpresp_multi_free(httpresp_multi *m) {
   drop_list(m, &m->running);
   drop_list(m, &m->parked);
   drop_list(m, &m->done);
+  free(m->queue); /* empty: start_queued ran before each call returned */
   while (m->spare) {
     mxfer *next = m->spare->next;
     free(m->spare);
@@ -261,6 +292,7 @@ int httpresp_multi_add(httpresp_multi *m, CURL *easy,
   int rc = start(m, t, easy, req, 1);
   if (rc)
     xfer_put(m, t);
+  start_queued(m);
   return rc;
 }
 
@@ -284,18 +316,19 @@ static void process(httpresp_multi *m) {
     list_unlink(&m->running, t);
     apply_step(m, t, hr_xfer_complete(&t->x, result));
   }
-  if (!m->parked.head)
-    return;
-  int64_t now = hr_client_now(m->client);
-  mxfer *t = m->parked.head;
-  while (t) {
-    mxfer *next = t->next;
-    if (t->x.wake_ms <= now) {
-      list_unlink(&m->parked, t);
-      apply_step(m, t, hr_xfer_resume(&t->x));
+  if (m->parked.head) {
+    int64_t now = hr_client_now(m->client);
+    mxfer *t = m->parked.head;
+    while (t) {
+      mxfer *next = t->next;
+      if (t->x.wake_ms <= now) {
+        list_unlink(&m->parked, t);
+        apply_step(m, t, hr_xfer_resume(&t->x));
+      }
+      t = next;
     }
-    t = next;
   }
+  start_queued(m);
 }
 
 /* Milliseconds until the earliest parked transfer wakes, -1 if none. */

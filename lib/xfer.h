@@ -106,20 +106,20 @@ typedef struct hr_xfer {
 
   /* cache state of the current hop */
   hr_hop_cache hc;
+  /* This is a background revalidation (the multi driver's): nobody
+   * receives its answer, and the final-headers and early-hints callbacks
+   * are not run for it. */
+  int background;
   hr_stored *stored;         /* stored response served or revalidated */
   int64_t request_ms;
   int64_t response_ms;
   hr_buf sink_copy;          /* body kept for the cache when a sink is used */
   int sink_copy_full;
   hr_claim claim;            /* a coalescing lock held, or waited for */
-
   /* stale-while-revalidate: the id of the entry this request was answered
    * stale from, its revalidation deferred (malloc'd, or NULL); the multi
    * driver runs that revalidation in the background. */
   char *swr_id;
-  /* This is such a background revalidation: nobody receives its answer,
-   * and the final-headers and early-hints callbacks are not run for it. */
-  int background;
 
   /* Large members last: hr_xfer_init zeroes what comes before them
    * (HR_XFER_HEAD) and initialises these itself. */
