@@ -926,3 +926,78 @@ Test(multi, swr_free_with_background_revalidation_in_flight) {
   jobs_free(k, 1);
   jobs_free(j, 1);
 }
+
+/* Starts a GET of `path` with `Accept: accept`. */
+static void job_start_accept(job *j, const char *path, const char *accept,
+                             const char *body) {
+  job_set(j, 0, path, 0, NULL, 200, body, 1);
+  httpresp_request *req = NULL;
+  cr_assert_eq(httpresp_request_new(&req, "GET", j->url), 0);
+  cr_assert_eq(httpresp_request_add_header(req, "Accept", accept), 0);
+  cr_assert_eq(httpresp_multi_add(hm, j->easy, req, j), 0);
+  httpresp_request_free(req);
+}
+
+/* Two variants of one URL (Vary: Accept), both stale in the window, ten
+ * requests for each: each variant is revalidated once, with its own
+ * validator, and each one's 304 refreshes that variant only. */
+Test(multi, swr_one_background_revalidation_per_variant) {
+  cr_assert_eq(httpresp_cache_new_memory(&cache, 1 << 20), 0);
+  cr_assert_eq(httpresp_client_set_cache(client, cache), 0);
+  cr_assert_eq(
+      httpresp_client_set_stale_while_revalidate(client, HTTPRESP_SWR_DEFER),
+      0);
+  ts_simple(ts, 0, "/var", 200,
+            "Cache-Control: max-age=1, stale-while-revalidate=60\r\n"
+            "Vary: Accept\r\nETag: \"json\"\r\n",
+            "{}");
+  ts_simple(ts, 0, "/var", 200,
+            "Cache-Control: max-age=1, stale-while-revalidate=60\r\n"
+            "Vary: Accept\r\nETag: \"csv\"\r\n",
+            "a,b");
+  job *w = jobs_new(2);
+  job_start_accept(&w[0], "/var", "application/json", "{}");
+  cr_assert_eq(drive(1, 5000), 1);
+  job_start_accept(&w[1], "/var", "text/csv", "a,b");
+  cr_assert_eq(drive(1, 5000), 1);
+  for (int i = 0; i < 2; i++)
+    cr_assert_eq(httpresp_response_cache_status(w[i].resp),
+                 HTTPRESP_CACHE_STORED);
+  clk.now_ms += 5000;
+  ts_resp *r = ts_route(ts, 0, "/var");
+  ts_resp_delay(r, 100);
+  ts_resp_simple(r, 304, "Cache-Control: max-age=600\r\nX-Fresh: 1\r\n", NULL);
+  enum { N = 10 };
+  job *j = jobs_new(2 * N);
+  for (int i = 0; i < 2 * N; i++) {
+    int csv = i % 2;
+    job_start_accept(&j[i], "/var", csv ? "text/csv" : "application/json",
+                     csv ? "a,b" : "{}");
+    cr_assert_eq(collect(), 1, "request %d waited for the network", i);
+    job_check(&j[i]);
+    cr_expect_eq(httpresp_response_cache_status(j[i].resp),
+                 HTTPRESP_CACHE_STALE);
+  }
+  cr_expect_eq(settle_background(), 2);
+  cr_assert_eq(requests_for("/var"), 4, "one revalidation per variant");
+  const char *inm[2] = {ts_req_header(ts_request_get(ts, 2), "If-None-Match"),
+                        ts_req_header(ts_request_get(ts, 3), "If-None-Match")};
+  cr_assert(inm[0] && inm[1]);
+  cr_expect(strcmp(inm[0], inm[1]) != 0, "both sent %s", inm[0]);
+  for (int k = 0; k < 2; k++)
+    cr_expect(strcmp(inm[k], "\"json\"") == 0 || strcmp(inm[k], "\"csv\"") == 0,
+              "%s", inm[k]);
+  job *f = jobs_new(2);
+  job_start_accept(&f[0], "/var", "application/json", "{}");
+  job_start_accept(&f[1], "/var", "text/csv", "a,b");
+  cr_assert_eq(drive(2, 5000), 2);
+  for (int i = 0; i < 2; i++) {
+    job_check(&f[i]);
+    cr_expect_eq(httpresp_response_cache_status(f[i].resp), HTTPRESP_CACHE_HIT);
+    cr_expect_str_eq(httpresp_response_header(f[i].resp, "X-Fresh"), "1");
+  }
+  cr_expect_eq(requests_for("/var"), 4);
+  jobs_free(f, 2);
+  jobs_free(j, 2 * N);
+  jobs_free(w, 2);
+}
