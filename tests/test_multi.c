@@ -1001,3 +1001,49 @@ Test(multi, swr_one_background_revalidation_per_variant) {
   jobs_free(j, 2 * N);
   jobs_free(w, 2);
 }
+
+/* The caller's own event loop (socket callbacks, httpresp_multi_timeout):
+ * the background revalidation's socket and timer come to it like any
+ * transfer's, and it ends without ever being handed back. */
+Test(multi, swr_background_revalidation_in_a_socket_action_loop) {
+  memset(&ev, 0, sizeof(ev));
+  ev.curl_timer = -1;
+  curl_multi_setopt(cm, CURLMOPT_SOCKETFUNCTION, on_socket);
+  curl_multi_setopt(cm, CURLMOPT_SOCKETDATA, &ev);
+  curl_multi_setopt(cm, CURLMOPT_TIMERFUNCTION, on_timer);
+  curl_multi_setopt(cm, CURLMOPT_TIMERDATA, &ev);
+  cr_assert_eq(httpresp_cache_new_memory(&cache, 1 << 20), 0);
+  cr_assert_eq(httpresp_client_set_cache(client, cache), 0);
+  cr_assert_eq(
+      httpresp_client_set_stale_while_revalidate(client, HTTPRESP_SWR_DEFER),
+      0);
+  ts_simple(ts, 0, "/sa", 200, SWR_STORED, "old");
+  ts_simple(ts, 0, "/sa", 304,
+            "Cache-Control: max-age=600\r\nETag: \"v1\"\r\nX-Version: 2\r\n",
+            NULL);
+  job *j = jobs_new(3);
+  job_set(&j[0], 0, "/sa", 0, NULL, 200, "old", 1);
+  job_start(&j[0]);
+  cr_assert_eq(sa_drive(1, 5000), 1);
+  clk.now_ms += 5000;
+  job_set(&j[1], 0, "/sa", 0, NULL, 200, "old", 1);
+  job_start(&j[1]);
+  cr_assert_eq(collect(), 1, "the stale answer waited for the network");
+  cr_expect_eq(httpresp_response_cache_status(j[1].resp), HTTPRESP_CACHE_STALE);
+  size_t running = 1, done = 0;
+  for (int i = 0; i < 500 && running; i++) {
+    cr_assert_eq(sa_drive(1, 10), 0, "a background revalidation came back");
+    cr_assert_eq(httpresp_multi_revalidations(hm, &running, &done), 0);
+  }
+  cr_assert_eq(running, 0);
+  cr_expect_eq(done, 1);
+  cr_assert_eq(requests_for("/sa"), 2);
+  cr_expect_str_eq(ts_req_header(ts_request_get(ts, 1), "If-None-Match"),
+                   "\"v1\"");
+  job_set(&j[2], 0, "/sa", 0, NULL, 200, "old", 1);
+  job_start(&j[2]);
+  cr_assert_eq(collect(), 1);
+  cr_expect_eq(httpresp_response_cache_status(j[2].resp), HTTPRESP_CACHE_HIT);
+  cr_expect_str_eq(httpresp_response_header(j[2].resp, "X-Version"), "2");
+  jobs_free(j, 3);
+}
