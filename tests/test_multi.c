@@ -1047,3 +1047,47 @@ Test(multi, swr_background_revalidation_in_a_socket_action_loop) {
   cr_expect_str_eq(httpresp_response_header(j[2].resp, "X-Version"), "2");
   jobs_free(j, 3);
 }
+
+static int bg_waits;
+static void *bg_wait_ud;
+static int64_t record_wait(void *ud, void *request_ud, httpresp_wait_reason why,
+                           int64_t ms, const char *url) {
+  (void)ud, (void)why, (void)url;
+  bg_waits++;
+  bg_wait_ud = request_ud;
+  return ms;
+}
+
+/* The background revalidation waits for a Retry-After like any request,
+ * through the caller's wait callback, but without the userdata of the
+ * request answered stale: that request is done, and what its userdata
+ * points to may be gone. */
+Test(multi, swr_background_callbacks_get_no_request_userdata) {
+  swr_stored("/swrwait");
+  ts_simple(ts, 0, "/swrwait", 429, "Retry-After: 1\r\n", "later");
+  ts_simple(ts, 0, "/swrwait", 304,
+            "Cache-Control: max-age=600\r\nETag: \"v1\"\r\nX-Version: 2\r\n",
+            NULL);
+  cr_assert_eq(httpresp_client_set_wait_callback(client, record_wait, NULL), 0);
+  bg_wait_ud = &bg_waits;
+  job *j = jobs_new(2);
+  job_set(&j[0], 0, "/swrwait", 0, NULL, 200, "old", 1);
+  httpresp_request *req = NULL;
+  cr_assert_eq(httpresp_request_new(&req, "GET", j[0].url), 0);
+  cr_assert_eq(httpresp_request_set_userdata(req, &j[0]), 0);
+  cr_assert_eq(httpresp_multi_add(hm, j[0].easy, req, &j[0]), 0);
+  httpresp_request_free(req);
+  cr_assert_eq(collect(), 1);
+  cr_expect_eq(httpresp_response_cache_status(j[0].resp), HTTPRESP_CACHE_STALE);
+  for (int i = 0; i < 200 && !bg_waits; i++)
+    spin(5);
+  cr_assert_eq(bg_waits, 1, "the 429 was not waited for");
+  cr_expect_null(bg_wait_ud, "the wait callback got the done request's data");
+  clk.now_ms += 1000;
+  cr_expect_eq(settle_background(), 1);
+  cr_expect_eq(requests_for("/swrwait"), 3);
+  httpresp_response *r = next_answer("/swrwait", &j[1]);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_HIT);
+  cr_expect_str_eq(httpresp_response_header(r, "X-Version"), "2");
+  jobs_free(j, 2);
+}
