@@ -1174,9 +1174,10 @@ HTTPRESP_EXTERN int httpresp_multi_add(httpresp_multi *m, CURL *easy,
                                        void *userp);
 /** curl_multi_perform() plus the policy work for finished transfers.
  *  `*running` (if not NULL) is set to the requests not yet complete,
- *  parked ones included, background revalidations not.  Returns an httpresp_code, not a CURLMcode: 0, or
- *  HTTPRESP_E_CURL when curl_multi_perform() failed (the policy work for
- *  transfers already finished is done all the same). */
+ *  parked ones included, background revalidations not.  Returns an
+ *  httpresp_code, not a CURLMcode: 0, or HTTPRESP_E_CURL when
+ *  curl_multi_perform() failed (the policy work for transfers already
+ *  finished is done all the same). */
 HTTPRESP_EXTERN int httpresp_multi_perform(httpresp_multi *m, int *running);
 /** curl_multi_poll() with the timeout shortened to the next wake-up of a
  *  parked transfer.  Returns 0, HTTPRESP_E_INVALID_ARG for a negative
@@ -1210,8 +1211,7 @@ HTTPRESP_EXTERN size_t httpresp_multi_pending(const httpresp_multi *m);
  *  context was made, whatever came of them (either may be NULL; 0 without
  *  a context).  Returns 0, or HTTPRESP_E_INVALID_ARG if `m` is NULL. */
 HTTPRESP_EXTERN int httpresp_multi_revalidations(const httpresp_multi *m,
-                                                 size_t *running,
-                                                 size_t *done);
+                                                 size_t *running, size_t *done);
 /** Take the next completed request: returns 1 and fills the out parameters,
  *  or 0 when none is complete.  The response is the caller's to free; the
  *  easy handle is out of the multi handle and may be reused. */
