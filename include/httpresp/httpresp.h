@@ -764,10 +764,15 @@ typedef enum httpresp_cache_status {
   HTTPRESP_CACHE_STORED,      /**< fetched and stored */
   HTTPRESP_CACHE_REVALIDATED, /**< stored answer confirmed by a 304 */
   HTTPRESP_CACHE_UPDATED,     /**< stored answer replaced by a new 200 */
-  HTTPRESP_CACHE_STALE /**< stored answer served stale because the origin
+  HTTPRESP_CACHE_STALE, /**< stored answer served stale because the origin
                           failed; the cache reason says how ("origin-error:
                           503", "origin-unreachable"), or within a
                           stale-while-revalidate window ("revalidating") */
+  HTTPRESP_CACHE_RESUMED /**< the stored first part of a body that was cut
+                            short, completed by a 206 to Range + If-Range
+                            and delivered as one 200 (and stored whole);
+                            httpresp_response_resumed_from() says where the
+                            new part began */
 } httpresp_cache_status;
 
 /** Why the retry logic stopped repeating. */
@@ -856,6 +861,17 @@ HTTPRESP_EXTERN httpresp_cache_status httpresp_response_cache_status(
     const httpresp_response *resp);
 /** Names of the cache statuses ("hit"); "unknown" outside the enum. */
 HTTPRESP_EXTERN const char *httpresp_cache_status_name(httpresp_cache_status s);
+/** Where a resumed body's new part began: the number of stored bytes it was
+ *  completed from (cache status HTTPRESP_CACHE_RESUMED), else -1.  A 200
+ *  cut short by a transfer error is kept, when it has a strong validator
+ *  (cache status HTTPRESP_CACHE_STORED, reason "incomplete"); the next
+ *  request for the URL asks for the rest with Range and If-Range.  A 206
+ *  that does not continue it exactly (Content-Range, length, validator),
+ *  a 416, or a 200 to If-Range: the stored part is dropped and the caller
+ *  gets the whole body fetched anew, never parts that disagree.  A sink
+ *  receives the stored part first, then the rest. */
+HTTPRESP_EXTERN int64_t httpresp_response_resumed_from(
+    const httpresp_response *resp);
 /** A short reason for the cache status ("no-store"), "" if none.  When the
  *  store failed, "store-failed", followed by the system's error when the
  *  store gave one ("store-failed: No space left on device").  A cache
