@@ -524,6 +524,54 @@ static int answer_stale_now(hr_xfer *x, int64_t now) {
   return ok;
 }
 
+/* A caller's own single-range GET answered from a complete, fresh stored
+ * 200 (RFC 9111 §3.4): a 206 of that part, flagged a hit with the reason
+ * "range".  HR_XS_RUN when it cannot be (the request then goes out as the
+ * caller made it, untouched). */
+static hr_xfer_state serve_range(hr_xfer *x, int64_t now) {
+  httpresp_client *c = x->client;
+  const hr_headers *h = &x->cur->headers;
+  const char *range = NULL;
+  size_t ranges = 0;
+  for (size_t i = 0; i < h->n; i++)
+    if (hr_strcaseeq(h->v[i].name, "Range")) {
+      range = h->v[i].value;
+      ranges++;
+    }
+  if (ranges != 1 || strcmp(x->cur->method, "GET") != 0 ||
+      x->cur->cache_mode != HTTPRESP_CACHE_MODE_DEFAULT ||
+      (c->handle_identity && !x->cur->cache_partition))
+    return HR_XS_RUN;
+  httpresp_request *plain;
+  if (hr_request_copy(&plain, x->cur) != 0)
+    return HR_XS_RUN;
+  hr_headers_remove(&plain->headers, "Range");
+  const char *why;
+  hr_stored *s = NULL;
+  hr_xfer_state next = HR_XS_RUN;
+  uint64_t first, last;
+  hr_cache_entry part;
+  if (hr_cache_request_applies(plain, &why) &&
+      hr_cache_lookup(c->cache, plain, now, &s, &why) == HR_CACHE_USE_FRESH &&
+      s->e.status == 200 &&
+      hr_cache_range_single(range, s->e.body_len, &first, &last) &&
+      hr_cache_range_entry(&s->e, first, last, &part) == 0) {
+    hr_stored *p;
+    if (hr_stored_freeze(&part, &p) == 0) {
+      hr_stored_unref(x->stored);
+      x->stored = p;
+      x->resp->attempts = ++x->attempts;
+      x->resp->cache_status = HTTPRESP_CACHE_HIT;
+      x->resp->cache_reason = "range";
+      next = serve_stored(x);
+    }
+    hr_cache_entry_free(&part);
+  }
+  hr_stored_unref(s);
+  httpresp_request_free(plain);
+  return next;
+}
+
 /* Asks the cache about the current hop before any network: returns
  * HR_XS_RUN to go on to the network (possibly with conditionals added),
  * HR_XS_HOP_DONE when the store answers, HR_XS_DONE on error. */
@@ -540,6 +588,11 @@ static hr_xfer_state consult_cache(hr_xfer *x, int64_t now) {
      * identity's answer must never reach another. */
     applies = 0;
     why = "identity-unknown";
+  }
+  if (have_cache && !applies && strcmp(why, "range") == 0) {
+    hr_xfer_state served = serve_range(x, now);
+    if (served != HR_XS_RUN)
+      return served;
   }
   switch (hr_cache_mode_plan(x->cur->cache_mode, have_cache, applies)) {
   case HR_CACHE_PLAN_FAIL:

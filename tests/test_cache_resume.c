@@ -360,3 +360,62 @@ FIXTURE_TEST(resume, callers_own_range_passes_through) {
   expect_whole(r);
   httpresp_response_free(r);
 }
+
+static httpresp_response *get_range(const char *range) {
+  char *u = ts_url(ts, 0, path);
+  char h[64];
+  snprintf(h, sizeof(h), "Range: %s", range);
+  const char *hdrs[] = {h, NULL};
+  httpresp_response *r = fixture_run(client, easy, "GET", u, NULL, hdrs);
+  free(u);
+  return r;
+}
+
+/* A caller's single range is answered from a complete fresh stored
+ * response: a 206 of that part, no network. */
+FIXTURE_TEST(resume, callers_range_served_from_complete_entry) {
+  snprintf(path, sizeof(path), "/whole");
+  ts_simple(ts, 0, path, 200,
+            "Date: " DATE "\r\nETag: \"v1\"\r\nCache-Control: max-age=600\r\n",
+            body);
+  httpresp_response_free(get_f());
+  static const struct {
+    const char *range;
+    size_t first, last;
+  } rows[] = {{"bytes=2-5", 2, 5},
+              {"bytes=990-", 990, 999},
+              {"bytes=-3", 997, 999},
+              {"bytes=0-5000", 0, 999},
+              {"bytes=999-999", 999, 999}};
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+    httpresp_response *r = get_range(rows[i].range);
+    cr_expect_eq(ts_request_count(ts), 1, "%s: no network", rows[i].range);
+    cr_expect_eq(httpresp_response_status(r), 206, "%s", rows[i].range);
+    cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_HIT);
+    cr_expect_str_eq(httpresp_response_cache_reason(r), "range");
+    char want[64];
+    snprintf(want, sizeof(want), "bytes %zu-%zu/%d", rows[i].first,
+             rows[i].last, BODY_LEN);
+    cr_expect_str_eq(httpresp_response_header(r, "Content-Range"), want);
+    size_t len;
+    const char *b = httpresp_response_body(r, &len);
+    cr_assert_eq(len, rows[i].last - rows[i].first + 1, "%s", rows[i].range);
+    cr_expect(memcmp(b, body + rows[i].first, len) == 0, "%s", rows[i].range);
+    snprintf(want, sizeof(want), "%zu", len);
+    cr_expect_str_eq(httpresp_response_header(r, "Content-Length"), want);
+    httpresp_response_free(r);
+  }
+  /* Several ranges, or one past the end: the server gets them untouched. */
+  ts_simple(ts, 0, path, 416, "Content-Range: bytes */1000\r\n", NULL);
+  const char *passed[] = {"bytes=0-1,5-6", "bytes=1000-"};
+  for (size_t i = 0; i < 2; i++) {
+    httpresp_response *r = get_range(passed[i]);
+    cr_assert_eq(ts_request_count(ts), 2 + i);
+    cr_expect_str_eq(ts_req_header(ts_request_get(ts, 1 + i), "Range"),
+                     passed[i]);
+    cr_expect_null(ts_req_header(ts_request_get(ts, 1 + i), "If-Range"));
+    cr_expect_eq(httpresp_response_status(r), 416);
+    cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_BYPASS);
+    httpresp_response_free(r);
+  }
+}

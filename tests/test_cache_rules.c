@@ -1590,3 +1590,61 @@ Test(cache_rules, incomplete_entry_never_served) {
   httpresp_request_free(r);
   hr_cache_entry_free(&e);
 }
+
+typedef struct range_row {
+  const char *range;
+  uint64_t len;
+  int want;
+  uint64_t first, last;
+} range_row;
+
+static const range_row range_rows[] = {
+    {"bytes=0-0", 10, 1, 0, 0},
+    {"bytes=2-5", 10, 1, 2, 5},
+    {"bytes=2-", 10, 1, 2, 9},
+    {"bytes=2-100", 10, 1, 2, 9}, /* cut to the end (§14.1.2) */
+    {"bytes=-3", 10, 1, 7, 9},
+    {"bytes=-30", 10, 1, 0, 9},
+    {"Bytes=1-1", 10, 1, 1, 1},
+    {"bytes=10-", 10, 0, 0, 0}, /* unsatisfiable */
+    {"bytes=-0", 10, 0, 0, 0},
+    {"bytes=5-2", 10, 0, 0, 0},
+    {"bytes=0-1,3-4", 10, 0, 0, 0}, /* several: not from here */
+    {"items=0-1", 10, 0, 0, 0},
+    {"bytes=", 10, 0, 0, 0},
+    {"bytes=x-1", 10, 0, 0, 0},
+    {"bytes=0-1", 0, 0, 0, 0},
+};
+
+Test(cache_rules, range_single_table) {
+  for (size_t i = 0; i < HR_ARRAY_LEN(range_rows); i++) {
+    const range_row *row = &range_rows[i];
+    uint64_t first = 77, last = 77;
+    int got = hr_cache_range_single(row->range, row->len, &first, &last);
+    cr_expect_eq(got, row->want, "%s", row->range);
+    if (got && row->want) {
+      cr_expect_eq(first, row->first, "%s", row->range);
+      cr_expect_eq(last, row->last, "%s", row->range);
+    }
+  }
+}
+
+Test(cache_rules, range_entry_of_complete_entry) {
+  hr_cache_entry e, part;
+  mkentry(&e, 200, "ETag: \"x\"\nContent-Length: 4", NULL, 0);
+  cr_assert_eq(hr_cache_range_entry(&e, 1, 2, &part), 0);
+  cr_expect_eq(part.status, 206);
+  cr_expect_eq(part.body_len, 2);
+  cr_expect(memcmp(part.body, "od", 2) == 0);
+  expect_fields(&part.headers,
+                "ETag: \"x\"\nDate: {0}\n"
+                "Content-Range: bytes 1-2/4\nContent-Length: 2\n");
+  hr_cache_entry_free(&part);
+  cr_expect_eq(hr_cache_range_entry(&e, 2, 4, &part), HTTPRESP_E_INVALID_ARG);
+  e.incomplete = 1;
+  cr_expect_eq(hr_cache_range_entry(&e, 0, 1, &part), HTTPRESP_E_INVALID_ARG);
+  hr_cache_entry_free(&e);
+  mkentry(&e, 200, "Content-Encoding: gzip", NULL, 0);
+  cr_expect_eq(hr_cache_range_entry(&e, 0, 1, &part), HTTPRESP_E_INVALID_ARG);
+  hr_cache_entry_free(&e);
+}

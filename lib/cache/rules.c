@@ -1236,3 +1236,76 @@ int hr_cache_resume_headers(const hr_cache_entry *e, const hr_headers *h206,
   snprintf(num, sizeof(num), "%llu", (unsigned long long)total);
   return rc ? rc : add_str(out, "Content-Length", num);
 }
+
+int hr_cache_range_single(const char *range, uint64_t len, uint64_t *first,
+                          uint64_t *last) {
+  /* RFC 9110 §14.1.1-14.1.2: "bytes=" first "-" [last], or "-" suffix. */
+  if (!range || !first || !last || !hr_strncaseeq(range, "bytes=", 6))
+    return 0;
+  const char *p = range + 6;
+  while (*p == ' ' || *p == '\t')
+    p++;
+  uint64_t a = 0, b = 0;
+  if (*p == '-') {
+    p++;
+    if (!read_u64(&p, &b))
+      return 0;
+    while (*p == ' ' || *p == '\t')
+      p++;
+    if (*p || b == 0 || len == 0)
+      return 0;
+    *first = b >= len ? 0 : len - b;
+    *last = len - 1;
+    return 1;
+  }
+  if (!read_u64(&p, &a) || *p++ != '-')
+    return 0;
+  int open = !(*p >= '0' && *p <= '9');
+  if (!open && !read_u64(&p, &b))
+    return 0;
+  while (*p == ' ' || *p == '\t')
+    p++;
+  if (*p || a >= len || (!open && b < a))
+    return 0; /* several ranges, unsatisfiable, or invalid */
+  *first = a;
+  *last = open || b >= len ? len - 1 : b;
+  return 1;
+}
+
+int hr_cache_range_entry(const hr_cache_entry *e, uint64_t first, uint64_t last,
+                         hr_cache_entry *out) {
+  if (out)
+    hr_cache_entry_init(out);
+  if (!e || !out || e->incomplete || last < first || last >= e->body_len ||
+      coded(&e->headers))
+    return HTTPRESP_E_INVALID_ARG;
+  out->status = 206;
+  out->request_ms = e->request_ms;
+  out->response_ms = e->response_ms;
+  size_t n = (size_t)(last - first + 1);
+  int rc = HTTPRESP_E_NOMEM;
+  if (!(out->key = hr_strdup(e->key)) || !(out->body = malloc(n + 1)))
+    goto fail;
+  memcpy(out->body, e->body + first, n);
+  out->body[n] = '\0';
+  out->body_len = n;
+  if ((rc = hr_headers_copy(&out->vary, &e->vary)))
+    goto fail;
+  for (size_t i = 0; i < e->headers.n; i++)
+    if (!hr_strcaseeq(e->headers.v[i].name, "Content-Length") &&
+        !hr_strcaseeq(e->headers.v[i].name, "Content-Range") &&
+        (rc = add_field(&out->headers, &e->headers.v[i])))
+      goto fail;
+  char v[80];
+  snprintf(v, sizeof(v), "bytes %llu-%llu/%llu", (unsigned long long)first,
+           (unsigned long long)last, (unsigned long long)e->body_len);
+  if ((rc = add_str(&out->headers, "Content-Range", v)))
+    goto fail;
+  snprintf(v, sizeof(v), "%zu", n);
+  if ((rc = add_str(&out->headers, "Content-Length", v)))
+    goto fail;
+  return 0;
+fail:
+  hr_cache_entry_free(out);
+  return rc ? rc : HTTPRESP_E_NOMEM;
+}

@@ -278,6 +278,21 @@ int hr_cache_resume_headers(const hr_cache_entry *e, const hr_headers *h206,
                             uint64_t total, int64_t response_ms,
                             hr_headers *out);
 
+/* Whether `range` (a caller's Range value) asks for one satisfiable byte
+ * range of a representation of `len` bytes (RFC 9110 §14.1.2: first-last,
+ * first-, or a suffix -n; last past the end is cut to it): 1 with the
+ * bounds, else 0 (several ranges, another unit, unsatisfiable, invalid). */
+int hr_cache_range_single(const char *range, uint64_t len, uint64_t *first,
+                          uint64_t *last);
+/* The 206 a complete stored 200 `e` answers a range with (RFC 9111 §3.4:
+ * a cache may answer a range from a stored complete response): its fields
+ * with Content-Range and Content-Length of the part, its times, and bytes
+ * first..last of its body.  0, HTTPRESP_E_NOMEM, or
+ * HTTPRESP_E_INVALID_ARG (an incomplete entry, bounds outside the body, a
+ * content coding: the stored bytes may be decoded ones). */
+int hr_cache_range_entry(const hr_cache_entry *e, uint64_t first, uint64_t last,
+                         hr_cache_entry *out);
+
 /* Whether `method` is unsafe (anything but GET, HEAD, OPTIONS, TRACE). */
 int hr_cache_method_unsafe(const char *method);
 
