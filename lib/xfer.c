@@ -921,6 +921,39 @@ static void remember_quiet(hr_xfer *x) {
   free(key);
 }
 
+/* A 206 to the caller's own GET for "bytes=0-..." that holds the start of
+ * a longer body (RFC 9111 §3.3): kept as an incomplete entry, so that the
+ * next plain GET asks only for the rest; never over a complete stored
+ * answer or a longer part. */
+static void keep_callers_first_part(hr_xfer *x) {
+  httpresp_client *c = x->client;
+  const char *why;
+  if (x->status != 206 || !x->deliver_body || x->cur->sink ||
+      strcmp(x->cur->method, "GET") != 0 ||
+      x->cur->cache_mode != HTTPRESP_CACHE_MODE_DEFAULT ||
+      (c->handle_identity && !x->cur->cache_partition))
+    return;
+  hr_headers h;
+  hr_headers_init(&h);
+  httpresp_request *plain = NULL;
+  size_t len = x->resp->body.len;
+  if (hr_cache_first_part_fields(&x->hdrs, len, &h, &why) &&
+      hr_request_copy(&plain, x->cur) == 0) {
+    hr_headers_remove(&plain->headers, "Range");
+    hr_stored *s = NULL;
+    int64_t now = hr_client_now(c);
+    if (hr_cache_request_applies(plain, &why)) {
+      hr_cache_consult(c->cache, plain, now, 1, &s, &why);
+      if (!s || (s->e.incomplete && s->e.body_len < len))
+        hr_cache_on_partial(c->cache, plain, 200, &h, x->resp->body.data, len,
+                            x->request_ms, x->response_ms, &why);
+    }
+    hr_stored_unref(s);
+  }
+  httpresp_request_free(plain);
+  hr_headers_free(&h);
+}
+
 /* What a response from the network does to the cache: unsafe methods
  * invalidate (RFC 9111 §4.4), storable answers are stored (§3). */
 static void update_cache(hr_xfer *x) {
@@ -929,6 +962,9 @@ static void update_cache(hr_xfer *x) {
     return;
   if (hr_cache_method_unsafe(x->cur->method))
     hr_cache_on_unsafe(cache, x->cur, x->status, &x->hdrs);
+  if (x->hc == HR_HC_OFF && x->resp->cache_reason &&
+      strcmp(x->resp->cache_reason, "range") == 0)
+    keep_callers_first_part(x);
   if (x->hc == HR_HC_OFF || x->dec.revalidated || x->dec.next == HR_NEXT_STOP ||
       !hr_cache_hop_storable(x->dec.next == HR_NEXT_RETRY, x->discarded))
     return;

@@ -419,3 +419,52 @@ FIXTURE_TEST(resume, callers_range_served_from_complete_entry) {
     httpresp_response_free(r);
   }
 }
+
+/* The caller's own 206 for the start of a body is kept: the next plain GET
+ * asks only for the rest and gets the whole body. */
+FIXTURE_TEST(resume, callers_first_part_is_kept_and_resumed) {
+  snprintf(path, sizeof(path), "/first");
+  char first[401];
+  memcpy(first, body, 400);
+  first[400] = '\0';
+  ts_simple(ts, 0, path, 206,
+            "Date: " DATE "\r\nETag: \"v1\"\r\nCache-Control: max-age=600\r\n"
+            "Content-Range: bytes 0-399/1000",
+            first);
+  serve_206("ETag: \"v1\"", 400, 400);
+  httpresp_response *r = get_range("bytes=0-399");
+  cr_expect_eq(httpresp_response_status(r), 206);
+  cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_BYPASS);
+  httpresp_response_free(r);
+  r = get_f();
+  cr_assert_eq(ts_request_count(ts), 2);
+  cr_expect_str_eq(ts_req_header(ts_request_get(ts, 1), "Range"), "bytes=400-");
+  cr_expect_str_eq(ts_req_header(ts_request_get(ts, 1), "If-Range"), "\"v1\"");
+  expect_whole(r);
+  cr_expect_eq(httpresp_response_resumed_from(r), 400);
+  httpresp_response_free(r);
+}
+
+/* A 206 that is not the start of the body, or is the whole of it, is not
+ * kept: the next plain GET asks for everything. */
+FIXTURE_TEST(resume, callers_other_parts_are_not_kept) {
+  static const char *const ranges[] = {"bytes 100-199/1000", "bytes 0-99/*"};
+  for (size_t i = 0; i < 2; i++) {
+    ts_reset(ts);
+    snprintf(path, sizeof(path), "/other-%zu", i);
+    char h[256], part[101];
+    snprintf(h, sizeof(h),
+             "Date: " DATE "\r\nETag: \"v1\"\r\nContent-Range: %s", ranges[i]);
+    memcpy(part, body + (i ? 0 : 100), 100);
+    part[100] = '\0';
+    ts_simple(ts, 0, path, 206, h, part);
+    ts_simple(ts, 0, path, 200, "Date: " DATE "\r\nETag: \"v1\"", body);
+    httpresp_response_free(get_range(i ? "bytes=0-99" : "bytes=100-199"));
+    httpresp_response *r = get_f();
+    cr_assert_eq(ts_request_count(ts), 2);
+    cr_expect_null(ts_req_header(ts_request_get(ts, 1), "Range"), "%s",
+                   ranges[i]);
+    expect_whole(r);
+    httpresp_response_free(r);
+  }
+}

@@ -1648,3 +1648,35 @@ Test(cache_rules, range_entry_of_complete_entry) {
   cr_expect_eq(hr_cache_range_entry(&e, 0, 1, &part), HTTPRESP_E_INVALID_ARG);
   hr_cache_entry_free(&e);
 }
+
+typedef struct first_part_row {
+  const char *h206;
+  size_t got;
+  int want;
+  const char *fields;
+} first_part_row;
+
+static const first_part_row first_part_rows[] = {
+    {"ETag: \"x\"\nContent-Range: bytes 0-3/10\nContent-Length: 4", 4, 1,
+     "ETag: \"x\"\nContent-Length: 10\n"},
+    {"ETag: \"x\"\nContent-Range: bytes 1-4/10", 4, 0, ""},  /* not the start */
+    {"ETag: \"x\"\nContent-Range: bytes 0-9/10", 10, 0, ""}, /* the whole */
+    {"ETag: \"x\"\nContent-Range: bytes 0-3/*", 4, 0, ""},  /* length unknown */
+    {"ETag: \"x\"\nContent-Range: bytes 0-3/10", 3, 0, ""}, /* body short */
+    {"ETag: \"x\"", 4, 0, ""},
+};
+
+Test(cache_rules, first_part_fields_table) {
+  for (size_t i = 0; i < HR_ARRAY_LEN(first_part_rows); i++) {
+    const first_part_row *row = &first_part_rows[i];
+    hr_headers h, out;
+    fill(&h, row->h206);
+    hr_headers_init(&out);
+    const char *why;
+    cr_expect_eq(hr_cache_first_part_fields(&h, row->got, &out, &why),
+                 row->want, "%s", row->h206);
+    expect_fields(&out, row->fields);
+    hr_headers_free(&h);
+    hr_headers_free(&out);
+  }
+}

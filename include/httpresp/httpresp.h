@@ -869,7 +869,10 @@ HTTPRESP_EXTERN const char *httpresp_cache_status_name(httpresp_cache_status s);
  *  that does not continue it exactly (Content-Range, length, validator),
  *  a 416, or a 200 to If-Range: the stored part is dropped and the caller
  *  gets the whole body fetched anew, never parts that disagree.  A sink
- *  receives the stored part first, then the rest. */
+ *  receives the stored part first, then the rest.  A caller's own Range
+ *  request goes out untouched; a single range is answered from a complete
+ *  fresh stored 200 as a 206 (hit, reason "range"), and a 206 holding the
+ *  start of a longer body ("bytes 0-L/T") is kept like a body cut short. */
 HTTPRESP_EXTERN int64_t httpresp_response_resumed_from(
     const httpresp_response *resp);
 /** A short reason for the cache status ("no-store"), "" if none.  When the
@@ -890,7 +893,9 @@ HTTPRESP_EXTERN const char *httpresp_response_cache_reason(
  *    GET.  Any other method, and a request with a conditional
  *    (If-None-Match, If-Modified-Since, If-Match, If-Unmodified-Since,
  *    If-Range) or a Range field, bypasses the cache
- *    (HTTPRESP_CACHE_BYPASS).  An unsafe request (POST, PUT, DELETE, ...)
+ *    (HTTPRESP_CACHE_BYPASS), except that a single range is answered from
+ *    a complete fresh stored 200 as a 206 of it (HTTPRESP_CACHE_HIT,
+ *    reason "range").  An unsafe request (POST, PUT, DELETE, ...)
  *    answered with 2xx or 3xx removes what is stored for its URL and for
  *    its Location and Content-Location when those are on the same origin.
  *  - Request Cache-Control directives honoured: `no-store` (the answer is
@@ -929,6 +934,12 @@ HTTPRESP_EXTERN const char *httpresp_response_cache_reason(
  *    method, removes every variant of the URL.  A version 1 store sees a variant
  *    as a key of its own (the URL's key followed by "#v" and 16 hex
  *    digits; "#i" for the index).
+ *  - Partial content (RFC 9110 §14, RFC 9111 §3.3-3.4): a 200 cut short
+ *    with a strong validator keeps the part received, and the next GET
+ *    asks for the rest with Range + If-Range; a 206 that continues it
+ *    exactly is delivered as one 200 (HTTPRESP_CACHE_RESUMED), anything
+ *    else fetches the whole body again.  See
+ *    httpresp_response_resumed_from().
  *  - Entries larger than 64 MiB (headers and body) are not stored.
  *  - The cache never makes a request fail: a store that cannot load an
  *    entry is a miss, one that cannot save it leaves the answer unstored

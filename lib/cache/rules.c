@@ -1309,3 +1309,37 @@ fail:
   hr_cache_entry_free(out);
   return rc ? rc : HTTPRESP_E_NOMEM;
 }
+
+int hr_cache_first_part_fields(const hr_headers *h206, size_t body_len,
+                               hr_headers *out, const char **why) {
+  const char *dummy;
+  if (!why)
+    why = &dummy;
+  *why = "content-range";
+  if (!h206 || !out)
+    return 0;
+  hr_headers_clear(out);
+  uint64_t first, last;
+  int64_t complete;
+  const char *cr = hr_headers_get(h206, "Content-Range");
+  if (!cr || hr_cache_content_range(cr, &first, &last, &complete) != 0 ||
+      first != 0 || complete < 0 || last + 1 != (uint64_t)body_len ||
+      last + 1 >= (uint64_t)complete)
+    return 0;
+  int rc = 0;
+  for (size_t i = 0; !rc && i < h206->n; i++)
+    if (!hr_strcaseeq(h206->v[i].name, "Content-Length") &&
+        !hr_strcaseeq(h206->v[i].name, "Content-Range"))
+      rc = add_field(out, &h206->v[i]);
+  char num[24];
+  snprintf(num, sizeof(num), "%lld", (long long)complete);
+  if (!rc)
+    rc = add_str(out, "Content-Length", num);
+  if (rc) {
+    hr_headers_clear(out);
+    *why = "store-failed";
+    return 0;
+  }
+  *why = "";
+  return 1;
+}

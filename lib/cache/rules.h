@@ -293,6 +293,16 @@ int hr_cache_range_single(const char *range, uint64_t len, uint64_t *first,
 int hr_cache_range_entry(const hr_cache_entry *e, uint64_t first, uint64_t last,
                          hr_cache_entry *out);
 
+/* A 206 to a caller's own Range request that holds the first `body_len`
+ * bytes of a longer representation of known length ("bytes 0-L/T", L + 1
+ * == body_len < T) is the start of a body the cache may keep to resume
+ * (RFC 9111 §3.3): 1 with, in `out` (cleared first), the fields of the 200
+ * it is the start of (the 206's, without Content-Range, Content-Length
+ * T); else 0 with `*why` ("content-range", "store-failed").  Whether it
+ * may be kept is then hr_cache_partial_storable's. */
+int hr_cache_first_part_fields(const hr_headers *h206, size_t body_len,
+                               hr_headers *out, const char **why);
+
 /* Whether `method` is unsafe (anything but GET, HEAD, OPTIONS, TRACE). */
 int hr_cache_method_unsafe(const char *method);
 
