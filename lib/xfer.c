@@ -839,7 +839,9 @@ static void keep_final(hr_xfer *x) {
 /* Records the hop with decision `d`: 0, or -1 when out of memory (the
  * response then says so, and the request is done). */
 static int record(hr_xfer *x, httpresp_decision d) {
-  if (hr_response_add_hop(x->resp, x->status, x->cur->method, x->cur->url, d)) {
+  /* A resumed hop received a 206, whatever 200 it was made into. */
+  int status = x->resuming ? 206 : x->status;
+  if (hr_response_add_hop(x->resp, status, x->cur->method, x->cur->url, d)) {
     fail(x, HTTPRESP_E_NOMEM, "out of memory");
     return -1;
   }

@@ -129,6 +129,7 @@ static void cut_and_resume(size_t n) {
   expect_whole(r);
   cr_expect_eq(httpresp_response_cache_status(r), HTTPRESP_CACHE_RESUMED);
   cr_expect_eq(httpresp_response_resumed_from(r), (int64_t)n);
+  fixture_expect_hop(r, 0, 206, HTTPRESP_DECISION_DELIVER);
   char cl[16];
   snprintf(cl, sizeof(cl), "%d", BODY_LEN);
   cr_expect_str_eq(httpresp_response_header(r, "Content-Length"), cl);
