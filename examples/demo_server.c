@@ -54,6 +54,9 @@ static const char routes_text[] =
     "  /ftp                302 to an ftp:// URL\n"
     "  /status/NNN         answers NNN (?retry-after=S adds Retry-After)\n"
     "  /endless            200 with a body that never ends\n"
+    "  /download?id=X&cut=N  256 KiB, strong ETag: the first time for X the\n"
+    "                      connection drops after N bytes (default half);\n"
+    "                      then Range + If-Range get a 206 of the rest\n"
     "  /redirect?status=NNN&to=URL   any redirect\n"
     "  /stats[?path=P]     how many requests each path received\n"
     "  /reset              forgets per-id state and statistics\n";
@@ -222,6 +225,8 @@ static const char *reason(int status) {
     return "Content Too Large";
   case 418:
     return "I'm a teapot";
+  case 206:
+    return "Partial Content";
   case 429:
     return "Too Many Requests";
   case 431:
@@ -408,6 +413,59 @@ static void route_cached(conn *c, const request *q) {
                "a cacheable resource: fresh for 2 s, then revalidated\n");
 }
 
+/* A download that is cut the first time (the connection drops after `cut`
+ * bytes of the announced length), then resumable: a Range "bytes=N-"
+ * whose If-Range names the current ETag gets a 206 of the rest. */
+#define DOWNLOAD_LEN ((size_t)256 * 1024)
+static void route_download(conn *c, const request *q) {
+  static char body[DOWNLOAD_LEN];
+  if (!body[0])
+    for (size_t i = 0; i < DOWNLOAD_LEN; i += 32) {
+      char line[40]; /* 32 bytes and the NUL */
+      snprintf(line, sizeof(line), "download line %06zu of 8192 ..\n",
+               i / 32 + 1);
+      memcpy(body + i, line, 32);
+    }
+  char id[512], cutp[32];
+  id_param(q, id, sizeof(id));
+  size_t cut = DOWNLOAD_LEN / 2;
+  if (query_param(q, "cut", cutp, sizeof(cutp)))
+    cut = (size_t)strtoul(cutp, NULL, 10) % DOWNLOAD_LEN;
+  const char *tag = "\"download-v1\"";
+  const char *hdrs = "ETag: \"download-v1\"\r\n"
+                     "Cache-Control: max-age=600\r\n"
+                     "Content-Type: application/octet-stream\r\n";
+  const char *range = req_header(q, "Range");
+  const char *if_range = req_header(q, "If-Range");
+  unsigned long seen = bump("download", id);
+  if (range && strncmp(range, "bytes=", 6) == 0 &&
+      (!if_range || strcmp(if_range, tag) == 0)) {
+    char *end;
+    unsigned long from = strtoul(range + 6, &end, 10);
+    if (end != range + 6 && strcmp(end, "-") == 0 && from < DOWNLOAD_LEN) {
+      char extra[512];
+      snprintf(extra, sizeof(extra), "%sContent-Range: bytes %lu-%zu/%zu\r\n",
+               hdrs, from, DOWNLOAD_LEN - 1, DOWNLOAD_LEN);
+      respond(c, q, 206, extra, body + from, DOWNLOAD_LEN - from);
+      return;
+    }
+  }
+  if (seen > 1 || strcmp(q->method, "HEAD") == 0) {
+    respond(c, q, 200, hdrs, body, DOWNLOAD_LEN);
+    return;
+  }
+  /* The first time: the whole length announced, the connection dropped
+   * after `cut` bytes. */
+  char date[64];
+  http_date(time(NULL), date, sizeof(date));
+  c->close_after = 1;
+  out_printf(c,
+             "HTTP/1.1 200 OK\r\nDate: %s\r\nServer: httpresp-demo\r\n%s"
+             "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+             date, hdrs, DOWNLOAD_LEN);
+  out_append(c, body, cut);
+}
+
 static void route_status(conn *c, const request *q, const char *code) {
   char *end;
   long status = strtol(code, &end, 10);
@@ -591,7 +649,7 @@ static const struct {
     {"/ftp", route_ftp},         {"/redirect", route_redirect},
     {"/stats", route_stats},     {"/reset", route_reset},
     {"/many/", route_many},      {"/status/", route_status_nnn},
-    {"/endless", route_endless},
+    {"/endless", route_endless}, {"/download", route_download},
 };
 
 static void handle(conn *c, const request *q) {
@@ -677,8 +735,12 @@ bad:
 static void log_request(const conn *c, const request *q) {
   if (quiet)
     return;
-  fprintf(stderr, "demo[%d]: %s %s%s%s\n", ports[c->port_idx], q->method,
-          q->path, *q->query ? "?" : "", q->query);
+  const char *range = req_header(q, "Range");
+  const char *if_range = req_header(q, "If-Range");
+  fprintf(stderr, "demo[%d]: %s %s%s%s%s%s%s%s\n", ports[c->port_idx],
+          q->method, q->path, *q->query ? "?" : "", q->query,
+          range ? "  Range: " : "", range ? range : "",
+          if_range ? "  If-Range: " : "", if_range ? if_range : "");
 }
 
 static void request_free(request *q) {

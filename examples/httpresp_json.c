@@ -283,6 +283,13 @@ void json_job(FILE *f, const tool_job *j, const tool_opts *o) {
     fprintf(f, "%lld", strtoll(age, NULL, 10));
   else
     fputs("null", f);
+  /* A body completed from a part stored when an earlier transfer was cut:
+   * where the new part began. */
+  json_key(f, "resumed_from", 0);
+  if (httpresp_response_resumed_from(r) >= 0)
+    fprintf(f, "%lld", (long long)httpresp_response_resumed_from(r));
+  else
+    fputs("null", f);
   fputc('}', f);
 
   json_key(f, "error", 0);

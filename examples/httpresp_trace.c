@@ -453,6 +453,23 @@ void trace_begin(tool_trace *t, size_t slot, const tool_job *j) {
   t->cur = slot;
 }
 
+/* What the cache did, in words: its status name, and for an answer served
+ * stale or a body resumed, what that was ("stale (revalidating)", "stale
+ * (origin error)", "resumed from byte N"). */
+static void cache_words(const httpresp_response *r, char *buf, size_t len) {
+  httpresp_cache_status cs = httpresp_response_cache_status(r);
+  const char *why = httpresp_response_cache_reason(r);
+  if (cs == HTTPRESP_CACHE_STALE)
+    snprintf(buf, len, "stale (%s)",
+             strcmp(why, "revalidating") == 0 ? "revalidating"
+                                              : "origin error");
+  else if (cs == HTTPRESP_CACHE_RESUMED)
+    snprintf(buf, len, "resumed from byte %lld",
+             (long long)httpresp_response_resumed_from(r));
+  else
+    snprintf(buf, len, "%s", httpresp_cache_status_name(cs));
+}
+
 /* The annotation of the last response when the request is over. */
 static void final_note(trace_slot *s, const tool_job *j, char *note,
                        size_t len) {
@@ -462,6 +479,9 @@ static void final_note(trace_slot *s, const tool_job *j, char *note,
   httpresp_cache_status cs = httpresp_response_cache_status(r);
   if (j->rc) {
     cat(note, len, "-> stop: %s", tool_error_label(j->rc));
+    if (cs == HTTPRESP_CACHE_STORED &&
+        strcmp(httpresp_response_cache_reason(r), "incomplete") == 0)
+      cat(note, len, "  (cache: the part received is kept, to resume)");
     return;
   }
   if (st == 304 && cs == HTTPRESP_CACHE_REVALIDATED) {
@@ -503,10 +523,11 @@ static void final_note(trace_slot *s, const tool_job *j, char *note,
   if (cs == HTTPRESP_CACHE_NONE)
     return;
   const char *why = httpresp_response_cache_reason(r);
-  const char *what = cs == HTTPRESP_CACHE_MISS ? "not stored"
-                     : cs == HTTPRESP_CACHE_BYPASS
-                         ? "not used"
-                         : httpresp_cache_status_name(cs);
+  char words[64];
+  cache_words(r, words, sizeof(words));
+  const char *what = cs == HTTPRESP_CACHE_MISS     ? "not stored"
+                     : cs == HTTPRESP_CACHE_BYPASS ? "not used"
+                                                   : words;
   cat(note, len, "%s(cache: %s%s%s)", *note ? "  " : "", what, *why ? ": " : "",
       why);
 }
@@ -556,8 +577,11 @@ void trace_end(tool_trace *t, size_t slot, const tool_job *j) {
     if (cs == HTTPRESP_CACHE_HIT || cs == HTTPRESP_CACHE_REVALIDATED)
       cat(sum, sizeof(sum), ", cache %s: not fetched just now%s",
           httpresp_cache_status_name(cs), age);
-    else if (cs != HTTPRESP_CACHE_NONE)
-      cat(sum, sizeof(sum), ", cache %s", httpresp_cache_status_name(cs));
+    else if (cs != HTTPRESP_CACHE_NONE) {
+      char words[64];
+      cache_words(r, words, sizeof(words));
+      cat(sum, sizeof(sum), ", cache %s", words);
+    }
     int wire = j->wire_status == st && *s->reason && cs != HTTPRESP_CACHE_HIT &&
                cs != HTTPRESP_CACHE_REVALIDATED;
     emit(s, "= %d %s from %s  (%llu bytes%s, %.2f s)", st,

@@ -12,6 +12,8 @@
  *    position).  It is encoded, must decode to the same entry, and every
  *    truncation must be refused.  Then the picked byte is flipped and the
  *    result decoded: no crash, and whatever decodes must be sane.
+ *    With bit 2 set too, the entry is incomplete (a 200 cut short, kept
+ *    for resuming): it encodes as format version 2 with its flag.
  *  - bit 1 set: before decoding damaged or raw bytes, their total-length
  *    field and trailing checksum are recomputed, so the fuzzer gets past
  *    the checksum into the field decoding.  This mirrors the layout
@@ -48,7 +50,8 @@ static int entry_eq(const hr_cache_entry *a, const hr_cache_entry *b) {
          headers_eq(&a->vary, &b->vary) &&
          headers_eq(&a->headers, &b->headers) && a->body_len == b->body_len &&
          (a->body_len == 0 || memcmp(a->body, b->body, a->body_len) == 0) &&
-         a->request_ms == b->request_ms && a->response_ms == b->response_ms;
+         a->request_ms == b->request_ms && a->response_ms == b->response_ms &&
+         a->incomplete == b->incomplete;
 }
 
 static void check_headers(const hr_headers *h) {
@@ -198,9 +201,10 @@ static void add_fields(fz *f, hr_headers *h) {
   }
 }
 
-static void structured(fz *f, int fix) {
+static void structured(fz *f, int fix, int incomplete) {
   hr_cache_entry e;
   hr_cache_entry_init(&e);
+  e.incomplete = incomplete;
   size_t len;
   const char *url = fz_until(f, '\n', &len);
   e.key = fz_strndup(url, len);
@@ -253,7 +257,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fz f = fz_make(data, size);
   uint8_t mode = fz_u8(&f);
   if (mode & 1)
-    structured(&f, mode & 2);
+    structured(&f, mode & 2, (mode & 4) != 0);
   else
     decode_damaged(f.p, f.n, mode & 2);
   return 0;

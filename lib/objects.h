@@ -101,6 +101,7 @@ struct httpresp_response {
   httpresp_cache_status cache_status;
   const char *cache_reason; /* static string, or cache_reason_buf */
   char cache_reason_buf[96]; /* a reason with its system error */
+  int64_t resumed_from;      /* stored bytes a resumed body began with, or -1 */
   /* The hops' strings while they fit, so that most chains allocate
    * nothing for them; last, as hr_response_new leaves it unset. */
   char room[256];

@@ -19,6 +19,7 @@ int hr_response_new(httpresp_response **out) {
   r->hops = r->hop0;
   r->hops_cap = HR_ARRAY_LEN(r->hop0);
   r->retry_after_ms = -1;
+  r->resumed_from = -1;
   r->cache_reason = "";
   *out = r;
   return 0;
@@ -247,10 +248,14 @@ httpresp_cache_status httpresp_response_cache_status(
 }
 
 const char *httpresp_cache_status_name(httpresp_cache_status s) {
-  static const char *const names[] = {"none",  "bypass",      "hit",
-                                      "miss",  "stored",      "revalidated",
-                                      "updated", "stale"};
+  static const char *const names[] = {"none",    "bypass", "hit",
+                                      "miss",    "stored", "revalidated",
+                                      "updated", "stale",  "resumed"};
   return (unsigned)s < HR_ARRAY_LEN(names) ? names[s] : "unknown";
+}
+
+int64_t httpresp_response_resumed_from(const httpresp_response *r) {
+  return r ? r->resumed_from : -1;
 }
 
 const char *httpresp_response_cache_reason(const httpresp_response *r) {

@@ -130,8 +130,67 @@ static int may_serve_stale(const hr_xfer *x) {
                                  x->client->stale_if_error_sec, &why);
 }
 
+/* The answer to a hop that asked for the rest of an incomplete stored body
+ * (RFC 9111 §3.4): a 206 that fits it becomes, from here on, the one
+ * complete 200 it makes with the stored part (the caller sees that, never
+ * the 206).  Returns 1 when it is a 206 or 416 that does not fit: nothing
+ * of it may reach the caller, the whole body is asked for anew. */
+static int resume_at_headers(hr_xfer *x, int64_t now) {
+  const hr_cache_entry *e = &x->stored->e;
+  if (x->status == 416)
+    return 1;
+  if (x->status != 206)
+    return 0; /* a 200 (If-Range did not match) or an error: as it is */
+  uint64_t rest;
+  const char *why;
+  if (!hr_cache_resume_combines(e, &x->hdrs, &rest, &why))
+    return 1;
+  hr_headers h;
+  hr_headers_init(&h);
+  if (hr_cache_resume_headers(e, &x->hdrs, e->body_len + rest, now, &h) != 0) {
+    hr_headers_free(&h);
+    hr_xfer_abort(x, HTTPRESP_E_NOMEM, "out of memory");
+    return 0;
+  }
+  hr_headers_free(&x->hdrs);
+  x->hdrs = h;
+  x->status = 200;
+  x->resuming = 1;
+  x->resume_rest = rest;
+  return 0;
+}
+
+static void keep_for_cache(hr_xfer *x, const char *data, size_t len);
+
+/* The stored part of a resumed body goes first, to the sink or into the
+ * body, before any byte of the rest arrives. */
+static void deliver_stored_part(hr_xfer *x) {
+  const hr_cache_entry *e = &x->stored->e;
+  x->body_got += e->body_len;
+  if (x->cur->sink) {
+    keep_for_cache(x, e->body, e->body_len);
+    if (x->cur->sink(x->cur->sink_ud, e->body, e->body_len) != e->body_len)
+      hr_xfer_abort(x, HTTPRESP_E_ABORTED, "the body sink refused the data");
+    return;
+  }
+  if (e->body_len > x->policy.max_body) {
+    hr_xfer_abort(x, HTTPRESP_E_BODY_TOO_LARGE,
+                  "response body exceeds the size limit");
+    return;
+  }
+  hr_buf_reset(&x->resp->body);
+  if (hr_buf_append(&x->resp->body, e->body, e->body_len) != 0)
+    hr_xfer_abort(x, HTTPRESP_E_NOMEM, "out of memory for the body");
+}
+
 static void decide_at_headers(hr_xfer *x) {
   httpresp_client *c = x->client;
+  int refetch = 0;
+  if (x->hc == HR_HC_RESUME && x->stored) {
+    refetch = resume_at_headers(x, hr_client_now(c));
+    if (x->abort_code)
+      return;
+  }
   if (x->set_cookie)
     x->hist.cookie_epoch++;
   hr_policy_input in;
@@ -154,6 +213,17 @@ static void decide_at_headers(hr_xfer *x) {
   hr_decision_free(&x->dec);
   hr_decision_init(&x->dec);
   int rc = hr_policy_decide(&in, &x->dec);
+  if (!rc && refetch && x->dec.next == HR_NEXT_DELIVER) {
+    /* Parts that may not be combined: the stored one is dropped and the
+     * whole body asked for, like a 304 that selects nothing. */
+    hr_decision_free(&x->dec);
+    hr_decision_init(&x->dec);
+    rc = hr_request_copy(&x->dec.next_req, x->cur);
+    x->dec.next = HR_NEXT_REPEAT;
+    x->dec.skip_cache = 1;
+    snprintf(x->dec.msg, sizeof(x->dec.msg),
+             "%d does not complete the stored part: fetch it whole", x->status);
+  }
   if (rc) {
     hr_xfer_abort(x, rc, httpresp_strerror(rc));
     return;
@@ -174,6 +244,8 @@ static void decide_at_headers(hr_xfer *x) {
     if (rc)
       hr_xfer_abort(x, rc, final_headers_msg(rc));
   }
+  if (x->resuming && x->deliver_body && !x->abort_code)
+    deliver_stored_part(x);
 }
 
 /* A new response starts (a status line, the end of a 1xx block, a new
@@ -359,6 +431,7 @@ size_t hr_xfer_write_cb(char *data, size_t size, size_t n, void *ud) {
     }
     return len;
   }
+  x->body_got += len;
   if (x->cur->sink) {
     keep_for_cache(x, data, len);
     if (x->cur->sink(x->cur->sink_ud, data, len) != len) {
@@ -387,6 +460,9 @@ static void reset_receive_state(hr_xfer *x) {
   x->header_bytes = 0;
   x->deliver_body = 0;
   x->stale_stands_in = 0;
+  x->resuming = 0;
+  x->resume_rest = 0;
+  x->body_got = 0;
   x->discarded = 0;
   x->discard_abort = 0;
   x->errbuf[0] = '\0';
@@ -451,6 +527,54 @@ static int answer_stale_now(hr_xfer *x, int64_t now) {
   return ok;
 }
 
+/* A caller's own single-range GET answered from a complete, fresh stored
+ * 200 (RFC 9111 §3.4): a 206 of that part, flagged a hit with the reason
+ * "range".  HR_XS_RUN when it cannot be (the request then goes out as the
+ * caller made it, untouched). */
+static hr_xfer_state serve_range(hr_xfer *x, int64_t now) {
+  httpresp_client *c = x->client;
+  const hr_headers *h = &x->cur->headers;
+  const char *range = NULL;
+  size_t ranges = 0;
+  for (size_t i = 0; i < h->n; i++)
+    if (hr_strcaseeq(h->v[i].name, "Range")) {
+      range = h->v[i].value;
+      ranges++;
+    }
+  if (ranges != 1 || strcmp(x->cur->method, "GET") != 0 ||
+      x->cur->cache_mode != HTTPRESP_CACHE_MODE_DEFAULT ||
+      (c->handle_identity && !x->cur->cache_partition))
+    return HR_XS_RUN;
+  httpresp_request *plain;
+  if (hr_request_copy(&plain, x->cur) != 0)
+    return HR_XS_RUN;
+  hr_headers_remove(&plain->headers, "Range");
+  const char *why;
+  hr_stored *s = NULL;
+  hr_xfer_state next = HR_XS_RUN;
+  uint64_t first, last;
+  hr_cache_entry part;
+  if (hr_cache_request_applies(plain, &why) &&
+      hr_cache_lookup(c->cache, plain, now, &s, &why) == HR_CACHE_USE_FRESH &&
+      s->e.status == 200 &&
+      hr_cache_range_single(range, s->e.body_len, &first, &last) &&
+      hr_cache_range_entry(&s->e, first, last, &part) == 0) {
+    hr_stored *p;
+    if (hr_stored_freeze(&part, &p) == 0) {
+      hr_stored_unref(x->stored);
+      x->stored = p;
+      x->resp->attempts = ++x->attempts;
+      x->resp->cache_status = HTTPRESP_CACHE_HIT;
+      x->resp->cache_reason = "range";
+      next = serve_stored(x);
+    }
+    hr_cache_entry_free(&part);
+  }
+  hr_stored_unref(s);
+  httpresp_request_free(plain);
+  return next;
+}
+
 /* Asks the cache about the current hop before any network: returns
  * HR_XS_RUN to go on to the network (possibly with conditionals added),
  * HR_XS_HOP_DONE when the store answers, HR_XS_DONE on error. */
@@ -458,7 +582,7 @@ static hr_xfer_state consult_cache(hr_xfer *x, int64_t now) {
   const char *why = "";
   if (x->hc == HR_HC_SERVED)
     x->hc = HR_HC_NETWORK;
-  if (x->hc == HR_HC_REVALIDATE)
+  if (x->hc == HR_HC_REVALIDATE || x->hc == HR_HC_RESUME)
     return HR_XS_RUN;
   int have_cache = x->client->cache != NULL;
   int applies = have_cache && hr_cache_request_applies(x->cur, &why);
@@ -467,6 +591,11 @@ static hr_xfer_state consult_cache(hr_xfer *x, int64_t now) {
      * identity's answer must never reach another. */
     applies = 0;
     why = "identity-unknown";
+  }
+  if (have_cache && !applies && strcmp(why, "range") == 0) {
+    hr_xfer_state served = serve_range(x, now);
+    if (served != HR_XS_RUN)
+      return served;
   }
   switch (hr_cache_mode_plan(x->cur->cache_mode, have_cache, applies)) {
   case HR_CACHE_PLAN_FAIL:
@@ -506,6 +635,17 @@ static hr_xfer_state consult_cache(hr_xfer *x, int64_t now) {
   hr_cache_use use =
       hr_cache_consult(x->client->cache, x->cur, now, 1, &x->stored, &why);
   x->resp->cache_reason = why;
+  if (x->stored && x->stored->e.incomplete && use == HR_CACHE_USE_NONE) {
+    /* The first part of the body is stored: ask for the rest (a HEAD
+     * needs no body, its answer is fetched as it is). */
+    if (strcmp(x->cur->method, "GET") == 0) {
+      x->hc = HR_HC_RESUME;
+      x->resp->cache_status = HTTPRESP_CACHE_MISS;
+      return HR_XS_RUN;
+    }
+    hr_stored_unref(x->stored);
+    x->stored = NULL;
+  }
   if (x->stored && (use == HR_CACHE_USE_REVALIDATE || use == HR_CACHE_USE_NONE) &&
       answer_stale_now(x, now)) {
     x->resp->cache_status = HTTPRESP_CACHE_STALE;
@@ -704,7 +844,9 @@ static void keep_final(hr_xfer *x) {
 /* Records the hop with decision `d`: 0, or -1 when out of memory (the
  * response then says so, and the request is done). */
 static int record(hr_xfer *x, httpresp_decision d) {
-  if (hr_response_add_hop(x->resp, x->status, x->cur->method, x->cur->url, d)) {
+  /* A resumed hop received a 206, whatever 200 it was made into. */
+  int status = x->resuming ? 206 : x->status;
+  if (hr_response_add_hop(x->resp, status, x->cur->method, x->cur->url, d)) {
     fail(x, HTTPRESP_E_NOMEM, "out of memory");
     return -1;
   }
@@ -786,6 +928,39 @@ static void remember_quiet(hr_xfer *x) {
   free(key);
 }
 
+/* A 206 to the caller's own GET for "bytes=0-..." that holds the start of
+ * a longer body (RFC 9111 §3.3): kept as an incomplete entry, so that the
+ * next plain GET asks only for the rest; never over a complete stored
+ * answer or a longer part. */
+static void keep_callers_first_part(hr_xfer *x) {
+  httpresp_client *c = x->client;
+  const char *why;
+  if (x->status != 206 || !x->deliver_body || x->cur->sink ||
+      strcmp(x->cur->method, "GET") != 0 ||
+      x->cur->cache_mode != HTTPRESP_CACHE_MODE_DEFAULT ||
+      (c->handle_identity && !x->cur->cache_partition))
+    return;
+  hr_headers h;
+  hr_headers_init(&h);
+  httpresp_request *plain = NULL;
+  size_t len = x->resp->body.len;
+  if (hr_cache_first_part_fields(&x->hdrs, len, &h, &why) &&
+      hr_request_copy(&plain, x->cur) == 0) {
+    hr_headers_remove(&plain->headers, "Range");
+    hr_stored *s = NULL;
+    int64_t now = hr_client_now(c);
+    if (hr_cache_request_applies(plain, &why)) {
+      hr_cache_consult(c->cache, plain, now, 1, &s, &why);
+      if (!s || (s->e.incomplete && s->e.body_len < len))
+        hr_cache_on_partial(c->cache, plain, 200, &h, x->resp->body.data, len,
+                            x->request_ms, x->response_ms, &why);
+    }
+    hr_stored_unref(s);
+  }
+  httpresp_request_free(plain);
+  hr_headers_free(&h);
+}
+
 /* What a response from the network does to the cache: unsafe methods
  * invalidate (RFC 9111 §4.4), storable answers are stored (§3). */
 static void update_cache(hr_xfer *x) {
@@ -794,6 +969,9 @@ static void update_cache(hr_xfer *x) {
     return;
   if (hr_cache_method_unsafe(x->cur->method))
     hr_cache_on_unsafe(cache, x->cur, x->status, &x->hdrs);
+  if (x->hc == HR_HC_OFF && x->resp->cache_reason &&
+      strcmp(x->resp->cache_reason, "range") == 0)
+    keep_callers_first_part(x);
   if (x->hc == HR_HC_OFF || x->dec.revalidated || x->dec.next == HR_NEXT_STOP ||
       !hr_cache_hop_storable(x->dec.next == HR_NEXT_RETRY, x->discarded))
     return;
@@ -822,6 +1000,10 @@ static void update_cache(hr_xfer *x) {
                                           : HTTPRESP_CACHE_STORED)
              : HTTPRESP_CACHE_MISS;
   x->resp->cache_reason = stored ? "" : why;
+  if (x->resuming) {
+    x->resp->cache_status = HTTPRESP_CACHE_RESUMED;
+    x->resp->resumed_from = (int64_t)x->stored->e.body_len;
+  }
   if (!stored && sys_err) {
     /* The cause a store gave (a full disk, a read-only directory) belongs
      * in the reason: "store-failed" alone cannot be acted on. */
@@ -1016,6 +1198,31 @@ hr_step hr_xfer_resume(hr_xfer *x) {
   return dispatch(x);
 }
 
+/* A 200 cut short after part of its body (RFC 9111 §3.3): the part is kept
+ * to be resumed by the next request, when the cache rules allow. */
+static void keep_cut_short(hr_xfer *x) {
+  httpresp_cache *cache = x->client->cache;
+  if (!cache || !final_seen(x) || !x->deliver_body || x->status != 200 ||
+      x->discarded ||
+      (x->hc != HR_HC_NETWORK && x->hc != HR_HC_RESUME &&
+       x->hc != HR_HC_REVALIDATE && x->hc != HR_HC_BYPASS))
+    return;
+  const char *body = x->resp->body.data;
+  size_t len = x->resp->body.len;
+  if (x->cur->sink) {
+    if (x->sink_copy_full)
+      return;
+    body = x->sink_copy.data;
+    len = x->sink_copy.len;
+  }
+  const char *why;
+  if (len && hr_cache_on_partial(cache, x->cur, x->status, &x->hdrs, body, len,
+                                 x->request_ms, x->response_ms, &why)) {
+    x->resp->cache_status = HTTPRESP_CACHE_STORED;
+    x->resp->cache_reason = "incomplete";
+  }
+}
+
 /* How the transfer the handle ran ended: HR_XS_HOP_DONE when a whole
  * response came, HR_XS_DONE otherwise. */
 static hr_xfer_state transfer_ended(hr_xfer *x, CURLcode rc) {
@@ -1035,6 +1242,15 @@ static hr_xfer_state transfer_ended(hr_xfer *x, CURLcode rc) {
   if (rc != CURLE_OK && (!final_seen(x) || x->stale_stands_in) &&
       may_serve_stale(x))
     return serve_stale(x);
+  if (rc != CURLE_OK)
+    keep_cut_short(x);
+  if (rc == CURLE_OK && x->resuming &&
+      x->body_got != x->stored->e.body_len + x->resume_rest) {
+    record(x, HTTPRESP_DECISION_STOP);
+    keep_final(x);
+    return fail(x, HTTPRESP_E_BAD_RESPONSE,
+                "the resumed part is not as long as its Content-Range");
+  }
   if (rc != CURLE_OK) {
     if (x->status)
       record(x, HTTPRESP_DECISION_STOP);

@@ -47,7 +47,9 @@ typedef enum hr_hop_cache {
   HR_HC_BYPASS,     /* the unconditional repeat after a 304 that selected
                        nothing: its answer is stored, nothing consulted */
   HR_HC_REVALIDATE, /* our conditionals went out with this hop */
-  HR_HC_SERVED      /* this hop was answered from the cache */
+  HR_HC_SERVED,     /* this hop was answered from the cache */
+  HR_HC_RESUME      /* this hop asks for the rest of an incomplete stored
+                       body (Range + If-Range) */
 } hr_hop_cache;
 
 /* What the library set on the easy handle (xfer_curl.c), so that exactly
@@ -94,6 +96,10 @@ typedef struct hr_xfer {
   int abort_code;
   int deliver_body;
   int stale_stands_in; /* the origin failed: the stored entry will answer */
+  int resuming;        /* a 206 completes the stored part: the answer is
+                          that part and this body, as one 200 */
+  uint64_t resume_rest; /* bytes the 206 must bring */
+  uint64_t body_got;    /* body bytes of this hop taken for the caller */
   size_t discarded;
   int discard_abort;
 

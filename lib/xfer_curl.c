@@ -47,7 +47,8 @@ static int append_fields(hr_xfer *x, const hr_headers *h, hr_buf *line) {
 }
 
 /* The request's fields, then those its cache mode adds (Fetch), then the
- * cache's conditionals when this hop revalidates a stored answer (they
+ * cache's conditionals when this hop revalidates a stored answer, or its
+ * Range and If-Range when it resumes an incomplete one (they
  * stay out of the request, so nothing derived from it carries them), then
  * "Expect:" after a 417. */
 static int build_header_list(hr_xfer *x) {
@@ -56,13 +57,15 @@ static int build_header_list(hr_xfer *x) {
   hr_buf line;
   hr_buf_init(&line);
   int rc = append_fields(x, &x->cur->headers, &line);
-  if (!rc && (x->hc == HR_HC_REVALIDATE ||
+  if (!rc && (x->hc == HR_HC_REVALIDATE || x->hc == HR_HC_RESUME ||
               x->cur->cache_mode != HTTPRESP_CACHE_MODE_DEFAULT)) {
     hr_headers more;
     hr_headers_init(&more);
     rc = hr_cache_mode_fields(x->cur->cache_mode, &x->cur->headers, &more);
     if (!rc && x->hc == HR_HC_REVALIDATE)
       rc = hr_cache_conditionals(&x->stored->e, &more);
+    if (!rc && x->hc == HR_HC_RESUME)
+      rc = hr_cache_resume_fields(&x->stored->e, &more);
     if (!rc)
       rc = append_fields(x, &more, &line);
     hr_headers_free(&more);

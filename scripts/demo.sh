@@ -171,6 +171,25 @@ has '"cache":{"status":"revalidated"'
 has '"status":200'
 [ "$(count /cached)" = 2 ] || fail "the server saw $(count /cached) requests, expected 2"
 
+scenario "Cache: a download cut midway is resumed from where it stopped (Range + If-Range)"
+echo "   the server drops the connection after 100000 of 262144 bytes (exit 18,"
+echo "   like curl); the part received has a strong ETag, so the cache keeps it:"
+hr 18 -o "$TMP/download" "$B/download?id=demo&cut=100000"
+has '"cache":{"status":"stored","reason":"incomplete"'
+echo "   the same command again asks only for the rest:"
+hr 0 -o "$TMP/download" "$B/download?id=demo&cut=100000"
+has '"cache":{"status":"resumed"'
+has '"resumed_from":100000'
+grep -F 'Range: bytes=100000-' "$TMP/server.log" | tail -n 1 | short "   server received: " ||
+  fail "the server received no Range: bytes=100000-"
+want=$(python3 -c 'import hashlib
+b = b"".join(b"download line %06d of 8192 ..\n" % (i + 1) for i in range(8192))
+print(hashlib.sha256(b).hexdigest())')
+got=$(sha256sum "$TMP/download" | cut -d" " -f1)
+echo "   sha256 of the file: $got"
+echo "   sha256 expected:    $want"
+[ "$got" = "$want" ] || fail "the resumed file differs from the original"
+
 scenario "A redirect loop is caught at once (exit 110; curl would run into its limit, 47)"
 hr 110 "$B/loop/a"
 has '"name":"HTTPRESP_E_REDIRECT_LOOP"'

@@ -1373,3 +1373,310 @@ Test(cache_rules, key_drops_fragment) {
   cr_expect_str_eq(k, "http://a.example/p?x");
   free(k);
 }
+
+/* ---- partial content (RFC 9110 §14.4, RFC 9111 §3.3-3.4) ---------------- */
+
+typedef struct crange_row {
+  const char *value;
+  int ok;
+  uint64_t first, last;
+  int64_t complete;
+} crange_row;
+
+static const crange_row crange_rows[] = {
+    {"bytes 0-0/1", 0, 0, 0, 1},
+    {"bytes 500-999/1000", 0, 500, 999, 1000},
+    {"BYTES 1-2/3", 0, 1, 2, 3}, /* the unit is case-insensitive */
+    {"bytes 5-9/*", 0, 5, 9, -1},
+    {"bytes 5-9/9", -1, 0, 0, 0},   /* last beyond the length */
+    {"bytes 9-5/10", -1, 0, 0, 0},  /* last before first */
+    {"bytes */1000", -1, 0, 0, 0},  /* unsatisfied-range: no part */
+    {"bytes 0-9/10 ", -1, 0, 0, 0}, /* trailing bytes */
+    {"bytes -1-9/10", -1, 0, 0, 0},
+    {"bytes 0-9", -1, 0, 0, 0},
+    {"items 0-9/10", -1, 0, 0, 0},
+    {"bytes 0-18446744073709551616/*", -1, 0, 0, 0}, /* overflow */
+    {"bytes 0-1/9223372036854775808", -1, 0, 0, 0},  /* beyond int64 */
+    {"", -1, 0, 0, 0},
+};
+
+Test(cache_rules, content_range_table) {
+  for (size_t i = 0; i < HR_ARRAY_LEN(crange_rows); i++) {
+    const crange_row *row = &crange_rows[i];
+    uint64_t first = 77, last = 77;
+    int64_t complete = 77;
+    int rc = hr_cache_content_range(row->value, &first, &last, &complete);
+    cr_expect_eq(rc, row->ok, "%s", row->value);
+    if (rc == 0 && row->ok == 0) {
+      cr_expect_eq(first, row->first, "%s", row->value);
+      cr_expect_eq(last, row->last, "%s", row->value);
+      cr_expect_eq(complete, row->complete, "%s", row->value);
+    }
+  }
+}
+
+typedef struct strong_row {
+  const char *resp;
+  int want;
+} strong_row;
+
+static const strong_row strong_rows[] = {
+    {"ETag: \"x\"", 1},
+    {"ETag: W/\"x\"", 0},
+    {"ETag: x", 0}, /* not an entity-tag */
+    {"Date: {0}\nLast-Modified: {-1}", 1},
+    {"Date: {0}\nLast-Modified: {0}", 0}, /* §8.8.2.2: a second apart */
+    {"Last-Modified: {-100}", 0},         /* no Date to tell */
+    {"Date: {0}\nLast-Modified: nonsense", 0},
+    {"ETag: W/\"x\"\nDate: {0}\nLast-Modified: {-5}", 1},
+    {"", 0},
+};
+
+Test(cache_rules, strong_validator_table) {
+  for (size_t i = 0; i < HR_ARRAY_LEN(strong_rows); i++) {
+    hr_headers h;
+    fill(&h, strong_rows[i].resp);
+    cr_expect_eq(hr_cache_strong_validator(&h), strong_rows[i].want, "%s",
+                 strong_rows[i].resp);
+    hr_headers_free(&h);
+  }
+}
+
+typedef struct partial_row {
+  const char *resp;
+  int status;
+  size_t got;
+  int want;
+  const char *why;
+} partial_row;
+
+static const partial_row partial_rows[] = {
+    {"ETag: \"x\"\nContent-Length: 10", 200, 4, 1, ""},
+    {"ETag: \"x\"", 200, 4, 1, ""}, /* chunked: the 206 tells the length */
+    {"ETag: W/\"x\"\nContent-Length: 10", 200, 4, 0, "no-strong-validator"},
+    {"Content-Length: 10", 200, 4, 0, "no-strong-validator"},
+    {"ETag: \"x\"\nContent-Length: 10\nContent-Encoding: gzip", 200, 4, 0,
+     "content-encoding"},
+    {"ETag: \"x\"\nContent-Length: 4", 200, 4, 0, "partial-length"},
+    {"ETag: \"x\"\nContent-Length: 10", 200, 0, 0, "partial-status"},
+    {"ETag: \"x\"\nCache-Control: no-store", 200, 4, 0, "no-store"},
+    {"ETag: \"x\"\nContent-Range: bytes 0-3/10", 206, 4, 0, "partial"},
+    {"ETag: \"x\"\nContent-Length: 10", 404, 4, 0, "partial-status"},
+};
+
+Test(cache_rules, partial_storable_table) {
+  httpresp_request *r = mkreq("GET", URL, NULL);
+  for (size_t i = 0; i < HR_ARRAY_LEN(partial_rows); i++) {
+    const partial_row *row = &partial_rows[i];
+    hr_headers h;
+    fill(&h, row->resp);
+    const char *why = "unset";
+    cr_expect_eq(hr_cache_partial_storable(r, row->status, &h, row->got, &why),
+                 row->want, "%s", row->resp);
+    cr_expect_str_eq(why, row->why, "%s", row->resp);
+    hr_headers_free(&h);
+  }
+  httpresp_request_free(r);
+}
+
+/* The stored part: "body" (4 bytes) of a 10-byte representation. */
+typedef struct combine_row {
+  const char *stored;
+  const char *h206;
+  int want;
+  const char *why;
+} combine_row;
+
+#define S_ETAG "ETag: \"x\"\nContent-Length: 10"
+#define S_LM "Date: {0}\nLast-Modified: {-10}\nContent-Length: 10"
+
+static const combine_row combine_rows[] = {
+    {S_ETAG, "ETag: \"x\"\nContent-Range: bytes 4-9/10", 1, ""},
+    {S_ETAG, "ETag: \"x\"\nContent-Range: bytes 4-9/10\nContent-Length: 6", 1,
+     ""},
+    {S_ETAG, "ETag: \"x\"\nContent-Range: bytes 3-9/10", 0, "content-range"},
+    {S_ETAG, "ETag: \"x\"\nContent-Range: bytes 5-9/10", 0, "content-range"},
+    {S_ETAG, "ETag: \"x\"\nContent-Range: bytes 4-8/10", 0, "content-range"},
+    {S_ETAG, "ETag: \"x\"\nContent-Range: bytes 4-10/11", 0, "content-range"},
+    {S_ETAG, "ETag: \"x\"\nContent-Range: bytes 4-9/*", 0, "content-range"},
+    {S_ETAG, "ETag: \"x\"", 0, "content-range"},
+    {S_ETAG, "ETag: \"x\"\nContent-Range: bytes 4-9/10\nContent-Length: 5", 0,
+     "content-length"},
+    {S_ETAG, "ETag: \"y\"\nContent-Range: bytes 4-9/10", 0, "validator"},
+    {S_ETAG, "ETag: W/\"x\"\nContent-Range: bytes 4-9/10", 0, "validator"},
+    {S_ETAG, "Content-Range: bytes 4-9/10", 0, "validator"},
+    {S_ETAG, "ETag: \"x\"\nContent-Range: bytes 4-9/10\nContent-Encoding: gzip",
+     0, "content-encoding"},
+    {"ETag: \"x\"", "ETag: \"x\"\nContent-Range: bytes 4-99/100", 1, ""},
+    {S_LM, "Last-Modified: {-10}\nContent-Range: bytes 4-9/10", 1, ""},
+    {S_LM, "Last-Modified: {-9}\nContent-Range: bytes 4-9/10", 0, "validator"},
+    {S_LM, "Content-Range: bytes 4-9/10", 0, "validator"},
+    {S_LM, "ETag: \"x\"\nLast-Modified: {-10}\nContent-Range: bytes 4-9/10", 0,
+     "validator"},
+};
+
+Test(cache_rules, resume_combines_table) {
+  for (size_t i = 0; i < HR_ARRAY_LEN(combine_rows); i++) {
+    const combine_row *row = &combine_rows[i];
+    hr_cache_entry e;
+    mkentry(&e, 200, row->stored, NULL, 0);
+    e.incomplete = 1;
+    hr_headers h;
+    fill(&h, row->h206);
+    uint64_t rest = 0;
+    const char *why = "unset";
+    cr_expect_eq(hr_cache_resume_combines(&e, &h, &rest, &why), row->want,
+                 "%s | %s", row->stored, row->h206);
+    cr_expect_str_eq(why, row->why, "%s | %s", row->stored, row->h206);
+    if (row->want)
+      cr_expect_gt(rest, 0);
+    /* A complete entry is never completed. */
+    e.incomplete = 0;
+    cr_expect_eq(hr_cache_resume_combines(&e, &h, &rest, &why), 0);
+    hr_headers_free(&h);
+    hr_cache_entry_free(&e);
+  }
+}
+
+Test(cache_rules, resume_fields_and_combined_headers) {
+  hr_cache_entry e;
+  mkentry(&e, 200, "ETag: \"x\"\nContent-Length: 10\nX-Old: 1", NULL, 0);
+  hr_headers out;
+  hr_headers_init(&out);
+  cr_expect_eq(hr_cache_resume_fields(&e, &out), HTTPRESP_E_INVALID_ARG,
+               "a complete entry has nothing to resume");
+  e.incomplete = 1;
+  cr_assert_eq(hr_cache_resume_fields(&e, &out), 0);
+  expect_fields(&out, "Range: bytes=4-\nIf-Range: \"x\"\n");
+  hr_headers h206;
+  fill(&h206, "ETag: \"x\"\nContent-Range: bytes 4-9/10\nContent-Length: 6\n"
+              "X-Old: 2\nDate: {5}");
+  cr_assert_eq(hr_cache_resume_headers(&e, &h206, 10, T0 + 5000, &out), 0);
+  expect_fields(&out, "ETag: \"x\"\nX-Old: 2\nDate: {5}\nContent-Length: 10\n");
+  hr_headers_free(&h206);
+  hr_headers_free(&out);
+  hr_cache_entry_free(&e);
+
+  /* Without an ETag, If-Range carries the strong Last-Modified. */
+  mkentry(&e, 200, "Date: {0}\nLast-Modified: {-10}", NULL, 0);
+  e.incomplete = 1;
+  hr_headers_init(&out);
+  cr_assert_eq(hr_cache_resume_fields(&e, &out), 0);
+  expect_fields(&out, "Range: bytes=4-\nIf-Range: {-10}\n");
+  hr_headers_free(&out);
+  hr_cache_entry_free(&e);
+}
+
+/* An incomplete entry is never served, nor stands in for an error. */
+Test(cache_rules, incomplete_entry_never_served) {
+  hr_cache_entry e;
+  mkentry(&e, 200,
+          "ETag: \"x\"\nDate: {0}\nCache-Control: max-age=600, "
+          "stale-if-error=600, stale-while-revalidate=600",
+          NULL, 0);
+  httpresp_request *r = mkreq("GET", URL, NULL);
+  const char *why;
+  cr_assert_eq(hr_cache_select(&e, r, T0, &why), HR_CACHE_USE_FRESH);
+  e.incomplete = 1;
+  cr_expect_eq(hr_cache_select(&e, r, T0, &why), HR_CACHE_USE_NONE);
+  cr_expect_str_eq(why, "incomplete");
+  r->cache_mode = HTTPRESP_CACHE_MODE_ONLY_IF_CACHED;
+  cr_expect_eq(hr_cache_select(&e, r, T0, &why), HR_CACHE_USE_NOT_CACHED);
+  r->cache_mode = HTTPRESP_CACHE_MODE_DEFAULT;
+  cr_expect_eq(hr_cache_stale_on_error(&e, r, T0 + 700000, 0, &why), 0);
+  cr_expect_str_eq(why, "incomplete");
+  cr_expect_eq(hr_cache_swr_allows(&e, r, T0 + 700000, &why), 0);
+  cr_expect_str_eq(why, "incomplete");
+  httpresp_request_free(r);
+  hr_cache_entry_free(&e);
+}
+
+typedef struct range_row {
+  const char *range;
+  uint64_t len;
+  int want;
+  uint64_t first, last;
+} range_row;
+
+static const range_row range_rows[] = {
+    {"bytes=0-0", 10, 1, 0, 0},
+    {"bytes=2-5", 10, 1, 2, 5},
+    {"bytes=2-", 10, 1, 2, 9},
+    {"bytes=2-100", 10, 1, 2, 9}, /* cut to the end (§14.1.2) */
+    {"bytes=-3", 10, 1, 7, 9},
+    {"bytes=-30", 10, 1, 0, 9},
+    {"Bytes=1-1", 10, 1, 1, 1},
+    {"bytes=10-", 10, 0, 0, 0}, /* unsatisfiable */
+    {"bytes=-0", 10, 0, 0, 0},
+    {"bytes=5-2", 10, 0, 0, 0},
+    {"bytes=0-1,3-4", 10, 0, 0, 0}, /* several: not from here */
+    {"items=0-1", 10, 0, 0, 0},
+    {"bytes=", 10, 0, 0, 0},
+    {"bytes=x-1", 10, 0, 0, 0},
+    {"bytes=0-1", 0, 0, 0, 0},
+};
+
+Test(cache_rules, range_single_table) {
+  for (size_t i = 0; i < HR_ARRAY_LEN(range_rows); i++) {
+    const range_row *row = &range_rows[i];
+    uint64_t first = 77, last = 77;
+    int got = hr_cache_range_single(row->range, row->len, &first, &last);
+    cr_expect_eq(got, row->want, "%s", row->range);
+    if (got && row->want) {
+      cr_expect_eq(first, row->first, "%s", row->range);
+      cr_expect_eq(last, row->last, "%s", row->range);
+    }
+  }
+}
+
+Test(cache_rules, range_entry_of_complete_entry) {
+  hr_cache_entry e, part;
+  mkentry(&e, 200, "ETag: \"x\"\nContent-Length: 4", NULL, 0);
+  cr_assert_eq(hr_cache_range_entry(&e, 1, 2, &part), 0);
+  cr_expect_eq(part.status, 206);
+  cr_expect_eq(part.body_len, 2);
+  cr_expect(memcmp(part.body, "od", 2) == 0);
+  expect_fields(&part.headers,
+                "ETag: \"x\"\nDate: {0}\n"
+                "Content-Range: bytes 1-2/4\nContent-Length: 2\n");
+  hr_cache_entry_free(&part);
+  cr_expect_eq(hr_cache_range_entry(&e, 2, 4, &part), HTTPRESP_E_INVALID_ARG);
+  e.incomplete = 1;
+  cr_expect_eq(hr_cache_range_entry(&e, 0, 1, &part), HTTPRESP_E_INVALID_ARG);
+  hr_cache_entry_free(&e);
+  mkentry(&e, 200, "Content-Encoding: gzip", NULL, 0);
+  cr_expect_eq(hr_cache_range_entry(&e, 0, 1, &part), HTTPRESP_E_INVALID_ARG);
+  hr_cache_entry_free(&e);
+}
+
+typedef struct first_part_row {
+  const char *h206;
+  size_t got;
+  int want;
+  const char *fields;
+} first_part_row;
+
+static const first_part_row first_part_rows[] = {
+    {"ETag: \"x\"\nContent-Range: bytes 0-3/10\nContent-Length: 4", 4, 1,
+     "ETag: \"x\"\nContent-Length: 10\n"},
+    {"ETag: \"x\"\nContent-Range: bytes 1-4/10", 4, 0, ""},  /* not the start */
+    {"ETag: \"x\"\nContent-Range: bytes 0-9/10", 10, 0, ""}, /* the whole */
+    {"ETag: \"x\"\nContent-Range: bytes 0-3/*", 4, 0, ""},  /* length unknown */
+    {"ETag: \"x\"\nContent-Range: bytes 0-3/10", 3, 0, ""}, /* body short */
+    {"ETag: \"x\"", 4, 0, ""},
+};
+
+Test(cache_rules, first_part_fields_table) {
+  for (size_t i = 0; i < HR_ARRAY_LEN(first_part_rows); i++) {
+    const first_part_row *row = &first_part_rows[i];
+    hr_headers h, out;
+    fill(&h, row->h206);
+    hr_headers_init(&out);
+    const char *why;
+    cr_expect_eq(hr_cache_first_part_fields(&h, row->got, &out, &why),
+                 row->want, "%s", row->h206);
+    expect_fields(&out, row->fields);
+    hr_headers_free(&h);
+    hr_headers_free(&out);
+  }
+}

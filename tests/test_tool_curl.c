@@ -62,7 +62,8 @@ Test(tool, json_summary) {
   cr_expect(strstr(js, "\"retry_after_ms\":null"));
   cr_expect(strstr(js, "\"retry_stop\":\"none\""));
   cr_expect(strstr(js, "\"cache\":{\"status\":\"none\",\"reason\":\"\","
-                       "\"fetched_now\":true,\"age\":null}"),
+                       "\"fetched_now\":true,\"age\":null,"
+                       "\"resumed_from\":null}"),
             "json: %s", js);
   cr_expect(strstr(js, "\"error\":null"));
   cr_expect(strstr(js, "\"body_bytes\":9"));

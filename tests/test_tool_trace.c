@@ -203,3 +203,42 @@ Test(tool, verbose_trace_counts_attempts_like_the_summary) {
   run_free(&r);
   free(u);
 }
+
+/* A download cut short is resumed by the next run with --cache: the trace
+ * and the summary say from which byte, the server got Range + If-Range,
+ * and the output is the whole body. */
+Test(tool, verbose_trace_says_resumed_from_byte) {
+  static char body[4001];
+  for (size_t i = 0; i < 4000; i++)
+    body[i] = (char)('A' + i % 23);
+  ts_resp *cut = ts_route(tool_ts, 0, "/dl");
+  ts_resp_str(cut, "HTTP/1.1 200 OK\r\nETag: \"d1\"\r\n"
+                   "Content-Length: 4000\r\nConnection: close\r\n\r\n");
+  ts_resp_body(cut, body, 1234);
+  ts_resp_close(cut);
+  ts_simple(tool_ts, 0, "/dl", 206,
+            "ETag: \"d1\"\r\nContent-Range: bytes 1234-3999/4000", body + 1234);
+  char *u = url("/dl");
+  const char *dir = path_in_tmp("resume-cache");
+  char opt[600];
+  snprintf(opt, sizeof(opt), "--cache=%s", dir);
+  run r = RUN(opt, "-v", u);
+  cr_expect_eq(r.code, 18, "err: %s", r.err);
+  cr_expect(strstr(r.err, "the part received is kept, to resume"), "trace: %s",
+            r.err);
+  run_free(&r);
+  r = RUN(opt, "-v", "-w", "%{json}", u);
+  cr_expect_eq(r.code, 0, "err: %s", r.err);
+  cr_expect(strstr(r.err, "(cache: resumed from byte 1234)"), "trace: %s",
+            r.err);
+  cr_expect(strstr(r.err, "cache resumed from byte 1234"), "trace: %s", r.err);
+  cr_expect(strstr(r.out, "\"resumed_from\":1234"), "out: %s", r.out);
+  cr_assert(strlen(r.out) > 4000);
+  cr_expect(memcmp(r.out, body, 4000) == 0, "the whole body, byte-exact");
+  cr_assert_eq(ts_request_count(tool_ts), 2);
+  const ts_request *q = ts_request_get(tool_ts, 1);
+  cr_expect_str_eq(ts_req_header(q, "Range"), "bytes=1234-");
+  cr_expect_str_eq(ts_req_header(q, "If-Range"), "\"d1\"");
+  run_free(&r);
+  free(u);
+}

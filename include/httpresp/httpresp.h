@@ -767,10 +767,15 @@ typedef enum httpresp_cache_status {
   HTTPRESP_CACHE_STORED,      /**< fetched and stored */
   HTTPRESP_CACHE_REVALIDATED, /**< stored answer confirmed by a 304 */
   HTTPRESP_CACHE_UPDATED,     /**< stored answer replaced by a new 200 */
-  HTTPRESP_CACHE_STALE /**< stored answer served stale because the origin
+  HTTPRESP_CACHE_STALE, /**< stored answer served stale because the origin
                           failed; the cache reason says how ("origin-error:
                           503", "origin-unreachable"), or within a
                           stale-while-revalidate window ("revalidating") */
+  HTTPRESP_CACHE_RESUMED /**< the stored first part of a body that was cut
+                            short, completed by a 206 to Range + If-Range
+                            and delivered as one 200 (and stored whole);
+                            httpresp_response_resumed_from() says where the
+                            new part began */
 } httpresp_cache_status;
 
 /** Why the retry logic stopped repeating. */
@@ -859,6 +864,20 @@ HTTPRESP_EXTERN httpresp_cache_status httpresp_response_cache_status(
     const httpresp_response *resp);
 /** Names of the cache statuses ("hit"); "unknown" outside the enum. */
 HTTPRESP_EXTERN const char *httpresp_cache_status_name(httpresp_cache_status s);
+/** Where a resumed body's new part began: the number of stored bytes it was
+ *  completed from (cache status HTTPRESP_CACHE_RESUMED), else -1.  A 200
+ *  cut short by a transfer error is kept, when it has a strong validator
+ *  (cache status HTTPRESP_CACHE_STORED, reason "incomplete"); the next
+ *  request for the URL asks for the rest with Range and If-Range.  A 206
+ *  that does not continue it exactly (Content-Range, length, validator),
+ *  a 416, or a 200 to If-Range: the stored part is dropped and the caller
+ *  gets the whole body fetched anew, never parts that disagree.  A sink
+ *  receives the stored part first, then the rest.  A caller's own Range
+ *  request goes out untouched; a single range is answered from a complete
+ *  fresh stored 200 as a 206 (hit, reason "range"), and a 206 holding the
+ *  start of a longer body ("bytes 0-L/T") is kept like a body cut short. */
+HTTPRESP_EXTERN int64_t httpresp_response_resumed_from(
+    const httpresp_response *resp);
 /** A short reason for the cache status ("no-store"), "" if none.  When the
  *  store failed, "store-failed", followed by the system's error when the
  *  store gave one ("store-failed: No space left on device").  A cache
@@ -877,7 +896,9 @@ HTTPRESP_EXTERN const char *httpresp_response_cache_reason(
  *    GET.  Any other method, and a request with a conditional
  *    (If-None-Match, If-Modified-Since, If-Match, If-Unmodified-Since,
  *    If-Range) or a Range field, bypasses the cache
- *    (HTTPRESP_CACHE_BYPASS).  An unsafe request (POST, PUT, DELETE, ...)
+ *    (HTTPRESP_CACHE_BYPASS), except that a single range is answered from
+ *    a complete fresh stored 200 as a 206 of it (HTTPRESP_CACHE_HIT,
+ *    reason "range").  An unsafe request (POST, PUT, DELETE, ...)
  *    answered with 2xx or 3xx removes what is stored for its URL and for
  *    its Location and Content-Location when those are on the same origin.
  *  - Request Cache-Control directives honoured: `no-store` (the answer is
@@ -916,6 +937,12 @@ HTTPRESP_EXTERN const char *httpresp_response_cache_reason(
  *    method, removes every variant of the URL.  A version 1 store sees a variant
  *    as a key of its own (the URL's key followed by "#v" and 16 hex
  *    digits; "#i" for the index).
+ *  - Partial content (RFC 9110 §14, RFC 9111 §3.3-3.4): a 200 cut short
+ *    with a strong validator keeps the part received, and the next GET
+ *    asks for the rest with Range + If-Range; a 206 that continues it
+ *    exactly is delivered as one 200 (HTTPRESP_CACHE_RESUMED), anything
+ *    else fetches the whole body again.  See
+ *    httpresp_response_resumed_from().
  *  - Entries larger than 64 MiB (headers and body) are not stored.
  *  - The cache never makes a request fail: a store that cannot load an
  *    entry is a miss, one that cannot save it leaves the answer unstored

@@ -578,7 +578,7 @@ hr_cache_use hr_cache_consult(httpresp_cache *c, const httpresp_request *req,
                                      why);
   int keep = use == HR_CACHE_USE_FRESH || use == HR_CACHE_USE_REVALIDATE ||
              (keep_stale && use == HR_CACHE_USE_NONE && *out &&
-              strcmp(*why, "stale") == 0);
+              (strcmp(*why, "stale") == 0 || strcmp(*why, "incomplete") == 0));
   if (!keep) {
     hr_stored_unref(*out);
     *out = NULL;
@@ -590,8 +590,8 @@ hr_cache_use hr_cache_consult(httpresp_cache *c, const httpresp_request *req,
  * 1 when stored, else 0 with `*why` and `*sys_err` saying why not. */
 static int store_new(httpresp_cache *c, const hr_key *k,
                      const httpresp_request *req, int status,
-                     const hr_headers *resp, const char *body,
-                     size_t body_len, int64_t request_ms, int64_t response_ms,
+                     const hr_headers *resp, const char *body, size_t body_len,
+                     int64_t request_ms, int64_t response_ms, int incomplete,
                      const char **why, int *sys_err) {
   char *names = NULL;
   hr_variant_id id = HR_VARIANT_NONE;
@@ -609,6 +609,7 @@ static int store_new(httpresp_cache *c, const hr_key *k,
     hr_cache_entry e;
     rc = hr_cache_entry_from_response(&e, &vk, req, status, resp, body,
                                       body_len, request_ms, response_ms);
+    e.incomplete = incomplete;
     if (rc == 0) {
       if (names) {
         rc = save_variant(c, k, &vk, names, id, &e, response_ms);
@@ -654,7 +655,7 @@ int hr_cache_on_response(httpresp_cache *c, const httpresp_request *req,
   }
   int stored = hr_cache_storable(req, status, resp, body_len, why) &&
                store_new(c, &k, req, status, resp, body, body_len, request_ms,
-                         response_ms, why, sys_err);
+                         response_ms, 0, why, sys_err);
   /* A newer answer came from the server: what was stored is superseded.
    * Not by a HEAD's answer (it says nothing about the stored body), a 304
    * (it confirms), nor a 5xx (the server failing is no new representation,
@@ -666,6 +667,30 @@ int hr_cache_on_response(httpresp_cache *c, const httpresp_request *req,
     if (rc && !*sys_err && rc < 0)
       *sys_err = -rc;
   }
+  hr_key_free(&k);
+  return stored;
+}
+
+int hr_cache_on_partial(httpresp_cache *c, const httpresp_request *req,
+                        int status, const hr_headers *resp, const char *body,
+                        size_t body_len, int64_t request_ms,
+                        int64_t response_ms, const char **why) {
+  const char *dummy;
+  int sys_err = 0;
+  if (!why)
+    why = &dummy;
+  *why = "";
+  if (!c || !req || !resp || !req->method || strcmp(req->method, "GET") != 0 ||
+      !hr_cache_request_applies(req, why) ||
+      !hr_cache_partial_storable(req, status, resp, body_len, why))
+    return 0;
+  hr_key k;
+  if (hr_cache_request_key(req, &k) != 0) {
+    *why = "store-failed";
+    return 0;
+  }
+  int stored = store_new(c, &k, req, status, resp, body, body_len, request_ms,
+                         response_ms, 1, why, &sys_err);
   hr_key_free(&k);
   return stored;
 }

@@ -95,6 +95,17 @@ int hr_cache_on_response(httpresp_cache *c, const httpresp_request *req,
                          size_t body_len, int64_t request_ms,
                          int64_t response_ms, const char **why, int *sys_err);
 
+/* Event 2b, a 200 to the GET `req` was cut short after `body_len` bytes
+ * of its body: they are stored as an incomplete entry, to be resumed by
+ * the next request for the key (hr_cache_resume_fields), when
+ * hr_cache_partial_storable allows (returns 1); else nothing changes and
+ * `*why` says why (what was stored before stays: the answer that was cut
+ * short may be a refetch of it).  Bounded like any entry. */
+int hr_cache_on_partial(httpresp_cache *c, const httpresp_request *req,
+                        int status, const hr_headers *resp, const char *body,
+                        size_t body_len, int64_t request_ms,
+                        int64_t response_ms, const char **why);
+
 /* Event 3, a 304 answered the conditionals that revalidated `stored`.
  * With HR_304_SERVE (hr_cache_304_selects), `*out` gets the entry as
  * stored and nothing is written.  With HR_304_UPDATE (RFC 9111 §4.3.4),

@@ -14,6 +14,11 @@
  *  44  u32 header fields                48  u64 body length
  *  56  key, then per field: u32 name length, u32 value length, name, value
  *      (vary fields first), then the body, then u64 checksum of all before.
+ *
+ * Version 2 (written only for an incomplete entry, so that a complete one
+ * stays readable by builds that know only version 1) inserts at 56 a u32
+ * of flags (bit 0: incomplete, the others zero) and a u32 zero; the key
+ * and the rest follow at 64.  Both versions are read.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +27,10 @@
 
 #define MAGIC "HRCE"
 #define FORMAT_VERSION 1u
+#define FORMAT_VERSION_FLAGS 2u
 #define FIXED_LEN 56u
+#define FLAGS_LEN 8u /* version 2: u32 flags, u32 zero */
+#define FLAG_INCOMPLETE 1u
 #define TRAILER_LEN 8u
 #define FIELD_LEN 8u /* the two lengths before each field */
 
@@ -97,7 +105,8 @@ int hr_cache_entry_encode(const hr_cache_entry *e, hr_buf *out) {
   if (key_len == 0 || key_len > HR_CACHE_MAX_ENTRY ||
       e->body_len > HR_CACHE_MAX_ENTRY || e->status < 100 || e->status > 999)
     return HTTPRESP_E_INVALID_ARG;
-  size_t total = FIXED_LEN + TRAILER_LEN + key_len + e->body_len;
+  size_t fixed = e->incomplete ? FIXED_LEN + FLAGS_LEN : FIXED_LEN;
+  size_t total = fixed + TRAILER_LEN + key_len + e->body_len;
   if (total > HR_CACHE_MAX_ENTRY || !fields_size(&e->vary, &total) ||
       !fields_size(&e->headers, &total))
     return HTTPRESP_E_INVALID_ARG;
@@ -115,7 +124,7 @@ int hr_cache_entry_encode(const hr_cache_entry *e, hr_buf *out) {
   unsigned char *start = (unsigned char *)out->data + out->len;
   unsigned char *p = start;
   memcpy(p, MAGIC, 4);
-  hr_put_le32(p + 4, FORMAT_VERSION);
+  hr_put_le32(p + 4, e->incomplete ? FORMAT_VERSION_FLAGS : FORMAT_VERSION);
   hr_put_le64(p + 8, (uint64_t)total);
   hr_put_le32(p + 16, (uint32_t)e->status);
   hr_put_le32(p + 20, (uint32_t)key_len);
@@ -124,7 +133,11 @@ int hr_cache_entry_encode(const hr_cache_entry *e, hr_buf *out) {
   hr_put_le32(p + 40, (uint32_t)e->vary.n);
   hr_put_le32(p + 44, (uint32_t)e->headers.n);
   hr_put_le64(p + 48, (uint64_t)e->body_len);
-  p += FIXED_LEN;
+  if (e->incomplete) {
+    hr_put_le32(p + FIXED_LEN, FLAG_INCOMPLETE);
+    hr_put_le32(p + FIXED_LEN + 4, 0);
+  }
+  p += fixed;
   memcpy(p, e->key, key_len);
   p += key_len;
   p = put_fields(p, &e->vary);
@@ -177,8 +190,13 @@ static int decode_fields(cursor *c, uint32_t count, hr_headers *h) {
 
 static int decode(const unsigned char *d, size_t len, hr_cache_entry *e) {
   if (len < FIXED_LEN + TRAILER_LEN || len > HR_CACHE_MAX_ENTRY ||
-      memcmp(d, MAGIC, 4) != 0 || hr_get_le32(d + 4) != FORMAT_VERSION ||
-      hr_get_le64(d + 8) != (uint64_t)len)
+      memcmp(d, MAGIC, 4) != 0 || hr_get_le64(d + 8) != (uint64_t)len)
+    return HTTPRESP_E_CACHE_IO;
+  uint32_t version = hr_get_le32(d + 4);
+  size_t fixed = version == FORMAT_VERSION_FLAGS ? FIXED_LEN + FLAGS_LEN
+                 : version == FORMAT_VERSION     ? FIXED_LEN
+                                                 : 0;
+  if (!fixed || len < fixed + TRAILER_LEN)
     return HTTPRESP_E_CACHE_IO;
   if (hr_get_le64(d + len - TRAILER_LEN) != hr_cache_checksum(d, len - TRAILER_LEN))
     return HTTPRESP_E_CACHE_IO;
@@ -190,8 +208,16 @@ static int decode(const unsigned char *d, size_t len, hr_cache_entry *e) {
   e->request_ms = (int64_t)hr_get_le64(d + 24);
   e->response_ms = (int64_t)hr_get_le64(d + 32);
   uint64_t body_len = hr_get_le64(d + 48);
+  if (version == FORMAT_VERSION_FLAGS) {
+    /* Only the flag we write, and a version-2 entry always has it (a
+     * complete entry is written as version 1): anything else is foreign. */
+    if (hr_get_le32(d + FIXED_LEN) != FLAG_INCOMPLETE ||
+        hr_get_le32(d + FIXED_LEN + 4) != 0)
+      return HTTPRESP_E_CACHE_IO;
+    e->incomplete = 1;
+  }
 
-  cursor c = {d + FIXED_LEN, d + len - TRAILER_LEN};
+  cursor c = {d + fixed, d + len - TRAILER_LEN};
   const unsigned char *key, *body;
   uint32_t key_len = hr_get_le32(d + 20);
   if (key_len == 0 || !take(&c, key_len, &key) || memchr(key, '\0', key_len))

@@ -38,6 +38,10 @@ typedef struct hr_cache_entry {
   size_t body_len;
   int64_t request_ms;  /* when the request that got it was sent */
   int64_t response_ms; /* when the response was received */
+  /* The body is only the first body_len bytes of the representation (a
+   * 200 cut short, RFC 9111 §3.3): never served, only resumed with a
+   * Range request (hr_cache_resume_fields). */
+  int incomplete;
   const struct hr_cache_facts *facts; /* frozen entries only, else NULL */
 } hr_cache_entry;
 

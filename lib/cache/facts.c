@@ -195,6 +195,7 @@ int hr_stored_freeze(const hr_cache_entry *src, hr_stored **out) {
   e->status = src->status;
   e->request_ms = src->request_ms;
   e->response_ms = src->response_ms;
+  e->incomplete = src->incomplete;
   memcpy(p, src->key, key_len);
   e->key = p;
   p += key_len;
@@ -231,6 +232,7 @@ int hr_stored_thaw(const hr_stored *s, hr_cache_entry *out) {
   out->status = e->status;
   out->request_ms = e->request_ms;
   out->response_ms = e->response_ms;
+  out->incomplete = e->incomplete;
   out->key = hr_strdup(e->key);
   out->body = malloc(e->body_len + 1);
   int rc = out->key && out->body ? 0 : HTTPRESP_E_NOMEM;

@@ -7,6 +7,7 @@
  * Directives come from hr_cc (which already resolves duplicates and invalid
  * values towards "stale"), dates from hr_httpdate_parse.  Times are kept in
  * milliseconds and every sum saturates: Age and Date are server input. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -591,6 +592,11 @@ hr_cache_use hr_cache_select(const hr_cache_entry *e,
     *why = "vary";
     return cannot;
   }
+  if (e->incomplete) {
+    /* Only the first part of a body: never served, only resumed. */
+    *why = "incomplete";
+    return cannot;
+  }
   if (rq.flags & HR_CC_NO_STORE) {
     *why = "request-no-store";
     return cannot;
@@ -661,6 +667,10 @@ int hr_cache_stale_on_error(const hr_cache_entry *e,
   *why = "miss";
   if (!e || !req)
     return 0;
+  if (e->incomplete) {
+    *why = "incomplete";
+    return 0;
+  }
   hr_cache_facts tmp;
   const hr_cache_facts *f = hr_cache_facts_of(e, &tmp);
   if (f->varies && !vary_matches(e, req)) {
@@ -712,6 +722,10 @@ int hr_cache_swr_allows(const hr_cache_entry *e, const httpresp_request *req,
   *why = "miss";
   if (!e || !req)
     return 0;
+  if (e->incomplete) {
+    *why = "incomplete";
+    return 0;
+  }
   hr_cache_facts tmp;
   const hr_cache_facts *f = hr_cache_facts_of(e, &tmp);
   if (f->varies && !vary_matches(e, req)) {
@@ -1017,4 +1031,315 @@ int hr_cache_mode_fields(httpresp_cache_mode mode, const hr_headers *req,
       rc = hr_headers_add(out, "Cache-Control", 13, "no-cache", 8);
   }
   return rc;
+}
+
+/* ---- partial content (RFC 9110 §14, RFC 9111 §3.3-3.4) ------------------ */
+
+/* A Content-Length value: 0 and the number, or -1. */
+static int content_length(const hr_headers *h, uint64_t *out) {
+  const char *v = hr_headers_get(h, "Content-Length");
+  if (!v || !*v)
+    return -1;
+  uint64_t n = 0;
+  for (const char *p = v; *p; p++) {
+    if (*p < '0' || *p > '9' || n > (UINT64_MAX - 9) / 10)
+      return -1;
+    n = n * 10 + (uint64_t)(*p - '0');
+  }
+  *out = n;
+  return 0;
+}
+
+/* The strong entity-tag of `h` (its whole value), or NULL. */
+static const char *strong_etag(const hr_headers *h) {
+  const char *v = hr_headers_get(h, "ETag");
+  int weak;
+  const char *tag;
+  size_t len;
+  return v && parse_etag(v, &weak, &tag, &len) && !weak ? v : NULL;
+}
+
+/* A Last-Modified of `h` that is a strong validator (RFC 9110 §8.8.2.2:
+ * the Date is at least one second after it), or NULL. */
+static const char *strong_last_modified(const hr_headers *h) {
+  const char *lm = hr_headers_get(h, "Last-Modified");
+  const char *date = hr_headers_get(h, "Date");
+  int64_t a, b;
+  if (!lm || !date || hr_httpdate_parse(lm, strlen(lm), 0, &a) != 0 ||
+      hr_httpdate_parse(date, strlen(date), 0, &b) != 0)
+    return NULL;
+  return b - a >= 1 ? lm : NULL;
+}
+
+int hr_cache_strong_validator(const hr_headers *h) {
+  return h && (strong_etag(h) || strong_last_modified(h));
+}
+
+/* Reads digits at *p into *out (no sign, no overflow): 1, or 0. */
+static int read_u64(const char **p, uint64_t *out) {
+  const char *s = *p;
+  uint64_t n = 0;
+  if (*s < '0' || *s > '9')
+    return 0;
+  for (; *s >= '0' && *s <= '9'; s++) {
+    if (n > (UINT64_MAX - 9) / 10)
+      return 0;
+    n = n * 10 + (uint64_t)(*s - '0');
+  }
+  *p = s;
+  *out = n;
+  return 1;
+}
+
+int hr_cache_content_range(const char *v, uint64_t *first, uint64_t *last,
+                           int64_t *complete) {
+  /* RFC 9110 §14.4: "bytes" SP first-pos "-" last-pos "/" (length / "*") */
+  if (!v || !first || !last || !complete || !hr_strncaseeq(v, "bytes ", 6))
+    return -1;
+  const char *p = v + 6;
+  uint64_t len = 0;
+  if (!read_u64(&p, first) || *p++ != '-' || !read_u64(&p, last) ||
+      *p++ != '/' || *last < *first)
+    return -1;
+  if (p[0] == '*' && p[1] == '\0') {
+    *complete = -1;
+    return 0;
+  }
+  if (!read_u64(&p, &len) || *p != '\0' || len > INT64_MAX || *last >= len)
+    return -1;
+  *complete = (int64_t)len;
+  return 0;
+}
+
+/* Whether the response's content is coded (anything but identity): its
+ * bytes are then not the ones a range counts. */
+static int coded(const hr_headers *h) {
+  const char *ce = hr_headers_get(h, "Content-Encoding");
+  return ce && *ce && !hr_strcaseeq(ce, "identity");
+}
+
+int hr_cache_partial_storable(const httpresp_request *req, int status,
+                              const hr_headers *resp, size_t body_len,
+                              const char **why) {
+  const char *dummy;
+  if (!why)
+    why = &dummy;
+  if (!hr_cache_storable(req, status, resp, body_len, why))
+    return 0;
+  uint64_t total;
+  if (status != 200 || body_len == 0) {
+    *why = "partial-status";
+    return 0;
+  }
+  if (!hr_cache_strong_validator(resp)) {
+    *why = "no-strong-validator";
+    return 0;
+  }
+  if (coded(resp)) {
+    *why = "content-encoding";
+    return 0;
+  }
+  if (content_length(resp, &total) == 0 && total <= body_len) {
+    *why = "partial-length";
+    return 0;
+  }
+  *why = "";
+  return 1;
+}
+
+int hr_cache_resume_fields(const hr_cache_entry *e, hr_headers *out) {
+  if (!e || !out || !e->incomplete)
+    return HTTPRESP_E_INVALID_ARG;
+  const char *v = strong_etag(&e->headers);
+  if (!v)
+    v = strong_last_modified(&e->headers);
+  if (!v)
+    return HTTPRESP_E_INVALID_ARG;
+  char range[40];
+  snprintf(range, sizeof(range), "bytes=%llu-",
+           (unsigned long long)e->body_len);
+  int rc = add_str(out, "Range", range);
+  return rc ? rc : add_str(out, "If-Range", v);
+}
+
+int hr_cache_resume_combines(const hr_cache_entry *e, const hr_headers *h206,
+                             uint64_t *rest_len, const char **why) {
+  const char *dummy;
+  if (!why)
+    why = &dummy;
+  *why = "partial-mismatch";
+  if (!e || !h206 || !rest_len || !e->incomplete)
+    return 0;
+  uint64_t first, last, stored_total, sent_len;
+  int64_t complete;
+  const char *cr = hr_headers_get(h206, "Content-Range");
+  /* One range (not multipart/byteranges), starting where the stored part
+   * ends and running to the end of a representation of the stored length
+   * (RFC 9111 §3.4: the parts must be of one representation). */
+  if (!cr || hr_cache_content_range(cr, &first, &last, &complete) != 0) {
+    *why = "content-range";
+    return 0;
+  }
+  if (first != e->body_len || complete < 0 || last + 1 != (uint64_t)complete ||
+      (content_length(&e->headers, &stored_total) == 0 &&
+       stored_total != (uint64_t)complete)) {
+    *why = "content-range";
+    return 0;
+  }
+  if (content_length(h206, &sent_len) == 0 && sent_len != last - first + 1) {
+    *why = "content-length";
+    return 0;
+  }
+  if (coded(h206)) {
+    *why = "content-encoding";
+    return 0;
+  }
+  /* The same strong validator in both (RFC 9111 §3.4). */
+  const char *se = strong_etag(&e->headers), *ne = hr_headers_get(h206, "ETag");
+  if (se) {
+    if (!ne || strcmp(se, ne) != 0) {
+      *why = "validator";
+      return 0;
+    }
+  } else {
+    const char *slm = strong_last_modified(&e->headers);
+    const char *nlm = hr_headers_get(h206, "Last-Modified");
+    int64_t a, b;
+    if (!slm || ne || !nlm || hr_httpdate_parse(slm, strlen(slm), 0, &a) != 0 ||
+        hr_httpdate_parse(nlm, strlen(nlm), 0, &b) != 0 || a != b) {
+      *why = "validator";
+      return 0;
+    }
+  }
+  *rest_len = last - first + 1;
+  *why = "";
+  return 1;
+}
+
+int hr_cache_resume_headers(const hr_cache_entry *e, const hr_headers *h206,
+                            uint64_t total, int64_t response_ms,
+                            hr_headers *out) {
+  if (!e || !h206 || !out)
+    return HTTPRESP_E_INVALID_ARG;
+  hr_headers_clear(out);
+  /* The stored fields updated from the 206 as a 304 would update them
+   * (§3.4 refers to §3.2); Content-Length is the whole length. */
+  hr_headers tmp;
+  hr_headers_init(&tmp);
+  int rc = update_headers(&tmp, &e->headers, h206, response_ms);
+  for (size_t i = 0; !rc && i < tmp.n; i++)
+    if (!hr_strcaseeq(tmp.v[i].name, "Content-Length") &&
+        !hr_strcaseeq(tmp.v[i].name, "Content-Range"))
+      rc = add_field(out, &tmp.v[i]);
+  hr_headers_free(&tmp);
+  char num[24];
+  snprintf(num, sizeof(num), "%llu", (unsigned long long)total);
+  return rc ? rc : add_str(out, "Content-Length", num);
+}
+
+int hr_cache_range_single(const char *range, uint64_t len, uint64_t *first,
+                          uint64_t *last) {
+  /* RFC 9110 §14.1.1-14.1.2: "bytes=" first "-" [last], or "-" suffix. */
+  if (!range || !first || !last || !hr_strncaseeq(range, "bytes=", 6))
+    return 0;
+  const char *p = range + 6;
+  while (*p == ' ' || *p == '\t')
+    p++;
+  uint64_t a = 0, b = 0;
+  if (*p == '-') {
+    p++;
+    if (!read_u64(&p, &b))
+      return 0;
+    while (*p == ' ' || *p == '\t')
+      p++;
+    if (*p || b == 0 || len == 0)
+      return 0;
+    *first = b >= len ? 0 : len - b;
+    *last = len - 1;
+    return 1;
+  }
+  if (!read_u64(&p, &a) || *p++ != '-')
+    return 0;
+  int open = !(*p >= '0' && *p <= '9');
+  if (!open && !read_u64(&p, &b))
+    return 0;
+  while (*p == ' ' || *p == '\t')
+    p++;
+  if (*p || a >= len || (!open && b < a))
+    return 0; /* several ranges, unsatisfiable, or invalid */
+  *first = a;
+  *last = open || b >= len ? len - 1 : b;
+  return 1;
+}
+
+int hr_cache_range_entry(const hr_cache_entry *e, uint64_t first, uint64_t last,
+                         hr_cache_entry *out) {
+  if (out)
+    hr_cache_entry_init(out);
+  if (!e || !out || e->incomplete || last < first || last >= e->body_len ||
+      coded(&e->headers))
+    return HTTPRESP_E_INVALID_ARG;
+  out->status = 206;
+  out->request_ms = e->request_ms;
+  out->response_ms = e->response_ms;
+  size_t n = (size_t)(last - first + 1);
+  int rc = HTTPRESP_E_NOMEM;
+  if (!(out->key = hr_strdup(e->key)) || !(out->body = malloc(n + 1)))
+    goto fail;
+  memcpy(out->body, e->body + first, n);
+  out->body[n] = '\0';
+  out->body_len = n;
+  if ((rc = hr_headers_copy(&out->vary, &e->vary)))
+    goto fail;
+  for (size_t i = 0; i < e->headers.n; i++)
+    if (!hr_strcaseeq(e->headers.v[i].name, "Content-Length") &&
+        !hr_strcaseeq(e->headers.v[i].name, "Content-Range") &&
+        (rc = add_field(&out->headers, &e->headers.v[i])))
+      goto fail;
+  char v[80];
+  snprintf(v, sizeof(v), "bytes %llu-%llu/%llu", (unsigned long long)first,
+           (unsigned long long)last, (unsigned long long)e->body_len);
+  if ((rc = add_str(&out->headers, "Content-Range", v)))
+    goto fail;
+  snprintf(v, sizeof(v), "%zu", n);
+  if ((rc = add_str(&out->headers, "Content-Length", v)))
+    goto fail;
+  return 0;
+fail:
+  hr_cache_entry_free(out);
+  return rc ? rc : HTTPRESP_E_NOMEM;
+}
+
+int hr_cache_first_part_fields(const hr_headers *h206, size_t body_len,
+                               hr_headers *out, const char **why) {
+  const char *dummy;
+  if (!why)
+    why = &dummy;
+  *why = "content-range";
+  if (!h206 || !out)
+    return 0;
+  hr_headers_clear(out);
+  uint64_t first, last;
+  int64_t complete;
+  const char *cr = hr_headers_get(h206, "Content-Range");
+  if (!cr || hr_cache_content_range(cr, &first, &last, &complete) != 0 ||
+      first != 0 || complete < 0 || last + 1 != (uint64_t)body_len ||
+      last + 1 >= (uint64_t)complete)
+    return 0;
+  int rc = 0;
+  for (size_t i = 0; !rc && i < h206->n; i++)
+    if (!hr_strcaseeq(h206->v[i].name, "Content-Length") &&
+        !hr_strcaseeq(h206->v[i].name, "Content-Range"))
+      rc = add_field(out, &h206->v[i]);
+  char num[24];
+  snprintf(num, sizeof(num), "%lld", (long long)complete);
+  if (!rc)
+    rc = add_str(out, "Content-Length", num);
+  if (rc) {
+    hr_headers_clear(out);
+    *why = "store-failed";
+    return 0;
+  }
+  *why = "";
+  return 1;
 }

@@ -126,7 +126,8 @@ typedef enum hr_cache_use {
  * serves an entry as it is (REVALIDATE, or NONE without validators).
  * `*why` gets a static reason ("fresh", "max-stale", "stale", "vary",
  * "no-cache", "request-no-cache", "request-no-store", "request-max-age",
- * "min-fresh", "miss", "only-if-cached"). */
+ * "min-fresh", "miss", "only-if-cached", "incomplete": the entry is the
+ * first part of a body, never served, only resumed). */
 hr_cache_use hr_cache_select(const hr_cache_entry *e,
                              const httpresp_request *req, int64_t now_ms,
                              const char **why);
@@ -229,6 +230,78 @@ int hr_cache_served_headers(const hr_cache_entry *e, int64_t now_ms,
  * Fills up to 3 malloc'd keys; returns how many. */
 size_t hr_cache_invalidation_keys(const char *req_url, int status,
                                   const hr_headers *resp, char *keys[3]);
+
+/* ---- partial content (RFC 9110 §14, RFC 9111 §3.3-3.4) ----------------
+ *
+ * A 200 cut short is kept as an incomplete entry (hr_cache_entry
+ * .incomplete) when it has a strong validator; the next request for the
+ * URL asks for the rest with Range + If-Range, and a 206 that fits is
+ * combined with the stored part into one complete 200.  An incomplete
+ * entry is never served (hr_cache_select: NONE, "incomplete") nor stands
+ * in for an origin failure. */
+
+/* Whether response fields `h` carry a strong validator: an ETag that is
+ * not weak, or a Last-Modified at least one second before the Date (RFC
+ * 9110 §8.8.2.2). */
+int hr_cache_strong_validator(const hr_headers *h);
+/* Parses a Content-Range value "bytes FIRST-LAST/COMPLETE" (RFC 9110
+ * §14.4; COMPLETE "*" gives -1): 0, or -1 when it is not one (another
+ * unit, LAST < FIRST, LAST >= COMPLETE, overflow, trailing bytes). */
+int hr_cache_content_range(const char *v, uint64_t *first, uint64_t *last,
+                           int64_t *complete);
+/* Whether the first `body_len` bytes of a 200 that was cut short may be
+ * kept to be resumed: storable as a whole would be (hr_cache_storable),
+ * a strong validator, no content coding, some body, and less than its
+ * Content-Length.  `*why`: hr_cache_storable's, or "partial-status",
+ * "no-strong-validator", "content-encoding", "partial-length". */
+int hr_cache_partial_storable(const httpresp_request *req, int status,
+                              const hr_headers *resp, size_t body_len,
+                              const char **why);
+/* Appends to `out` the fields that ask for the rest of the incomplete `e`:
+ * "Range: bytes=N-" (N its stored length) and If-Range with its strong
+ * validator (the ETag, else the Last-Modified).  0, HTTPRESP_E_NOMEM, or
+ * HTTPRESP_E_INVALID_ARG when `e` is not incomplete with one. */
+int hr_cache_resume_fields(const hr_cache_entry *e, hr_headers *out);
+/* Whether a 206 with fields `h206` completes the incomplete `e`: one
+ * Content-Range from exactly its stored length to the end of a
+ * representation of a known length equal to the stored Content-Length
+ * (if any), a Content-Length (if any) equal to that range's, no content
+ * coding, and the same strong validator (RFC 9111 §3.4).  1 with the
+ * length of the range in `*rest_len`, else 0 with `*why`
+ * ("content-range", "content-length", "content-encoding", "validator"). */
+int hr_cache_resume_combines(const hr_cache_entry *e, const hr_headers *h206,
+                             uint64_t *rest_len, const char **why);
+/* The fields of the combined response into `out` (cleared first): the
+ * stored fields updated from the 206 as a 304 updates them, without
+ * Content-Range, with Content-Length `total`.  0 or HTTPRESP_E_NOMEM. */
+int hr_cache_resume_headers(const hr_cache_entry *e, const hr_headers *h206,
+                            uint64_t total, int64_t response_ms,
+                            hr_headers *out);
+
+/* Whether `range` (a caller's Range value) asks for one satisfiable byte
+ * range of a representation of `len` bytes (RFC 9110 §14.1.2: first-last,
+ * first-, or a suffix -n; last past the end is cut to it): 1 with the
+ * bounds, else 0 (several ranges, another unit, unsatisfiable, invalid). */
+int hr_cache_range_single(const char *range, uint64_t len, uint64_t *first,
+                          uint64_t *last);
+/* The 206 a complete stored 200 `e` answers a range with (RFC 9111 §3.4:
+ * a cache may answer a range from a stored complete response): its fields
+ * with Content-Range and Content-Length of the part, its times, and bytes
+ * first..last of its body.  0, HTTPRESP_E_NOMEM, or
+ * HTTPRESP_E_INVALID_ARG (an incomplete entry, bounds outside the body, a
+ * content coding: the stored bytes may be decoded ones). */
+int hr_cache_range_entry(const hr_cache_entry *e, uint64_t first, uint64_t last,
+                         hr_cache_entry *out);
+
+/* A 206 to a caller's own Range request that holds the first `body_len`
+ * bytes of a longer representation of known length ("bytes 0-L/T", L + 1
+ * == body_len < T) is the start of a body the cache may keep to resume
+ * (RFC 9111 §3.3): 1 with, in `out` (cleared first), the fields of the 200
+ * it is the start of (the 206's, without Content-Range, Content-Length
+ * T); else 0 with `*why` ("content-range", "store-failed").  Whether it
+ * may be kept is then hr_cache_partial_storable's. */
+int hr_cache_first_part_fields(const hr_headers *h206, size_t body_len,
+                               hr_headers *out, const char **why);
 
 /* Whether `method` is unsafe (anything but GET, HEAD, OPTIONS, TRACE). */
 int hr_cache_method_unsafe(const char *method);
