@@ -191,6 +191,15 @@ static void decide_at_headers(hr_xfer *x) {
     if (x->abort_code)
       return;
   }
+  /* The chain's first visit is recorded when a redirect may follow it:
+   * only the loop check reads the history, and normalising the URL costs
+   * a plain GET more than anything else it does with it.  It counts at
+   * the cookie epoch it was sent in, as if recorded then. */
+  if (x->hist.n == 0 && x->status >= 300 && x->status < 400 &&
+      hr_history_visit(&x->hist, x->orig->method, x->orig->url) != 0) {
+    hr_xfer_abort(x, HTTPRESP_E_NOMEM, "out of memory");
+    return;
+  }
   if (x->set_cookie)
     x->hist.cookie_epoch++;
   hr_policy_input in;
@@ -1186,10 +1195,9 @@ static hr_step dispatch(hr_xfer *x) {
 
 hr_step hr_xfer_begin(hr_xfer *x) {
   x->start_ms = hr_client_now(x->client);
-  if (hr_history_visit(&x->hist, x->cur->method, x->cur->url) != 0)
-    x->state = fail(x, HTTPRESP_E_NOMEM, "out of memory");
-  else /* cache status NONE by default */
-    x->state = arm_at(x, x->start_ms);
+  /* The first visit goes into the history at the first 3xx
+   * (decide_at_headers). */
+  x->state = arm_at(x, x->start_ms); /* cache status NONE by default */
   return dispatch(x);
 }
 
