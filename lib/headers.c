@@ -219,6 +219,12 @@ char *hr_headers_value_space(hr_headers *h, size_t i, size_t len) {
 }
 
 int hr_headers_add_line(hr_headers *h, const char *line, size_t len) {
+  size_t nlen;
+  return hr_headers_add_line_n(h, line, len, &nlen);
+}
+
+int hr_headers_add_line_n(hr_headers *h, const char *line, size_t len,
+                          size_t *name_len) {
   while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
     len--;
   /* The name is the token the line starts with, and the byte after it must
@@ -237,6 +243,7 @@ int hr_headers_add_line(hr_headers *h, const char *line, size_t len) {
   size_t vlen = len - nlen - 1;
   if (scan_value(&value, &vlen) != 0)
     return HTTPRESP_E_BAD_RESPONSE;
+  *name_len = nlen;
   return append(h, line, nlen, value, vlen);
 }
 
@@ -428,27 +435,46 @@ static int name_is(const char *name, const char *lower) {
   return *name == '\0';
 }
 
-int hr_headers_check_framing(const hr_headers *h, int bodyless,
-                             int64_t *length, const char **why) {
+void hr_framing_init(hr_framing *f) {
+  f->length = -1;
+  f->bad = NULL;
+  f->chunked = 0;
+}
+
+void hr_framing_field(hr_framing *f, const char *name, size_t nlen,
+                      const char *value) {
+  /* Most fields are settled by their length alone. */
+  if (nlen == 17 && name_is(name, "transfer-encoding"))
+    f->chunked = 1; /* it frames the message; Content-Length is ignored */
+  else if (nlen == 14 && !f->bad && name_is(name, "content-length"))
+    f->bad = length_field(value, &f->length);
+}
+
+int hr_framing_verdict(const hr_framing *f, int bodyless, int64_t *length,
+                       const char **why) {
   *why = NULL;
   if (length)
     *length = -1;
-  if (bodyless)
+  if (bodyless || f->chunked)
     return 0;
-  int64_t len = -1;
-  const char *bad = NULL;
-  for (size_t i = 0; i < h->n; i++) {
-    const char *name = h->v[i].name;
-    int c = (unsigned char)name[0] | 0x20;
-    if (c == 't' && name_is(name, "transfer-encoding"))
-      return 0; /* it frames the message; Content-Length is ignored */
-    if (!bad && c == 'c' && name_is(name, "content-length"))
-      bad = length_field(h->v[i].value, &len);
+  if (f->bad) {
+    *why = f->bad;
+    return HTTPRESP_E_BAD_RESPONSE;
   }
-  *why = bad;
-  if (!bad && length)
-    *length = len;
-  return bad ? HTTPRESP_E_BAD_RESPONSE : 0;
+  if (length)
+    *length = f->length;
+  return 0;
+}
+
+int hr_headers_check_framing(const hr_headers *h, int bodyless,
+                             int64_t *length, const char **why) {
+  hr_framing f;
+  hr_framing_init(&f);
+  if (!bodyless)
+    for (size_t i = 0; i < h->n && !f.chunked; i++)
+      hr_framing_field(&f, h->v[i].name, strlen(h->v[i].name),
+                       h->v[i].value);
+  return hr_framing_verdict(&f, bodyless, length, why);
 }
 
 int hr_parse_status_line(const char *line, size_t len, int *status) {

@@ -44,6 +44,10 @@ int hr_headers_add(hr_headers *h, const char *name, size_t nlen,
 /* Parses one "Name: value" line (a trailing CRLF or LF is ignored).
  * Returns 0, HTTPRESP_E_NOMEM or HTTPRESP_E_BAD_RESPONSE. */
 int hr_headers_add_line(hr_headers *h, const char *line, size_t len);
+/* The same, and on success *name_len is the new field's name length (what
+ * the receive path classifies fields by, before comparing any name). */
+int hr_headers_add_line_n(hr_headers *h, const char *line, size_t len,
+                          size_t *name_len);
 /* First value of `name` (case-insensitive), or NULL. */
 const char *hr_headers_get(const hr_headers *h, const char *name);
 /* Number of fields named `name`. */
@@ -86,6 +90,23 @@ int hr_list_next(hr_list_iter *it, const char **s, size_t *len);
  * with, -1 when none does (no field, Transfer-Encoding, bodyless). */
 int hr_headers_check_framing(const hr_headers *h, int bodyless,
                              int64_t *length, const char **why);
+
+/* The same verdict gathered field by field as a header block arrives:
+ * hr_framing_field for each field in order (`nlen` its name's length),
+ * then hr_framing_verdict, which answers as hr_headers_check_framing over
+ * those fields would.  A field changed after it was fed (an obs-fold)
+ * needs the whole check instead. */
+typedef struct hr_framing {
+  int64_t length;  /* -1 until a Content-Length value is read */
+  const char *bad; /* the first Content-Length verdict against it */
+  int chunked;     /* a Transfer-Encoding field was seen */
+} hr_framing;
+
+void hr_framing_init(hr_framing *f);
+void hr_framing_field(hr_framing *f, const char *name, size_t nlen,
+                      const char *value);
+int hr_framing_verdict(const hr_framing *f, int bodyless, int64_t *length,
+                       const char **why);
 
 /* Parses an HTTP/1.x or HTTP/2/3 status line as libcurl hands it
  * ("HTTP/1.1 200 OK\r\n", "HTTP/2 200").  Returns 0 and the status, or

@@ -267,6 +267,8 @@ static void forget_response(hr_xfer *x, hr_rx next) {
   x->folds = 0;
   x->fold_index = SIZE_MAX;
   hr_headers_clear(&x->hdrs);
+  hr_framing_init(&x->framing);
+  x->framing_folded = 0;
   hr_buf_reset(&x->resp->body);
 }
 
@@ -296,7 +298,10 @@ static void end_of_block(hr_xfer *x) {
   int64_t length;
   int bodyless = x->status == 204 || x->status == 304 ||
                  strcmp(x->cur->method, "HEAD") == 0;
-  if (hr_headers_check_framing(&x->hdrs, bodyless, &length, &why) != 0) {
+  int bad = x->framing_folded
+                ? hr_headers_check_framing(&x->hdrs, bodyless, &length, &why)
+                : hr_framing_verdict(&x->framing, bodyless, &length, &why);
+  if (bad != 0) {
     hr_xfer_abort(x, HTTPRESP_E_BAD_RESPONSE, why);
     return;
   }
@@ -321,6 +326,7 @@ static void end_of_block(hr_xfer *x) {
 static size_t unfold(hr_xfer *x, const char *buf, size_t len) {
   size_t last = x->hdrs.n - 1;
   hr_field *f = &x->hdrs.v[last];
+  x->framing_folded = 1; /* the value hr_framing_field saw changes */
   if (x->fold_index != last) {
     x->fold_index = last;
     x->fold_len = strlen(f->value);
@@ -399,18 +405,25 @@ size_t hr_xfer_header_cb(char *buf, size_t size, size_t n, void *ud) {
     x->folds++;
     return unfold(x, buf, len);
   }
-  int rc = hr_headers_add_line(&x->hdrs, buf, len);
+  size_t nlen = 0;
+  int rc = hr_headers_add_line_n(&x->hdrs, buf, len, &nlen);
   if (rc == HTTPRESP_E_NOMEM) {
     hr_xfer_abort(x, rc, "out of memory for headers");
     return 0;
   }
-  /* A malformed field line is not interpreted (RFC 9112 §5); but a Location
-   * the server meant and we cannot read must not pass for "no Location". */
-  if (rc && len > 9 && hr_strncaseeq(buf, "Location:", 9))
-    x->bad_location = 1;
+  if (rc) {
+    /* A malformed field line is not interpreted (RFC 9112 §5); but a
+     * Location the server meant and we cannot read must not pass for "no
+     * Location". */
+    if (len > 9 && hr_strncaseeq(buf, "Location:", 9))
+      x->bad_location = 1;
+    return len;
+  }
+  /* Framing is judged at the end of the block from what is read here. */
+  const hr_field *f = &x->hdrs.v[x->hdrs.n - 1];
+  hr_framing_field(&x->framing, f->name, nlen, f->value);
   /* Cookies set by a hop make a revisit legitimate (redirect loops). */
-  if (!rc && len > 11 && (buf[0] == 'S' || buf[0] == 's') &&
-      hr_strncaseeq(buf, "Set-Cookie:", 11))
+  if (nlen == 10 && hr_strncaseeq(buf, "Set-Cookie", 10))
     x->set_cookie = 1;
   return len;
 }
@@ -785,6 +798,7 @@ int hr_xfer_init(hr_xfer *x, httpresp_client *c, CURL *easy,
   x->easy = easy;
   hr_policy_effective(&c->policy, req, &x->policy);
   hr_headers_init(&x->hdrs);
+  hr_framing_init(&x->framing);
   hr_history_init(&x->hist);
   hr_decision_init(&x->dec);
   x->abort_msg[0] = '\0';

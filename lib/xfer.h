@@ -91,6 +91,8 @@ typedef struct hr_xfer {
   size_t folds;     /* obs-fold continuation lines, counted as fields */
   size_t fold_index, fold_len, fold_cap;
   hr_headers hdrs;
+  hr_framing framing; /* hdrs' framing fields, read as they arrive */
+  int framing_folded; /* a framing field was folded: check hdrs whole */
   unsigned interim;
   size_t header_bytes;
   int abort_code;
