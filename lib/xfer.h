@@ -59,6 +59,7 @@ typedef enum hr_hop_cache {
 #define HR_ARMED_CREDS 4u    /* credentials set or cleared */
 #define HR_ARMED_PROGRESS 8u /* the deadline's progress callback */
 #define HR_ARMED_GET 16u     /* HTTPGET set, CUSTOMREQUEST cleared */
+#define HR_ARMED_LIST 32u    /* a header list of ours is set */
 
 typedef struct hr_xfer {
   httpresp_client *client;

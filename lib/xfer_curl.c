@@ -216,8 +216,12 @@ int hr_xfer_arm_handle(hr_xfer *x) {
     return x->abort_code ? x->abort_code : HTTPRESP_E_CURL;
   curl_easy_setopt(e, CURLOPT_URL, x->cur->url);
   int hooked = (x->armed & HR_ARMED_HOOKS) != 0;
-  if (had_list || x->slist || !hooked)
+  if (had_list || x->slist || !hooked) {
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->slist);
+    /* hr_xfer_reset_handle clears only a list of ours (a later hop that
+     * fails before this point leaves the bit, and the freed list, set). */
+    x->armed = x->slist ? x->armed | HR_ARMED_LIST : x->armed & ~HR_ARMED_LIST;
+  }
   if (!hooked) {
     /* The same for every hop of the request; hr_xfer_reset_handle undoes
      * them. */
@@ -251,7 +255,10 @@ void hr_xfer_reset_handle(hr_xfer *x) {
   if (!e)
     return;
   if (x->armed & HR_ARMED_HOOKS) {
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
+    /* Without a list of ours set (HR_ARMED_LIST), the arming cleared the
+     * caller's: the handle holds none already. */
+    if (x->armed & HR_ARMED_LIST)
+      curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 0L);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, NULL);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, NULL);
