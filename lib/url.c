@@ -661,13 +661,18 @@ static int is_host_char(unsigned char c) {
 
 /* Where "http[s]://" reg-name [":" port] ends when `url` starts so and a
  * path, query, fragment or the end follows; 0 when it does not. */
+size_t hr_url_http_prefix(const char *url) {
+  /* '|0x20' folds only 'H', 'T', 'P' and 'S' onto the letters compared. */
+  if ((url[0] | 0x20) != 'h' || (url[1] | 0x20) != 't' ||
+      (url[2] | 0x20) != 't' || (url[3] | 0x20) != 'p')
+    return 0;
+  size_t i = (url[4] | 0x20) == 's' ? 5 : 4;
+  return url[i] == ':' && url[i + 1] == '/' && url[i + 2] == '/' ? i + 3 : 0;
+}
+
 static size_t plain_authority(const char *url, size_t n) {
-  size_t i;
-  if (n > 7 && hr_strncaseeq(url, "http://", 7))
-    i = 7;
-  else if (n > 8 && hr_strncaseeq(url, "https://", 8))
-    i = 8;
-  else
+  size_t i = n > 7 ? hr_url_http_prefix(url) : 0;
+  if (i == 0 || i >= n)
     return 0;
   size_t host = i;
   while (i < n && is_host_char((unsigned char)url[i]))

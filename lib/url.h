@@ -94,6 +94,9 @@ int hr_url_normalize(const char *url, char **out);
  * http(s)://host[:port]/path without '%' or dot segments); 0 means "not
  * known", never "different". */
 int hr_url_plainly_normal(const char *url);
+/* The length of `url`'s "http://" or "https://" prefix (any case): 7, 8,
+ * or 0 when it starts otherwise.  Reads no byte past the string's end. */
+size_t hr_url_http_prefix(const char *url);
 
 /* A malloc'd copy of `url` without its fragment (the cache key). */
 char *hr_url_without_fragment(const char *url);

@@ -735,8 +735,7 @@ static hr_xfer_state keep_quiet(hr_xfer *x, int64_t now) {
     x->quiet_waived = 0;
     return HR_XS_RUN;
   }
-  if (!o->vt->any(o->impl) &&
-      (hr_strncaseeq(u, "http://", 7) || hr_strncaseeq(u, "https://", 8)))
+  if (!o->vt->any(o->impl) && hr_url_http_prefix(u) != 0)
     return HR_XS_RUN;
   char *key;
   int rc = hr_quiet_key(p->quiet_scope, x->cur->url, &key);
