@@ -38,7 +38,9 @@ static const sizes full_sizes = {.rounds = 11,
                                  .disk_hits = 10000,
                                  .reval = 3000,
                                  .multi = 10000,
-                                 .entries = 5000};
+                                 .entries = 5000,
+                                 .slow_chains = 120,
+                                 .big_entries = 1000000};
 static const sizes quick_sizes = {.rounds = 5,
                                   .rounds_multi = 3,
                                   .plain = 1000,
@@ -48,14 +50,16 @@ static const sizes quick_sizes = {.rounds = 5,
                                   .disk_hits = 1500,
                                   .reval = 600,
                                   .multi = 5000,
-                                  .entries = 1000};
+                                  .entries = 1000,
+                                  .slow_chains = 30,
+                                  .big_entries = 1000000};
 sizes sz;
 
 /* ---- the server and its URLs --------------------------------------------- */
 
 bench_server srv;
 char url_plain[80], url_r1[80], url_cached[80], url_reval[80],
-    url_redir_once[80];
+    url_redir_once[80], url_d1[80], url_tiny[80];
 static char url_base[64];
 
 void make_urls(int port) {
@@ -65,6 +69,8 @@ void make_urls(int port) {
   snprintf(url_cached, sizeof(url_cached), "%s/cached", url_base);
   snprintf(url_reval, sizeof(url_reval), "%s/reval", url_base);
   snprintf(url_redir_once, sizeof(url_redir_once), "%s/redir-once", url_base);
+  snprintf(url_d1, sizeof(url_d1), "%s/d1", url_base);
+  snprintf(url_tiny, sizeof(url_tiny), "%s/tiny", url_base);
 }
 
 /* ---- measuring ----------------------------------------------------------- */
@@ -300,7 +306,8 @@ void throughput_target(int ncase, const char *what, const summary *a,
 
 static void usage(FILE *f) {
   fprintf(f, "usage: httpresp-bench [--quick] [--check | --check-premises] "
-             "[--verbose] [--rounds N] [--case LIST] [--nosignal]\n"
+             "[--verbose] [--rounds N] [--case LIST] [--entries N] "
+             "[--nosignal]\n"
              "       httpresp-bench [--nosignal] --profile SIDE N\n"
              "  --quick      fewer rounds and operations (about a quarter of "
              "the time)\n"
@@ -318,8 +325,12 @@ static void usage(FILE *f) {
              "unset\n"
              "  --rounds N   rounds per case (default 11, case 5: 9; quick 5 "
              "and 3)\n"
-             "  --case LIST  run only these cases, e.g. 1,2,5 (default all: "
-             "1-6)\n"
+             "  --case LIST  run only these cases, e.g. 1,2,5 (default: 1-7; "
+             "case 8,\n"
+             "               the million-entry memory cache, only when "
+             "named)\n"
+             "  --entries N  case 8: entries of the big cache (default "
+             "1000000)\n"
              "  --profile SIDE N  run one side alone N times (for callgrind); "
              "SIDE is\n"
              "               plain-curl, plain-httpresp, chain-curl, "
@@ -355,7 +366,8 @@ int main(int argc, char **argv) {
   }
   const char *profile_side = NULL;
   size_t profile_n = 0;
-  opt.cases = 0x7e;
+  size_t big_entries = 0;
+  opt.cases = 0xfe; /* cases 1-7; 8 only when named */
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--quick") == 0)
       opt.quick = 1;
@@ -378,8 +390,14 @@ int main(int argc, char **argv) {
     } else if (strcmp(argv[i], "--case") == 0 && i + 1 < argc) {
       opt.cases = 0;
       for (const char *p = argv[++i]; *p; p++)
-        if (*p >= '1' && *p <= '6')
+        if (*p >= '1' && *p <= '8')
           opt.cases |= 1u << (*p - '0');
+    } else if (strcmp(argv[i], "--entries") == 0 && i + 1 < argc) {
+      big_entries = (size_t)strtoul(argv[++i], NULL, 10);
+      if (big_entries < 2000) {
+        fprintf(stderr, "--entries: at least 2000\n");
+        return 2;
+      }
     } else if (strcmp(argv[i], "--profile") == 0 && i + 2 < argc) {
       profile_side = argv[++i];
       profile_n = (size_t)strtoul(argv[++i], NULL, 10);
@@ -392,6 +410,8 @@ int main(int argc, char **argv) {
     }
   }
   sz = opt.quick ? quick_sizes : full_sizes;
+  if (big_entries)
+    sz.big_entries = big_entries;
   ssize_t len = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
   if (len <= 0) {
     perror("readlink /proc/self/exe");
@@ -438,6 +458,10 @@ int main(int argc, char **argv) {
     case5();
   if (opt.cases & (1u << 6))
     case6();
+  if (opt.cases & (1u << 7))
+    case7();
+  if (opt.cases & (1u << 8))
+    case8();
 
   int missed = 0, premises_missed = 0;
   printf("\nsummary (%.0f s):\n", wall_now() - t0);

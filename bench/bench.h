@@ -35,6 +35,8 @@ typedef struct settings {
 typedef struct sizes {
   int rounds, rounds_multi;
   size_t plain, chains, roundtrip, mem_hits, disk_hits, reval, multi, entries;
+  size_t slow_chains; /* case 7 */
+  size_t big_entries; /* case 8 (--entries N overrides) */
 } sizes;
 
 extern settings opt;
@@ -44,7 +46,7 @@ extern sizes sz;
 
 extern bench_server srv;
 extern char url_plain[80], url_r1[80], url_cached[80], url_reval[80],
-    url_redir_once[80];
+    url_redir_once[80], url_d1[80], url_tiny[80];
 void make_urls(int port);
 
 /* ---- measuring ----------------------------------------------------------- */
@@ -136,6 +138,8 @@ void case3(void);
 void case4(void);
 void case5(void);
 void case6(void);
+void case7(void);
+void case8(void);
 /* `--profile SIDE N`: one side alone; returns the exit status. */
 int profile(const char *name, size_t n);
 /* `--child-multi SIDE PORT`: one side of case 5 in a fresh process. */

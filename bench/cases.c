@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -692,6 +693,207 @@ void case6(void) {
         bad);
   httpresp_client_free(c);
   httpresp_cache_free(cache);
+  curl_easy_cleanup(e);
+}
+
+/* ---- case 7: the chain of case 2 on a slower path -------------------------
+ */
+
+static void c7_curl(side *s, size_t n, meas *m) {
+  raw_gets(s, url_d1, 3, n, m);
+}
+static void c7_hr(side *s, size_t n, meas *m) {
+  hr_gets(s, plain_client, url_d1, &chain_want, n, m);
+}
+
+void case7(void) {
+  int rounds = rounds_of(sz.rounds);
+  printf("\n[7] the 3-hop chain of case 2 with every answer 1 ms late (/d1 "
+         "-> /d2 -> /d3 -> /dfinal):\n    %zu chains per side and round; "
+         "what the loopback ratios mean on a network (no target)\n",
+         sz.slow_chains);
+  make_shared(0);
+  side s[2] = {
+      {.name = "libcurl FOLLOWLOCATION", .run = c7_curl, .n = sz.slow_chains},
+      {.name = "httpresp_perform", .run = c7_hr, .n = sz.slow_chains}};
+  run_rounds(s, 2, rounds, 5);
+  summary v[2];
+  for (int i = 0; i < 2; i++) {
+    summarize(&s[i], rounds, &v[i]);
+    print_side(s[i].name, &v[i], rounds, "chains/s");
+  }
+  printf("    libhttpresp / libcurl: rate %.3f (median of %d round ratios); "
+         "libhttpresp %+.1f us per chain\n",
+         round_ratio(&v[0], &v[1], rounds, 0), rounds,
+         v[1].us_med - v[0].us_med);
+  errors_check(v, 2);
+  judge(0, v[1].reqs == 4 * v[1].ops,
+        "case 7 libhttpresp: 4 requests per chain (%lu for %lu chains)",
+        v[1].reqs, v[1].ops);
+  drop_shared();
+}
+
+/* ---- case 8: a memory cache of a million entries ---------------------------
+ */
+
+#define URL_STRIDE 128
+
+/* The URLs of a case 8 cache, /tiny?<tag>=<i>, URL_STRIDE bytes apart. */
+typedef struct url_set {
+  char *text;
+  size_t n;
+} url_set;
+
+static void url_set_make(url_set *u, size_t n, const char *tag) {
+  u->n = n;
+  u->text = malloc(n * URL_STRIDE);
+  if (!u->text) {
+    fprintf(stderr, "case 8: no memory for %zu URLs\n", n);
+    exit(2);
+  }
+  for (size_t i = 0; i < n; i++)
+    snprintf(u->text + i * URL_STRIDE, URL_STRIDE, "%.60s?%.4s=%zu", url_tiny,
+             tag, i);
+}
+
+static const char *url_at(const url_set *u, size_t i) {
+  return u->text + i * URL_STRIDE;
+}
+
+/* Stores every URL of `u` through `c`; returns the seconds each tenth of
+ * the fill took in tenth[10], adds the header field and body bytes of the
+ * responses to *payload and the URL lengths to *url_bytes. */
+static void fill_set(httpresp_client *c, CURL *e, const url_set *u,
+                     double tenth[10], size_t *payload, size_t *url_bytes,
+                     unsigned long *bad) {
+  double t = wall_now();
+  for (size_t i = 0; i < u->n; i++) {
+    httpresp_response *r = hr_get(c, e, url_at(u, i), NULL);
+    size_t blen = 0;
+    httpresp_response_body(r, &blen);
+    if (httpresp_response_error(r) ||
+        httpresp_response_cache_status(r) != HTTPRESP_CACHE_STORED)
+      (*bad)++;
+    size_t fields = 0;
+    for (size_t k = 0; k < httpresp_response_header_count(r); k++) {
+      const char *name, *value;
+      httpresp_response_header_at(r, k, &name, &value);
+      fields += strlen(name) + strlen(value);
+    }
+    *payload += fields + blen;
+    *url_bytes += strlen(url_at(u, i));
+    httpresp_response_free(r);
+    if ((i + 1) % (u->n / 10) == 0 && (i + 1) / (u->n / 10) <= 10) {
+      double now = wall_now();
+      tenth[(i + 1) / (u->n / 10) - 1] = now - t;
+      t = now;
+    }
+  }
+}
+
+static httpresp_client *small_client, *big_client;
+static url_set small_urls, big_urls;
+
+/* `n` hits on URLs of `u` picked by a xorshift sequence (the same work
+ * for both sides: one multiply-free step and a modulo per hit). */
+static void hits(side *s, httpresp_client *c, const url_set *u, size_t n,
+                 meas *m) {
+  static const expect want = {1, HTTPRESP_CACHE_HIT, 5, 0};
+  uint64_t x = 0x9e3779b97f4a7c15u;
+  meas_begin(m);
+  for (size_t i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    httpresp_response *r = hr_get(c, s->easy, url_at(u, x % u->n), NULL);
+    size_t blen = 0;
+    if (r)
+      httpresp_response_body(r, &blen);
+    if (!r || httpresp_response_error(r) ||
+        httpresp_response_status(r) != 200 || blen != want.body ||
+        httpresp_response_cache_status(r) != want.cache)
+      m->errors++;
+    httpresp_response_free(r);
+  }
+  meas_end(m, n);
+}
+
+static void c8_small(side *s, size_t n, meas *m) {
+  hits(s, small_client, &small_urls, n, m);
+}
+static void c8_big(side *s, size_t n, meas *m) {
+  hits(s, big_client, &big_urls, n, m);
+}
+
+void case8(void) {
+  int rounds = rounds_of(sz.rounds);
+  size_t n = sz.big_entries;
+  printf("\n[8] a memory cache of %zu entries (/tiny?b=N: max-age=3600, "
+         "5-byte body) against one of 1000\n",
+         n);
+  CURL *e = bench_easy();
+  unsigned long bad = 0;
+  size_t payload = 0, urls = 0;
+  double tenth[10] = {0};
+  httpresp_cache *small_cache, *big_cache;
+  die_on(httpresp_cache_new_memory(&small_cache, 64u << 20), "cache");
+  die_on(httpresp_cache_new_memory(&big_cache, (size_t)4 << 30), "cache");
+  small_client = new_client(small_cache);
+  big_client = new_client(big_cache);
+  url_set_make(&small_urls, 1000, "s");
+  url_set_make(&big_urls, n, "b");
+  fill_set(small_client, e, &small_urls, tenth, &payload, &urls, &bad);
+
+  payload = urls = 0;
+  size_t before = heap_in_use();
+  double t0 = wall_now();
+  fill_set(big_client, e, &big_urls, tenth, &payload, &urls, &bad);
+  double fill_s = wall_now() - t0;
+  size_t after = heap_in_use();
+  double per = ((double)after - (double)before) / (double)n;
+  double stored = (double)payload / (double)n;
+  printf("    filled in %.1f s: %.0f entries/s, each a loopback fetch and a "
+         "store (first tenth %.0f/s, last tenth %.0f/s)\n",
+         fill_s, (double)n / fill_s, (double)(n / 10) / tenth[0],
+         (double)(n / 10) / tenth[9]);
+  if (opt.verbose)
+    for (int k = 0; k < 10; k++)
+      printf("    fill tenth %d: %.0f entries/s\n", k + 1,
+             (double)(n / 10) / tenth[k]);
+  printf("    heap per entry %.0f B = header fields + body %.0f B + overhead "
+         "%.0f B (which includes the %.0f-byte URL)\n",
+         per, stored, per - stored, (double)urls / (double)n);
+
+  side s[2] = {
+      {.name = "hit, 1000 entries", .run = c8_small, .n = sz.mem_hits / 4},
+      {.name = "hit, big cache", .run = c8_big, .n = sz.mem_hits / 4}};
+  run_rounds(s, 2, rounds, 10);
+  summary v[2];
+  for (int i = 0; i < 2; i++) {
+    summarize(&s[i], rounds, &v[i]);
+    print_side(s[i].name, &v[i], rounds, "ops/s");
+  }
+  double slow = 1 / round_ratio(&v[0], &v[1], rounds, 0);
+  printf("    a hit among %zu entries takes %.2f us, among 1000 %.2f us: "
+         "%.2fx (median of round ratios)\n",
+         n, v[1].us_med, v[0].us_med, slow);
+  judge(1, slow <= 1.5, "case 8 hit in %zu entries within 1.5x of 1000: %.2fx",
+        n, slow);
+  judge(1, per - stored <= 512,
+        "case 8 per-entry overhead <= 512 B beyond headers and body: %.0f B",
+        per - stored);
+  judge(0, bad == 0, "case 8 every fill request was stored (%lu bad)", bad);
+  errors_check(v, 2);
+  judge(0, v[0].reqs + v[1].reqs == 0,
+        "case 8 hits sent no request to the server (%lu)",
+        v[0].reqs + v[1].reqs);
+  httpresp_client_free(small_client);
+  httpresp_client_free(big_client);
+  httpresp_cache_free(small_cache);
+  httpresp_cache_free(big_cache);
+  free(small_urls.text);
+  free(big_urls.text);
+  small_client = big_client = NULL;
   curl_easy_cleanup(e);
 }
 

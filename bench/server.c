@@ -52,6 +52,11 @@ enum route {
   R_REVAL,
   R_REVAL_304,
   R_REDIR_ONCE,
+  R_D1, /* /d1 -> /d2 -> /d3 -> /dfinal: the chain, each answer 1 ms late */
+  R_D2,
+  R_D3,
+  R_DFINAL,
+  R_TINY,
   R_NOT_FOUND,
   R_TOO_LARGE,
   R_COUNT
@@ -105,6 +110,12 @@ static void build_responses(time_t t) {
   responses[R_REVAL_304].len = (size_t)n;
   canned_set(&responses[R_REDIR_ONCE], date, "302 Found",
              "Location: /plain\r\n", "");
+  canned_set(&responses[R_D1], date, "302 Found", "Location: /d2\r\n", "");
+  canned_set(&responses[R_D2], date, "302 Found", "Location: /d3\r\n", "");
+  canned_set(&responses[R_D3], date, "302 Found", "Location: /dfinal\r\n", "");
+  canned_set(&responses[R_DFINAL], date, "200 OK", "", plain_body);
+  canned_set(&responses[R_TINY], date, "200 OK",
+             "Cache-Control: max-age=3600\r\n", "tiny\n");
   canned_set(&responses[R_NOT_FOUND], date, "404 Not Found", "", "");
   canned_set(&responses[R_TOO_LARGE], date,
              "431 Request Header Fields Too Large", "Connection: close\r\n",
@@ -122,7 +133,10 @@ static enum route route_of(const char *path, size_t len) {
   } table[] = {{"/plain", R_PLAIN}, {"/r1", R_R1},
                {"/r2", R_R2},       {"/r3", R_R3},
                {"/final", R_FINAL}, {"/cached", R_CACHED},
-               {"/reval", R_REVAL}, {"/redir-once", R_REDIR_ONCE}};
+               {"/reval", R_REVAL}, {"/redir-once", R_REDIR_ONCE},
+               {"/d1", R_D1},       {"/d2", R_D2},
+               {"/d3", R_D3},       {"/dfinal", R_DFINAL},
+               {"/tiny", R_TINY}};
   for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
     if (path_is(path, len, table[i].path))
       return table[i].r;
@@ -255,6 +269,13 @@ static int on_readable(int ep, conn *c, bench_counters *k) {
     if (!end)
       break;
     enum route r = answer(c, start, end);
+    if (r >= R_D1 && r <= R_DFINAL) {
+      /* What a short network path adds: one client waits at a time, so
+       * the loop may sleep. */
+      struct timespec ms = {0, 1000000};
+      while (nanosleep(&ms, &ms) != 0 && errno == EINTR)
+        ;
+    }
     out_append(c, responses[r].buf, responses[r].len);
     atomic_fetch_add_explicit(&k->requests, 1, memory_order_relaxed);
     if (r == R_REVAL_304)

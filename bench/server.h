@@ -17,6 +17,9 @@
  *   /reval       200, Cache-Control: no-cache, ETag, BENCH_REVAL_BODY bytes;
  *                304 when If-None-Match carries its ETag
  *   /redir-once  302 to /plain
+ *   /d1 /d2 /d3  302 to /d2, /d3, /dfinal, each answer sent 1 ms late
+ *   /dfinal      200, BENCH_PLAIN_BODY bytes, 1 ms late
+ *   /tiny        200, Cache-Control: max-age=3600, 5-byte body
  *   anything else 404 */
 #ifndef BENCH_SERVER_H
 #define BENCH_SERVER_H
