@@ -40,7 +40,8 @@ static const sizes full_sizes = {.rounds = 11,
                                  .multi = 10000,
                                  .entries = 5000,
                                  .slow_chains = 120,
-                                 .big_entries = 1000000};
+                                 .big_entries = 1000000,
+                                 .many = 20000};
 static const sizes quick_sizes = {.rounds = 5,
                                   .rounds_multi = 3,
                                   .plain = 1000,
@@ -52,7 +53,8 @@ static const sizes quick_sizes = {.rounds = 5,
                                   .multi = 5000,
                                   .entries = 1000,
                                   .slow_chains = 30,
-                                  .big_entries = 1000000};
+                                  .big_entries = 1000000,
+                                  .many = 5000};
 sizes sz;
 
 /* ---- the server and its URLs --------------------------------------------- */
@@ -305,39 +307,41 @@ void throughput_target(int ncase, const char *what, const summary *a,
 /* ---- main ---------------------------------------------------------------- */
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: httpresp-bench [--quick] [--check | --check-premises] "
-             "[--verbose] [--rounds N] [--case LIST] [--entries N] "
-             "[--nosignal]\n"
-             "       httpresp-bench [--nosignal] --profile SIDE N\n"
-             "  --quick      fewer rounds and operations (about a quarter of "
-             "the time)\n"
-             "  --check      exit 1 when a target or check is missed\n"
-             "  --check-premises  exit 1 when a check is missed (right "
-             "answers,\n"
-             "               connection reuse, no network for hits); "
-             "targets only print\n"
-             "  --verbose    print every round's figures\n"
-             "  --nosignal   set CURLOPT_NOSIGNAL on every handle of every "
-             "side (no\n"
-             "               SIGPIPE handling around each libcurl call, as "
-             "threaded\n"
-             "               programs set it); the judged runs leave it "
-             "unset\n"
-             "  --rounds N   rounds per case (default 11, case 5: 9; quick 5 "
-             "and 3)\n"
-             "  --case LIST  run only these cases, e.g. 1,2,5 (default: 1-7; "
-             "case 8,\n"
-             "               the million-entry memory cache, only when "
-             "named)\n"
-             "  --entries N  case 8: entries of the big cache (default "
-             "1000000)\n"
-             "  --profile SIDE N  run one side alone N times (for callgrind); "
-             "SIDE is\n"
-             "               plain-curl, plain-httpresp, chain-curl, "
-             "chain-httpresp,\n"
-             "               roundtrip-curl, hit-memory, hit-disk, reval-curl, "
-             "reval-200,\n"
-             "               reval-304, multi-curl or multi-httpresp\n");
+  fprintf(f,
+          "usage: httpresp-bench [--quick] [--check | --check-premises] "
+          "[--verbose] [--rounds N] [--case LIST] [--entries N] "
+          "[--nosignal]\n"
+          "       httpresp-bench [--nosignal] --profile SIDE N\n"
+          "  --quick      fewer rounds and operations (about a quarter of "
+          "the time)\n"
+          "  --check      exit 1 when a target or check is missed\n"
+          "  --check-premises  exit 1 when a check is missed (right "
+          "answers,\n"
+          "               connection reuse, no network for hits); "
+          "targets only print\n"
+          "  --verbose    print every round's figures\n"
+          "  --nosignal   set CURLOPT_NOSIGNAL on every handle of every "
+          "side (no\n"
+          "               SIGPIPE handling around each libcurl call, as "
+          "threaded\n"
+          "               programs set it); the judged runs leave it "
+          "unset\n"
+          "  --rounds N   rounds per case (default 11, case 5: 9; quick 5 "
+          "and 3)\n"
+          "  --case LIST  run only these cases, e.g. 1,2,5 (default: 1-7, 9; "
+          "case 8,\n"
+          "               the million-entry memory cache, only when "
+          "named)\n"
+          "  --entries N  case 8: entries of the big cache (default "
+          "1000000)\n"
+          "  --profile SIDE N  run one side alone N times (for callgrind); "
+          "SIDE is\n"
+          "               plain-curl, plain-httpresp, chain-curl, "
+          "chain-httpresp,\n"
+          "               roundtrip-curl, hit-memory, hit-disk, reval-curl, "
+          "reval-200,\n"
+          "               reval-304, multi-curl, multi-httpresp, many-curl or\n"
+          "               many-httpresp\n");
 }
 
 static void print_load(const char *when) {
@@ -361,13 +365,14 @@ int main(int argc, char **argv) {
     opt.nosignal = getenv(NOSIGNAL_ENV) != NULL; /* see --nosignal */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
       return 2;
-    make_urls(atoi(argv[3]));
+    srv.port = atoi(argv[3]);
+    make_urls(srv.port);
     return child_main(argv[2]);
   }
   const char *profile_side = NULL;
   size_t profile_n = 0;
   size_t big_entries = 0;
-  opt.cases = 0xfe; /* cases 1-7; 8 only when named */
+  opt.cases = 0x2fe; /* cases 1-7 and 9; 8 only when named */
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--quick") == 0)
       opt.quick = 1;
@@ -390,7 +395,7 @@ int main(int argc, char **argv) {
     } else if (strcmp(argv[i], "--case") == 0 && i + 1 < argc) {
       opt.cases = 0;
       for (const char *p = argv[++i]; *p; p++)
-        if (*p >= '1' && *p <= '8')
+        if (*p >= '1' && *p <= '9')
           opt.cases |= 1u << (*p - '0');
     } else if (strcmp(argv[i], "--entries") == 0 && i + 1 < argc) {
       big_entries = (size_t)strtoul(argv[++i], NULL, 10);
@@ -462,6 +467,8 @@ int main(int argc, char **argv) {
     case7();
   if (opt.cases & (1u << 8))
     case8();
+  if (opt.cases & (1u << 9))
+    case9();
 
   int missed = 0, premises_missed = 0;
   printf("\nsummary (%.0f s):\n", wall_now() - t0);

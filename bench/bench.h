@@ -16,7 +16,9 @@
 #include "server.h"
 
 #define MAX_ROUNDS 64
-#define INFLIGHT 64 /* case 5: transfers in flight */
+#define INFLIGHT 64        /* case 5: transfers in flight */
+#define MANY_INFLIGHT 1000 /* case 9: transfers in flight */
+#define MANY_ORIGINS 20    /* case 9: origins (host names) */
 
 /* ---- settings ------------------------------------------------------------ */
 
@@ -37,6 +39,7 @@ typedef struct sizes {
   size_t plain, chains, roundtrip, mem_hits, disk_hits, reval, multi, entries;
   size_t slow_chains; /* case 7 */
   size_t big_entries; /* case 8 (--entries N overrides) */
+  size_t many;        /* case 9 */
 } sizes;
 
 extern settings opt;
@@ -87,10 +90,11 @@ struct side {
   void (*open)(side *s);
   void (*close)(side *s);
   CURL *easy;
-  const char *which; /* case 5: "curl" or "httpresp" */
+  const char *which; /* cases 5, 9: "curl", "httpresp", "curl-many", ... */
   pid_t child;
   FILE *to_child, *from_child;
   long rss_start_kb, rss_peak_kb; /* the child's, at its start and peak */
+  unsigned long n429;             /* case 9: answers left at 429 */
   meas res[MAX_ROUNDS];           /* per round */
 };
 
@@ -140,6 +144,7 @@ void case5(void);
 void case6(void);
 void case7(void);
 void case8(void);
+void case9(void);
 /* `--profile SIDE N`: one side alone; returns the exit status. */
 int profile(const char *name, size_t n);
 /* `--child-multi SIDE PORT`: one side of case 5 in a fresh process. */

@@ -358,24 +358,53 @@ void case4(void) {
  * connections between slices). */
 typedef struct multi_state {
   int hr;
+  int many; /* case 9: MANY_INFLIGHT over MANY_ORIGINS, a mix of routes */
+  size_t inflight;
+  size_t next;        /* requests started so far (case 9 picks by it) */
+  unsigned long n429; /* answers that stayed 429 */
   CURLM *mh;
-  CURL *easy[INFLIGHT];
-  size_t sunk[INFLIGHT];
+  CURL **easy;
+  size_t *sunk;
+  struct curl_slist *resolve; /* case 9: every origin's name -> 127.0.0.1 */
   httpresp_client *client;
   httpresp_multi *hm;
 } multi_state;
 
-static void multi_open(multi_state *st, int hr) {
+/* Case 9's request number `i`: origin i % MANY_ORIGINS; of every ten, one
+ * /busy (429 with Retry-After: 0 every other time), two /redir-once and
+ * seven /plain.  *hops: the redirects it takes. */
+static const char *many_url(size_t i, char *buf, size_t cap, long *hops) {
+  static const char *const path[10] = {"plain", "plain", "redir-once", "plain",
+                                       "plain", "busy",  "redir-once", "plain",
+                                       "plain", "plain"};
+  const char *p = path[(i / MANY_ORIGINS) % 10];
+  *hops = strcmp(p, "redir-once") == 0;
+  snprintf(buf, cap, "http://o%zu.bench:%d/%s", i % MANY_ORIGINS, srv.port, p);
+  return buf;
+}
+
+static void multi_open(multi_state *st, int hr, int many) {
   memset(st, 0, sizeof(*st));
   st->hr = hr;
+  st->many = many;
+  st->inflight = many ? MANY_INFLIGHT : INFLIGHT;
+  st->easy = calloc(st->inflight, sizeof(*st->easy));
+  st->sunk = calloc(st->inflight, sizeof(*st->sunk));
   st->mh = curl_multi_init();
-  if (!st->mh) {
+  if (!st->mh || !st->easy || !st->sunk) {
     fprintf(stderr, "curl_multi_init failed\n");
     exit(2);
   }
-  curl_multi_setopt(st->mh, CURLMOPT_MAXCONNECTS, (long)INFLIGHT);
-  for (int k = 0; k < INFLIGHT; k++) {
+  for (int o = 0; many && o < MANY_ORIGINS; o++) {
+    char entry[64];
+    snprintf(entry, sizeof(entry), "o%d.bench:%d:127.0.0.1", o, srv.port);
+    st->resolve = curl_slist_append(st->resolve, entry);
+  }
+  curl_multi_setopt(st->mh, CURLMOPT_MAXCONNECTS, (long)st->inflight);
+  for (size_t k = 0; k < st->inflight; k++) {
     st->easy[k] = bench_easy();
+    if (many)
+      curl_easy_setopt(st->easy[k], CURLOPT_RESOLVE, st->resolve);
     if (!hr) {
       curl_easy_setopt(st->easy[k], CURLOPT_WRITEFUNCTION, discard);
       curl_easy_setopt(st->easy[k], CURLOPT_FOLLOWLOCATION, 1L);
@@ -391,32 +420,55 @@ static void multi_open(multi_state *st, int hr) {
 static void multi_close(multi_state *st) {
   httpresp_multi_free(st->hm);
   httpresp_client_free(st->client);
-  for (int k = 0; k < INFLIGHT; k++)
+  for (size_t k = 0; k < st->inflight; k++)
     curl_easy_cleanup(st->easy[k]);
   curl_multi_cleanup(st->mh);
+  curl_slist_free_all(st->resolve);
+  free(st->easy);
+  free(st->sunk);
 }
 
-static void raw_start(multi_state *st, CURL *e) {
-  curl_easy_setopt(e, CURLOPT_URL, url_redir_once);
+/* The URL of the next request and the redirects it takes. */
+static const char *next_url(multi_state *st, char *buf, size_t cap,
+                            long *hops) {
+  size_t i = st->next++;
+  if (!st->many) {
+    *hops = 1;
+    return url_redir_once;
+  }
+  return many_url(i, buf, cap, hops);
+}
+
+/* The redirects each easy handle's request takes (raw side's check). */
+static long raw_hops[MANY_INFLIGHT];
+
+static void raw_start(multi_state *st, CURL *e, size_t k) {
+  char buf[128];
+  curl_easy_setopt(e, CURLOPT_URL,
+                   next_url(st, buf, sizeof(buf), &raw_hops[k]));
+  curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)k);
   curl_multi_add_handle(st->mh, e);
 }
 
 /* Starts one request over `e`; its body is counted into *sunk. */
 static void hr_start(multi_state *st, CURL *e, size_t *sunk) {
+  char buf[128];
+  long hops;
+  const char *url = next_url(st, buf, sizeof(buf), &hops);
   httpresp_request *req;
-  die_on(httpresp_request_new(&req, "GET", url_redir_once), "request");
+  die_on(httpresp_request_new(&req, "GET", url), "request");
   httpresp_request_set_sink(req, count_sink, sunk);
   *sunk = 0;
   die_on(httpresp_multi_add(st->hm, e, req, sunk), "httpresp_multi_add");
   httpresp_request_free(req);
 }
 
-/* Raw libcurl: `n` requests, at most INFLIGHT at a time. */
+/* Raw libcurl: `n` requests, at most st->inflight at a time. */
 static void multi_raw_run(multi_state *st, size_t n, meas *m) {
   size_t started = 0, completed = 0;
   meas_begin(m);
-  for (int k = 0; k < INFLIGHT && started < n; k++, started++)
-    raw_start(st, st->easy[k]);
+  for (size_t k = 0; k < st->inflight && started < n; k++, started++)
+    raw_start(st, st->easy[k], k);
   while (completed < n) {
     int running = 0;
     curl_multi_perform(st->mh, &running);
@@ -427,14 +479,19 @@ static void multi_raw_run(multi_state *st, size_t n, meas *m) {
         continue;
       CURL *e = msg->easy_handle;
       long code = 0, redirects = 0;
+      void *k = NULL;
       curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
       curl_easy_getinfo(e, CURLINFO_REDIRECT_COUNT, &redirects);
-      if (msg->data.result != CURLE_OK || code != 200 || redirects != 1)
+      curl_easy_getinfo(e, CURLINFO_PRIVATE, &k);
+      if (st->many && code == 429)
+        st->n429++;
+      else if (msg->data.result != CURLE_OK || code != 200 ||
+               redirects != raw_hops[(size_t)k])
         m->errors++;
       completed++;
       curl_multi_remove_handle(st->mh, e);
       if (started < n) {
-        raw_start(st, e);
+        raw_start(st, e, (size_t)k);
         started++;
       }
     }
@@ -448,7 +505,7 @@ static void multi_raw_run(multi_state *st, size_t n, meas *m) {
 static void multi_hr_run(multi_state *st, size_t n, meas *m) {
   size_t started = 0, completed = 0;
   meas_begin(m);
-  for (int k = 0; k < INFLIGHT && started < n; k++, started++)
+  for (size_t k = 0; k < st->inflight && started < n; k++, started++)
     hr_start(st, st->easy[k], &st->sunk[k]);
   while (completed < n) {
     int running = 0;
@@ -458,8 +515,13 @@ static void multi_hr_run(multi_state *st, size_t n, meas *m) {
     void *ud;
     while (httpresp_multi_next_done(st->hm, &r, &e, &ud)) {
       size_t *got = ud;
-      if (httpresp_response_error(r) || httpresp_response_status(r) != 200 ||
-          httpresp_response_hop_count(r) != 2 || *got != BENCH_PLAIN_BODY)
+      if (st->many && !httpresp_response_error(r) &&
+          httpresp_response_status(r) == 429)
+        st->n429++; /* still 429 after the repeats the policy allows */
+      else if (httpresp_response_error(r) ||
+               httpresp_response_status(r) != 200 ||
+               (!st->many && httpresp_response_hop_count(r) != 2) ||
+               *got != BENCH_PLAIN_BODY)
         m->errors++;
       httpresp_response_free(r);
       completed++;
@@ -503,7 +565,8 @@ static long status_kb(const char *field) {
 int child_main(const char *which) {
   long rss0 = status_kb("VmRSS");
   multi_state st;
-  multi_open(&st, strcmp(which, "httpresp") == 0);
+  multi_open(&st, strncmp(which, "httpresp", 8) == 0,
+             strstr(which, "-many") != NULL);
   char line[64];
   while (fgets(line, sizeof(line), stdin)) {
     meas m;
@@ -511,8 +574,9 @@ int child_main(const char *which) {
     printf("%zu %.9f %.9f %lu\n", m.ops, m.wall, m.cpu, m.errors);
     fflush(stdout);
   }
+  unsigned long n429 = st.n429;
   multi_close(&st);
-  printf("%ld %ld\n", rss0, status_kb("VmHWM"));
+  printf("%ld %ld %lu\n", rss0, status_kb("VmHWM"), n429);
   return 0;
 }
 
@@ -579,7 +643,8 @@ static void c5_close(side *s) {
   char line[128];
   fclose(s->to_child);
   if (!fgets(line, sizeof(line), s->from_child) ||
-      sscanf(line, "%ld %ld", &s->rss_start_kb, &s->rss_peak_kb) != 2)
+      sscanf(line, "%ld %ld %lu", &s->rss_start_kb, &s->rss_peak_kb,
+             &s->n429) != 3)
     s->rss_start_kb = s->rss_peak_kb = -1;
   fclose(s->from_child);
   int st;
@@ -609,6 +674,53 @@ void case5(void) {
          "httpresp_multi %ld KiB (%+ld KiB)\n",
          s[0].rss_peak_kb, s[0].rss_peak_kb - s[0].rss_start_kb,
          s[1].rss_peak_kb, s[1].rss_peak_kb - s[1].rss_start_kb);
+}
+
+/* ---- case 9: many in flight across many origins
+ * -------------------------------------- */
+
+void case9(void) {
+  int rounds = rounds_of(sz.rounds_multi);
+  printf("\n[9] %zu requests per side and round, %d in flight across %d "
+         "origins (names resolved to 127.0.0.1):\n    of every ten, seven "
+         "/plain, two /redir-once, one /busy (429 with Retry-After: 0 every "
+         "other time); each side in a process of its own\n",
+         sz.many, MANY_INFLIGHT, MANY_ORIGINS);
+  side s[2] = {{.name = "curl_multi FOLLOWLOCATION",
+                .run = c5_run,
+                .n = sz.many,
+                .open = c5_open,
+                .close = c5_close,
+                .which = "curl-many"},
+               {.name = "httpresp_multi",
+                .run = c5_run,
+                .n = sz.many,
+                .open = c5_open,
+                .close = c5_close,
+                .which = "httpresp-many"}};
+  run_rounds(s, 2, rounds, 5);
+  summary v[2];
+  for (int i = 0; i < 2; i++) {
+    summarize(&s[i], rounds, &v[i]);
+    print_side(s[i].name, &v[i], rounds, "req/s");
+  }
+  printf("    libhttpresp / libcurl: rate %.3f (median of %d round ratios); "
+         "libhttpresp repeats each 429 (libcurl takes it as the answer)\n",
+         round_ratio(&v[0], &v[1], rounds, 0), rounds);
+  errors_check(v, 2);
+  printf("    answers left at 429: curl_multi %lu, httpresp_multi %lu\n",
+         s[0].n429, s[1].n429);
+  long extra = (s[1].rss_peak_kb - s[1].rss_start_kb) -
+               (s[0].rss_peak_kb - s[0].rss_start_kb);
+  double per = (double)extra * 1024.0 / MANY_INFLIGHT;
+  printf("    peak RSS: curl_multi %ld KiB (%+ld KiB from its start), "
+         "httpresp_multi %ld KiB (%+ld KiB): %.0f B more per request in "
+         "flight\n",
+         s[0].rss_peak_kb, s[0].rss_peak_kb - s[0].rss_start_kb,
+         s[1].rss_peak_kb, s[1].rss_peak_kb - s[1].rss_start_kb, per);
+  judge(1, per <= 2048,
+        "case 9 memory per request in flight beyond libcurl <= 2 KiB: %.0f B",
+        per);
 }
 
 /* ---- case 6: memory per cached entry
@@ -902,7 +1014,8 @@ void case8(void) {
 
 static void multi_profile(side *s, size_t n, meas *m) {
   multi_state st;
-  multi_open(&st, strcmp(s->which, "httpresp") == 0);
+  multi_open(&st, strncmp(s->which, "httpresp", 8) == 0,
+             strstr(s->which, "-many") != NULL);
   multi_run(&st, n, m);
   multi_close(&st);
 }
@@ -926,7 +1039,9 @@ int profile(const char *name, size_t n) {
                {"reval-200", c4_plain, ""},
                {"reval-304", c4_reval, ""},
                {"multi-curl", multi_profile, "curl"},
-               {"multi-httpresp", multi_profile, "httpresp"}};
+               {"multi-httpresp", multi_profile, "httpresp"},
+               {"many-curl", multi_profile, "curl-many"},
+               {"many-httpresp", multi_profile, "httpresp-many"}};
   size_t i = 0;
   while (i < sizeof(table) / sizeof(table[0]) &&
          strcmp(name, table[i].name) != 0)

@@ -57,6 +57,7 @@ enum route {
   R_D3,
   R_DFINAL,
   R_TINY,
+  R_BUSY, /* /busy: 429 Retry-After: 0 every other time, else as /plain */
   R_NOT_FOUND,
   R_TOO_LARGE,
   R_COUNT
@@ -116,6 +117,8 @@ static void build_responses(time_t t) {
   canned_set(&responses[R_DFINAL], date, "200 OK", "", plain_body);
   canned_set(&responses[R_TINY], date, "200 OK",
              "Cache-Control: max-age=3600\r\n", "tiny\n");
+  canned_set(&responses[R_BUSY], date, "429 Too Many Requests",
+             "Retry-After: 0\r\n", "");
   canned_set(&responses[R_NOT_FOUND], date, "404 Not Found", "", "");
   canned_set(&responses[R_TOO_LARGE], date,
              "431 Request Header Fields Too Large", "Connection: close\r\n",
@@ -136,7 +139,7 @@ static enum route route_of(const char *path, size_t len) {
                {"/reval", R_REVAL}, {"/redir-once", R_REDIR_ONCE},
                {"/d1", R_D1},       {"/d2", R_D2},
                {"/d3", R_D3},       {"/dfinal", R_DFINAL},
-               {"/tiny", R_TINY}};
+               {"/tiny", R_TINY},   {"/busy", R_BUSY}};
   for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
     if (path_is(path, len, table[i].path))
       return table[i].r;
@@ -269,6 +272,9 @@ static int on_readable(int ep, conn *c, bench_counters *k) {
     if (!end)
       break;
     enum route r = answer(c, start, end);
+    static unsigned long busy;
+    if (r == R_BUSY && busy++ % 2)
+      r = R_PLAIN;
     if (r >= R_D1 && r <= R_DFINAL) {
       /* What a short network path adds: one client waits at a time, so
        * the loop may sleep. */

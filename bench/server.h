@@ -20,6 +20,7 @@
  *   /d1 /d2 /d3  302 to /d2, /d3, /dfinal, each answer sent 1 ms late
  *   /dfinal      200, BENCH_PLAIN_BODY bytes, 1 ms late
  *   /tiny        200, Cache-Control: max-age=3600, 5-byte body
+ *   /busy        429 with Retry-After: 0 every other time, else as /plain
  *   anything else 404 */
 #ifndef BENCH_SERVER_H
 #define BENCH_SERVER_H
