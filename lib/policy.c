@@ -42,6 +42,11 @@ int hr_history_visit(hr_history *h, const char *method, const char *url) {
   return rc;
 }
 
+int hr_history_visit_normal(hr_history *h, const char *method,
+                            const char *url) {
+  return history_add(h, method, url);
+}
+
 static int history_add(hr_history *h, const char *method, const char *url) {
   if (h->n == h->cap) {
     void *v = h->v;

@@ -93,13 +93,14 @@ static const char *location_of(const hr_headers *h, int *conflict) {
 
 /* *found: whether (method, url up to its fragment) was requested at this
  * cookie epoch; URLs compare in RFC 3986 §6.2.2-6.2.3 normal form, as the
- * history keeps them.  Returns 0 or HTTPRESP_E_NOMEM. */
+ * history keeps them.  *normal: whether `target` is in that form already.
+ * Returns 0 or HTTPRESP_E_NOMEM. */
 static int was_visited(const hr_history *h, const char *method,
-                       const char *target, int *found) {
+                       const char *target, int *found, int *normal) {
   char *norm = NULL;
   *found = 0;
-  if (!hr_url_plainly_normal(target) &&
-      hr_url_normalize(target, &norm) == HTTPRESP_E_NOMEM)
+  *normal = hr_url_plainly_normal(target);
+  if (!*normal && hr_url_normalize(target, &norm) == HTTPRESP_E_NOMEM)
     return HTTPRESP_E_NOMEM;
   const char *url = norm ? norm : target;
   size_t n = strcspn(url, "#");
@@ -234,8 +235,8 @@ int hr_redirect_decide(const hr_policy_input *in, hr_decision *d) {
   }
   int keep_body;
   const char *method = next_method(p, in->status, cur->method, &keep_body);
-  int loop;
-  rc = was_visited(in->history, method, target, &loop);
+  int loop, normal;
+  rc = was_visited(in->history, method, target, &loop, &normal);
   if (rc) {
     free(target);
     return rc;
@@ -266,5 +267,6 @@ int hr_redirect_decide(const hr_policy_input *in, hr_decision *d) {
   }
   d->next = HR_NEXT_FOLLOW; /* no message: the hop record says it all */
   d->next_req = next;
+  d->target_normal = normal;
   return 0;
 }

@@ -891,6 +891,7 @@ static void leave_hop(hr_xfer *x, int bypass) {
 static hr_xfer_state follow(hr_xfer *x) {
   httpresp_client *c = x->client;
   httpresp_request *next = x->dec.next_req;
+  int moved = 0;
   if (c->hop_fn) {
     /* A stored redirect is shown as served: Age set to its current age. */
     if (x->hc == HR_HC_SERVED) {
@@ -905,7 +906,7 @@ static hr_xfer_state follow(hr_xfer *x) {
     struct httpresp_hop_view view = {x->status, x->cur->url, target, &x->hdrs,
                                      x->cur->userdata};
     int veto = c->hop_fn(c->hop_ud, &view, next);
-    int moved = strcmp(target, next->url) != 0;
+    moved = strcmp(target, next->url) != 0;
     free(target);
     if (veto) {
       if (record(x, HTTPRESP_DECISION_VETOED) == 0)
@@ -931,7 +932,11 @@ static hr_xfer_state follow(hr_xfer *x) {
   x->hist.redirects++;
   x->hist.retries = 0;
   x->attempts = 0;
-  if (hr_history_visit(&x->hist, next->method, next->url) != 0)
+  /* The loop check has just put the target in normal form, if it was. */
+  int rc = x->dec.target_normal && !moved
+               ? hr_history_visit_normal(&x->hist, next->method, next->url)
+               : hr_history_visit(&x->hist, next->method, next->url);
+  if (rc != 0)
     return fail(x, HTTPRESP_E_NOMEM, "out of memory");
   return HR_XS_ARM;
 }
