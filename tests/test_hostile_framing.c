@@ -102,6 +102,10 @@ static const cl_row cl_rows[] = {
      "Content-Length"},
     {"beyond 2^63", "Content-Length: 99999999999999999999999\r\n",
      HTTPRESP_E_BAD_RESPONSE, "Content-Length"},
+    /* RFC 9112 §5.2: obs-fold is replaced by SP before the value is read:
+     * "5 5" is no number (the verdict cannot rest on the first line). */
+    {"a value continued by obs-fold", "Content-Length: 5\r\n 5\r\n",
+     HTTPRESP_E_BAD_RESPONSE, "Content-Length"},
     {"a valid and an invalid line",
      "Content-Length: 5\r\nContent-Length: 5x\r\n", HTTPRESP_E_BAD_RESPONSE,
      "Content-Length"},
