@@ -300,8 +300,11 @@ void throughput_target(int ncase, const char *what, const summary *a,
   printf("    libhttpresp / libcurl: rate %.3f (median of %d round ratios); "
          "CPU time per op, inverted: %.3f\n",
          ratio, rounds, cpu);
-  judge(1, ratio >= 0.97, "case %d %s >= 0.97 of libcurl: %.3f", ncase, what,
-        ratio);
+  /* Issue 19's targets: 0.97 for a plain GET, 0.95 where the policy
+   * layer follows redirects itself (one transfer per hop). */
+  double target = ncase == 1 ? 0.97 : 0.95;
+  judge(1, ratio >= target, "case %d %s >= %.2f of libcurl: %.3f", ncase, what,
+        target, ratio);
 }
 
 /* ---- main ---------------------------------------------------------------- */
