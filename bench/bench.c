@@ -41,6 +41,7 @@ static const sizes full_sizes = {.rounds = 11,
                                  .entries = 5000,
                                  .slow_chains = 120,
                                  .big_entries = 1000000,
+                                 .big_disk_entries = 100000,
                                  .many = 20000};
 static const sizes quick_sizes = {.rounds = 5,
                                   .rounds_multi = 3,
@@ -54,6 +55,7 @@ static const sizes quick_sizes = {.rounds = 5,
                                   .entries = 1000,
                                   .slow_chains = 30,
                                   .big_entries = 1000000,
+                                  .big_disk_entries = 100000,
                                   .many = 5000};
 sizes sz;
 
@@ -333,10 +335,12 @@ static void usage(FILE *f) {
           "and 3)\n"
           "  --case LIST  run only these cases, e.g. 1,2,5 (default: 1-7, 9; "
           "case 8,\n"
-          "               the million-entry memory cache, only when "
-          "named)\n"
-          "  --entries N  case 8: entries of the big cache (default "
-          "1000000)\n"
+          "               the million-entry memory cache, and 10, the "
+          "100,000-entry\n"
+          "               disk cache, only when named)\n"
+          "  --entries N  cases 8 and 10: entries of the big cache "
+          "(default\n"
+          "               1000000 and 100000)\n"
           "  --profile SIDE N  run one side alone N times (for callgrind); "
           "SIDE is\n"
           "               plain-curl, plain-httpresp, chain-curl, "
@@ -396,10 +400,20 @@ int main(int argc, char **argv) {
         return 2;
       }
     } else if (strcmp(argv[i], "--case") == 0 && i + 1 < argc) {
+      /* Digits name cases 1-9 ("15": 1 and 5); "10" between commas or
+       * alone names case 10. */
       opt.cases = 0;
-      for (const char *p = argv[++i]; *p; p++)
-        if (*p >= '1' && *p <= '9')
-          opt.cases |= 1u << (*p - '0');
+      const char *p = argv[++i];
+      while (*p) {
+        size_t len = strcspn(p, ",");
+        if (len == 2 && p[0] == '1' && p[1] == '0')
+          opt.cases |= 1u << 10;
+        else
+          for (size_t k = 0; k < len; k++)
+            if (p[k] >= '1' && p[k] <= '9')
+              opt.cases |= 1u << (p[k] - '0');
+        p += len + (p[len] == ',');
+      }
     } else if (strcmp(argv[i], "--entries") == 0 && i + 1 < argc) {
       big_entries = (size_t)strtoul(argv[++i], NULL, 10);
       if (big_entries < 2000) {
@@ -419,7 +433,7 @@ int main(int argc, char **argv) {
   }
   sz = opt.quick ? quick_sizes : full_sizes;
   if (big_entries)
-    sz.big_entries = big_entries;
+    sz.big_entries = sz.big_disk_entries = big_entries;
   ssize_t len = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
   if (len <= 0) {
     perror("readlink /proc/self/exe");
@@ -472,6 +486,8 @@ int main(int argc, char **argv) {
     case8();
   if (opt.cases & (1u << 9))
     case9();
+  if (opt.cases & (1u << 10))
+    case10();
 
   int missed = 0, premises_missed = 0;
   printf("\nsummary (%.0f s):\n", wall_now() - t0);

@@ -37,9 +37,10 @@ typedef struct settings {
 typedef struct sizes {
   int rounds, rounds_multi;
   size_t plain, chains, roundtrip, mem_hits, disk_hits, reval, multi, entries;
-  size_t slow_chains; /* case 7 */
-  size_t big_entries; /* case 8 (--entries N overrides) */
-  size_t many;        /* case 9 */
+  size_t slow_chains;      /* case 7 */
+  size_t big_entries;      /* case 8 (--entries N overrides) */
+  size_t big_disk_entries; /* case 10 (--entries N overrides) */
+  size_t many;             /* case 9 */
 } sizes;
 
 extern settings opt;
@@ -146,6 +147,7 @@ void case6(void);
 void case7(void);
 void case8(void);
 void case9(void);
+void case10(void);
 /* `--profile SIDE N`: one side alone; returns the exit status. */
 int profile(const char *name, size_t n);
 /* `--child-multi SIDE PORT`: one side of case 5 in a fresh process. */

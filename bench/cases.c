@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -128,9 +129,10 @@ static void make_disk_dir(void) {
   }
 }
 
-/* Removes the disk store's directory and what the store put in it. */
-static void remove_disk_dir(void) {
-  DIR *d = opendir(disk_dir);
+/* Removes directory `dir` and the files in it (a disk store's directory:
+ * flat, no subdirectories). */
+static void remove_dir(const char *dir) {
+  DIR *d = opendir(dir);
   if (!d)
     return;
   struct dirent *de;
@@ -138,11 +140,11 @@ static void remove_disk_dir(void) {
   while ((de = readdir(d)) != NULL) {
     if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
       continue;
-    snprintf(path, sizeof(path), "%s/%s", disk_dir, de->d_name);
+    snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
     unlink(path);
   }
   closedir(d);
-  rmdir(disk_dir);
+  rmdir(dir);
 }
 
 /* Creates the clients and caches a case needs. */
@@ -165,7 +167,7 @@ static void drop_shared(void) {
   httpresp_cache_free(mem_cache);
   httpresp_cache_free(disk_cache);
   if (disk_client)
-    remove_disk_dir();
+    remove_dir(disk_dir);
   plain_client = mem_client = disk_client = NULL;
   mem_cache = disk_cache = NULL;
 }
@@ -937,6 +939,32 @@ static void c8_big(side *s, size_t n, meas *m) {
   hits(s, big_client, &big_urls, n, m);
 }
 
+/* Regular files, subdirectories and file bytes directly in `dir`. */
+static void dir_usage(const char *dir, size_t *files, size_t *subdirs,
+                      size_t *bytes) {
+  *files = *subdirs = *bytes = 0;
+  DIR *d = opendir(dir);
+  if (!d)
+    return;
+  struct dirent *de;
+  char path[512];
+  struct stat st;
+  while ((de = readdir(d)) != NULL) {
+    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+      continue;
+    snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+    if (lstat(path, &st) != 0)
+      continue;
+    if (S_ISDIR(st.st_mode))
+      (*subdirs)++;
+    else if (S_ISREG(st.st_mode)) {
+      (*files)++;
+      *bytes += (size_t)st.st_size;
+    }
+  }
+  closedir(d);
+}
+
 void case8(void) {
   int rounds = rounds_of(sz.rounds);
   size_t n = sz.big_entries;
@@ -1071,4 +1099,81 @@ int profile(const char *name, size_t n) {
   curl_easy_cleanup(s.easy);
   drop_shared();
   return m.errors ? 1 : 0;
+}
+
+/* ---- case 10: a disk cache of a hundred thousand entries ------------------
+ */
+
+void case10(void) {
+  int rounds = rounds_of(sz.rounds);
+  size_t n = sz.big_disk_entries;
+  printf("\n[10] a disk cache of %zu entries (/tiny?b=N: max-age=3600, "
+         "5-byte body) against one of 1000\n",
+         n);
+  CURL *e = bench_easy();
+  unsigned long bad = 0;
+  size_t payload = 0, urls = 0;
+  double tenth[10] = {0};
+  char small_dir[64], big_dir[64];
+  snprintf(small_dir, sizeof(small_dir), "/tmp/hrbench-XXXXXX");
+  snprintf(big_dir, sizeof(big_dir), "/tmp/hrbench-XXXXXX");
+  if (!mkdtemp(small_dir) || !mkdtemp(big_dir)) {
+    perror("mkdtemp");
+    exit(2);
+  }
+  httpresp_cache *small_cache, *big_cache;
+  die_on(httpresp_cache_new_disk(&small_cache, small_dir, 64u << 20),
+         "disk cache");
+  die_on(httpresp_cache_new_disk(&big_cache, big_dir, (size_t)4 << 30),
+         "disk cache");
+  small_client = new_client(small_cache);
+  big_client = new_client(big_cache);
+  url_set_make(&small_urls, 1000, "s");
+  url_set_make(&big_urls, n, "b");
+  fill_set(small_client, e, &small_urls, tenth, &payload, &urls, &bad);
+
+  double t0 = wall_now();
+  fill_set(big_client, e, &big_urls, tenth, &payload, &urls, &bad);
+  double fill_s = wall_now() - t0;
+  size_t files, subdirs, bytes;
+  dir_usage(big_dir, &files, &subdirs, &bytes);
+  printf("    filled in %.1f s: %.0f entries/s, each a loopback fetch and a "
+         "file written and renamed (first tenth %.0f/s, last tenth %.0f/s)\n",
+         fill_s, (double)n / fill_s, (double)(n / 10) / tenth[0],
+         (double)(n / 10) / tenth[9]);
+  printf("    the store's directory holds %zu files in %zu subdirectories, "
+         "%.0f B per entry file\n",
+         files, subdirs, files ? (double)bytes / (double)files : 0.0);
+
+  side s[2] = {
+      {.name = "hit, 1000 entries", .run = c8_small, .n = sz.disk_hits / 4},
+      {.name = "hit, big cache", .run = c8_big, .n = sz.disk_hits / 4}};
+  run_rounds(s, 2, rounds, 10);
+  summary v[2];
+  for (int i = 0; i < 2; i++) {
+    summarize(&s[i], rounds, &v[i]);
+    print_side(s[i].name, &v[i], rounds, "ops/s");
+  }
+  double slow = 1 / round_ratio(&v[0], &v[1], rounds, 0);
+  printf("    a hit among %zu entries takes %.2f us, among 1000 %.2f us: "
+         "%.2fx (median of round ratios)\n",
+         n, v[1].us_med, v[0].us_med, slow);
+  judge(1, slow <= 1.5, "case 10 hit in %zu entries within 1.5x of 1000: %.2fx",
+        n, slow);
+  judge(0, bad == 0, "case 10 every fill request was stored (%lu bad)", bad);
+  judge(0, files >= n, "case 10 the store holds a file per entry (%zu)", files);
+  errors_check(v, 2);
+  judge(0, v[0].reqs + v[1].reqs == 0,
+        "case 10 hits sent no request to the server (%lu)",
+        v[0].reqs + v[1].reqs);
+  httpresp_client_free(small_client);
+  httpresp_client_free(big_client);
+  httpresp_cache_free(small_cache);
+  httpresp_cache_free(big_cache);
+  remove_dir(small_dir);
+  remove_dir(big_dir);
+  free(small_urls.text);
+  free(big_urls.text);
+  small_client = big_client = NULL;
+  curl_easy_cleanup(e);
 }
