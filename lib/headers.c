@@ -466,14 +466,13 @@ int hr_framing_verdict(const hr_framing *f, int bodyless, int64_t *length,
   return 0;
 }
 
-int hr_headers_check_framing(const hr_headers *h, int bodyless,
-                             int64_t *length, const char **why) {
+int hr_headers_check_framing(const hr_headers *h, int bodyless, int64_t *length,
+                             const char **why) {
   hr_framing f;
   hr_framing_init(&f);
   if (!bodyless)
     for (size_t i = 0; i < h->n && !f.chunked; i++)
-      hr_framing_field(&f, h->v[i].name, strlen(h->v[i].name),
-                       h->v[i].value);
+      hr_framing_field(&f, h->v[i].name, strlen(h->v[i].name), h->v[i].value);
   return hr_framing_verdict(&f, bodyless, length, why);
 }
 

@@ -43,8 +43,7 @@ void hr_history_free(hr_history *h);
 /* Records a visit of (method, url) at the current cookie epoch. */
 int hr_history_visit(hr_history *h, const char *method, const char *url);
 /* The same for a URL known to be in normal form already. */
-int hr_history_visit_normal(hr_history *h, const char *method,
-                            const char *url);
+int hr_history_visit_normal(hr_history *h, const char *method, const char *url);
 
 typedef struct hr_policy_input {
   const hr_policy *policy;
@@ -85,8 +84,8 @@ typedef struct hr_decision {
   int revalidated; /* DELIVER the stored entry a 304 answered: an hr_304_sel,
                      UPDATE or SERVE (then the entry is not updated) */
   int skip_cache;            /* REPEAT without consulting the cache */
-  int target_normal; /* FOLLOW: next_req's URL is in the normal form the
-                        history keeps (hr_history_visit_normal takes it) */
+  int target_normal;         /* FOLLOW: next_req's URL is in the normal form the
+                                history keeps (hr_history_visit_normal takes it) */
   /* Why: set for STOP (the error message), RETRY and REPEAT; last, so
    * that starting a decision clears only the fields before it. */
   char msg[256];
