@@ -337,7 +337,8 @@ static void usage(FILE *f) {
           "case 8,\n"
           "               the million-entry memory cache, and 10, the "
           "100,000-entry\n"
-          "               disk cache, only when named)\n"
+          "               disk cache, only when named; 11 is fleet mode on "
+          "Redis)\n"
           "  --entries N  cases 8 and 10: entries of the big cache "
           "(default\n"
           "               1000000 and 100000)\n"
@@ -379,7 +380,7 @@ int main(int argc, char **argv) {
   const char *profile_side = NULL;
   size_t profile_n = 0;
   size_t big_entries = 0;
-  opt.cases = 0x2fe; /* cases 1-7 and 9; 8 only when named */
+  opt.cases = 0xafe; /* cases 1-7, 9 and 11; 8 and 10 only when named */
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--quick") == 0)
       opt.quick = 1;
@@ -406,8 +407,8 @@ int main(int argc, char **argv) {
       const char *p = argv[++i];
       while (*p) {
         size_t len = strcspn(p, ",");
-        if (len == 2 && p[0] == '1' && p[1] == '0')
-          opt.cases |= 1u << 10;
+        if (len == 2 && p[0] == '1' && (p[1] == '0' || p[1] == '1'))
+          opt.cases |= 1u << (10 + (p[1] - '0'));
         else
           for (size_t k = 0; k < len; k++)
             if (p[k] >= '1' && p[k] <= '9')
@@ -488,6 +489,8 @@ int main(int argc, char **argv) {
     case9();
   if (opt.cases & (1u << 10))
     case10();
+  if (opt.cases & (1u << 11))
+    case11();
 
   int missed = 0, premises_missed = 0;
   printf("\nsummary (%.0f s):\n", wall_now() - t0);

@@ -136,7 +136,39 @@ void conn_check(const char *name, const summary *s);
 void throughput_target(int ncase, const char *what, const summary *a,
                        const summary *b, int rounds);
 
-/* ---- cases (cases.c) ----------------------------------------------------- */
+/* ---- what the cases share (cases.c) ---------------------------------------
+ */
+
+#include <httpresp/httpresp.h>
+
+/* What every response of an httpresp side must look like. */
+typedef struct expect {
+  size_t hops;
+  httpresp_cache_status cache;
+  size_t body;
+  int sink; /* drop the body (as raw libcurl does here) or collect it */
+} expect;
+
+/* Exits with status 2 and a message when `rc` is an error. */
+void die_on(int rc, const char *what);
+/* A client, with `cache` when not NULL. */
+httpresp_client *new_client(httpresp_cache *cache);
+/* One request through the blocking driver; with `sunk` the body is
+ * counted and dropped instead of collected. */
+httpresp_response *hr_get(httpresp_client *c, CURL *e, const char *url,
+                          size_t *sunk);
+/* `n` GETs of `url` by raw libcurl (following `hops` redirects itself). */
+void raw_gets(side *s, const char *url, long hops, size_t n, meas *m);
+/* `n` GETs of `url` through `c`, each checked against `want`. */
+void hr_gets(side *s, httpresp_client *c, const char *url, const expect *want,
+             size_t n, meas *m);
+/* Stores `url` in the cache of `c` through one request (exits if not). */
+void prime(httpresp_client *c, const char *url, const char *what);
+/* --rounds N when given, else `dflt`. */
+int rounds_of(int dflt);
+
+/* ---- cases (cases.c, fleet.c) ---------------------------------------------
+ */
 
 void case1(void);
 void case2(void);
@@ -148,6 +180,7 @@ void case7(void);
 void case8(void);
 void case9(void);
 void case10(void);
+void case11(void); /* fleet.c */
 /* `--profile SIDE N`: one side alone; returns the exit status. */
 int profile(const char *name, size_t n);
 /* `--child-multi SIDE PORT`: one side of case 5 in a fresh process. */

@@ -28,7 +28,7 @@ static size_t discard(char *p, size_t size, size_t n, void *ud) {
 
 /* `n` GETs of `url` over the side's handle, libcurl following redirects
  * itself when `hops` > 0 (and expected to follow exactly that many). */
-static void raw_gets(side *s, const char *url, long hops, size_t n, meas *m) {
+void raw_gets(side *s, const char *url, long hops, size_t n, meas *m) {
   CURL *e = s->easy;
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, hops ? 1L : 0L);
@@ -48,14 +48,14 @@ static void raw_gets(side *s, const char *url, long hops, size_t n, meas *m) {
 
 /* ---- libhttpresp --------------------------------------------------------- */
 
-static void die_on(int rc, const char *what) {
+void die_on(int rc, const char *what) {
   if (rc) {
     fprintf(stderr, "%s: %s\n", what, httpresp_strerror(rc));
     exit(2);
   }
 }
 
-static httpresp_client *new_client(httpresp_cache *cache) {
+httpresp_client *new_client(httpresp_cache *cache) {
   httpresp_client *c;
   die_on(httpresp_client_new(&c), "httpresp_client_new");
   if (cache)
@@ -72,8 +72,8 @@ static size_t count_sink(void *ud, const char *data, size_t len) {
 
 /* One request through the blocking driver; returns its response.  With
  * `sunk`, the body goes to count_sink instead of being collected. */
-static httpresp_response *hr_get(httpresp_client *c, CURL *e, const char *url,
-                                 size_t *sunk) {
+httpresp_response *hr_get(httpresp_client *c, CURL *e, const char *url,
+                          size_t *sunk) {
   httpresp_request *req;
   die_on(httpresp_request_new(&req, "GET", url), "httpresp_request_new");
   if (sunk)
@@ -84,18 +84,10 @@ static httpresp_response *hr_get(httpresp_client *c, CURL *e, const char *url,
   return resp;
 }
 
-/* What every response of an httpresp side must look like. */
-typedef struct expect {
-  size_t hops;
-  httpresp_cache_status cache;
-  size_t body;
-  int sink; /* drop the body (as raw libcurl does here) or collect it */
-} expect;
-
 /* `n` GETs of `url` through `c`; each request is built anew, as a client
  * fetching different URLs would. */
-static void hr_gets(side *s, httpresp_client *c, const char *url,
-                    const expect *want, size_t n, meas *m) {
+void hr_gets(side *s, httpresp_client *c, const char *url, const expect *want,
+             size_t n, meas *m) {
   meas_begin(m);
   for (size_t i = 0; i < n; i++) {
     size_t sunk = 0, blen = 0;
@@ -173,7 +165,7 @@ static void drop_shared(void) {
 }
 
 /* Stores `url` in the cache of `c` through one request. */
-static void prime(httpresp_client *c, const char *url, const char *what) {
+void prime(httpresp_client *c, const char *url, const char *what) {
   CURL *e = bench_easy();
   httpresp_response *r = hr_get(c, e, url, NULL);
   if (!r || httpresp_response_cache_status(r) != HTTPRESP_CACHE_STORED) {
@@ -231,7 +223,7 @@ static void c4_reval(side *s, size_t n, meas *m) {
 /* ---- cases 1 and 2: throughput next to raw libcurl ------------------------
  */
 
-static int rounds_of(int dflt) { return opt.rounds ? opt.rounds : dflt; }
+int rounds_of(int dflt) { return opt.rounds ? opt.rounds : dflt; }
 
 /* Runs and reports the two sides of a throughput case: side 0 is raw
  * libcurl, side 1 libhttpresp. */

@@ -58,6 +58,8 @@ enum route {
   R_DFINAL,
   R_TINY,
   R_BUSY, /* /busy: 429 Retry-After: 0 every other time, else as /plain */
+  R_LIMITED,
+  R_LIMITED_429,
   R_NOT_FOUND,
   R_TOO_LARGE,
   R_COUNT
@@ -119,6 +121,10 @@ static void build_responses(time_t t) {
              "Cache-Control: max-age=3600\r\n", "tiny\n");
   canned_set(&responses[R_BUSY], date, "429 Too Many Requests",
              "Retry-After: 0\r\n", "");
+  canned_set(&responses[R_LIMITED], date, "200 OK",
+             "Cache-Control: no-store\r\n", "ok\n");
+  canned_set(&responses[R_LIMITED_429], date, "429 Too Many Requests",
+             "Retry-After: 2\r\nCache-Control: no-store\r\n", "slow down\n");
   canned_set(&responses[R_NOT_FOUND], date, "404 Not Found", "", "");
   canned_set(&responses[R_TOO_LARGE], date,
              "431 Request Header Fields Too Large", "Connection: close\r\n",
@@ -133,13 +139,14 @@ static enum route route_of(const char *path, size_t len) {
   static const struct {
     const char *path;
     enum route r;
-  } table[] = {{"/plain", R_PLAIN}, {"/r1", R_R1},
-               {"/r2", R_R2},       {"/r3", R_R3},
-               {"/final", R_FINAL}, {"/cached", R_CACHED},
-               {"/reval", R_REVAL}, {"/redir-once", R_REDIR_ONCE},
-               {"/d1", R_D1},       {"/d2", R_D2},
-               {"/d3", R_D3},       {"/dfinal", R_DFINAL},
-               {"/tiny", R_TINY},   {"/busy", R_BUSY}};
+  } table[] = {{"/plain", R_PLAIN},    {"/r1", R_R1},
+               {"/r2", R_R2},          {"/r3", R_R3},
+               {"/final", R_FINAL},    {"/cached", R_CACHED},
+               {"/reval", R_REVAL},    {"/redir-once", R_REDIR_ONCE},
+               {"/d1", R_D1},          {"/d2", R_D2},
+               {"/d3", R_D3},          {"/dfinal", R_DFINAL},
+               {"/tiny", R_TINY},      {"/busy", R_BUSY},
+               {"/limited", R_LIMITED}};
   for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
     if (path_is(path, len, table[i].path))
       return table[i].r;
@@ -193,6 +200,28 @@ static enum route answer(conn *c, const char *head, const char *end) {
     line = eol;
   }
   return r;
+}
+
+static unsigned long mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (unsigned long)ts.tv_sec * 1000ul +
+         (unsigned long)ts.tv_nsec / 1000000ul;
+}
+
+/* /limited: the 429 once when armed; a 200 otherwise, counted as inside
+ * the window when it comes within the 2 s the last 429 asked for. */
+static enum route limited(bench_counters *k) {
+  unsigned long now = mono_ms();
+  atomic_fetch_add_explicit(&k->limited_total, 1, memory_order_relaxed);
+  if (atomic_exchange(&k->limited_armed, 0)) {
+    atomic_store(&k->limited_429_ms, now);
+    return R_LIMITED_429;
+  }
+  unsigned long t = atomic_load(&k->limited_429_ms);
+  if (t && now < t + BENCH_LIMITED_WINDOW_MS)
+    atomic_fetch_add_explicit(&k->limited_inside, 1, memory_order_relaxed);
+  return R_LIMITED;
 }
 
 static void out_append(conn *c, const char *data, size_t len) {
@@ -282,6 +311,8 @@ static int on_readable(int ep, conn *c, bench_counters *k) {
       while (nanosleep(&ms, &ms) != 0 && errno == EINTR)
         ;
     }
+    if (r == R_LIMITED)
+      r = limited(k);
     out_append(c, responses[r].buf, responses[r].len);
     atomic_fetch_add_explicit(&k->requests, 1, memory_order_relaxed);
     if (r == R_REVAL_304)

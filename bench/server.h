@@ -21,6 +21,9 @@
  *   /dfinal      200, BENCH_PLAIN_BODY bytes, 1 ms late
  *   /tiny        200, Cache-Control: max-age=3600, 5-byte body
  *   /busy        429 with Retry-After: 0 every other time, else as /plain
+ *   /limited     429 Retry-After: 2 once after the counters' limited_armed is
+ *                set (it is cleared then), else 200 with no-store; requests
+ *                within the 2 s after that 429 are counted (case 11)
  *   anything else 404 */
 #ifndef BENCH_SERVER_H
 #define BENCH_SERVER_H
@@ -37,7 +40,17 @@ typedef struct bench_counters {
   atomic_ulong conns;        /* TCP connections accepted */
   atomic_ulong requests;     /* requests answered */
   atomic_ulong not_modified; /* of which 304 */
+  /* /limited (case 11): set to 1 to have the next request answered 429
+   * Retry-After: 2; the server clears it, notes when it sent the 429
+   * (CLOCK_MONOTONIC ms) and counts the requests that come inside the 2 s
+   * it asked for, and all requests to /limited. */
+  atomic_ulong limited_armed;
+  atomic_ulong limited_429_ms;
+  atomic_ulong limited_inside;
+  atomic_ulong limited_total;
 } bench_counters;
+
+#define BENCH_LIMITED_WINDOW_MS 2000
 
 typedef struct bench_server {
   pid_t pid;
