@@ -455,6 +455,30 @@ Test(redis_fleet, stopped_redis_costs_one_timeout_then_nothing) {
   httpresp_origins_free(o);
 }
 
+/* A cache and an origin memory on one Redis share the endpoint: with the
+ * server stopped, a request that would ask both (the quiet time, then the
+ * cache) waits one command timeout, not two, and both are set aside. */
+Test(redis_fleet, cache_and_origins_share_one_backoff) {
+  httpresp_origins *o = origins(srv.url);
+  httpresp_cache *cache;
+  cr_assert_eq(httpresp_cache_new_redis(&cache, srv.url, NULL), 0);
+  fake_clock clk = {0};
+  httpresp_client *c = fixture_client(&clk);
+  cr_assert_eq(httpresp_client_set_origins(c, o), 0);
+  cr_assert_eq(httpresp_client_set_cache(c, cache), 0);
+  ts_simple(ts, -1, "/shared-ok", 200, "Cache-Control: no-store\r\n", "ok");
+  cr_expect_lt(timed_get(c, 0, "/shared-ok", 200), 150);
+  rs_pause(&srv);
+  int64_t dt = timed_get(c, 0, "/shared-ok", 200);
+  rs_resume(&srv);
+  cr_expect_geq(dt, 190, "one command timeout: %lld", (long long)dt);
+  cr_expect_lt(dt, 350, "and only one: %lld", (long long)dt);
+  cr_expect_eq(hr_redis_backoff_ms(hr_origins_redis(o)), 1000);
+  httpresp_client_free(c);
+  httpresp_cache_free(cache);
+  httpresp_origins_free(o);
+}
+
 /* Killed: the connection breaks (no wait), Redis is set aside, requests go
  * on; restarted empty on the same socket: the probe reconnects, the Lua
  * path meets NOSCRIPT and loads the script again, raises made while Redis

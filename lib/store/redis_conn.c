@@ -42,7 +42,18 @@ struct hr_redis {
   uint64_t rng;
   int version;
   int force_lua;
+  /* The process's endpoints, shared by the stores on one address: */
+  char *url;           /* as given */
+  int refs;            /* the stores on it, under endpoints_mu */
+  struct hr_redis *nx; /* the next in `endpoints`, under endpoints_mu */
 };
+
+/* A cache and an origin memory on the same Redis (same URL, prefix and
+ * timeouts) share one endpoint: one connection per thread and one
+ * back-off, so a request that meets a stopped Redis waits for one command
+ * timeout, not one per store. */
+static pthread_mutex_t endpoints_mu = PTHREAD_MUTEX_INITIALIZER;
+static hr_redis *endpoints;
 
 static int64_t mono_ms(void) {
   struct timespec ts;
@@ -128,8 +139,45 @@ static void thread_gone(void *p) {
   free(t);
 }
 
+static void endpoint_free(hr_redis *r);
+
+static int same_endpoint(const hr_redis *a, const hr_redis *b) {
+  return strcmp(a->url, b->url) == 0 && strcmp(a->prefix, b->prefix) == 0 &&
+         a->connect_tv.tv_sec == b->connect_tv.tv_sec &&
+         a->connect_tv.tv_usec == b->connect_tv.tv_usec &&
+         a->command_tv.tv_sec == b->command_tv.tv_sec &&
+         a->command_tv.tv_usec == b->command_tv.tv_usec;
+}
+
+static int endpoint_new(hr_redis **out, const char *url,
+                        const httpresp_redis_options *opts);
+
 int hr_redis_new(hr_redis **out, const char *url,
                  const httpresp_redis_options *opts) {
+  hr_redis *r;
+  int rc = endpoint_new(&r, url, opts);
+  if (rc)
+    return rc;
+  pthread_mutex_lock(&endpoints_mu);
+  hr_redis *e = endpoints;
+  while (e && !same_endpoint(e, r))
+    e = e->nx;
+  if (e) {
+    e->refs++;
+  } else {
+    r->refs = 1;
+    r->nx = endpoints;
+    endpoints = r;
+  }
+  pthread_mutex_unlock(&endpoints_mu);
+  if (e)
+    endpoint_free(r);
+  *out = e ? e : r;
+  return 0;
+}
+
+static int endpoint_new(hr_redis **out, const char *url,
+                        const httpresp_redis_options *opts) {
   *out = NULL;
   if (!url || (opts && opts->version != HTTPRESP_REDIS_OPTIONS_VERSION))
     return HTTPRESP_E_INVALID_ARG;
@@ -138,7 +186,8 @@ int hr_redis_new(hr_redis **out, const char *url,
     return HTTPRESP_E_NOMEM;
   int rc = parse_url(r, url);
   const char *prefix = opts && opts->key_prefix ? opts->key_prefix : "hr:v1:";
-  if (rc == 0 && !(r->prefix = hr_strdup(prefix)))
+  if (rc == 0 &&
+      (!(r->prefix = hr_strdup(prefix)) || !(r->url = hr_strdup(url))))
     rc = HTTPRESP_E_NOMEM;
   if (rc == 0 && pthread_mutex_init(&r->mu, NULL) != 0)
     rc = HTTPRESP_E_NOMEM;
@@ -150,6 +199,7 @@ int hr_redis_new(hr_redis **out, const char *url,
     free(r->host);
     free(r->path);
     free(r->prefix);
+    free(r->url);
     free(r);
     return rc;
   }
@@ -168,6 +218,20 @@ int hr_redis_new(hr_redis **out, const char *url,
 void hr_redis_free(hr_redis *r) {
   if (!r)
     return;
+  pthread_mutex_lock(&endpoints_mu);
+  int last = --r->refs == 0;
+  if (last) {
+    hr_redis **pp = &endpoints;
+    while (*pp != r)
+      pp = &(*pp)->nx;
+    *pp = r->nx;
+  }
+  pthread_mutex_unlock(&endpoints_mu);
+  if (last)
+    endpoint_free(r);
+}
+
+static void endpoint_free(hr_redis *r) {
   /* After the key is deleted no thread's destructor runs for it, so every
    * connection can go here. */
   pthread_key_delete(r->key);
@@ -180,6 +244,7 @@ void hr_redis_free(hr_redis *r) {
   free(r->host);
   free(r->path);
   free(r->prefix);
+  free(r->url);
   free(r);
 }
 

@@ -18,7 +18,10 @@
 typedef struct hr_redis hr_redis;
 
 /* Parses `url` (redis://host[:port][/db], unix:///path[?db=N]); connects
- * nothing.  Returns 0, HTTPRESP_E_INVALID_ARG or HTTPRESP_E_NOMEM. */
+ * nothing.  An endpoint of the process with the same URL, key prefix and
+ * timeouts is shared (counted; hr_redis_free releases one use): the
+ * stores on it use one connection per thread and one back-off.  Returns
+ * 0, HTTPRESP_E_INVALID_ARG or HTTPRESP_E_NOMEM. */
 int hr_redis_new(hr_redis **out, const char *url,
                  const httpresp_redis_options *opts);
 void hr_redis_free(hr_redis *r); /* NULL is fine */
