@@ -951,7 +951,7 @@ static void remember_quiet(hr_xfer *x) {
     return;
   const hr_origins *o = x->client->origins;
   int64_t now = hr_client_now(x->client);
-  o->vt->raise(o->impl, key, now, x->dec.quiet_until_ms - now);
+  o->vt->raise(o->impl, key, now, x->dec.quiet_until_ms - now, x->status);
   free(key);
 }
 

@@ -242,6 +242,11 @@ static void quiet_shared(int lua) {
   nb_key(0, key, sizeof(key));
   long long left = pttl_of(c, key);
   cr_expect(left > 900 && left <= 1000, "PTTL %lld", left);
+  /* The value is the status that asked for the quiet (DESIGN.md). */
+  redisReply *v = redisCommand(c, "GET %s", key);
+  cr_assert(v && v->type == REDIS_REPLY_STRING);
+  cr_expect_str_eq(v->str, "429");
+  freeReplyObject(v);
   long keys, expires;
   keyspace(c, &keys, &expires);
   cr_expect_eq(keys, 1);
@@ -280,8 +285,8 @@ Test(redis_fleet, forget_reaches_the_fleet) {
   cr_assert_eq(httpresp_client_set_origins(a, oa), 0);
   cr_assert_eq(httpresp_client_set_origins(b, ob), 0);
   struct hr_origins *ha = &oa->o, *hb = &ob->o;
-  cr_assert_eq(ha->vt->raise(ha->impl, "http://a:1", 0, 30000), 0);
-  cr_assert_eq(ha->vt->raise(ha->impl, "http://b:1", 0, 30000), 0);
+  cr_assert_eq(ha->vt->raise(ha->impl, "http://a:1", 0, 30000, 429), 0);
+  cr_assert_eq(ha->vt->raise(ha->impl, "http://b:1", 0, 30000, 429), 0);
   redisContext *c = peek();
   redisReply *other = redisCommand(c, "SET unrelated x PX 60000");
   freeReplyObject(other);
@@ -323,7 +328,7 @@ Test(redis_fleet, quiet_is_shared_across_fork) {
   cr_assert_geq(pid, 0);
   if (pid == 0) {
     struct hr_origins *ho = &o->o;
-    int rc = ho->vt->raise(ho->impl, "http://127.0.0.1:1", 0, 20000);
+    int rc = ho->vt->raise(ho->impl, "http://127.0.0.1:1", 0, 20000, 429);
     _exit(rc == 0 && hr_redis_backoff_ms(hr_origins_redis(o)) == 0 ? 0 : 1);
   }
   int st;
@@ -357,13 +362,13 @@ static void atomic_max(int lua) {
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0)
-      _exit(ho->vt->raise(ho->impl, order[k][0], 0, 5000) ? 1 : 0);
-    cr_expect_eq(ho->vt->raise(ho->impl, order[k][1], 0, 30000), 0);
+      _exit(ho->vt->raise(ho->impl, order[k][0], 0, 5000, 429) ? 1 : 0);
+    cr_expect_eq(ho->vt->raise(ho->impl, order[k][1], 0, 30000, 429), 0);
     int st;
     cr_assert_eq(waitpid(pid, &st, 0), pid);
     cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0);
   }
-  cr_expect_eq(ho->vt->raise(ho->impl, "http://a:1", 0, 5000), 0);
+  cr_expect_eq(ho->vt->raise(ho->impl, "http://a:1", 0, 5000, 429), 0);
   /* Each origin got 5 s from one side and 30 s from the other, in both
    * orders, then a:1 another 5 s: 30 s stays. */
   long long a = pttl_of(c, "hr:v1:nb:{http://a:1}");
@@ -371,7 +376,7 @@ static void atomic_max(int lua) {
   cr_expect(a > 29000 && a <= 30000, "a: %lld", a);
   cr_expect(b > 29000 && b <= 30000, "b: %lld", b);
   /* Clamped: a delay below 1 s still makes a key with a TTL. */
-  cr_expect_eq(ho->vt->raise(ho->impl, "http://c:1", 0, 10), 0);
+  cr_expect_eq(ho->vt->raise(ho->impl, "http://c:1", 0, 10, 429), 0);
   long long cc = pttl_of(c, "hr:v1:nb:{http://c:1}");
   cr_expect(cc > 0 && cc <= 1000, "c: %lld", cc);
   long keys, expires;
@@ -391,7 +396,7 @@ Test(redis_fleet, lua_script_sha_matches) {
   httpresp_origins *o = origins(srv.url);
   hr_redis_force_lua(hr_origins_redis(o), 1);
   struct hr_origins *ho = &o->o;
-  cr_expect_eq(ho->vt->raise(ho->impl, "http://a:1", 0, 5000), 0);
+  cr_expect_eq(ho->vt->raise(ho->impl, "http://a:1", 0, 5000, 429), 0);
   redisContext *c = peek();
   /* The raise loaded the script (NOSCRIPT, then EVAL): the cache now has
    * exactly the SHA the library uses. */
@@ -491,14 +496,14 @@ Test(redis_fleet, killed_then_restarted) {
   fake_clock clk = {0};
   httpresp_client *c = fixture_client(&clk);
   int64_t t0 = clk.now_ms;
-  cr_expect_eq(ho->vt->raise(ho->impl, "http://a:1", t0, 30000), 0);
+  cr_expect_eq(ho->vt->raise(ho->impl, "http://a:1", t0, 30000, 429), 0);
   cr_assert_eq(httpresp_client_set_origins(c, o), 0);
   ts_simple(ts, -1, "/ok", 200, NULL, "ok");
 
   rs_kill(&srv);
   cr_expect_lt(timed_get(c, 0, "/ok", 200), 100);
   cr_expect_eq(hr_redis_backoff_ms(hr), 1000);
-  cr_expect_eq(ho->vt->raise(ho->impl, "http://b:1", t0, 30000), 0);
+  cr_expect_eq(ho->vt->raise(ho->impl, "http://b:1", t0, 30000, 429), 0);
   cr_expect_eq(ho->vt->get(ho->impl, "http://a:1", t0 + 1000), t0 + 30000,
                "the local memory answers");
 
@@ -512,7 +517,7 @@ Test(redis_fleet, killed_then_restarted) {
   long long b = pttl_of(rc, "hr:v1:nb:{http://b:1}");
   cr_expect(b > 0 && b <= 30000, "replayed: %lld", b);
   /* EVALSHA on the empty script cache: NOSCRIPT, then EVAL. */
-  cr_expect_eq(ho->vt->raise(ho->impl, "http://d:1", t0, 9000), 0);
+  cr_expect_eq(ho->vt->raise(ho->impl, "http://d:1", t0, 9000, 429), 0);
   long long d = pttl_of(rc, "hr:v1:nb:{http://d:1}");
   cr_expect(d > 8000 && d <= 9000, "d: %lld", d);
   cr_expect_eq(hr_redis_backoff_ms(hr), 0);
@@ -552,7 +557,7 @@ static void *raise_many(void *p) {
   for (int i = 0; i < 50; i++) {
     char origin[64];
     snprintf(origin, sizeof(origin), "http://t%d:%d", j->id, i % 5);
-    if (ho->vt->raise(ho->impl, origin, 0, 10000 + i) != 0)
+    if (ho->vt->raise(ho->impl, origin, 0, 10000 + i, 429) != 0)
       j->failures++;
     int64_t nb = ho->vt->get(ho->impl, origin, 1000000);
     if (nb < 1000000 + 9000)

@@ -1426,18 +1426,19 @@ Test(origin_state, local_backend_get_and_raise) {
   const int64_t now = 1000000;
   cr_expect_eq(o.vt->any(o.impl), 0);
   cr_expect_eq(o.vt->get(o.impl, "http://a:80", now), 0);
-  cr_expect_eq(o.vt->raise(o.impl, "http://a:80", now, 5000), 0);
+  cr_expect_eq(o.vt->raise(o.impl, "http://a:80", now, 5000, 429), 0);
   cr_expect_neq(o.vt->any(o.impl), 0);
   cr_expect_eq(o.vt->get(o.impl, "http://a:80", now), now + 5000);
   cr_expect_eq(o.vt->get(o.impl, "http://b:80", now), 0, "per origin");
   /* A shorter delay never lowers it; a longer one raises it. */
-  cr_expect_eq(o.vt->raise(o.impl, "http://a:80", now, 1000), 0);
+  cr_expect_eq(o.vt->raise(o.impl, "http://a:80", now, 1000, 429), 0);
   cr_expect_eq(o.vt->get(o.impl, "http://a:80", now), now + 5000);
-  cr_expect_eq(o.vt->raise(o.impl, "http://a:80", now + 1000, 9000), 0);
+  cr_expect_eq(o.vt->raise(o.impl, "http://a:80", now + 1000, 9000,
+                               429), 0);
   cr_expect_eq(o.vt->get(o.impl, "http://a:80", now), now + 10000);
   /* Past its time it no longer holds; a delay of 0 or less adds nothing. */
   cr_expect_eq(o.vt->get(o.impl, "http://a:80", now + 10000), 0);
-  cr_expect_eq(o.vt->raise(o.impl, "http://c:80", now, 0), 0);
+  cr_expect_eq(o.vt->raise(o.impl, "http://c:80", now, 0, 429), 0);
   cr_expect_eq(o.vt->get(o.impl, "http://c:80", now - 1), 0);
   o.vt->destroy(o.impl);
 }

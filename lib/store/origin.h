@@ -19,8 +19,11 @@ typedef struct hr_origin_vt {
   /* The time before which `origin` should not be contacted, 0 if none. */
   int64_t (*get)(void *impl, const char *origin, int64_t now);
   /* Raises the origin's not-before to `now + delay_ms` (the later of that
-   * and what it was).  Returns 0 or HTTPRESP_E_NOMEM. */
-  int (*raise)(void *impl, const char *origin, int64_t now, int64_t delay_ms);
+   * and what it was); `status` is the answer that asked for it (429, 503),
+   * kept where the backend can (the Redis key's value).  Returns 0 or
+   * HTTPRESP_E_NOMEM. */
+  int (*raise)(void *impl, const char *origin, int64_t now, int64_t delay_ms,
+               int status);
   /* Forgets what is known of `origin`, of every origin when NULL. */
   void (*forget)(void *impl, const char *origin);
   void (*destroy)(void *impl);

@@ -3,7 +3,9 @@
  * origin.h over the connection layer of redis_conn.c.
  *
  * Key: <prefix>nb:{scheme://host:port}, a string whose PTTL is the quiet
- * time left, on the server's clock, so the workers' clocks need not agree.
+ * time left, on the server's clock, so the workers' clocks need not agree;
+ * its value is the status that asked for it ("429", "503"; "0" when not
+ * known: a raise replayed after a back-off), for whoever looks at Redis.
  * The client's local memory is kept beside it (every raise goes there too)
  * and is all there is while Redis is set aside; raises made meanwhile are
  * remembered and replayed when Redis is back, if still in the future. */
@@ -72,11 +74,11 @@ static int64_t remote_left(redisContext *ctx, const char *key, size_t klen) {
 /* MULTI; SET k v PX d NX; PEXPIRE k d GT; PTTL k; EXEC, in one round trip.
  * 0 or -1. */
 static int raise_multi(redisContext *ctx, const char *key, size_t klen,
-                       const char *d, size_t dlen) {
+                       const char *st, const char *d, size_t dlen) {
   const char *multi[1] = {"MULTI"};
   size_t multi_l[1] = {5};
-  const char *set[6] = {"SET", key, "1", "PX", d, "NX"};
-  size_t set_l[6] = {3, klen, 1, 2, dlen, 2};
+  const char *set[6] = {"SET", key, st, "PX", d, "NX"};
+  size_t set_l[6] = {3, klen, strlen(st), 2, dlen, 2};
   const char *exp[4] = {"PEXPIRE", key, d, "GT"};
   size_t exp_l[4] = {7, klen, dlen, 2};
   const char *pttl[2] = {"PTTL", key};
@@ -109,9 +111,9 @@ static int raise_multi(redisContext *ctx, const char *key, size_t klen,
 }
 
 static int raise_lua_path(redisContext *ctx, const char *key, size_t klen,
-                          const char *d, size_t dlen) {
-  const char *argv[3] = {key, "1", d};
-  size_t lens[3] = {klen, 1, dlen};
+                          const char *st, const char *d, size_t dlen) {
+  const char *argv[3] = {key, st, d};
+  size_t lens[3] = {klen, strlen(st), dlen};
   redisReply *rep = hr_redis_eval(ctx, raise_lua, raise_sha, 1, 3, argv, lens);
   if (!rep)
     return -1;
@@ -121,7 +123,7 @@ static int raise_lua_path(redisContext *ctx, const char *key, size_t klen,
 }
 
 static int remote_raise(rorigins *ro, redisContext *ctx, const char *origin,
-                        int64_t delay_ms) {
+                        int64_t delay_ms, int status) {
   if (delay_ms < NB_MIN_MS)
     delay_ms = NB_MIN_MS;
   if (delay_ms > NB_MAX_MS)
@@ -130,11 +132,12 @@ static int remote_raise(rorigins *ro, redisContext *ctx, const char *origin,
   char *key = nb_key(ro, origin, &klen);
   if (!key)
     return HTTPRESP_E_NOMEM;
-  char d[24];
+  char d[24], st[8];
   size_t dlen = (size_t)snprintf(d, sizeof(d), "%lld", (long long)delay_ms);
+  snprintf(st, sizeof(st), "%d", status >= 100 && status <= 999 ? status : 0);
   int rc = hr_redis_server_version(ro->r) >= 700 && !hr_redis_lua_forced(ro->r)
-               ? raise_multi(ctx, key, klen, d, dlen)
-               : raise_lua_path(ctx, key, klen, d, dlen);
+               ? raise_multi(ctx, key, klen, st, d, dlen)
+               : raise_lua_path(ctx, key, klen, st, d, dlen);
   free(key);
   return rc;
 }
@@ -151,7 +154,7 @@ static void replay(rorigins *ro, redisContext *ctx, int64_t now) {
   size_t i = 0;
   for (; i < n; i++) {
     if (v[i].not_before_ms > now &&
-        remote_raise(ro, ctx, v[i].origin, v[i].not_before_ms - now) != 0)
+        remote_raise(ro, ctx, v[i].origin, v[i].not_before_ms - now, 0) != 0)
       break;
     free(v[i].origin);
   }
@@ -198,14 +201,14 @@ static int64_t ro_get(void *impl, const char *origin, int64_t now) {
 }
 
 static int ro_raise(void *impl, const char *origin, int64_t now,
-                    int64_t delay_ms) {
+                    int64_t delay_ms, int status) {
   rorigins *ro = impl;
   int64_t nb = hr_sat_add(now, delay_ms);
   int rc = hr_quiet_set(ro->local, origin, now, nb);
   if (rc || delay_ms <= 0)
     return rc;
   redisContext *ctx = hr_redis_ctx(ro->r);
-  int ok = ctx && remote_raise(ro, ctx, origin, delay_ms) == 0;
+  int ok = ctx && remote_raise(ro, ctx, origin, delay_ms, status) == 0;
   if (ctx && hr_redis_done(ro->r, ok) && ok)
     replay(ro, ctx, now);
   hr_redis_end();

@@ -129,7 +129,8 @@ static int64_t q_get(void *impl, const char *origin, int64_t now) {
 }
 
 static int q_raise(void *impl, const char *origin, int64_t now,
-                   int64_t delay_ms) {
+                   int64_t delay_ms, int status) {
+  (void)status;
   return hr_quiet_set(impl, origin, now, hr_sat_add(now, delay_ms));
 }
 
