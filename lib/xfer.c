@@ -765,14 +765,30 @@ static hr_xfer_state keep_quiet(hr_xfer *x, int64_t now) {
 
 /* Arms the handle for the current hop at `now` (HR_XS_RUN), or says what
  * comes instead: the cache's answer, a wait, the end. */
+/* A backend that can read the origin's quiet time with the cache lookup
+ * (Redis: one round trip, not two) is told which origin; 1 when told. */
+static int hint_quiet(hr_xfer *x) {
+  const hr_origins *o = x->client->origins;
+  if (!o->vt->prefetch || !x->client->cache || x->quiet_waived)
+    return 0;
+  char *key;
+  if (hr_quiet_key(x->policy.quiet_scope, x->cur->url, &key) != 0 || !key)
+    return 0;
+  o->vt->prefetch(o->impl, key);
+  free(key);
+  return 1;
+}
+
 static hr_xfer_state arm_at(hr_xfer *x, int64_t now) {
   const hr_policy *p = &x->policy;
   if (p->deadline_ms > 0 && now >= hr_sat_add(x->start_ms, p->deadline_ms))
     return fail(x, HTTPRESP_E_DEADLINE, "the request's deadline passed");
+  const hr_origins *o = x->client->origins;
+  int hinted = hint_quiet(x);
   hr_xfer_state cached = consult_cache(x, now);
-  if (cached != HR_XS_RUN)
-    return cached;
-  hr_xfer_state quiet = keep_quiet(x, now);
+  hr_xfer_state quiet = cached == HR_XS_RUN ? keep_quiet(x, now) : cached;
+  if (hinted)
+    o->vt->prefetch(o->impl, NULL);
   if (quiet != HR_XS_RUN)
     return quiet;
 

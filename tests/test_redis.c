@@ -484,6 +484,66 @@ Test(redis_fleet, cache_and_origins_share_one_backoff) {
   httpresp_origins_free(o);
 }
 
+/* A number from INFO `section`: the value after "`field`:", or -1. */
+static long info_num(redisContext *c, const char *section, const char *field) {
+  redisReply *r = redisCommand(c, "INFO %s", section);
+  cr_assert(r && r->type == REDIS_REPLY_STRING);
+  long n = -1;
+  const char *p = strstr(r->str, field);
+  if (p && p[strlen(field)] == ':')
+    n = strtol(p + strlen(field) + 1, NULL, 10);
+  else if (p && p[strlen(field)] == '=')
+    n = strtol(p + strlen(field) + 1, NULL, 10);
+  freeReplyObject(r);
+  return n;
+}
+
+/* The socket reads and PTTL calls of the server during one GET of /rt by
+ * `c` (connected before). */
+static void server_work(httpresp_client *c, redisContext *rc, long *reads,
+                        long *pttls) {
+  redisReply *z = redisCommand(rc, "CONFIG RESETSTAT");
+  cr_assert(z && z->type == REDIS_REPLY_STATUS);
+  freeReplyObject(z);
+  cr_expect_lt(timed_get(c, 0, "/rt", 200), 150);
+  /* The INFO below is one read too. */
+  *reads = info_num(rc, "stats", "total_reads_processed") - 1;
+  *pttls = info_num(rc, "commandstats", "cmdstat_pttl:calls");
+}
+
+/* A request with the cache and the quiet times on one Redis reads the
+ * origin's PTTL in the cache lookup's round trip (DESIGN.md): the server
+ * reads from the socket as often as for the cache alone, and runs one
+ * PTTL. */
+Test(redis_fleet, quiet_time_read_with_the_cache_lookup) {
+  httpresp_origins *o = origins(srv.url);
+  httpresp_cache *cache;
+  cr_assert_eq(httpresp_cache_new_redis(&cache, srv.url, NULL), 0);
+  httpresp_client *alone = fixture_client(NULL), *c = fixture_client(NULL);
+  cr_assert_eq(httpresp_client_set_cache(alone, cache), 0);
+  cr_assert_eq(httpresp_client_set_origins(c, o), 0);
+  cr_assert_eq(httpresp_client_set_cache(c, cache), 0);
+  ts_simple(ts, -1, "/rt", 200, "Cache-Control: no-store\r\n", "ok");
+  cr_expect_lt(timed_get(c, 0, "/rt", 200), 150, "connected");
+  redisContext *rc = peek();
+  long reads_alone, reads, pttls;
+  server_work(alone, rc, &reads_alone, &pttls);
+  cr_expect_eq(pttls, -1, "no PTTL without shared quiet times");
+  server_work(c, rc, &reads, &pttls);
+  cr_expect_eq(pttls, 1);
+  cr_expect_gt(reads_alone, 0);
+  cr_expect_eq(reads, reads_alone,
+               "no round trip more than the cache's: %ld "
+               "against %ld",
+               reads, reads_alone);
+  cr_expect_eq(ts_request_count(ts), 3);
+  redisFree(rc);
+  httpresp_client_free(alone);
+  httpresp_client_free(c);
+  httpresp_cache_free(cache);
+  httpresp_origins_free(o);
+}
+
 /* Killed: the connection breaks (no wait), Redis is set aside, requests go
  * on; restarted empty on the same socket: the probe reconnects, the Lua
  * path meets NOSCRIPT and loads the script again, raises made while Redis

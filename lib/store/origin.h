@@ -27,6 +27,10 @@ typedef struct hr_origin_vt {
   /* Forgets what is known of `origin`, of every origin when NULL. */
   void (*forget)(void *impl, const char *origin);
   void (*destroy)(void *impl);
+  /* Optional (NULL): `origin`'s state is about to be read (get) right
+   * after the cache lookup, so a backend sharing the cache's connection may
+   * send both at once; NULL drops the hint. */
+  void (*prefetch)(void *impl, const char *origin);
 } hr_origin_vt;
 
 typedef struct hr_origins {

@@ -180,20 +180,32 @@ static int ro_any(void *impl) {
  * aside does this process's own memory answer. */
 static int64_t ro_get(void *impl, const char *origin, int64_t now) {
   rorigins *ro = impl;
-  redisContext *ctx = hr_redis_ctx(ro->r);
-  if (!ctx)
-    return hr_quiet_get(ro->local, origin, now);
-  int64_t missed = hr_quiet_get(ro->pending, origin, now);
   size_t klen;
   char *key = nb_key(ro, origin, &klen);
-  int64_t left = key ? remote_left(ctx, key, klen) : -1;
+  int64_t left;
+  if (key && hr_redis_take_pttl(ro->r, key, klen, &left)) {
+    /* Read with the cache lookup, in its round trip. */
+    free(key);
+    int64_t missed = hr_quiet_get(ro->pending, origin, now);
+    int64_t remote = left > 0 ? hr_sat_add(now, left) : 0;
+    return remote > missed ? remote : missed;
+  }
+  redisContext *ctx = hr_redis_ctx(ro->r);
+  if (!ctx) {
+    free(key);
+    return hr_quiet_get(ro->local, origin, now);
+  }
+  int64_t missed = hr_quiet_get(ro->pending, origin, now);
+  left = key ? remote_left(ctx, key, klen) : -1;
   free(key);
   if (left < 0) {
     hr_redis_done(ro->r, 0);
     hr_redis_end();
     return hr_quiet_get(ro->local, origin, now);
   }
-  if (hr_redis_done(ro->r, 1))
+  /* Redis is back (this endpoint's probe may have been the cache's): what
+   * it missed goes to it now. */
+  if (hr_redis_done(ro->r, 1) || hr_quiet_any(ro->pending))
     replay(ro, ctx, now);
   hr_redis_end();
   int64_t remote = left > 0 ? hr_sat_add(now, left) : 0;
@@ -209,7 +221,7 @@ static int ro_raise(void *impl, const char *origin, int64_t now,
     return rc;
   redisContext *ctx = hr_redis_ctx(ro->r);
   int ok = ctx && remote_raise(ro, ctx, origin, delay_ms, status) == 0;
-  if (ctx && hr_redis_done(ro->r, ok) && ok)
+  if (ctx && (hr_redis_done(ro->r, ok) || hr_quiet_any(ro->pending)) && ok)
     replay(ro, ctx, now);
   hr_redis_end();
   if (!ok)
@@ -308,8 +320,16 @@ static void ro_destroy(void *impl) {
   free(ro);
 }
 
-static const hr_origin_vt redis_vt = {"redis",  ro_any,    ro_get,
-                                      ro_raise, ro_forget, ro_destroy};
+static void ro_prefetch(void *impl, const char *origin) {
+  rorigins *ro = impl;
+  size_t klen = 0;
+  char *key = origin ? nb_key(ro, origin, &klen) : NULL;
+  hr_redis_want_pttl(ro->r, key, klen);
+  free(key);
+}
+
+static const hr_origin_vt redis_vt = {
+    "redis", ro_any, ro_get, ro_raise, ro_forget, ro_destroy, ro_prefetch};
 
 int httpresp_origins_new_redis(httpresp_origins **out, const char *url,
                                const httpresp_redis_options *opts) {

@@ -24,6 +24,12 @@ typedef struct tconn {
   redisContext *ctx;
   pid_t pid; /* the process that connected: a fork()ed child reconnects */
   struct tconn *prev, *next;
+  /* A PTTL to send with this thread's next command (hr_redis_want_pttl),
+   * then its answer, until taken or dropped. */
+  char *pf_key;
+  size_t pf_klen;
+  int pf_state; /* 0: none, 1: wanted, 2: answered (pf_left) */
+  int64_t pf_left;
 } tconn;
 
 struct hr_redis {
@@ -136,6 +142,7 @@ static void thread_gone(void *p) {
     t->next->prev = t->prev;
   pthread_mutex_unlock(&r->mu);
   conn_close(t);
+  free(t->pf_key);
   free(t);
 }
 
@@ -238,6 +245,7 @@ static void endpoint_free(hr_redis *r) {
   for (tconn *t = r->conns, *n; t; t = n) {
     n = t->next;
     conn_close(t);
+    free(t->pf_key);
     free(t);
   }
   pthread_mutex_destroy(&r->mu);
@@ -424,6 +432,62 @@ int hr_redis_done(hr_redis *r, int ok) {
   r->probing = 0;
   pthread_mutex_unlock(&r->mu);
   return back;
+}
+
+void hr_redis_want_pttl(hr_redis *r, const char *key, size_t klen) {
+  tconn *t = thread_conn(r);
+  if (!t)
+    return;
+  t->pf_state = 0;
+  if (!key)
+    return;
+  char *k = realloc(t->pf_key, klen + 1);
+  if (!k)
+    return;
+  memcpy(k, key, klen);
+  k[klen] = '\0';
+  t->pf_key = k;
+  t->pf_klen = klen;
+  t->pf_state = 1;
+}
+
+int hr_redis_take_pttl(hr_redis *r, const char *key, size_t klen,
+                       int64_t *left) {
+  tconn *t = pthread_getspecific(r->key);
+  if (!t || t->pf_state != 2 || t->pf_klen != klen ||
+      memcmp(t->pf_key, key, klen) != 0)
+    return 0;
+  t->pf_state = 0;
+  *left = t->pf_left;
+  return 1;
+}
+
+redisReply *hr_redis_command(hr_redis *r, redisContext *ctx, int argc,
+                             const char **argv, const size_t *lens) {
+  tconn *t = pthread_getspecific(r->key);
+  if (!t || t->pf_state != 1)
+    return redisCommandArgv(ctx, argc, argv, lens);
+  t->pf_state = 0;
+  const char *pttl[2] = {"PTTL", t->pf_key};
+  size_t pttl_l[2] = {4, t->pf_klen};
+  if (redisAppendCommandArgv(ctx, argc, argv, lens) != REDIS_OK ||
+      redisAppendCommandArgv(ctx, 2, pttl, pttl_l) != REDIS_OK)
+    return NULL;
+  void *first = NULL, *second = NULL;
+  if (redisGetReply(ctx, &first) != REDIS_OK ||
+      redisGetReply(ctx, &second) != REDIS_OK) {
+    if (first)
+      freeReplyObject(first);
+    return NULL; /* the caller drops the connection */
+  }
+  redisReply *p = second;
+  if (p && p->type == REDIS_REPLY_INTEGER) {
+    t->pf_left = p->integer > 0 ? (int64_t)p->integer : 0;
+    t->pf_state = 2;
+  }
+  if (p)
+    freeReplyObject(p);
+  return first;
 }
 
 int hr_redis_server_version(hr_redis *r) {

@@ -41,6 +41,18 @@ void hr_redis_end(void);
  * replayed), else 0. */
 int hr_redis_done(hr_redis *r, int ok);
 
+/* One round trip for the cache lookup and the origin's quiet time
+ * (DESIGN.md): hr_redis_want_pttl asks for `PTTL key` to go with the
+ * calling thread's next command made by hr_redis_command (NULL drops what
+ * was asked or answered); hr_redis_take_pttl hands out the answer once,
+ * when it is for `key` (1), else 0.  hr_redis_command is redisCommandArgv
+ * plus that PTTL when one is wanted (NULL on an I/O error or a timeout). */
+void hr_redis_want_pttl(hr_redis *r, const char *key, size_t klen);
+int hr_redis_take_pttl(hr_redis *r, const char *key, size_t klen,
+                       int64_t *left);
+redisReply *hr_redis_command(hr_redis *r, redisContext *ctx, int argc,
+                             const char **argv, const size_t *lens);
+
 /* The server's version as major * 100 + minor, read on connect (0 if
  * unknown); and whether the Lua path is forced (for the tests of servers
  * before 7.0). */

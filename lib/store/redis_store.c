@@ -106,7 +106,8 @@ static int r_get(void *store, const char *key, hr_variant_id var, void **data,
   make_keys(s, key, var, &k);
   const char *argv[2] = {"GET", k.v};
   size_t lens[2] = {3, k.vlen};
-  redisReply *rep = redisCommandArgv(ctx, 2, argv, lens);
+  /* With the origin's PTTL when the client asked for it (one round trip). */
+  redisReply *rep = hr_redis_command(s->r, ctx, 2, argv, lens);
   int rc = HTTPRESP_E_CACHE_IO;
   if (rep && rep->type == REDIS_REPLY_NIL) {
     rc = 1;
