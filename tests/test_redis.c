@@ -544,6 +544,42 @@ Test(redis_fleet, quiet_time_read_with_the_cache_lookup) {
   httpresp_origins_free(o);
 }
 
+/* On one endpoint the cache's lookup may be the probe that ends a
+ * back-off: the quiet time raised while Redis was stopped still reaches
+ * Redis with the next request. */
+Test(redis_fleet, raise_replayed_after_the_cache_probe) {
+  httpresp_origins *o = origins(srv.url);
+  httpresp_cache *cache;
+  cr_assert_eq(httpresp_cache_new_redis(&cache, srv.url, NULL), 0);
+  fake_clock clk = {0};
+  httpresp_client *c = fixture_client(&clk);
+  cr_assert_eq(httpresp_client_set_origins(c, o), 0);
+  cr_assert_eq(httpresp_client_set_cache(c, cache), 0);
+  cr_assert_eq(httpresp_client_set_max_retries(c, 0), 0);
+  ts_simple(ts, -1, "/ok3", 200, "Cache-Control: no-store\r\n", "ok");
+  ts_simple(ts, -1, "/ok4", 200, "Cache-Control: no-store\r\n", "ok");
+  ts_simple(ts, 1, "/busy3", 503, "Retry-After: 60\r\n", "later");
+  cr_expect_lt(timed_get(c, 0, "/ok3", 200), 150, "connected");
+  rs_pause(&srv);
+  timed_get(c, 0, "/ok3", 200); /* one timeout: Redis set aside */
+  cr_expect_lt(timed_get(c, 1, "/busy3", 503), 100);
+  rs_resume(&srv);
+  pause_ms(1050); /* the probe is due */
+  /* Another URL: /ok3's removal failed meanwhile, so the cache does not
+   * look it up in Redis for a while. */
+  cr_expect_lt(timed_get(c, 0, "/ok4", 200), 150);
+  cr_expect_eq(hr_redis_backoff_ms(hr_origins_redis(o)), 0);
+  redisContext *rc = peek();
+  char key[96];
+  nb_key(1, key, sizeof(key));
+  long long left = pttl_of(rc, key);
+  cr_expect(left > 50000 && left <= 60000, "replayed: PTTL %lld", left);
+  redisFree(rc);
+  httpresp_client_free(c);
+  httpresp_cache_free(cache);
+  httpresp_origins_free(o);
+}
+
 /* Killed: the connection breaks (no wait), Redis is set aside, requests go
  * on; restarted empty on the same socket: the probe reconnects, the Lua
  * path meets NOSCRIPT and loads the script again, raises made while Redis

@@ -184,8 +184,16 @@ static int64_t ro_get(void *impl, const char *origin, int64_t now) {
   char *key = nb_key(ro, origin, &klen);
   int64_t left;
   if (key && hr_redis_take_pttl(ro->r, key, klen, &left)) {
-    /* Read with the cache lookup, in its round trip. */
+    /* Read with the cache lookup, in its round trip; that lookup may have
+     * been the probe that ended a back-off, so what Redis missed goes to it
+     * now. */
     free(key);
+    if (hr_quiet_any(ro->pending)) {
+      redisContext *ctx = hr_redis_ctx(ro->r);
+      if (ctx)
+        replay(ro, ctx, now);
+      hr_redis_end();
+    }
     int64_t missed = hr_quiet_get(ro->pending, origin, now);
     int64_t remote = left > 0 ? hr_sat_add(now, left) : 0;
     return remote > missed ? remote : missed;
