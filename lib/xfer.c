@@ -690,10 +690,29 @@ static hr_xfer_state consult_cache(hr_xfer *x, int64_t now) {
     break;
   }
   /* Another worker of the fleet may be fetching it: look again soon. */
+  int had_claim = x->claim.key != NULL;
   int64_t again = hr_cache_coalesce(x->client->cache, x->cur, now, &x->claim);
   if (again > 0) {
     x->wake_ms = again;
     return HR_XS_WAIT;
+  }
+  if (!had_claim && x->claim.key) {
+    /* The lock was free: its last holder may have stored the answer and
+     * let go between the lookup above and the lock, so look once more
+     * before fetching it again. */
+    hr_stored *again_stored = NULL;
+    const char *why2 = "";
+    if (hr_cache_consult(x->client->cache, x->cur, now, 1, &again_stored,
+                         &why2) == HR_CACHE_USE_FRESH) {
+      hr_cache_release(x->client->cache, &x->claim);
+      hr_stored_unref(x->stored);
+      x->stored = again_stored;
+      x->resp->cache_reason = why2;
+      x->resp->attempts = ++x->attempts;
+      x->resp->cache_status = HTTPRESP_CACHE_HIT;
+      return serve_stored(x);
+    }
+    hr_stored_unref(again_stored);
   }
   x->resp->cache_status = HTTPRESP_CACHE_MISS;
   return HR_XS_RUN;
