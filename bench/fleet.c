@@ -321,16 +321,20 @@ static void redis_stopped(void) {
   limited_url(url, sizeof(url));
   atomic_store(&srv.counters->limited_armed, 0);
   double f0, r0, f1, r1, f2, r2;
+  unsigned long before = atomic_load(&srv.counters->limited_total);
   int bad = timed_gets(local, e, url, n, &f0, &r0);
   bad += timed_gets(fleet, e, url, n, &f1, &r1); /* connects to Redis */
   kill(rpid, SIGSTOP);
   bad += timed_gets(fleet, e, url, n, &f2, &r2);
+  unsigned long sent = atomic_load(&srv.counters->limited_total) - before;
   kill(rpid, SIGCONT);
   printf("    GET /limited (no-store), %zu requests each, medians: no Redis "
          "%.1f us; cache and quiet times on Redis %.1f us; Redis stopped: "
          "the first %.1f ms (one command timeout, 200 ms by default), then "
          "%.1f us on local memory\n",
          n, r0, r1, f2 / 1000.0, r2);
+  judge(0, sent == 3 * n, "every request reached the server (%lu of %zu)", sent,
+        3 * n);
   judge(0, bad == 0,
         "every request succeeded while Redis was stopped (%d "
         "failed)",
