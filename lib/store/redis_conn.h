@@ -3,7 +3,17 @@
  * address, a connection per thread (hiredis contexts are not thread-safe)
  * re-made after fork(), timeouts on connect and on every command, and the
  * back-off that sets Redis aside after a failure so that no request waits
- * on it.  Only built with hiredis (HTTPRESP_HAVE_REDIS). */
+ * on it.  Only built with hiredis (HTTPRESP_HAVE_REDIS).
+ *
+ * hiredis 0.14 (Debian 12) and 1.x: the library uses only calls both have,
+ * with the same signatures (redisConnectWithTimeout,
+ * redisConnectUnixWithTimeout, redisSetTimeout, redisCommand,
+ * redisCommandArgv, redisAppendCommandArgv, redisGetReply, freeReplyObject,
+ * redisFree) and RESP2 reply types only (never HELLO 3), so no HIREDIS_MAJOR
+ * check is needed; where the two differ it takes the path both agree on: a
+ * fresh context instead of redisReconnect (0.14 loses the command timeout),
+ * and any NULL reply as the failure (0.14 reports a timeout as REDIS_ERR_IO
+ * with EAGAIN, 1.x as REDIS_ERR_TIMEOUT). */
 #ifndef HR_STORE_REDIS_CONN_H
 #define HR_STORE_REDIS_CONN_H
 
