@@ -1433,8 +1433,7 @@ Test(origin_state, local_backend_get_and_raise) {
   /* A shorter delay never lowers it; a longer one raises it. */
   cr_expect_eq(o.vt->raise(o.impl, "http://a:80", now, 1000, 429), 0);
   cr_expect_eq(o.vt->get(o.impl, "http://a:80", now), now + 5000);
-  cr_expect_eq(o.vt->raise(o.impl, "http://a:80", now + 1000, 9000,
-                               429), 0);
+  cr_expect_eq(o.vt->raise(o.impl, "http://a:80", now + 1000, 9000, 429), 0);
   cr_expect_eq(o.vt->get(o.impl, "http://a:80", now), now + 10000);
   /* Past its time it no longer holds; a delay of 0 or less adds nothing. */
   cr_expect_eq(o.vt->get(o.impl, "http://a:80", now + 10000), 0);

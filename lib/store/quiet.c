@@ -140,7 +140,7 @@ static void q_forget(void *impl, const char *origin) {
 
 static void q_destroy(void *impl) { hr_quiet_free(impl); }
 
-static const hr_origin_vt local_vt = {"local",  q_any,     q_get,    q_raise,
+static const hr_origin_vt local_vt = {"local",  q_any,     q_get, q_raise,
                                       q_forget, q_destroy, NULL};
 
 int hr_origins_new_local(hr_origins *out) {
