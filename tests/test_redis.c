@@ -276,6 +276,102 @@ static void quiet_shared(int lua) {
 Test(redis_fleet, quiet_is_shared_between_clients) { quiet_shared(0); }
 Test(redis_fleet, quiet_is_shared_between_clients_lua) { quiet_shared(1); }
 
+/* One fleet worker: GETs of `url` until `span_ms` have passed, on the real
+ * clock, its quiet times shared through Redis when `share`.  Exits 0 when
+ * every answer was a 200, else non-zero. */
+static void quiet_worker(const char *url, int share, int go_fd,
+                         int64_t span_ms) {
+  char b;
+  if (read(go_fd, &b, 1) != 1)
+    _exit(3);
+  httpresp_client *c = NULL;
+  httpresp_origins *o = NULL;
+  CURL *e = curl_easy_init();
+  if (httpresp_client_new(&c) || !e ||
+      (share && (httpresp_origins_new_redis(&o, srv.url, NULL) ||
+                 httpresp_client_set_origins(c, o))))
+    _exit(2);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
+  int64_t end = mono_ms() + span_ms;
+  int bad = 0;
+  while (mono_ms() < end) {
+    httpresp_request *req;
+    httpresp_response *r = NULL;
+    if (httpresp_request_new(&req, "GET", url) ||
+        httpresp_perform(c, e, req, &r))
+      _exit(4);
+    bad += httpresp_response_status(r) != 200;
+    httpresp_response_free(r);
+    httpresp_request_free(req);
+  }
+  _exit(bad ? 5 : 0);
+}
+
+/* 8 worker processes and an origin that answers one "429 Retry-After: 2":
+ * the first worker gets it, the 7 others start 100 ms later and, sharing
+ * the quiet time on Redis, send nothing to the origin inside the 2 s it
+ * asked for (the server's request count is read every 20 ms of the
+ * window); each worker's own memory lets them straight through. */
+static size_t quiet_fleet(int share, const char *path) {
+  ts_resp *first = ts_route(ts, 0, path);
+  ts_resp_simple(first, 429, "Retry-After: 2\r\n", "quiet please");
+  ts_simple(ts, 0, path, 200, "Cache-Control: no-store\r\n", "ok");
+  size_t before = ts_request_count(ts);
+  char *u = ts_url(ts, 0, path);
+  int go[2];
+  cr_assert_eq(pipe(go), 0);
+  pid_t pids[8];
+  for (int w = 0; w < 8; w++) {
+    pids[w] = fork();
+    cr_assert_geq(pids[w], 0);
+    if (pids[w] == 0) {
+      close(go[1]);
+      quiet_worker(u, share, go[0], w ? 2500 : 2600);
+    }
+  }
+  close(go[0]);
+  cr_assert_eq(write(go[1], "g", 1), 1); /* the first worker */
+  cr_assert(ts_wait_requests(ts, before + 1, 5000));
+  int64_t t429 = mono_ms(); /* recorded before its answer was sent */
+  pause_ms(100);
+  for (int w = 1; w < 8; w++)
+    cr_assert_eq(write(go[1], "g", 1), 1);
+  close(go[1]);
+  size_t inside = 0;
+  for (int64_t now = mono_ms(); now < t429 + 1900; now = mono_ms()) {
+    size_t n = ts_request_count(ts) - before - 1;
+    if (mono_ms() < t429 + 1950 && n > inside)
+      inside = n;
+    pause_ms(20);
+  }
+  int good = 0;
+  for (int w = 0; w < 8; w++) {
+    int st;
+    cr_assert_eq(waitpid(pids[w], &st, 0), pids[w]);
+    good += WIFEXITED(st) && WEXITSTATUS(st) == 0;
+  }
+  cr_expect_eq(good, 8, "every worker got only 200s");
+  cr_expect_gt(ts_request_count(ts) - before, 8,
+               "every worker reached the origin after the window");
+  free(u);
+  return inside;
+}
+
+Test(redis_fleet, eight_workers_keep_the_quiet_one_worker_was_told) {
+  size_t shared = quiet_fleet(1, "/limited-shared");
+  size_t own = quiet_fleet(0, "/limited-own");
+  cr_expect_eq(shared, 0,
+               "requests inside the 2 s window with the quiet time shared: "
+               "%zu",
+               shared);
+  cr_expect_gt(own, 0, "without sharing the others go straight in");
+  fprintf(stderr,
+          "fleet-quiet: 8 workers, one 429 Retry-After: 2: %zu requests "
+          "inside the window shared on Redis, %zu with each worker's own "
+          "memory\n",
+          shared, own);
+}
+
 /* Forgetting is for the fleet: one worker forgets an origin and another
  * worker, which reads Redis, is no longer held back; forgetting every
  * origin takes every not-before key under the prefix and nothing else. */
