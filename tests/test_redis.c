@@ -498,6 +498,10 @@ static long info_num(redisContext *c, const char *section, const char *field) {
   return n;
 }
 
+/* The server's socket reads for a GET that misses the cache and is not
+ * stored. */
+#define MISS_READS 2
+
 /* The socket reads and PTTL calls of the server during one GET of /rt by
  * `c` (connected before). */
 static void server_work(httpresp_client *c, redisContext *rc, long *reads,
@@ -542,6 +546,59 @@ Test(redis_fleet, quiet_time_read_with_the_cache_lookup) {
   httpresp_client_free(c);
   httpresp_cache_free(cache);
   httpresp_origins_free(o);
+}
+
+/* A miss whose answer is not stored (no-store) costs the lookup's round
+ * trip(s) and nothing more: the lookup found nothing stored for the key,
+ * so there is nothing to remove (no DEL, no HDEL). */
+Test(redis_fleet, unstored_miss_removes_nothing) {
+  httpresp_cache *cache;
+  cr_assert_eq(httpresp_cache_new_redis(&cache, srv.url, NULL), 0);
+  httpresp_client *c = fixture_client(NULL);
+  cr_assert_eq(httpresp_client_set_cache(c, cache), 0);
+  ts_simple(ts, -1, "/rt", 200, "Cache-Control: no-store\r\n", "ok");
+  cr_expect_lt(timed_get(c, 0, "/rt", 200), 150, "connected");
+  redisContext *rc = peek();
+  long reads, pttls;
+  server_work(c, rc, &reads, &pttls);
+  long dels = info_num(rc, "commandstats", "cmdstat_del:calls");
+  long hdels = info_num(rc, "commandstats", "cmdstat_hdel:calls");
+  cr_expect_eq(dels, -1, "no DEL: %ld", dels);
+  cr_expect_eq(hdels, -1, "no HDEL: %ld", hdels);
+  cr_expect_eq(reads, MISS_READS, "round trips: %ld", reads);
+  cr_expect_eq(ts_request_count(ts), 2);
+  redisFree(rc);
+  httpresp_client_free(c);
+  httpresp_cache_free(cache);
+}
+
+/* Not stored, but something was: the answer still supersedes it (the
+ * entry and the index's field go), in Redis as everywhere. */
+Test(redis_fleet, unstored_answer_still_supersedes) {
+  httpresp_cache *cache;
+  cr_assert_eq(httpresp_cache_new_redis(&cache, srv.url, NULL), 0);
+  httpresp_client *c = fixture_client(NULL);
+  cr_assert_eq(httpresp_client_set_cache(c, cache), 0);
+  ts_simple(ts, -1, "/sup", 200,
+            "Cache-Control: max-age=0, must-revalidate\r\n"
+            "ETag: \"a\"\r\n",
+            "old");
+  ts_simple(ts, -1, "/sup", 200, "Cache-Control: no-store\r\n", "new");
+  httpresp_response *r = get(c, 0, "/sup");
+  cr_assert_eq(r->cache_status, HTTPRESP_CACHE_STORED);
+  httpresp_response_free(r);
+  redisContext *rc = peek();
+  long keys, expires;
+  keyspace(rc, &keys, &expires);
+  cr_expect_gt(keys, 0);
+  r = get(c, 0, "/sup");
+  cr_expect_eq(r->status, 200);
+  httpresp_response_free(r);
+  keyspace(rc, &keys, &expires);
+  cr_expect_eq(keys, 0, "superseded: %ld keys left", keys);
+  redisFree(rc);
+  httpresp_client_free(c);
+  httpresp_cache_free(cache);
 }
 
 /* On one endpoint the cache's lookup may be the probe that ends a

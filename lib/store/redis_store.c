@@ -279,7 +279,8 @@ static int t_get(void *impl, const hr_key *k, hr_stored **out) {
     if (rc != HTTPRESP_E_CACHE_IO)
       return rc;
   }
-  return hr_store_get(&t->local, k, out);
+  int rc = hr_store_get(&t->local, k, out);
+  return rc == 1 ? HR_STORE_MISS_STANDIN : rc;
 }
 
 static int t_put(void *impl, const hr_key *k, const hr_cache_entry *e,
