@@ -117,6 +117,20 @@ static void keyspace(redisContext *c, long *keys, long *expires) {
   freeReplyObject(r);
 }
 
+/* A number from INFO `section`: the value after "`field`:", or -1. */
+static long info_num(redisContext *c, const char *section, const char *field) {
+  redisReply *r = redisCommand(c, "INFO %s", section);
+  cr_assert(r && r->type == REDIS_REPLY_STRING);
+  long n = -1;
+  const char *p = strstr(r->str, field);
+  if (p && p[strlen(field)] == ':')
+    n = strtol(p + strlen(field) + 1, NULL, 10);
+  else if (p && p[strlen(field)] == '=')
+    n = strtol(p + strlen(field) + 1, NULL, 10);
+  freeReplyObject(r);
+  return n;
+}
+
 static void pause_ms(long ms) {
   struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
   while (nanosleep(&t, &t) != 0)
@@ -409,6 +423,35 @@ Test(redis_fleet, lua_script_sha_matches) {
   httpresp_origins_free(o);
 }
 
+/* Every script the endpoint's stores run is loaded as a connection opens
+ * (DESIGN.md): before any write, the server knows each SHA, and no EVAL or
+ * EVALSHA has run. */
+Test(redis_fleet, scripts_loaded_on_connect) {
+  httpresp_origins *o = origins(srv.url);
+  httpresp_cache *cache;
+  cr_assert_eq(httpresp_cache_new_redis(&cache, srv.url, NULL), 0);
+  httpresp_client *c = fixture_client(NULL);
+  cr_assert_eq(httpresp_client_set_origins(c, o), 0);
+  cr_assert_eq(httpresp_client_set_cache(c, cache), 0);
+  ts_simple(ts, -1, "/sl", 200, "Cache-Control: no-store\r\n", "ok");
+  cr_expect_lt(timed_get(c, 0, "/sl", 200), 150);
+  redisContext *rc = peek();
+  redisReply *r =
+      redisCommand(rc, "SCRIPT EXISTS e493430757ddc2d1c4ea2e0a501eca363e45c8f6 "
+                       "b6a796aa8d73bb4ce6e26afe648196d086a8d1f1 "
+                       "89d0e979e6405b2b837f11d8c76a5d0c13da177a");
+  cr_assert(r && r->type == REDIS_REPLY_ARRAY && r->elements == 3);
+  for (size_t i = 0; i < 3; i++)
+    cr_expect_eq(r->element[i]->integer, 1, "script %zu loaded", i);
+  freeReplyObject(r);
+  cr_expect_eq(info_num(rc, "commandstats", "cmdstat_eval:calls"), -1);
+  cr_expect_eq(info_num(rc, "commandstats", "cmdstat_evalsha:calls"), -1);
+  redisFree(rc);
+  httpresp_client_free(c);
+  httpresp_cache_free(cache);
+  httpresp_origins_free(o);
+}
+
 /* A stopped Redis accepts connections and answers nothing: the request
  * waits the command timeout (200 ms) once, then Redis is set aside and the
  * local memory answers at once; what was raised meanwhile is replayed when
@@ -482,20 +525,6 @@ Test(redis_fleet, cache_and_origins_share_one_backoff) {
   httpresp_client_free(c);
   httpresp_cache_free(cache);
   httpresp_origins_free(o);
-}
-
-/* A number from INFO `section`: the value after "`field`:", or -1. */
-static long info_num(redisContext *c, const char *section, const char *field) {
-  redisReply *r = redisCommand(c, "INFO %s", section);
-  cr_assert(r && r->type == REDIS_REPLY_STRING);
-  long n = -1;
-  const char *p = strstr(r->str, field);
-  if (p && p[strlen(field)] == ':')
-    n = strtol(p + strlen(field) + 1, NULL, 10);
-  else if (p && p[strlen(field)] == '=')
-    n = strtol(p + strlen(field) + 1, NULL, 10);
-  freeReplyObject(r);
-  return n;
 }
 
 /* The server's socket reads for a GET that misses the cache and is not
@@ -669,10 +698,20 @@ Test(redis_fleet, killed_then_restarted) {
                "a restarted Redis is empty");
   long long b = pttl_of(rc, "hr:v1:nb:{http://b:1}");
   cr_expect(b > 0 && b <= 30000, "replayed: %lld", b);
-  /* EVALSHA on the empty script cache: NOSCRIPT, then EVAL. */
+  /* The reconnection loaded the script again: EVALSHA finds it. */
   cr_expect_eq(ho->vt->raise(ho->impl, "http://d:1", t0, 9000, 429), 0);
   long long d = pttl_of(rc, "hr:v1:nb:{http://d:1}");
   cr_expect(d > 8000 && d <= 9000, "d: %lld", d);
+  cr_expect_eq(info_num(rc, "commandstats", "cmdstat_eval:calls"), -1);
+  /* The script cache emptied under the live connection: NOSCRIPT, then
+   * EVAL. */
+  redisReply *fl = redisCommand(rc, "SCRIPT FLUSH");
+  cr_assert(fl && fl->type == REDIS_REPLY_STATUS);
+  freeReplyObject(fl);
+  cr_expect_eq(ho->vt->raise(ho->impl, "http://e:1", t0, 9000, 429), 0);
+  long long e = pttl_of(rc, "hr:v1:nb:{http://e:1}");
+  cr_expect(e > 8000 && e <= 9000, "e: %lld", e);
+  cr_expect_eq(info_num(rc, "commandstats", "cmdstat_eval:calls"), 1);
   cr_expect_eq(hr_redis_backoff_ms(hr), 0);
   redisFree(rc);
   httpresp_client_free(c);

@@ -48,6 +48,8 @@ struct hr_redis {
   uint64_t rng;
   int version;
   int force_lua;
+  const char *scripts[HR_REDIS_SCRIPTS_MAX]; /* under mu; only appended */
+  size_t nscripts;
   /* The process's endpoints, shared by the stores on one address: */
   char *url;           /* as given */
   int refs;            /* the stores on it, under endpoints_mu */
@@ -259,10 +261,7 @@ static void endpoint_free(hr_redis *r) {
 const char *hr_redis_prefix(const hr_redis *r) { return r->prefix; }
 
 /* "redis_version:7.0.15" in INFO server, as major * 100 + minor. */
-static int read_version(redisContext *ctx) {
-  redisReply *rep = redisCommand(ctx, "INFO server");
-  if (!rep)
-    return -1;
+static int parse_version(const redisReply *rep) {
   int v = 0;
   if (rep->type == REDIS_REPLY_STRING) {
     const char *p = strstr(rep->str, "redis_version:");
@@ -274,8 +273,19 @@ static int read_version(redisContext *ctx) {
         v = (int)(major * 100 + minor);
     }
   }
-  freeReplyObject(rep);
   return v;
+}
+
+void hr_redis_use_scripts(hr_redis *r, const char *const *scripts, size_t n) {
+  pthread_mutex_lock(&r->mu);
+  for (size_t i = 0; i < n; i++) {
+    size_t j = 0;
+    while (j < r->nscripts && strcmp(r->scripts[j], scripts[i]) != 0)
+      j++;
+    if (j == r->nscripts && j < HR_REDIS_SCRIPTS_MAX)
+      r->scripts[r->nscripts++] = scripts[i];
+  }
+  pthread_mutex_unlock(&r->mu);
 }
 
 static int conn_open(hr_redis *r, tconn *t) {
@@ -290,20 +300,43 @@ static int conn_open(hr_redis *r, tconn *t) {
   t->pid = getpid();
   if (ctx->err || redisSetTimeout(ctx, r->command_tv) != REDIS_OK)
     return -1;
-  if (r->db) {
-    char num[8];
-    int n = snprintf(num, sizeof(num), "%d", r->db);
-    const char *argv[2] = {"SELECT", num};
-    size_t lens[2] = {6, (size_t)n};
-    redisReply *rep = redisCommandArgv(ctx, 2, argv, lens);
-    int ok = rep && rep->type == REDIS_REPLY_STATUS;
-    if (rep)
-      freeReplyObject(rep);
-    if (!ok)
-      return -1;
+  /* One round trip: SELECT, INFO server (the version), and SCRIPT LOAD of
+   * every script the stores run, so that EVALSHA never meets NOSCRIPT on
+   * a fresh connection. */
+  const char *scripts[HR_REDIS_SCRIPTS_MAX];
+  pthread_mutex_lock(&r->mu);
+  size_t n = r->nscripts;
+  memcpy(scripts, r->scripts, n * sizeof(scripts[0]));
+  pthread_mutex_unlock(&r->mu);
+  char num[8];
+  int numlen = snprintf(num, sizeof(num), "%d", r->db);
+  const char *select[2] = {"SELECT", num};
+  size_t select_l[2] = {6, (size_t)numlen};
+  const char *info[2] = {"INFO", "server"};
+  size_t info_l[2] = {4, 6};
+  int ok = (!r->db ||
+            redisAppendCommandArgv(ctx, 2, select, select_l) == REDIS_OK) &&
+           redisAppendCommandArgv(ctx, 2, info, info_l) == REDIS_OK;
+  for (size_t i = 0; ok && i < n; i++) {
+    const char *load[3] = {"SCRIPT", "LOAD", scripts[i]};
+    size_t load_l[3] = {6, 4, strlen(scripts[i])};
+    ok = redisAppendCommandArgv(ctx, 3, load, load_l) == REDIS_OK;
   }
-  int v = read_version(ctx);
-  if (v < 0)
+  int v = 0;
+  size_t replies = n + 1 + (r->db ? 1u : 0u);
+  for (size_t i = 0; ok && i < replies; i++) {
+    void *p = NULL;
+    ok = redisGetReply(ctx, &p) == REDIS_OK && p;
+    redisReply *rep = p;
+    if (ok && r->db && i == 0)
+      ok = rep->type == REDIS_REPLY_STATUS;
+    else if (ok && i == (r->db ? 1u : 0u))
+      v = parse_version(rep);
+    /* A script the server refused to load is run by EVAL on NOSCRIPT. */
+    if (p)
+      freeReplyObject(p);
+  }
+  if (!ok)
     return -1;
   pthread_mutex_lock(&r->mu);
   r->version = v;

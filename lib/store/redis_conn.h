@@ -70,8 +70,17 @@ int hr_redis_server_version(hr_redis *r);
 void hr_redis_force_lua(hr_redis *r, int on);
 int hr_redis_lua_forced(const hr_redis *r);
 
+/* The Lua scripts the endpoint's stores run (static strings, at most
+ * HR_REDIS_SCRIPTS_MAX in all): each connection SCRIPT LOADs them as it
+ * opens, in the round trip of its other connect-time commands, so that
+ * EVALSHA finds them.  A script already known is not added again. */
+#define HR_REDIS_SCRIPTS_MAX 8
+void hr_redis_use_scripts(hr_redis *r, const char *const *scripts, size_t n);
+
 /* Runs `script` (keys then arguments) by EVALSHA, loading it by EVAL when
- * the server answers NOSCRIPT (its script cache empties on restart).
+ * the server answers NOSCRIPT (loaded on connect, but the script cache
+ * empties when the server restarts under a live connection, or on SCRIPT
+ * FLUSH).
  * Returns the reply (NULL on an I/O error or a timeout). */
 redisReply *hr_redis_eval(redisContext *ctx, const char *script,
                           const char *sha, int nkeys, int argc,

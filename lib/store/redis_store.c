@@ -331,6 +331,8 @@ int httpresp_cache_new_redis(httpresp_cache **out, const char *url,
     free(s);
     return rc;
   }
+  const char *scripts[2] = {put_lua, unlock_lua};
+  hr_redis_use_scripts(s->r, scripts, 2);
   s->max_entry = opts && opts->max_entry ? opts->max_entry : MAX_ENTRY_DEFAULT;
   int64_t grace = opts && opts->grace_sec ? opts->grace_sec : HR_TTL_GRACE_SEC;
   tier *t = calloc(1, sizeof(*t));
