@@ -385,6 +385,35 @@ static int index_load(httpresp_cache *c, const hr_key *k, hr_variant_index *ix) 
   return rc;
 }
 
+int hr_variant_index_entry(const hr_variant_index *ix, const char *key,
+                           size_t key_len, hr_cache_entry *e) {
+  hr_cache_entry_init(e);
+  e->status = 200;
+  hr_buf body;
+  hr_buf_init(&body);
+  char num[24];
+  int rc = 0;
+  for (size_t i = 0; i < ix->n && !rc; i++) {
+    snprintf(num, sizeof(num), "%s%016llx", i ? " " : "",
+             (unsigned long long)ix->ids[i]);
+    rc = hr_buf_append_str(&body, num);
+  }
+  if (!rc && !(e->key = hr_strndup(key, key_len)))
+    rc = HTTPRESP_E_NOMEM;
+  if (!rc)
+    rc = hr_headers_add(&e->headers, "Vary", 4, ix->vary, strlen(ix->vary));
+  if (!rc) {
+    e->body_len = body.len;
+    e->body = hr_buf_steal(&body);
+    if (!e->body)
+      rc = HTTPRESP_E_NOMEM;
+  }
+  hr_buf_free(&body);
+  if (rc)
+    hr_cache_entry_free(e);
+  return rc;
+}
+
 static int index_save(httpresp_cache *c, const hr_key *k,
                       const hr_variant_index *ix) {
   hr_key ik;
@@ -392,33 +421,14 @@ static int index_save(httpresp_cache *c, const hr_key *k,
   if (rc)
     return rc;
   hr_cache_entry e;
-  hr_cache_entry_init(&e);
-  e.status = 200;
-  hr_buf body;
-  hr_buf_init(&body);
-  char num[24];
-  for (size_t i = 0; i < ix->n && !rc; i++) {
-    snprintf(num, sizeof(num), "%s%016llx", i ? " " : "",
-             (unsigned long long)ix->ids[i]);
-    rc = hr_buf_append_str(&body, num);
-  }
-  if (!rc && !(e.key = hr_strndup(ik.flat, ik.flat_len)))
-    rc = HTTPRESP_E_NOMEM;
-  if (!rc)
-    rc = hr_headers_add(&e.headers, "Vary", 4, ix->vary, strlen(ix->vary));
-  if (!rc) {
-    e.body_len = body.len;
-    e.body = hr_buf_steal(&body);
-    if (!e.body)
-      rc = HTTPRESP_E_NOMEM;
-  }
+  rc = hr_variant_index_entry(ix, ik.flat, ik.flat_len, &e);
   /* The index lives as long as a store keeps anything (its variants carry
    * their own TTLs; an index that outlives them only leads to misses). */
-  if (!rc)
+  if (!rc) {
     rc = save_for(c, &ik, &e, 0,
                   (c->store.vt->caps & HR_STORE_TTL) ? HR_TTL_MAX_SEC : 0);
-  hr_buf_free(&body);
-  hr_cache_entry_free(&e);
+    hr_cache_entry_free(&e);
+  }
   hr_key_free(&ik);
   return rc;
 }

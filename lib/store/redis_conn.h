@@ -56,12 +56,24 @@ int hr_redis_done(hr_redis *r, int ok);
  * calling thread's next command made by hr_redis_command (NULL drops what
  * was asked or answered); hr_redis_take_pttl hands out the answer once,
  * when it is for `key` (1), else 0.  hr_redis_command is redisCommandArgv
- * plus that PTTL when one is wanted (NULL on an I/O error or a timeout). */
+ * plus that PTTL when one is wanted, and with `xargc` non-zero an extra
+ * command in the same round trip, whose reply goes to `*xrep` (NULL on an
+ * I/O error or a timeout, and then no reply is handed out). */
 void hr_redis_want_pttl(hr_redis *r, const char *key, size_t klen);
 int hr_redis_take_pttl(hr_redis *r, const char *key, size_t klen,
                        int64_t *left);
 redisReply *hr_redis_command(hr_redis *r, redisContext *ctx, int argc,
-                             const char **argv, const size_t *lens);
+                             const char **argv, const size_t *lens, int xargc,
+                             const char **xargv, const size_t *xlens,
+                             redisReply **xrep);
+
+/* A reply read ahead (hr_redis_command's extra command) for this thread's
+ * next operation, under `key`: hr_redis_stash keeps it (taking it over),
+ * hr_redis_unstash hands it over if it is for `key` (else NULL).  Any
+ * other operation (hr_redis_ctx) drops it, so it is never older than the
+ * operation that read it. */
+void hr_redis_stash(hr_redis *r, const char *key, size_t klen, redisReply *rep);
+redisReply *hr_redis_unstash(hr_redis *r, const char *key, size_t klen);
 
 /* The server's version as major * 100 + minor, read on connect (0 if
  * unknown); and whether the Lua path is forced (for the tests of servers
