@@ -337,7 +337,9 @@ static int save(httpresp_cache *c, const hr_key *k, const hr_cache_entry *e,
  * the key's index (variant HR_VARIANT_INDEX: an entry whose Vary field
  * holds the names and whose body the ids, most recently used first) says
  * which are held, at most HR_VARIANTS_MAX.  The index is read, changed and
- * written without a lock: two writers at once can lose an id from it,
+ * written without a lock.  The Redis store keeps it as a hash whose
+ * variant fields only the variants' own writes add (redis_store.c), so
+ * none is lost there; elsewhere two writers at once can lose an id,
  * which leaves a variant unreachable (a miss, then evicted by the store's
  * own bound), never a wrong one served, since a variant is served only
  * when its recorded request fields match. */
