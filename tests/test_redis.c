@@ -989,6 +989,42 @@ Test(redis_fleet, concurrent_variants_are_all_kept) {
   httpresp_cache_free(cb);
 }
 
+/* A hit on a variant reads the entry with the index (one round trip, a
+ * miss), then the variant: two round trips and no write, whichever
+ * variant it is (Redis orders the index itself: no use is recorded). */
+Test(redis_fleet, variant_hit_writes_nothing) {
+  httpresp_cache *ca = rcache(NULL);
+  hr_headers h;
+  hr_headers_init(&h);
+  hr_headers_add(&h, "Cache-Control", 13, "max-age=600", 11);
+  hr_headers_add(&h, "Vary", 4, "Accept-Language", 15);
+  for (int lang = 0; lang < 2; lang++) {
+    httpresp_request *q = lang_req(0, lang);
+    int64_t now = fixture_now_ms();
+    cr_assert_eq(
+        hr_cache_on_response(ca, q, 200, &h, "ok", 2, now, now, NULL, NULL), 1);
+    httpresp_request_free(q);
+  }
+  hr_headers_free(&h);
+  redisContext *c = peek();
+  redisReply *z = redisCommand(c, "CONFIG RESETSTAT");
+  cr_assert(z && z->type == REDIS_REPLY_STATUS);
+  freeReplyObject(z);
+  for (int lang = 0; lang < 2; lang++) {
+    httpresp_request *q = lang_req(0, lang);
+    hr_stored *out = NULL;
+    cr_expect_eq(hr_cache_lookup(ca, q, fixture_now_ms(), &out, NULL),
+                 HR_CACHE_USE_FRESH, "variant %d", lang);
+    hr_stored_unref(out);
+    httpresp_request_free(q);
+  }
+  long reads = info_num(c, "stats", "total_reads_processed") - 1;
+  cr_expect_eq(reads, 4, "two round trips a hit: %ld", reads);
+  cr_expect_eq(info_num(c, "commandstats", "cmdstat_evalsha:calls"), -1);
+  redisFree(c);
+  httpresp_cache_free(ca);
+}
+
 /* Over the size limit: not in Redis, and the answer still delivered. */
 Test(redis_fleet, cache_size_limit) {
   httpresp_redis_options opts = {.version = HTTPRESP_REDIS_OPTIONS_VERSION,

@@ -523,7 +523,7 @@ static int lookup_variant(httpresp_cache *c, const hr_key *k,
       rc = hr_store_get(&c->store, &vk, out);
       hr_key_free(&vk);
     }
-    if (rc == 0 && at > 0) {
+    if (rc == 0 && at > 0 && !(c->store.vt->caps & HR_STORE_INDEX_ORDERED)) {
       /* Used: first in the index, so eviction takes the least used. */
       hr_variant_id dropped;
       index_touch(&ix, id, &dropped);

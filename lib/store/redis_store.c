@@ -496,7 +496,8 @@ static void t_destroy(void *impl) {
 
 static const hr_store_vt tier_vt = {"redis",
                                     HR_STORE_UPDATE_ONLY | HR_STORE_TTL |
-                                        HR_STORE_LOCKS | HR_STORE_VARIANTS,
+                                        HR_STORE_LOCKS | HR_STORE_VARIANTS |
+                                        HR_STORE_INDEX_ORDERED,
                                     t_get,
                                     t_put,
                                     t_del,

@@ -30,6 +30,10 @@
 #define HR_STORE_UPDATE_ONLY 0x04u /* update-only puts are atomic */
 #define HR_STORE_TTL 0x08u         /* puts carry a time to live */
 #define HR_STORE_LOCKS 0x10u       /* serialises its own operations */
+/* Keeps the variant index in an order of its own (Redis: latest expiry
+ * first): a put of the index writes its Vary names only, and the cache
+ * does not rewrite it to record a use. */
+#define HR_STORE_INDEX_ORDERED 0x20u
 
 /* How a put writes. */
 typedef struct hr_put_how {
