@@ -602,6 +602,7 @@ static hr_xfer_state serve_range(hr_xfer *x, int64_t now) {
  * HR_XS_HOP_DONE when the store answers, HR_XS_DONE on error. */
 static hr_xfer_state consult_cache(hr_xfer *x, int64_t now) {
   const char *why = "";
+  x->cache_absent = 0;
   if (x->hc == HR_HC_SERVED)
     x->hc = HR_HC_NETWORK;
   if (x->hc == HR_HC_REVALIDATE || x->hc == HR_HC_RESUME)
@@ -654,8 +655,8 @@ static hr_xfer_state consult_cache(hr_xfer *x, int64_t now) {
   x->stored = NULL;
   /* A stale entry without validators is kept: it may stand in for an
    * origin failure (stale-if-error). */
-  hr_cache_use use =
-      hr_cache_consult(x->client->cache, x->cur, now, 1, &x->stored, &why);
+  hr_cache_use use = hr_cache_consult(x->client->cache, x->cur, now, 1,
+                                      &x->stored, &why, &x->cache_absent);
   x->resp->cache_reason = why;
   if (x->stored && x->stored->e.incomplete && use == HR_CACHE_USE_NONE) {
     /* The first part of the body is stored: ask for the rest (a HEAD
@@ -702,8 +703,8 @@ static hr_xfer_state consult_cache(hr_xfer *x, int64_t now) {
      * before fetching it again. */
     hr_stored *again_stored = NULL;
     const char *why2 = "";
-    if (hr_cache_consult(x->client->cache, x->cur, now, 1, &again_stored,
-                         &why2) == HR_CACHE_USE_FRESH) {
+    if (hr_cache_consult(x->client->cache, x->cur, now, 1, &again_stored, &why2,
+                         &x->cache_absent) == HR_CACHE_USE_FRESH) {
       hr_cache_release(x->client->cache, &x->claim);
       hr_stored_unref(x->stored);
       x->stored = again_stored;
@@ -919,6 +920,7 @@ static void leave_hop(hr_xfer *x, int bypass) {
     x->hc = HR_HC_BYPASS;
   else if (x->hc != HR_HC_OFF)
     x->hc = HR_HC_NETWORK;
+  x->cache_absent = 0;
   hr_stored_unref(x->stored);
   x->stored = NULL;
 }
@@ -1012,7 +1014,7 @@ static void keep_callers_first_part(hr_xfer *x) {
     hr_stored *s = NULL;
     int64_t now = hr_client_now(c);
     if (hr_cache_request_applies(plain, &why)) {
-      hr_cache_consult(c->cache, plain, now, 1, &s, &why);
+      hr_cache_consult(c->cache, plain, now, 1, &s, &why, NULL);
       if (!s || (s->e.incomplete && s->e.body_len < len))
         hr_cache_on_partial(c->cache, plain, 200, &h, x->resp->body.data, len,
                             x->request_ms, x->response_ms, &why);
@@ -1053,9 +1055,9 @@ static void update_cache(hr_xfer *x) {
   }
   const char *why = "";
   int sys_err = 0;
-  int stored =
-      hr_cache_on_response(cache, x->cur, x->status, &x->hdrs, body, len,
-                           x->request_ms, x->response_ms, &why, &sys_err);
+  int stored = hr_cache_on_answer(cache, x->cur, x->cache_absent, x->status,
+                                  &x->hdrs, body, len, x->request_ms,
+                                  x->response_ms, &why, &sys_err);
   hr_cache_release(cache, &x->claim); /* the others find it stored now */
   x->resp->cache_status =
       stored ? (x->hc == HR_HC_REVALIDATE ? HTTPRESP_CACHE_UPDATED

@@ -120,6 +120,7 @@ typedef struct hr_xfer {
    * are not run for it. */
   int background;
   hr_stored *stored;         /* stored response served or revalidated */
+  int cache_absent; /* this hop's lookup found nothing stored for its key */
   int64_t request_ms;
   int64_t response_ms;
   hr_buf sink_copy;          /* body kept for the cache when a sink is used */

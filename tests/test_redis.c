@@ -117,6 +117,20 @@ static void keyspace(redisContext *c, long *keys, long *expires) {
   freeReplyObject(r);
 }
 
+/* A number from INFO `section`: the value after "`field`:", or -1. */
+static long info_num(redisContext *c, const char *section, const char *field) {
+  redisReply *r = redisCommand(c, "INFO %s", section);
+  cr_assert(r && r->type == REDIS_REPLY_STRING);
+  long n = -1;
+  const char *p = strstr(r->str, field);
+  if (p && p[strlen(field)] == ':')
+    n = strtol(p + strlen(field) + 1, NULL, 10);
+  else if (p && p[strlen(field)] == '=')
+    n = strtol(p + strlen(field) + 1, NULL, 10);
+  freeReplyObject(r);
+  return n;
+}
+
 static void pause_ms(long ms) {
   struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
   while (nanosleep(&t, &t) != 0)
@@ -505,6 +519,35 @@ Test(redis_fleet, lua_script_sha_matches) {
   httpresp_origins_free(o);
 }
 
+/* Every script the endpoint's stores run is loaded as a connection opens
+ * (DESIGN.md): before any write, the server knows each SHA, and no EVAL or
+ * EVALSHA has run. */
+Test(redis_fleet, scripts_loaded_on_connect) {
+  httpresp_origins *o = origins(srv.url);
+  httpresp_cache *cache;
+  cr_assert_eq(httpresp_cache_new_redis(&cache, srv.url, NULL), 0);
+  httpresp_client *c = fixture_client(NULL);
+  cr_assert_eq(httpresp_client_set_origins(c, o), 0);
+  cr_assert_eq(httpresp_client_set_cache(c, cache), 0);
+  ts_simple(ts, -1, "/sl", 200, "Cache-Control: no-store\r\n", "ok");
+  cr_expect_lt(timed_get(c, 0, "/sl", 200), 150);
+  redisContext *rc = peek();
+  redisReply *r =
+      redisCommand(rc, "SCRIPT EXISTS e493430757ddc2d1c4ea2e0a501eca363e45c8f6 "
+                       "b6a796aa8d73bb4ce6e26afe648196d086a8d1f1 "
+                       "89d0e979e6405b2b837f11d8c76a5d0c13da177a");
+  cr_assert(r && r->type == REDIS_REPLY_ARRAY && r->elements == 3);
+  for (size_t i = 0; i < 3; i++)
+    cr_expect_eq(r->element[i]->integer, 1, "script %zu loaded", i);
+  freeReplyObject(r);
+  cr_expect_eq(info_num(rc, "commandstats", "cmdstat_eval:calls"), -1);
+  cr_expect_eq(info_num(rc, "commandstats", "cmdstat_evalsha:calls"), -1);
+  redisFree(rc);
+  httpresp_client_free(c);
+  httpresp_cache_free(cache);
+  httpresp_origins_free(o);
+}
+
 /* A stopped Redis accepts connections and answers nothing: the request
  * waits the command timeout (200 ms) once, then Redis is set aside and the
  * local memory answers at once; what was raised meanwhile is replayed when
@@ -580,19 +623,9 @@ Test(redis_fleet, cache_and_origins_share_one_backoff) {
   httpresp_origins_free(o);
 }
 
-/* A number from INFO `section`: the value after "`field`:", or -1. */
-static long info_num(redisContext *c, const char *section, const char *field) {
-  redisReply *r = redisCommand(c, "INFO %s", section);
-  cr_assert(r && r->type == REDIS_REPLY_STRING);
-  long n = -1;
-  const char *p = strstr(r->str, field);
-  if (p && p[strlen(field)] == ':')
-    n = strtol(p + strlen(field) + 1, NULL, 10);
-  else if (p && p[strlen(field)] == '=')
-    n = strtol(p + strlen(field) + 1, NULL, 10);
-  freeReplyObject(r);
-  return n;
-}
+/* The server's socket reads for a GET that misses the cache and is not
+ * stored. */
+#define MISS_READS 1
 
 /* The socket reads and PTTL calls of the server during one GET of /rt by
  * `c` (connected before). */
@@ -638,6 +671,59 @@ Test(redis_fleet, quiet_time_read_with_the_cache_lookup) {
   httpresp_client_free(c);
   httpresp_cache_free(cache);
   httpresp_origins_free(o);
+}
+
+/* A miss whose answer is not stored (no-store) costs the lookup's round
+ * trip(s) and nothing more: the lookup found nothing stored for the key,
+ * so there is nothing to remove (no DEL, no HDEL). */
+Test(redis_fleet, unstored_miss_removes_nothing) {
+  httpresp_cache *cache;
+  cr_assert_eq(httpresp_cache_new_redis(&cache, srv.url, NULL), 0);
+  httpresp_client *c = fixture_client(NULL);
+  cr_assert_eq(httpresp_client_set_cache(c, cache), 0);
+  ts_simple(ts, -1, "/rt", 200, "Cache-Control: no-store\r\n", "ok");
+  cr_expect_lt(timed_get(c, 0, "/rt", 200), 150, "connected");
+  redisContext *rc = peek();
+  long reads, pttls;
+  server_work(c, rc, &reads, &pttls);
+  long dels = info_num(rc, "commandstats", "cmdstat_del:calls");
+  long hdels = info_num(rc, "commandstats", "cmdstat_hdel:calls");
+  cr_expect_eq(dels, -1, "no DEL: %ld", dels);
+  cr_expect_eq(hdels, -1, "no HDEL: %ld", hdels);
+  cr_expect_eq(reads, MISS_READS, "round trips: %ld", reads);
+  cr_expect_eq(ts_request_count(ts), 2);
+  redisFree(rc);
+  httpresp_client_free(c);
+  httpresp_cache_free(cache);
+}
+
+/* Not stored, but something was: the answer still supersedes it (the
+ * entry and the index's field go), in Redis as everywhere. */
+Test(redis_fleet, unstored_answer_still_supersedes) {
+  httpresp_cache *cache;
+  cr_assert_eq(httpresp_cache_new_redis(&cache, srv.url, NULL), 0);
+  httpresp_client *c = fixture_client(NULL);
+  cr_assert_eq(httpresp_client_set_cache(c, cache), 0);
+  ts_simple(ts, -1, "/sup", 200,
+            "Cache-Control: max-age=0, must-revalidate\r\n"
+            "ETag: \"a\"\r\n",
+            "old");
+  ts_simple(ts, -1, "/sup", 200, "Cache-Control: no-store\r\n", "new");
+  httpresp_response *r = get(c, 0, "/sup");
+  cr_assert_eq(r->cache_status, HTTPRESP_CACHE_STORED);
+  httpresp_response_free(r);
+  redisContext *rc = peek();
+  long keys, expires;
+  keyspace(rc, &keys, &expires);
+  cr_expect_gt(keys, 0);
+  r = get(c, 0, "/sup");
+  cr_expect_eq(r->status, 200);
+  httpresp_response_free(r);
+  keyspace(rc, &keys, &expires);
+  cr_expect_eq(keys, 0, "superseded: %ld keys left", keys);
+  redisFree(rc);
+  httpresp_client_free(c);
+  httpresp_cache_free(cache);
 }
 
 /* On one endpoint the cache's lookup may be the probe that ends a
@@ -708,10 +794,20 @@ Test(redis_fleet, killed_then_restarted) {
                "a restarted Redis is empty");
   long long b = pttl_of(rc, "hr:v1:nb:{http://b:1}");
   cr_expect(b > 0 && b <= 30000, "replayed: %lld", b);
-  /* EVALSHA on the empty script cache: NOSCRIPT, then EVAL. */
+  /* The reconnection loaded the script again: EVALSHA finds it. */
   cr_expect_eq(ho->vt->raise(ho->impl, "http://d:1", t0, 9000, 429), 0);
   long long d = pttl_of(rc, "hr:v1:nb:{http://d:1}");
   cr_expect(d > 8000 && d <= 9000, "d: %lld", d);
+  cr_expect_eq(info_num(rc, "commandstats", "cmdstat_eval:calls"), -1);
+  /* The script cache emptied under the live connection: NOSCRIPT, then
+   * EVAL. */
+  redisReply *fl = redisCommand(rc, "SCRIPT FLUSH");
+  cr_assert(fl && fl->type == REDIS_REPLY_STATUS);
+  freeReplyObject(fl);
+  cr_expect_eq(ho->vt->raise(ho->impl, "http://e:1", t0, 9000, 429), 0);
+  long long e = pttl_of(rc, "hr:v1:nb:{http://e:1}");
+  cr_expect(e > 8000 && e <= 9000, "e: %lld", e);
+  cr_expect_eq(info_num(rc, "commandstats", "cmdstat_eval:calls"), 1);
   cr_expect_eq(hr_redis_backoff_ms(hr), 0);
   redisFree(rc);
   httpresp_client_free(c);
@@ -892,6 +988,136 @@ Test(redis_fleet, cache_unknown_format_is_a_miss_left_alone) {
   httpresp_request_free(req);
   redisFree(c);
   httpresp_client_free(a);
+  httpresp_cache_free(ca);
+}
+
+/* Two workers store different variants of the same URLs at the same
+ * moment, round after round: the index is a hash written a field at a
+ * time (DESIGN.md), so neither loses the other's variant. */
+enum { VARIANT_ROUNDS = 40 };
+
+typedef struct variant_job {
+  httpresp_cache *cache;
+  pthread_barrier_t *go;
+  int id;
+  int failures;
+} variant_job;
+
+static httpresp_request *lang_req(int round, int lang) {
+  char u[64], al[32];
+  snprintf(u, sizeof(u), "http://vary.test/v?r=%d", round);
+  snprintf(al, sizeof(al), "l%d", lang);
+  httpresp_request *q;
+  cr_assert_eq(httpresp_request_new(&q, "GET", u), 0);
+  cr_assert_eq(httpresp_request_add_header(q, "Accept-Language", al), 0);
+  return q;
+}
+
+static void *store_variants(void *p) {
+  variant_job *j = p;
+  hr_headers h;
+  hr_headers_init(&h);
+  hr_headers_add(&h, "Cache-Control", 13, "max-age=600", 11);
+  hr_headers_add(&h, "Vary", 4, "Accept-Language", 15);
+  char body[4] = {'l', (char)('0' + j->id), 0, 0};
+  for (int r = 0; r < VARIANT_ROUNDS; r++) {
+    httpresp_request *q = lang_req(r, j->id);
+    pthread_barrier_wait(j->go);
+    int64_t now = fixture_now_ms();
+    if (hr_cache_on_response(j->cache, q, 200, &h, body, 2, now, now, NULL,
+                             NULL) != 1)
+      j->failures++;
+    httpresp_request_free(q);
+  }
+  hr_headers_free(&h);
+  return NULL;
+}
+
+Test(redis_fleet, concurrent_variants_are_all_kept) {
+  httpresp_cache *ca = rcache(NULL), *cb = rcache(NULL);
+  pthread_barrier_t go;
+  cr_assert_eq(pthread_barrier_init(&go, NULL, 2), 0);
+  variant_job jobs[2] = {{ca, &go, 0, 0}, {cb, &go, 1, 0}};
+  pthread_t th[2];
+  for (int t = 0; t < 2; t++)
+    cr_assert_eq(pthread_create(&th[t], NULL, store_variants, &jobs[t]), 0);
+  for (int t = 0; t < 2; t++) {
+    pthread_join(th[t], NULL);
+    cr_expect_eq(jobs[t].failures, 0, "worker %d stored every time", t);
+  }
+  pthread_barrier_destroy(&go);
+  /* Each worker finds both variants of every URL in Redis. */
+  int lost = 0;
+  for (int r = 0; r < VARIANT_ROUNDS; r++)
+    for (int lang = 0; lang < 2; lang++)
+      for (int t = 0; t < 2; t++) {
+        httpresp_request *q = lang_req(r, lang);
+        hr_stored *out = NULL;
+        if (hr_cache_lookup(t ? cb : ca, q, fixture_now_ms(), &out, NULL) !=
+                HR_CACHE_USE_FRESH ||
+            out->e.body_len != 2 || out->e.body[1] != '0' + lang)
+          lost++;
+        hr_stored_unref(out);
+        httpresp_request_free(q);
+      }
+  cr_expect_eq(lost, 0, "%d lookups of %d missed a variant", lost,
+               VARIANT_ROUNDS * 4);
+  redisContext *c = peek();
+  redisReply *keys = redisCommand(c, "KEYS hr:v1:c:{*}:i");
+  cr_assert(keys && keys->type == REDIS_REPLY_ARRAY);
+  cr_expect_eq(keys->elements, VARIANT_ROUNDS, "one index per URL");
+  for (size_t i = 0; i < keys->elements; i++) {
+    redisReply *v = redisCommand(c, "HGET %s vary", keys->element[i]->str);
+    cr_assert(v && v->type == REDIS_REPLY_STRING, "a vary field");
+    cr_expect_str_eq(v->str, "accept-language");
+    freeReplyObject(v);
+    v = redisCommand(c, "HLEN %s", keys->element[i]->str);
+    cr_expect_eq(v->integer, 3, "vary and both variants");
+    freeReplyObject(v);
+  }
+  freeReplyObject(keys);
+  long nkeys, expires;
+  keyspace(c, &nkeys, &expires);
+  cr_expect_eq(nkeys, VARIANT_ROUNDS * 3);
+  cr_expect_eq(expires, nkeys, "every key has a TTL");
+  redisFree(c);
+  httpresp_cache_free(ca);
+  httpresp_cache_free(cb);
+}
+
+/* A hit on a variant reads the entry with the index (one round trip, a
+ * miss), then the variant: two round trips and no write, whichever
+ * variant it is (Redis orders the index itself: no use is recorded). */
+Test(redis_fleet, variant_hit_writes_nothing) {
+  httpresp_cache *ca = rcache(NULL);
+  hr_headers h;
+  hr_headers_init(&h);
+  hr_headers_add(&h, "Cache-Control", 13, "max-age=600", 11);
+  hr_headers_add(&h, "Vary", 4, "Accept-Language", 15);
+  for (int lang = 0; lang < 2; lang++) {
+    httpresp_request *q = lang_req(0, lang);
+    int64_t now = fixture_now_ms();
+    cr_assert_eq(
+        hr_cache_on_response(ca, q, 200, &h, "ok", 2, now, now, NULL, NULL), 1);
+    httpresp_request_free(q);
+  }
+  hr_headers_free(&h);
+  redisContext *c = peek();
+  redisReply *z = redisCommand(c, "CONFIG RESETSTAT");
+  cr_assert(z && z->type == REDIS_REPLY_STATUS);
+  freeReplyObject(z);
+  for (int lang = 0; lang < 2; lang++) {
+    httpresp_request *q = lang_req(0, lang);
+    hr_stored *out = NULL;
+    cr_expect_eq(hr_cache_lookup(ca, q, fixture_now_ms(), &out, NULL),
+                 HR_CACHE_USE_FRESH, "variant %d", lang);
+    hr_stored_unref(out);
+    httpresp_request_free(q);
+  }
+  long reads = info_num(c, "stats", "total_reads_processed") - 1;
+  cr_expect_eq(reads, 4, "two round trips a hit: %ld", reads);
+  cr_expect_eq(info_num(c, "commandstats", "cmdstat_evalsha:calls"), -1);
+  redisFree(c);
   httpresp_cache_free(ca);
 }
 

@@ -337,7 +337,9 @@ static int save(httpresp_cache *c, const hr_key *k, const hr_cache_entry *e,
  * the key's index (variant HR_VARIANT_INDEX: an entry whose Vary field
  * holds the names and whose body the ids, most recently used first) says
  * which are held, at most HR_VARIANTS_MAX.  The index is read, changed and
- * written without a lock: two writers at once can lose an id from it,
+ * written without a lock.  The Redis store keeps it as a hash whose
+ * variant fields only the variants' own writes add (redis_store.c), so
+ * none is lost there; elsewhere two writers at once can lose an id,
  * which leaves a variant unreachable (a miss, then evicted by the store's
  * own bound), never a wrong one served, since a variant is served only
  * when its recorded request fields match. */
@@ -352,7 +354,7 @@ static void index_free(hr_variant_index *ix) {
 }
 
 /* 0 and the index of `k` in `ix`; 1 when there is none (or it is
- * damaged); an error code. */
+ * damaged); HR_STORE_MISS_STANDIN; an error code. */
 static int index_load(httpresp_cache *c, const hr_key *k, hr_variant_index *ix) {
   memset(ix, 0, sizeof(*ix));
   hr_key ik;
@@ -385,6 +387,35 @@ static int index_load(httpresp_cache *c, const hr_key *k, hr_variant_index *ix) 
   return rc;
 }
 
+int hr_variant_index_entry(const hr_variant_index *ix, const char *key,
+                           size_t key_len, hr_cache_entry *e) {
+  hr_cache_entry_init(e);
+  e->status = 200;
+  hr_buf body;
+  hr_buf_init(&body);
+  char num[24];
+  int rc = 0;
+  for (size_t i = 0; i < ix->n && !rc; i++) {
+    snprintf(num, sizeof(num), "%s%016llx", i ? " " : "",
+             (unsigned long long)ix->ids[i]);
+    rc = hr_buf_append_str(&body, num);
+  }
+  if (!rc && !(e->key = hr_strndup(key, key_len)))
+    rc = HTTPRESP_E_NOMEM;
+  if (!rc)
+    rc = hr_headers_add(&e->headers, "Vary", 4, ix->vary, strlen(ix->vary));
+  if (!rc) {
+    e->body_len = body.len;
+    e->body = hr_buf_steal(&body);
+    if (!e->body)
+      rc = HTTPRESP_E_NOMEM;
+  }
+  hr_buf_free(&body);
+  if (rc)
+    hr_cache_entry_free(e);
+  return rc;
+}
+
 static int index_save(httpresp_cache *c, const hr_key *k,
                       const hr_variant_index *ix) {
   hr_key ik;
@@ -392,33 +423,14 @@ static int index_save(httpresp_cache *c, const hr_key *k,
   if (rc)
     return rc;
   hr_cache_entry e;
-  hr_cache_entry_init(&e);
-  e.status = 200;
-  hr_buf body;
-  hr_buf_init(&body);
-  char num[24];
-  for (size_t i = 0; i < ix->n && !rc; i++) {
-    snprintf(num, sizeof(num), "%s%016llx", i ? " " : "",
-             (unsigned long long)ix->ids[i]);
-    rc = hr_buf_append_str(&body, num);
-  }
-  if (!rc && !(e.key = hr_strndup(ik.flat, ik.flat_len)))
-    rc = HTTPRESP_E_NOMEM;
-  if (!rc)
-    rc = hr_headers_add(&e.headers, "Vary", 4, ix->vary, strlen(ix->vary));
-  if (!rc) {
-    e.body_len = body.len;
-    e.body = hr_buf_steal(&body);
-    if (!e.body)
-      rc = HTTPRESP_E_NOMEM;
-  }
+  rc = hr_variant_index_entry(ix, ik.flat, ik.flat_len, &e);
   /* The index lives as long as a store keeps anything (its variants carry
    * their own TTLs; an index that outlives them only leads to misses). */
-  if (!rc)
+  if (!rc) {
     rc = save_for(c, &ik, &e, 0,
                   (c->store.vt->caps & HR_STORE_TTL) ? HR_TTL_MAX_SEC : 0);
-  hr_buf_free(&body);
-  hr_cache_entry_free(&e);
+    hr_cache_entry_free(&e);
+  }
   hr_key_free(&ik);
   return rc;
 }
@@ -439,8 +451,10 @@ static int del_variant(httpresp_cache *c, const hr_key *k, hr_variant_id id) {
 static int del_variants(httpresp_cache *c, const hr_key *k) {
   hr_variant_index ix;
   int rc = index_load(c, k, &ix);
+  /* After a stand-in's miss, the removal of the key's own entry fails
+   * as long as the store proper is away, and tombstones the key. */
   if (rc)
-    return rc == 1 ? 0 : rc;
+    return rc == 1 || rc == HR_STORE_MISS_STANDIN ? 0 : rc;
   for (size_t i = 0; i < ix.n; i++) {
     int drc = del_variant(c, k, ix.ids[i]);
     if (!rc)
@@ -486,11 +500,15 @@ static void index_touch(hr_variant_index *ix, hr_variant_id id,
 }
 
 /* The variant of the request in the key's index, read into `*out`:
- * 0, or 1 (no index, not in it, or not stored). */
+ * 0, or 1 (no index, not in it, or not stored); `*no_index` says whether
+ * the store answered that it holds no index for the key. */
 static int lookup_variant(httpresp_cache *c, const hr_key *k,
-                          const httpresp_request *req, hr_stored **out) {
+                          const httpresp_request *req, hr_stored **out,
+                          int *no_index) {
   hr_variant_index ix;
-  if (index_load(c, k, &ix) != 0)
+  int irc = index_load(c, k, &ix);
+  *no_index = irc == 1;
+  if (irc != 0)
     return 1;
   hr_variant_id id;
   int rc = 1;
@@ -505,7 +523,7 @@ static int lookup_variant(httpresp_cache *c, const hr_key *k,
       rc = hr_store_get(&c->store, &vk, out);
       hr_key_free(&vk);
     }
-    if (rc == 0 && at > 0) {
+    if (rc == 0 && at > 0 && !(c->store.vt->caps & HR_STORE_INDEX_ORDERED)) {
       /* Used: first in the index, so eviction takes the least used. */
       hr_variant_id dropped;
       index_touch(&ix, id, &dropped);
@@ -554,23 +572,31 @@ static int save_variant(httpresp_cache *c, const hr_key *k, const hr_key *vk,
 hr_cache_use hr_cache_lookup(httpresp_cache *c, const httpresp_request *req,
                              int64_t now_ms, hr_stored **out,
                              const char **why) {
-  return hr_cache_consult(c, req, now_ms, 0, out, why);
+  return hr_cache_consult(c, req, now_ms, 0, out, why, NULL);
 }
 
 hr_cache_use hr_cache_consult(httpresp_cache *c, const httpresp_request *req,
                               int64_t now_ms, int keep_stale, hr_stored **out,
-                              const char **why) {
+                              const char **why, int *absent) {
   const char *dummy;
+  int no_absent;
   if (!why)
     why = &dummy;
+  if (!absent)
+    absent = &no_absent;
   *out = NULL;
+  *absent = 0;
   int rc = 1;
   hr_key k;
   if (req && c && hr_cache_request_key(req, &k) == 0) {
     if (!tombstoned(c, &k)) {
       rc = hr_store_get(&c->store, &k, out);
-      if (rc == 1)
-        rc = lookup_variant(c, &k, req, out);
+      int entry_rc = rc, no_index = 0;
+      if (rc != 0)
+        rc = lookup_variant(c, &k, req, out, &no_index);
+      /* The store said it holds neither an entry nor an index for the
+       * key (a store error or a stand-in's miss says nothing). */
+      *absent = entry_rc == 1 && no_index;
     }
     hr_key_free(&k);
   }
@@ -592,7 +618,7 @@ static int store_new(httpresp_cache *c, const hr_key *k,
                      const httpresp_request *req, int status,
                      const hr_headers *resp, const char *body, size_t body_len,
                      int64_t request_ms, int64_t response_ms, int incomplete,
-                     const char **why, int *sys_err) {
+                     int absent, const char **why, int *sys_err) {
   char *names = NULL;
   hr_variant_id id = HR_VARIANT_NONE;
   hr_key vk;
@@ -613,7 +639,7 @@ static int store_new(httpresp_cache *c, const hr_key *k,
     if (rc == 0) {
       if (names) {
         rc = save_variant(c, k, &vk, names, id, &e, response_ms);
-      } else if ((rc = save(c, k, &e, 0, response_ms)) == 0 &&
+      } else if ((rc = save(c, k, &e, 0, response_ms)) == 0 && !absent &&
                  del_variants(c, k)) {
         /* Variants this answer supersedes could not be removed. */
         tomb_add(c, k);
@@ -638,6 +664,14 @@ int hr_cache_on_response(httpresp_cache *c, const httpresp_request *req,
                          int status, const hr_headers *resp, const char *body,
                          size_t body_len, int64_t request_ms,
                          int64_t response_ms, const char **why, int *sys_err) {
+  return hr_cache_on_answer(c, req, 0, status, resp, body, body_len, request_ms,
+                            response_ms, why, sys_err);
+}
+
+int hr_cache_on_answer(httpresp_cache *c, const httpresp_request *req,
+                       int absent, int status, const hr_headers *resp,
+                       const char *body, size_t body_len, int64_t request_ms,
+                       int64_t response_ms, const char **why, int *sys_err) {
   const char *dummy;
   int no_err;
   if (!why)
@@ -655,13 +689,13 @@ int hr_cache_on_response(httpresp_cache *c, const httpresp_request *req,
   }
   int stored = hr_cache_storable(req, status, resp, body_len, why) &&
                store_new(c, &k, req, status, resp, body, body_len, request_ms,
-                         response_ms, 0, why, sys_err);
+                         response_ms, 0, absent, why, sys_err);
   /* A newer answer came from the server: what was stored is superseded.
    * Not by a HEAD's answer (it says nothing about the stored body), a 304
    * (it confirms), nor a 5xx (the server failing is no new representation,
    * RFC 9111 §4.3.3).  Should the store fail to remove it too, it is
    * tombstoned: never served again by this process. */
-  if (!stored && req->method && strcmp(req->method, "GET") == 0 &&
+  if (!stored && !absent && req->method && strcmp(req->method, "GET") == 0 &&
       status >= 200 && status < 500 && status != 304) {
     int rc = supersede_all(c, &k);
     if (rc && !*sys_err && rc < 0)
@@ -690,7 +724,7 @@ int hr_cache_on_partial(httpresp_cache *c, const httpresp_request *req,
     return 0;
   }
   int stored = store_new(c, &k, req, status, resp, body, body_len, request_ms,
-                         response_ms, 1, why, &sys_err);
+                         response_ms, 1, 0, why, &sys_err);
   hr_key_free(&k);
   return stored;
 }

@@ -71,10 +71,13 @@ hr_cache_use hr_cache_lookup(httpresp_cache *c, const httpresp_request *req,
 
 /* hr_cache_lookup, and with `keep_stale`, on NONE for an entry that is
  * stale and has no validator (why "stale"), `*out` holds it too: it may
- * still stand in for an origin failure (hr_cache_stale_on_error). */
+ * still stand in for an origin failure (hr_cache_stale_on_error).
+ * `*absent` (may be NULL) is 1 when the store answered that it holds
+ * nothing at all for the request's key (no entry, no variant index), 0
+ * otherwise (something stored, a store error, a tombstoned key). */
 hr_cache_use hr_cache_consult(httpresp_cache *c, const httpresp_request *req,
                               int64_t now_ms, int keep_stale, hr_stored **out,
-                              const char **why);
+                              const char **why, int *absent);
 
 /* Event 2, a complete final response to `req` came from the network:
  * stores it when hr_cache_storable allows (returns 1), else removes
@@ -94,6 +97,15 @@ int hr_cache_on_response(httpresp_cache *c, const httpresp_request *req,
                          int status, const hr_headers *resp, const char *body,
                          size_t body_len, int64_t request_ms,
                          int64_t response_ms, const char **why, int *sys_err);
+/* hr_cache_on_response after a lookup of the same key in this exchange
+ * that found it `absent` (hr_cache_consult): with `absent` nothing is
+ * removed, since the lookup found nothing to supersede (for a shared store
+ * that is one or two round trips fewer per answer not stored); `absent` 0
+ * is hr_cache_on_response. */
+int hr_cache_on_answer(httpresp_cache *c, const httpresp_request *req,
+                       int absent, int status, const hr_headers *resp,
+                       const char *body, size_t body_len, int64_t request_ms,
+                       int64_t response_ms, const char **why, int *sys_err);
 
 /* Event 2b, a 200 to the GET `req` was cut short after `body_len` bytes
  * of its body: they are stored as an incomplete entry, to be resumed by

@@ -57,4 +57,13 @@ typedef struct hr_variant_index {
   hr_variant_id ids[HR_VARIANTS_MAX];
 } hr_variant_index;
 
+/* The entry the cache stores a key's index as (variant HR_VARIANT_INDEX,
+ * under `key`): its Vary field holds the names, its body the ids in
+ * order, as 16 hex digits separated by spaces.  A store that keeps the
+ * index in its own form (Redis: a hash) rebuilds it with this.  Returns 0
+ * (free `*e` with hr_cache_entry_free) or HTTPRESP_E_NOMEM. */
+struct hr_cache_entry;
+int hr_variant_index_entry(const hr_variant_index *ix, const char *key,
+                           size_t key_len, struct hr_cache_entry *e);
+
 #endif

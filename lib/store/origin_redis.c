@@ -348,8 +348,11 @@ int httpresp_origins_new_redis(httpresp_origins **out, const char *url,
   if (!ro)
     return HTTPRESP_E_NOMEM;
   int rc = hr_redis_new(&ro->r, url, opts);
-  if (rc == 0)
+  if (rc == 0) {
+    const char *scripts[1] = {raise_lua};
+    hr_redis_use_scripts(ro->r, scripts, 1);
     rc = hr_quiet_new(&ro->local);
+  }
   if (rc == 0)
     rc = hr_quiet_new(&ro->pending);
   httpresp_origins *o = rc == 0 ? malloc(sizeof(*o)) : NULL;

@@ -30,6 +30,11 @@ typedef struct tconn {
   size_t pf_klen;
   int pf_state; /* 0: none, 1: wanted, 2: answered (pf_left) */
   int64_t pf_left;
+  /* A reply read ahead for this thread's next operation (hr_redis_stash),
+   * dropped by any other. */
+  char *st_key;
+  size_t st_klen;
+  redisReply *st_rep;
 } tconn;
 
 struct hr_redis {
@@ -48,6 +53,8 @@ struct hr_redis {
   uint64_t rng;
   int version;
   int force_lua;
+  const char *scripts[HR_REDIS_SCRIPTS_MAX]; /* under mu; only appended */
+  size_t nscripts;
   /* The process's endpoints, shared by the stores on one address: */
   char *url;           /* as given */
   int refs;            /* the stores on it, under endpoints_mu */
@@ -123,7 +130,16 @@ static int parse_url(hr_redis *r, const char *url) {
   return r->host ? 0 : HTTPRESP_E_NOMEM;
 }
 
+static void stash_drop(tconn *t) {
+  if (t->st_rep)
+    freeReplyObject(t->st_rep);
+  t->st_rep = NULL;
+  free(t->st_key);
+  t->st_key = NULL;
+}
+
 static void conn_close(tconn *t) {
+  stash_drop(t);
   if (t->ctx)
     redisFree(t->ctx);
   t->ctx = NULL;
@@ -259,10 +275,7 @@ static void endpoint_free(hr_redis *r) {
 const char *hr_redis_prefix(const hr_redis *r) { return r->prefix; }
 
 /* "redis_version:7.0.15" in INFO server, as major * 100 + minor. */
-static int read_version(redisContext *ctx) {
-  redisReply *rep = redisCommand(ctx, "INFO server");
-  if (!rep)
-    return -1;
+static int parse_version(const redisReply *rep) {
   int v = 0;
   if (rep->type == REDIS_REPLY_STRING) {
     const char *p = strstr(rep->str, "redis_version:");
@@ -274,8 +287,19 @@ static int read_version(redisContext *ctx) {
         v = (int)(major * 100 + minor);
     }
   }
-  freeReplyObject(rep);
   return v;
+}
+
+void hr_redis_use_scripts(hr_redis *r, const char *const *scripts, size_t n) {
+  pthread_mutex_lock(&r->mu);
+  for (size_t i = 0; i < n; i++) {
+    size_t j = 0;
+    while (j < r->nscripts && strcmp(r->scripts[j], scripts[i]) != 0)
+      j++;
+    if (j == r->nscripts && j < HR_REDIS_SCRIPTS_MAX)
+      r->scripts[r->nscripts++] = scripts[i];
+  }
+  pthread_mutex_unlock(&r->mu);
 }
 
 static int conn_open(hr_redis *r, tconn *t) {
@@ -290,20 +314,43 @@ static int conn_open(hr_redis *r, tconn *t) {
   t->pid = getpid();
   if (ctx->err || redisSetTimeout(ctx, r->command_tv) != REDIS_OK)
     return -1;
-  if (r->db) {
-    char num[8];
-    int n = snprintf(num, sizeof(num), "%d", r->db);
-    const char *argv[2] = {"SELECT", num};
-    size_t lens[2] = {6, (size_t)n};
-    redisReply *rep = redisCommandArgv(ctx, 2, argv, lens);
-    int ok = rep && rep->type == REDIS_REPLY_STATUS;
-    if (rep)
-      freeReplyObject(rep);
-    if (!ok)
-      return -1;
+  /* One round trip: SELECT, INFO server (the version), and SCRIPT LOAD of
+   * every script the stores run, so that EVALSHA never meets NOSCRIPT on
+   * a fresh connection. */
+  const char *scripts[HR_REDIS_SCRIPTS_MAX];
+  pthread_mutex_lock(&r->mu);
+  size_t n = r->nscripts;
+  memcpy(scripts, r->scripts, n * sizeof(scripts[0]));
+  pthread_mutex_unlock(&r->mu);
+  char num[8];
+  int numlen = snprintf(num, sizeof(num), "%d", r->db);
+  const char *select[2] = {"SELECT", num};
+  size_t select_l[2] = {6, (size_t)numlen};
+  const char *info[2] = {"INFO", "server"};
+  size_t info_l[2] = {4, 6};
+  int ok = (!r->db ||
+            redisAppendCommandArgv(ctx, 2, select, select_l) == REDIS_OK) &&
+           redisAppendCommandArgv(ctx, 2, info, info_l) == REDIS_OK;
+  for (size_t i = 0; ok && i < n; i++) {
+    const char *load[3] = {"SCRIPT", "LOAD", scripts[i]};
+    size_t load_l[3] = {6, 4, strlen(scripts[i])};
+    ok = redisAppendCommandArgv(ctx, 3, load, load_l) == REDIS_OK;
   }
-  int v = read_version(ctx);
-  if (v < 0)
+  int v = 0;
+  size_t replies = n + 1 + (r->db ? 1u : 0u);
+  for (size_t i = 0; ok && i < replies; i++) {
+    void *p = NULL;
+    ok = redisGetReply(ctx, &p) == REDIS_OK && p;
+    redisReply *rep = p;
+    if (ok && r->db && i == 0)
+      ok = rep->type == REDIS_REPLY_STATUS;
+    else if (ok && i == (r->db ? 1u : 0u))
+      v = parse_version(rep);
+    /* A script the server refused to load is run by EVAL on NOSCRIPT. */
+    if (p)
+      freeReplyObject(p);
+  }
+  if (!ok)
     return -1;
   pthread_mutex_lock(&r->mu);
   r->version = v;
@@ -395,6 +442,7 @@ redisContext *hr_redis_ctx(hr_redis *r) {
     hr_redis_end();
     return NULL;
   }
+  stash_drop(t); /* read ahead for another operation than this one */
   if (t->ctx && (t->pid != getpid() || t->ctx->err))
     conn_close(t); /* a fork()ed child must not share its parent's socket */
   if (!t->ctx && conn_open(r, t) != 0) {
@@ -462,32 +510,73 @@ int hr_redis_take_pttl(hr_redis *r, const char *key, size_t klen,
   return 1;
 }
 
-redisReply *hr_redis_command(hr_redis *r, redisContext *ctx, int argc,
-                             const char **argv, const size_t *lens) {
+void hr_redis_stash(hr_redis *r, const char *key, size_t klen,
+                    redisReply *rep) {
   tconn *t = pthread_getspecific(r->key);
-  if (!t || t->pf_state != 1)
-    return redisCommandArgv(ctx, argc, argv, lens);
-  t->pf_state = 0;
-  const char *pttl[2] = {"PTTL", t->pf_key};
-  size_t pttl_l[2] = {4, t->pf_klen};
-  if (redisAppendCommandArgv(ctx, argc, argv, lens) != REDIS_OK ||
-      redisAppendCommandArgv(ctx, 2, pttl, pttl_l) != REDIS_OK)
+  char *k = t ? malloc(klen + 1) : NULL;
+  if (!k) {
+    freeReplyObject(rep);
+    return;
+  }
+  stash_drop(t);
+  memcpy(k, key, klen);
+  k[klen] = '\0';
+  t->st_key = k;
+  t->st_klen = klen;
+  t->st_rep = rep;
+}
+
+redisReply *hr_redis_unstash(hr_redis *r, const char *key, size_t klen) {
+  tconn *t = pthread_getspecific(r->key);
+  if (!t || !t->st_rep)
     return NULL;
-  void *first = NULL, *second = NULL;
-  if (redisGetReply(ctx, &first) != REDIS_OK ||
-      redisGetReply(ctx, &second) != REDIS_OK) {
-    if (first)
-      freeReplyObject(first);
+  redisReply *rep = NULL;
+  if (t->st_klen == klen && memcmp(t->st_key, key, klen) == 0) {
+    rep = t->st_rep;
+    t->st_rep = NULL;
+  }
+  stash_drop(t);
+  return rep;
+}
+
+redisReply *hr_redis_command(hr_redis *r, redisContext *ctx, int argc,
+                             const char **argv, const size_t *lens, int xargc,
+                             const char **xargv, const size_t *xlens,
+                             redisReply **xrep) {
+  tconn *t = pthread_getspecific(r->key);
+  int pttl = t && t->pf_state == 1;
+  if (!pttl && !xargc)
+    return redisCommandArgv(ctx, argc, argv, lens);
+  const char *pa[2] = {"PTTL", pttl ? t->pf_key : ""};
+  size_t pl[2] = {4, pttl ? t->pf_klen : 0};
+  if (pttl)
+    t->pf_state = 0;
+  if (redisAppendCommandArgv(ctx, argc, argv, lens) != REDIS_OK ||
+      (xargc && redisAppendCommandArgv(ctx, xargc, xargv, xlens) != REDIS_OK) ||
+      (pttl && redisAppendCommandArgv(ctx, 2, pa, pl) != REDIS_OK))
+    return NULL;
+  /* All the replies are read, whatever happens, or none is used. */
+  void *rep[3] = {NULL, NULL, NULL};
+  int n = 1 + (xargc ? 1 : 0) + (pttl ? 1 : 0), ok = 1;
+  for (int i = 0; ok && i < n; i++)
+    ok = redisGetReply(ctx, &rep[i]) == REDIS_OK && rep[i];
+  if (!ok) {
+    for (int i = 0; i < n; i++)
+      if (rep[i])
+        freeReplyObject(rep[i]);
     return NULL; /* the caller drops the connection */
   }
-  redisReply *p = second;
-  if (p && p->type == REDIS_REPLY_INTEGER) {
-    t->pf_left = p->integer > 0 ? (int64_t)p->integer : 0;
-    t->pf_state = 2;
-  }
-  if (p)
+  if (pttl) {
+    redisReply *p = rep[n - 1];
+    if (p->type == REDIS_REPLY_INTEGER) {
+      t->pf_left = p->integer > 0 ? (int64_t)p->integer : 0;
+      t->pf_state = 2;
+    }
     freeReplyObject(p);
-  return first;
+  }
+  if (xargc)
+    *xrep = rep[1];
+  return rep[0];
 }
 
 int hr_redis_server_version(hr_redis *r) {

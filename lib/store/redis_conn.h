@@ -56,12 +56,24 @@ int hr_redis_done(hr_redis *r, int ok);
  * calling thread's next command made by hr_redis_command (NULL drops what
  * was asked or answered); hr_redis_take_pttl hands out the answer once,
  * when it is for `key` (1), else 0.  hr_redis_command is redisCommandArgv
- * plus that PTTL when one is wanted (NULL on an I/O error or a timeout). */
+ * plus that PTTL when one is wanted, and with `xargc` non-zero an extra
+ * command in the same round trip, whose reply goes to `*xrep` (NULL on an
+ * I/O error or a timeout, and then no reply is handed out). */
 void hr_redis_want_pttl(hr_redis *r, const char *key, size_t klen);
 int hr_redis_take_pttl(hr_redis *r, const char *key, size_t klen,
                        int64_t *left);
 redisReply *hr_redis_command(hr_redis *r, redisContext *ctx, int argc,
-                             const char **argv, const size_t *lens);
+                             const char **argv, const size_t *lens, int xargc,
+                             const char **xargv, const size_t *xlens,
+                             redisReply **xrep);
+
+/* A reply read ahead (hr_redis_command's extra command) for this thread's
+ * next operation, under `key`: hr_redis_stash keeps it (taking it over),
+ * hr_redis_unstash hands it over if it is for `key` (else NULL).  Any
+ * other operation (hr_redis_ctx) drops it, so it is never older than the
+ * operation that read it. */
+void hr_redis_stash(hr_redis *r, const char *key, size_t klen, redisReply *rep);
+redisReply *hr_redis_unstash(hr_redis *r, const char *key, size_t klen);
 
 /* The server's version as major * 100 + minor, read on connect (0 if
  * unknown); and whether the Lua path is forced (for the tests of servers
@@ -70,8 +82,17 @@ int hr_redis_server_version(hr_redis *r);
 void hr_redis_force_lua(hr_redis *r, int on);
 int hr_redis_lua_forced(const hr_redis *r);
 
+/* The Lua scripts the endpoint's stores run (static strings, at most
+ * HR_REDIS_SCRIPTS_MAX in all): each connection SCRIPT LOADs them as it
+ * opens, in the round trip of its other connect-time commands, so that
+ * EVALSHA finds them.  A script already known is not added again. */
+#define HR_REDIS_SCRIPTS_MAX 8
+void hr_redis_use_scripts(hr_redis *r, const char *const *scripts, size_t n);
+
 /* Runs `script` (keys then arguments) by EVALSHA, loading it by EVAL when
- * the server answers NOSCRIPT (its script cache empties on restart).
+ * the server answers NOSCRIPT (loaded on connect, but the script cache
+ * empties when the server restarts under a live connection, or on SCRIPT
+ * FLUSH).
  * Returns the reply (NULL on an I/O error or a timeout). */
 redisReply *hr_redis_eval(redisContext *ctx, const char *script,
                           const char *sha, int nkeys, int argc,

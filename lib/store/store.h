@@ -30,6 +30,10 @@
 #define HR_STORE_UPDATE_ONLY 0x04u /* update-only puts are atomic */
 #define HR_STORE_TTL 0x08u         /* puts carry a time to live */
 #define HR_STORE_LOCKS 0x10u       /* serialises its own operations */
+/* Keeps the variant index in an order of its own (Redis: latest expiry
+ * first): a put of the index writes its Vary names only, and the cache
+ * does not rewrite it to record a use. */
+#define HR_STORE_INDEX_ORDERED 0x20u
 
 /* How a put writes. */
 typedef struct hr_put_how {
@@ -37,12 +41,17 @@ typedef struct hr_put_how {
   int64_t ttl_sec; /* how long the entry is worth keeping, 0: no limit */
 } hr_put_how;
 
+/* get's miss from a stand-in (the Redis store's local memory while Redis
+ * is set aside): nothing to serve, and nothing known of what the store
+ * proper holds, so a superseded entry must still be removed there. */
+#define HR_STORE_MISS_STANDIN 2
+
 typedef struct hr_store_vt {
   const char *name;
   unsigned caps;
   /* 0 and a reference in *out on a hit; 1 on a miss (a damaged entry, or
    * one stored under another key, is removed and read as a miss);
-   * HTTPRESP_E_NOMEM or HTTPRESP_E_CACHE_IO. */
+   * HR_STORE_MISS_STANDIN; HTTPRESP_E_NOMEM or HTTPRESP_E_CACHE_IO. */
   int (*get)(void *impl, const hr_key *k, hr_stored **out);
   /* Stores `e` (whose key field is k->flat), replacing what was there.
    * 0 stored; 1 not stored because `how->update_only` and nothing was
