@@ -931,6 +931,32 @@ static void c8_big(side *s, size_t n, meas *m) {
   hits(s, big_client, &big_urls, n, m);
 }
 
+/* Cases 8 and 10: hits on the big store against hits on the 1,000-entry
+ * one (c8_big, c8_small), `ops` per side and round, side by side; judges
+ * the big store's hit within 1.5x of the small one's, and checks that every
+ * hit was right and stayed off the network. */
+static void hits_big_against_small(int ncase, size_t n, size_t ops,
+                                   int rounds) {
+  side s[2] = {{.name = "hit, 1000 entries", .run = c8_small, .n = ops},
+               {.name = "hit, big cache", .run = c8_big, .n = ops}};
+  run_rounds(s, 2, rounds, 10);
+  summary v[2];
+  for (int i = 0; i < 2; i++) {
+    summarize(&s[i], rounds, &v[i]);
+    print_side(s[i].name, &v[i], rounds, "ops/s");
+  }
+  double slow = 1 / round_ratio(&v[0], &v[1], rounds, 0);
+  printf("    a hit among %zu entries takes %.2f us, among 1000 %.2f us: "
+         "%.2fx (median of round ratios)\n",
+         n, v[1].us_med, v[0].us_med, slow);
+  judge(1, slow <= 1.5, "case %d hit in %zu entries within 1.5x of 1000: %.2fx",
+        ncase, n, slow);
+  errors_check(v, 2);
+  judge(0, v[0].reqs + v[1].reqs == 0,
+        "case %d hits sent no request to the server (%lu)", ncase,
+        v[0].reqs + v[1].reqs);
+}
+
 /* Regular files, subdirectories and file bytes directly in `dir`. */
 static void dir_usage(const char *dir, size_t *files, size_t *subdirs,
                       size_t *bytes) {
@@ -996,29 +1022,11 @@ void case8(void) {
          "%.0f B (which includes the %.0f-byte URL)\n",
          per, stored, per - stored, (double)urls / (double)n);
 
-  side s[2] = {
-      {.name = "hit, 1000 entries", .run = c8_small, .n = sz.mem_hits / 4},
-      {.name = "hit, big cache", .run = c8_big, .n = sz.mem_hits / 4}};
-  run_rounds(s, 2, rounds, 10);
-  summary v[2];
-  for (int i = 0; i < 2; i++) {
-    summarize(&s[i], rounds, &v[i]);
-    print_side(s[i].name, &v[i], rounds, "ops/s");
-  }
-  double slow = 1 / round_ratio(&v[0], &v[1], rounds, 0);
-  printf("    a hit among %zu entries takes %.2f us, among 1000 %.2f us: "
-         "%.2fx (median of round ratios)\n",
-         n, v[1].us_med, v[0].us_med, slow);
-  judge(1, slow <= 1.5, "case 8 hit in %zu entries within 1.5x of 1000: %.2fx",
-        n, slow);
+  hits_big_against_small(8, n, sz.mem_hits / 4, rounds);
   judge(1, per - stored <= 512,
         "case 8 per-entry overhead <= 512 B beyond headers and body: %.0f B",
         per - stored);
   judge(0, bad == 0, "case 8 every fill request was stored (%lu bad)", bad);
-  errors_check(v, 2);
-  judge(0, v[0].reqs + v[1].reqs == 0,
-        "case 8 hits sent no request to the server (%lu)",
-        v[0].reqs + v[1].reqs);
   httpresp_client_free(small_client);
   httpresp_client_free(big_client);
   httpresp_cache_free(small_cache);
@@ -1137,27 +1145,9 @@ void case10(void) {
          "%.0f B per entry file\n",
          files, subdirs, files ? (double)bytes / (double)files : 0.0);
 
-  side s[2] = {
-      {.name = "hit, 1000 entries", .run = c8_small, .n = sz.disk_hits / 4},
-      {.name = "hit, big cache", .run = c8_big, .n = sz.disk_hits / 4}};
-  run_rounds(s, 2, rounds, 10);
-  summary v[2];
-  for (int i = 0; i < 2; i++) {
-    summarize(&s[i], rounds, &v[i]);
-    print_side(s[i].name, &v[i], rounds, "ops/s");
-  }
-  double slow = 1 / round_ratio(&v[0], &v[1], rounds, 0);
-  printf("    a hit among %zu entries takes %.2f us, among 1000 %.2f us: "
-         "%.2fx (median of round ratios)\n",
-         n, v[1].us_med, v[0].us_med, slow);
-  judge(1, slow <= 1.5, "case 10 hit in %zu entries within 1.5x of 1000: %.2fx",
-        n, slow);
+  hits_big_against_small(10, n, sz.disk_hits / 4, rounds);
   judge(0, bad == 0, "case 10 every fill request was stored (%lu bad)", bad);
   judge(0, files >= n, "case 10 the store holds a file per entry (%zu)", files);
-  errors_check(v, 2);
-  judge(0, v[0].reqs + v[1].reqs == 0,
-        "case 10 hits sent no request to the server (%lu)",
-        v[0].reqs + v[1].reqs);
   httpresp_client_free(small_client);
   httpresp_client_free(big_client);
   httpresp_cache_free(small_cache);

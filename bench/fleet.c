@@ -35,6 +35,7 @@ static char rdir[64];
 static char rsock[96];
 static char rurl[160];
 static pid_t rpid;
+static int go_fd; /* in a worker: the read end of the go pipe */
 
 static long long mono_us(void) {
   struct timespec ts;
@@ -154,6 +155,51 @@ static void redis_hit(void) {
   httpresp_cache_free(rc);
 }
 
+/* ---- forked workers -------------------------------------------------------
+ */
+
+/* Runs `worker(w, arg)` in WORKERS forked processes, all let go at once
+ * (each waits for its byte on a pipe after its own set-up, so none starts
+ * before the others exist); returns how many failed (exit status not 0),
+ * or -1 when the pipe or a fork failed. */
+static int run_workers(int (*worker)(int w, const void *arg), const void *arg) {
+  int go[2];
+  if (pipe(go) != 0)
+    return -1;
+  pid_t pids[WORKERS];
+  int started = 0;
+  fflush(stdout);
+  for (; started < WORKERS; started++) {
+    pids[started] = fork();
+    if (pids[started] < 0)
+      break;
+    if (pids[started] == 0) {
+      close(go[1]);
+      go_fd = go[0];
+      _exit(worker(started, arg));
+    }
+  }
+  close(go[0]);
+  for (int w = 0; w < started; w++)
+    if (write(go[1], "g", 1) != 1)
+      break;
+  close(go[1]); /* a worker still waiting reads end of file and fails */
+  int failed = started < WORKERS ? -1 : 0;
+  for (int w = 0; w < started; w++) {
+    int st;
+    waitpid(pids[w], &st, 0);
+    if (failed >= 0)
+      failed += !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+  }
+  return failed;
+}
+
+/* In a worker: waits until run_workers lets the workers go. */
+static int wait_for_go(void) {
+  char b;
+  return read(go_fd, &b, 1) == 1 ? 0 : -1;
+}
+
 /* ---- b: the quiet window ----------------------------------------------------
  */
 
@@ -164,12 +210,13 @@ static void limited_url(char *url, size_t cap) {
   snprintf(slash, cap - (size_t)(slash - url), "/limited");
 }
 
-/* One worker: GETs of /limited until `end_us`, waiting for what the origin
- * asks (up to 5 s). */
-static int quiet_worker(int share, int go_fd, long long delay_us,
-                        long long span_us) {
-  char b;
-  if (read(go_fd, &b, 1) != 1)
+/* One worker of quiet_fleet: GETs of /limited for 2.6 s (the first worker)
+ * or 2.5 s from 100 ms later (the others), waiting for what the origin asks
+ * (up to 5 s); `arg` points to whether quiet times are shared on Redis. */
+static int quiet_worker(int w, const void *arg) {
+  int share = *(const int *)arg;
+  long long delay_us = w ? 100000 : 0, span_us = 2600000;
+  if (wait_for_go() != 0)
     return 3;
   if (delay_us)
     usleep((useconds_t)delay_us);
@@ -199,33 +246,11 @@ static int quiet_worker(int share, int go_fd, long long delay_us,
 /* 8 workers, the first alone for 100 ms (it gets the 429), the others
  * after it: requests inside the 2 s window, or -1. */
 static long quiet_fleet(int share, unsigned long *total) {
-  int go[2];
-  if (pipe(go) != 0)
-    return -1;
   atomic_store(&srv.counters->limited_inside, 0);
   atomic_store(&srv.counters->limited_total, 0);
   atomic_store(&srv.counters->limited_429_ms, 0);
   atomic_store(&srv.counters->limited_armed, 1);
-  pid_t pids[WORKERS];
-  fflush(stdout);
-  for (int w = 0; w < WORKERS; w++) {
-    pids[w] = fork();
-    if (pids[w] == 0) {
-      close(go[1]);
-      _exit(quiet_worker(share, go[0], w ? 100000 : 0, 2600000));
-    }
-  }
-  close(go[0]);
-  for (int w = 0; w < WORKERS; w++)
-    if (write(go[1], "g", 1) != 1)
-      return -1;
-  close(go[1]);
-  int failed = 0;
-  for (int w = 0; w < WORKERS; w++) {
-    int st;
-    waitpid(pids[w], &st, 0);
-    failed += !WIFEXITED(st) || WEXITSTATUS(st) != 0;
-  }
+  int failed = run_workers(quiet_worker, &share);
   *total = atomic_load(&srv.counters->limited_total);
   if (failed || !atomic_load(&srv.counters->limited_429_ms))
     return -1;
@@ -235,43 +260,35 @@ static long quiet_fleet(int share, unsigned long *total) {
 /* ---- c: one cold URL, 8 workers at once -----------------------------------
  */
 
+struct cold_args {
+  uint32_t coalesce_ms;
+  const char *url;
+};
+
+/* One worker of cold_fleet: one GET of the cold URL through a Redis cache
+ * of its own; 0 when it got the whole answer. */
+static int cold_worker(int w, const void *arg) {
+  (void)w;
+  const struct cold_args *a = arg;
+  httpresp_cache *ca = redis_cache(a->coalesce_ms);
+  httpresp_client *c = new_client(ca);
+  CURL *e = bench_easy();
+  if (wait_for_go() != 0)
+    return 3;
+  httpresp_response *r = hr_get(c, e, a->url, NULL);
+  size_t len = 0;
+  if (r)
+    httpresp_response_body(r, &len);
+  return r && httpresp_response_status(r) == 200 && len == BENCH_CACHED_BODY
+             ? 0
+             : 4;
+}
+
+/* Origin fetches when WORKERS workers miss `url` at once, or -1. */
 static long cold_fleet(uint32_t coalesce_ms, const char *url) {
-  int go[2];
-  if (pipe(go) != 0)
-    return -1;
   unsigned long before = atomic_load(&srv.counters->requests);
-  pid_t pids[WORKERS];
-  fflush(stdout);
-  for (int w = 0; w < WORKERS; w++) {
-    pids[w] = fork();
-    if (pids[w] == 0) {
-      close(go[1]);
-      httpresp_cache *ca = redis_cache(coalesce_ms);
-      httpresp_client *c = new_client(ca);
-      CURL *e = bench_easy();
-      char b;
-      if (read(go[0], &b, 1) != 1)
-        _exit(3);
-      httpresp_response *r = hr_get(c, e, url, NULL);
-      size_t len = 0;
-      if (r)
-        httpresp_response_body(r, &len);
-      int ok =
-          r && httpresp_response_status(r) == 200 && len == BENCH_CACHED_BODY;
-      _exit(ok ? 0 : 4);
-    }
-  }
-  close(go[0]);
-  for (int w = 0; w < WORKERS; w++)
-    if (write(go[1], "g", 1) != 1)
-      return -1;
-  close(go[1]);
-  int failed = 0;
-  for (int w = 0; w < WORKERS; w++) {
-    int st;
-    waitpid(pids[w], &st, 0);
-    failed += !WIFEXITED(st) || WEXITSTATUS(st) != 0;
-  }
+  struct cold_args a = {coalesce_ms, url};
+  int failed = run_workers(cold_worker, &a);
   return failed ? -1 : (long)(atomic_load(&srv.counters->requests) - before);
 }
 
