@@ -13,19 +13,10 @@
 # --nosignal in HTTPRESP_BENCH_ARGS passes that flag to every side.
 set -euo pipefail
 
-if [ $# -lt 2 ]; then
-  echo "usage: bash bench/counts.sh N SIDE..." >&2
-  exit 2
-fi
-command -v valgrind >/dev/null || { echo "counts.sh: valgrind is not installed (apt-get install valgrind)" >&2; exit 2; }
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-build="${HTTPRESP_BENCH_BUILD:-$root/build-bench}"
-bash "$root/bench/run.sh" --help >/dev/null # builds, and checks it runs
-bin="$build/bench/httpresp-bench"
-n=$1
+me=counts.sh
+# shellcheck source=bench/profile-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/profile-common.sh"
 shift
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
 
 # The summary line of one event of the client's process.  The server is a
 # forked child that writes its own report to the same file; the client's

@@ -15,19 +15,10 @@
 # Only blocking sides (plain-*, chain-*, hit-*, reval-*) make sense here.
 set -euo pipefail
 
-if [ $# -lt 2 ]; then
-  echo "usage: bash bench/own.sh N SIDE..." >&2
-  exit 2
-fi
-command -v valgrind >/dev/null || { echo "own.sh: valgrind is not installed" >&2; exit 2; }
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-build="${HTTPRESP_BENCH_BUILD:-$root/build-bench}"
-bash "$root/bench/run.sh" --help >/dev/null # builds, and checks it runs
-bin="$build/bench/httpresp-bench"
-n=$1
+me=own.sh
+# shellcheck source=bench/profile-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/profile-common.sh"
 shift
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
 
 # Inclusive instructions of function $2 in the client's callgrind file $1
 # (the largest of the run's files: the server's is smaller).
