@@ -468,15 +468,20 @@ static size_t sa_drive(size_t want, int64_t budget_ms) {
   return got;
 }
 
-#define SA_JOBS 50
-
-Test(multi, socket_action_event_loop) {
+/* Hands the multi's sockets and timer to this file's event loop (ev). */
+static void event_loop_hooks(void) {
   memset(&ev, 0, sizeof(ev));
   ev.curl_timer = -1;
   curl_multi_setopt(cm, CURLMOPT_SOCKETFUNCTION, on_socket);
   curl_multi_setopt(cm, CURLMOPT_SOCKETDATA, &ev);
   curl_multi_setopt(cm, CURLMOPT_TIMERFUNCTION, on_timer);
   curl_multi_setopt(cm, CURLMOPT_TIMERDATA, &ev);
+}
+
+#define SA_JOBS 50
+
+Test(multi, socket_action_event_loop) {
+  event_loop_hooks();
 
   job *jobs = jobs_new(SA_JOBS);
   for (size_t i = 0; i < SA_JOBS; i++)
@@ -1006,12 +1011,7 @@ Test(multi, swr_one_background_revalidation_per_variant) {
  * the background revalidation's socket and timer come to it like any
  * transfer's, and it ends without ever being handed back. */
 Test(multi, swr_background_revalidation_in_a_socket_action_loop) {
-  memset(&ev, 0, sizeof(ev));
-  ev.curl_timer = -1;
-  curl_multi_setopt(cm, CURLMOPT_SOCKETFUNCTION, on_socket);
-  curl_multi_setopt(cm, CURLMOPT_SOCKETDATA, &ev);
-  curl_multi_setopt(cm, CURLMOPT_TIMERFUNCTION, on_timer);
-  curl_multi_setopt(cm, CURLMOPT_TIMERDATA, &ev);
+  event_loop_hooks();
   cr_assert_eq(httpresp_cache_new_memory(&cache, 1 << 20), 0);
   cr_assert_eq(httpresp_client_set_cache(client, cache), 0);
   cr_assert_eq(

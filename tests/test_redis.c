@@ -162,6 +162,13 @@ static httpresp_origins *origins(const char *url) {
   return o;
 }
 
+static httpresp_cache *rcache(const httpresp_redis_options *opts) {
+  httpresp_cache *c;
+  int rc = httpresp_cache_new_redis(&c, srv.url, opts);
+  cr_assert_eq(rc, 0, "%s", httpresp_errname(rc));
+  return c;
+}
+
 static httpresp_response *get(httpresp_client *c, int port, const char *path) {
   char *u = ts_url(ts, port, path);
   httpresp_response *r = fixture_run(c, easy, "GET", u, NULL, NULL);
@@ -524,8 +531,7 @@ Test(redis_fleet, lua_script_sha_matches) {
  * EVALSHA has run. */
 Test(redis_fleet, scripts_loaded_on_connect) {
   httpresp_origins *o = origins(srv.url);
-  httpresp_cache *cache;
-  cr_assert_eq(httpresp_cache_new_redis(&cache, srv.url, NULL), 0);
+  httpresp_cache *cache = rcache(NULL);
   httpresp_client *c = fixture_client(NULL);
   cr_assert_eq(httpresp_client_set_origins(c, o), 0);
   cr_assert_eq(httpresp_client_set_cache(c, cache), 0);
@@ -604,8 +610,7 @@ Test(redis_fleet, stopped_redis_costs_one_timeout_then_nothing) {
  * cache) waits one command timeout, not two, and both are set aside. */
 Test(redis_fleet, cache_and_origins_share_one_backoff) {
   httpresp_origins *o = origins(srv.url);
-  httpresp_cache *cache;
-  cr_assert_eq(httpresp_cache_new_redis(&cache, srv.url, NULL), 0);
+  httpresp_cache *cache = rcache(NULL);
   fake_clock clk = {0};
   httpresp_client *c = fixture_client(&clk);
   cr_assert_eq(httpresp_client_set_origins(c, o), 0);
@@ -646,8 +651,7 @@ static void server_work(httpresp_client *c, redisContext *rc, long *reads,
  * PTTL. */
 Test(redis_fleet, quiet_time_read_with_the_cache_lookup) {
   httpresp_origins *o = origins(srv.url);
-  httpresp_cache *cache;
-  cr_assert_eq(httpresp_cache_new_redis(&cache, srv.url, NULL), 0);
+  httpresp_cache *cache = rcache(NULL);
   httpresp_client *alone = fixture_client(NULL), *c = fixture_client(NULL);
   cr_assert_eq(httpresp_client_set_cache(alone, cache), 0);
   cr_assert_eq(httpresp_client_set_origins(c, o), 0);
@@ -677,8 +681,7 @@ Test(redis_fleet, quiet_time_read_with_the_cache_lookup) {
  * trip(s) and nothing more: the lookup found nothing stored for the key,
  * so there is nothing to remove (no DEL, no HDEL). */
 Test(redis_fleet, unstored_miss_removes_nothing) {
-  httpresp_cache *cache;
-  cr_assert_eq(httpresp_cache_new_redis(&cache, srv.url, NULL), 0);
+  httpresp_cache *cache = rcache(NULL);
   httpresp_client *c = fixture_client(NULL);
   cr_assert_eq(httpresp_client_set_cache(c, cache), 0);
   ts_simple(ts, -1, "/rt", 200, "Cache-Control: no-store\r\n", "ok");
@@ -700,8 +703,7 @@ Test(redis_fleet, unstored_miss_removes_nothing) {
 /* Not stored, but something was: the answer still supersedes it (the
  * entry and the index's field go), in Redis as everywhere. */
 Test(redis_fleet, unstored_answer_still_supersedes) {
-  httpresp_cache *cache;
-  cr_assert_eq(httpresp_cache_new_redis(&cache, srv.url, NULL), 0);
+  httpresp_cache *cache = rcache(NULL);
   httpresp_client *c = fixture_client(NULL);
   cr_assert_eq(httpresp_client_set_cache(c, cache), 0);
   ts_simple(ts, -1, "/sup", 200,
@@ -731,8 +733,7 @@ Test(redis_fleet, unstored_answer_still_supersedes) {
  * Redis with the next request. */
 Test(redis_fleet, raise_replayed_after_the_cache_probe) {
   httpresp_origins *o = origins(srv.url);
-  httpresp_cache *cache;
-  cr_assert_eq(httpresp_cache_new_redis(&cache, srv.url, NULL), 0);
+  httpresp_cache *cache = rcache(NULL);
   fake_clock clk = {0};
   httpresp_client *c = fixture_client(&clk);
   cr_assert_eq(httpresp_client_set_origins(c, o), 0);
@@ -881,13 +882,6 @@ Test(redis_fleet, one_connection_per_thread) {
 
 /* ---- the shared cache -----------------------------------------------------
  */
-
-static httpresp_cache *rcache(const httpresp_redis_options *opts) {
-  httpresp_cache *c;
-  int rc = httpresp_cache_new_redis(&c, srv.url, opts);
-  cr_assert_eq(rc, 0, "%s", httpresp_errname(rc));
-  return c;
-}
 
 /* Keys matching a pattern, sorted by Redis's whim: their count, and the
  * first one into `out`. */
