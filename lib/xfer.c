@@ -742,8 +742,10 @@ static hr_xfer_state plan_wait(hr_xfer *x, httpresp_wait_reason why,
 }
 
 /* Whether the origin of the current hop asked for quiet (Retry-After):
- * HR_XS_RUN to go on, HR_XS_WAIT or HR_XS_DONE otherwise. */
-static hr_xfer_state keep_quiet(hr_xfer *x, int64_t now) {
+ * HR_XS_RUN to go on, HR_XS_WAIT or HR_XS_DONE otherwise.  `known` is the
+ * hop's quiet-time key when the caller made it already (hint_quiet), else
+ * NULL. */
+static hr_xfer_state keep_quiet(hr_xfer *x, int64_t now, const char *known) {
   httpresp_client *c = x->client;
   const hr_policy *p = &x->policy;
   /* With nothing remembered (the usual case) an http(s) URL, whose origin
@@ -757,14 +759,17 @@ static hr_xfer_state keep_quiet(hr_xfer *x, int64_t now) {
   }
   if (!o->vt->any(o->impl) && hr_url_http_prefix(u) != 0)
     return HR_XS_RUN;
-  char *key;
-  int rc = hr_quiet_key(p->quiet_scope, x->cur->url, &key);
-  if (rc)
-    return fail(x, rc, rc == HTTPRESP_E_NOMEM ? "out of memory"
-                                              : "the URL has no valid origin");
-  if (!key) /* nothing is remembered in this scope */
-    return HR_XS_RUN;
-  int64_t nb = o->vt->get(o->impl, key, now);
+  char *key = NULL;
+  if (!known) {
+    int rc = hr_quiet_key(p->quiet_scope, x->cur->url, &key);
+    if (rc)
+      return fail(x, rc,
+                  rc == HTTPRESP_E_NOMEM ? "out of memory"
+                                         : "the URL has no valid origin");
+    if (!key) /* nothing is remembered in this scope */
+      return HR_XS_RUN;
+  }
+  int64_t nb = o->vt->get(o->impl, known ? known : key, now);
   free(key);
   hr_decision d;
   hr_decision_init(&d);
@@ -783,32 +788,35 @@ static hr_xfer_state keep_quiet(hr_xfer *x, int64_t now) {
   return next;
 }
 
-/* Arms the handle for the current hop at `now` (HR_XS_RUN), or says what
- * comes instead: the cache's answer, a wait, the end. */
 /* A backend that can read the origin's quiet time with the cache lookup
- * (Redis: one round trip, not two) is told which origin; 1 when told. */
-static int hint_quiet(hr_xfer *x) {
+ * (Redis: one round trip, not two) is told which origin.  Returns the
+ * hop's quiet-time key when told (the caller frees it, and keep_quiet uses
+ * it instead of parsing the URL again), else NULL. */
+static char *hint_quiet(hr_xfer *x) {
   const hr_origins *o = x->client->origins;
   if (!o->vt->prefetch || !x->client->cache || x->quiet_waived)
-    return 0;
+    return NULL;
   char *key;
   if (hr_quiet_key(x->policy.quiet_scope, x->cur->url, &key) != 0 || !key)
-    return 0;
+    return NULL;
   o->vt->prefetch(o->impl, key);
-  free(key);
-  return 1;
+  return key;
 }
 
+/* Arms the handle for the current hop at `now` (HR_XS_RUN), or says what
+ * comes instead: the cache's answer, a wait, the end. */
 static hr_xfer_state arm_at(hr_xfer *x, int64_t now) {
   const hr_policy *p = &x->policy;
   if (p->deadline_ms > 0 && now >= hr_sat_add(x->start_ms, p->deadline_ms))
     return fail(x, HTTPRESP_E_DEADLINE, "the request's deadline passed");
   const hr_origins *o = x->client->origins;
-  int hinted = hint_quiet(x);
+  char *hinted = hint_quiet(x);
   hr_xfer_state cached = consult_cache(x, now);
-  hr_xfer_state quiet = cached == HR_XS_RUN ? keep_quiet(x, now) : cached;
+  hr_xfer_state quiet =
+      cached == HR_XS_RUN ? keep_quiet(x, now, hinted) : cached;
   if (hinted)
     o->vt->prefetch(o->impl, NULL);
+  free(hinted);
   if (quiet != HR_XS_RUN)
     return quiet;
 
