@@ -1035,21 +1035,6 @@ int hr_cache_mode_fields(httpresp_cache_mode mode, const hr_headers *req,
 
 /* ---- partial content (RFC 9110 §14, RFC 9111 §3.3-3.4) ------------------ */
 
-/* A Content-Length value: 0 and the number, or -1. */
-static int content_length(const hr_headers *h, uint64_t *out) {
-  const char *v = hr_headers_get(h, "Content-Length");
-  if (!v || !*v)
-    return -1;
-  uint64_t n = 0;
-  for (const char *p = v; *p; p++) {
-    if (*p < '0' || *p > '9' || n > (UINT64_MAX - 9) / 10)
-      return -1;
-    n = n * 10 + (uint64_t)(*p - '0');
-  }
-  *out = n;
-  return 0;
-}
-
 /* The strong entity-tag of `h` (its whole value), or NULL. */
 static const char *strong_etag(const hr_headers *h) {
   const char *v = hr_headers_get(h, "ETag");
@@ -1089,6 +1074,12 @@ static int read_u64(const char **p, uint64_t *out) {
   *p = s;
   *out = n;
   return 1;
+}
+
+/* A Content-Length value: 0 and the number, or -1. */
+static int content_length(const hr_headers *h, uint64_t *out) {
+  const char *p = hr_headers_get(h, "Content-Length");
+  return p && read_u64(&p, out) && *p == '\0' ? 0 : -1;
 }
 
 int hr_cache_content_range(const char *v, uint64_t *first, uint64_t *last,
