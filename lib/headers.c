@@ -244,7 +244,24 @@ int hr_headers_add_line_n(hr_headers *h, const char *line, size_t len,
   if (scan_value(&value, &vlen) != 0)
     return HTTPRESP_E_BAD_RESPONSE;
   *name_len = nlen;
-  return append(h, line, nlen, value, vlen);
+  if (h->stable)
+    return append(h, line, nlen, value, vlen);
+  /* One copy of the line up to the value's end; the colon and the OWS
+   * before the value stay in the copy, and NULs end name and value. */
+  size_t span = (size_t)(value - line) + vlen;
+  if (grow_fields(h) != 0 || span > SIZE_MAX / 4)
+    return HTTPRESP_E_NOMEM;
+  char *p = space(h, span + 1);
+  if (!p)
+    return HTTPRESP_E_NOMEM;
+  memcpy(p, line, span);
+  p[nlen] = '\0';
+  p[span] = '\0';
+  h->v[h->n].name = p;
+  h->v[h->n].value = p + (value - line);
+  h->n++;
+  h->bytes += nlen + vlen;
+  return 0;
 }
 
 const char *hr_headers_get(const hr_headers *h, const char *name) {
