@@ -603,6 +603,19 @@ int hr_url_origin_key(const char *url, char **out) {
 int hr_url_scheme(const char *url, char *buf, size_t buflen) {
   if (!url || !buf || buflen == 0)
     return -1;
+  /* "http:" and "https:" (any case) without a scan: a redirect asks for
+   * its target's scheme and its source's.  '|0x20' folds only the letters
+   * compared; NUL and ':' match none of them. */
+  if ((url[0] | 0x20) == 'h' && (url[1] | 0x20) == 't' &&
+      (url[2] | 0x20) == 't' && (url[3] | 0x20) == 'p') {
+    size_t n = (url[4] | 0x20) == 's' ? 5 : 4;
+    if (url[n] == ':') {
+      if (n >= buflen)
+        return -1;
+      memcpy(buf, n == 5 ? "https" : "http", n + 1);
+      return 0;
+    }
+  }
   /* A scheme that does not fit needs no longer look than buflen + 1. */
   size_t n =
       scheme_len(url, strnlen(url, buflen < SIZE_MAX ? buflen + 1 : buflen));
