@@ -630,18 +630,25 @@ int hr_url_scheme(const char *url, char *buf, size_t buflen) {
 int hr_scheme_in_list(const char *scheme, const char *list) {
   if (!scheme || !list || !*scheme)
     return 0;
-  size_t slen = strlen(scheme);
-  const char *p = list;
-  for (;;) {
-    const char *end = strchr(p, ',');
-    size_t n = end ? (size_t)(end - p) : strlen(p);
-    const char *item = p;
-    hr_trim_ows(&item, &n);
-    if (n == slen && hr_strncaseeq(item, scheme, n))
+  /* One pass over the list: asked on every redirect. */
+  for (const char *p = list;;) {
+    while (hr_is_ows((unsigned char)*p))
+      p++;
+    const char *s = scheme;
+    while (*s && hr_tolower(*p) == hr_tolower(*s)) {
+      p++;
+      s++;
+    }
+    const char *q = p;
+    while (hr_is_ows((unsigned char)*q))
+      q++;
+    if (!*s && (*q == ',' || !*q))
       return 1;
-    if (!end)
+    while (*p && *p != ',')
+      p++;
+    if (!*p)
       return 0;
-    p = end + 1;
+    p++;
   }
 }
 
