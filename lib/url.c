@@ -700,13 +700,14 @@ static size_t plain_authority(const char *url, size_t n) {
   if (i == host)
     return 0;
   if (i < n && url[i] == ':') {
+    /* At most 6 digits are looked at (6 already fail); the count is how
+     * far i went. */
+    size_t start = ++i;
+    size_t end = n - start > 6 ? start + 6 : n;
     unsigned port = 0;
-    size_t digits = 0;
-    for (i++; i < n && url[i] >= '0' && url[i] <= '9' && digits < 6; i++) {
+    for (; i < end && (unsigned)(url[i] - '0') <= 9; i++)
       port = port * 10 + (unsigned)(url[i] - '0');
-      digits++;
-    }
-    if (digits == 0 || digits > 5 || port > 65535)
+    if (i == start || i - start > 5 || port > 65535)
       return 0;
   }
   if (i < n && url[i] != '/' && url[i] != '?' && url[i] != '#')
