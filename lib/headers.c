@@ -173,9 +173,20 @@ static int bytes_have_break(const unsigned char *p, size_t n) {
   return 0;
 }
 
+/* The same for the 4 bytes at `p`. */
+static int word4_has_low_byte(const unsigned char *p) {
+  const uint32_t ones = 0x01010101u;
+  uint32_t w;
+  memcpy(&w, p, sizeof(w));
+  return ((w - ones * 0x0e) & ~w & ones * 0x80) != 0;
+}
+
 static int has_value_break(const unsigned char *p, size_t n) {
-  if (n < 8)
+  if (n < 4)
     return bytes_have_break(p, n);
+  if (n < 8) /* two words, which may overlap */
+    return (word4_has_low_byte(p) && bytes_have_break(p, 4)) ||
+           (word4_has_low_byte(p + n - 4) && bytes_have_break(p + n - 4, 4));
   /* Values are mostly printable text: eight bytes settle in a few
    * instructions, and only a word with a low byte (HTAB, or worse) is
    * looked at byte by byte.  The last word may overlap the one before. */
