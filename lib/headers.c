@@ -260,11 +260,17 @@ int hr_headers_add_line_n(hr_headers *h, const char *line, size_t len,
   /* One copy of the line up to the value's end; the colon and the OWS
    * before the value stay in the copy, and NULs end name and value. */
   size_t span = (size_t)(value - line) + vlen;
-  if (grow_fields(h) != 0 || span > SIZE_MAX / 4)
+  if ((h->n == h->cap && grow_fields(h) != 0) || span > SIZE_MAX / 4)
     return HTTPRESP_E_NOMEM;
-  char *p = space(h, span + 1);
-  if (!p)
+  /* space()'s usual case written out: the newest chunk has room. */
+  hr_chunk *c = h->chunks;
+  char *p;
+  if (c && c->cap - c->used > span) {
+    p = c->data + c->used;
+    c->used += span + 1;
+  } else if ((p = space(h, span + 1)) == NULL) {
     return HTTPRESP_E_NOMEM;
+  }
   memcpy(p, line, span);
   p[nlen] = '\0';
   p[span] = '\0';
