@@ -486,9 +486,8 @@ void hr_framing_init(hr_framing *f) {
   f->chunked = 0;
 }
 
-void hr_framing_field(hr_framing *f, const char *name, size_t nlen,
+void hr_framing_named(hr_framing *f, const char *name, size_t nlen,
                       const char *value) {
-  /* Most fields are settled by their length alone. */
   if (nlen == 17 && name_is(name, "transfer-encoding", 17))
     f->chunked = 1; /* it frames the message; Content-Length is ignored */
   else if (nlen == 14 && !f->bad && name_is(name, "content-length", 14))
