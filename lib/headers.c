@@ -173,9 +173,20 @@ static int bytes_have_break(const unsigned char *p, size_t n) {
   return 0;
 }
 
+/* The same for the 4 bytes at `p`. */
+static int word4_has_low_byte(const unsigned char *p) {
+  const uint32_t ones = 0x01010101u;
+  uint32_t w;
+  memcpy(&w, p, sizeof(w));
+  return ((w - ones * 0x0e) & ~w & ones * 0x80) != 0;
+}
+
 static int has_value_break(const unsigned char *p, size_t n) {
-  if (n < 8)
+  if (n < 4)
     return bytes_have_break(p, n);
+  if (n < 8) /* two words, which may overlap */
+    return (word4_has_low_byte(p) && bytes_have_break(p, 4)) ||
+           (word4_has_low_byte(p + n - 4) && bytes_have_break(p + n - 4, 4));
   /* Values are mostly printable text: eight bytes settle in a few
    * instructions, and only a word with a low byte (HTAB, or worse) is
    * looked at byte by byte.  The last word may overlap the one before. */
@@ -244,7 +255,30 @@ int hr_headers_add_line_n(hr_headers *h, const char *line, size_t len,
   if (scan_value(&value, &vlen) != 0)
     return HTTPRESP_E_BAD_RESPONSE;
   *name_len = nlen;
-  return append(h, line, nlen, value, vlen);
+  if (h->stable)
+    return append(h, line, nlen, value, vlen);
+  /* One copy of the line up to the value's end; the colon and the OWS
+   * before the value stay in the copy, and NULs end name and value. */
+  size_t span = (size_t)(value - line) + vlen;
+  if ((h->n == h->cap && grow_fields(h) != 0) || span > SIZE_MAX / 4)
+    return HTTPRESP_E_NOMEM;
+  /* space()'s usual case written out: the newest chunk has room. */
+  hr_chunk *c = h->chunks;
+  char *p;
+  if (c && c->cap - c->used > span) {
+    p = c->data + c->used;
+    c->used += span + 1;
+  } else if ((p = space(h, span + 1)) == NULL) {
+    return HTTPRESP_E_NOMEM;
+  }
+  memcpy(p, line, span);
+  p[nlen] = '\0';
+  p[span] = '\0';
+  h->v[h->n].name = p;
+  h->v[h->n].value = p + (value - line);
+  h->n++;
+  h->bytes += nlen + vlen;
+  return 0;
 }
 
 const char *hr_headers_get(const hr_headers *h, const char *name) {
@@ -425,14 +459,25 @@ static const char *length_field(const char *v, int64_t *len) {
   return members ? NULL : "malformed response: Content-Length is empty";
 }
 
-/* Whether the field name `name` is `lower` (lower case letters and '-',
- * whose case bit is set already): runs for every field of every response,
- * and stops at the first byte that differs. */
-static int name_is(const char *name, const char *lower) {
-  for (; *lower; name++, lower++)
-    if (((unsigned char)*name | 0x20) != (unsigned char)*lower)
+/* The 8 bytes at `p`, as one word (any byte order: both sides of a
+ * comparison are read alike). */
+static uint64_t word_at(const char *p) {
+  uint64_t w;
+  memcpy(&w, p, sizeof(w));
+  return w;
+}
+
+/* Whether the field name `name`, `n` >= 8 bytes long, is `lower` (as long,
+ * of lower case letters and '-'), compared a word at a time: runs for
+ * every field of every response whose name has one of the lengths asked
+ * about.  Setting 0x20 in every byte folds letters to lower case; no other
+ * tchar becomes a letter or '-' so. */
+static int name_is(const char *name, const char *lower, size_t n) {
+  const uint64_t fold = 0x2020202020202020u;
+  for (size_t i = 0; i + 8 < n; i += 8)
+    if ((word_at(name + i) | fold) != word_at(lower + i))
       return 0;
-  return *name == '\0';
+  return (word_at(name + n - 8) | fold) == word_at(lower + n - 8);
 }
 
 void hr_framing_init(hr_framing *f) {
@@ -441,12 +486,11 @@ void hr_framing_init(hr_framing *f) {
   f->chunked = 0;
 }
 
-void hr_framing_field(hr_framing *f, const char *name, size_t nlen,
+void hr_framing_named(hr_framing *f, const char *name, size_t nlen,
                       const char *value) {
-  /* Most fields are settled by their length alone. */
-  if (nlen == 17 && name_is(name, "transfer-encoding"))
+  if (nlen == 17 && name_is(name, "transfer-encoding", 17))
     f->chunked = 1; /* it frames the message; Content-Length is ignored */
-  else if (nlen == 14 && !f->bad && name_is(name, "content-length"))
+  else if (nlen == 14 && !f->bad && name_is(name, "content-length", 14))
     f->bad = length_field(value, &f->length);
 }
 

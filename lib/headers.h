@@ -103,8 +103,16 @@ typedef struct hr_framing {
 } hr_framing;
 
 void hr_framing_init(hr_framing *f);
-void hr_framing_field(hr_framing *f, const char *name, size_t nlen,
+/* hr_framing_field for a name of a framing field's length. */
+void hr_framing_named(hr_framing *f, const char *name, size_t nlen,
                       const char *value);
+/* Inline: it runs for every field received, and most fields are settled
+ * by their name's length alone (Content-Length 14, Transfer-Encoding 17). */
+static inline void hr_framing_field(hr_framing *f, const char *name,
+                                    size_t nlen, const char *value) {
+  if (nlen == 14 || nlen == 17)
+    hr_framing_named(f, name, nlen, value);
+}
 int hr_framing_verdict(const hr_framing *f, int bodyless, int64_t *length,
                        const char **why);
 

@@ -603,6 +603,19 @@ int hr_url_origin_key(const char *url, char **out) {
 int hr_url_scheme(const char *url, char *buf, size_t buflen) {
   if (!url || !buf || buflen == 0)
     return -1;
+  /* "http:" and "https:" (any case) without a scan: a redirect asks for
+   * its target's scheme and its source's.  '|0x20' folds only the letters
+   * compared; NUL and ':' match none of them. */
+  if ((url[0] | 0x20) == 'h' && (url[1] | 0x20) == 't' &&
+      (url[2] | 0x20) == 't' && (url[3] | 0x20) == 'p') {
+    size_t n = (url[4] | 0x20) == 's' ? 5 : 4;
+    if (url[n] == ':') {
+      if (n >= buflen)
+        return -1;
+      memcpy(buf, n == 5 ? "https" : "http", n + 1);
+      return 0;
+    }
+  }
   /* A scheme that does not fit needs no longer look than buflen + 1. */
   size_t n =
       scheme_len(url, strnlen(url, buflen < SIZE_MAX ? buflen + 1 : buflen));
@@ -617,18 +630,25 @@ int hr_url_scheme(const char *url, char *buf, size_t buflen) {
 int hr_scheme_in_list(const char *scheme, const char *list) {
   if (!scheme || !list || !*scheme)
     return 0;
-  size_t slen = strlen(scheme);
-  const char *p = list;
-  for (;;) {
-    const char *end = strchr(p, ',');
-    size_t n = end ? (size_t)(end - p) : strlen(p);
-    const char *item = p;
-    hr_trim_ows(&item, &n);
-    if (n == slen && hr_strncaseeq(item, scheme, n))
+  /* One pass over the list: asked on every redirect. */
+  for (const char *p = list;;) {
+    while (hr_is_ows((unsigned char)*p))
+      p++;
+    const char *s = scheme;
+    while (*s && hr_tolower(*p) == hr_tolower(*s)) {
+      p++;
+      s++;
+    }
+    const char *q = p;
+    while (hr_is_ows((unsigned char)*q))
+      q++;
+    if (!*s && (*q == ',' || !*q))
       return 1;
-    if (!end)
+    while (*p && *p != ',')
+      p++;
+    if (!*p)
       return 0;
-    p = end + 1;
+    p++;
   }
 }
 
@@ -680,13 +700,14 @@ static size_t plain_authority(const char *url, size_t n) {
   if (i == host)
     return 0;
   if (i < n && url[i] == ':') {
+    /* At most 6 digits are looked at (6 already fail); the count is how
+     * far i went. */
+    size_t start = ++i;
+    size_t end = n - start > 6 ? start + 6 : n;
     unsigned port = 0;
-    size_t digits = 0;
-    for (i++; i < n && url[i] >= '0' && url[i] <= '9' && digits < 6; i++) {
+    for (; i < end && (unsigned)(url[i] - '0') <= 9; i++)
       port = port * 10 + (unsigned)(url[i] - '0');
-      digits++;
-    }
-    if (digits == 0 || digits > 5 || port > 65535)
+    if (i == start || i - start > 5 || port > 65535)
       return 0;
   }
   if (i < n && url[i] != '/' && url[i] != '?' && url[i] != '#')

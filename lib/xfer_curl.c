@@ -54,11 +54,14 @@ static int append_fields(hr_xfer *x, const hr_headers *h, hr_buf *line) {
 static int build_header_list(hr_xfer *x) {
   curl_slist_free_all(x->slist);
   x->slist = NULL;
+  int cache_fields = x->hc == HR_HC_REVALIDATE || x->hc == HR_HC_RESUME ||
+                     x->cur->cache_mode != HTTPRESP_CACHE_MODE_DEFAULT;
+  if (x->cur->headers.n == 0 && !cache_fields && !x->hist.expect_repeated)
+    return 0; /* nothing to send: no list, no line buffer */
   hr_buf line;
   hr_buf_init(&line);
   int rc = append_fields(x, &x->cur->headers, &line);
-  if (!rc && (x->hc == HR_HC_REVALIDATE || x->hc == HR_HC_RESUME ||
-              x->cur->cache_mode != HTTPRESP_CACHE_MODE_DEFAULT)) {
+  if (!rc && cache_fields) {
     hr_headers more;
     hr_headers_init(&more);
     rc = hr_cache_mode_fields(x->cur->cache_mode, &x->cur->headers, &more);

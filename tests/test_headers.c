@@ -605,6 +605,17 @@ Test(headers, content_length_framing_table) {
       /* item 3: Transfer-Encoding overrides, before or after */
       {"Transfer-Encoding: chunked|Content-Length: x", 0, 1},
       {"Content-Length: 5, 6|Transfer-Encoding: chunked", 0, 1},
+      /* names of the same length that differ anywhere are other fields,
+       * in any case the names themselves match */
+      {"TRANSFER-ENCODING: chunked|Content-Length: x", 0, 1},
+      {"Transfer_Encoding: chunked|Content-Length: x", 0, 0},
+      {"Transfer-Encodinh: chunked|Content-Length: x", 0, 0},
+      {"Xransfer-Encoding: chunked|Content-Length: x", 0, 0},
+      {"Content_Length: x", 0, 1},
+      {"Content-Lengtx: x", 0, 1},
+      {"Dontent-Length: x", 0, 1},
+      {"Content-Lengthh: x", 0, 1},
+      {"cONTENT-lENGTH: x", 0, 0},
       /* item 1: HEAD, 204 and 304 end at the empty line */
       {"Content-Length: 5, 6", 1, 1},
       {"Content-Length: abc", 1, 1},

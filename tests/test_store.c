@@ -1467,6 +1467,29 @@ Test(origin_state, local_backend_get_and_raise) {
   o.vt->destroy(o.impl);
 }
 
+/* `any` (read without the lock before every request) follows what is
+ * remembered: a raise that adds nothing leaves it off, forgetting the last
+ * origin turns it off again. */
+Test(origin_state, local_backend_any_follows_raise_and_forget) {
+  hr_origins o;
+  cr_assert_eq(hr_origins_new_local(&o), 0);
+  const int64_t now = 1000000;
+  cr_expect_eq(o.vt->raise(o.impl, "http://a:80", now, 0, 429), 0);
+  cr_expect_eq(o.vt->any(o.impl), 0, "a delay of 0 remembers nothing");
+  cr_expect_eq(o.vt->raise(o.impl, "http://a:80", now, 5000, 429), 0);
+  cr_expect_eq(o.vt->raise(o.impl, "http://b:80", now, 5000, 503), 0);
+  cr_expect_neq(o.vt->any(o.impl), 0);
+  o.vt->forget(o.impl, "http://a:80");
+  cr_expect_neq(o.vt->any(o.impl), 0, "b is still remembered");
+  o.vt->forget(o.impl, "http://b:80");
+  cr_expect_eq(o.vt->any(o.impl), 0);
+  cr_expect_eq(o.vt->raise(o.impl, "http://c:80", now, 5000, 429), 0);
+  cr_expect_neq(o.vt->any(o.impl), 0);
+  o.vt->forget(o.impl, NULL);
+  cr_expect_eq(o.vt->any(o.impl), 0, "forgetting every origin");
+  o.vt->destroy(o.impl);
+}
+
 /* RFC 9111 §4.1 on every backend: the variants of one URL are kept side by
  * side, at most HR_VARIANTS_MAX, the least recently used going first; a 304
  * refreshes the variant it validated; an unsafe method removes them all. */

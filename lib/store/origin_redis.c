@@ -150,6 +150,7 @@ static void replay(rorigins *ro, redisContext *ctx, int64_t now) {
   size_t n = p->nquiet;
   p->quiet = NULL;
   p->nquiet = p->quiet_cap = 0;
+  atomic_store_explicit(&p->any, 0, memory_order_release);
   pthread_mutex_unlock(&p->quiet_lock);
   size_t i = 0;
   for (; i < n; i++) {

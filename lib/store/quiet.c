@@ -19,10 +19,7 @@ static void prune(hr_quiet *c, int64_t now) {
 }
 
 int hr_quiet_any(hr_quiet *c) {
-  pthread_mutex_lock(&c->quiet_lock);
-  int any = c->nquiet > 0;
-  pthread_mutex_unlock(&c->quiet_lock);
-  return any;
+  return atomic_load_explicit(&c->any, memory_order_acquire);
 }
 
 int64_t hr_quiet_get(hr_quiet *c, const char *origin_key, int64_t now) {
@@ -80,6 +77,7 @@ int hr_quiet_set(hr_quiet *c, const char *origin_key, int64_t now,
   c->quiet[c->nquiet].not_before_ms = not_before;
   c->nquiet++;
 out:
+  atomic_store_explicit(&c->any, c->nquiet > 0, memory_order_release);
   pthread_mutex_unlock(&c->quiet_lock);
   return rc;
 }
@@ -96,6 +94,7 @@ size_t hr_quiet_forget(hr_quiet *c, const char *origin_key) {
     free(c->quiet[i].origin);
     c->quiet[i] = c->quiet[--c->nquiet];
   }
+  atomic_store_explicit(&c->any, c->nquiet > 0, memory_order_release);
   pthread_mutex_unlock(&c->quiet_lock);
   return found;
 }
@@ -106,6 +105,7 @@ int hr_quiet_new(hr_quiet **out) {
     free(c);
     return HTTPRESP_E_NOMEM;
   }
+  atomic_init(&c->any, 0);
   *out = c;
   return 0;
 }

@@ -5,6 +5,7 @@
 #define HR_QUIET_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,9 @@ typedef struct hr_quiet {
   hr_quiet_entry *quiet;
   size_t nquiet;
   size_t quiet_cap;
+  /* nquiet > 0, stored under the lock: hr_quiet_any, asked before every
+   * request, reads it without taking the lock. */
+  atomic_int any;
 } hr_quiet;
 
 int hr_quiet_new(hr_quiet **out);
