@@ -41,7 +41,7 @@ void hr_xfer_abort(hr_xfer *x, int code, const char *msg) {
   if (x->abort_code)
     return;
   x->abort_code = code;
-  snprintf(x->abort_msg, sizeof(x->abort_msg), "%s", msg);
+  x->abort_msg = msg;
 }
 
 /* ---- receiving ---------------------------------------------------------- */
@@ -313,11 +313,8 @@ static void end_of_block(hr_xfer *x) {
   size_t max = x->client->policy.max_body;
   if (!x->abort_code && x->deliver_body && !x->cur->sink && length >= 0 &&
       (uint64_t)length > (uint64_t)max) {
-    char msg[96];
-    snprintf(msg, sizeof(msg),
-             "Content-Length %lld exceeds the body limit of %zu bytes",
-             (long long)length, max);
-    hr_xfer_abort(x, HTTPRESP_E_BODY_TOO_LARGE, msg);
+    hr_xfer_abort(x, HTTPRESP_E_BODY_TOO_LARGE, NULL);
+    x->abort_length = length; /* aborted() writes the message */
   }
 }
 
@@ -497,6 +494,16 @@ static hr_xfer_state fail(hr_xfer *x, int code, const char *msg) {
   return HR_XS_DONE;
 }
 
+/* Fails with `code` and the message hr_xfer_abort recorded. */
+static hr_xfer_state aborted(hr_xfer *x, int code) {
+  if (x->abort_msg)
+    return fail(x, code, x->abort_msg);
+  hr_response_fail(x->resp, code,
+                   "Content-Length %lld exceeds the body limit of %zu bytes",
+                   (long long)x->abort_length, x->client->policy.max_body);
+  return HR_XS_DONE;
+}
+
 /* The next hop sends `next` (owned from now on). */
 static void set_cur(hr_xfer *x, httpresp_request *next) {
   httpresp_request_free(x->cur_own);
@@ -514,7 +521,7 @@ static hr_xfer_state serve_stored(hr_xfer *x) {
   x->rx = HR_RX_FINAL;
   decide_at_headers(x);
   if (x->abort_code)
-    return fail(x, x->abort_code, x->abort_msg);
+    return aborted(x, x->abort_code);
   return HR_XS_HOP_DONE;
 }
 
@@ -823,9 +830,10 @@ static hr_xfer_state arm_at(hr_xfer *x, int64_t now) {
   reset_receive_state(x);
   int rc = hr_xfer_arm_handle(x);
   if (rc)
-    return fail(x, rc, x->abort_code ? x->abort_msg
-                       : rc == HTTPRESP_E_NOMEM ? "out of memory"
-                                                : "libcurl refused an option");
+    return x->abort_code ? aborted(x, rc)
+                         : fail(x, rc, rc == HTTPRESP_E_NOMEM
+                                           ? "out of memory"
+                                           : "libcurl refused an option");
   x->attempts++;
   x->resp->attempts = x->attempts;
   x->request_ms = now;
@@ -844,7 +852,6 @@ int hr_xfer_init(hr_xfer *x, httpresp_client *c, CURL *easy,
   hr_framing_init(&x->framing);
   hr_history_init(&x->hist);
   hr_decision_init(&x->dec);
-  x->abort_msg[0] = '\0';
   x->errbuf[0] = '\0';
   hr_buf_init(&x->sink_copy);
   int rc = hr_response_new(&x->resp);
@@ -1303,7 +1310,7 @@ static hr_xfer_state transfer_ended(hr_xfer *x, CURLcode rc) {
     record(x, HTTPRESP_DECISION_STOP);
     if (final_seen(x))
       keep_final(x);
-    return fail(x, x->abort_code, x->abort_msg);
+    return aborted(x, x->abort_code);
   }
   if (rc == CURLE_WRITE_ERROR && x->discard_abort)
     rc = CURLE_OK; /* we dropped an unwanted body on purpose */

@@ -97,6 +97,11 @@ typedef struct hr_xfer {
   unsigned interim;
   size_t header_bytes;
   int abort_code;
+  /* Its message: static text (hr_xfer_abort keeps the pointer), or NULL
+   * for "Content-Length abort_length exceeds the body limit", which only
+   * the failure formats. */
+  const char *abort_msg;
+  int64_t abort_length;
   int deliver_body;
   int stale_stands_in; /* the origin failed: the stored entry will answer */
   int resuming;        /* a 206 completes the stored part: the answer is
@@ -135,7 +140,6 @@ typedef struct hr_xfer {
    * (HR_XFER_HEAD) and initialises these itself. */
   hr_history hist;
   hr_decision dec;
-  char abort_msg[200];
   char errbuf[CURL_ERROR_SIZE];
 } hr_xfer;
 
@@ -159,7 +163,9 @@ httpresp_response *hr_xfer_take_response(hr_xfer *x);
 
 /* ---- shared with xfer_curl.c -------------------------------------------- */
 
-/* Records the first error of the transfer (the callbacks' way to stop). */
+/* Records the first error of the transfer (the callbacks' way to stop).
+ * `msg` is kept as a pointer, not copied: static text, or text that lives
+ * as long as the transfer. */
 void hr_xfer_abort(hr_xfer *x, int code, const char *msg);
 /* libcurl's header and body callbacks (CURLOPT_HEADERFUNCTION,
  * CURLOPT_WRITEFUNCTION), `ud` the hr_xfer. */
