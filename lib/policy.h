@@ -86,13 +86,18 @@ typedef struct hr_decision {
   int skip_cache;            /* REPEAT without consulting the cache */
   int target_normal;         /* FOLLOW: next_req's URL is in the normal form the
                                 history keeps (hr_history_visit_normal takes it) */
-  /* Why: set for STOP (the error message), RETRY and REPEAT; last, so
-   * that starting a decision clears only the fields before it. */
-  char msg[256];
+  /* Why, for STOP only (the error message; built only then, as most
+   * decisions are not STOP): static text or msg_own.  "" otherwise. */
+  const char *msg;
+  char *msg_own;
 } hr_decision;
 
 void hr_decision_init(hr_decision *d);
 void hr_decision_free(hr_decision *d);
+/* Makes `d` a STOP with `code` and the message `fmt` formats (kept as it
+ * is, not copied, when it has no conversion). */
+void hr_decision_stop(hr_decision *d, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* The settings a request runs under: the client's `client`, with the
  * overrides `req` carries (its deadline, redirect limit, retry count and

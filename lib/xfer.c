@@ -230,8 +230,6 @@ static void decide_at_headers(hr_xfer *x) {
     rc = hr_request_copy(&x->dec.next_req, x->cur);
     x->dec.next = HR_NEXT_REPEAT;
     x->dec.skip_cache = 1;
-    snprintf(x->dec.msg, sizeof(x->dec.msg),
-             "%d does not complete the stored part: fetch it whole", x->status);
   }
   if (rc) {
     hr_xfer_abort(x, rc, httpresp_strerror(rc));
@@ -784,8 +782,11 @@ static hr_xfer_state keep_quiet(hr_xfer *x, int64_t now, const char *known) {
   if (d.next == HR_NEXT_DELIVER)
     return HR_XS_RUN;
   x->resp->retry_after_ms = d.retry_after_ms;
-  if (d.next == HR_NEXT_STOP)
-    return fail(x, d.error, d.msg);
+  if (d.next == HR_NEXT_STOP) {
+    hr_xfer_state st = fail(x, d.error, d.msg);
+    hr_decision_free(&d);
+    return st;
+  }
   hr_xfer_state next =
       plan_wait(x, HTTPRESP_WAIT_ORIGIN_QUIET, now, d.wait_ms);
   if (next == HR_XS_ARM) { /* the wait callback said: send now */
