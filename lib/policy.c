@@ -13,9 +13,10 @@
 static int history_add(hr_history *h, const char *method, const char *url);
 
 void hr_history_init(hr_history *h) {
-  h->v = h->inline_v;
+  h->v = NULL;
+  h->room = NULL;
   h->n = 0;
-  h->cap = HR_HISTORY_INLINE;
+  h->cap = 0;
   h->text_used = 0;
   h->redirects = h->retries = h->cookie_epoch = 0;
   h->expect_repeated = 0;
@@ -25,8 +26,9 @@ void hr_history_free(hr_history *h) {
   for (size_t i = 0; i < h->n; i++)
     if (h->v[i].own)
       free(h->v[i].method); /* the URL shares its allocation */
-  if (h->v != h->inline_v)
+  if (h->room && h->v != h->room->v)
     free(h->v);
+  free(h->room);
   hr_history_init(h);
 }
 
@@ -49,16 +51,24 @@ int hr_history_visit_normal(hr_history *h, const char *method,
 }
 
 static int history_add(hr_history *h, const char *method, const char *url) {
+  if (!h->room) {
+    h->room = malloc(sizeof(*h->room));
+    if (!h->room)
+      return HTTPRESP_E_NOMEM;
+    h->v = h->room->v;
+    h->cap = HR_HISTORY_INLINE;
+    h->text_used = 0;
+  }
   if (h->n == h->cap) {
     void *v = h->v;
-    if (hr_grow_inline(&v, &h->cap, h->inline_v, sizeof(hr_visit)) != 0)
+    if (hr_grow_inline(&v, &h->cap, h->room->v, sizeof(hr_visit)) != 0)
       return HTTPRESP_E_NOMEM;
     h->v = v;
   }
   size_t mlen = strlen(method), ulen = strcspn(url, "#");
   size_t need = mlen + ulen + 2;
   int own = need > HR_HISTORY_TEXT - h->text_used;
-  char *m = own ? malloc(need) : h->text + h->text_used;
+  char *m = own ? malloc(need) : h->room->text + h->text_used;
   if (!m)
     return HTTPRESP_E_NOMEM;
   if (!own)

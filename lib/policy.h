@@ -20,17 +20,22 @@ typedef struct hr_visit {
   int own;      /* the strings are an allocation of their own */
 } hr_visit;
 
-/* The first visits of a chain (most chains) live inside the history, so
- * recording them allocates nothing.  Not to be copied by value. */
+/* The first visits of a chain (most chains) and their strings share one
+ * block, allocated at the first visit: most requests take no redirect and
+ * never record one.  Not to be copied by value. */
 #define HR_HISTORY_INLINE 4
 #define HR_HISTORY_TEXT 256
 
+typedef struct hr_history_room {
+  hr_visit v[HR_HISTORY_INLINE];
+  char text[HR_HISTORY_TEXT];
+} hr_history_room;
+
 typedef struct hr_history {
-  hr_visit *v; /* inline_v until more are needed */
+  hr_visit *v; /* room->v until more are needed; NULL before any visit */
   size_t n;
   size_t cap;
-  hr_visit inline_v[HR_HISTORY_INLINE];
-  char text[HR_HISTORY_TEXT];
+  hr_history_room *room; /* NULL before the first visit */
   size_t text_used;
   unsigned redirects;    /* redirects followed so far */
   unsigned retries;      /* repeats of the current hop after 429/503/413 */
