@@ -99,18 +99,26 @@ struct httpresp_response {
   int64_t retry_after_ms;
   httpresp_retry_stop retry_stop;
   httpresp_cache_status cache_status;
-  const char *cache_reason; /* static string, or cache_reason_buf */
-  char cache_reason_buf[96]; /* a reason with its system error */
+  const char *cache_reason; /* static string, or cache_reason_own */
+  char *cache_reason_own;    /* a reason with its system error (rare) */
   int64_t resumed_from;      /* stored bytes a resumed body began with, or -1 */
-  /* The hops' strings while they fit, so that most chains allocate
-   * nothing for them; last, as hr_response_new leaves it unset. */
-  char room[256];
+  /* The hops' strings while they fit (HR_RESPONSE_ROOM bytes, allocated
+   * at the first hop recorded), so that most chains allocate once for
+   * them. */
+  char *room;
 };
+
+#define HR_RESPONSE_ROOM 256
 
 int hr_response_new(httpresp_response **out);
 /* Records a hop; returns 0 or HTTPRESP_E_NOMEM. */
 int hr_response_add_hop(httpresp_response *r, int status, const char *method,
                         const char *url, httpresp_decision d);
+/* Sets the cache reason to the text `fmt` formats (up to 127 bytes, kept
+ * in an allocation of the response's); out of memory the reason set
+ * before stays. */
+void hr_response_set_cache_reason(httpresp_response *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Sets the final URL (shared with the last hop's record when equal). */
 int hr_response_set_url(httpresp_response *r, const char *url);
 /* Makes the frozen entry `s` the answer's fields, as served at `now_ms`

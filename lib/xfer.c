@@ -1090,9 +1090,7 @@ static void update_cache(hr_xfer *x) {
     char msg[64];
     if (strerror_r(sys_err, msg, sizeof(msg)) != 0)
       snprintf(msg, sizeof(msg), "error %d", sys_err);
-    snprintf(x->resp->cache_reason_buf, sizeof(x->resp->cache_reason_buf),
-             "%s: %s", why, msg);
-    x->resp->cache_reason = x->resp->cache_reason_buf;
+    hr_response_set_cache_reason(x->resp, "%s: %s", why, msg);
   }
 }
 
@@ -1156,9 +1154,7 @@ static hr_xfer_state deliver_revalidated(hr_xfer *x) {
  * flagged stale with how the origin failed. */
 static hr_xfer_state serve_stale(hr_xfer *x) {
   httpresp_response *r = x->resp;
-  char why[32] = "origin-unreachable";
-  if (x->stale_stands_in)
-    snprintf(why, sizeof(why), "origin-error: %d", x->status);
+  int status = x->stale_stands_in ? x->status : 0; /* 0: unreachable */
   if (record(x, HTTPRESP_DECISION_STALE) != 0)
     return HR_XS_DONE;
   /* The failure is not the answer: what the transfer reported goes. */
@@ -1167,8 +1163,9 @@ static hr_xfer_state serve_stale(hr_xfer *x) {
   hr_decision_init(&x->dec);
   hr_xfer_state next = serve_stored(x);
   r->cache_status = HTTPRESP_CACHE_STALE;
-  snprintf(r->cache_reason_buf, sizeof(r->cache_reason_buf), "%s", why);
-  r->cache_reason = r->cache_reason_buf;
+  r->cache_reason = status ? "origin-error" : "origin-unreachable";
+  if (status)
+    hr_response_set_cache_reason(r, "origin-error: %d", status);
   return next;
 }
 
