@@ -103,14 +103,21 @@ struct httpresp_response {
   char *cache_reason_own;    /* a reason with its system error (rare) */
   int64_t resumed_from;      /* stored bytes a resumed body began with, or -1 */
   /* The hops' strings while they fit (HR_RESPONSE_ROOM bytes, allocated
-   * at the first hop recorded), so that most chains allocate once for
-   * them. */
+   * at the first hop that does not fit `first`), so that most chains
+   * allocate once for them. */
   char *room;
+  /* Room for the first hop's strings in the response's own allocation,
+   * sized by hr_response_new (0 once a hop took it): a request without a
+   * redirect allocates nothing for them. */
+  size_t first_cap;
+  char first[];
 };
 
 #define HR_RESPONSE_ROOM 256
 
-int hr_response_new(httpresp_response **out);
+/* A response with room for `first` bytes of hop strings in its own
+ * allocation (the first hop's method and URL with their NULs). */
+int hr_response_new(httpresp_response **out, size_t first);
 /* Records a hop; returns 0 or HTTPRESP_E_NOMEM. */
 int hr_response_add_hop(httpresp_response *r, int status, const char *method,
                         const char *url, httpresp_decision d);

@@ -2,6 +2,7 @@
 /* The response object: final answer, hop history and outcome. */
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,11 +10,14 @@
 #include "cache/rules.h"
 #include "objects.h"
 
-int hr_response_new(httpresp_response **out) {
-  httpresp_response *r = malloc(sizeof(*r));
+int hr_response_new(httpresp_response **out, size_t first) {
+  if (first > SIZE_MAX - sizeof(httpresp_response))
+    return HTTPRESP_E_NOMEM;
+  httpresp_response *r = malloc(sizeof(*r) + first);
   if (!r)
     return HTTPRESP_E_NOMEM;
   memset(r, 0, sizeof(*r));
+  r->first_cap = first;
   hr_headers_init(&r->headers);
   hr_buf_init(&r->body);
   r->hops = r->hop0;
@@ -56,6 +60,14 @@ int hr_response_add_hop(httpresp_response *r, int status, const char *method,
   h->decision = d;
   size_t mlen = strlen(method), ulen = strlen(url);
   size_t need = mlen + ulen + 2; /* no overflow: both strings are in memory */
+  if (need <= r->first_cap) {
+    h->owned = 0;
+    h->method = r->first;
+    r->first_cap = 0;
+    h->url = hr_put_pair(h->method, method, mlen, url, ulen);
+    r->nhops++;
+    return 0;
+  }
   if (!r->room && need <= HR_RESPONSE_ROOM)
     r->room = malloc(HR_RESPONSE_ROOM); /* without it: owned, as below */
   h->owned = !r->room || need > HR_RESPONSE_ROOM - r->room_used;

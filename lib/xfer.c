@@ -855,7 +855,10 @@ int hr_xfer_init(hr_xfer *x, httpresp_client *c, CURL *easy,
   hr_decision_init(&x->dec);
   x->errbuf[0] = '\0';
   hr_buf_init(&x->sink_copy);
-  int rc = hr_response_new(&x->resp);
+  /* The first hop is the request as given (a repeat or a stored answer
+   * keeps its method and URL): room for its strings. */
+  int rc =
+      hr_response_new(&x->resp, strlen(req->method) + strlen(req->url) + 2);
   x->orig = req;
   if (!rc && copy) {
     rc = hr_request_copy(&x->orig_own, req);
