@@ -173,7 +173,7 @@ static void deliver_stored_part(hr_xfer *x) {
       hr_xfer_abort(x, HTTPRESP_E_ABORTED, "the body sink refused the data");
     return;
   }
-  if (e->body_len > x->policy.max_body) {
+  if (e->body_len > x->client->policy.max_body) {
     hr_xfer_abort(x, HTTPRESP_E_BODY_TOO_LARGE,
                   "response body exceeds the size limit");
     return;
@@ -202,9 +202,11 @@ static void decide_at_headers(hr_xfer *x) {
   }
   if (x->set_cookie)
     x->hist.cookie_epoch++;
+  hr_policy pol; /* the client's settings as they are now, with overrides */
+  hr_policy_effective(&c->policy, x->orig, &pol);
   hr_policy_input in;
   memset(&in, 0, sizeof(in));
-  in.policy = &x->policy;
+  in.policy = &pol;
   in.orig = x->orig;
   in.cur = x->cur;
   in.history = &x->hist;
@@ -217,8 +219,8 @@ static void decide_at_headers(hr_xfer *x) {
   in.location_malformed = x->bad_location;
   if (x->hc != HR_HC_SERVED)
     x->response_ms = in.now_ms;
-  if (x->policy.backoff_base_ms > 0)
-    in.random_ms = hr_client_random(c, x->policy.backoff_cap_ms);
+  if (pol.backoff_base_ms > 0)
+    in.random_ms = hr_client_random(c, pol.backoff_cap_ms);
   hr_decision_free(&x->dec);
   hr_decision_init(&x->dec);
   int rc = hr_policy_decide(&in, &x->dec);
@@ -354,7 +356,7 @@ static size_t unfold(hr_xfer *x, const char *buf, size_t len) {
 size_t hr_xfer_header_cb(char *buf, size_t size, size_t n, void *ud) {
   hr_xfer *x = ud;
   size_t len = size * n;
-  const hr_policy *p = &x->policy;
+  const hr_policy *p = &x->client->policy;
   if (x->abort_code)
     return 0;
   x->header_bytes += len;
@@ -457,8 +459,8 @@ size_t hr_xfer_write_cb(char *data, size_t size, size_t n, void *ud) {
     }
     return len;
   }
-  if (len > x->policy.max_body ||
-      x->resp->body.len > x->policy.max_body - len) {
+  size_t max = x->client->policy.max_body;
+  if (len > max || x->resp->body.len > max - len) {
     hr_xfer_abort(x, HTTPRESP_E_BODY_TOO_LARGE,
                "response body exceeds the size limit");
     return 0;
@@ -752,7 +754,7 @@ static hr_xfer_state plan_wait(hr_xfer *x, httpresp_wait_reason why,
  * NULL. */
 static hr_xfer_state keep_quiet(hr_xfer *x, int64_t now, const char *known) {
   httpresp_client *c = x->client;
-  const hr_policy *p = &x->policy;
+  const hr_policy *p = &c->policy;
   /* With nothing remembered (the usual case) an http(s) URL, whose origin
    * always parses, needs no lookup: parsing it for the key was the largest
    * part of arming a hop. */
@@ -776,9 +778,11 @@ static hr_xfer_state keep_quiet(hr_xfer *x, int64_t now, const char *known) {
   }
   int64_t nb = o->vt->get(o->impl, known ? known : key, now);
   free(key);
+  hr_policy pol; /* with the request's maximum wait and deadline */
+  hr_policy_effective(p, x->orig, &pol);
   hr_decision d;
   hr_decision_init(&d);
-  hr_quiet_decide(p, nb, now, x->start_ms, &d);
+  hr_quiet_decide(&pol, nb, now, x->start_ms, &d);
   if (d.next == HR_NEXT_DELIVER)
     return HR_XS_RUN;
   x->resp->retry_after_ms = d.retry_after_ms;
@@ -805,7 +809,8 @@ static char *hint_quiet(hr_xfer *x) {
   if (!o->vt->prefetch || !x->client->cache || x->quiet_waived)
     return NULL;
   char *key;
-  if (hr_quiet_key(x->policy.quiet_scope, x->cur->url, &key) != 0 || !key)
+  if (hr_quiet_key(x->client->policy.quiet_scope, x->cur->url, &key) != 0 ||
+      !key)
     return NULL;
   o->vt->prefetch(o->impl, key);
   return key;
@@ -814,8 +819,8 @@ static char *hint_quiet(hr_xfer *x) {
 /* Arms the handle for the current hop at `now` (HR_XS_RUN), or says what
  * comes instead: the cache's answer, a wait, the end. */
 static hr_xfer_state arm_at(hr_xfer *x, int64_t now) {
-  const hr_policy *p = &x->policy;
-  if (p->deadline_ms > 0 && now >= hr_sat_add(x->start_ms, p->deadline_ms))
+  int64_t deadline = hr_xfer_deadline(x);
+  if (deadline > 0 && now >= hr_sat_add(x->start_ms, deadline))
     return fail(x, HTTPRESP_E_DEADLINE, "the request's deadline passed");
   const hr_origins *o = x->client->origins;
   char *hinted = hint_quiet(x);
@@ -848,7 +853,6 @@ int hr_xfer_init(hr_xfer *x, httpresp_client *c, CURL *easy,
   memset(x, 0, HR_XFER_HEAD); /* the large members are set up below */
   x->client = c;
   x->easy = easy;
-  hr_policy_effective(&c->policy, req, &x->policy);
   hr_headers_init(&x->hdrs);
   hr_framing_init(&x->framing);
   hr_history_init(&x->hist);
@@ -973,7 +977,7 @@ static hr_xfer_state follow(hr_xfer *x) {
      * hop really goes (fail closed: sensitive fields it added are dropped
      * too unless that is the caller's origin or they are on the keep
      * list). */
-    if (moved && hr_redirect_origin_rules(&x->policy, x->orig, next,
+    if (moved && hr_redirect_origin_rules(&x->client->policy, x->orig, next,
                                           &x->dec.cross_origin) != 0)
       return fail(x, HTTPRESP_E_NOMEM, "out of memory");
   }
@@ -1003,7 +1007,7 @@ static void remember_quiet(hr_xfer *x) {
   if (x->dec.quiet_until_ms <= 0)
     return;
   char *key;
-  if (hr_quiet_key(x->policy.quiet_scope, x->cur->url, &key) != 0 || !key)
+  if (hr_quiet_key(x->client->policy.quiet_scope, x->cur->url, &key) != 0 || !key)
     return;
   const hr_origins *o = x->client->origins;
   int64_t now = hr_client_now(x->client);

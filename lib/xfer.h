@@ -62,11 +62,11 @@ typedef enum hr_hop_cache {
 #define HR_ARMED_LIST 32u    /* a header list of ours is set */
 
 typedef struct hr_xfer {
+  /* Its settings are read here, in place, when they are used (no copy):
+   * with the overrides of `orig` (hr_policy_effective, hr_xfer_deadline),
+   * what every rule of this request reads. */
   httpresp_client *client;
   CURL *easy;
-  /* The client's settings with the request's overrides
-   * (hr_policy_effective), what every rule of this request reads. */
-  hr_policy policy;
   /* The caller's request: borrowed by the blocking driver (it outlives the
    * call), a copy owned in orig_own for the multi driver. */
   const httpresp_request *orig;
@@ -144,6 +144,13 @@ typedef struct hr_xfer {
 } hr_xfer;
 
 #define HR_XFER_HEAD offsetof(hr_xfer, hist)
+
+/* The request's deadline in ms from its start: its own, else its client's
+ * (0: none). */
+static inline int64_t hr_xfer_deadline(const hr_xfer *x) {
+  return x->orig->deadline_ms >= 0 ? x->orig->deadline_ms
+                                   : x->client->policy.deadline_ms;
+}
 
 /* Prepares `x` for `req` over `easy`.  With `copy` the request is copied
  * (the caller may free it at once); without, it must outlive `x`. */
