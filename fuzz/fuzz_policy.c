@@ -179,7 +179,9 @@ static void check_retry(const hr_policy_input *in, const hr_decision *d) {
 }
 
 static void check_decision(const hr_policy_input *in, const hr_decision *d) {
-  FUZZ_CHECK(memchr(d->msg, '\0', sizeof(d->msg)) != NULL);
+  /* the message is built for a STOP only */
+  FUZZ_CHECK(d->msg != NULL);
+  FUZZ_CHECK(d->next == HR_NEXT_STOP || (d->msg[0] == '\0' && !d->msg_own));
   FUZZ_CHECK(d->retry_after_ms == -1 ||
              (d->retry_after_ms >= 0 && d->retry_after_ms <= HR_DELAY_MAX_MS));
   switch (d->next) {

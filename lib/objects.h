@@ -99,18 +99,33 @@ struct httpresp_response {
   int64_t retry_after_ms;
   httpresp_retry_stop retry_stop;
   httpresp_cache_status cache_status;
-  const char *cache_reason; /* static string, or cache_reason_buf */
-  char cache_reason_buf[96]; /* a reason with its system error */
+  const char *cache_reason; /* static string, or cache_reason_own */
+  char *cache_reason_own;    /* a reason with its system error (rare) */
   int64_t resumed_from;      /* stored bytes a resumed body began with, or -1 */
-  /* The hops' strings while they fit, so that most chains allocate
-   * nothing for them; last, as hr_response_new leaves it unset. */
-  char room[256];
+  /* The hops' strings while they fit (HR_RESPONSE_ROOM bytes, allocated
+   * at the first hop that does not fit `first`), so that most chains
+   * allocate once for them. */
+  char *room;
+  /* Room for the first hop's strings in the response's own allocation,
+   * sized by hr_response_new (0 once a hop took it): a request without a
+   * redirect allocates nothing for them. */
+  size_t first_cap;
+  char first[];
 };
 
-int hr_response_new(httpresp_response **out);
+#define HR_RESPONSE_ROOM 256
+
+/* A response with room for `first` bytes of hop strings in its own
+ * allocation (the first hop's method and URL with their NULs). */
+int hr_response_new(httpresp_response **out, size_t first);
 /* Records a hop; returns 0 or HTTPRESP_E_NOMEM. */
 int hr_response_add_hop(httpresp_response *r, int status, const char *method,
                         const char *url, httpresp_decision d);
+/* Sets the cache reason to the text `fmt` formats (up to 127 bytes, kept
+ * in an allocation of the response's); out of memory the reason set
+ * before stays. */
+void hr_response_set_cache_reason(httpresp_response *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Sets the final URL (shared with the last hop's record when equal). */
 int hr_response_set_url(httpresp_response *r, const char *url);
 /* Makes the frozen entry `s` the answer's fields, as served at `now_ms`

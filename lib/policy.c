@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The policy core's entry point: one decision per final response. */
 #include <limits.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,9 +13,10 @@
 static int history_add(hr_history *h, const char *method, const char *url);
 
 void hr_history_init(hr_history *h) {
-  h->v = h->inline_v;
+  h->v = NULL;
+  h->room = NULL;
   h->n = 0;
-  h->cap = HR_HISTORY_INLINE;
+  h->cap = 0;
   h->text_used = 0;
   h->redirects = h->retries = h->cookie_epoch = 0;
   h->expect_repeated = 0;
@@ -24,8 +26,9 @@ void hr_history_free(hr_history *h) {
   for (size_t i = 0; i < h->n; i++)
     if (h->v[i].own)
       free(h->v[i].method); /* the URL shares its allocation */
-  if (h->v != h->inline_v)
+  if (h->room && h->v != h->room->v)
     free(h->v);
+  free(h->room);
   hr_history_init(h);
 }
 
@@ -48,16 +51,24 @@ int hr_history_visit_normal(hr_history *h, const char *method,
 }
 
 static int history_add(hr_history *h, const char *method, const char *url) {
+  if (!h->room) {
+    h->room = malloc(sizeof(*h->room));
+    if (!h->room)
+      return HTTPRESP_E_NOMEM;
+    h->v = h->room->v;
+    h->cap = HR_HISTORY_INLINE;
+    h->text_used = 0;
+  }
   if (h->n == h->cap) {
     void *v = h->v;
-    if (hr_grow_inline(&v, &h->cap, h->inline_v, sizeof(hr_visit)) != 0)
+    if (hr_grow_inline(&v, &h->cap, h->room->v, sizeof(hr_visit)) != 0)
       return HTTPRESP_E_NOMEM;
     h->v = v;
   }
   size_t mlen = strlen(method), ulen = strcspn(url, "#");
   size_t need = mlen + ulen + 2;
   int own = need > HR_HISTORY_TEXT - h->text_used;
-  char *m = own ? malloc(need) : h->text + h->text_used;
+  char *m = own ? malloc(need) : h->room->text + h->text_used;
   if (!m)
     return HTTPRESP_E_NOMEM;
   if (!own)
@@ -71,14 +82,34 @@ static int history_add(hr_history *h, const char *method, const char *url) {
 }
 
 void hr_decision_init(hr_decision *d) {
-  memset(d, 0, offsetof(hr_decision, msg));
-  d->msg[0] = '\0';
+  memset(d, 0, sizeof(*d));
+  d->msg = "";
   d->retry_after_ms = -1;
 }
 
 void hr_decision_free(hr_decision *d) {
   httpresp_request_free(d->next_req);
   d->next_req = NULL;
+  free(d->msg_own);
+  d->msg_own = NULL;
+  d->msg = "";
+}
+
+void hr_decision_stop(hr_decision *d, int code, const char *fmt, ...) {
+  d->next = HR_NEXT_STOP;
+  d->error = code;
+  free(d->msg_own);
+  d->msg_own = NULL;
+  d->msg = fmt;
+  if (!strchr(fmt, '%'))
+    return;
+  char buf[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof(buf), fmt, ap);
+  va_end(ap);
+  d->msg_own = hr_strdup(buf);
+  d->msg = d->msg_own ? d->msg_own : httpresp_strerror(code);
 }
 
 void hr_policy_effective(const hr_policy *client, const httpresp_request *req,
@@ -117,7 +148,6 @@ static int expect_repeat(const hr_policy_input *in, hr_decision *d) {
   hr_headers_remove(&d->next_req->headers, "Expect");
   d->next = HR_NEXT_REPEAT;
   d->suppress_expect = 1;
-  strcpy(d->msg, "417: repeat without Expect");
   return 0;
 }
 
@@ -129,7 +159,6 @@ static int revalidation(const hr_policy_input *in, hr_decision *d) {
   if (sel != HR_304_NONE) {
     d->next = HR_NEXT_DELIVER;
     d->revalidated = (int)sel;
-    strcpy(d->msg, "304: stored response revalidated");
     return 0;
   }
   /* The cache's conditionals went out with the hop, not in its request:
@@ -139,7 +168,6 @@ static int revalidation(const hr_policy_input *in, hr_decision *d) {
     return rc;
   d->next = HR_NEXT_REPEAT;
   d->skip_cache = 1;
-  strcpy(d->msg, "304 selects no stored response: repeat unconditionally");
   return 0;
 }
 

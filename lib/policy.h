@@ -20,17 +20,22 @@ typedef struct hr_visit {
   int own;      /* the strings are an allocation of their own */
 } hr_visit;
 
-/* The first visits of a chain (most chains) live inside the history, so
- * recording them allocates nothing.  Not to be copied by value. */
+/* The first visits of a chain (most chains) and their strings share one
+ * block, allocated at the first visit: most requests take no redirect and
+ * never record one.  Not to be copied by value. */
 #define HR_HISTORY_INLINE 4
 #define HR_HISTORY_TEXT 256
 
+typedef struct hr_history_room {
+  hr_visit v[HR_HISTORY_INLINE];
+  char text[HR_HISTORY_TEXT];
+} hr_history_room;
+
 typedef struct hr_history {
-  hr_visit *v; /* inline_v until more are needed */
+  hr_visit *v; /* room->v until more are needed; NULL before any visit */
   size_t n;
   size_t cap;
-  hr_visit inline_v[HR_HISTORY_INLINE];
-  char text[HR_HISTORY_TEXT];
+  hr_history_room *room; /* NULL before the first visit */
   size_t text_used;
   unsigned redirects;    /* redirects followed so far */
   unsigned retries;      /* repeats of the current hop after 429/503/413 */
@@ -86,13 +91,18 @@ typedef struct hr_decision {
   int skip_cache;            /* REPEAT without consulting the cache */
   int target_normal;         /* FOLLOW: next_req's URL is in the normal form the
                                 history keeps (hr_history_visit_normal takes it) */
-  /* Why: set for STOP (the error message), RETRY and REPEAT; last, so
-   * that starting a decision clears only the fields before it. */
-  char msg[256];
+  /* Why, for STOP only (the error message; built only then, as most
+   * decisions are not STOP): static text or msg_own.  "" otherwise. */
+  const char *msg;
+  char *msg_own;
 } hr_decision;
 
 void hr_decision_init(hr_decision *d);
 void hr_decision_free(hr_decision *d);
+/* Makes `d` a STOP with `code` and the message `fmt` formats (kept as it
+ * is, not copied, when it has no conversion). */
+void hr_decision_stop(hr_decision *d, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* The settings a request runs under: the client's `client`, with the
  * overrides `req` carries (its deadline, redirect limit, retry count and

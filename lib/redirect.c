@@ -67,12 +67,7 @@ static const char *next_method(const hr_policy *p, int status,
   return method;
 }
 
-#define STOP(d, code, ...)                                                     \
-  do {                                                                         \
-    (d)->next = HR_NEXT_STOP;                                                  \
-    (d)->error = (code);                                                       \
-    snprintf((d)->msg, sizeof((d)->msg), __VA_ARGS__);                         \
-  } while (0)
+#define STOP(d, code, ...) hr_decision_stop((d), (code), __VA_ARGS__)
 
 /* Location, or NULL if absent or empty; *conflict if several disagree. */
 static const char *location_of(const hr_headers *h, int *conflict) {

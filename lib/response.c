@@ -2,6 +2,7 @@
 /* The response object: final answer, hop history and outcome. */
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,11 +10,14 @@
 #include "cache/rules.h"
 #include "objects.h"
 
-int hr_response_new(httpresp_response **out) {
-  httpresp_response *r = malloc(sizeof(*r));
+int hr_response_new(httpresp_response **out, size_t first) {
+  if (first > SIZE_MAX - sizeof(httpresp_response))
+    return HTTPRESP_E_NOMEM;
+  httpresp_response *r = malloc(sizeof(*r) + first);
   if (!r)
     return HTTPRESP_E_NOMEM;
-  memset(r, 0, offsetof(httpresp_response, room));
+  memset(r, 0, sizeof(*r));
+  r->first_cap = first;
   hr_headers_init(&r->headers);
   hr_buf_init(&r->body);
   r->hops = r->hop0;
@@ -30,6 +34,7 @@ void httpresp_response_free(httpresp_response *r) {
     return;
   free(r->errmsg);
   free(r->url_own);
+  free(r->cache_reason_own);
   hr_stored_unref(r->shared);
   hr_headers_free(&r->headers);
   hr_buf_free(&r->body);
@@ -38,6 +43,7 @@ void httpresp_response_free(httpresp_response *r) {
       free(r->hops[i].method); /* the URL shares its allocation */
   if (r->hops != r->hop0)
     free(r->hops);
+  free(r->room);
   free(r);
 }
 
@@ -54,7 +60,17 @@ int hr_response_add_hop(httpresp_response *r, int status, const char *method,
   h->decision = d;
   size_t mlen = strlen(method), ulen = strlen(url);
   size_t need = mlen + ulen + 2; /* no overflow: both strings are in memory */
-  h->owned = need > sizeof(r->room) - r->room_used;
+  if (need <= r->first_cap) {
+    h->owned = 0;
+    h->method = r->first;
+    r->first_cap = 0;
+    h->url = hr_put_pair(h->method, method, mlen, url, ulen);
+    r->nhops++;
+    return 0;
+  }
+  if (!r->room && need <= HR_RESPONSE_ROOM)
+    r->room = malloc(HR_RESPONSE_ROOM); /* without it: owned, as below */
+  h->owned = !r->room || need > HR_RESPONSE_ROOM - r->room_used;
   if (h->owned) {
     h->method = malloc(need);
     if (!h->method)
@@ -66,6 +82,20 @@ int hr_response_add_hop(httpresp_response *r, int status, const char *method,
   h->url = hr_put_pair(h->method, method, mlen, url, ulen);
   r->nhops++;
   return 0;
+}
+
+void hr_response_set_cache_reason(httpresp_response *r, const char *fmt,
+                                  ...) {
+  char buf[128];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof(buf), fmt, ap);
+  va_end(ap);
+  char *own = hr_strdup(buf);
+  if (!own)
+    return; /* the plain reason set before stays */
+  free(r->cache_reason_own);
+  r->cache_reason = r->cache_reason_own = own;
 }
 
 int hr_response_set_url(httpresp_response *r, const char *url) {

@@ -76,8 +76,6 @@ int hr_retry_decide(const hr_policy_input *in, hr_decision *d) {
   }
   d->next = HR_NEXT_RETRY;
   d->wait_ms = delay;
-  snprintf(d->msg, sizeof(d->msg), "%d: repeat in %lld ms", in->status,
-           (long long)delay);
   return 0;
 }
 
@@ -89,20 +87,16 @@ void hr_quiet_decide(const hr_policy *p, int64_t not_before_ms, int64_t now_ms,
   int64_t wait = not_before_ms - now_ms;
   d->retry_after_ms = wait;
   if (wait > p->max_wait_ms) {
-    d->next = HR_NEXT_STOP;
-    d->error = HTTPRESP_E_ORIGIN_BACKOFF;
-    snprintf(d->msg, sizeof(d->msg),
-             "the origin asked for quiet for %lld ms more, above the maximum "
-             "wait of %lld ms",
-             (long long)wait, (long long)p->max_wait_ms);
+    hr_decision_stop(d, HTTPRESP_E_ORIGIN_BACKOFF,
+                     "the origin asked for quiet for %lld ms more, above the "
+                     "maximum wait of %lld ms",
+                     (long long)wait, (long long)p->max_wait_ms);
     return;
   }
   if (p->deadline_ms > 0 &&
       not_before_ms > hr_sat_add(start_ms, p->deadline_ms)) {
-    d->next = HR_NEXT_STOP;
-    d->error = HTTPRESP_E_DEADLINE;
-    snprintf(d->msg, sizeof(d->msg),
-             "the origin's quiet time ends after the deadline");
+    hr_decision_stop(d, HTTPRESP_E_DEADLINE,
+                     "the origin's quiet time ends after the deadline");
     return;
   }
   d->next = HR_NEXT_RETRY;

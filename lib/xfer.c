@@ -41,7 +41,7 @@ void hr_xfer_abort(hr_xfer *x, int code, const char *msg) {
   if (x->abort_code)
     return;
   x->abort_code = code;
-  snprintf(x->abort_msg, sizeof(x->abort_msg), "%s", msg);
+  x->abort_msg = msg;
 }
 
 /* ---- receiving ---------------------------------------------------------- */
@@ -173,7 +173,7 @@ static void deliver_stored_part(hr_xfer *x) {
       hr_xfer_abort(x, HTTPRESP_E_ABORTED, "the body sink refused the data");
     return;
   }
-  if (e->body_len > x->policy.max_body) {
+  if (e->body_len > x->client->policy.max_body) {
     hr_xfer_abort(x, HTTPRESP_E_BODY_TOO_LARGE,
                   "response body exceeds the size limit");
     return;
@@ -202,9 +202,11 @@ static void decide_at_headers(hr_xfer *x) {
   }
   if (x->set_cookie)
     x->hist.cookie_epoch++;
+  hr_policy pol; /* the client's settings as they are now, with overrides */
+  hr_policy_effective(&c->policy, x->orig, &pol);
   hr_policy_input in;
   memset(&in, 0, sizeof(in));
-  in.policy = &x->policy;
+  in.policy = &pol;
   in.orig = x->orig;
   in.cur = x->cur;
   in.history = &x->hist;
@@ -217,8 +219,8 @@ static void decide_at_headers(hr_xfer *x) {
   in.location_malformed = x->bad_location;
   if (x->hc != HR_HC_SERVED)
     x->response_ms = in.now_ms;
-  if (x->policy.backoff_base_ms > 0)
-    in.random_ms = hr_client_random(c, x->policy.backoff_cap_ms);
+  if (pol.backoff_base_ms > 0)
+    in.random_ms = hr_client_random(c, pol.backoff_cap_ms);
   hr_decision_free(&x->dec);
   hr_decision_init(&x->dec);
   int rc = hr_policy_decide(&in, &x->dec);
@@ -230,8 +232,6 @@ static void decide_at_headers(hr_xfer *x) {
     rc = hr_request_copy(&x->dec.next_req, x->cur);
     x->dec.next = HR_NEXT_REPEAT;
     x->dec.skip_cache = 1;
-    snprintf(x->dec.msg, sizeof(x->dec.msg),
-             "%d does not complete the stored part: fetch it whole", x->status);
   }
   if (rc) {
     hr_xfer_abort(x, rc, httpresp_strerror(rc));
@@ -313,11 +313,8 @@ static void end_of_block(hr_xfer *x) {
   size_t max = x->client->policy.max_body;
   if (!x->abort_code && x->deliver_body && !x->cur->sink && length >= 0 &&
       (uint64_t)length > (uint64_t)max) {
-    char msg[96];
-    snprintf(msg, sizeof(msg),
-             "Content-Length %lld exceeds the body limit of %zu bytes",
-             (long long)length, max);
-    hr_xfer_abort(x, HTTPRESP_E_BODY_TOO_LARGE, msg);
+    hr_xfer_abort(x, HTTPRESP_E_BODY_TOO_LARGE, NULL);
+    x->abort_length = length; /* aborted() writes the message */
   }
 }
 
@@ -359,7 +356,7 @@ static size_t unfold(hr_xfer *x, const char *buf, size_t len) {
 size_t hr_xfer_header_cb(char *buf, size_t size, size_t n, void *ud) {
   hr_xfer *x = ud;
   size_t len = size * n;
-  const hr_policy *p = &x->policy;
+  const hr_policy *p = &x->client->policy;
   if (x->abort_code)
     return 0;
   x->header_bytes += len;
@@ -462,8 +459,8 @@ size_t hr_xfer_write_cb(char *data, size_t size, size_t n, void *ud) {
     }
     return len;
   }
-  if (len > x->policy.max_body ||
-      x->resp->body.len > x->policy.max_body - len) {
+  size_t max = x->client->policy.max_body;
+  if (len > max || x->resp->body.len > max - len) {
     hr_xfer_abort(x, HTTPRESP_E_BODY_TOO_LARGE,
                "response body exceeds the size limit");
     return 0;
@@ -497,6 +494,16 @@ static hr_xfer_state fail(hr_xfer *x, int code, const char *msg) {
   return HR_XS_DONE;
 }
 
+/* Fails with `code` and the message hr_xfer_abort recorded. */
+static hr_xfer_state aborted(hr_xfer *x, int code) {
+  if (x->abort_msg)
+    return fail(x, code, x->abort_msg);
+  hr_response_fail(x->resp, code,
+                   "Content-Length %lld exceeds the body limit of %zu bytes",
+                   (long long)x->abort_length, x->client->policy.max_body);
+  return HR_XS_DONE;
+}
+
 /* The next hop sends `next` (owned from now on). */
 static void set_cur(hr_xfer *x, httpresp_request *next) {
   httpresp_request_free(x->cur_own);
@@ -514,7 +521,7 @@ static hr_xfer_state serve_stored(hr_xfer *x) {
   x->rx = HR_RX_FINAL;
   decide_at_headers(x);
   if (x->abort_code)
-    return fail(x, x->abort_code, x->abort_msg);
+    return aborted(x, x->abort_code);
   return HR_XS_HOP_DONE;
 }
 
@@ -747,7 +754,7 @@ static hr_xfer_state plan_wait(hr_xfer *x, httpresp_wait_reason why,
  * NULL. */
 static hr_xfer_state keep_quiet(hr_xfer *x, int64_t now, const char *known) {
   httpresp_client *c = x->client;
-  const hr_policy *p = &x->policy;
+  const hr_policy *p = &c->policy;
   /* With nothing remembered (the usual case) an http(s) URL, whose origin
    * always parses, needs no lookup: parsing it for the key was the largest
    * part of arming a hop. */
@@ -771,14 +778,19 @@ static hr_xfer_state keep_quiet(hr_xfer *x, int64_t now, const char *known) {
   }
   int64_t nb = o->vt->get(o->impl, known ? known : key, now);
   free(key);
+  hr_policy pol; /* with the request's maximum wait and deadline */
+  hr_policy_effective(p, x->orig, &pol);
   hr_decision d;
   hr_decision_init(&d);
-  hr_quiet_decide(p, nb, now, x->start_ms, &d);
+  hr_quiet_decide(&pol, nb, now, x->start_ms, &d);
   if (d.next == HR_NEXT_DELIVER)
     return HR_XS_RUN;
   x->resp->retry_after_ms = d.retry_after_ms;
-  if (d.next == HR_NEXT_STOP)
-    return fail(x, d.error, d.msg);
+  if (d.next == HR_NEXT_STOP) {
+    hr_xfer_state st = fail(x, d.error, d.msg);
+    hr_decision_free(&d);
+    return st;
+  }
   hr_xfer_state next =
       plan_wait(x, HTTPRESP_WAIT_ORIGIN_QUIET, now, d.wait_ms);
   if (next == HR_XS_ARM) { /* the wait callback said: send now */
@@ -797,7 +809,8 @@ static char *hint_quiet(hr_xfer *x) {
   if (!o->vt->prefetch || !x->client->cache || x->quiet_waived)
     return NULL;
   char *key;
-  if (hr_quiet_key(x->policy.quiet_scope, x->cur->url, &key) != 0 || !key)
+  if (hr_quiet_key(x->client->policy.quiet_scope, x->cur->url, &key) != 0 ||
+      !key)
     return NULL;
   o->vt->prefetch(o->impl, key);
   return key;
@@ -806,8 +819,8 @@ static char *hint_quiet(hr_xfer *x) {
 /* Arms the handle for the current hop at `now` (HR_XS_RUN), or says what
  * comes instead: the cache's answer, a wait, the end. */
 static hr_xfer_state arm_at(hr_xfer *x, int64_t now) {
-  const hr_policy *p = &x->policy;
-  if (p->deadline_ms > 0 && now >= hr_sat_add(x->start_ms, p->deadline_ms))
+  int64_t deadline = hr_xfer_deadline(x);
+  if (deadline > 0 && now >= hr_sat_add(x->start_ms, deadline))
     return fail(x, HTTPRESP_E_DEADLINE, "the request's deadline passed");
   const hr_origins *o = x->client->origins;
   char *hinted = hint_quiet(x);
@@ -823,9 +836,10 @@ static hr_xfer_state arm_at(hr_xfer *x, int64_t now) {
   reset_receive_state(x);
   int rc = hr_xfer_arm_handle(x);
   if (rc)
-    return fail(x, rc, x->abort_code ? x->abort_msg
-                       : rc == HTTPRESP_E_NOMEM ? "out of memory"
-                                                : "libcurl refused an option");
+    return x->abort_code ? aborted(x, rc)
+                         : fail(x, rc, rc == HTTPRESP_E_NOMEM
+                                           ? "out of memory"
+                                           : "libcurl refused an option");
   x->attempts++;
   x->resp->attempts = x->attempts;
   x->request_ms = now;
@@ -839,15 +853,16 @@ int hr_xfer_init(hr_xfer *x, httpresp_client *c, CURL *easy,
   memset(x, 0, HR_XFER_HEAD); /* the large members are set up below */
   x->client = c;
   x->easy = easy;
-  hr_policy_effective(&c->policy, req, &x->policy);
   hr_headers_init(&x->hdrs);
   hr_framing_init(&x->framing);
   hr_history_init(&x->hist);
   hr_decision_init(&x->dec);
-  x->abort_msg[0] = '\0';
   x->errbuf[0] = '\0';
   hr_buf_init(&x->sink_copy);
-  int rc = hr_response_new(&x->resp);
+  /* The first hop is the request as given (a repeat or a stored answer
+   * keeps its method and URL): room for its strings. */
+  int rc =
+      hr_response_new(&x->resp, strlen(req->method) + strlen(req->url) + 2);
   x->orig = req;
   if (!rc && copy) {
     rc = hr_request_copy(&x->orig_own, req);
@@ -962,7 +977,7 @@ static hr_xfer_state follow(hr_xfer *x) {
      * hop really goes (fail closed: sensitive fields it added are dropped
      * too unless that is the caller's origin or they are on the keep
      * list). */
-    if (moved && hr_redirect_origin_rules(&x->policy, x->orig, next,
+    if (moved && hr_redirect_origin_rules(&x->client->policy, x->orig, next,
                                           &x->dec.cross_origin) != 0)
       return fail(x, HTTPRESP_E_NOMEM, "out of memory");
   }
@@ -992,7 +1007,7 @@ static void remember_quiet(hr_xfer *x) {
   if (x->dec.quiet_until_ms <= 0)
     return;
   char *key;
-  if (hr_quiet_key(x->policy.quiet_scope, x->cur->url, &key) != 0 || !key)
+  if (hr_quiet_key(x->client->policy.quiet_scope, x->cur->url, &key) != 0 || !key)
     return;
   const hr_origins *o = x->client->origins;
   int64_t now = hr_client_now(x->client);
@@ -1082,9 +1097,7 @@ static void update_cache(hr_xfer *x) {
     char msg[64];
     if (strerror_r(sys_err, msg, sizeof(msg)) != 0)
       snprintf(msg, sizeof(msg), "error %d", sys_err);
-    snprintf(x->resp->cache_reason_buf, sizeof(x->resp->cache_reason_buf),
-             "%s: %s", why, msg);
-    x->resp->cache_reason = x->resp->cache_reason_buf;
+    hr_response_set_cache_reason(x->resp, "%s: %s", why, msg);
   }
 }
 
@@ -1148,9 +1161,7 @@ static hr_xfer_state deliver_revalidated(hr_xfer *x) {
  * flagged stale with how the origin failed. */
 static hr_xfer_state serve_stale(hr_xfer *x) {
   httpresp_response *r = x->resp;
-  char why[32] = "origin-unreachable";
-  if (x->stale_stands_in)
-    snprintf(why, sizeof(why), "origin-error: %d", x->status);
+  int status = x->stale_stands_in ? x->status : 0; /* 0: unreachable */
   if (record(x, HTTPRESP_DECISION_STALE) != 0)
     return HR_XS_DONE;
   /* The failure is not the answer: what the transfer reported goes. */
@@ -1159,8 +1170,9 @@ static hr_xfer_state serve_stale(hr_xfer *x) {
   hr_decision_init(&x->dec);
   hr_xfer_state next = serve_stored(x);
   r->cache_status = HTTPRESP_CACHE_STALE;
-  snprintf(r->cache_reason_buf, sizeof(r->cache_reason_buf), "%s", why);
-  r->cache_reason = r->cache_reason_buf;
+  r->cache_reason = status ? "origin-error" : "origin-unreachable";
+  if (status)
+    hr_response_set_cache_reason(r, "origin-error: %d", status);
   return next;
 }
 
@@ -1303,7 +1315,7 @@ static hr_xfer_state transfer_ended(hr_xfer *x, CURLcode rc) {
     record(x, HTTPRESP_DECISION_STOP);
     if (final_seen(x))
       keep_final(x);
-    return fail(x, x->abort_code, x->abort_msg);
+    return aborted(x, x->abort_code);
   }
   if (rc == CURLE_WRITE_ERROR && x->discard_abort)
     rc = CURLE_OK; /* we dropped an unwanted body on purpose */

@@ -62,11 +62,11 @@ typedef enum hr_hop_cache {
 #define HR_ARMED_LIST 32u    /* a header list of ours is set */
 
 typedef struct hr_xfer {
+  /* Its settings are read here, in place, when they are used (no copy):
+   * with the overrides of `orig` (hr_policy_effective, hr_xfer_deadline),
+   * what every rule of this request reads. */
   httpresp_client *client;
   CURL *easy;
-  /* The client's settings with the request's overrides
-   * (hr_policy_effective), what every rule of this request reads. */
-  hr_policy policy;
   /* The caller's request: borrowed by the blocking driver (it outlives the
    * call), a copy owned in orig_own for the multi driver. */
   const httpresp_request *orig;
@@ -97,6 +97,11 @@ typedef struct hr_xfer {
   unsigned interim;
   size_t header_bytes;
   int abort_code;
+  /* Its message: static text (hr_xfer_abort keeps the pointer), or NULL
+   * for "Content-Length abort_length exceeds the body limit", which only
+   * the failure formats. */
+  const char *abort_msg;
+  int64_t abort_length;
   int deliver_body;
   int stale_stands_in; /* the origin failed: the stored entry will answer */
   int resuming;        /* a 206 completes the stored part: the answer is
@@ -135,11 +140,17 @@ typedef struct hr_xfer {
    * (HR_XFER_HEAD) and initialises these itself. */
   hr_history hist;
   hr_decision dec;
-  char abort_msg[200];
   char errbuf[CURL_ERROR_SIZE];
 } hr_xfer;
 
 #define HR_XFER_HEAD offsetof(hr_xfer, hist)
+
+/* The request's deadline in ms from its start: its own, else its client's
+ * (0: none). */
+static inline int64_t hr_xfer_deadline(const hr_xfer *x) {
+  return x->orig->deadline_ms >= 0 ? x->orig->deadline_ms
+                                   : x->client->policy.deadline_ms;
+}
 
 /* Prepares `x` for `req` over `easy`.  With `copy` the request is copied
  * (the caller may free it at once); without, it must outlive `x`. */
@@ -159,7 +170,9 @@ httpresp_response *hr_xfer_take_response(hr_xfer *x);
 
 /* ---- shared with xfer_curl.c -------------------------------------------- */
 
-/* Records the first error of the transfer (the callbacks' way to stop). */
+/* Records the first error of the transfer (the callbacks' way to stop).
+ * `msg` is kept as a pointer, not copied: static text, or text that lives
+ * as long as the transfer. */
 void hr_xfer_abort(hr_xfer *x, int code, const char *msg);
 /* libcurl's header and body callbacks (CURLOPT_HEADERFUNCTION,
  * CURLOPT_WRITEFUNCTION), `ud` the hr_xfer. */

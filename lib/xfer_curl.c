@@ -176,8 +176,9 @@ static int deadline_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow,
   (void)ultotal;
   (void)ulnow;
   hr_xfer *x = ud;
-  const hr_policy *p = &x->policy;
-  if (hr_client_now(x->client) < hr_sat_add(x->start_ms, p->deadline_ms))
+  int64_t deadline = hr_xfer_deadline(x); /* 0: none (set to it meanwhile) */
+  if (deadline <= 0 ||
+      hr_client_now(x->client) < hr_sat_add(x->start_ms, deadline))
     return 0;
   hr_xfer_abort(x, HTTPRESP_E_DEADLINE, "the request's deadline passed");
   return 1;
@@ -186,7 +187,7 @@ static int deadline_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow,
 static void set_credentials(hr_xfer *x) {
   CURL *e = x->easy;
   const httpresp_request *o = x->orig;
-  const hr_policy *p = &x->policy;
+  const hr_policy *p = &x->client->policy;
   /* libcurl cannot report what the caller set on the handle, so on another
    * origin every credential option that would reach it is cleared, each
    * by its own keep-list entry: keeping Authorization says nothing about
@@ -210,7 +211,6 @@ static void set_credentials(hr_xfer *x) {
 }
 
 int hr_xfer_arm_handle(hr_xfer *x) {
-  const hr_policy *p = &x->policy;
   CURL *e = x->easy;
   int had_list = x->slist != NULL;
   if (build_header_list(x) != 0)
@@ -240,7 +240,7 @@ int hr_xfer_arm_handle(hr_xfer *x) {
     x->armed |= HR_ARMED_HOOKS;
   }
   set_credentials(x);
-  if (p->deadline_ms > 0 && !(x->armed & HR_ARMED_PROGRESS)) {
+  if (hr_xfer_deadline(x) > 0 && !(x->armed & HR_ARMED_PROGRESS)) {
     /* The caller's CURLOPT_TIMEOUT_MS stays theirs (libcurl cannot report
      * it, so it could not be restored): the deadline is watched from the
      * progress callback instead. */

@@ -1117,7 +1117,7 @@ Test(cache_rules, shared_response_matches_served_headers) {
     hr_headers_init(&want);
     cr_assert(hr_cache_served_headers(&e, T0 + 1000000, &want) == 0);
     httpresp_response *r;
-    cr_assert(hr_response_new(&r) == 0);
+    cr_assert(hr_response_new(&r, 0) == 0);
     cr_assert(hr_response_share(r, v, T0 + 1000000) == 0);
     hr_response_share_body(r);
     hr_stored_unref(v); /* the response holds its own reference */

@@ -1091,3 +1091,55 @@ Test(multi, swr_background_callbacks_get_no_request_userdata) {
   cr_expect_str_eq(httpresp_response_header(r, "X-Version"), "2");
   jobs_free(j, 2);
 }
+
+/* A transfer reads its client's settings when it uses them, not when it
+ * starts (no copy per transfer): a setter called between the driver's
+ * calls while transfers of the client are in flight applies to their next
+ * decision, and the settings a request overrides stay its own.  Changing
+ * the redirect schemes frees the old list: a transfer that had kept a
+ * pointer to it would read freed memory here (AddressSanitizer). */
+Test(multi, settings_changed_in_flight_apply_to_the_next_decision) {
+  static const char *const paths[] = {"/slow302a", "/slow302b", "/slow302c"};
+  for (int i = 0; i < 3; i++) {
+    ts_resp *slow = ts_route(ts, 0, paths[i]);
+    ts_resp_delay(slow, 300);
+    ts_resp_simple(slow, 302, "Location: /end\r\n", "");
+  }
+  ts_simple(ts, 0, "/end", 200, NULL, "end");
+
+  enum { N = 3 };
+  job *j = jobs_new(N);
+  for (int i = 0; i < N; i++)
+    job_set(&j[i], 0, paths[i], 0, "/end", 200, "end", 2);
+  /* j[0] follows the client's redirect limit, j[1] has its own */
+  job_start(&j[0]);
+  httpresp_request *req = NULL;
+  cr_assert_eq(httpresp_request_new(&req, "GET", j[1].url), 0);
+  cr_assert_eq(httpresp_request_set_max_redirects(req, 5), 0);
+  cr_assert_eq(httpresp_multi_add(hm, j[1].easy, req, &j[1]), 0);
+  httpresp_request_free(req);
+  for (int i = 0; i < 200 && ts_request_count(ts) < 2; i++)
+    spin(5);
+  cr_assert_eq(ts_request_count(ts), 2, "both asked before the change");
+  cr_assert_eq(collect(), 0, "none answered yet");
+  cr_assert_eq(httpresp_client_set_max_redirects(client, 0), 0);
+  cr_assert_eq(drive(2, 5000), 2);
+  cr_expect_eq(httpresp_response_error(j[0].resp),
+               HTTPRESP_E_TOO_MANY_REDIRECTS, "%s",
+               httpresp_response_errmsg(j[0].resp));
+  job_check(&j[1]);
+
+  /* j[2]: the schemes allowed change under it */
+  cr_assert_eq(httpresp_client_set_max_redirects(client, 20), 0);
+  job_start(&j[2]);
+  for (int i = 0; i < 200 && ts_request_count(ts) < 4; i++)
+    spin(5);
+  cr_assert_eq(ts_request_count(ts), 4, "asked before the change");
+  cr_assert_eq(httpresp_client_set_redirect_schemes(client, "https"), 0);
+  cr_assert_eq(drive(1, 5000), 1);
+  cr_expect_eq(httpresp_response_error(j[2].resp),
+               HTTPRESP_E_SCHEME_NOT_ALLOWED, "%s",
+               httpresp_response_errmsg(j[2].resp));
+  cr_expect_eq(requests_for("/end"), 1, "only the overriding request followed");
+  jobs_free(j, N);
+}

@@ -603,6 +603,7 @@ Test(policy, origin_quiet_table) {
       cr_expect_eq(d.wait_ms, rows[i].not_before, "row %zu", i);
     if (rows[i].expect == HR_NEXT_STOP)
       cr_expect_eq(d.error, rows[i].error, "row %zu", i);
+    hr_decision_free(&d);
   }
 }
 

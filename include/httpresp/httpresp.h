@@ -228,7 +228,8 @@ typedef int (*httpresp_sleep_fn)(void *userdata, int64_t ms);
 /** Create a client with the defaults documented on each setter.  Returns
  *  0 and the client in `*out`; on failure `*out` is NULL. */
 HTTPRESP_EXTERN int httpresp_client_new(httpresp_client **out);
-/** Release a client.  No transfer may be using it.  NULL is accepted. */
+/** Release a client.  No transfer may be using it: the client must outlive
+ *  every request made through it.  NULL is accepted. */
 HTTPRESP_EXTERN void httpresp_client_free(httpresp_client *client);
 
 /*
@@ -236,6 +237,13 @@ HTTPRESP_EXTERN void httpresp_client_free(httpresp_client *client);
  * is NULL or a value is refused (as its comment says); a refused call
  * leaves the setting as it was.  Setters are not thread-safe: configure
  * the client before sharing it.
+ *
+ * Requests read the settings when they use them, not once when they start:
+ * a setter called while requests of the client are in flight (from the
+ * thread driving them, between its calls) applies to each one's next
+ * decision (the next redirect, repeat, wait or limit check), except for
+ * what the request set for itself (httpresp_request_set_deadline_ms,
+ * _set_max_wait_ms, _set_max_redirects, _set_max_retries).
  */
 
 /** Follow redirects at all (default 1).  When a redirect turns the method

@@ -108,11 +108,16 @@ int64_t hr_cache_coalesce(httpresp_cache *c, const httpresp_request *req,
   int got = c->co.lock(c->co.impl, k.flat, k.flat_len, token, c->co.ttl_ms);
   int64_t again = 0;
   if (got == 1) {
-    cl->key = hr_strndup(k.flat, k.flat_len);
+    /* the key, its NUL, then the token and its NUL */
+    cl->key = malloc(k.flat_len + 1 + sizeof(token));
     cl->klen = k.flat_len;
-    memcpy(cl->token, token, sizeof(token));
-    if (!cl->key) /* cannot release it later: let it expire now */
+    if (cl->key) {
+      memcpy(cl->key, k.flat, k.flat_len);
+      cl->key[k.flat_len] = '\0';
+      memcpy(cl->key + k.flat_len + 1, token, sizeof(token));
+    } else { /* cannot release it later: let it expire now */
       c->co.unlock(c->co.impl, k.flat, k.flat_len, token);
+    }
   } else if (got == 0) {
     if (!cl->until)
       cl->until = hr_sat_add(now_ms, c->co.ttl_ms);
@@ -126,7 +131,7 @@ int64_t hr_cache_coalesce(httpresp_cache *c, const httpresp_request *req,
 
 void hr_cache_release(httpresp_cache *c, hr_claim *cl) {
   if (cl->key && c && c->co.unlock)
-    c->co.unlock(c->co.impl, cl->key, cl->klen, cl->token);
+    c->co.unlock(c->co.impl, cl->key, cl->klen, hr_claim_token(cl));
   free(cl->key);
   memset(cl, 0, sizeof(*cl));
 }

@@ -29,13 +29,19 @@ typedef struct hr_coalescer {
   int64_t ttl_ms; /* the lock's life, and the longest a request waits */
 } hr_coalescer;
 
-/* A request's part in it: `key` non-NULL while it holds the lock. */
+/* A request's part in it: `key` non-NULL while it holds the lock.  The
+ * lock's token (32 hex digits) follows the key's NUL in the key's
+ * allocation (hr_claim_token): most requests never hold one, and then it
+ * takes no room in them. */
 typedef struct hr_claim {
   char *key;
   size_t klen;
-  char token[33];
   int64_t until; /* 0, or when the wait for another's answer ends */
 } hr_claim;
+
+static inline const char *hr_claim_token(const hr_claim *cl) {
+  return cl->key + cl->klen + 1;
+}
 
 struct hr_store;
 /* A cache over `st` (taken on success), keeping entries with validators
