@@ -17,6 +17,7 @@ typedef struct hr_cache_facts {
   int64_t age_value;       /* Age in seconds, -1 when absent or invalid */
   int64_t date_ms;         /* Date, or the receipt time without a valid one */
   int64_t lifetime;        /* freshness lifetime, seconds */
+  int64_t initial_age_ms;  /* §4.2.3 corrected_initial_age, ms */
   unsigned rs_flags;       /* the response's Cache-Control flags */
   uint32_t age_index;      /* first Age field, or headers.n when none */
   uint32_t age_count;      /* how many Age fields */
@@ -24,6 +25,11 @@ typedef struct hr_cache_facts {
   unsigned char varies;    /* Vary names at least one element */
 } hr_cache_facts;
 
+/* §4.2.3 corrected_initial_age of `e` in ms, from its Age value and Date
+ * (`age_value`, `date_ms` as in the facts) and its request and response
+ * times.  A fact, so a hit only adds how long the entry has been resident. */
+int64_t hr_cache_initial_age_ms(const hr_cache_entry *e, int64_t age_value,
+                                int64_t date_ms);
 /* Computes the facts of `e`. */
 void hr_cache_facts_compute(const hr_cache_entry *e, hr_cache_facts *f);
 /* The facts of `e`: its frozen ones, else computed into `tmp`. */

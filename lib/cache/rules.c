@@ -334,13 +334,8 @@ static int64_t sat_sub(int64_t a, int64_t b) {
 /* §4.2.3 in milliseconds. */
 static int64_t current_age_ms(const hr_cache_entry *e, const hr_cache_facts *f,
                               int64_t now_ms) {
-  int64_t age = f->age_value;
-  int64_t apparent = max64(0, sat_sub(e->response_ms, f->date_ms));
-  int64_t delay = max64(0, sat_sub(e->response_ms, e->request_ms));
-  int64_t corrected = hr_sat_add(age < 0 ? 0 : age * 1000, delay);
-  int64_t initial = max64(apparent, corrected);
   int64_t resident = max64(0, sat_sub(now_ms, e->response_ms));
-  return hr_sat_add(initial, resident);
+  return hr_sat_add(f->initial_age_ms, resident);
 }
 
 int64_t hr_cache_current_age(const hr_cache_entry *e, int64_t now_ms) {
