@@ -147,6 +147,8 @@ void hr_cache_facts_compute(const hr_cache_entry *e, hr_cache_facts *f) {
   f->varies = (unsigned char)hr_list_next(&it, &s, &n);
   f->age_index = (uint32_t)e->headers.n; /* freezing bounds the count */
   for (size_t i = 0; i < e->headers.n; i++) {
+    if (hr_strcaseeq(e->headers.v[i].name, "Set-Cookie"))
+      f->set_cookie = 1;
     if (!hr_strcaseeq(e->headers.v[i].name, "Age"))
       continue;
     if (f->age_count++ == 0)

@@ -23,6 +23,7 @@ typedef struct hr_cache_facts {
   uint32_t age_count;      /* how many Age fields */
   unsigned char validator; /* an ETag, or a valid Last-Modified */
   unsigned char varies;    /* Vary names at least one element */
+  unsigned char set_cookie; /* a Set-Cookie field (the loop check counts it) */
 } hr_cache_facts;
 
 /* §4.2.3 corrected_initial_age of `e` in ms, from its Age value and Date
