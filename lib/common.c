@@ -154,23 +154,3 @@ void hr_trim_ows(const char **s, size_t *len) {
   while (*len && hr_is_ows((unsigned char)(*s)[*len - 1]))
     (*len)--;
 }
-
-int64_t hr_sat_add(int64_t a, int64_t b) {
-  if (b > 0 && a > INT64_MAX - b)
-    return INT64_MAX;
-  if (b < 0 && a < INT64_MIN - b)
-    return INT64_MIN;
-  return a + b;
-}
-
-int64_t hr_sat_mul(int64_t a, int64_t b) {
-  if (a == 0 || b == 0)
-    return 0;
-  if (a > 0 && b > 0 && a > INT64_MAX / b)
-    return INT64_MAX;
-  if (a < 0 || b < 0) {
-    /* Only non-negative products are needed here; clamp the rest. */
-    return 0;
-  }
-  return a * b;
-}

@@ -84,8 +84,23 @@ static inline uint64_t hr_get_le64(const unsigned char *p) {
   return (uint64_t)hr_get_le32(p) | (uint64_t)hr_get_le32(p + 4) << 32;
 }
 
-/* Saturating arithmetic for delays and times. */
-int64_t hr_sat_add(int64_t a, int64_t b);
-int64_t hr_sat_mul(int64_t a, int64_t b);
+/* Saturating arithmetic for delays and times.  Inline: a cache hit asks
+ * them a dozen times. */
+static inline int64_t hr_sat_add(int64_t a, int64_t b) {
+  if (b > 0 && a > INT64_MAX - b)
+    return INT64_MAX;
+  if (b < 0 && a < INT64_MIN - b)
+    return INT64_MIN;
+  return a + b;
+}
+
+/* Only non-negative products are needed here: a negative factor gives 0. */
+static inline int64_t hr_sat_mul(int64_t a, int64_t b) {
+  if (a <= 0 || b <= 0)
+    return 0;
+  if (a > INT64_MAX / b)
+    return INT64_MAX;
+  return a * b;
+}
 
 #endif

@@ -372,28 +372,48 @@ done_nothing:
 
 static size_t plain_authority(const char *url, size_t n);
 static int plainly_valid(const char *url, size_t n);
-static int is_tail_char(unsigned char c);
+
+/* The RFC 3986 characters that stand for themselves in a tail: ALPHA DIGIT
+ * and "-._~!$&'()*+,;=:@/?"; 2 for '.' and '?', which the dot-segment
+ * check of a path looks at, 1 for the others. */
+static const unsigned char tail_class[256] = {
+    ['-'] = 1, ['.'] = 2, ['_'] = 1, ['~'] = 1, ['!'] = 1, ['$'] = 1,
+    ['&'] = 1, ['\''] = 1, ['('] = 1, [')'] = 1, ['*'] = 1, ['+'] = 1,
+    [','] = 1, [';'] = 1, ['='] = 1, [':'] = 1, ['@'] = 1, ['/'] = 1,
+    ['?'] = 2, ['0'] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    ['A'] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1,
+    ['a'] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1};
 
 /* Whether [s, s+n) is RFC 3986 tail characters and valid %XX escapes with
  * at most one '#'; with `no_dots`, also whether its path part (up to '?'
  * or '#') holds nothing dot-segment-like ("/." or an escaped dot), which
  * the resolver would rewrite.  Runs of plain characters cost one table
- * look-up a byte: they are nearly all of a URL. */
+ * look-up a byte in a loop of their own: they are nearly all of a URL. */
 static int plain_tail(const char *s, size_t n, int no_dots) {
+  const unsigned char *p = (const unsigned char *)s;
   int hashes = 0, in_path = no_dots;
   size_t i = 0;
-  while (i < n) {
-    unsigned char c = (unsigned char)s[i];
-    if (is_tail_char(c)) {
-      if (in_path && c == '?')
+  for (;;) {
+    if (in_path)
+      while (i < n && tail_class[p[i]] == 1)
+        i++;
+    else
+      while (i < n && tail_class[p[i]])
+        i++;
+    if (i == n)
+      return 1;
+    unsigned char c = p[i];
+    if (tail_class[c]) { /* '.' or '?' in the path */
+      if (c == '?')
         in_path = 0;
-      else if (in_path && c == '.' && i > 0 && s[i - 1] == '/')
+      else if (i > 0 && p[i - 1] == '/')
         return 0;
       i++;
     } else if (c == '%') {
-      if (i + 2 >= n || !is_hex((unsigned char)s[i + 1]) ||
-          !is_hex((unsigned char)s[i + 2]) ||
-          (in_path && s[i + 1] == '2' && (s[i + 2] == 'e' || s[i + 2] == 'E')))
+      if (i + 2 >= n || !is_hex(p[i + 1]) || !is_hex(p[i + 2]) ||
+          (in_path && p[i + 1] == '2' && (p[i + 2] == 'e' || p[i + 2] == 'E')))
         return 0;
       i += 3;
     } else if (c == '#' && hashes++ == 0) {
@@ -403,7 +423,6 @@ static int plain_tail(const char *s, size_t n, int no_dots) {
       return 0;
     }
   }
-  return 1;
 }
 
 /* The redirects nearly every server sends: an absolute path ("/next?x")
@@ -654,20 +673,6 @@ int hr_scheme_in_list(const char *scheme, const char *list) {
 
 /* RFC 3986 characters allowed anywhere after the authority (pchar, '/',
  * '?'; '#' is handled by the caller). */
-static int is_tail_char(unsigned char c) {
-  /* ALPHA DIGIT and "-._~!$&'()*+,;=:@/?" */
-  static const unsigned char tail[256] = {
-      ['-'] = 1, ['.'] = 1, ['_'] = 1, ['~'] = 1, ['!'] = 1, ['$'] = 1,
-      ['&'] = 1, ['\''] = 1, ['('] = 1, [')'] = 1, ['*'] = 1, ['+'] = 1,
-      [','] = 1, [';'] = 1, ['='] = 1, [':'] = 1, ['@'] = 1, ['/'] = 1,
-      ['?'] = 1, ['0'] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-      ['A'] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-      1, 1, 1, 1, 1,
-      ['a'] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-      1, 1, 1, 1, 1};
-  return tail[c];
-}
-
 /* The characters of a plain reg-name: ALPHA DIGIT "-" ".". */
 static int is_host_char(unsigned char c) {
   static const unsigned char host[256] = {
@@ -847,7 +852,7 @@ int hr_url_plainly_normal(const char *url) {
     unsigned char c = (unsigned char)url[i];
     if (c == '\0' || c == '#')
       return 1;
-    if (!is_tail_char(c))
+    if (!tail_class[c])
       return 0; /* '%' among them */
     if (c == '?')
       in_path = 0;

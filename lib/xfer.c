@@ -516,7 +516,7 @@ static void set_cur(hr_xfer *x, httpresp_request *next) {
 static hr_xfer_state serve_stored(hr_xfer *x) {
   reset_receive_state(x);
   x->status = x->stored->e.status;
-  x->set_cookie = hr_headers_get(&x->stored->e.headers, "Set-Cookie") != NULL;
+  x->set_cookie = x->stored->facts.set_cookie;
   x->hc = HR_HC_SERVED;
   x->rx = HR_RX_FINAL;
   decide_at_headers(x);

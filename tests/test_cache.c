@@ -704,6 +704,35 @@ FIXTURE_TEST(cache, permanent_redirect_from_the_cache) {
   httpresp_response_free(r);
 }
 
+/* A stored redirect that sets a cookie counts for the loop check as a
+ * fetched one does: /A sends to /login, kept in the store, which sets a
+ * session cookie and sends back to /A.  Served from the store, /login
+ * still lets the chain return to /A instead of ending in a loop error. */
+FIXTURE_TEST(cache, served_redirect_setting_a_cookie_lets_the_chain_return) {
+  serve("/A", 302, "Location: /login\r\n", NULL);
+  serve("/login", 302,
+        "Cache-Control: max-age=3600\r\nSet-Cookie: sid=42; Path=/\r\n"
+        "Location: /A\r\n",
+        NULL);
+  serve("/A", 200, "Cache-Control: no-store\r\n", "welcome");
+  httpresp_response *r = get("/A", NULL);
+  cr_expect_eq(httpresp_response_error(r), 0, "%s",
+               httpresp_response_errmsg(r));
+  cr_expect_str_eq(fixture_body(r), "welcome");
+  cr_expect_eq(ts_request_count(ts), 3);
+  httpresp_response_free(r);
+  serve("/A", 302, "Location: /login\r\n", NULL);
+  serve("/A", 200, "Cache-Control: no-store\r\n", "welcome");
+  r = get("/A", NULL);
+  cr_expect_eq(httpresp_response_error(r), 0, "%s",
+               httpresp_response_errmsg(r));
+  cr_expect_str_eq(fixture_body(r), "welcome");
+  cr_expect_eq(ts_request_count(ts), 5, "/login came from the store");
+  cr_assert_eq(httpresp_response_hop_count(r), 3);
+  fixture_expect_hop(r, 1, 302, HTTPRESP_DECISION_FOLLOW);
+  httpresp_response_free(r);
+}
+
 /* A 503 the client will ask again is no answer to keep: stored, it would
  * answer its own retry from the cache. */
 FIXTURE_TEST(cache, an_answer_waiting_for_its_retry_is_not_stored) {

@@ -141,6 +141,13 @@ static const applies_row applies_rows[] = {
     {"GET", "If-Range: \"x\"", 0, "conditional"},
     {"GET", "Range: bytes=0-10", 0, "range"},
     {"GET", "Accept: */*", 1, ""},
+    /* One pass: names fold case, other "If-" names are not conditional,
+     * and a conditional field is the reason even after a Range. */
+    {"GET", "if-none-match: \"x\"", 0, "conditional"},
+    {"GET", "IF-RANGE: \"x\"", 0, "conditional"},
+    {"GET", "range: bytes=0-1", 0, "range"},
+    {"GET", "If-Nothing: 1\nIf: 2\nIf-Match-Not: 3\nRanges: 4", 1, ""},
+    {"GET", "Range: bytes=0-1\nAccept: */*\nIf-Match: *", 0, "conditional"},
 };
 
 Test(cache_rules, request_applies_table) {

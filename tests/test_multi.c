@@ -564,6 +564,41 @@ Test(multi, cache_hits_complete_without_requests) {
   jobs_free(first, 1);
 }
 
+/* ---- connections --------------------------------------------------------- */
+
+/* One transfer that goes from origin 0 to origin 1 and back, then is
+ * asked again after a 429, and a second transfer after it: every hop
+ * finds its origin's connection in the pool, so the server sees one
+ * connection per origin. */
+Test(multi, repeats_and_redirects_reuse_pooled_connections) {
+  char loc[160];
+  char *b = ts_url(ts, 1, "/pool/b");
+  char *c = ts_url(ts, 0, "/pool/c");
+  snprintf(loc, sizeof(loc), "Location: %s\r\n", b);
+  ts_simple(ts, 0, "/pool/a", 302, loc, NULL);
+  snprintf(loc, sizeof(loc), "Location: %s\r\n", c);
+  ts_simple(ts, 1, "/pool/b", 302, loc, NULL);
+  ts_simple(ts, 0, "/pool/c", 429, "Retry-After: 0\r\n", "slow down");
+  ts_simple(ts, 0, "/pool/c", 200, NULL, "pooled");
+  ts_simple(ts, 1, "/pool/d", 200, NULL, "again");
+  free(b);
+  free(c);
+
+  job *j = jobs_new(2);
+  job_set(&j[0], 0, "/pool/a", 0, "/pool/c", 200, "pooled", 4);
+  job_start(&j[0]);
+  cr_assert_eq(drive(1, 5000), 1);
+  job_check(&j[0]);
+  job_set(&j[1], 1, "/pool/d", 1, NULL, 200, "again", 1);
+  job_start(&j[1]);
+  cr_assert_eq(drive(1, 5000), 1);
+  job_check(&j[1]);
+  cr_expect_eq(ts_request_count(ts), 5);
+  cr_expect_eq(ts_connection_count(ts), 2,
+               "%zu connections for 2 origins", ts_connection_count(ts));
+  jobs_free(j, 2);
+}
+
 /* ---- an origin that asked for quiet -------------------------------------- */
 
 Test(multi, quiet_origin_parks_its_requests_only) {

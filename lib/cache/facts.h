@@ -17,13 +17,20 @@ typedef struct hr_cache_facts {
   int64_t age_value;       /* Age in seconds, -1 when absent or invalid */
   int64_t date_ms;         /* Date, or the receipt time without a valid one */
   int64_t lifetime;        /* freshness lifetime, seconds */
+  int64_t initial_age_ms;  /* §4.2.3 corrected_initial_age, ms */
   unsigned rs_flags;       /* the response's Cache-Control flags */
   uint32_t age_index;      /* first Age field, or headers.n when none */
   uint32_t age_count;      /* how many Age fields */
   unsigned char validator; /* an ETag, or a valid Last-Modified */
   unsigned char varies;    /* Vary names at least one element */
+  unsigned char set_cookie; /* a Set-Cookie field (the loop check counts it) */
 } hr_cache_facts;
 
+/* §4.2.3 corrected_initial_age of `e` in ms, from its Age value and Date
+ * (`age_value`, `date_ms` as in the facts) and its request and response
+ * times.  A fact, so a hit only adds how long the entry has been resident. */
+int64_t hr_cache_initial_age_ms(const hr_cache_entry *e, int64_t age_value,
+                                int64_t date_ms);
 /* Computes the facts of `e`. */
 void hr_cache_facts_compute(const hr_cache_entry *e, hr_cache_facts *f);
 /* The facts of `e`: its frozen ones, else computed into `tmp`. */

@@ -112,10 +112,19 @@ static int status_understood(int status) {
 
 /* ---- storing ---------------------------------------------------------- */
 
-/* The request fields that make a request conditional (RFC 9110 §13.1). */
+/* The request fields that make a request conditional (RFC 9110 §13.1),
+ * all "If-" and the rest of the name. */
 static const char *const conditional_names[] = {
-    "If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since",
-    "If-Range"};
+    "None-Match", "Modified-Since", "Match", "Unmodified-Since", "Range"};
+
+static int is_conditional(const char *name) {
+  if ((name[0] | 0x20) != 'i' || (name[1] | 0x20) != 'f' || name[2] != '-')
+    return 0;
+  for (size_t i = 0; i < HR_ARRAY_LEN(conditional_names); i++)
+    if (hr_strcaseeq(name + 3, conditional_names[i]))
+      return 1;
+  return 0;
+}
 
 int hr_cache_request_applies(const httpresp_request *req, const char **why) {
   const char *dummy;
@@ -126,13 +135,18 @@ int hr_cache_request_applies(const httpresp_request *req, const char **why) {
     *why = "method";
     return 0;
   }
-  for (size_t i = 0; i < HR_ARRAY_LEN(conditional_names); i++) {
-    if (hr_headers_get(&req->headers, conditional_names[i])) {
+  /* One pass over the request's fields; a conditional one is the reason
+   * given even when a Range comes first. */
+  int range = 0;
+  for (size_t i = 0; i < req->headers.n; i++) {
+    const char *name = req->headers.v[i].name;
+    if (is_conditional(name)) {
       *why = "conditional";
       return 0;
     }
+    range |= hr_strcaseeq(name, "Range");
   }
-  if (hr_headers_get(&req->headers, "Range")) {
+  if (range) {
     *why = "range";
     return 0;
   }
@@ -334,13 +348,8 @@ static int64_t sat_sub(int64_t a, int64_t b) {
 /* §4.2.3 in milliseconds. */
 static int64_t current_age_ms(const hr_cache_entry *e, const hr_cache_facts *f,
                               int64_t now_ms) {
-  int64_t age = f->age_value;
-  int64_t apparent = max64(0, sat_sub(e->response_ms, f->date_ms));
-  int64_t delay = max64(0, sat_sub(e->response_ms, e->request_ms));
-  int64_t corrected = hr_sat_add(age < 0 ? 0 : age * 1000, delay);
-  int64_t initial = max64(apparent, corrected);
   int64_t resident = max64(0, sat_sub(now_ms, e->response_ms));
-  return hr_sat_add(initial, resident);
+  return hr_sat_add(f->initial_age_ms, resident);
 }
 
 int64_t hr_cache_current_age(const hr_cache_entry *e, int64_t now_ms) {

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "store.h"
@@ -35,7 +36,7 @@ struct hr_mstore {
   size_t bytes;
   size_t max_bytes;
   node *mru, *lru;
-  uint64_t seed; /* keys can be chosen by servers (redirects): keyed hash */
+  uint64_t k0, k1; /* keys can be chosen by servers (redirects): SipHash */
 };
 
 typedef struct hr_mstore mstore;
@@ -48,15 +49,70 @@ size_t hr_store_memory_charge(const hr_stored *v) {
   return v->size > SIZE_MAX - fixed ? SIZE_MAX : fixed + v->size;
 }
 
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                               \
+  do {                                                                         \
+    v0 += v1;                                                                  \
+    v1 = ROTL(v1, 13);                                                         \
+    v1 ^= v0;                                                                  \
+    v0 = ROTL(v0, 32);                                                         \
+    v2 += v3;                                                                  \
+    v3 = ROTL(v3, 16);                                                         \
+    v3 ^= v2;                                                                  \
+    v0 += v3;                                                                  \
+    v3 = ROTL(v3, 21);                                                         \
+    v3 ^= v0;                                                                  \
+    v2 += v1;                                                                  \
+    v1 = ROTL(v1, 17);                                                         \
+    v1 ^= v2;                                                                  \
+    v2 = ROTL(v2, 32);                                                         \
+  } while (0)
+
+/* SipHash-1-3 of the key under the store's random 128-bit key: eight
+ * bytes a round where FNV-1a took one multiply a byte.  Words are read
+ * little-endian (hr_get_le64, one load on x86) and the tail byte by byte,
+ * so the value is the same on any byte order. */
 static uint64_t hash_key(const mstore *s, const char *key, size_t len) {
-  uint64_t h = UINT64_C(0xcbf29ce484222325) ^ s->seed;
-  for (size_t i = 0; i < len; i++) {
-    h ^= (unsigned char)key[i];
-    h *= UINT64_C(0x100000001b3);
+  const unsigned char *p = (const unsigned char *)key;
+  uint64_t v0 = s->k0 ^ UINT64_C(0x736f6d6570736575);
+  uint64_t v1 = s->k1 ^ UINT64_C(0x646f72616e646f6d);
+  uint64_t v2 = s->k0 ^ UINT64_C(0x6c7967656e657261);
+  uint64_t v3 = s->k1 ^ UINT64_C(0x7465646279746573);
+  const unsigned char *end = p + (len & ~(size_t)7);
+  for (; p != end; p += 8) {
+    uint64_t m = hr_get_le64(p);
+    v3 ^= m;
+    SIPROUND;
+    v0 ^= m;
   }
-  h ^= h >> 32;
-  h *= UINT64_C(0xd6e8feb86659fd93);
-  return h ^ (h >> 32);
+  uint64_t b = (uint64_t)len << 56;
+  switch (len & 7) {
+  case 7:
+    b |= (uint64_t)p[6] << 48; /* fall through */
+  case 6:
+    b |= (uint64_t)p[5] << 40; /* fall through */
+  case 5:
+    b |= (uint64_t)p[4] << 32; /* fall through */
+  case 4:
+    b |= (uint64_t)p[3] << 24; /* fall through */
+  case 3:
+    b |= (uint64_t)p[2] << 16; /* fall through */
+  case 2:
+    b |= (uint64_t)p[1] << 8; /* fall through */
+  case 1:
+    b |= (uint64_t)p[0];
+    break;
+  default:
+    break;
+  }
+  v3 ^= b;
+  SIPROUND;
+  v0 ^= b;
+  v2 ^= 0xff;
+  SIPROUND;
+  SIPROUND;
+  SIPROUND;
+  return v0 ^ v1 ^ v2 ^ v3;
 }
 
 static node **slot_of(mstore *s, uint64_t hash) {
@@ -220,6 +276,23 @@ void hr_store_memory_free(mstore *s) {
   free(s);
 }
 
+/* The SipHash key, once per store: from getrandom, or (if the kernel has
+ * none to give) the clock and the store's address, which still differ
+ * from store to store and from run to run. */
+static void seed_hash(mstore *s) {
+  unsigned char k[16];
+  if (getrandom(k, sizeof(k), GRND_NONBLOCK) == (ssize_t)sizeof(k)) {
+    s->k0 = hr_get_le64(k);
+    s->k1 = hr_get_le64(k + 8);
+    return;
+  }
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  s->k0 = ((uint64_t)(uintptr_t)s * UINT64_C(0x9e3779b97f4a7c15)) ^
+          ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec;
+  s->k1 = s->k0 * UINT64_C(0xd6e8feb86659fd93) + (uint64_t)ts.tv_nsec;
+}
+
 int hr_store_memory_new(mstore **out, size_t max_bytes) {
   if (!out)
     return HTTPRESP_E_INVALID_ARG;
@@ -237,10 +310,7 @@ int hr_store_memory_new(mstore **out, size_t max_bytes) {
   }
   s->nbuckets = INITIAL_BUCKETS;
   s->max_bytes = max_bytes;
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  s->seed = ((uint64_t)(uintptr_t)s * UINT64_C(0x9e3779b97f4a7c15)) ^
-            ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec;
+  seed_hash(s);
   *out = s;
   return 0;
 }
