@@ -2,6 +2,7 @@
 /* Small string and buffer helpers used across the library. */
 #include "common.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,6 +66,12 @@ char *hr_strndup(const char *s, size_t n) {
 }
 
 char *hr_strdup(const char *s) { return s ? hr_strndup(s, strlen(s)) : NULL; }
+
+char *hr_vformat(size_t max, const char *fmt, va_list ap) {
+  char buf[512];
+  vsnprintf(buf, max < sizeof(buf) ? max : sizeof(buf), fmt, ap);
+  return hr_strdup(buf);
+}
 
 char *hr_put_pair(char *dst, const char *a, size_t alen, const char *b,
                   size_t blen) {

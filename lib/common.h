@@ -3,6 +3,7 @@
 #ifndef HR_COMMON_H
 #define HR_COMMON_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,9 @@ int hr_buf_append_str(hr_buf *b, const char *s);
 char *hr_buf_steal(hr_buf *b);
 
 char *hr_strdup(const char *s);
+/* A copy of the text `fmt` formats with `ap`, cut to `max` - 1 bytes
+ * (`max` at most 512: messages, never data), or NULL out of memory. */
+char *hr_vformat(size_t max, const char *fmt, va_list ap);
 char *hr_strndup(const char *s, size_t n);
 /* Writes "a\0b\0" (the first `alen` and `blen` bytes) at `dst`, which has
  * room for alen + blen + 2 bytes; returns where the copy of b starts.  A
@@ -92,6 +96,15 @@ static inline int64_t hr_sat_add(int64_t a, int64_t b) {
   if (b < 0 && a < INT64_MIN - b)
     return INT64_MIN;
   return a + b;
+}
+
+/* a - b, saturating (times come from servers and callers' clocks). */
+static inline int64_t hr_sat_sub(int64_t a, int64_t b) {
+  if (b < 0 && a > INT64_MAX + b)
+    return INT64_MAX;
+  if (b > 0 && a < INT64_MIN + b)
+    return INT64_MIN;
+  return a - b;
 }
 
 /* Only non-negative products are needed here: a negative factor gives 0. */

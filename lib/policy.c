@@ -57,7 +57,6 @@ static int history_add(hr_history *h, const char *method, const char *url) {
       return HTTPRESP_E_NOMEM;
     h->v = h->room->v;
     h->cap = HR_HISTORY_INLINE;
-    h->text_used = 0;
   }
   if (h->n == h->cap) {
     void *v = h->v;
@@ -103,20 +102,17 @@ void hr_decision_stop(hr_decision *d, int code, const char *fmt, ...) {
   d->msg = fmt;
   if (!strchr(fmt, '%'))
     return;
-  char buf[256];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(buf, sizeof(buf), fmt, ap);
+  d->msg_own = hr_vformat(256, fmt, ap);
   va_end(ap);
-  d->msg_own = hr_strdup(buf);
   d->msg = d->msg_own ? d->msg_own : httpresp_strerror(code);
 }
 
 void hr_policy_effective(const hr_policy *client, const httpresp_request *req,
                          hr_policy *out) {
   *out = *client;
-  if (req->deadline_ms >= 0)
-    out->deadline_ms = req->deadline_ms;
+  out->deadline_ms = hr_policy_deadline(client, req);
   if (req->max_wait_ms >= 0)
     out->max_wait_ms = req->max_wait_ms;
   /* A count beyond what the client's unsigned setting holds means "no

@@ -104,6 +104,14 @@ void hr_decision_free(hr_decision *d);
 void hr_decision_stop(hr_decision *d, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The deadline `req` runs under, in ms from its start (0: none): its own,
+ * else its client's `client`.  hr_policy_effective's rule, for a driver
+ * that reads the client's settings in place. */
+static inline int64_t hr_policy_deadline(const hr_policy *client,
+                                         const httpresp_request *req) {
+  return req->deadline_ms >= 0 ? req->deadline_ms : client->deadline_ms;
+}
+
 /* The settings a request runs under: the client's `client`, with the
  * overrides `req` carries (its deadline, redirect limit, retry count and
  * maximum wait; -1 keeps the client's).  `out` shares the client's

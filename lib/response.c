@@ -86,12 +86,10 @@ int hr_response_add_hop(httpresp_response *r, int status, const char *method,
 
 void hr_response_set_cache_reason(httpresp_response *r, const char *fmt,
                                   ...) {
-  char buf[128];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(buf, sizeof(buf), fmt, ap);
+  char *own = hr_vformat(128, fmt, ap);
   va_end(ap);
-  char *own = hr_strdup(buf);
   if (!own)
     return; /* the plain reason set before stays */
   free(r->cache_reason_own);
@@ -138,14 +136,13 @@ void hr_response_share_body(httpresp_response *r) {
 void hr_response_fail(httpresp_response *r, int code, const char *fmt, ...) {
   if (r->error && r->error == code && r->errmsg)
     return;
-  char buf[512];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(buf, sizeof(buf), fmt, ap);
+  char *msg = hr_vformat(512, fmt, ap);
   va_end(ap);
   r->error = code;
   free(r->errmsg);
-  r->errmsg = hr_strdup(buf);
+  r->errmsg = msg;
 }
 
 int httpresp_response_error(const httpresp_response *r) {

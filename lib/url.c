@@ -671,8 +671,6 @@ int hr_scheme_in_list(const char *scheme, const char *list) {
   }
 }
 
-/* RFC 3986 characters allowed anywhere after the authority (pchar, '/',
- * '?'; '#' is handled by the caller). */
 /* The characters of a plain reg-name: ALPHA DIGIT "-" ".". */
 static int is_host_char(unsigned char c) {
   static const unsigned char host[256] = {

@@ -148,8 +148,7 @@ typedef struct hr_xfer {
 /* The request's deadline in ms from its start: its own, else its client's
  * (0: none). */
 static inline int64_t hr_xfer_deadline(const hr_xfer *x) {
-  return x->orig->deadline_ms >= 0 ? x->orig->deadline_ms
-                                   : x->client->policy.deadline_ms;
+  return hr_policy_deadline(&x->client->policy, x->orig);
 }
 
 /* Prepares `x` for `req` over `easy`.  With `copy` the request is copied

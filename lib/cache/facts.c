@@ -112,19 +112,13 @@ static int has_validator(const hr_cache_entry *e) {
 
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
-/* a - b, saturating (times come from servers and callers' clocks). */
-static int64_t sat_sub(int64_t a, int64_t b) {
-  if (b < 0 && a > INT64_MAX + b)
-    return INT64_MAX;
-  if (b > 0 && a < INT64_MIN + b)
-    return INT64_MIN;
-  return a - b;
-}
-
-int64_t hr_cache_initial_age_ms(const hr_cache_entry *e, int64_t age_value,
-                                int64_t date_ms) {
-  int64_t apparent = max64(0, sat_sub(e->response_ms, date_ms));
-  int64_t delay = max64(0, sat_sub(e->response_ms, e->request_ms));
+/* §4.2.3 corrected_initial_age of `e` in ms, from its Age value and Date
+ * (`age_value`, `date_ms` as in the facts) and its request and response
+ * times.  A fact, so a hit only adds how long the entry has been resident. */
+static int64_t initial_age_ms(const hr_cache_entry *e, int64_t age_value,
+                              int64_t date_ms) {
+  int64_t apparent = max64(0, hr_sat_sub(e->response_ms, date_ms));
+  int64_t delay = max64(0, hr_sat_sub(e->response_ms, e->request_ms));
   int64_t corrected =
       hr_sat_add(age_value < 0 ? 0 : age_value * 1000, delay);
   return max64(apparent, corrected);
@@ -134,7 +128,7 @@ void hr_cache_facts_compute(const hr_cache_entry *e, hr_cache_facts *f) {
   memset(f, 0, sizeof(*f));
   f->age_value = hr_cache_age_value(&e->headers);
   f->date_ms = date_ms(e);
-  f->initial_age_ms = hr_cache_initial_age_ms(e, f->age_value, f->date_ms);
+  f->initial_age_ms = initial_age_ms(e, f->age_value, f->date_ms);
   f->lifetime = freshness_lifetime(e);
   hr_cc cc;
   hr_cc_from_headers(&cc, &e->headers);

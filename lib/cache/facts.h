@@ -26,11 +26,6 @@ typedef struct hr_cache_facts {
   unsigned char set_cookie; /* a Set-Cookie field (the loop check counts it) */
 } hr_cache_facts;
 
-/* §4.2.3 corrected_initial_age of `e` in ms, from its Age value and Date
- * (`age_value`, `date_ms` as in the facts) and its request and response
- * times.  A fact, so a hit only adds how long the entry has been resident. */
-int64_t hr_cache_initial_age_ms(const hr_cache_entry *e, int64_t age_value,
-                                int64_t date_ms);
 /* Computes the facts of `e`. */
 void hr_cache_facts_compute(const hr_cache_entry *e, hr_cache_facts *f);
 /* The facts of `e`: its frozen ones, else computed into `tmp`. */

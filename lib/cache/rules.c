@@ -336,19 +336,10 @@ int hr_cache_refresh_storable(const httpresp_request *req, int status,
 
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
-/* a - b, saturating (times come from servers and callers' clocks). */
-static int64_t sat_sub(int64_t a, int64_t b) {
-  if (b < 0 && a > INT64_MAX + b)
-    return INT64_MAX;
-  if (b > 0 && a < INT64_MIN + b)
-    return INT64_MIN;
-  return a - b;
-}
-
 /* §4.2.3 in milliseconds. */
 static int64_t current_age_ms(const hr_cache_entry *e, const hr_cache_facts *f,
                               int64_t now_ms) {
-  int64_t resident = max64(0, sat_sub(now_ms, e->response_ms));
+  int64_t resident = max64(0, hr_sat_sub(now_ms, e->response_ms));
   return hr_sat_add(f->initial_age_ms, resident);
 }
 
