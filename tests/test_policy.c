@@ -8,6 +8,7 @@
 #include "httpdate.h"
 #include "objects.h"
 #include "policy.h"
+#include "url.h"
 
 static hr_policy default_policy(void) {
   hr_policy p;
@@ -1012,5 +1013,185 @@ Test(policy, quiet_scope_off_remembers_no_quiet) {
   cr_assert_eq(hr_policy_decide(&f.in, &f.d), 0);
   cr_expect_eq(f.d.quiet_until_ms, 0);
   cr_expect_eq(f.d.next, HR_NEXT_RETRY, "the request itself still waits");
+  fx_free(&f);
+}
+
+/* ---- decision messages ---------------------------------------------------
+ * Built only for a STOP (the other decisions carry none); on each STOP
+ * path, the text the caller reads through httpresp_response_errmsg. */
+
+static void expect_stop(const fixture *f, int code, const char *msg) {
+  cr_expect_eq(f->d.next, HR_NEXT_STOP);
+  cr_expect_eq(f->d.error, code, "%s", httpresp_errname(f->d.error));
+  cr_expect_str_eq(f->d.msg, msg);
+}
+
+/* The redirect rules' STOPs: a 302 from `url` to `location`. */
+typedef struct stop_row {
+  const char *url;
+  const char *location; /* NULL: an unreadable one (location_malformed) */
+  int refuse_downgrade;
+  unsigned limit_reached; /* a redirect limit of this many, all followed */
+  int code;
+  const char *msg;
+} stop_row;
+
+static const stop_row stop_table[] = {
+    {"http://a.test/", NULL, 0, 0, HTTPRESP_E_BAD_LOCATION,
+     "the Location field contains control characters"},
+    {"http://a.test/", "http://[::1", 0, 0, HTTPRESP_E_BAD_LOCATION,
+     "Location \"http://[::1\" is not a valid URI reference"},
+    {"http://a.test/", "ftp://a.test/f", 0, 0, HTTPRESP_E_SCHEME_NOT_ALLOWED,
+     "redirect to \"ftp://a.test/f\": scheme not allowed"},
+    {"https://a.test/", "http://a.test/plain", 1, 0,
+     HTTPRESP_E_DOWNGRADE_REFUSED,
+     "redirect from https to \"http://a.test/plain\" refused"},
+    {"http://a.test/", "http://user:pw@b.test/x", 0, 0,
+     HTTPRESP_E_BAD_LOCATION,
+     "redirect refused: the Location carries credentials (userinfo) and "
+     "leads to another origin"},
+    {"http://a.test/", "/next", 0, 2, HTTPRESP_E_TOO_MANY_REDIRECTS,
+     "redirect limit of 2 reached"},
+    {"http://a.test/start", "/start", 0, 0, HTTPRESP_E_REDIRECT_LOOP,
+     "redirect loop: \"http://a.test/start\" was already requested in this "
+     "chain"},
+};
+
+Test(messages, redirect_stop_table) {
+  for (size_t i = 0; i < HR_ARRAY_LEN(stop_table); i++) {
+    const stop_row *r = &stop_table[i];
+    fixture f;
+    fx_init(&f, "GET", r->url);
+    f.in.location_malformed = r->location == NULL;
+    f.policy.refuse_downgrade = r->refuse_downgrade;
+    if (r->limit_reached) {
+      f.policy.max_redirects = r->limit_reached;
+      f.hist.redirects = r->limit_reached;
+    }
+    decide(&f, 302, r->location);
+    cr_expect_eq(f.d.next, HR_NEXT_STOP, "row %zu", i);
+    cr_expect_eq(f.d.error, r->code, "row %zu: %s", i,
+                 httpresp_errname(f.d.error));
+    cr_expect_str_eq(f.d.msg, r->msg, "row %zu", i);
+    fx_free(&f);
+  }
+}
+
+Test(messages, conflicting_locations) {
+  fixture f;
+  fx_init(&f, "GET", "http://a.test/");
+  add(&f.resp, "Location", "/one");
+  decide(&f, 302, "/two");
+  expect_stop(&f, HTTPRESP_E_BAD_LOCATION,
+              "redirect refused: several different Location fields");
+  fx_free(&f);
+}
+
+Test(messages, location_over_the_url_limit) {
+  fixture f;
+  fx_init(&f, "GET", "http://a.test/");
+  size_t len = HR_URL_MAX + 1;
+  char *loc = malloc(len + 1);
+  cr_assert_not_null(loc);
+  loc[0] = '/';
+  memset(loc + 1, 'a', len - 1);
+  loc[len] = '\0';
+  decide(&f, 302, loc);
+  char want[128];
+  snprintf(want, sizeof(want),
+           "Location of %zu bytes is over the URL limit of %zu bytes", len,
+           (size_t)HR_URL_MAX);
+  expect_stop(&f, HTTPRESP_E_BAD_LOCATION, want);
+  free(loc);
+  fx_free(&f);
+}
+
+/* A URL in a message is cut at 120 bytes. */
+Test(messages, long_url_is_cut) {
+  fixture f;
+  fx_init(&f, "GET", "http://a.test/");
+  char loc[200];
+  snprintf(loc, sizeof(loc), "ftp://a.test/");
+  memset(loc + 13, 'x', 150);
+  loc[163] = '\0';
+  decide(&f, 302, loc);
+  char want[200];
+  snprintf(want, sizeof(want), "redirect to \"%.120s\": scheme not allowed",
+           loc);
+  expect_stop(&f, HTTPRESP_E_SCHEME_NOT_ALLOWED, want);
+  cr_expect_eq(strlen(f.d.msg),
+               strlen("redirect to \"\": scheme not allowed") + 120);
+  fx_free(&f);
+}
+
+Test(messages, streamed_body_not_rewindable) {
+  fixture f;
+  fx_init(&f, "POST", "http://a.test/up");
+  cr_assert_eq(httpresp_request_set_body_stream(f.cur, no_read, NULL, 5, NULL),
+               0);
+  decide(&f, 307, "/again");
+  expect_stop(&f, HTTPRESP_E_BODY_NOT_REWINDABLE,
+              "redirect to \"http://a.test/again\" needs the streamed body "
+              "again and no rewind callback was given");
+  fx_free(&f);
+}
+
+/* The origin-quiet STOPs: quiet for 5 s more. */
+Test(messages, origin_quiet_table) {
+  static const struct {
+    int64_t max_wait_ms, deadline_ms;
+    int code;
+    const char *msg;
+  } rows[] = {
+      {1000, 0, HTTPRESP_E_ORIGIN_BACKOFF,
+       "the origin asked for quiet for 5000 ms more, above the maximum wait "
+       "of 1000 ms"},
+      {60000, 2000, HTTPRESP_E_DEADLINE,
+       "the origin's quiet time ends after the deadline"},
+  };
+  for (size_t i = 0; i < HR_ARRAY_LEN(rows); i++) {
+    fixture f;
+    fx_init(&f, "GET", "http://a.test/");
+    f.policy.max_wait_ms = rows[i].max_wait_ms;
+    f.policy.deadline_ms = rows[i].deadline_ms;
+    hr_quiet_decide(&f.policy, f.in.now_ms + 5000, f.in.now_ms, f.in.start_ms,
+                    &f.d);
+    expect_stop(&f, rows[i].code, rows[i].msg);
+    fx_free(&f);
+  }
+}
+
+/* A decision that is not a STOP builds no message: a followed redirect, a
+ * repeat after 429, a delivered answer. */
+Test(messages, none_unless_stop) {
+  fixture f;
+  fx_init(&f, "GET", "http://a.test/");
+  decide(&f, 302, "/b");
+  cr_expect_eq(f.d.next, HR_NEXT_FOLLOW);
+  cr_expect_str_eq(f.d.msg, "");
+  cr_expect_null(f.d.msg_own);
+  hr_headers_clear(&f.resp);
+  add(&f.resp, "Retry-After", "1");
+  decide(&f, 429, NULL);
+  cr_expect_eq(f.d.next, HR_NEXT_RETRY);
+  cr_expect_str_eq(f.d.msg, "");
+  cr_expect_null(f.d.msg_own);
+  hr_headers_clear(&f.resp);
+  decide(&f, 200, NULL);
+  cr_expect_eq(f.d.next, HR_NEXT_DELIVER);
+  cr_expect_str_eq(f.d.msg, "");
+  fx_free(&f);
+}
+
+/* A decision taken again after a STOP starts without its message. */
+Test(messages, freed_with_the_decision) {
+  fixture f;
+  fx_init(&f, "GET", "http://a.test/");
+  decide(&f, 302, "ftp://a.test/f");
+  cr_expect_not_null(f.d.msg_own);
+  hr_headers_clear(&f.resp);
+  decide(&f, 302, "/b");
+  cr_expect_eq(f.d.next, HR_NEXT_FOLLOW);
+  cr_expect_str_eq(f.d.msg, "");
   fx_free(&f);
 }
