@@ -30,7 +30,8 @@ char *hr_buf_steal(hr_buf *b);
 char *hr_strdup(const char *s);
 /* A copy of the text `fmt` formats with `ap`, cut to `max` - 1 bytes
  * (`max` at most 512: messages, never data), or NULL out of memory. */
-char *hr_vformat(size_t max, const char *fmt, va_list ap);
+char *hr_vformat(size_t max, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 char *hr_strndup(const char *s, size_t n);
 /* Writes "a\0b\0" (the first `alen` and `blen` bytes) at `dst`, which has
  * room for alen + blen + 2 bytes; returns where the copy of b starts.  A
